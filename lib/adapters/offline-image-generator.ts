@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { encodePng } from '../domain/png-encoder.js';
+import { familyOf, pixelSize } from '../domain/models.js';
+import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
+
+/**
+ * The embedded default provider: renders a deterministic abstract PNG from the prompt (same prompt and size, same
+ * bytes) so the whole service runs with no key and no network. It always renders PNG; the stored content type
+ * comes from the bytes, as for every provider.
+ */
+export class OfflineImageGenerator implements ImageGenerator {
+  async generate(request: GenerationRequest): Promise<GeneratedImage> {
+    const family = familyOf(request.model);
+    const { width, height } = family ? pixelSize(request.size, family) : { width: 1024, height: 1024 };
+    const png = renderPicture(request.prompt, width, height);
+    return { b64: png.toString('base64'), usage: { offline: true } };
+  }
+}
+
+/** Two-colour gradient with a few soft discs; every parameter comes from sha256(prompt). */
+export function renderPicture(prompt: string, width: number, height: number): Buffer {
+  const seed = createHash('sha256').update(prompt).digest();
+  const byte = (i: number): number => seed[i % seed.length] as number;
+  const from = [byte(0), byte(1), byte(2)];
+  const to = [byte(3), byte(4), byte(5)];
+  const discs = Array.from({ length: 3 + (byte(6) % 4) }, (_, i) => ({
+    x: (byte(7 + i * 4) / 255) * width,
+    y: (byte(8 + i * 4) / 255) * height,
+    r2: ((0.08 + (byte(9 + i * 4) / 255) * 0.25) * Math.min(width, height)) ** 2,
+    colour: [byte(10 + i * 4), byte(11 + i * 5), byte(12 + i * 3)],
+  }));
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      const t = (x + y) / (width + height);
+      let r = (from[0] as number) * (1 - t) + (to[0] as number) * t;
+      let g = (from[1] as number) * (1 - t) + (to[1] as number) * t;
+      let b = (from[2] as number) * (1 - t) + (to[2] as number) * t;
+      for (const disc of discs) {
+        const d2 = (x - disc.x) ** 2 + (y - disc.y) ** 2;
+        if (d2 < disc.r2) {
+          r = (r + (disc.colour[0] as number)) / 2;
+          g = (g + (disc.colour[1] as number)) / 2;
+          b = (b + (disc.colour[2] as number)) / 2;
+        }
+      }
+      const i = (y * width + x) * 3;
+      rgb[i] = r;
+      rgb[i + 1] = g;
+      rgb[i + 2] = b;
+    }
+  }
+  return encodePng(width, height, rgb);
+}

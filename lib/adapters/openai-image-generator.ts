@@ -1,0 +1,160 @@
+import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { AppError } from '../errors.js';
+import { familyOf } from '../domain/models.js';
+import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
+
+export interface OpenAIImageGeneratorOptions {
+  /** Retries after the first attempt, each only when it can still finish before the deadline. */
+  maxRetries: number;
+  /** An attempt is not started with less time than this left. */
+  minAttemptMs: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504]);
+const REFUSAL_CODES = new Set(['moderation_blocked', 'content_policy_violation']);
+
+/**
+ * Image generation through the official OpenAI SDK (any OpenAI-compatible endpoint via `baseURL`).
+ *
+ * The SDK's own retries are turned off (`maxRetries: 0`) and done here instead, because the SDK does not know
+ * our deadline: it honours a `Retry-After` of up to 60 s and would sleep past API Gateway's 30 s limit, turning
+ * a quick, honest 503 into a 504 for a request the caller has long given up on. Each attempt gets exactly the
+ * time left as its timeout, and a retry happens only if its wait plus a minimal attempt still fits.
+ */
+export class OpenAIImageGenerator implements ImageGenerator {
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly client: OpenAI,
+    private readonly options: OpenAIImageGeneratorOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  async generate(request: GenerationRequest, deadline: number): Promise<GeneratedImage> {
+    for (let attempt = 0; ; attempt += 1) {
+      const remaining = deadline - this.now();
+      if (remaining < this.options.minAttemptMs) {
+        throw new AppError('provider_timeout', 'The image provider did not answer in time.', {
+          details: { attempt, remainingMs: remaining },
+        });
+      }
+      try {
+        return await this.attempt(request, remaining);
+      } catch (error) {
+        const waitMs = retryWaitMs(error, attempt);
+        const fits = this.now() + waitMs + this.options.minAttemptMs <= deadline;
+        if (attempt >= this.options.maxRetries || !isRetryable(error) || !fits) {
+          throw toAppError(error, attempt);
+        }
+        await this.sleep(waitMs);
+      }
+    }
+  }
+
+  private async attempt(request: GenerationRequest, timeoutMs: number): Promise<GeneratedImage> {
+    const family = familyOf(request.model);
+    const response = await this.client.images.generate(
+      {
+        model: request.model,
+        prompt: request.prompt,
+        n: 1,
+        size: request.size,
+        ...(request.quality === undefined ? {} : { quality: request.quality as 'auto' }),
+        // GPT image models always answer in base64 and reject response_format; dall-e must be asked for it.
+        ...(family?.sendsResponseFormat ? { response_format: 'b64_json' as const } : {}),
+        ...(request.format === undefined || family?.sendsResponseFormat ? {} : { output_format: request.format }),
+        user: request.endUserId,
+      },
+      { timeout: timeoutMs, maxRetries: 0, signal: AbortSignal.timeout(timeoutMs) },
+    );
+    // `data` is optional in the types and providers have sent `[]`, `null` and objects without b64_json.
+    const first: unknown = Array.isArray(response?.data) ? response.data[0] : undefined;
+    const b64 = isRecord(first) ? first['b64_json'] : undefined;
+    if (typeof b64 !== 'string' || b64.length === 0) {
+      throw new AppError('bad_provider_response', 'The image provider returned no image.', {
+        details: { reason: 'missing b64_json' },
+      });
+    }
+    const revised = isRecord(first) ? first['revised_prompt'] : undefined;
+    const usage: unknown = (response as { usage?: unknown }).usage;
+    return {
+      b64,
+      revisedPrompt: typeof revised === 'string' && revised !== '' ? revised : undefined,
+      usage: isRecord(usage) ? usage : undefined,
+    };
+  }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const isRetryable = (error: unknown): boolean => {
+  if (error instanceof AppError) return false;
+  if (error instanceof APIError) {
+    if (error.status === undefined) return !(error instanceof APIUserAbortError); // connection failures
+    return RETRYABLE_STATUS.has(error.status) && error.code !== 'insufficient_quota';
+  }
+  return false;
+};
+
+/** Seconds the provider asked us to wait, if it said (`retry-after-ms` or `retry-after`). */
+function retryAfterMs(error: unknown): number | undefined {
+  if (!(error instanceof APIError) || !error.headers) return undefined;
+  const ms = Number.parseFloat(error.headers.get('retry-after-ms') ?? '');
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const header = error.headers.get('retry-after');
+  if (!header) return undefined;
+  const seconds = Number.parseFloat(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(header);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+}
+
+// Exponential backoff with jitter, 0.5 s doubling up to 8 s, the same curve as the SDK.
+const retryWaitMs = (error: unknown, attempt: number): number =>
+  retryAfterMs(error) ?? Math.min(500 * 2 ** attempt, 8_000) * (0.75 + Math.random() * 0.25);
+
+/** Translates SDK and transport failures into the service's taxonomy; the provider's text never leaks. */
+function toAppError(error: unknown, attempt: number): AppError {
+  if (error instanceof AppError) return error;
+  const attempts = attempt + 1;
+  if (error instanceof APIConnectionTimeoutError || error instanceof APIUserAbortError) {
+    return new AppError('provider_timeout', 'The image provider did not answer in time.', {
+      cause: error,
+      details: { attempts },
+    });
+  }
+  if (error instanceof APIError) {
+    const details = { attempts, providerStatus: error.status, providerCode: error.code ?? undefined };
+    if (error.status === 400 && error.code && REFUSAL_CODES.has(error.code)) {
+      return new AppError(
+        'content_policy_violation',
+        'The image provider refused this prompt under its content policy. Change the prompt and try again.',
+        { cause: error, details },
+      );
+    }
+    if (error.status === 429 && error.code !== 'insufficient_quota') {
+      const wait = retryAfterMs(error);
+      const seconds = Math.max(1, Math.ceil((wait ?? 10_000) / 1000));
+      return new AppError('provider_busy', 'The image provider is rate-limiting requests. Retry later.', {
+        cause: error,
+        details,
+        headers: { 'Retry-After': String(seconds) },
+      });
+    }
+    return new AppError('provider_error', 'The image provider failed to generate the image.', {
+      cause: error,
+      details,
+    });
+  }
+  // Anything else came from reading the answer (a body that is not JSON, a stream cut short): not an image.
+  return new AppError('bad_provider_response', 'The image provider returned an unreadable response.', {
+    cause: error,
+    details: { attempts, errorName: error instanceof Error ? error.name : typeof error },
+  });
+}

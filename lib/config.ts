@@ -1,0 +1,202 @@
+import { DEFAULT_CONSTRAINTS, DEFAULT_PROMPT_TEMPLATE, templateProblem } from './domain/prompt-policy.js';
+import { familyOf } from './domain/models.js';
+
+/**
+ * The service's whole configuration, parsed once from the environment at cold start and frozen. A wrong value
+ * fails the cold start with the variable's name in the message (as Powertools' envUtils do), instead of failing
+ * one request at a time later.
+ */
+export interface Config {
+  imageBucket: string;
+  /** Without a trailing slash; the URL of an image is `${publicBaseUrl}/${key}`. */
+  publicBaseUrl: string;
+  s3Endpoint: string | undefined;
+  awsRegion: string;
+  imagePrefix: string;
+  recordPrefix: string;
+  provider: ProviderConfig;
+  imageModel: string;
+  imageModels: readonly string[];
+  apiKeys: readonly ApiKeyEntry[];
+  limits: Limits;
+  prompt: { template: string; constraints: string };
+}
+
+export type ProviderConfig =
+  | { kind: 'offline' }
+  | {
+      kind: 'openai';
+      apiKey: string | undefined;
+      apiKeyParameter: string | undefined;
+      baseUrl: string | undefined;
+      maxRetries: number;
+    };
+
+export interface ApiKeyEntry {
+  principal: string;
+  /** sha256 of the key, 32 bytes. */
+  sha256: Buffer;
+}
+
+export interface Limits {
+  maxBodyBytes: number;
+  maxPromptChars: number;
+  maxImageBytes: number;
+  /** API Gateway's integration timeout (HTTP API: 30 s max) less a margin: after it the caller gets a 503 anyway. */
+  gatewayTimeoutMs: number;
+  /** Time kept back from the provider for verifying, hashing and the two PutObjects. */
+  uploadReserveMs: number;
+  /** Below this much time left, the provider is not called at all (a call that cannot finish is money lost). */
+  minProviderTimeMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const optional = (env: Env, name: string): string | undefined => {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+};
+
+const required = (env: Env, name: string): string => {
+  const value = optional(env, name);
+  if (value === undefined) throw new ConfigError(name, 'is required but not set');
+  return value;
+};
+
+const integer = (env: Env, name: string, fallback: number, min: number, max: number): number => {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+};
+
+const httpUrl = (env: Env, name: string, value: string): string => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(name, `must be an absolute http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(name, `must be an http(s) URL, got "${value}"`);
+  }
+  return value.replace(/\/+$/, '');
+};
+
+const prefix = (env: Env, name: string, fallback: string): string => {
+  const value = optional(env, name) ?? fallback;
+  if (!/^[a-z0-9][a-z0-9-_/]*\/$/i.test(value) || value.includes('//')) {
+    throw new ConfigError(name, `must be a key prefix like "images/", got "${value}"`);
+  }
+  return value;
+};
+
+function parseApiKeys(env: Env): ApiKeyEntry[] {
+  const name = 'API_KEY_HASHES';
+  const raw = required(env, name);
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry, index) => {
+      const match = /^([A-Za-z0-9._@-]{1,64}):([0-9a-f]{64})$/i.exec(entry);
+      // The entry itself is not echoed: it is a hash of a secret, and logs are not the place for it.
+      if (!match) throw new ConfigError(name, `entry ${index + 1} must be "principal:<64 hex chars of sha256>"`);
+      return { principal: match[1] as string, sha256: Buffer.from(match[2] as string, 'hex') };
+    });
+  if (entries.length === 0) throw new ConfigError(name, 'must list at least one principal:sha256 entry');
+  return entries;
+}
+
+function parseModels(env: Env): { imageModel: string; imageModels: string[] } {
+  const imageModel = optional(env, 'IMAGE_MODEL') ?? 'gpt-image-2';
+  const listed = optional(env, 'IMAGE_MODELS');
+  const imageModels = listed === undefined ? [imageModel] : listed.split(',').map((m) => m.trim()).filter(Boolean);
+  for (const model of imageModels) {
+    // Model names end up in S3 metadata, which must be US-ASCII.
+    if (!/^[A-Za-z0-9._:-]{1,100}$/.test(model)) {
+      throw new ConfigError('IMAGE_MODELS', `has an invalid model name "${model}"`);
+    }
+    if (!familyOf(model)) {
+      throw new ConfigError('IMAGE_MODELS', `has "${model}", which is not a gpt-image or dall-e model`);
+    }
+  }
+  if (!imageModels.includes(imageModel)) {
+    throw new ConfigError('IMAGE_MODEL', `"${imageModel}" must also be listed in IMAGE_MODELS`);
+  }
+  return { imageModel, imageModels };
+}
+
+function parseProvider(env: Env): ProviderConfig {
+  const kind = optional(env, 'IMAGE_PROVIDER') ?? 'offline';
+  if (kind === 'offline') return { kind };
+  if (kind !== 'openai') throw new ConfigError('IMAGE_PROVIDER', `must be "openai" or "offline", got "${kind}"`);
+  const apiKey = optional(env, 'OPENAI_API_KEY');
+  const apiKeyParameter = optional(env, 'OPENAI_API_KEY_PARAMETER');
+  if (apiKey === undefined && apiKeyParameter === undefined) {
+    throw new ConfigError('OPENAI_API_KEY', 'or OPENAI_API_KEY_PARAMETER is required when IMAGE_PROVIDER=openai');
+  }
+  const baseUrlRaw = optional(env, 'OPENAI_BASE_URL');
+  return {
+    kind,
+    apiKey,
+    apiKeyParameter: apiKey === undefined ? apiKeyParameter : undefined,
+    baseUrl: baseUrlRaw === undefined ? undefined : httpUrl(env, 'OPENAI_BASE_URL', baseUrlRaw),
+    maxRetries: integer(env, 'PROVIDER_MAX_RETRIES', 2, 0, 5),
+  };
+}
+
+/** Parses and validates the environment. Pure: the same env always gives the same config or the same error. */
+export function parseConfig(env: Env): Config {
+  const s3EndpointRaw = optional(env, 'S3_ENDPOINT');
+  const template = optional(env, 'PROMPT_TEMPLATE') ?? DEFAULT_PROMPT_TEMPLATE;
+  const problem = templateProblem(template);
+  if (problem) throw new ConfigError('PROMPT_TEMPLATE', problem);
+  const imagePrefix = prefix(env, 'IMAGE_PREFIX', 'images/');
+  const recordPrefix = prefix(env, 'RECORD_PREFIX', 'records/');
+  if (imagePrefix.startsWith(recordPrefix) || recordPrefix.startsWith(imagePrefix)) {
+    // The public prefix is what CloudFront serves; records must never be under it.
+    throw new ConfigError('RECORD_PREFIX', 'must not overlap IMAGE_PREFIX');
+  }
+  const limits: Limits = {
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 16 * 1024, 256, 1024 * 1024),
+    maxPromptChars: integer(env, 'PROMPT_MAX_CHARS', 4000, 1, 32_000),
+    maxImageBytes: integer(env, 'MAX_IMAGE_BYTES', 20 * 1024 * 1024, 1024, 50 * 1024 * 1024),
+    gatewayTimeoutMs: integer(env, 'GATEWAY_TIMEOUT_MS', 29_000, 1_000, 900_000),
+    uploadReserveMs: integer(env, 'UPLOAD_RESERVE_MS', 3_000, 0, 60_000),
+    minProviderTimeMs: integer(env, 'MIN_PROVIDER_TIME_MS', 2_000, 0, 60_000),
+  };
+  return deepFreeze({
+    imageBucket: required(env, 'IMAGE_BUCKET'),
+    publicBaseUrl: httpUrl(env, 'PUBLIC_BASE_URL', required(env, 'PUBLIC_BASE_URL')),
+    s3Endpoint: s3EndpointRaw === undefined ? undefined : httpUrl(env, 'S3_ENDPOINT', s3EndpointRaw),
+    awsRegion: optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
+    imagePrefix,
+    recordPrefix,
+    provider: parseProvider(env),
+    ...parseModels(env),
+    apiKeys: parseApiKeys(env),
+    limits,
+    prompt: { template, constraints: optional(env, 'PROMPT_CONSTRAINTS') ?? DEFAULT_CONSTRAINTS },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

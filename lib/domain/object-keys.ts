@@ -1,0 +1,26 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Object keys. An id is 128 random bits in base64url (22 characters): unguessable, so the public prefix cannot
+ * be enumerated, and unique, so a write never needs to overwrite. The date path keeps listings and lifecycle
+ * rules cheap.
+ */
+export const newImageId = (): string => randomBytes(16).toString('base64url');
+
+const datePath = (at: Date): string => {
+  const yyyy = at.getUTCFullYear().toString().padStart(4, '0');
+  const mm = (at.getUTCMonth() + 1).toString().padStart(2, '0');
+  const dd = at.getUTCDate().toString().padStart(2, '0');
+  return `${yyyy}/${mm}/${dd}`;
+};
+
+/** @example imageKey('images/', 'abc', new Date('2026-11-25'), 'png') // 'images/2026/11/25/abc.png' */
+export const imageKey = (prefix: string, id: string, at: Date, extension: string): string =>
+  `${prefix}${datePath(at)}/${id}.${extension}`;
+
+/** @example recordKey('records/', 'abc', new Date('2026-11-25')) // 'records/2026/11/25/abc.json' */
+export const recordKey = (prefix: string, id: string, at: Date): string => `${prefix}${datePath(at)}/${id}.json`;
+
+/** The permanent URL of a key; each path segment is encoded, the slashes are kept. */
+export const publicUrl = (baseUrl: string, key: string): string =>
+  `${baseUrl}/${key.split('/').map(encodeURIComponent).join('/')}`;

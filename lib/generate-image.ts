@@ -1,0 +1,224 @@
+import { createHash } from 'node:crypto';
+import { AppError } from './errors.js';
+import { Base64Error, decodeBase64Strict } from './domain/base64.js';
+import { ImageVerificationError, verifyImage, type ImageInfo } from './domain/image-format.js';
+import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
+import type { OutputFormat } from './domain/models.js';
+import type { ImageGenerator, ImageStore, Log } from './ports.js';
+
+export interface GenerateImageDeps {
+  generator: ImageGenerator;
+  store: ImageStore;
+  log: Log;
+  publicBaseUrl: string;
+  imagePrefix: string;
+  recordPrefix: string;
+  maxImageBytes: number;
+  /** Time kept back from the provider for decoding, verifying and storing. */
+  uploadReserveMs: number;
+  /** The provider is not called with less time than this. */
+  minProviderTimeMs: number;
+  now: () => number;
+  newId: () => string;
+}
+
+export interface GenerateImageInput {
+  requestId: string;
+  principal: string;
+  /** The user's prompt after normalisation (stored in the private record). */
+  prompt: string;
+  /** What the provider gets: the normalised prompt inside the hardening template. */
+  providerPrompt: string;
+  model: string;
+  size: string;
+  quality: string | undefined;
+  format: OutputFormat | undefined;
+  /** Absolute epoch-ms time by which the answer must be sent. */
+  deadline: number;
+}
+
+export interface GenerateImageResult {
+  id: string;
+  url: string;
+  key: string;
+  contentType: string;
+  bytes: number;
+  sha256: string;
+  width: number;
+  height: number;
+  model: string;
+  revisedPrompt?: string;
+  createdAt: string;
+}
+
+/**
+ * The use case: prompt in, permanent URL out. Knows nothing of HTTP or the environment.
+ *
+ * Order matters for money and for durability: the provider is called only with enough time left to finish;
+ * its answer is decoded and verified before anything is written; the image and its private record are both
+ * written (in parallel) before a URL exists, and if either write fails the other is removed, so no image
+ * without a record, no record without an image, and no URL for bytes S3 did not accept.
+ */
+export const createGenerateImage =
+  (deps: GenerateImageDeps) =>
+  async (input: GenerateImageInput): Promise<GenerateImageResult> => {
+    const startedAt = deps.now();
+    const providerDeadline = input.deadline - deps.uploadReserveMs;
+    if (providerDeadline - startedAt < deps.minProviderTimeMs) {
+      // Refuse before spending money: a generation that cannot finish in time is billed for nobody.
+      throw new AppError('provider_timeout', 'Not enough time left to generate an image.', {
+        details: { remainingMs: input.deadline - startedAt },
+      });
+    }
+
+    const generated = await deps.generator.generate(
+      {
+        prompt: input.providerPrompt,
+        model: input.model,
+        size: input.size,
+        quality: input.quality,
+        format: input.format,
+        endUserId: endUserId(input.principal),
+      },
+      providerDeadline,
+    );
+    const generatedAt = deps.now();
+
+    const bytes = decodeAndCheck(generated.b64, deps.maxImageBytes);
+    const info = verify(bytes);
+    const digest = createHash('sha256').update(bytes).digest();
+    const sha256 = digest.toString('hex');
+
+    const id = deps.newId();
+    const createdAt = new Date(generatedAt);
+    const key = imageKey(deps.imagePrefix, id, createdAt, info.extension);
+    const privateKey = recordKey(deps.recordPrefix, id, createdAt);
+    const url = publicUrl(deps.publicBaseUrl, key);
+
+    const record = {
+      id,
+      key,
+      url,
+      requestId: input.requestId,
+      principal: input.principal,
+      model: input.model,
+      parameters: { size: input.size, quality: input.quality, format: input.format },
+      prompt: input.prompt,
+      providerPrompt: input.providerPrompt,
+      revisedPrompt: generated.revisedPrompt,
+      usage: generated.usage,
+      contentType: info.contentType,
+      bytes: bytes.length,
+      sha256,
+      width: info.width,
+      height: info.height,
+      createdAt: createdAt.toISOString(),
+    };
+
+    await writeBoth(deps, [
+      {
+        key,
+        write: () =>
+          deps.store.putImage(
+            {
+              key,
+              bytes,
+              contentType: info.contentType,
+              sha256: digest,
+              metadata: { 'image-id': id, sha256, 'request-id': asciiOnly(input.requestId), model: input.model },
+            },
+            input.deadline,
+          ),
+      },
+      { key: privateKey, write: () => deps.store.putRecord(privateKey, record, input.deadline) },
+    ]);
+
+    deps.log.info('image stored', {
+      imageId: id,
+      key,
+      bytes: bytes.length,
+      sha256,
+      contentType: info.contentType,
+      width: info.width,
+      height: info.height,
+      model: input.model,
+      providerMs: generatedAt - startedAt,
+      storeMs: deps.now() - generatedAt,
+    });
+
+    return {
+      id,
+      url,
+      key,
+      contentType: info.contentType,
+      bytes: bytes.length,
+      sha256,
+      width: info.width,
+      height: info.height,
+      model: input.model,
+      ...(generated.revisedPrompt === undefined ? {} : { revisedPrompt: generated.revisedPrompt }),
+      createdAt: createdAt.toISOString(),
+    };
+  };
+
+function decodeAndCheck(b64: string, maxImageBytes: number): Buffer {
+  try {
+    return decodeBase64Strict(b64, maxImageBytes);
+  } catch (error) {
+    if (error instanceof Base64Error) {
+      const message =
+        error.problem === 'too_large'
+          ? `The image provider returned an image larger than ${maxImageBytes} bytes.`
+          : 'The image provider returned data that is not valid base64.';
+      throw new AppError('bad_provider_response', message, {
+        cause: error,
+        details: { reason: `base64 ${error.problem}`, base64Length: b64.length },
+      });
+    }
+    throw error;
+  }
+}
+
+function verify(bytes: Buffer): ImageInfo {
+  try {
+    return verifyImage(bytes);
+  } catch (error) {
+    if (error instanceof ImageVerificationError) {
+      throw new AppError('bad_provider_response', 'The image provider returned an incomplete or unknown image.', {
+        cause: error,
+        details: { reason: error.problem, bytes: bytes.length },
+      });
+    }
+    throw error;
+  }
+}
+
+async function writeBoth(
+  deps: GenerateImageDeps,
+  writes: { key: string; write: () => Promise<void> }[],
+): Promise<void> {
+  const results = await Promise.allSettled(writes.map(({ write }) => write()));
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (!failed) return;
+  // Undo the writes that did succeed, so a failure leaves nothing behind.
+  await Promise.allSettled(
+    writes.map(async ({ key }, index) => {
+      if (results[index]?.status !== 'fulfilled') return;
+      try {
+        await deps.store.delete(key);
+      } catch (error) {
+        deps.log.error('could not remove the half of a failed write', {
+          key,
+          errorName: error instanceof Error ? error.name : 'unknown',
+        });
+      }
+    }),
+  );
+  throw failed.reason;
+}
+
+/** Providers want a stable end-user id for abuse monitoring; a hash keeps our principal names private. */
+const endUserId = (principal: string): string =>
+  createHash('sha256').update(`durable-image-api:${principal}`).digest('hex').slice(0, 32);
+
+const asciiOnly = (value: string): string => value.replace(/[^\x20-\x7e]/g, '?');

@@ -1,0 +1,64 @@
+import { AppError, isAppError, toErrorResponse } from '../errors.js';
+import type { Log } from '../ports.js';
+import type { HttpMiddleware, HttpRequest } from './types.js';
+
+/**
+ * Turns any error into the JSON error contract `{ error: { code, message, requestId } }`.
+ *
+ * Our own instead of @middy/http-error-handler because that one answers with the error's plain-text message and
+ * no error code; our contract needs a stable code, the request id and a fixed message for server errors. It is
+ * registered first so that its onError runs last, after every other middleware had its chance.
+ */
+export function errorResponse(options: { log: Log }): HttpMiddleware {
+  const errorResponseMiddlewareOnError = (request: HttpRequest): void => {
+    if (request.response !== undefined && request.response !== null && request.error === undefined) return;
+    const error = fromMiddyError(request.error);
+    const requestId = requestIdOf(request);
+    const { statusCode, headers, body } = toErrorResponse(error, requestId);
+    logFailure(options.log, error, statusCode);
+    request.response = {
+      statusCode,
+      headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+      body: JSON.stringify(body),
+    };
+  };
+  return { onError: errorResponseMiddlewareOnError };
+}
+
+export const requestIdOf = (request: HttpRequest): string =>
+  request.event?.requestContext?.requestId ?? request.context?.awsRequestId ?? 'unknown';
+
+/** The official body parser throws middy HTTP errors; give them our codes (its messages are fine to show). */
+function fromMiddyError(error: unknown): unknown {
+  if (isAppError(error) || !(error instanceof Error)) return error;
+  const { statusCode, cause } = error as Error & { statusCode?: number; cause?: { package?: string } };
+  if (cause?.package === '@middy/http-json-body-parser') {
+    if (statusCode === 415) {
+      return new AppError('unsupported_media_type', 'The body must be JSON, sent with Content-Type: application/json.');
+    }
+    return new AppError('invalid_json', 'The body is not valid JSON.');
+  }
+  return error;
+}
+
+function logFailure(log: Log, error: unknown, statusCode: number): void {
+  if (isAppError(error)) {
+    // Only our code, status and the safe details: never the message of a cause, which may quote input.
+    const entry = { errorCode: error.code, statusCode, ...error.details, causeName: causeName(error.cause) };
+    if (statusCode >= 500) log.error('request failed', entry);
+    else log.info('request refused', entry);
+    return;
+  }
+  // An unexpected error: keep the stack frames for debugging but drop the first line, the message, which for
+  // parse errors can contain a slice of the input.
+  const stack = error instanceof Error ? (error.stack ?? '').split('\n').slice(1, 8).join('\n') : undefined;
+  log.error('unexpected error', {
+    errorCode: 'internal_error',
+    statusCode,
+    errorName: error instanceof Error ? error.name : typeof error,
+    stack,
+  });
+}
+
+const causeName = (cause: unknown): string | undefined =>
+  cause instanceof Error ? cause.name : cause === undefined ? undefined : typeof cause;
