@@ -1,0 +1,457 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { createDependencies, type DependencyOverrides } from '../../lib/clients.js';
+import { parseConfig } from '../../lib/config.js';
+import { createGenerateImageHandler } from '../../lib/http/generate-image-handler.js';
+import { S3ImageStore } from '../../lib/adapters/s3-image-store.js';
+import { AppError } from '../../lib/errors.js';
+import type { ImageStore } from '../../lib/ports.js';
+import { captureOutput } from '../support/capture-logs.js';
+import { OTHER_API_KEY, TEST_API_KEY, baseEnv } from '../support/env.js';
+import { fixture, pngOf } from '../support/fixtures.js';
+import { httpEvent, lambdaContext } from '../support/lambda.js';
+import { OpenAITestServer, errorReply, imageReply, type Reply } from '../support/openai-test-server.js';
+import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
+
+const PROVIDER_KEY = 'sk-test-provider-secret-0000';
+const PNG = pngOf(64, 48, 'provider image');
+const PNG_B64 = PNG.toString('base64');
+
+let s3: LocalS3;
+let openai: OpenAITestServer;
+
+beforeAll(async () => {
+  s3 = await startLocalS3();
+  openai = await OpenAITestServer.start(imageReply(PNG_B64));
+  // The real S3 client of the composition root signs with these; s3rver accepts exactly them.
+  process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
+});
+
+afterAll(async () => {
+  await openai.close();
+  await s3.stop();
+});
+
+beforeEach(async () => {
+  openai.reset(imageReply(PNG_B64));
+  await s3.clear();
+});
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+function makeHandler(env: Record<string, string> = {}, overrides: DependencyOverrides = {}): Handler {
+  const config = parseConfig(
+    baseEnv({
+      IMAGE_PROVIDER: 'openai',
+      OPENAI_API_KEY: PROVIDER_KEY,
+      OPENAI_BASE_URL: openai.baseUrl,
+      IMAGE_MODELS: 'gpt-image-2,dall-e-3',
+      S3_ENDPOINT: s3.endpoint,
+      IMAGE_BUCKET: s3.bucket,
+      PROVIDER_MAX_RETRIES: '1',
+      ...env,
+    }),
+  );
+  return createGenerateImageHandler(createDependencies(config, overrides)) as unknown as Handler;
+}
+
+const post = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
+  httpEvent({
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { authorization: `Bearer ${TEST_API_KEY}`, ...headers },
+  });
+
+const json = (response: APIGatewayProxyStructuredResultV2): Record<string, unknown> =>
+  JSON.parse(response.body ?? '{}') as Record<string, unknown>;
+
+const errorCode = (response: APIGatewayProxyStructuredResultV2): unknown =>
+  (json(response)['error'] as Record<string, unknown> | undefined)?.['code'];
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+describe('POST /images: success', () => {
+  it('stores the exact provider bytes and answers 201 with their permanent URL', async () => {
+    // Prepare
+    const handler = makeHandler();
+    // Act
+    const response = await handler(post({ prompt: 'a red fox in the snow' }), lambdaContext());
+    // Assess
+    expect(response.statusCode).toBe(201);
+    const body = json(response);
+    expect(body).toEqual({
+      id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+      url: `https://cdn.example.test/${body['key'] as string}`,
+      key: expect.stringMatching(/^images\/\d{4}\/\d{2}\/\d{2}\/[A-Za-z0-9_-]{22}\.png$/),
+      contentType: 'image/png',
+      bytes: PNG.length,
+      sha256: sha256(PNG),
+      width: 64,
+      height: 48,
+      model: 'gpt-image-2',
+      createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+    });
+    expect(response.headers?.['location']).toBe(body['url']);
+    const stored = await s3.get(body['key'] as string);
+    expect(stored.body.equals(PNG)).toBe(true);
+    expect(stored.contentType).toBe('image/png');
+    expect(stored.cacheControl).toBe('public, max-age=31536000, immutable');
+    expect(stored.metadata).toMatchObject({ sha256: sha256(PNG), model: 'gpt-image-2' });
+  });
+
+  it('writes a private record with the prompt, parameters and principal', async () => {
+    const handler = makeHandler();
+    const response = await handler(post({ prompt: 'a red fox', quality: 'high', format: 'png' }), lambdaContext());
+    const body = json(response);
+    const keys = await s3.keys();
+    expect(keys).toHaveLength(2);
+    const recordKey = keys.find((key) => key.startsWith('records/')) as string;
+    expect(recordKey).toBe((body['key'] as string).replace(/^images\//, 'records/').replace(/\.png$/, '.json'));
+    const record = JSON.parse((await s3.get(recordKey)).body.toString('utf8')) as Record<string, unknown>;
+    expect(record).toMatchObject({
+      id: body['id'],
+      key: body['key'],
+      principal: 'web-app',
+      prompt: 'a red fox',
+      model: 'gpt-image-2',
+      parameters: { size: '1024x1024', quality: 'high', format: 'png' },
+      sha256: body['sha256'],
+      usage: { total_tokens: 4210 },
+    });
+  });
+
+  it('sends a GPT image model no response_format, and the prompt only inside the hardening template', async () => {
+    const handler = makeHandler();
+    await handler(post({ prompt: 'a red fox', size: '1536x1024', quality: 'low', format: 'webp' }), lambdaContext());
+    expect(openai.calls).toHaveLength(1);
+    const sent = openai.calls[0]?.body ?? {};
+    expect(sent).not.toHaveProperty('response_format');
+    expect(sent).toMatchObject({ model: 'gpt-image-2', n: 1, size: '1536x1024', quality: 'low', output_format: 'webp' });
+    expect(sent['prompt']).toMatch(/<<<USER_DESCRIPTION\na red fox\nUSER_DESCRIPTION>>>/);
+    expect(sent['user']).toMatch(/^[0-9a-f]{32}$/);
+    expect(openai.calls[0]?.headers['authorization']).toBe(`Bearer ${PROVIDER_KEY}`);
+  });
+
+  it('asks dall-e-3 for b64_json and returns its revised prompt', async () => {
+    openai.enqueue(imageReply(PNG_B64, { revised_prompt: 'A red fox standing in fresh snow' }));
+    const handler = makeHandler();
+    const response = await handler(post({ prompt: 'a red fox', model: 'dall-e-3', quality: 'hd' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(json(response)).toMatchObject({ model: 'dall-e-3', revisedPrompt: 'A red fox standing in fresh snow' });
+    expect(openai.calls[0]?.body).toMatchObject({ model: 'dall-e-3', response_format: 'b64_json', quality: 'hd' });
+    expect(openai.calls[0]?.body).not.toHaveProperty('output_format');
+  });
+
+  it.each([
+    ['small.jpg', 'image/jpeg', '.jpg'],
+    ['small.webp', 'image/webp', '.webp'],
+  ])('takes the content type from the bytes (%s), not from the request', async (name, contentType, extension) => {
+    const bytes = fixture(name);
+    openai.enqueue(imageReply(bytes.toString('base64')));
+    const response = await makeHandler()(post({ prompt: 'fox', format: 'png' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(json(response)).toMatchObject({ contentType, bytes: bytes.length, width: 64, height: 48 });
+    expect(json(response)['key']).toMatch(new RegExp(`\\${extension}$`));
+    const stored = await s3.get(json(response)['key'] as string);
+    expect(stored.body.equals(bytes)).toBe(true);
+    expect(stored.contentType).toBe(contentType);
+  });
+
+  it.each([
+    ['emoji', '🦊 fox with 👩‍🚀 helmet'],
+    ['CJK', '雪の中の赤い狐、水墨画'],
+    ['right-to-left', 'ثعلب أحمر في الثلج'],
+    ['mixed with combining marks', 'Cafe\u0301 au lait, Ærøskøbing'],
+  ])('accepts a %s prompt and stores it exactly (normalised) in the record', async (_, prompt) => {
+    const response = await makeHandler()(post({ prompt }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    const recordKey = (await s3.keys()).find((key) => key.startsWith('records/')) as string;
+    const record = JSON.parse((await s3.get(recordKey)).body.toString('utf8')) as Record<string, unknown>;
+    expect(record['prompt']).toBe(prompt.normalize('NFC').replace(/\u200d/g, ''));
+    expect(openai.calls[0]?.body['prompt']).toContain(record['prompt']);
+  });
+
+  it('accepts the key in x-api-key and a base64-encoded body', async () => {
+    const event = httpEvent({
+      body: Buffer.from(JSON.stringify({ prompt: 'a fox' })).toString('base64'),
+      isBase64Encoded: true,
+      headers: { 'X-Api-Key': OTHER_API_KEY, 'Content-Type': 'application/json; charset=utf-8' },
+    });
+    const response = await makeHandler()(event, lambdaContext());
+    expect(response.statusCode).toBe(201);
+    const recordKey = (await s3.keys()).find((key) => key.startsWith('records/')) as string;
+    expect(JSON.parse((await s3.get(recordKey)).body.toString('utf8'))).toMatchObject({ principal: 'mobile' });
+  });
+
+  it('retries a 503 from the provider and succeeds', async () => {
+    openai.enqueue(errorReply(503, { type: 'server_error', message: 'overloaded' }));
+    const response = await makeHandler()(post({ prompt: 'fox' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(openai.calls).toHaveLength(2);
+  });
+
+  it('is served by the deployed handler module, configured from the environment', async () => {
+    const env = baseEnv({
+      S3_ENDPOINT: s3.endpoint,
+      IMAGE_BUCKET: s3.bucket,
+      IMAGE_PROVIDER: 'offline',
+    });
+    Object.assign(process.env, env);
+    const { handler } = await import('../../functions/generate-image/handler.js');
+    const response = (await handler(post({ prompt: 'offline fox', size: '1024x1536' }), lambdaContext())) as
+      | APIGatewayProxyStructuredResultV2;
+    expect(response.statusCode).toBe(201);
+    expect(json(response)).toMatchObject({ contentType: 'image/png', width: 1024, height: 1536 });
+    expect(openai.calls).toHaveLength(0);
+  });
+});
+
+interface FailureCase {
+  name: string;
+  status: number;
+  code: string;
+  /** Provider calls expected (0 = refused before spending money). */
+  calls: number;
+  event?: () => APIGatewayProxyEventV2;
+  replies?: Reply[];
+  fallback?: Reply;
+  env?: Record<string, string>;
+  headers?: Record<string, string>;
+}
+
+const truncatedPng = PNG.subarray(0, PNG.length - 20).toString('base64');
+
+const failures: FailureCase[] = [
+  { name: 'malformed JSON', status: 400, code: 'invalid_json', calls: 0, event: () => post('{"prompt": "fox",') },
+  { name: 'a JSON array body', status: 400, code: 'invalid_request', calls: 0, event: () => post([1]) },
+  { name: 'an unknown field', status: 400, code: 'invalid_request', calls: 0, event: () => post({ prompt: 'fox', seed: 1 }) },
+  { name: 'a blank prompt', status: 400, code: 'invalid_request', calls: 0, event: () => post({ prompt: ' \u200b ' }) },
+  { name: 'a model not allowed', status: 400, code: 'invalid_request', calls: 0, event: () => post({ prompt: 'fox', model: 'dall-e-2' }) },
+  {
+    name: 'no API key',
+    status: 401,
+    code: 'unauthorized',
+    calls: 0,
+    event: () => httpEvent({ body: JSON.stringify({ prompt: 'fox' }) }),
+  },
+  { name: 'a wrong API key', status: 401, code: 'unauthorized', calls: 0, event: () => post({ prompt: 'fox' }, { authorization: 'Bearer nope' }) },
+  { name: 'a Basic authorization', status: 401, code: 'unauthorized', calls: 0, event: () => post({ prompt: 'fox' }, { authorization: `Basic ${TEST_API_KEY}` }) },
+  {
+    name: 'a body over the limit',
+    status: 413,
+    code: 'payload_too_large',
+    calls: 0,
+    event: () => post({ prompt: 'x'.repeat(17_000) }),
+  },
+  {
+    name: 'a text/plain body',
+    status: 415,
+    code: 'unsupported_media_type',
+    calls: 0,
+    event: () => post('prompt=fox', { 'content-type': 'text/plain' }),
+  },
+  {
+    name: 'a GPT image moderation refusal',
+    status: 422,
+    code: 'content_policy_violation',
+    calls: 1,
+    replies: [errorReply(400, { code: 'moderation_blocked', message: 'Your request was rejected by the safety system.' })],
+  },
+  {
+    name: 'a dall-e content policy refusal',
+    status: 422,
+    code: 'content_policy_violation',
+    calls: 1,
+    replies: [errorReply(400, { code: 'content_policy_violation' })],
+  },
+  {
+    name: 'a provider 500 after its retry',
+    status: 502,
+    code: 'provider_error',
+    calls: 2,
+    fallback: errorReply(500, { type: 'server_error' }),
+  },
+  {
+    name: 'a provider 401 (our key is wrong)',
+    status: 502,
+    code: 'provider_error',
+    calls: 1,
+    replies: [errorReply(401, { code: 'invalid_api_key' })],
+  },
+  { name: 'reset connections', status: 502, code: 'provider_error', calls: 2, fallback: { kind: 'reset' } },
+  {
+    name: 'an answer with empty data',
+    status: 502,
+    code: 'bad_provider_response',
+    calls: 1,
+    replies: [{ kind: 'json', body: { created: 1, data: [] } }],
+  },
+  {
+    name: 'an answer that is not JSON',
+    status: 502,
+    code: 'bad_provider_response',
+    calls: 1,
+    replies: [{ kind: 'raw', body: '<html>gateway</html>', contentType: 'application/json' }],
+  },
+  {
+    name: 'invalid base64',
+    status: 502,
+    code: 'bad_provider_response',
+    calls: 1,
+    replies: [imageReply(`${PNG_B64.slice(0, 40)}*${PNG_B64.slice(41)}`)],
+  },
+  { name: 'a truncated image', status: 502, code: 'bad_provider_response', calls: 1, replies: [imageReply(truncatedPng)] },
+  {
+    name: 'valid base64 of non-image bytes',
+    status: 502,
+    code: 'bad_provider_response',
+    calls: 1,
+    replies: [imageReply(Buffer.from('%PDF-1.7 definitely not an image').toString('base64'))],
+  },
+  {
+    name: 'an image over the size limit',
+    status: 502,
+    code: 'bad_provider_response',
+    calls: 1,
+    env: { MAX_IMAGE_BYTES: '2048' },
+    replies: [imageReply(pngOf(256, 256, 'noise').toString('base64'))],
+  },
+  {
+    name: 'a 429 with a Retry-After longer than the deadline',
+    status: 503,
+    code: 'provider_busy',
+    calls: 1,
+    replies: [errorReply(429, { code: 'rate_limit_exceeded' }, { 'retry-after': '120' })],
+  },
+  {
+    name: 'a 429 without Retry-After, after its retry',
+    status: 503,
+    code: 'provider_busy',
+    calls: 2,
+    fallback: errorReply(429, { code: 'rate_limit_exceeded' }),
+  },
+  {
+    name: 'a missing bucket',
+    status: 503,
+    code: 'storage_unavailable',
+    calls: 1,
+    env: { IMAGE_BUCKET: 'no-such-bucket' },
+  },
+  {
+    name: 'a provider that hangs past the deadline',
+    status: 504,
+    code: 'provider_timeout',
+    calls: 1,
+    env: { GATEWAY_TIMEOUT_MS: '3000', UPLOAD_RESERVE_MS: '500', MIN_PROVIDER_TIME_MS: '500' },
+    fallback: { kind: 'hang' },
+  },
+];
+
+describe('POST /images: every failure is a JSON error, leaves nothing behind and costs only what it must', () => {
+  it.each(failures)('$name -> $status $code', async (testCase) => {
+    // Prepare
+    if (testCase.fallback) openai.setFallback(testCase.fallback);
+    if (testCase.replies) openai.enqueue(...testCase.replies);
+    const handler = makeHandler(testCase.env);
+    const event = testCase.event?.() ?? post({ prompt: 'a red fox' });
+    // Act
+    const response = await handler(event, lambdaContext());
+    // Assess
+    expect(response.statusCode).toBe(testCase.status);
+    expect(response.headers?.['content-type']).toBe('application/json; charset=utf-8');
+    const body = json(response);
+    expect(body).toEqual({
+      error: { code: testCase.code, message: expect.any(String), requestId: event.requestContext.requestId },
+    });
+    expect(response.body).not.toMatch(/at .*\.(ts|js):\d+|provider says no|safety system|gateway<\/html>/);
+    expect(response.headers?.['location']).toBeUndefined();
+    expect(await s3.keys()).toEqual([]);
+    expect(openai.calls).toHaveLength(testCase.calls);
+  });
+
+  it('names the unknown field in a 400', async () => {
+    const response = await makeHandler()(post({ prompt: 'fox', qualty: 'high' }), lambdaContext());
+    expect(json(response)).toMatchObject({ error: { code: 'invalid_request', message: expect.stringContaining('qualty') } });
+  });
+
+  it('sends WWW-Authenticate with a 401', async () => {
+    const response = await makeHandler()(httpEvent({ body: '{}' }), lambdaContext());
+    expect(response.headers?.['WWW-Authenticate'] ?? response.headers?.['www-authenticate']).toMatch(/^Bearer /);
+  });
+
+  it('passes the provider Retry-After on with a 503', async () => {
+    openai.enqueue(errorReply(429, { code: 'rate_limit_exceeded' }, { 'retry-after': '120' }));
+    const response = await makeHandler()(post({ prompt: 'fox' }), lambdaContext());
+    expect(response.headers?.['Retry-After']).toBe('120');
+  });
+
+  it('refuses with 504 and no provider call when the Lambda has too little time left', async () => {
+    const response = await makeHandler()(post({ prompt: 'fox' }), lambdaContext(3_000));
+    expect(response.statusCode).toBe(504);
+    expect(errorCode(response)).toBe('provider_timeout');
+    expect(openai.calls).toHaveLength(0);
+  });
+
+  it('removes the stored image when the record cannot be written', async () => {
+    // Prepare: a store whose record write fails after the image write succeeded against the real server.
+    const config = parseConfig(baseEnv({ S3_ENDPOINT: s3.endpoint, IMAGE_BUCKET: s3.bucket }));
+    const real = new S3ImageStore(s3.client, s3.bucket);
+    let imageWritten = false;
+    const store: ImageStore = {
+      putImage: async (image, deadline) => {
+        await real.putImage(image, deadline);
+        imageWritten = true;
+      },
+      putRecord: async () => {
+        throw new AppError('storage_unavailable', 'The image could not be stored. Retry later.');
+      },
+      delete: (key) => real.delete(key),
+    };
+    const handler = createGenerateImageHandler(createDependencies(config, { store })) as unknown as Handler;
+    // Act
+    const response = await handler(post({ prompt: 'fox' }), lambdaContext());
+    // Assess
+    expect(response.statusCode).toBe(503);
+    expect(errorCode(response)).toBe('storage_unavailable');
+    expect(imageWritten).toBe(true);
+    expect(await s3.keys()).toEqual([]);
+  });
+
+  it('answers 500 internal_error with nothing internal exposed for an unexpected failure', async () => {
+    const handler = makeHandler({}, {
+      generator: {
+        generate: async () => {
+          throw new TypeError('secret internal detail at /var/task/index.js:1:2');
+        },
+      },
+    });
+    const response = await handler(post({ prompt: 'fox' }), lambdaContext());
+    expect(response.statusCode).toBe(500);
+    expect(errorCode(response)).toBe('internal_error');
+    expect(response.body).not.toContain('secret internal detail');
+  });
+});
+
+describe('logs', () => {
+  it('never contain the prompt, the image base64, the API key or the provider key', async () => {
+    // Prepare
+    const prompt = 'a very recognisable prompt about a purple giraffe';
+    openai.enqueue(errorReply(400, { code: 'moderation_blocked', message: `refused: ${prompt}` }));
+    const handler = makeHandler({ POWERTOOLS_LOG_LEVEL: 'DEBUG' });
+    // Act
+    const { output } = await captureOutput(async () => {
+      await handler(post({ prompt }), lambdaContext());
+      await handler(post({ prompt }), lambdaContext());
+      await handler(post(`{"prompt": "${prompt}"`), lambdaContext());
+      await handler(post({ prompt }, { authorization: `Bearer wrong-${TEST_API_KEY}` }), lambdaContext());
+    });
+    // Assess
+    expect(output).toContain('image stored');
+    expect(output).toContain('"principal":"web-app"');
+    expect(output).not.toContain('purple giraffe');
+    expect(output).not.toContain(TEST_API_KEY);
+    expect(output).not.toContain(PROVIDER_KEY);
+    expect(output).not.toContain(PNG_B64.slice(0, 40));
+  });
+});

@@ -1,0 +1,127 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** One scripted answer of the test server. */
+export type Reply =
+  | { kind: 'json'; status?: number; body: unknown; headers?: Record<string, string>; delayMs?: number }
+  | { kind: 'raw'; status?: number; body: string; contentType?: string; headers?: Record<string, string> }
+  /** Accepts the request and never answers (until the server closes). */
+  | { kind: 'hang' }
+  /** Destroys the connection without an answer (a reset). */
+  | { kind: 'reset' };
+
+export interface RecordedCall {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+
+export const imageReply = (b64: string, extra: Record<string, unknown> = {}): Reply => ({
+  kind: 'json',
+  body: {
+    created: 1_764_000_000,
+    data: [{ b64_json: b64, ...extra }],
+    usage: { input_tokens: 50, output_tokens: 4160, total_tokens: 4210 },
+  },
+});
+
+export const errorReply = (
+  status: number,
+  error: { code?: string | null; message?: string; type?: string },
+  headers: Record<string, string> = {},
+): Reply => ({
+  kind: 'json',
+  status,
+  headers,
+  body: { error: { message: 'provider says no', type: 'invalid_request_error', param: null, code: null, ...error } },
+});
+
+/**
+ * An OpenAI-compatible HTTP server on loopback that answers `POST /v1/images/generations` from a script, so the
+ * real SDK, with its real HTTP, headers and JSON parsing, runs against failures the real API produces.
+ */
+export class OpenAITestServer {
+  readonly calls: RecordedCall[] = [];
+  private readonly queue: Reply[] = [];
+  private fallback: Reply;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly baseUrl: string,
+    fallback: Reply,
+  ) {
+    this.fallback = fallback;
+  }
+
+  static async start(fallback: Reply): Promise<OpenAITestServer> {
+    let instance: OpenAITestServer | undefined;
+    const server = createServer((req, res) => {
+      void instance?.handle(req, res);
+    });
+    server.on('connection', (socket) => {
+      instance?.sockets.add(socket);
+      socket.on('close', () => instance?.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    instance = new OpenAITestServer(server, `http://127.0.0.1:${port}/v1`, fallback);
+    return instance;
+  }
+
+  /** Replies used in order, one per request; after them the fallback answers. */
+  enqueue(...replies: Reply[]): void {
+    this.queue.push(...replies);
+  }
+
+  setFallback(reply: Reply): void {
+    this.fallback = reply;
+  }
+
+  reset(fallback?: Reply): void {
+    this.calls.length = 0;
+    this.queue.length = 0;
+    if (fallback) this.fallback = fallback;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      body = { unparsable: text.length };
+    }
+    this.calls.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+    if (req.method !== 'POST' || req.url !== '/v1/images/generations') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
+      return;
+    }
+    const reply = this.queue.shift() ?? this.fallback;
+    switch (reply.kind) {
+      case 'hang':
+        return;
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'raw':
+        res
+          .writeHead(reply.status ?? 200, { 'content-type': reply.contentType ?? 'application/json', ...reply.headers })
+          .end(reply.body);
+        return;
+      case 'json':
+        if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
+        res
+          .writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...reply.headers })
+          .end(JSON.stringify(reply.body));
+    }
+  }
+}

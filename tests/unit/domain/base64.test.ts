@@ -1,0 +1,48 @@
+import { describe, expect, it } from '@jest/globals';
+import { Base64Error, decodeBase64Strict, maxBase64Length } from '../../../lib/domain/base64.js';
+
+const problemOf = (text: string, max = 1024): string => {
+  try {
+    decodeBase64Strict(text, max);
+    return 'none';
+  } catch (error) {
+    return (error as Base64Error).problem;
+  }
+};
+
+describe('decodeBase64Strict', () => {
+  it('decodes canonical base64 byte for byte', () => {
+    // Prepare
+    const bytes = Buffer.from([0, 1, 2, 250, 251, 252, 253, 254, 255, 10]);
+    // Act
+    const decoded = decodeBase64Strict(bytes.toString('base64'), 100);
+    // Assess
+    expect(decoded.equals(bytes)).toBe(true);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['bad_length', 'aGk'],
+    ['bad_length', 'aGVsbG8=x'],
+    ['bad_character', 'aGk*'],
+    ['bad_character', 'aG k'],
+    ['bad_character', 'aGVs\nbG8'],
+    ['bad_character', 'a=Gk'],
+    ['bad_character', 'aGk=aGk='],
+    ['bad_character', 'aGVsbG8_'],
+    ['bad_character', 'a==='],
+  ])('refuses %s input %j that Buffer.from would accept', (problem, text) => {
+    expect(problemOf(text)).toBe(problem);
+  });
+
+  it('refuses text that would decode to more than the limit, before decoding', () => {
+    const text = Buffer.alloc(301).toString('base64');
+    expect(problemOf(text, 300)).toBe('too_large');
+    expect(problemOf(Buffer.alloc(300).toString('base64'), 300)).toBe('none');
+  });
+
+  it('computes the longest base64 text for a byte limit', () => {
+    expect(maxBase64Length(3)).toBe(4);
+    expect(maxBase64Length(4)).toBe(8);
+  });
+});
