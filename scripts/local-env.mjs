@@ -1,0 +1,58 @@
+// Shared by `npm start` and `npm run invoke`: the local S3 server and the environment of the `local` stage.
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import S3rver from 's3rver';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const SERVERLESS_BIN = fileURLToPath(new URL('../node_modules/serverless/bin/serverless.js', import.meta.url));
+export const DEFAULT_LOCAL_API_KEY = 'local-dev-key';
+export const LOCAL_BUCKET = 'local-images';
+
+// Like the CloudFront response headers policy in serverless.yml: browsers may draw the images into a canvas.
+const LOCAL_CORS = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod>
+<AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+
+/** A port that was free a moment ago (for tests and parallel runs). */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts s3rver with the image bucket; objects persist in .local/s3 between runs. */
+export async function startLocalS3({ port, directory = `${ROOT}.local/s3` }) {
+  await mkdir(directory, { recursive: true });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: LOCAL_BUCKET, configs: [LOCAL_CORS] }],
+  });
+  const address = await server.run();
+  return { server, endpoint: `http://127.0.0.1:${address.port}` };
+}
+
+/** Environment of the `local` stage (serverless.yml `custom.runtimeEnvironment.local` reads these). */
+export function localEnvironment({ s3Endpoint, apiKey, base = process.env }) {
+  const useOpenAI = Boolean(base.OPENAI_API_KEY);
+  return {
+    ...base,
+    IMAGE_BUCKET: LOCAL_BUCKET,
+    S3_ENDPOINT: s3Endpoint,
+    // s3rver serves objects to anonymous GETs at path-style URLs, standing in for CloudFront.
+    PUBLIC_BASE_URL: `${s3Endpoint}/${LOCAL_BUCKET}`,
+    IMAGE_PROVIDER: base.IMAGE_PROVIDER ?? (useOpenAI ? 'openai' : 'offline'),
+    API_KEY_HASHES: `local:${createHash('sha256').update(apiKey).digest('hex')}`,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: base.AWS_REGION ?? 'us-east-1',
+  };
+}

@@ -1,0 +1,94 @@
+// `npm start`: the whole service on this machine with no AWS account and no OpenAI key.
+// Starts a local S3 server (s3rver) with the bucket, then the HTTP API (serverless-offline, stage `local`),
+// prints a ready-to-paste curl, and stops both on Ctrl-C.
+import { spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import {
+  DEFAULT_LOCAL_API_KEY,
+  ROOT,
+  SERVERLESS_BIN,
+  localEnvironment,
+  startLocalS3,
+} from './local-env.mjs';
+
+const port = Number(process.env.PORT ?? 3000);
+const s3Port = Number(process.env.S3_PORT ?? 4569);
+const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
+const apiKey = process.env.LOCAL_API_KEY || DEFAULT_LOCAL_API_KEY;
+const READY_TIMEOUT_MS = 120_000;
+const startedAt = Date.now();
+
+const { server: s3, endpoint } = await startLocalS3({
+  port: s3Port,
+  ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}),
+});
+const env = localEnvironment({ s3Endpoint: endpoint, apiKey });
+env.PORT = String(port);
+env.LAMBDA_PORT = String(lambdaPort);
+
+// A stale build from an interrupted run would be served instead of the current code.
+await rm(`${ROOT}.esbuild`, { recursive: true, force: true });
+
+// Detached: serverless-offline gets its own process group, so stopping it stops every child it started.
+const offline = spawn(process.execPath, [SERVERLESS_BIN, 'offline', 'start', '--stage', 'local'], {
+  cwd: ROOT,
+  env,
+  detached: true,
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+
+let stopping = false;
+async function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  try {
+    process.kill(-offline.pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+  await s3.close().catch(() => undefined);
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+offline.on('exit', (code) => void stop(code ?? 1));
+
+const readyTimer = setTimeout(() => {
+  console.error(`serverless-offline did not become ready within ${READY_TIMEOUT_MS / 1000} s`);
+  void stop(1);
+}, READY_TIMEOUT_MS);
+
+let announced = false;
+const relay = (stream, target) => {
+  stream.setEncoding('utf8');
+  stream.on('data', (text) => {
+    target.write(text);
+    if (!announced && /Server ready:/.test(text)) {
+      announced = true;
+      clearTimeout(readyTimer);
+      announce();
+    }
+  });
+};
+relay(offline.stdout, process.stdout);
+relay(offline.stderr, process.stderr);
+
+function announce() {
+  const provider = env.IMAGE_PROVIDER === 'openai' ? `OpenAI (${env.IMAGE_MODEL ?? 'gpt-image-2'})` : 'offline (no key needed)';
+  const keyNote = process.env.LOCAL_API_KEY ? 'LOCAL_API_KEY' : `the default local key; set LOCAL_API_KEY to change it`;
+  console.log(`
+durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
+  API          http://127.0.0.1:${port}/images  (POST)
+  image store  ${endpoint}/${env.IMAGE_BUCKET}/images/...  (local S3, files in ${process.env.LOCAL_S3_DIR ?? '.local/s3'})
+  provider     ${provider}
+  API key      ${apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '(from LOCAL_API_KEY)'}  (${keyNote})
+
+Try it:
+  curl -sS -X POST http://127.0.0.1:${port}/images \\
+    -H 'Authorization: Bearer ${apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '$LOCAL_API_KEY'}' \\
+    -H 'Content-Type: application/json' \\
+    -d '{"prompt":"a lighthouse on a cliff at dawn, watercolour"}'
+
+Open the "url" of the answer in a browser to see the image. Ctrl-C stops everything.
+`);
+}
