@@ -68,10 +68,12 @@ export function createGenerateImageHandler(deps: Dependencies) {
   };
 
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, RequestContext>()
-    .use(errorResponse({ log: logger }))
-    .use(httpHeaderNormalizer())
+    // onError handlers run in reverse order: errorResponse builds the error response first, then the security
+    // headers are added to it, and only then does the logger drop this request's keys.
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpSecurityHeaders())
+    .use(errorResponse({ log: logger }))
+    .use(httpHeaderNormalizer())
     .use({
       before: (request: HttpRequest) => {
         logger.appendKeys({ requestId: requestIdOf(request) });

@@ -6,12 +6,10 @@ import type { HttpMiddleware, HttpRequest } from './types.js';
  * Turns any error into the JSON error contract `{ error: { code, message, requestId } }`.
  *
  * Our own instead of @middy/http-error-handler because that one answers with the error's plain-text message and
- * no error code; our contract needs a stable code, the request id and a fixed message for server errors. It is
- * registered first so that its onError runs last, after every other middleware had its chance.
+ * no error code; our contract needs a stable code, the request id and a fixed message for server errors.
  */
 export function errorResponse(options: { log: Log }): HttpMiddleware {
   const errorResponseMiddlewareOnError = (request: HttpRequest): void => {
-    if (request.response !== undefined && request.response !== null && request.error === undefined) return;
     const error = fromMiddyError(request.error);
     const requestId = requestIdOf(request);
     const { statusCode, headers, body } = toErrorResponse(error, requestId);

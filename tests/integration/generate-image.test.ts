@@ -366,6 +366,7 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
     });
     expect(response.body).not.toMatch(/at .*\.(ts|js):\d+|provider says no|safety system|gateway<\/html>/);
     expect(response.headers?.['location']).toBeUndefined();
+    expect(response.headers?.['X-Content-Type-Options']).toBe('nosniff');
     expect(await s3.keys()).toEqual([]);
     expect(openai.calls).toHaveLength(testCase.calls);
   });
@@ -447,8 +448,12 @@ describe('logs', () => {
       await handler(post({ prompt }, { authorization: `Bearer wrong-${TEST_API_KEY}` }), lambdaContext());
     });
     // Assess
-    expect(output).toContain('image stored');
-    expect(output).toContain('"principal":"web-app"');
+    const lines = output.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((line) => line['message'] === 'image stored')).toMatchObject({ principal: 'web-app' });
+    expect(lines.find((line) => line['errorCode'] === 'content_policy_violation')).toMatchObject({
+      principal: 'web-app',
+      requestId: expect.stringMatching(/^req-/),
+    });
     expect(output).not.toContain('purple giraffe');
     expect(output).not.toContain(TEST_API_KEY);
     expect(output).not.toContain(PROVIDER_KEY);

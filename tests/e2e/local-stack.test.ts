@@ -1,0 +1,127 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ROOT, freePort, isListening, killGroup, run } from '../support/processes.js';
+
+const START_TIMEOUT_MS = 120_000;
+const API_KEY = 'e2e-local-key-0123456789';
+
+let stack: ChildProcess;
+let output = '';
+let ports: { api: number; s3: number; lambda: number };
+let s3Dir: string;
+
+const api = (path: string): string => `http://127.0.0.1:${ports.api}${path}`;
+
+beforeAll(async () => {
+  ports = { api: await freePort(), s3: await freePort(), lambda: await freePort() };
+  s3Dir = await mkdtemp(join(tmpdir(), 'dia-e2e-s3-'));
+  // Exactly what `npm start` runs, on free ports and a throw-away S3 directory.
+  stack = spawn(process.execPath, ['scripts/start-local.mjs'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(ports.api),
+      S3_PORT: String(ports.s3),
+      LAMBDA_PORT: String(ports.lambda),
+      LOCAL_API_KEY: API_KEY,
+      LOCAL_S3_DIR: s3Dir,
+      OPENAI_API_KEY: '',
+    },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  stack.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  stack.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const readyBy = Date.now() + START_TIMEOUT_MS;
+  while (!output.includes('Try it:')) {
+    if (stack.exitCode !== null || Date.now() > readyBy) {
+      killGroup(stack, 'SIGKILL');
+      throw new Error(`local stack did not start:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}, START_TIMEOUT_MS + 10_000);
+
+afterAll(async () => {
+  if (stack.exitCode === null) killGroup(stack, 'SIGKILL');
+  await rm(s3Dir, { recursive: true, force: true });
+});
+
+const postImage = (body: string, headers: Record<string, string> = {}): Promise<Response> =>
+  fetch(api('/images'), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', ...headers },
+    body,
+  });
+
+describe('npm start: the local stack over HTTP', () => {
+  it('prints a ready-to-paste curl for the local API', () => {
+    expect(output).toContain(`curl -sS -X POST http://127.0.0.1:${ports.api}/images`);
+    expect(output).toContain('provider     offline');
+  });
+
+  it('answers 201 with a URL that serves the same bytes with the right content type', async () => {
+    // Act
+    const response = await postImage(JSON.stringify({ prompt: 'a lighthouse at dawn 🌅', size: '1536x1024' }));
+    // Assess
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(response.headers.get('location')).toBe(body['url']);
+    expect(body['url']).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${ports.s3}/local-images/images/`));
+    const image = await fetch(body['url'] as string);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/png');
+    const bytes = Buffer.from(await image.arrayBuffer());
+    expect(bytes.length).toBe(body['bytes']);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(body['sha256']);
+    expect(body).toMatchObject({ width: 1536, height: 1024 });
+  });
+
+  it('refuses a wrong key with 401 JSON', async () => {
+    const response = await postImage(JSON.stringify({ prompt: 'fox' }), { authorization: 'Bearer wrong' });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await response.json()).toMatchObject({ error: { code: 'unauthorized' } });
+  });
+
+  it('refuses a bad body with 400 JSON naming the field', async () => {
+    const response = await postImage(JSON.stringify({ prompt: 'fox', colour: 'red' }));
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: 'invalid_request', message: expect.stringContaining('colour') } });
+  });
+
+  it('stops everything it started on Ctrl-C', async () => {
+    // Act
+    killGroup(stack, 'SIGINT');
+    await new Promise((resolve) => (stack.exitCode !== null ? resolve(undefined) : stack.once('exit', resolve)));
+    // Assess
+    expect(await isListening(ports.api)).toBe(false);
+    expect(await isListening(ports.s3)).toBe(false);
+    expect(await isListening(ports.lambda)).toBe(false);
+  }, 30_000);
+});
+
+describe('npm run invoke: serverless invoke local with the sample events', () => {
+  const invoke = async (event: string): Promise<string> => {
+    const s3Port = await freePort();
+    const { code, output: printed } = await run(['scripts/invoke-local.mjs', event], {
+      env: { ...process.env, S3_PORT: String(s3Port), LOCAL_S3_DIR: s3Dir, LOCAL_API_KEY: '' },
+      timeoutMs: 120_000,
+    });
+    expect(code).toBe(0);
+    return printed;
+  };
+
+  it('answers the valid sample event with 201', async () => {
+    expect(await invoke('events/generate-image.json')).toMatch(/"statusCode": 201/);
+  }, 130_000);
+
+  it('answers the bad sample event with 400 and the unauthorized one with 401', async () => {
+    expect(await invoke('events/generate-image-bad-request.json')).toMatch(/"statusCode": 400/);
+    expect(await invoke('events/generate-image-unauthorized.json')).toMatch(/"statusCode": 401/);
+  }, 250_000);
+});
