@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import OpenAI from 'openai';
@@ -7,7 +8,11 @@ import { OfflineImageGenerator } from './adapters/offline-image-generator.js';
 import { OpenAIImageGenerator } from './adapters/openai-image-generator.js';
 import { S3ImageStore } from './adapters/s3-image-store.js';
 import { ssmSecret } from './adapters/ssm-secret.js';
-import type { ImageGenerator, ImageStore } from './ports.js';
+import { DynamoDbQuotaGate } from './adapters/dynamodb-quota-gate.js';
+import { PowertoolsIdempotencyGuard } from './adapters/powertools-idempotency-guard.js';
+import { OpenAIPromptModerator } from './adapters/openai-prompt-moderator.js';
+import { JoseTokenVerifier } from './adapters/jose-token-verifier.js';
+import type { IdempotencyGuard, ImageGenerator, ImageStore, PromptModerator, QuotaGate, TokenVerifier } from './ports.js';
 
 /**
  * The composition root: the one place that builds SDK clients and wires adapters to ports. Called once per
@@ -19,6 +24,10 @@ export interface Dependencies {
   logger: Logger;
   generator: ImageGenerator;
   store: ImageStore;
+  quota: QuotaGate | undefined;
+  idempotency: IdempotencyGuard | undefined;
+  moderator: PromptModerator | undefined;
+  tokens: TokenVerifier | undefined;
   now: () => number;
   newId: () => string;
 }
@@ -27,7 +36,9 @@ export interface DependencyOverrides {
   logger?: Logger;
   generator?: ImageGenerator;
   store?: ImageStore;
+  moderator?: PromptModerator;
   s3?: S3Client;
+  dynamo?: DynamoDBClient;
   now?: () => number;
   newId?: () => string;
 }
@@ -41,30 +52,54 @@ export function createS3Client(config: Config): S3Client {
   });
 }
 
-function createGenerator(config: Config): ImageGenerator {
+export function createDynamoClient(config: Config): DynamoDBClient {
+  return new DynamoDBClient({
+    region: config.awsRegion,
+    ...(config.state?.endpoint === undefined ? {} : { endpoint: config.state.endpoint }),
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+  });
+}
+
+function createOpenAIClient(config: Config): OpenAI | undefined {
   const provider = config.provider;
-  if (provider.kind === 'offline') return new OfflineImageGenerator();
+  if (provider.kind !== 'openai') return undefined;
   const apiKey = provider.apiKey ?? ssmSecret(provider.apiKeyParameter as string, config.awsRegion);
-  const client = new OpenAI({
+  return new OpenAI({
     apiKey,
     ...(provider.baseUrl === undefined ? {} : { baseURL: provider.baseUrl }),
     // Both are set per attempt from the request deadline; these only guard against a call without options.
     maxRetries: 0,
     timeout: config.limits.gatewayTimeoutMs,
   });
-  return new OpenAIImageGenerator(client, {
-    maxRetries: provider.maxRetries,
+}
+
+function createGenerator(config: Config, openai: OpenAI | undefined): ImageGenerator {
+  if (config.provider.kind === 'offline' || openai === undefined) return new OfflineImageGenerator();
+  return new OpenAIImageGenerator(openai, {
+    maxRetries: config.provider.maxRetries,
     minAttemptMs: config.limits.minProviderTimeMs,
   });
 }
 
 export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
   const now = overrides.now ?? Date.now;
+  const openai = createOpenAIClient(config);
+  const state = config.state;
+  const dynamo = state ? (overrides.dynamo ?? createDynamoClient(config)) : undefined;
   return {
     config,
     logger: overrides.logger ?? new Logger({ serviceName: 'durable-image-api' }),
-    generator: overrides.generator ?? createGenerator(config),
+    generator: overrides.generator ?? createGenerator(config, openai),
     store: overrides.store ?? new S3ImageStore(overrides.s3 ?? createS3Client(config), config.imageBucket, now),
+    quota: state && dynamo ? new DynamoDbQuotaGate(dynamo, state) : undefined,
+    idempotency:
+      state && dynamo
+        ? new PowertoolsIdempotencyGuard(dynamo, { table: state.table, ttlSeconds: state.idempotencyTtlSeconds })
+        : undefined,
+    moderator:
+      overrides.moderator ??
+      (config.moderation.mode !== 'off' && openai ? new OpenAIPromptModerator(openai, config.moderation.model) : undefined),
+    tokens: config.jwt ? new JoseTokenVerifier(config.jwt) : undefined,
     now,
     newId: overrides.newId ?? newImageId,
   };

@@ -1,5 +1,6 @@
 import { DEFAULT_CONSTRAINTS, DEFAULT_PROMPT_TEMPLATE, templateProblem } from './domain/prompt-policy.js';
 import { familyOf } from './domain/models.js';
+import { usdToMicroUsd } from './domain/pricing.js';
 
 /**
  * The service's whole configuration, parsed once from the environment at cold start and frozen. A wrong value
@@ -18,7 +19,11 @@ export interface Config {
   imageModel: string;
   imageModels: readonly string[];
   apiKeys: readonly ApiKeyEntry[];
+  jwt: JwtConfig | undefined;
   limits: Limits;
+  /** DynamoDB state (quotas, idempotency); undefined when quotas are off (offline provider or QUOTAS=off). */
+  state: StateConfig | undefined;
+  moderation: ModerationConfig;
   prompt: { template: string; constraints: string };
 }
 
@@ -31,6 +36,33 @@ export type ProviderConfig =
       baseUrl: string | undefined;
       maxRetries: number;
     };
+
+export interface JwtConfig {
+  issuer: string;
+  audience: string;
+  jwksUrl: string;
+  algorithms: readonly string[];
+  clockSkewSeconds: number;
+}
+
+export interface QuotaLimits {
+  dailyImages: number;
+  dailySpendMicroUsd: number;
+}
+
+export interface StateConfig {
+  table: string;
+  endpoint: string | undefined;
+  defaultLimits: QuotaLimits;
+  principalLimits: Readonly<Record<string, QuotaLimits>>;
+  globalDailySpendMicroUsd: number;
+  idempotencyTtlSeconds: number;
+}
+
+export interface ModerationConfig {
+  mode: 'off' | 'fail-closed' | 'fail-open';
+  model: string;
+}
 
 export interface ApiKeyEntry {
   principal: string;
@@ -103,9 +135,13 @@ const prefix = (env: Env, name: string, fallback: string): string => {
   return value;
 };
 
-function parseApiKeys(env: Env): ApiKeyEntry[] {
+function parseApiKeys(env: Env, jwtEnabled: boolean): ApiKeyEntry[] {
   const name = 'API_KEY_HASHES';
-  const raw = required(env, name);
+  const raw = optional(env, name);
+  if (raw === undefined) {
+    if (jwtEnabled) return [];
+    throw new ConfigError(name, 'is required (or JWT_ISSUER for JWT auth): nobody could call the API');
+  }
   const entries = raw
     .split(',')
     .map((entry) => entry.trim())
@@ -116,7 +152,7 @@ function parseApiKeys(env: Env): ApiKeyEntry[] {
       if (!match) throw new ConfigError(name, `entry ${index + 1} must be "principal:<64 hex chars of sha256>"`);
       return { principal: match[1] as string, sha256: Buffer.from(match[2] as string, 'hex') };
     });
-  if (entries.length === 0) throw new ConfigError(name, 'must list at least one principal:sha256 entry');
+  if (entries.length === 0 && !jwtEnabled) throw new ConfigError(name, 'must list at least one principal:sha256 entry');
   return entries;
 }
 
@@ -158,6 +194,104 @@ function parseProvider(env: Env): ProviderConfig {
   };
 }
 
+const usd = (env: Env, name: string, fallback: number): number => {
+  const raw = optional(env, name);
+  if (raw === undefined) return usdToMicroUsd(fallback);
+  if (!/^\d+(\.\d{1,6})?$/.test(raw)) throw new ConfigError(name, `must be an amount in USD like "5" or "12.50", got "${raw}"`);
+  return usdToMicroUsd(Number(raw));
+};
+
+function parseJwt(env: Env): JwtConfig | undefined {
+  const issuer = optional(env, 'JWT_ISSUER');
+  if (issuer === undefined) return undefined;
+  httpUrl(env, 'JWT_ISSUER', issuer);
+  const jwksRaw = optional(env, 'JWT_JWKS_URL') ?? `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
+  const algorithms = (optional(env, 'JWT_ALGORITHMS') ?? 'RS256,ES256').split(',').map((a) => a.trim());
+  for (const algorithm of algorithms) {
+    // Asymmetric algorithms only: a shared secret would have to live in every verifier, and 'none' is never ok.
+    if (!/^(RS|PS|ES)(256|384|512)$|^EdDSA$/.test(algorithm)) {
+      throw new ConfigError('JWT_ALGORITHMS', `has "${algorithm}"; allowed: RS*, PS*, ES*, EdDSA`);
+    }
+  }
+  return {
+    issuer,
+    audience: required(env, 'JWT_AUDIENCE'),
+    jwksUrl: httpUrl(env, 'JWT_JWKS_URL', jwksRaw),
+    algorithms,
+    clockSkewSeconds: integer(env, 'JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
+  };
+}
+
+function parseLimits(env: Env, name: string, raw: unknown): QuotaLimits {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(name, 'entries must be objects like {"dailyImages": 100, "dailySpendUsd": 10}');
+  }
+  const entry = raw as Record<string, unknown>;
+  const images = entry['dailyImages'];
+  const spend = entry['dailySpendUsd'];
+  for (const key of Object.keys(entry)) {
+    if (key !== 'dailyImages' && key !== 'dailySpendUsd') throw new ConfigError(name, `has an unknown field "${key}"`);
+  }
+  if (images !== undefined && (!Number.isInteger(images) || (images as number) < 0)) {
+    throw new ConfigError(name, 'dailyImages must be a whole number >= 0');
+  }
+  if (spend !== undefined && (typeof spend !== 'number' || spend < 0)) {
+    throw new ConfigError(name, 'dailySpendUsd must be a number >= 0');
+  }
+  return {
+    dailyImages: (images as number | undefined) ?? integer(env, 'DAILY_IMAGE_LIMIT', 50, 0, 1_000_000),
+    dailySpendMicroUsd: spend === undefined ? usd(env, 'DAILY_SPEND_LIMIT_USD', 5) : usdToMicroUsd(spend as number),
+  };
+}
+
+function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined {
+  const quotas = optional(env, 'QUOTAS') ?? 'on';
+  if (quotas !== 'on' && quotas !== 'off') throw new ConfigError('QUOTAS', `must be "on" or "off", got "${quotas}"`);
+  const table = optional(env, 'STATE_TABLE');
+  if (quotas === 'off') return undefined;
+  if (table === undefined) {
+    if (provider.kind === 'offline') return undefined; // costs nothing, nothing to protect
+    throw new ConfigError('STATE_TABLE', 'is required when IMAGE_PROVIDER=openai (quotas and spend caps); QUOTAS=off disables them');
+  }
+  const endpointRaw = optional(env, 'DYNAMODB_ENDPOINT');
+  let overrides: unknown = {};
+  const overridesRaw = optional(env, 'PRINCIPAL_LIMITS');
+  if (overridesRaw !== undefined) {
+    try {
+      overrides = JSON.parse(overridesRaw);
+    } catch {
+      throw new ConfigError('PRINCIPAL_LIMITS', 'must be a JSON object like {"web-app": {"dailyImages": 500}}');
+    }
+    if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+      throw new ConfigError('PRINCIPAL_LIMITS', 'must be a JSON object like {"web-app": {"dailyImages": 500}}');
+    }
+  }
+  const principalLimits: Record<string, QuotaLimits> = {};
+  for (const [principal, limits] of Object.entries(overrides as Record<string, unknown>)) {
+    principalLimits[principal] = parseLimits(env, 'PRINCIPAL_LIMITS', limits);
+  }
+  return {
+    table,
+    endpoint: endpointRaw === undefined ? undefined : httpUrl(env, 'DYNAMODB_ENDPOINT', endpointRaw),
+    defaultLimits: parseLimits(env, 'DAILY_IMAGE_LIMIT', {}),
+    principalLimits,
+    globalDailySpendMicroUsd: usd(env, 'GLOBAL_DAILY_SPEND_LIMIT_USD', 50),
+    idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 7 * 86_400),
+  };
+}
+
+function parseModeration(env: Env, provider: ProviderConfig): ModerationConfig {
+  // On by default wherever there is a provider to pay; the offline generator has nothing to moderate with.
+  const mode = optional(env, 'MODERATION') ?? (provider.kind === 'openai' ? 'fail-closed' : 'off');
+  if (mode !== 'off' && mode !== 'fail-closed' && mode !== 'fail-open') {
+    throw new ConfigError('MODERATION', `must be "off", "fail-closed" or "fail-open", got "${mode}"`);
+  }
+  if (mode !== 'off' && provider.kind !== 'openai') {
+    throw new ConfigError('MODERATION', 'needs IMAGE_PROVIDER=openai (it uses the OpenAI moderations API)');
+  }
+  return { mode, model: optional(env, 'MODERATION_MODEL') ?? 'omni-moderation-latest' };
+}
+
 /** Parses and validates the environment. Pure: the same env always gives the same config or the same error. */
 export function parseConfig(env: Env): Config {
   const s3EndpointRaw = optional(env, 'S3_ENDPOINT');
@@ -178,6 +312,8 @@ export function parseConfig(env: Env): Config {
     uploadReserveMs: integer(env, 'UPLOAD_RESERVE_MS', 3_000, 0, 60_000),
     minProviderTimeMs: integer(env, 'MIN_PROVIDER_TIME_MS', 2_000, 0, 60_000),
   };
+  const provider = parseProvider(env);
+  const jwt = parseJwt(env);
   return deepFreeze({
     imageBucket: required(env, 'IMAGE_BUCKET'),
     publicBaseUrl: httpUrl(env, 'PUBLIC_BASE_URL', required(env, 'PUBLIC_BASE_URL')),
@@ -185,10 +321,13 @@ export function parseConfig(env: Env): Config {
     awsRegion: optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
     imagePrefix,
     recordPrefix,
-    provider: parseProvider(env),
+    provider,
     ...parseModels(env),
-    apiKeys: parseApiKeys(env),
+    apiKeys: parseApiKeys(env, jwt !== undefined),
+    jwt,
     limits,
+    state: parseState(env, provider),
+    moderation: parseModeration(env, provider),
     prompt: { template, constraints: optional(env, 'PROMPT_CONSTRAINTS') ?? DEFAULT_CONSTRAINTS },
   });
 }

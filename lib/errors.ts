@@ -10,13 +10,20 @@ export type ErrorCode =
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
+  | 'request_in_progress'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'content_policy_violation'
+  | 'idempotency_key_reused'
+  | 'quota_exceeded'
+  | 'spend_cap_reached'
   | 'provider_error'
   | 'bad_provider_response'
   | 'provider_busy'
   | 'storage_unavailable'
+  | 'state_unavailable'
+  | 'moderation_unavailable'
+  | 'auth_unavailable'
   | 'provider_timeout'
   | 'internal_error';
 
@@ -26,13 +33,20 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,
+  request_in_progress: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   content_policy_violation: 422,
+  idempotency_key_reused: 422,
+  quota_exceeded: 429,
+  spend_cap_reached: 429,
   provider_error: 502,
   bad_provider_response: 502,
   provider_busy: 503,
   storage_unavailable: 503,
+  state_unavailable: 503,
+  moderation_unavailable: 503,
+  auth_unavailable: 503,
   provider_timeout: 504,
   internal_error: 500,
 });

@@ -3,8 +3,19 @@ import { AppError } from './errors.js';
 import { Base64Error, decodeBase64Strict } from './domain/base64.js';
 import { ImageVerificationError, verifyImage, type ImageInfo } from './domain/image-format.js';
 import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
-import type { OutputFormat } from './domain/models.js';
-import type { ImageGenerator, ImageStore, Log } from './ports.js';
+import { familyOf, type OutputFormat } from './domain/models.js';
+import { estimateCostMicroUsd, microUsdToUsd } from './domain/pricing.js';
+import type {
+  IdempotencyGuard,
+  ImageGenerator,
+  ImageStore,
+  Log,
+  Principal,
+  PromptModerator,
+  QuotaGate,
+  QuotaStatus,
+  Reservation,
+} from './ports.js';
 
 export interface GenerateImageDeps {
   generator: ImageGenerator;
@@ -20,11 +31,21 @@ export interface GenerateImageDeps {
   minProviderTimeMs: number;
   now: () => number;
   newId: () => string;
+  /** Daily limits and spend caps; undefined when quotas are off. */
+  quota?: QuotaGate | undefined;
+  /** Moderation of the user's text before generation; undefined when off. */
+  moderator?: PromptModerator | undefined;
+  /** Proceed when moderation cannot answer (true) or refuse with 503 (false, the default). */
+  moderationFailOpen?: boolean;
+  /** Idempotency-Key support; undefined when there is no state table. */
+  idempotency?: IdempotencyGuard | undefined;
 }
 
 export interface GenerateImageInput {
   requestId: string;
-  principal: string;
+  principal: Principal;
+  /** The caller's Idempotency-Key header, if any. */
+  idempotencyKey?: string | undefined;
   /** The user's prompt after normalisation (stored in the private record). */
   prompt: string;
   /** What the provider gets: the normalised prompt inside the hardening template. */
@@ -51,6 +72,14 @@ export interface GenerateImageResult {
   createdAt: string;
 }
 
+export interface GenerateImageOutcome {
+  image: GenerateImageResult;
+  /** The caller's daily standing after this request (absent when quotas are off or on a replay). */
+  quota?: QuotaStatus | undefined;
+  /** True when this is the stored answer of an earlier request with the same Idempotency-Key. */
+  replayed: boolean;
+}
+
 /**
  * The use case: prompt in, permanent URL out. Knows nothing of HTTP or the environment.
  *
@@ -59,9 +88,8 @@ export interface GenerateImageResult {
  * written (in parallel) before a URL exists, and if either write fails the other is removed, so no image
  * without a record, no record without an image, and no URL for bytes S3 did not accept.
  */
-export const createGenerateImage =
-  (deps: GenerateImageDeps) =>
-  async (input: GenerateImageInput): Promise<GenerateImageResult> => {
+export const createGenerateImage = (deps: GenerateImageDeps) => {
+  const generateOnce = async (input: GenerateImageInput): Promise<Omit<GenerateImageOutcome, 'replayed'>> => {
     const startedAt = deps.now();
     const providerDeadline = input.deadline - deps.uploadReserveMs;
     if (providerDeadline - startedAt < deps.minProviderTimeMs) {
@@ -70,7 +98,76 @@ export const createGenerateImage =
         details: { remainingMs: input.deadline - startedAt },
       });
     }
+    const family = familyOf(input.model);
+    const costMicroUsd = family ? estimateCostMicroUsd(family.family, input.quality, input.size) : 0;
+    const reservation = deps.quota ? await deps.quota.reserve(input.principal, costMicroUsd, startedAt) : undefined;
+    try {
+      await moderate(deps, input.prompt, providerDeadline);
+      const image = await generateAndStore(deps, input, providerDeadline, costMicroUsd);
+      return { image, quota: reservation?.status };
+    } catch (error) {
+      if (reservation) await giveBack(deps, reservation);
+      throw error;
+    }
+  };
 
+  return async (input: GenerateImageInput): Promise<GenerateImageOutcome> => {
+    if (input.idempotencyKey === undefined) return { ...(await generateOnce(input)), replayed: false };
+    if (!deps.idempotency) {
+      throw new AppError('invalid_request', 'Idempotency-Key is not supported by this deployment (no state table).', {
+        details: { field: 'Idempotency-Key' },
+      });
+    }
+    const { value, replayed } = await deps.idempotency.run(
+      { principal: `${input.principal.kind}:${input.principal.id}`, key: input.idempotencyKey },
+      { prompt: input.prompt, model: input.model, size: input.size, quality: input.quality ?? null, format: input.format ?? null },
+      input.deadline,
+      () => generateOnce(input),
+    );
+    return replayed ? { image: value.image, replayed } : { ...value, replayed };
+  };
+};
+
+async function moderate(deps: GenerateImageDeps, prompt: string, deadline: number): Promise<void> {
+  if (!deps.moderator) return;
+  let verdict;
+  try {
+    verdict = await deps.moderator.check(prompt, deadline);
+  } catch (error) {
+    if (deps.moderationFailOpen && error instanceof AppError && error.code === 'moderation_unavailable') {
+      deps.log.warn('moderation unavailable, continuing (fail-open)', { errorCode: error.code });
+      return;
+    }
+    throw error;
+  }
+  if (verdict.flagged) {
+    const categories = verdict.categories.length > 0 ? verdict.categories.join(', ') : 'unspecified';
+    throw new AppError(
+      'content_policy_violation',
+      `The prompt was flagged by moderation (${categories}). Change the prompt and try again.`,
+      { details: { moderationCategories: categories } },
+    );
+  }
+}
+
+async function giveBack(deps: GenerateImageDeps, reservation: Reservation): Promise<void> {
+  try {
+    await deps.quota?.release(reservation);
+  } catch (error) {
+    // The caller's error matters more than this; the counter is at worst one image high until midnight.
+    deps.log.error('could not give a quota reservation back', {
+      errorName: error instanceof Error ? error.name : 'unknown',
+    });
+  }
+}
+
+async function generateAndStore(
+  deps: GenerateImageDeps,
+  input: GenerateImageInput,
+  providerDeadline: number,
+  costMicroUsd: number,
+): Promise<GenerateImageResult> {
+    const startedAt = deps.now();
     const generated = await deps.generator.generate(
       {
         prompt: input.providerPrompt,
@@ -78,7 +175,7 @@ export const createGenerateImage =
         size: input.size,
         quality: input.quality,
         format: input.format,
-        endUserId: endUserId(input.principal),
+        endUserId: endUserId(`${input.principal.kind}:${input.principal.id}`),
       },
       providerDeadline,
     );
@@ -100,8 +197,10 @@ export const createGenerateImage =
       key,
       url,
       requestId: input.requestId,
-      principal: input.principal,
+      principal: input.principal.id,
+      principalKind: input.principal.kind,
       model: input.model,
+      estimatedCostUsd: microUsdToUsd(costMicroUsd),
       parameters: { size: input.size, quality: input.quality, format: input.format },
       prompt: input.prompt,
       providerPrompt: input.providerPrompt,
@@ -142,6 +241,7 @@ export const createGenerateImage =
       width: info.width,
       height: info.height,
       model: input.model,
+      estimatedCostUsd: microUsdToUsd(costMicroUsd),
       providerMs: generatedAt - startedAt,
       storeMs: deps.now() - generatedAt,
     });
@@ -159,7 +259,7 @@ export const createGenerateImage =
       ...(generated.revisedPrompt === undefined ? {} : { revisedPrompt: generated.revisedPrompt }),
       createdAt: createdAt.toISOString(),
     };
-  };
+}
 
 function decodeAndCheck(b64: string, maxImageBytes: number): Buffer {
   try {

@@ -57,3 +57,64 @@ export interface Log {
   warn(message: string, ...extra: Record<string, unknown>[]): void;
   error(message: string, ...extra: Record<string, unknown>[]): void;
 }
+
+/** Who is asking, as established by authentication. */
+export interface Principal {
+  /** The key's name or the token's `sub`; shown in logs and records. */
+  id: string;
+  kind: 'api-key' | 'jwt';
+}
+
+/** Where a caller stands against its daily image limit, for the RateLimit-* response headers. */
+export interface QuotaStatus {
+  limit: number;
+  remaining: number;
+  /** Epoch ms when the counters start again (next UTC midnight). */
+  resetAt: number;
+}
+
+export interface Reservation {
+  principalKey: string;
+  day: string;
+  costMicroUsd: number;
+  status: QuotaStatus;
+}
+
+export interface QuotaGate {
+  /**
+   * Atomically reserves one image and its estimated cost for the principal and against the global cap, or throws
+   * AppError `quota_exceeded` / `spend_cap_reached` (429) / `state_unavailable` (503). Nothing is reserved then.
+   */
+  reserve(principal: Principal, costMicroUsd: number, now: number): Promise<Reservation>;
+  /** Gives a reservation back (the generation failed or was refused). */
+  release(reservation: Reservation): Promise<void>;
+}
+
+export interface ModerationVerdict {
+  flagged: boolean;
+  categories: string[];
+}
+
+export interface PromptModerator {
+  /** Classifies the user's own text. Throws AppError `moderation_unavailable` when it cannot answer. */
+  check(text: string, deadline: number): Promise<ModerationVerdict>;
+}
+
+export interface IdempotencyGuard {
+  /**
+   * Runs `work` once per (principal, key): a repeat with the same payload gets the stored result without running
+   * it; a different payload throws `idempotency_key_reused` (422); a repeat while the first runs throws
+   * `request_in_progress` (409). A failed `work` stores nothing, so the caller may retry.
+   */
+  run<T extends object>(
+    scope: { principal: string; key: string },
+    payload: object,
+    deadline: number,
+    work: () => Promise<T>,
+  ): Promise<{ value: T; replayed: boolean }>;
+}
+
+export interface TokenVerifier {
+  /** Verifies a bearer JWT and returns its subject; throws AppError `unauthorized` or `auth_unavailable`. */
+  verify(token: string): Promise<{ subject: string }>;
+}

@@ -7,12 +7,25 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { Dependencies } from '../clients.js';
 import { requestDeadline } from '../domain/deadline.js';
 import { createGenerateImage } from '../generate-image.js';
-import { authenticateApiKey } from '../middleware/authenticate-api-key.js';
+import { authenticate } from '../middleware/authenticate.js';
+import { AppError } from '../errors.js';
 import { bodyLimit } from '../middleware/body-limit.js';
 import { errorResponse, requestIdOf } from '../middleware/error-response.js';
 import { hardenPromptMiddleware } from '../middleware/harden-prompt.js';
 import type { HttpRequest, RequestContext } from '../middleware/types.js';
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
+
+/** The Idempotency-Key header (IETF draft: 1-255 printable ASCII characters), or undefined when absent. */
+function idempotencyKeyOf(headers: Record<string, string | undefined>): string | undefined {
+  const key = headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw new AppError('invalid_request', 'The Idempotency-Key header must be 1-255 printable ASCII characters.', {
+      details: { field: 'Idempotency-Key' },
+    });
+  }
+  return key;
+}
 
 /**
  * `POST /images`: the middy chain and nothing else. Order is the security model: who is asking (401), how big
@@ -33,6 +46,10 @@ export function createGenerateImageHandler(deps: Dependencies) {
     minProviderTimeMs: config.limits.minProviderTimeMs,
     now: deps.now,
     newId: deps.newId,
+    quota: deps.quota,
+    moderator: deps.moderator,
+    moderationFailOpen: config.moderation.mode === 'fail-open',
+    idempotency: deps.idempotency,
   });
 
   const generateImageHttp = async (
@@ -44,9 +61,10 @@ export function createGenerateImageHandler(deps: Dependencies) {
       throw new Error('middleware chain is incomplete');
     }
     const now = deps.now();
-    const result = await generateImage({
+    const outcome = await generateImage({
       requestId: event.requestContext?.requestId ?? context.awsRequestId,
       principal,
+      idempotencyKey: idempotencyKeyOf(event.headers ?? {}),
       ...imageRequest,
       providerPrompt,
       deadline: requestDeadline({
@@ -56,14 +74,23 @@ export function createGenerateImageHandler(deps: Dependencies) {
         gatewayTimeoutMs: config.limits.gatewayTimeoutMs,
       }),
     });
+    const { image, quota, replayed } = outcome;
     return {
       statusCode: 201,
       headers: {
         'content-type': 'application/json; charset=utf-8',
         'cache-control': 'no-store',
-        location: result.url,
+        location: image.url,
+        ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+        ...(quota
+          ? {
+              'ratelimit-limit': String(quota.limit),
+              'ratelimit-remaining': String(quota.remaining),
+              'ratelimit-reset': String(Math.max(0, Math.ceil((quota.resetAt - now) / 1000))),
+            }
+          : {}),
       },
-      body: JSON.stringify(result),
+      body: JSON.stringify(image),
     };
   };
 
@@ -80,9 +107,10 @@ export function createGenerateImageHandler(deps: Dependencies) {
       },
     })
     .use(
-      authenticateApiKey({
+      authenticate({
         apiKeys: config.apiKeys,
-        onAuthenticated: (principal) => logger.appendKeys({ principal }),
+        tokens: deps.tokens,
+        onAuthenticated: (principal) => logger.appendKeys({ principal: principal.id, principalKind: principal.kind }),
       }),
     )
     .use(bodyLimit({ maxBytes: config.limits.maxBodyBytes }))

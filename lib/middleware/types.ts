@@ -1,13 +1,14 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { ImageRequest } from '../domain/image-request.js';
+import type { Principal } from '../ports.js';
 
 /**
  * What the middlewares learn about a request. Kept on the per-invocation context, as middy's official
  * middlewares do (`setToContext`), because that is what the handler receives; never in module state.
  */
 export type RequestState = {
-  principal?: string;
+  principal?: Principal;
   imageRequest?: ImageRequest;
   providerPrompt?: string;
 };

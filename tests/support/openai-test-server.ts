@@ -41,8 +41,28 @@ export const errorReply = (
  * An OpenAI-compatible HTTP server on loopback that answers `POST /v1/images/generations` from a script, so the
  * real SDK, with its real HTTP, headers and JSON parsing, runs against failures the real API produces.
  */
+export const moderationReply = (flagged: boolean, categories: string[] = []): Reply => ({
+  kind: 'json',
+  body: {
+    id: 'modr-test',
+    model: 'omni-moderation-latest',
+    results: [
+      {
+        flagged,
+        categories: Object.fromEntries(['violence', 'sexual', 'harassment', 'self-harm'].map((c) => [c, categories.includes(c)])),
+        category_scores: {},
+      },
+    ],
+  },
+});
+
 export class OpenAITestServer {
+  /** Image generation requests. */
   readonly calls: RecordedCall[] = [];
+  /** Moderation requests. */
+  readonly moderationCalls: RecordedCall[] = [];
+  /** Answer to moderation requests. */
+  moderation: Reply = moderationReply(false);
   private readonly queue: Reply[] = [];
   private fallback: Reply;
   private readonly sockets = new Set<Socket>();
@@ -81,6 +101,8 @@ export class OpenAITestServer {
 
   reset(fallback?: Reply): void {
     this.calls.length = 0;
+    this.moderationCalls.length = 0;
+    this.moderation = moderationReply(false);
     this.queue.length = 0;
     if (fallback) this.fallback = fallback;
   }
@@ -100,12 +122,18 @@ export class OpenAITestServer {
     } catch {
       body = { unparsable: text.length };
     }
-    this.calls.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-    if (req.method !== 'POST' || req.url !== '/v1/images/generations') {
+    const call = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+    let reply: Reply;
+    if (req.method === 'POST' && req.url === '/v1/moderations') {
+      this.moderationCalls.push(call);
+      reply = this.moderation;
+    } else if (req.method === 'POST' && req.url === '/v1/images/generations') {
+      this.calls.push(call);
+      reply = this.queue.shift() ?? this.fallback;
+    } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
       return;
     }
-    const reply = this.queue.shift() ?? this.fallback;
     switch (reply.kind) {
       case 'hang':
         return;

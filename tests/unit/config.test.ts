@@ -34,9 +34,11 @@ describe('parseConfig', () => {
   });
 
   it('configures OpenAI with a key or an SSM parameter name', () => {
-    const direct = parseConfig(baseEnv({ IMAGE_PROVIDER: 'openai', OPENAI_API_KEY: 'sk-test' }));
+    const direct = parseConfig(baseEnv({ IMAGE_PROVIDER: 'openai', OPENAI_API_KEY: 'sk-test', STATE_TABLE: 'state' }));
     expect(direct.provider).toMatchObject({ kind: 'openai', apiKey: 'sk-test', apiKeyParameter: undefined });
-    const viaSsm = parseConfig(baseEnv({ IMAGE_PROVIDER: 'openai', OPENAI_API_KEY_PARAMETER: '/dia/dev/openai' }));
+    const viaSsm = parseConfig(
+      baseEnv({ IMAGE_PROVIDER: 'openai', OPENAI_API_KEY_PARAMETER: '/dia/dev/openai', STATE_TABLE: 'state' }),
+    );
     expect(viaSsm.provider).toMatchObject({ kind: 'openai', apiKey: undefined, apiKeyParameter: '/dia/dev/openai' });
   });
 
@@ -56,11 +58,63 @@ describe('parseConfig', () => {
     [{ PROMPT_TEMPLATE: 'no placeholder' }, 'PROMPT_TEMPLATE'],
     [{ RECORD_PREFIX: 'images/private/' }, 'RECORD_PREFIX'],
     [{ IMAGE_PREFIX: '/images' }, 'IMAGE_PREFIX'],
+    [{ IMAGE_PROVIDER: 'openai', OPENAI_API_KEY: 'k' }, 'STATE_TABLE'],
+    [{ QUOTAS: 'maybe' }, 'QUOTAS'],
+    [{ STATE_TABLE: 't', PRINCIPAL_LIMITS: '{"a": 5}' }, 'PRINCIPAL_LIMITS'],
+    [{ STATE_TABLE: 't', PRINCIPAL_LIMITS: 'not json' }, 'PRINCIPAL_LIMITS'],
+    [{ STATE_TABLE: 't', PRINCIPAL_LIMITS: '{"a": {"dailyImagez": 5}}' }, 'PRINCIPAL_LIMITS'],
+    [{ STATE_TABLE: 't', DAILY_SPEND_LIMIT_USD: '5 dollars' }, 'DAILY_SPEND_LIMIT_USD'],
+    [{ MODERATION: 'strict' }, 'MODERATION'],
+    [{ MODERATION: 'fail-closed' }, 'MODERATION'],
+    [{ JWT_ISSUER: 'https://issuer.example.test' }, 'JWT_AUDIENCE'],
+    [{ JWT_ISSUER: 'https://issuer.example.test', JWT_AUDIENCE: 'api', JWT_ALGORITHMS: 'HS256' }, 'JWT_ALGORITHMS'],
   ])('refuses %j naming %s', (overrides, variable) => {
     const error = errorOf(baseEnv(overrides));
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.variable).toBe(variable);
     expect(error.message).toContain(variable);
+  });
+
+  it('parses quotas, per-principal overrides, moderation and JWT settings', () => {
+    const config = parseConfig(
+      baseEnv({
+        IMAGE_PROVIDER: 'openai',
+        OPENAI_API_KEY: 'k',
+        STATE_TABLE: 'state',
+        DAILY_IMAGE_LIMIT: '20',
+        DAILY_SPEND_LIMIT_USD: '2.5',
+        GLOBAL_DAILY_SPEND_LIMIT_USD: '100',
+        PRINCIPAL_LIMITS: '{"web-app": {"dailyImages": 500}, "trial": {"dailyImages": 1, "dailySpendUsd": 0.05}}',
+        JWT_ISSUER: 'https://issuer.example.test/',
+        JWT_AUDIENCE: 'image-api',
+        API_KEY_HASHES: undefined,
+      }),
+    );
+    expect(config.state).toMatchObject({
+      table: 'state',
+      defaultLimits: { dailyImages: 20, dailySpendMicroUsd: 2_500_000 },
+      principalLimits: {
+        'web-app': { dailyImages: 500, dailySpendMicroUsd: 2_500_000 },
+        trial: { dailyImages: 1, dailySpendMicroUsd: 50_000 },
+      },
+      globalDailySpendMicroUsd: 100_000_000,
+      idempotencyTtlSeconds: 86_400,
+    });
+    expect(config.moderation).toEqual({ mode: 'fail-closed', model: 'omni-moderation-latest' });
+    expect(config.jwt).toEqual({
+      issuer: 'https://issuer.example.test/',
+      audience: 'image-api',
+      jwksUrl: 'https://issuer.example.test/.well-known/jwks.json',
+      algorithms: ['RS256', 'ES256'],
+      clockSkewSeconds: 30,
+    });
+    expect(config.apiKeys).toEqual([]);
+  });
+
+  it('turns quotas and moderation off for the offline provider unless asked', () => {
+    const config = parseConfig(baseEnv());
+    expect(config.state).toBeUndefined();
+    expect(config.moderation.mode).toBe('off');
   });
 
   it('never echoes an API key hash entry in its error', () => {

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { ApiKeyEntry } from '../config.js';
+import type { Principal, TokenVerifier } from '../ports.js';
 import type { HttpMiddleware, HttpRequest } from './types.js';
 
 /** Longer keys are refused before hashing; real keys are 32-64 characters. */
@@ -35,23 +36,41 @@ export function matchPrincipal(key: string, entries: readonly ApiKeyEntry[]): st
   return principal;
 }
 
+// Three base64url segments: a compact JWS. API keys never contain dots.
+const LOOKS_LIKE_JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const MAX_TOKEN_LENGTH = 8_192;
+
 /**
- * Refuses the request unless it carries a known API key; runs before anything reads the body, so an anonymous
- * caller cannot even learn what a valid body looks like, let alone reach the provider.
+ * Refuses the request unless it carries a known API key or, when JWT auth is configured, a valid JWT. Runs
+ * before anything reads the body, so an anonymous caller cannot even learn what a valid body looks like, let
+ * alone reach the provider.
  */
-export function authenticateApiKey(options: {
+export function authenticate(options: {
   apiKeys: readonly ApiKeyEntry[];
-  onAuthenticated?: (principal: string) => void;
+  tokens?: TokenVerifier | undefined;
+  onAuthenticated?: (principal: Principal) => void;
 }): HttpMiddleware {
-  const authenticateApiKeyMiddlewareBefore = (request: HttpRequest): void => {
-    const key = presentedKey(request.event.headers ?? {});
-    if (key === undefined) {
-      throw unauthorized('An API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>".');
+  const authenticateMiddlewareBefore = async (request: HttpRequest): Promise<void> => {
+    const credential = presentedKey(request.event.headers ?? {});
+    if (credential === undefined) {
+      throw unauthorized(
+        options.tokens
+          ? 'Credentials are required: send "Authorization: Bearer <token or key>" or "x-api-key: <key>".'
+          : 'An API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>".',
+      );
     }
-    const principal = key.length <= MAX_KEY_LENGTH ? matchPrincipal(key, options.apiKeys) : undefined;
-    if (principal === undefined) throw unauthorized('The API key is not valid.');
+    let principal: Principal | undefined;
+    if (options.tokens && LOOKS_LIKE_JWT.test(credential)) {
+      if (credential.length > MAX_TOKEN_LENGTH) throw unauthorized('The bearer token is not valid.');
+      const { subject } = await options.tokens.verify(credential);
+      principal = { id: subject, kind: 'jwt' };
+    } else {
+      const name = credential.length <= MAX_KEY_LENGTH ? matchPrincipal(credential, options.apiKeys) : undefined;
+      if (name === undefined) throw unauthorized('The API key is not valid.');
+      principal = { id: name, kind: 'api-key' };
+    }
     request.context.principal = principal;
     options.onAuthenticated?.(principal);
   };
-  return { before: authenticateApiKeyMiddlewareBefore };
+  return { before: authenticateMiddlewareBefore };
 }

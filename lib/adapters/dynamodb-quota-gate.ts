@@ -1,0 +1,173 @@
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+  type GetItemCommandOutput,
+  type UpdateItemCommandOutput,
+} from '@aws-sdk/client-dynamodb';
+import { AppError } from '../errors.js';
+import type { QuotaLimits } from '../config.js';
+import { microUsdToUsd } from '../domain/pricing.js';
+import type { Principal, QuotaGate, Reservation } from '../ports.js';
+
+export interface DynamoDbQuotaGateOptions {
+  table: string;
+  defaultLimits: QuotaLimits;
+  principalLimits: Readonly<Record<string, QuotaLimits>>;
+  globalDailySpendMicroUsd: number;
+}
+
+const DAY_MS = 86_400_000;
+/** A bound on every DynamoDB call: quota checks must never eat the provider's time. */
+const CALL_TIMEOUT_MS = 3_000;
+
+const utcDay = (now: number): string => new Date(now).toISOString().slice(0, 10);
+const nextUtcMidnight = (now: number): number => Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
+
+/**
+ * Daily per-principal limits (images and estimated spend) and a global daily spend cap, as atomic conditional
+ * counters in DynamoDB: `ADD` with a condition on the current value, so N concurrent requests can never take
+ * more than the limit allows, whatever their interleaving.
+ *
+ * The principal counter and the global counter are two conditional updates, not one transaction, because
+ * TransactWriteItems is missing from the local DynamoDB (dynalite) that the tests and `npm start` use. If the
+ * global update refuses, the principal's reservation is given back. A crash between the two leaves the principal
+ * over-counted by one image, which errs on the side of not spending.
+ */
+export class DynamoDbQuotaGate implements QuotaGate {
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly options: DynamoDbQuotaGateOptions,
+  ) {}
+
+  async reserve(principal: Principal, costMicroUsd: number, now: number): Promise<Reservation> {
+    const limits = this.options.principalLimits[principal.id] ?? this.options.defaultLimits;
+    const day = utcDay(now);
+    const resetAt = nextUtcMidnight(now);
+    const principalKey = `${principal.kind}:${principal.id}`;
+    const refuse = (code: 'quota_exceeded' | 'spend_cap_reached', message: string, remaining: number): AppError => {
+      const retryAfter = String(Math.max(1, Math.ceil((resetAt - now) / 1000)));
+      return new AppError(code, message, {
+        headers: {
+          'Retry-After': retryAfter,
+          'RateLimit-Limit': String(limits.dailyImages),
+          'RateLimit-Remaining': String(remaining),
+          'RateLimit-Reset': retryAfter,
+        },
+        details: { costUsd: microUsdToUsd(costMicroUsd) },
+      });
+    };
+    const overSpend = (): AppError =>
+      refuse(
+        'quota_exceeded',
+        `Daily spend limit reached ($${microUsdToUsd(limits.dailySpendMicroUsd)} a day). It resets at 00:00 UTC.`,
+        0,
+      );
+    if (limits.dailyImages < 1) throw refuse('quota_exceeded', 'This caller may not generate images.', 0);
+    if (costMicroUsd > limits.dailySpendMicroUsd) throw overSpend();
+
+    const expiresAt = Math.floor(resetAt / 1000) + 2 * 86_400;
+    let images: number;
+    try {
+      const updated = await this.update(
+        new UpdateItemCommand({
+          TableName: this.options.table,
+          Key: { pk: { S: `quota#${principalKey}#${day}` } },
+          UpdateExpression: 'ADD images :one, spendMicroUsd :cost SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
+          ConditionExpression:
+            '(attribute_not_exists(images) OR images < :maxImages) AND ' +
+            '(attribute_not_exists(spendMicroUsd) OR spendMicroUsd <= :maxSpendBefore)',
+          ExpressionAttributeValues: {
+            ':one': { N: '1' },
+            ':cost': { N: String(costMicroUsd) },
+            ':expiresAt': { N: String(expiresAt) },
+            ':maxImages': { N: String(limits.dailyImages) },
+            ':maxSpendBefore': { N: String(limits.dailySpendMicroUsd - costMicroUsd) },
+          },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      images = Number(updated.Attributes?.['images']?.N ?? '1');
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw unavailable(error);
+      // Tell the caller which limit it hit; the read is only for the message, the refusal is already decided.
+      const current = await this.get(
+        new GetItemCommand({ TableName: this.options.table, Key: { pk: { S: `quota#${principalKey}#${day}` } }, ConsistentRead: true }),
+      ).catch(() => undefined);
+      const used = Number(current?.Item?.['images']?.N ?? limits.dailyImages);
+      if (used >= limits.dailyImages) {
+        throw refuse('quota_exceeded', `Daily image limit reached (${limits.dailyImages} a day). It resets at 00:00 UTC.`, 0);
+      }
+      throw overSpend();
+    }
+
+    const reservation: Reservation = {
+      principalKey,
+      day,
+      costMicroUsd,
+      status: { limit: limits.dailyImages, remaining: Math.max(0, limits.dailyImages - images), resetAt },
+    };
+    try {
+      await this.update(
+        new UpdateItemCommand({
+          TableName: this.options.table,
+          Key: { pk: { S: `spend#global#${day}` } },
+          UpdateExpression: 'ADD spendMicroUsd :cost SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
+          ConditionExpression: 'attribute_not_exists(spendMicroUsd) OR spendMicroUsd <= :maxSpendBefore',
+          ExpressionAttributeValues: {
+            ':cost': { N: String(costMicroUsd) },
+            ':expiresAt': { N: String(expiresAt) },
+            ':maxSpendBefore': { N: String(this.options.globalDailySpendMicroUsd - costMicroUsd) },
+          },
+        }),
+      );
+    } catch (error) {
+      await this.releasePrincipal(reservation).catch(() => undefined);
+      if (error instanceof ConditionalCheckFailedException) {
+        throw refuse('spend_cap_reached', 'The service has reached its daily spending cap. It resets at 00:00 UTC.', reservation.status.remaining);
+      }
+      throw unavailable(error);
+    }
+    return reservation;
+  }
+
+  async release(reservation: Reservation): Promise<void> {
+    await Promise.all([
+      this.releasePrincipal(reservation),
+      this.update(
+        new UpdateItemCommand({
+          TableName: this.options.table,
+          Key: { pk: { S: `spend#global#${reservation.day}` } },
+          UpdateExpression: 'ADD spendMicroUsd :refund',
+          ExpressionAttributeValues: { ':refund': { N: String(-reservation.costMicroUsd) } },
+        }),
+      ),
+    ]);
+  }
+
+  private async releasePrincipal(reservation: Reservation): Promise<void> {
+    await this.update(
+      new UpdateItemCommand({
+        TableName: this.options.table,
+        Key: { pk: { S: `quota#${reservation.principalKey}#${reservation.day}` } },
+        UpdateExpression: 'ADD images :minusOne, spendMicroUsd :refund',
+        ExpressionAttributeValues: { ':minusOne': { N: '-1' }, ':refund': { N: String(-reservation.costMicroUsd) } },
+      }),
+    );
+  }
+
+  private update(command: UpdateItemCommand): Promise<UpdateItemCommandOutput> {
+    return this.dynamo.send(command, { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+  }
+
+  private get(command: GetItemCommand): Promise<GetItemCommandOutput> {
+    return this.dynamo.send(command, { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+  }
+}
+
+const unavailable = (error: unknown): AppError =>
+  new AppError('state_unavailable', 'The quota service is unavailable. Retry later.', {
+    cause: error,
+    details: { dynamoError: error instanceof Error ? error.name : 'unknown' },
+  });

@@ -1,0 +1,45 @@
+/**
+ * Estimated price of one image, in micro-dollars (1 USD = 1,000,000), by model family, quality and size.
+ *
+ * The one place to update when prices change (check the provider's pricing page). Integers, so sums in
+ * DynamoDB counters never drift. Estimates are deliberately on the high side: they reserve budget before the
+ * call, when the real token count is unknown. `auto` is priced as the most expensive choice it could make.
+ */
+import type { ModelFamily } from './models.js';
+
+type PriceTable = Readonly<Record<string, Readonly<Record<string, number>>>>;
+
+export const PRICES_MICRO_USD: Readonly<Record<ModelFamily, PriceTable>> = Object.freeze({
+  // gpt-image-2 family, per image (quality -> size), as of 2026-11.
+  'gpt-image': {
+    low: { '1024x1024': 11_000, '1536x1024': 16_000, '1024x1536': 16_000 },
+    medium: { '1024x1024': 42_000, '1536x1024': 63_000, '1024x1536': 63_000 },
+    high: { '1024x1024': 167_000, '1536x1024': 250_000, '1024x1536': 250_000 },
+  },
+  'dall-e-3': {
+    standard: { '1024x1024': 40_000, '1792x1024': 80_000, '1024x1792': 80_000 },
+    hd: { '1024x1024': 80_000, '1792x1024': 120_000, '1024x1792': 120_000 },
+  },
+  'dall-e-2': {
+    standard: { '256x256': 16_000, '512x512': 18_000, '1024x1024': 20_000 },
+  },
+});
+
+const DEFAULT_QUALITY: Readonly<Record<ModelFamily, string>> = { 'gpt-image': 'auto', 'dall-e-3': 'standard', 'dall-e-2': 'standard' };
+
+const max = (values: number[]): number => values.reduce((a, b) => Math.max(a, b), 0);
+
+/**
+ * The estimated cost of one image; `auto` (or an omitted quality) and `auto` size take the highest price.
+ *
+ * @example estimateCostMicroUsd('gpt-image', 'low', '1024x1024') // 11000
+ */
+export function estimateCostMicroUsd(family: ModelFamily, quality: string | undefined, size: string): number {
+  const table = PRICES_MICRO_USD[family];
+  const chosenQuality = quality ?? DEFAULT_QUALITY[family];
+  const qualities = chosenQuality === 'auto' ? Object.values(table) : [table[chosenQuality] ?? {}];
+  return max(qualities.map((bySize) => (size === 'auto' ? max(Object.values(bySize)) : (bySize[size] ?? max(Object.values(bySize))))));
+}
+
+export const microUsdToUsd = (micro: number): number => Math.round(micro) / 1_000_000;
+export const usdToMicroUsd = (usd: number): number => Math.round(usd * 1_000_000);
