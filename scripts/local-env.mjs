@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
 import S3rver from 's3rver';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -40,8 +42,31 @@ export async function startLocalS3({ port, directory = `${ROOT}.local/s3` }) {
   return { server, endpoint: `http://127.0.0.1:${address.port}` };
 }
 
+export const LOCAL_TABLE = 'local-state';
+
+/** dynalite (DynamoDB on loopback, in memory: quotas start fresh each run) with the state table created. */
+export async function startLocalDynamo({ port }) {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const endpoint = `http://127.0.0.1:${server.address().port}`;
+  const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  await client.send(
+    new CreateTableCommand({
+      TableName: LOCAL_TABLE,
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  client.destroy();
+  return { server, endpoint, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 /** Environment of the `local` stage (serverless.yml `custom.runtimeEnvironment.local` reads these). */
-export function localEnvironment({ s3Endpoint, apiKey, base = process.env }) {
+export function localEnvironment({ s3Endpoint, dynamoEndpoint, apiKey, base = process.env }) {
   const useOpenAI = Boolean(base.OPENAI_API_KEY);
   return {
     ...base,
@@ -51,6 +76,8 @@ export function localEnvironment({ s3Endpoint, apiKey, base = process.env }) {
     PUBLIC_BASE_URL: `${s3Endpoint}/${LOCAL_BUCKET}`,
     IMAGE_PROVIDER: base.IMAGE_PROVIDER ?? (useOpenAI ? 'openai' : 'offline'),
     API_KEY_HASHES: `local:${createHash('sha256').update(apiKey).digest('hex')}`,
+    STATE_TABLE: LOCAL_TABLE,
+    DYNAMODB_ENDPOINT: dynamoEndpoint,
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_REGION: base.AWS_REGION ?? 'us-east-1',

@@ -8,12 +8,14 @@ import {
   ROOT,
   SERVERLESS_BIN,
   localEnvironment,
+  startLocalDynamo,
   startLocalS3,
 } from './local-env.mjs';
 
 const port = Number(process.env.PORT ?? 3000);
 const s3Port = Number(process.env.S3_PORT ?? 4569);
 const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
+const dynamoPort = Number(process.env.DYNAMODB_PORT ?? 4570);
 const apiKey = process.env.LOCAL_API_KEY || DEFAULT_LOCAL_API_KEY;
 const READY_TIMEOUT_MS = 120_000;
 const startedAt = Date.now();
@@ -22,7 +24,8 @@ const { server: s3, endpoint } = await startLocalS3({
   port: s3Port,
   ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}),
 });
-const env = localEnvironment({ s3Endpoint: endpoint, apiKey });
+const dynamo = await startLocalDynamo({ port: dynamoPort });
+const env = localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey });
 env.PORT = String(port);
 env.LAMBDA_PORT = String(lambdaPort);
 
@@ -46,7 +49,7 @@ async function stop(code) {
   } catch {
     // already gone
   }
-  await s3.close().catch(() => undefined);
+  await Promise.all([s3.close().catch(() => undefined), dynamo.close()]);
   process.exit(code);
 }
 process.on('SIGINT', () => void stop(0));
@@ -79,6 +82,7 @@ function announce() {
   console.log(`
 durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
   API          http://127.0.0.1:${port}/images  (POST)
+  quotas       ${env.DAILY_IMAGE_LIMIT || 50} images/day per caller (local DynamoDB at ${dynamo.endpoint}, in memory)
   image store  ${endpoint}/${env.IMAGE_BUCKET}/images/...  (local S3, files in ${process.env.LOCAL_S3_DIR ?? '.local/s3'})
   provider     ${provider}
   API key      ${apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '(from LOCAL_API_KEY)'}  (${keyNote})

@@ -11,13 +11,13 @@ const API_KEY = 'e2e-local-key-0123456789';
 
 let stack: ChildProcess;
 let output = '';
-let ports: { api: number; s3: number; lambda: number };
+let ports: { api: number; s3: number; lambda: number; dynamo: number };
 let s3Dir: string;
 
 const api = (path: string): string => `http://127.0.0.1:${ports.api}${path}`;
 
 beforeAll(async () => {
-  ports = { api: await freePort(), s3: await freePort(), lambda: await freePort() };
+  ports = { api: await freePort(), s3: await freePort(), lambda: await freePort(), dynamo: await freePort() };
   s3Dir = await mkdtemp(join(tmpdir(), 'dia-e2e-s3-'));
   // Exactly what `npm start` runs, on free ports and a throw-away S3 directory.
   stack = spawn(process.execPath, ['scripts/start-local.mjs'], {
@@ -27,6 +27,7 @@ beforeAll(async () => {
       PORT: String(ports.api),
       S3_PORT: String(ports.s3),
       LAMBDA_PORT: String(ports.lambda),
+      DYNAMODB_PORT: String(ports.dynamo),
       LOCAL_API_KEY: API_KEY,
       LOCAL_S3_DIR: s3Dir,
       OPENAI_API_KEY: '',
@@ -79,6 +80,9 @@ describe('npm start: the local stack over HTTP', () => {
     expect(bytes.length).toBe(body['bytes']);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(body['sha256']);
     expect(body).toMatchObject({ width: 1536, height: 1024 });
+    // Quotas are on locally too (DynamoDB on loopback).
+    expect(response.headers.get('ratelimit-limit')).toBe('50');
+    expect(response.headers.get('ratelimit-remaining')).toBe('49');
   });
 
   it('refuses a wrong key with 401 JSON', async () => {
@@ -102,6 +106,7 @@ describe('npm start: the local stack over HTTP', () => {
     expect(await isListening(ports.api)).toBe(false);
     expect(await isListening(ports.s3)).toBe(false);
     expect(await isListening(ports.lambda)).toBe(false);
+    expect(await isListening(ports.dynamo)).toBe(false);
   }, 30_000);
 });
 

@@ -50,7 +50,11 @@ describe('serverless package (stage prod)', () => {
     expect(env['IMAGE_PROVIDER']).toBe('openai');
     expect(env['OPENAI_API_KEY_PARAMETER']).toBe('/durable-image-api/prod/openai-api-key');
     expect(env['API_KEY_HASHES']).toBe('{{resolve:ssm:/durable-image-api/prod/api-key-hashes}}');
+    expect(env['STATE_TABLE']).toEqual({ Ref: 'StateTable' });
+    expect(env['MODERATION']).toBe('fail-closed');
+    expect(env['GLOBAL_DAILY_SPEND_LIMIT_USD']).toBe('200');
     expect(env).not.toHaveProperty('OPENAI_API_KEY');
+    expect(env).not.toHaveProperty('DYNAMODB_ENDPOINT');
     expect(env).not.toHaveProperty('S3_ENDPOINT');
   });
 
@@ -129,6 +133,19 @@ describe('serverless package (stage prod)', () => {
     expect(ssm).toHaveLength(1);
     expect((ssm[0] as Json)['Action']).toEqual(['ssm:GetParameter']);
     expect(text((ssm[0] as Json)['Resource'])).toContain(':parameter/durable-image-api/prod/openai-api-key');
+  });
+
+  it('keeps quota and idempotency state in an on-demand table whose items expire by TTL', () => {
+    const tableProps = one('AWS::DynamoDB::Table')['Properties'];
+    expect(tableProps['BillingMode']).toBe('PAY_PER_REQUEST');
+    expect(tableProps['KeySchema']).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);
+    expect(tableProps['TimeToLiveSpecification']).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    const role = one('AWS::IAM::Role');
+    const statements = role['Properties']['Policies'].flatMap((policy: Json) => policy['PolicyDocument']['Statement']) as Json[];
+    const dynamo = statements.filter((s) => [s['Action']].flat().some((a: string) => a.startsWith('dynamodb:')));
+    expect(dynamo).toHaveLength(1);
+    expect((dynamo[0] as Json)['Action']).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
+    expect((dynamo[0] as Json)['Resource']).toEqual([{ 'Fn::GetAtt': ['StateTable', 'Arn'] }]);
   });
 
   it('sets log retention', () => {

@@ -1,0 +1,356 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { createDependencies } from '../../lib/clients.js';
+import { parseConfig } from '../../lib/config.js';
+import { createGenerateImageHandler } from '../../lib/http/generate-image-handler.js';
+import { OTHER_API_KEY, TEST_API_KEY, baseEnv } from '../support/env.js';
+import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
+import { pngOf } from '../support/fixtures.js';
+import { httpEvent, lambdaContext } from '../support/lambda.js';
+import { OpenAITestServer, errorReply, imageReply, moderationReply } from '../support/openai-test-server.js';
+import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
+
+const PNG_B64 = pngOf(32, 32, 'abuse').toString('base64');
+/** gpt-image, quality low, 1024x1024: $0.011 in the pricing table. */
+const LOW = { prompt: 'a red fox', quality: 'low' };
+
+type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+
+let s3: LocalS3;
+let dynamo: LocalDynamo;
+let openai: OpenAITestServer;
+let table: string;
+let tableCount = 0;
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+beforeAll(async () => {
+  [s3, dynamo, openai] = await Promise.all([startLocalS3(), startLocalDynamo(), OpenAITestServer.start(imageReply(PNG_B64))]);
+  process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
+});
+
+afterAll(async () => {
+  await Promise.all([openai.close(), s3.stop(), dynamo.stop()]);
+});
+
+beforeEach(async () => {
+  openai.reset(imageReply(PNG_B64));
+  await s3.clear();
+  tableCount += 1;
+  table = `state-${tableCount}`;
+  await dynamo.createTable(table);
+});
+
+function makeHandler(env: Record<string, string | undefined> = {}): Handler {
+  const config = parseConfig(
+    baseEnv({
+      IMAGE_PROVIDER: 'openai',
+      OPENAI_API_KEY: 'sk-test-provider',
+      OPENAI_BASE_URL: openai.baseUrl,
+      S3_ENDPOINT: s3.endpoint,
+      IMAGE_BUCKET: s3.bucket,
+      STATE_TABLE: table,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      PROVIDER_MAX_RETRIES: '0',
+      MODERATION: 'off',
+      ...env,
+    }),
+  );
+  return createGenerateImageHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as Handler;
+}
+
+const post = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
+  httpEvent({ body: JSON.stringify(body), headers: { authorization: `Bearer ${TEST_API_KEY}`, ...headers } });
+
+const json = (response: APIGatewayProxyStructuredResultV2): Record<string, any> => // eslint-disable-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
+  JSON.parse(response.body ?? '{}') as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const header = (response: APIGatewayProxyStructuredResultV2, name: string): unknown => {
+  const entry = Object.entries(response.headers ?? {}).find(([key]) => key.toLowerCase() === name.toLowerCase());
+  return entry?.[1];
+};
+
+const usage = async (principal = 'api-key:web-app'): Promise<{ images: number; spendMicroUsd: number }> => {
+  const item = (await dynamo.items(table)).find((i) => String(i['pk']).startsWith(`quota#${principal}#`));
+  return { images: Number(item?.['images'] ?? 0), spendMicroUsd: Number(item?.['spendMicroUsd'] ?? 0) };
+};
+
+describe('daily quotas', () => {
+  it('lets exactly 5 of 20 concurrent requests through for a caller with 5 images left', async () => {
+    // Prepare
+    const handler = makeHandler({ DAILY_IMAGE_LIMIT: '5' });
+    // Act
+    const responses = await Promise.all(Array.from({ length: 20 }, () => handler(post(LOW), lambdaContext())));
+    // Assess
+    const created = responses.filter((r) => r.statusCode === 201);
+    const refused = responses.filter((r) => r.statusCode === 429);
+    expect(created).toHaveLength(5);
+    expect(refused).toHaveLength(15);
+    expect(openai.calls).toHaveLength(5);
+    expect((await s3.keys()).filter((k) => k.startsWith('images/'))).toHaveLength(5);
+    for (const response of refused) {
+      expect(json(response).error.code).toBe('quota_exceeded');
+      expect(Number(header(response, 'Retry-After'))).toBeGreaterThan(0);
+      expect(header(response, 'RateLimit-Limit')).toBe('5');
+      expect(header(response, 'RateLimit-Remaining')).toBe('0');
+    }
+    expect(created.map((r) => header(r, 'ratelimit-remaining')).sort()).toEqual(['0', '1', '2', '3', '4']);
+    expect(await usage()).toEqual({ images: 5, spendMicroUsd: 5 * 11_000 });
+  });
+
+  it('counts each caller separately and honours per-principal overrides', async () => {
+    const handler = makeHandler({ DAILY_IMAGE_LIMIT: '1', PRINCIPAL_LIMITS: '{"mobile": {"dailyImages": 2}}' });
+    const web = [await handler(post(LOW), lambdaContext()), await handler(post(LOW), lambdaContext())];
+    const mobileKey = { authorization: `Bearer ${OTHER_API_KEY}` };
+    const mobile = [
+      await handler(post(LOW, mobileKey), lambdaContext()),
+      await handler(post(LOW, mobileKey), lambdaContext()),
+      await handler(post(LOW, mobileKey), lambdaContext()),
+    ];
+    expect(web.map((r) => r.statusCode)).toEqual([201, 429]);
+    expect(mobile.map((r) => r.statusCode)).toEqual([201, 201, 429]);
+    expect(openai.calls).toHaveLength(3);
+  });
+
+  it('refuses a request whose estimated cost exceeds the daily spend limit, before the provider', async () => {
+    const handler = makeHandler({ DAILY_SPEND_LIMIT_USD: '0.10' });
+    const response = await handler(post({ prompt: 'fox', quality: 'high' }), lambdaContext());
+    expect(response.statusCode).toBe(429);
+    expect(json(response).error).toMatchObject({ code: 'quota_exceeded', message: expect.stringContaining('spend') });
+    expect(openai.calls).toHaveLength(0);
+  });
+
+  it.each([
+    ['the provider refuses the prompt', errorReply(400, { code: 'moderation_blocked' }), 422],
+    ['the provider fails', errorReply(500, { type: 'server_error' }), 502],
+    ['the provider sends a broken image', imageReply(PNG_B64.slice(0, 100)), 502],
+  ])('gives the reservation back when %s', async (_, reply, status) => {
+    openai.enqueue(reply);
+    const handler = makeHandler({ DAILY_IMAGE_LIMIT: '1' });
+    const failed = await handler(post(LOW), lambdaContext());
+    expect(failed.statusCode).toBe(status);
+    expect(await usage()).toEqual({ images: 0, spendMicroUsd: 0 });
+    const global = (await dynamo.items(table)).find((i) => String(i['pk']).startsWith('spend#global#'));
+    expect(global?.['spendMicroUsd']).toBe(0);
+    // The one image of the day is still there to use.
+    expect((await handler(post(LOW), lambdaContext())).statusCode).toBe(201);
+  });
+
+  it('gives the reservation back when storage fails', async () => {
+    const handler = makeHandler({ IMAGE_BUCKET: 'no-such-bucket' });
+    expect((await handler(post(LOW), lambdaContext())).statusCode).toBe(503);
+    expect(await usage()).toEqual({ images: 0, spendMicroUsd: 0 });
+  });
+});
+
+describe('global spend cap', () => {
+  it('stops every caller once the day is spent, without calling the provider', async () => {
+    // $0.03 allows two low images ($0.011 each) and not a third, whoever asks.
+    const handler = makeHandler({ GLOBAL_DAILY_SPEND_LIMIT_USD: '0.03' });
+    const first = await handler(post(LOW), lambdaContext());
+    const second = await handler(post(LOW, { authorization: `Bearer ${OTHER_API_KEY}` }), lambdaContext());
+    const thirdWeb = await handler(post(LOW), lambdaContext());
+    const thirdMobile = await handler(post(LOW, { authorization: `Bearer ${OTHER_API_KEY}` }), lambdaContext());
+    expect([first.statusCode, second.statusCode]).toEqual([201, 201]);
+    for (const refused of [thirdWeb, thirdMobile]) {
+      expect(refused.statusCode).toBe(429);
+      expect(json(refused).error.code).toBe('spend_cap_reached');
+      expect(Number(header(refused, 'Retry-After'))).toBeGreaterThan(0);
+    }
+    expect(openai.calls).toHaveLength(2);
+    // The refused callers' own counters were given back.
+    expect(await usage('api-key:web-app')).toEqual({ images: 1, spendMicroUsd: 11_000 });
+  });
+});
+
+describe('Idempotency-Key', () => {
+  it('runs 10 concurrent requests with the same key once, and answers the rest consistently', async () => {
+    // Prepare: a slow provider, so the first request is still running when the others arrive.
+    openai.setFallback({ kind: 'json', body: { created: 1, data: [{ b64_json: PNG_B64 }] }, delayMs: 300 });
+    const handler = makeHandler();
+    const key = { 'idempotency-key': 'order-42-generate' };
+    // Act
+    const responses = await Promise.all(Array.from({ length: 10 }, () => handler(post(LOW, key), lambdaContext())));
+    // Assess
+    expect(openai.calls).toHaveLength(1);
+    const created = responses.filter((r) => r.statusCode === 201);
+    const busy = responses.filter((r) => r.statusCode === 409);
+    expect(created.length + busy.length).toBe(10);
+    expect(created.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(created.map((r) => json(r).url)).size).toBe(1);
+    for (const response of busy) expect(json(response).error.code).toBe('request_in_progress');
+    // Once finished, a retry gets the first answer, replayed, without another provider call or quota use.
+    const retry = await handler(post(LOW, key), lambdaContext());
+    expect(retry.statusCode).toBe(201);
+    expect(json(retry).url).toBe(json(created[0] as APIGatewayProxyStructuredResultV2).url);
+    expect(header(retry, 'idempotent-replayed')).toBe('true');
+    expect(openai.calls).toHaveLength(1);
+    expect((await usage()).images).toBe(1);
+    expect((await s3.keys()).filter((k) => k.startsWith('images/'))).toHaveLength(1);
+  });
+
+  it('refuses the same key with a different body: 422 idempotency_key_reused', async () => {
+    const handler = makeHandler();
+    const key = { 'idempotency-key': 'same-key' };
+    expect((await handler(post({ prompt: 'a red fox' }, key), lambdaContext())).statusCode).toBe(201);
+    const reused = await handler(post({ prompt: 'a blue whale' }, key), lambdaContext());
+    expect(reused.statusCode).toBe(422);
+    expect(json(reused).error.code).toBe('idempotency_key_reused');
+    expect(openai.calls).toHaveLength(1);
+  });
+
+  it('scopes keys per caller: the same key from another caller is a new request', async () => {
+    const handler = makeHandler();
+    const first = await handler(post(LOW, { 'idempotency-key': 'k1' }), lambdaContext());
+    const other = await handler(
+      post(LOW, { 'idempotency-key': 'k1', authorization: `Bearer ${OTHER_API_KEY}` }),
+      lambdaContext(),
+    );
+    expect([first.statusCode, other.statusCode]).toEqual([201, 201]);
+    expect(json(first).url).not.toBe(json(other).url);
+    expect(openai.calls).toHaveLength(2);
+  });
+
+  it('lets a failed request be retried with the same key', async () => {
+    openai.enqueue(errorReply(500, { type: 'server_error' }));
+    const handler = makeHandler();
+    const key = { 'idempotency-key': 'retry-me' };
+    expect((await handler(post(LOW, key), lambdaContext())).statusCode).toBe(502);
+    expect((await handler(post(LOW, key), lambdaContext())).statusCode).toBe(201);
+    expect(openai.calls).toHaveLength(2);
+  });
+
+  it('refuses a malformed key with 400', async () => {
+    const response = await makeHandler()(post(LOW, { 'idempotency-key': 'x'.repeat(256) }), lambdaContext());
+    expect(response.statusCode).toBe(400);
+    expect(json(response).error.message).toContain('Idempotency-Key');
+    expect(openai.calls).toHaveLength(0);
+  });
+});
+
+describe('moderation pre-check', () => {
+  it('refuses a flagged prompt with 422 naming the categories, before any generation or quota use', async () => {
+    openai.moderation = moderationReply(true, ['violence', 'harassment']);
+    const handler = makeHandler({ MODERATION: 'fail-closed' });
+    const response = await handler(post(LOW), lambdaContext());
+    expect(response.statusCode).toBe(422);
+    expect(json(response).error).toMatchObject({
+      code: 'content_policy_violation',
+      message: expect.stringContaining('harassment, violence'),
+    });
+    expect(openai.moderationCalls).toHaveLength(1);
+    expect(openai.moderationCalls[0]?.body).toEqual({ model: 'omni-moderation-latest', input: 'a red fox' });
+    expect(openai.calls).toHaveLength(0);
+    expect(await usage()).toEqual({ images: 0, spendMicroUsd: 0 });
+  });
+
+  it('fails closed by default when moderation is down: 503, no generation', async () => {
+    openai.moderation = errorReply(500, { type: 'server_error' });
+    const response = await makeHandler({ MODERATION: undefined })(post(LOW), lambdaContext());
+    expect(response.statusCode).toBe(503);
+    expect(json(response).error.code).toBe('moderation_unavailable');
+    expect(openai.calls).toHaveLength(0);
+  });
+
+  it('proceeds when moderation is down and set to fail open', async () => {
+    openai.moderation = errorReply(500, { type: 'server_error' });
+    const response = await makeHandler({ MODERATION: 'fail-open' })(post(LOW), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(openai.calls).toHaveLength(1);
+  });
+});
+
+describe('JWT auth', () => {
+  const ISSUER = 'https://issuer.example.test';
+  const AUDIENCE = 'durable-image-api';
+  let jwksServer: Server;
+  let jwksUrl: string;
+  let jwksUp = true;
+  let signingKey: PrivateKey;
+  let otherKey: PrivateKey;
+  let publicJwk: JWK;
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('RS256');
+    signingKey = pair.privateKey;
+    otherKey = (await generateKeyPair('RS256')).privateKey;
+    publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
+    jwksServer = createServer((req, res) => {
+      if (!jwksUp) {
+        res.writeHead(503).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] }));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', () => resolve()));
+    jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => jwksServer.close(() => resolve()));
+  });
+
+  beforeEach(() => {
+    jwksUp = true;
+  });
+
+  const jwtHandler = (): Handler =>
+    makeHandler({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_JWKS_URL: jwksUrl });
+
+  const token = async (
+    options: { key?: PrivateKey; exp?: string | number; iss?: string; aud?: string; sub?: string } = {},
+  ): Promise<string> =>
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
+      .setSubject(options.sub ?? 'user-123')
+      .setIssuer(options.iss ?? ISSUER)
+      .setAudience(options.aud ?? AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(options.exp ?? '5m')
+      .sign(options.key ?? signingKey);
+
+  const withToken = (jwt: string): APIGatewayProxyEventV2 => post(LOW, { authorization: `Bearer ${jwt}` });
+
+  it('accepts a valid token and bills its subject', async () => {
+    const response = await jwtHandler()(withToken(await token()), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(await usage('jwt:user-123')).toEqual({ images: 1, spendMicroUsd: 11_000 });
+  });
+
+  it('still accepts API keys when JWT auth is on', async () => {
+    expect((await jwtHandler()(post(LOW), lambdaContext())).statusCode).toBe(201);
+  });
+
+  it.each([
+    ['expired', () => token({ exp: Math.floor(Date.now() / 1000) - 120 })],
+    ['signed with another key', () => token({ key: otherKey })],
+    ['for another audience', () => token({ aud: 'someone-else' })],
+    ['from another issuer', () => token({ iss: 'https://evil.example.test' })],
+    ['unsigned (alg none)', async () => {
+      const [, payload] = (await token()).split('.');
+      return `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`;
+    }],
+    ['HS256 with the public key as secret', async () =>
+      new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('user-123').setIssuer(ISSUER).setAudience(AUDIENCE)
+        .setExpirationTime('5m').sign(new TextEncoder().encode(JSON.stringify(publicJwk)))],
+  ])('refuses a token %s with 401, never reaching the provider', async (_, makeToken) => {
+    const response = await jwtHandler()(withToken(await makeToken()), lambdaContext());
+    expect(response.statusCode).toBe(401);
+    expect(json(response).error.code).toBe('unauthorized');
+    expect(String(header(response, 'WWW-Authenticate'))).toMatch(/^Bearer .*invalid_token/);
+    expect(openai.calls).toHaveLength(0);
+    expect(openai.moderationCalls).toHaveLength(0);
+  });
+
+  it('answers 503 auth_unavailable when the JWKS cannot be fetched', async () => {
+    jwksUp = false;
+    const response = await jwtHandler()(withToken(await token()), lambdaContext());
+    expect(response.statusCode).toBe(503);
+    expect(json(response).error.code).toBe('auth_unavailable');
+    expect(openai.calls).toHaveLength(0);
+  });
+});
