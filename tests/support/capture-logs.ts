@@ -23,3 +23,31 @@ export async function captureOutput<T>(run: () => Promise<T>): Promise<{ result:
     process.stderr.write = originalErr;
   }
 }
+
+export interface Capture {
+  output(): string;
+  stop(): void;
+}
+
+/** Starts capturing stdout/stderr for a whole suite (beforeAll) until stop() (afterAll). */
+export function startCapture(): Capture {
+  const chunks: string[] = [];
+  const originalOut = process.stdout.write.bind(process.stdout);
+  const originalErr = process.stderr.write.bind(process.stderr);
+  const capture =
+    (original: typeof process.stdout.write) =>
+    (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+      chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      if (process.env['LOG_PASSTHROUGH']) return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+      return true;
+    };
+  process.stdout.write = capture(originalOut) as typeof process.stdout.write;
+  process.stderr.write = capture(originalErr) as typeof process.stderr.write;
+  return {
+    output: () => chunks.join(''),
+    stop: () => {
+      process.stdout.write = originalOut;
+      process.stderr.write = originalErr;
+    },
+  };
+}
