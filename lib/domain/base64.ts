@@ -1,10 +1,15 @@
 /**
  * Strict base64 decoding.
  *
- * Node's `Buffer.from(s, 'base64')` is lenient on purpose: it skips characters outside the alphabet and silently
- * drops the bytes of a truncated final group. For provider output that leniency hides corruption, so the text is
- * checked first (standard alphabet, length a multiple of 4, padding only at the end) and decoded only when it is
- * exactly what RFC 4648 allows. The check is a single native regex pass (about 1 ms for 2 MiB), no copies.
+ * Node's `Buffer.from(s, 'base64')` is lenient on purpose: it skips characters outside the alphabet, stops at a
+ * misplaced `=`, accepts the URL-safe `-` and `_`, and silently drops the bytes of a truncated final group. For
+ * provider output that leniency hides corruption, so only text that RFC 4648 section 4 allows is accepted.
+ *
+ * How, cheaply: a text of length L (a multiple of 4) ending in p `=` decodes to exactly 3L/4 - p bytes only if
+ * the decoder used every other character; each character it skipped or stopped at makes the result shorter. So
+ * the check is "decode, then compare the length", plus a native scan for the two URL-safe characters that the
+ * decoder would otherwise accept. A regex over the whole text did the same at four times the cost of the decode
+ * itself (25 ms against 6 ms for a 4 MB answer, `npm run bench`).
  */
 
 export type Base64Problem = 'empty' | 'too_large' | 'bad_length' | 'bad_character';
@@ -15,9 +20,6 @@ export class Base64Error extends Error {
     this.name = 'Base64Error';
   }
 }
-
-// Padding may appear only as the final one or two characters of the final group.
-const STRICT_BASE64 = /^[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** The largest base64 text length that can decode to at most `maxBytes`. */
 export const maxBase64Length = (maxBytes: number): number => Math.ceil(maxBytes / 3) * 4;
@@ -32,8 +34,10 @@ export function decodeBase64Strict(text: string, maxBytes: number): Buffer {
   // Checked on the text before decoding, so an oversized answer never costs a decode or a second buffer.
   if (text.length > maxBase64Length(maxBytes)) throw new Base64Error('too_large');
   if (text.length % 4 !== 0) throw new Base64Error('bad_length');
-  if (!STRICT_BASE64.test(text)) throw new Base64Error('bad_character');
+  if (text.includes('-') || text.includes('_')) throw new Base64Error('bad_character');
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const bytes = Buffer.from(text, 'base64');
+  if (bytes.length !== (text.length / 4) * 3 - padding) throw new Base64Error('bad_character');
   if (bytes.length > maxBytes) throw new Base64Error('too_large');
   return bytes;
 }

@@ -1,0 +1,130 @@
+// Shared by `npm run load` and `npm run bench`: test images, a zero-delay OpenAI-compatible provider, the local
+// stack (exactly what `npm start` runs) on free ports, and statistics.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodePng } from '../lib/domain/png-encoder.ts';
+import { ROOT, freePort } from '../scripts/local-env.mjs';
+
+export const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * A PNG whose first `noiseFraction` of rows are pseudo-random (incompressible) and the rest flat, so its size can
+ * be chosen: 1536x1024 at 0.63 is about 3 MB, like a detailed gpt-image answer.
+ */
+export function makePng(width, height, noiseFraction = 1, seed = 7) {
+  const rgb = new Uint8Array(width * height * 3);
+  const noisyBytes = Math.floor(height * noiseFraction) * width * 3;
+  let state = seed;
+  for (let i = 0; i < noisyBytes; i += 1) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    rgb[i] = state & 0xff;
+  }
+  rgb.fill(128, noisyBytes);
+  return encodePng(width, height, rgb);
+}
+
+/** An OpenAI-compatible server that answers every generation at once with the same image. */
+export async function startZeroDelayProvider(png) {
+  const imageBody = Buffer.from(
+    JSON.stringify({ created: 1, data: [{ b64_json: png.toString('base64') }], usage: { total_tokens: 1 } }),
+  );
+  const moderationBody = Buffer.from(JSON.stringify({ results: [{ flagged: false, categories: {} }] }));
+  let generations = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const body = req.url === '/v1/moderations' ? moderationBody : imageBody;
+      if (req.url === '/v1/images/generations') generations += 1;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    baseUrl: `http://127.0.0.1:${server.address().port}/v1`,
+    generations: () => generations,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(resolve);
+    }),
+  };
+}
+
+/** Starts `scripts/start-local.mjs` on free ports with the given provider; resolves when it is ready. */
+export async function startStack({ providerBaseUrl, apiKey = 'bench-local-key', readyTimeoutMs = 120_000 }) {
+  const ports = { api: await freePort(), s3: await freePort(), lambda: await freePort(), dynamo: await freePort() };
+  const s3Dir = await mkdtemp(join(tmpdir(), 'dia-bench-s3-'));
+  const child = spawn(process.execPath, ['scripts/start-local.mjs'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(ports.api),
+      S3_PORT: String(ports.s3),
+      LAMBDA_PORT: String(ports.lambda),
+      DYNAMODB_PORT: String(ports.dynamo),
+      LOCAL_S3_DIR: s3Dir,
+      LOCAL_API_KEY: apiKey,
+      OPENAI_API_KEY: 'sk-bench-not-a-real-key',
+      OPENAI_BASE_URL: providerBaseUrl,
+      MODERATION: 'off',
+      DAILY_IMAGE_LIMIT: '1000000',
+      DAILY_SPEND_LIMIT_USD: '1000000',
+      GLOBAL_DAILY_SPEND_LIMIT_USD: '1000000',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+    },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const startedAt = Date.now();
+  while (!output.includes('Try it:')) {
+    if (child.exitCode !== null || Date.now() - startedAt > readyTimeoutMs) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+      throw new Error(`local stack did not start:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    apiUrl: `http://127.0.0.1:${ports.api}/images`,
+    s3Endpoint: `http://127.0.0.1:${ports.s3}`,
+    apiKey,
+    readyMs: Date.now() - startedAt,
+    async stop() {
+      try {
+        process.kill(-child.pid, 'SIGINT');
+      } catch {}
+      await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+      await rm(s3Dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)];
+}
+
+export const median = (values) => percentile([...values].sort((a, b) => a - b), 50);
+
+/** Runs `task(i)` for i in [0, total) with at most `concurrency` in flight. */
+export async function pool(total, concurrency, task) {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(concurrency, total) }, async () => {
+    while (next < total) {
+      const index = next;
+      next += 1;
+      await task(index);
+    }
+  });
+  await Promise.all(workers);
+}
