@@ -1,13 +1,9 @@
 // Shared by `npm run load` and `npm run bench`: test images, a zero-delay OpenAI-compatible provider, the local
 // stack (exactly what `npm start` runs) on free ports, and statistics.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodePng } from '../lib/domain/png-encoder.ts';
-import { ROOT, freePort } from '../scripts/local-env.mjs';
+import { startStackProcess } from '../scripts/stack-process.mjs';
 
 export const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
@@ -55,20 +51,11 @@ export async function startZeroDelayProvider(png) {
   };
 }
 
-/** Starts `scripts/start-local.mjs` on free ports with the given provider; resolves when it is ready. */
-export async function startStack({ providerBaseUrl, apiKey = 'bench-local-key', readyTimeoutMs = 120_000 }) {
-  const ports = { api: await freePort(), s3: await freePort(), lambda: await freePort(), dynamo: await freePort() };
-  const s3Dir = await mkdtemp(join(tmpdir(), 'dia-bench-s3-'));
-  const child = spawn(process.execPath, ['scripts/start-local.mjs'], {
-    cwd: ROOT,
+/** The local stack with the given provider and limits high enough not to interfere. */
+export function startStack({ providerBaseUrl }) {
+  return startStackProcess({
+    apiKey: 'bench-local-key',
     env: {
-      ...process.env,
-      PORT: String(ports.api),
-      S3_PORT: String(ports.s3),
-      LAMBDA_PORT: String(ports.lambda),
-      DYNAMODB_PORT: String(ports.dynamo),
-      LOCAL_S3_DIR: s3Dir,
-      LOCAL_API_KEY: apiKey,
       OPENAI_API_KEY: 'sk-bench-not-a-real-key',
       OPENAI_BASE_URL: providerBaseUrl,
       MODERATION: 'off',
@@ -77,35 +64,7 @@ export async function startStack({ providerBaseUrl, apiKey = 'bench-local-key', 
       GLOBAL_DAILY_SPEND_LIMIT_USD: '1000000',
       POWERTOOLS_LOG_LEVEL: 'WARN',
     },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const startedAt = Date.now();
-  while (!output.includes('Try it:')) {
-    if (child.exitCode !== null || Date.now() - startedAt > readyTimeoutMs) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {}
-      throw new Error(`local stack did not start:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return {
-    apiUrl: `http://127.0.0.1:${ports.api}/images`,
-    s3Endpoint: `http://127.0.0.1:${ports.s3}`,
-    apiKey,
-    readyMs: Date.now() - startedAt,
-    async stop() {
-      try {
-        process.kill(-child.pid, 'SIGINT');
-      } catch {}
-      await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
-      await rm(s3Dir, { recursive: true, force: true });
-    },
-  };
 }
 
 export function percentile(sorted, p) {

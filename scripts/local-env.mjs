@@ -44,6 +44,18 @@ export async function startLocalS3({ port, directory = `${ROOT}.local/s3` }) {
 
 export const LOCAL_TABLE = 'local-state';
 
+/** The state table as serverless.yml defines it (key `pk`); TTL is not emulated by dynalite. */
+export async function createStateTable(client, name) {
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+}
+
 /** dynalite (DynamoDB on loopback, in memory: quotas start fresh each run) with the state table created. */
 export async function startLocalDynamo({ port }) {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
@@ -53,14 +65,7 @@ export async function startLocalDynamo({ port }) {
   });
   const endpoint = `http://127.0.0.1:${server.address().port}`;
   const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  await client.send(
-    new CreateTableCommand({
-      TableName: LOCAL_TABLE,
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createStateTable(client, LOCAL_TABLE);
   client.destroy();
   return { server, endpoint, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }

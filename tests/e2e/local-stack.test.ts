@@ -1,56 +1,28 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ROOT, freePort, isListening, killGroup, run } from '../support/processes.js';
+import { startStackProcess } from '../../scripts/stack-process.mjs';
+import { freePort, isListening, run } from '../support/processes.js';
 
-const START_TIMEOUT_MS = 120_000;
 const API_KEY = 'e2e-local-key-0123456789';
 
-let stack: ChildProcess;
-let output = '';
-let ports: { api: number; s3: number; lambda: number; dynamo: number };
+let stack: Awaited<ReturnType<typeof startStackProcess>>;
 let s3Dir: string;
 
-const api = (path: string): string => `http://127.0.0.1:${ports.api}${path}`;
-
 beforeAll(async () => {
-  ports = { api: await freePort(), s3: await freePort(), lambda: await freePort(), dynamo: await freePort() };
-  s3Dir = await mkdtemp(join(tmpdir(), 'dia-e2e-s3-'));
-  // Exactly what `npm start` runs, on free ports and a throw-away S3 directory.
-  stack = spawn(process.execPath, ['scripts/start-local.mjs'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(ports.api),
-      S3_PORT: String(ports.s3),
-      LAMBDA_PORT: String(ports.lambda),
-      DYNAMODB_PORT: String(ports.dynamo),
-      LOCAL_API_KEY: API_KEY,
-      LOCAL_S3_DIR: s3Dir,
-      OPENAI_API_KEY: '',
-    },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  stack.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  stack.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const readyBy = Date.now() + START_TIMEOUT_MS;
-  while (!output.includes('Try it:')) {
-    if (stack.exitCode !== null || Date.now() > readyBy) {
-      killGroup(stack, 'SIGKILL');
-      throw new Error(`local stack did not start:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}, START_TIMEOUT_MS + 10_000);
+  // Exactly what `npm start` runs, on free ports and a throw-away S3 directory, with no OpenAI key.
+  stack = await startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '' } });
+  s3Dir = await mkdtemp(join(tmpdir(), 'dia-e2e-invoke-s3-'));
+}, 130_000);
 
 afterAll(async () => {
-  if (stack.exitCode === null) killGroup(stack, 'SIGKILL');
+  stack.kill('SIGKILL');
   await rm(s3Dir, { recursive: true, force: true });
 });
+
+const api = (path: string): string => `http://127.0.0.1:${stack.ports.api}${path}`;
 
 const postImage = (body: string, headers: Record<string, string> = {}): Promise<Response> =>
   fetch(api('/images'), {
@@ -61,8 +33,8 @@ const postImage = (body: string, headers: Record<string, string> = {}): Promise<
 
 describe('npm start: the local stack over HTTP', () => {
   it('prints a ready-to-paste curl for the local API', () => {
-    expect(output).toContain(`curl -sS -X POST http://127.0.0.1:${ports.api}/images`);
-    expect(output).toContain('provider     offline');
+    expect(stack.output()).toContain(`curl -sS -X POST http://127.0.0.1:${stack.ports.api}/images`);
+    expect(stack.output()).toContain('provider     offline');
   });
 
   it('answers 201 with a URL that serves the same bytes with the right content type', async () => {
@@ -72,7 +44,7 @@ describe('npm start: the local stack over HTTP', () => {
     expect(response.status).toBe(201);
     const body = (await response.json()) as Record<string, unknown>;
     expect(response.headers.get('location')).toBe(body['url']);
-    expect(body['url']).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${ports.s3}/local-images/images/`));
+    expect(body['url']).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${stack.ports.s3}/local-images/images/`));
     const image = await fetch(body['url'] as string);
     expect(image.status).toBe(200);
     expect(image.headers.get('content-type')).toBe('image/png');
@@ -100,13 +72,12 @@ describe('npm start: the local stack over HTTP', () => {
 
   it('stops everything it started on Ctrl-C', async () => {
     // Act
-    killGroup(stack, 'SIGINT');
-    await new Promise((resolve) => (stack.exitCode !== null ? resolve(undefined) : stack.once('exit', resolve)));
+    await stack.stop();
     // Assess
-    expect(await isListening(ports.api)).toBe(false);
-    expect(await isListening(ports.s3)).toBe(false);
-    expect(await isListening(ports.lambda)).toBe(false);
-    expect(await isListening(ports.dynamo)).toBe(false);
+    expect(await isListening(stack.ports.api)).toBe(false);
+    expect(await isListening(stack.ports.s3)).toBe(false);
+    expect(await isListening(stack.ports.lambda)).toBe(false);
+    expect(await isListening(stack.ports.dynamo)).toBe(false);
   }, 30_000);
 });
 

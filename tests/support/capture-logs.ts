@@ -3,24 +3,12 @@
  * executes, still passing it through when LOG_PASSTHROUGH is set.
  */
 export async function captureOutput<T>(run: () => Promise<T>): Promise<{ result: T; output: string }> {
-  const chunks: string[] = [];
-  const originalOut = process.stdout.write.bind(process.stdout);
-  const originalErr = process.stderr.write.bind(process.stderr);
-  const capture =
-    (original: typeof process.stdout.write) =>
-    (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-      chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      if (process.env['LOG_PASSTHROUGH']) return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
-      return true;
-    };
-  process.stdout.write = capture(originalOut) as typeof process.stdout.write;
-  process.stderr.write = capture(originalErr) as typeof process.stderr.write;
+  const capture = startCapture();
   try {
     const result = await run();
-    return { result, output: chunks.join('') };
+    return { result, output: capture.output() };
   } finally {
-    process.stdout.write = originalOut;
-    process.stderr.write = originalErr;
+    capture.stop();
   }
 }
 

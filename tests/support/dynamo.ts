@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { createStateTable } from '../../scripts/local-env.mjs';
 
 export interface LocalDynamo {
   endpoint: string;
@@ -27,14 +28,7 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
     endpoint,
     client,
     async createTable(name) {
-      await client.send(
-        new CreateTableCommand({
-          TableName: name,
-          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
+      await createStateTable(client, name);
     },
     async items(table) {
       const scanned = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true }));

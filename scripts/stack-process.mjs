@@ -1,0 +1,61 @@
+// Starts `scripts/start-local.mjs` (what `npm start` runs) as a child on free ports, for the end-to-end tests,
+// the load test and the benchmarks. Bounded start-up wait; stop() is Ctrl-C to the whole process group.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, freePort } from './local-env.mjs';
+
+export async function startStackProcess({ env = {}, apiKey = 'stack-test-key', readyTimeoutMs = 120_000 } = {}) {
+  const ports = { api: await freePort(), s3: await freePort(), lambda: await freePort(), dynamo: await freePort() };
+  const s3Dir = await mkdtemp(join(tmpdir(), 'dia-stack-s3-'));
+  const child = spawn(process.execPath, ['scripts/start-local.mjs'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(ports.api),
+      S3_PORT: String(ports.s3),
+      LAMBDA_PORT: String(ports.lambda),
+      DYNAMODB_PORT: String(ports.dynamo),
+      LOCAL_S3_DIR: s3Dir,
+      LOCAL_API_KEY: apiKey,
+      ...env,
+    },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const kill = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const startedAt = Date.now();
+  while (!output.includes('Try it:')) {
+    if (child.exitCode !== null || Date.now() - startedAt > readyTimeoutMs) {
+      kill('SIGKILL');
+      await rm(s3Dir, { recursive: true, force: true });
+      throw new Error(`local stack did not start within ${readyTimeoutMs} ms:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    ports,
+    apiKey,
+    apiUrl: `http://127.0.0.1:${ports.api}/images`,
+    s3Endpoint: `http://127.0.0.1:${ports.s3}`,
+    readyMs: Date.now() - startedAt,
+    output: () => output,
+    /** Ctrl-C, then waits for the process to exit and removes its S3 files. */
+    async stop() {
+      kill('SIGINT');
+      await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+      await rm(s3Dir, { recursive: true, force: true });
+    },
+    kill,
+  };
+}
