@@ -147,6 +147,36 @@ describe('daily quotas', () => {
   });
 });
 
+describe('state store failures', () => {
+  it('refuses with 503 state_unavailable, before the provider, when DynamoDB cannot be reached', async () => {
+    // Prepare: a port nothing listens on.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const config = parseConfig(
+      baseEnv({
+        IMAGE_PROVIDER: 'openai',
+        OPENAI_API_KEY: 'sk-test-provider',
+        OPENAI_BASE_URL: openai.baseUrl,
+        S3_ENDPOINT: s3.endpoint,
+        IMAGE_BUCKET: s3.bucket,
+        STATE_TABLE: table,
+        DYNAMODB_ENDPOINT: `http://127.0.0.1:${port}`,
+        MODERATION: 'off',
+      }),
+    );
+    const handler = createGenerateImageHandler(createDependencies(config)) as unknown as Handler;
+    // Act
+    const response = await handler(post(LOW), lambdaContext());
+    // Assess
+    expect(response.statusCode).toBe(503);
+    expect(json(response).error.code).toBe('state_unavailable');
+    expect(openai.calls).toHaveLength(0);
+    expect(await s3.keys()).toEqual([]);
+  });
+});
+
 describe('global spend cap', () => {
   it('stops every caller once the day is spent, without calling the provider', async () => {
     // $0.03 allows two low images ($0.011 each) and not a third, whoever asks.

@@ -187,6 +187,13 @@ describe('POST /images: success', () => {
     expect(JSON.parse((await s3.get(recordKey)).body.toString('utf8'))).toMatchObject({ principal: 'mobile' });
   });
 
+  it('waits out a short Retry-After that fits the deadline, then succeeds', async () => {
+    openai.enqueue(errorReply(429, { code: 'rate_limit_exceeded' }, { 'retry-after': '1' }));
+    const response = await makeHandler()(post({ prompt: 'fox' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(openai.calls).toHaveLength(2);
+  });
+
   it('retries a 503 from the provider and succeeds', async () => {
     openai.enqueue(errorReply(503, { type: 'server_error', message: 'overloaded' }));
     const response = await makeHandler()(post({ prompt: 'fox' }), lambdaContext());
