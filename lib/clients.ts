@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import OpenAI from 'openai';
 import type { Config } from './config.js';
+import { estimateImageCostMicroUsd } from './domain/pricing.js';
 import { newImageId } from './domain/object-keys.js';
 import { OfflineImageGenerator } from './adapters/offline-image-generator.js';
 import { OpenAIImageGenerator } from './adapters/openai-image-generator.js';
@@ -28,6 +29,8 @@ export interface Dependencies {
   idempotency: IdempotencyGuard | undefined;
   moderator: PromptModerator | undefined;
   tokens: TokenVerifier | undefined;
+  /** Estimated cost of one image in micro-dollars, for quotas and records. */
+  estimateCost: (model: string, quality: string | undefined, size: string) => number;
   now: () => number;
   newId: () => string;
 }
@@ -100,6 +103,8 @@ export function createDependencies(config: Config, overrides: DependencyOverride
       overrides.moderator ??
       (config.moderation.mode !== 'off' && openai ? new OpenAIPromptModerator(openai, config.moderation.model) : undefined),
     tokens: config.jwt ? new JoseTokenVerifier(config.jwt) : undefined,
+    // The offline generator costs nothing: its images count against the daily image limit, not against spend.
+    estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
     now,
     newId: overrides.newId ?? newImageId,
   };

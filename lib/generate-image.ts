@@ -3,8 +3,8 @@ import { AppError } from './errors.js';
 import { Base64Error, decodeBase64Strict } from './domain/base64.js';
 import { ImageVerificationError, verifyImage, type ImageInfo } from './domain/image-format.js';
 import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
-import { familyOf, type OutputFormat } from './domain/models.js';
-import { estimateCostMicroUsd, microUsdToUsd } from './domain/pricing.js';
+import type { OutputFormat } from './domain/models.js';
+import { estimateImageCostMicroUsd, microUsdToUsd } from './domain/pricing.js';
 import type {
   IdempotencyGuard,
   ImageGenerator,
@@ -39,7 +39,10 @@ export interface GenerateImageDeps {
   moderationFailOpen?: boolean;
   /** Idempotency-Key support; undefined when there is no state table. */
   idempotency?: IdempotencyGuard | undefined;
+  /** What one image costs with this provider; the pricing table by default (the offline generator is free). */
+  estimateCost?: (model: string, quality: string | undefined, size: string) => number;
 }
+
 
 export interface GenerateImageInput {
   requestId: string;
@@ -98,8 +101,7 @@ export const createGenerateImage = (deps: GenerateImageDeps) => {
         details: { remainingMs: input.deadline - startedAt },
       });
     }
-    const family = familyOf(input.model);
-    const costMicroUsd = family ? estimateCostMicroUsd(family.family, input.quality, input.size) : 0;
+    const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(input.model, input.quality, input.size);
     const reservation = deps.quota ? await deps.quota.reserve(input.principal, costMicroUsd, startedAt) : undefined;
     try {
       await moderate(deps, input.prompt, providerDeadline);

@@ -5,7 +5,7 @@
  * DynamoDB counters never drift. Estimates are deliberately on the high side: they reserve budget before the
  * call, when the real token count is unknown. `auto` is priced as the most expensive choice it could make.
  */
-import type { ModelFamily } from './models.js';
+import { familyOf, type ModelFamily } from './models.js';
 
 type PriceTable = Readonly<Record<string, Readonly<Record<string, number>>>>;
 
@@ -40,6 +40,12 @@ export function estimateCostMicroUsd(family: ModelFamily, quality: string | unde
   const qualities = chosenQuality === 'auto' ? Object.values(table) : [table[chosenQuality] ?? {}];
   return max(qualities.map((bySize) => (size === 'auto' ? max(Object.values(bySize)) : (bySize[size] ?? max(Object.values(bySize))))));
 }
+
+/** The estimate for a model name (0 for a model outside the table, which config validation does not allow). */
+export const estimateImageCostMicroUsd = (model: string, quality: string | undefined, size: string): number => {
+  const family = familyOf(model);
+  return family ? estimateCostMicroUsd(family.family, quality, size) : 0;
+};
 
 export const microUsdToUsd = (micro: number): number => Math.round(micro) / 1_000_000;
 export const usdToMicroUsd = (usd: number): number => Math.round(usd * 1_000_000);

@@ -50,6 +50,7 @@ export function createGenerateImageHandler(deps: Dependencies) {
     moderator: deps.moderator,
     moderationFailOpen: config.moderation.mode === 'fail-open',
     idempotency: deps.idempotency,
+    estimateCost: deps.estimateCost,
   });
 
   const generateImageHttp = async (

@@ -116,6 +116,14 @@ describe('daily quotas', () => {
     expect(openai.calls).toHaveLength(3);
   });
 
+  it('counts offline images against the image limit but not against spend (they cost nothing)', async () => {
+    const handler = makeHandler({ IMAGE_PROVIDER: 'offline', OPENAI_API_KEY: '', DAILY_SPEND_LIMIT_USD: '0.01' });
+    const response = await handler(post({ prompt: 'fox', quality: 'high', size: '1024x1024' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: 0 });
+    expect(openai.calls).toHaveLength(0);
+  });
+
   it('refuses a request whose estimated cost exceeds the daily spend limit, before the provider', async () => {
     const handler = makeHandler({ DAILY_SPEND_LIMIT_USD: '0.10' });
     const response = await handler(post({ prompt: 'fox', quality: 'high' }), lambdaContext());
