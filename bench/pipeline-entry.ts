@@ -8,30 +8,44 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { createDependencies } from '../lib/clients.js';
 import { parseConfig } from '../lib/config.js';
 import { createGenerateImageHandler } from '../lib/http/generate-image-handler.js';
+import { parseImageAnswer } from '../lib/adapters/openai-image-answer.js';
 
 const API_KEY = 'bench-key-0123456789abcdef';
 
+/**
+ * The handler with S3 replaced by a no-op and the provider either an in-memory answer (`providerBody`, for the
+ * CPU overhead) or, when `openaiBaseUrl` is given, the real OpenAI adapter over HTTP (for memory: that path
+ * includes the HTTP client's own buffering).
+ */
 export function makePipeline(
-  providerBody: () => string,
+  providerBody: () => Buffer,
+  openaiBaseUrl?: string,
 ): () => Promise<APIGatewayProxyStructuredResultV2> {
   const config = parseConfig({
     IMAGE_BUCKET: 'bench',
     PUBLIC_BASE_URL: 'https://cdn.bench.test',
-    IMAGE_PROVIDER: 'offline',
+    IMAGE_PROVIDER: openaiBaseUrl ? 'openai' : 'offline',
+    OPENAI_API_KEY: 'sk-bench',
+    OPENAI_BASE_URL: openaiBaseUrl,
+    QUOTAS: 'off',
+    MODERATION: 'off',
     API_KEY_HASHES: `bench:${createHash('sha256').update(API_KEY).digest('hex')}`,
     MAX_IMAGE_BYTES: String(20 * 1024 * 1024),
   });
+  const store = { putImage: async () => undefined, putRecord: async () => undefined, delete: async () => undefined };
   const handler = createGenerateImageHandler(
-    createDependencies(config, {
-      generator: {
-        // What the OpenAI SDK does with an answer: parse the JSON text, hand over the b64_json string.
-        generate: async () => {
-          const parsed = JSON.parse(providerBody()) as { data: { b64_json: string }[] };
-          return { b64: (parsed.data[0] as { b64_json: string }).b64_json };
-        },
-      },
-      store: { putImage: async () => undefined, putRecord: async () => undefined, delete: async () => undefined },
-    }),
+    createDependencies(
+      config,
+      openaiBaseUrl
+        ? { store }
+        : {
+            store,
+            generator: {
+              // What the OpenAI adapter does with the body it read: parse the answer, decode the image.
+              generate: async () => parseImageAnswer(providerBody(), config.limits.maxImageBytes),
+            },
+          },
+    ),
   ) as unknown as (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
   const body = JSON.stringify({ prompt: 'a lighthouse on a cliff at dawn', size: '1536x1024', quality: 'high' });
   return () =>

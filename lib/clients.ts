@@ -80,6 +80,7 @@ function createGenerator(config: Config, openai: OpenAI | undefined): ImageGener
   if (config.provider.kind === 'offline' || openai === undefined) return new OfflineImageGenerator();
   return new OpenAIImageGenerator(openai, {
     maxRetries: config.provider.maxRetries,
+    maxImageBytes: config.limits.maxImageBytes,
     minAttemptMs: config.limits.minProviderTimeMs,
   });
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { AppError } from './errors.js';
-import { Base64Error, decodeBase64Strict } from './domain/base64.js';
 import { ImageVerificationError, verifyImage, type ImageInfo } from './domain/image-format.js';
 import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
 import type { OutputFormat } from './domain/models.js';
@@ -183,7 +182,12 @@ async function generateAndStore(
     );
     const generatedAt = deps.now();
 
-    const bytes = decodeAndCheck(generated.b64, deps.maxImageBytes);
+    const bytes = generated.bytes;
+    if (bytes.length > deps.maxImageBytes) {
+      throw new AppError('bad_provider_response', `The image provider returned an image larger than ${deps.maxImageBytes} bytes.`, {
+        details: { reason: 'image too large', bytes: bytes.length },
+      });
+    }
     const info = verify(bytes);
     const digest = createHash('sha256').update(bytes).digest();
     const sha256 = digest.toString('hex');
@@ -261,24 +265,6 @@ async function generateAndStore(
       ...(generated.revisedPrompt === undefined ? {} : { revisedPrompt: generated.revisedPrompt }),
       createdAt: createdAt.toISOString(),
     };
-}
-
-function decodeAndCheck(b64: string, maxImageBytes: number): Buffer {
-  try {
-    return decodeBase64Strict(b64, maxImageBytes);
-  } catch (error) {
-    if (error instanceof Base64Error) {
-      const message =
-        error.problem === 'too_large'
-          ? `The image provider returned an image larger than ${maxImageBytes} bytes.`
-          : 'The image provider returned data that is not valid base64.';
-      throw new AppError('bad_provider_response', message, {
-        cause: error,
-        details: { reason: `base64 ${error.problem}`, base64Length: b64.length },
-      });
-    }
-    throw error;
-  }
 }
 
 function verify(bytes: Buffer): ImageInfo {

@@ -17,8 +17,11 @@ export interface GenerationRequest {
 }
 
 export interface GeneratedImage {
-  /** Base64 text exactly as the provider sent it; verified by the use case, not the adapter. */
-  b64: string;
+  /**
+   * The image bytes, decoded by the adapter from the provider's encoding with the strict decoder of
+   * lib/domain/base64.ts. Whether they are a complete image is checked by the use case, not the adapter.
+   */
+  bytes: Buffer;
   revisedPrompt?: string | undefined;
   usage?: Record<string, unknown> | undefined;
 }

@@ -13,7 +13,7 @@ export class OfflineImageGenerator implements ImageGenerator {
     const family = familyOf(request.model);
     const { width, height } = family ? pixelSize(request.size, family) : { width: 1024, height: 1024 };
     const png = renderPicture(request.prompt, width, height);
-    return { b64: png.toString('base64'), usage: { offline: true } };
+    return { bytes: png, usage: { offline: true } };
   }
 }
 

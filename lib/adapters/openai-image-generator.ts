@@ -1,11 +1,15 @@
 import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { AppError } from '../errors.js';
 import { familyOf } from '../domain/models.js';
+import { maxBase64Length } from '../domain/base64.js';
+import { parseImageAnswer, readBody } from './openai-image-answer.js';
 import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
 
 export interface OpenAIImageGeneratorOptions {
   /** Retries after the first attempt, each only when it can still finish before the deadline. */
   maxRetries: number;
+  /** Largest decoded image accepted; the answer body is bounded accordingly before it is read. */
+  maxImageBytes: number;
   /** An attempt is not started with less time than this left. */
   minAttemptMs: number;
   now?: () => number;
@@ -58,7 +62,11 @@ export class OpenAIImageGenerator implements ImageGenerator {
 
   private async attempt(request: GenerationRequest, timeoutMs: number): Promise<GeneratedImage> {
     const family = familyOf(request.model);
-    const response = await this.client.images.generate(
+    const signal = AbortSignal.timeout(timeoutMs);
+    // asResponse(): the SDK still sends, retries nothing (maxRetries 0) and turns non-2xx answers into APIErrors,
+    // but leaves the body to us, so the multi-megabyte answer is read once and decoded in place.
+    const response = await this.client.images
+      .generate(
       {
         model: request.model,
         prompt: request.prompt,
@@ -70,28 +78,24 @@ export class OpenAIImageGenerator implements ImageGenerator {
         ...(request.format === undefined || family?.sendsResponseFormat ? {} : { output_format: request.format }),
         user: request.endUserId,
       },
-      { timeout: timeoutMs, maxRetries: 0, signal: AbortSignal.timeout(timeoutMs) },
-    );
-    // `data` is optional in the types and providers have sent `[]`, `null` and objects without b64_json.
-    const first: unknown = Array.isArray(response?.data) ? response.data[0] : undefined;
-    const b64 = isRecord(first) ? first['b64_json'] : undefined;
-    if (typeof b64 !== 'string' || b64.length === 0) {
-      throw new AppError('bad_provider_response', 'The image provider returned no image.', {
-        details: { reason: 'missing b64_json' },
-      });
+        { timeout: timeoutMs, maxRetries: 0, signal },
+      )
+      .asResponse();
+    let body: Buffer;
+    try {
+      // The JSON around the base64 (usage, revised prompt) is small; 64 KiB is generous for it.
+      body = await readBody(response, maxBase64Length(this.options.maxImageBytes) + 64 * 1024);
+    } catch (error) {
+      if (signal.aborted) {
+        throw new AppError('provider_timeout', 'The image provider did not answer in time.', { cause: error });
+      }
+      throw error;
     }
-    const revised = isRecord(first) ? first['revised_prompt'] : undefined;
-    const usage: unknown = (response as { usage?: unknown }).usage;
-    return {
-      b64,
-      revisedPrompt: typeof revised === 'string' && revised !== '' ? revised : undefined,
-      usage: isRecord(usage) ? usage : undefined,
-    };
+    // `data` is optional in the types and providers have sent `[]`, `null` and objects without b64_json.
+    const answer = parseImageAnswer(body, this.options.maxImageBytes);
+    return { bytes: answer.bytes, revisedPrompt: answer.revisedPrompt, usage: answer.usage };
   }
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const isRetryable = (error: unknown): boolean => {
   if (error instanceof AppError) return false;

@@ -2,12 +2,18 @@ import { describe, expect, it } from '@jest/globals';
 import { Base64Error, decodeBase64Strict, maxBase64Length } from '../../../lib/domain/base64.js';
 
 const problemOf = (text: string, max = 1024): string => {
-  try {
-    decodeBase64Strict(text, max);
-    return 'none';
-  } catch (error) {
-    return (error as Base64Error).problem;
-  }
+  const outcome = (input: string | Buffer): string => {
+    try {
+      decodeBase64Strict(input, max);
+      return 'none';
+    } catch (error) {
+      return (error as Base64Error).problem;
+    }
+  };
+  // The text and the same characters as bytes (how an HTTP body holds them) must get the same verdict.
+  const fromText = outcome(text);
+  expect(outcome(Buffer.from(text, 'latin1'))).toBe(fromText);
+  return fromText;
 };
 
 describe('decodeBase64Strict', () => {
@@ -39,6 +45,16 @@ describe('decodeBase64Strict', () => {
     const text = Buffer.alloc(301).toString('base64');
     expect(problemOf(text, 300)).toBe('too_large');
     expect(problemOf(Buffer.alloc(300).toString('base64'), 300)).toBe('none');
+  });
+
+  it('decodes large inputs from bytes chunk by chunk, identical to the text path', () => {
+    const bytes = Buffer.alloc(300_001, 0).map((_, i) => (i * 31) % 256);
+    const text = Buffer.from(bytes).toString('base64');
+    expect(decodeBase64Strict(Buffer.from(text, 'latin1'), 400_000).equals(Buffer.from(bytes))).toBe(true);
+    // A bad character far into the second chunk is still caught.
+    const broken = Buffer.from(text, 'latin1');
+    broken[100_000] = 0x2a;
+    expect(() => decodeBase64Strict(broken, 400_000)).toThrow(Base64Error);
   });
 
   it('computes the longest base64 text for a byte limit', () => {

@@ -1,0 +1,131 @@
+import { AppError } from '../errors.js';
+import { Base64Error, decodeBase64Strict } from '../domain/base64.js';
+
+/**
+ * Reading an image answer of the OpenAI images API (`{ data: [{ b64_json, revised_prompt? }], usage? }`) without
+ * the copies a plain `response.json()` makes: undici's text, then JSON.parse's copy of a base64 string 1.33x the
+ * image, before our decode adds the image itself (5x the image at the peak, measured). Here the body is read
+ * once into a buffer of its announced size, the base64 value is decoded straight out of that buffer, and only
+ * the rest of the document (without the base64) goes through JSON.parse: about 2.4x at the peak.
+ */
+
+export interface ImageAnswer {
+  bytes: Buffer;
+  revisedPrompt: string | undefined;
+  usage: Record<string, unknown> | undefined;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const KEY = Buffer.from('"b64_json"');
+
+const bad = (reason: string, cause?: unknown): AppError =>
+  new AppError('bad_provider_response', 'The image provider returned an unreadable response.', {
+    cause,
+    details: { reason },
+  });
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Reads a response body into one buffer, refusing (before reading) anything larger than `maxBytes`. */
+export async function readBody(response: Response, maxBytes: number): Promise<Buffer> {
+  const announced = Number(response.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(announced) && announced > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw bad(`answer of ${announced} bytes is over the ${maxBytes}-byte limit`);
+  }
+  if (!response.body) return Buffer.alloc(0);
+  const exact = Number.isFinite(announced) ? Buffer.allocUnsafe(announced) : undefined;
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    if (length + chunk.length > (exact?.length ?? maxBytes)) {
+      await response.body.cancel().catch(() => undefined);
+      throw bad('answer longer than announced or over the limit');
+    }
+    if (exact) exact.set(chunk, length);
+    else chunks.push(Buffer.from(chunk));
+    length += chunk.length;
+  }
+  if (exact && length !== exact.length) throw bad('answer shorter than announced');
+  return exact ?? Buffer.concat(chunks, length);
+}
+
+/** The span of the first `"b64_json": "..."` string value in the body, if there is one. */
+function base64Span(body: Buffer): { start: number; end: number } | undefined {
+  const key = body.indexOf(KEY);
+  if (key === -1) return undefined;
+  let at = key + KEY.length;
+  const skipSpace = (): void => {
+    while (at < body.length && (body[at] === 0x20 || body[at] === 0x0a || body[at] === 0x0d || body[at] === 0x09)) at += 1;
+  };
+  skipSpace();
+  if (body[at] !== 0x3a) return undefined; // ':'
+  at += 1;
+  skipSpace();
+  if (body[at] !== QUOTE) return undefined;
+  const start = at + 1;
+  // Base64 has no quote and no backslash, so the first quote ends a valid value; a span with a backslash in it
+  // is left to the full parse.
+  const end = body.indexOf(QUOTE, start);
+  return end === -1 ? undefined : { start, end };
+}
+
+/**
+ * Parses an image answer. The document is still fully validated as JSON: the base64 span is cut out and the
+ * remainder must parse and must have that span as `data[0].b64_json`; anything unusual (the key somewhere else,
+ * escapes, a document the cut does not leave valid) falls back to a plain JSON.parse of the whole body.
+ */
+export function parseImageAnswer(body: Buffer, maxImageBytes: number): ImageAnswer {
+  let document: unknown;
+  let base64: Buffer | string | undefined;
+  const span = base64Span(body);
+  // JSON may escape characters inside the value (`\/` for `/` is legal): then only a real parse can read it.
+  if (span && !body.subarray(span.start, span.end).includes(BACKSLASH)) {
+    try {
+      document = JSON.parse(Buffer.concat([body.subarray(0, span.start), body.subarray(span.end)]).toString('utf8'));
+      const first = isRecord(document) && Array.isArray(document['data']) ? document['data'][0] : undefined;
+      if (isRecord(first) && first['b64_json'] === '') base64 = body.subarray(span.start, span.end);
+    } catch {
+      // Not the shape the fast path expects; the full parse below decides.
+    }
+  }
+  if (base64 === undefined) {
+    try {
+      document = JSON.parse(body.toString('utf8'));
+    } catch (error) {
+      throw bad('answer is not valid JSON', error);
+    }
+    const first = isRecord(document) && Array.isArray(document['data']) ? document['data'][0] : undefined;
+    const value = isRecord(first) ? first['b64_json'] : undefined;
+    if (typeof value !== 'string' || value === '') {
+      throw new AppError('bad_provider_response', 'The image provider returned no image.', {
+        details: { reason: 'missing b64_json' },
+      });
+    }
+    base64 = value;
+  }
+  let bytes: Buffer;
+  try {
+    bytes = decodeBase64Strict(base64, maxImageBytes);
+  } catch (error) {
+    if (!(error instanceof Base64Error)) throw error;
+    throw new AppError(
+      'bad_provider_response',
+      error.problem === 'too_large'
+        ? `The image provider returned an image larger than ${maxImageBytes} bytes.`
+        : 'The image provider returned data that is not valid base64.',
+      { cause: error, details: { reason: `base64 ${error.problem}`, base64Length: base64.length } },
+    );
+  }
+  const record = document as Record<string, unknown>;
+  const first = (record['data'] as unknown[])[0] as Record<string, unknown>;
+  const revised = first['revised_prompt'];
+  const usage = record['usage'];
+  return {
+    bytes,
+    revisedPrompt: typeof revised === 'string' && revised !== '' ? revised : undefined,
+    usage: isRecord(usage) ? usage : undefined,
+  };
+}
