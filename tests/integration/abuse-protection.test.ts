@@ -45,7 +45,8 @@ beforeEach(async () => {
   await dynamo.createTable(table);
 });
 
-function makeHandler(env: Record<string, string | undefined> = {}): Handler {
+/** The handler on the test servers; `ownDynamoClient` builds the client from DYNAMODB_ENDPOINT instead of the shared one. */
+function makeHandler(env: Record<string, string | undefined> = {}, ownDynamoClient = false): Handler {
   const config = parseConfig(
     baseEnv({
       IMAGE_PROVIDER: 'openai',
@@ -60,7 +61,8 @@ function makeHandler(env: Record<string, string | undefined> = {}): Handler {
       ...env,
     }),
   );
-  return createGenerateImageHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as Handler;
+  const overrides = ownDynamoClient ? {} : { dynamo: dynamo.client };
+  return createGenerateImageHandler(createDependencies(config, overrides)) as unknown as Handler;
 }
 
 const post = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
@@ -162,19 +164,7 @@ describe('state store failures', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const config = parseConfig(
-      baseEnv({
-        IMAGE_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-test-provider',
-        OPENAI_BASE_URL: openai.baseUrl,
-        S3_ENDPOINT: s3.endpoint,
-        IMAGE_BUCKET: s3.bucket,
-        STATE_TABLE: table,
-        DYNAMODB_ENDPOINT: `http://127.0.0.1:${port}`,
-        MODERATION: 'off',
-      }),
-    );
-    const handler = createGenerateImageHandler(createDependencies(config)) as unknown as Handler;
+    const handler = makeHandler({ DYNAMODB_ENDPOINT: `http://127.0.0.1:${port}` }, true);
     // Act
     const response = await handler(post(LOW), lambdaContext());
     // Assess
