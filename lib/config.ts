@@ -222,7 +222,8 @@ function parseJwt(env: Env): JwtConfig | undefined {
   };
 }
 
-function parseLimits(env: Env, name: string, raw: unknown): QuotaLimits {
+/** One PRINCIPAL_LIMITS entry; a field it leaves out takes the default. */
+function parseLimits(name: string, raw: unknown, defaults: QuotaLimits): QuotaLimits {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(name, 'entries must be objects like {"dailyImages": 100, "dailySpendUsd": 10}');
   }
@@ -239,8 +240,8 @@ function parseLimits(env: Env, name: string, raw: unknown): QuotaLimits {
     throw new ConfigError(name, 'dailySpendUsd must be a number >= 0');
   }
   return {
-    dailyImages: (images as number | undefined) ?? integer(env, 'DAILY_IMAGE_LIMIT', 50, 0, 1_000_000),
-    dailySpendMicroUsd: spend === undefined ? usd(env, 'DAILY_SPEND_LIMIT_USD', 5) : usdToMicroUsd(spend as number),
+    dailyImages: (images as number | undefined) ?? defaults.dailyImages,
+    dailySpendMicroUsd: spend === undefined ? defaults.dailySpendMicroUsd : usdToMicroUsd(spend as number),
   };
 }
 
@@ -266,14 +267,18 @@ function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined
       throw new ConfigError('PRINCIPAL_LIMITS', 'must be a JSON object like {"web-app": {"dailyImages": 500}}');
     }
   }
+  const defaultLimits: QuotaLimits = {
+    dailyImages: integer(env, 'DAILY_IMAGE_LIMIT', 50, 0, 1_000_000),
+    dailySpendMicroUsd: usd(env, 'DAILY_SPEND_LIMIT_USD', 5),
+  };
   const principalLimits: Record<string, QuotaLimits> = {};
   for (const [principal, limits] of Object.entries(overrides as Record<string, unknown>)) {
-    principalLimits[principal] = parseLimits(env, 'PRINCIPAL_LIMITS', limits);
+    principalLimits[principal] = parseLimits('PRINCIPAL_LIMITS', limits, defaultLimits);
   }
   return {
     table,
     endpoint: endpointRaw === undefined ? undefined : httpUrl(env, 'DYNAMODB_ENDPOINT', endpointRaw),
-    defaultLimits: parseLimits(env, 'DAILY_IMAGE_LIMIT', {}),
+    defaultLimits,
     principalLimits,
     globalDailySpendMicroUsd: usd(env, 'GLOBAL_DAILY_SPEND_LIMIT_USD', 50),
     idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 7 * 86_400),

@@ -4,16 +4,17 @@ import { ImageVerificationError, verifyImage, type ImageInfo } from './domain/im
 import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
 import type { OutputFormat } from './domain/models.js';
 import { estimateImageCostMicroUsd, microUsdToUsd } from './domain/pricing.js';
-import type {
-  IdempotencyGuard,
-  ImageGenerator,
-  ImageStore,
-  Log,
-  Principal,
-  PromptModerator,
-  QuotaGate,
-  QuotaStatus,
-  Reservation,
+import {
+  principalKey,
+  type IdempotencyGuard,
+  type ImageGenerator,
+  type ImageStore,
+  type Log,
+  type Principal,
+  type PromptModerator,
+  type QuotaGate,
+  type QuotaStatus,
+  type Reservation,
 } from './ports.js';
 
 export interface GenerateImageDeps {
@@ -41,7 +42,6 @@ export interface GenerateImageDeps {
   /** What one image costs with this provider; the pricing table by default (the offline generator is free). */
   estimateCost?: (model: string, quality: string | undefined, size: string) => number;
 }
-
 
 export interface GenerateImageInput {
   requestId: string;
@@ -85,8 +85,9 @@ export interface GenerateImageOutcome {
 /**
  * The use case: prompt in, permanent URL out. Knows nothing of HTTP or the environment.
  *
- * Order matters for money and for durability: the provider is called only with enough time left to finish;
- * its answer is decoded and verified before anything is written; the image and its private record are both
+ * Order matters for money and for durability: the provider is called only with enough time left to finish
+ * and after the quota is reserved and the prompt passed moderation; its image is verified before anything is
+ * written; the image and its private record are both
  * written (in parallel) before a URL exists, and if either write fails the other is removed, so no image
  * without a record, no record without an image, and no URL for bytes S3 did not accept.
  */
@@ -120,7 +121,7 @@ export const createGenerateImage = (deps: GenerateImageDeps) => {
       });
     }
     const { value, replayed } = await deps.idempotency.run(
-      { principal: `${input.principal.kind}:${input.principal.id}`, key: input.idempotencyKey },
+      { principal: principalKey(input.principal), key: input.idempotencyKey },
       { prompt: input.prompt, model: input.model, size: input.size, quality: input.quality ?? null, format: input.format ?? null },
       input.deadline,
       () => generateOnce(input),
@@ -168,103 +169,104 @@ async function generateAndStore(
   providerDeadline: number,
   costMicroUsd: number,
 ): Promise<GenerateImageResult> {
-    const startedAt = deps.now();
-    const generated = await deps.generator.generate(
-      {
-        prompt: input.providerPrompt,
-        model: input.model,
-        size: input.size,
-        quality: input.quality,
-        format: input.format,
-        endUserId: endUserId(`${input.principal.kind}:${input.principal.id}`),
-      },
-      providerDeadline,
-    );
-    const generatedAt = deps.now();
-
-    const bytes = generated.bytes;
-    if (bytes.length > deps.maxImageBytes) {
-      throw new AppError('bad_provider_response', `The image provider returned an image larger than ${deps.maxImageBytes} bytes.`, {
-        details: { reason: 'image too large', bytes: bytes.length },
-      });
-    }
-    const info = verify(bytes);
-    const digest = createHash('sha256').update(bytes).digest();
-    const sha256 = digest.toString('hex');
-
-    const id = deps.newId();
-    const createdAt = new Date(generatedAt);
-    const key = imageKey(deps.imagePrefix, id, createdAt, info.extension);
-    const privateKey = recordKey(deps.recordPrefix, id, createdAt);
-    const url = publicUrl(deps.publicBaseUrl, key);
-
-    const record = {
-      id,
-      key,
-      url,
-      requestId: input.requestId,
-      principal: input.principal.id,
-      principalKind: input.principal.kind,
+  const startedAt = deps.now();
+  const generated = await deps.generator.generate(
+    {
+      prompt: input.providerPrompt,
       model: input.model,
-      estimatedCostUsd: microUsdToUsd(costMicroUsd),
-      parameters: { size: input.size, quality: input.quality, format: input.format },
-      prompt: input.prompt,
-      providerPrompt: input.providerPrompt,
-      revisedPrompt: generated.revisedPrompt,
-      usage: generated.usage,
-      contentType: info.contentType,
-      bytes: bytes.length,
-      sha256,
-      width: info.width,
-      height: info.height,
-      createdAt: createdAt.toISOString(),
-    };
+      size: input.size,
+      quality: input.quality,
+      format: input.format,
+      endUserId: endUserId(principalKey(input.principal)),
+    },
+    providerDeadline,
+  );
+  const generatedAt = deps.now();
 
-    await writeBoth(deps, [
-      {
-        key,
-        write: () =>
-          deps.store.putImage(
-            {
-              key,
-              bytes,
-              contentType: info.contentType,
-              sha256: digest,
-              metadata: { 'image-id': id, sha256, 'request-id': asciiOnly(input.requestId), model: input.model },
-            },
-            input.deadline,
-          ),
-      },
-      { key: privateKey, write: () => deps.store.putRecord(privateKey, record, input.deadline) },
-    ]);
-
-    deps.log.info('image stored', {
-      imageId: id,
-      key,
-      bytes: bytes.length,
-      sha256,
-      contentType: info.contentType,
-      width: info.width,
-      height: info.height,
-      model: input.model,
-      estimatedCostUsd: microUsdToUsd(costMicroUsd),
-      providerMs: generatedAt - startedAt,
-      storeMs: deps.now() - generatedAt,
+  const bytes = generated.bytes;
+  if (bytes.length > deps.maxImageBytes) {
+    throw new AppError('bad_provider_response', `The image provider returned an image larger than ${deps.maxImageBytes} bytes.`, {
+      details: { reason: 'image too large', bytes: bytes.length },
     });
+  }
+  const info = verify(bytes);
+  const digest = createHash('sha256').update(bytes).digest();
+  const sha256 = digest.toString('hex');
 
-    return {
-      id,
-      url,
+  const estimatedCostUsd = microUsdToUsd(costMicroUsd);
+  const id = deps.newId();
+  const createdAt = new Date(generatedAt);
+  const key = imageKey(deps.imagePrefix, id, createdAt, info.extension);
+  const privateKey = recordKey(deps.recordPrefix, id, createdAt);
+  const url = publicUrl(deps.publicBaseUrl, key);
+
+  const record = {
+    id,
+    key,
+    url,
+    requestId: input.requestId,
+    principal: input.principal.id,
+    principalKind: input.principal.kind,
+    model: input.model,
+    estimatedCostUsd,
+    parameters: { size: input.size, quality: input.quality, format: input.format },
+    prompt: input.prompt,
+    providerPrompt: input.providerPrompt,
+    revisedPrompt: generated.revisedPrompt,
+    usage: generated.usage,
+    contentType: info.contentType,
+    bytes: bytes.length,
+    sha256,
+    width: info.width,
+    height: info.height,
+    createdAt: createdAt.toISOString(),
+  };
+
+  await writeBoth(deps, [
+    {
       key,
-      contentType: info.contentType,
-      bytes: bytes.length,
-      sha256,
-      width: info.width,
-      height: info.height,
-      model: input.model,
-      ...(generated.revisedPrompt === undefined ? {} : { revisedPrompt: generated.revisedPrompt }),
-      createdAt: createdAt.toISOString(),
-    };
+      write: () =>
+        deps.store.putImage(
+          {
+            key,
+            bytes,
+            contentType: info.contentType,
+            sha256: digest,
+            metadata: { 'image-id': id, sha256, 'request-id': asciiOnly(input.requestId), model: input.model },
+          },
+          input.deadline,
+        ),
+    },
+    { key: privateKey, write: () => deps.store.putRecord(privateKey, record, input.deadline) },
+  ]);
+
+  deps.log.info('image stored', {
+    imageId: id,
+    key,
+    bytes: bytes.length,
+    sha256,
+    contentType: info.contentType,
+    width: info.width,
+    height: info.height,
+    model: input.model,
+    estimatedCostUsd,
+    providerMs: generatedAt - startedAt,
+    storeMs: deps.now() - generatedAt,
+  });
+
+  return {
+    id,
+    url,
+    key,
+    contentType: info.contentType,
+    bytes: bytes.length,
+    sha256,
+    width: info.width,
+    height: info.height,
+    model: input.model,
+    ...(generated.revisedPrompt === undefined ? {} : { revisedPrompt: generated.revisedPrompt }),
+    createdAt: createdAt.toISOString(),
+  };
 }
 
 function verify(bytes: Buffer): ImageInfo {

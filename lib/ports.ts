@@ -68,6 +68,9 @@ export interface Principal {
   kind: 'api-key' | 'jwt';
 }
 
+/** The key counters and idempotency records are scoped by: `api-key:web-app` and `jwt:web-app` never collide. */
+export const principalKey = (principal: Principal): string => `${principal.kind}:${principal.id}`;
+
 /** Where a caller stands against its daily image limit, for the RateLimit-* response headers. */
 export interface QuotaStatus {
   limit: number;

@@ -9,7 +9,7 @@ import {
 import { AppError } from '../errors.js';
 import type { QuotaLimits } from '../config.js';
 import { microUsdToUsd } from '../domain/pricing.js';
-import type { Principal, QuotaGate, Reservation } from '../ports.js';
+import { principalKey, type Principal, type QuotaGate, type Reservation } from '../ports.js';
 
 export interface DynamoDbQuotaGateOptions {
   table: string;
@@ -45,7 +45,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
     const limits = this.options.principalLimits[principal.id] ?? this.options.defaultLimits;
     const day = utcDay(now);
     const resetAt = nextUtcMidnight(now);
-    const principalKey = `${principal.kind}:${principal.id}`;
+    const key = principalKey(principal);
     const refuse = (code: 'quota_exceeded' | 'spend_cap_reached', message: string, remaining: number): AppError => {
       const retryAfter = String(Math.max(1, Math.ceil((resetAt - now) / 1000)));
       return new AppError(code, message, {
@@ -73,7 +73,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
       const updated = await this.update(
         new UpdateItemCommand({
           TableName: this.options.table,
-          Key: { pk: { S: `quota#${principalKey}#${day}` } },
+          Key: { pk: { S: `quota#${key}#${day}` } },
           UpdateExpression: 'ADD images :one, spendMicroUsd :cost SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
           ConditionExpression:
             '(attribute_not_exists(images) OR images < :maxImages) AND ' +
@@ -93,7 +93,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
       if (!(error instanceof ConditionalCheckFailedException)) throw unavailable(error);
       // Tell the caller which limit it hit; the read is only for the message, the refusal is already decided.
       const current = await this.get(
-        new GetItemCommand({ TableName: this.options.table, Key: { pk: { S: `quota#${principalKey}#${day}` } }, ConsistentRead: true }),
+        new GetItemCommand({ TableName: this.options.table, Key: { pk: { S: `quota#${key}#${day}` } }, ConsistentRead: true }),
       ).catch(() => undefined);
       const used = Number(current?.Item?.['images']?.N ?? limits.dailyImages);
       if (used >= limits.dailyImages) {
@@ -103,7 +103,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
     }
 
     const reservation: Reservation = {
-      principalKey,
+      principalKey: key,
       day,
       costMicroUsd,
       status: { limit: limits.dailyImages, remaining: Math.max(0, limits.dailyImages - images), resetAt },

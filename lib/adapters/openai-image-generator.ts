@@ -1,5 +1,5 @@
 import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { AppError } from '../errors.js';
+import { AppError, type AppErrorOptions } from '../errors.js';
 import { familyOf } from '../domain/models.js';
 import { maxBase64Length } from '../domain/base64.js';
 import { parseImageAnswer, readBody } from './openai-image-answer.js';
@@ -16,6 +16,9 @@ export interface OpenAIImageGeneratorOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+const providerTimeout = (options: AppErrorOptions): AppError =>
+  new AppError('provider_timeout', 'The image provider did not answer in time.', options);
+
 const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504]);
 const REFUSAL_CODES = new Set(['moderation_blocked', 'content_policy_violation']);
 
@@ -30,6 +33,8 @@ const REFUSAL_CODES = new Set(['moderation_blocked', 'content_policy_violation']
 export class OpenAIImageGenerator implements ImageGenerator {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  /** The base64 of the largest image, plus 64 KiB for the JSON around it (usage, revised prompt). */
+  private readonly maxAnswerBytes: number;
 
   constructor(
     private readonly client: OpenAI,
@@ -37,15 +42,14 @@ export class OpenAIImageGenerator implements ImageGenerator {
   ) {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.maxAnswerBytes = maxBase64Length(options.maxImageBytes) + 64 * 1024;
   }
 
   async generate(request: GenerationRequest, deadline: number): Promise<GeneratedImage> {
     for (let attempt = 0; ; attempt += 1) {
       const remaining = deadline - this.now();
       if (remaining < this.options.minAttemptMs) {
-        throw new AppError('provider_timeout', 'The image provider did not answer in time.', {
-          details: { attempt, remainingMs: remaining },
-        });
+        throw providerTimeout({ details: { attempt, remainingMs: remaining } });
       }
       try {
         return await this.attempt(request, remaining);
@@ -67,33 +71,28 @@ export class OpenAIImageGenerator implements ImageGenerator {
     // but leaves the body to us, so the multi-megabyte answer is read once and decoded in place.
     const response = await this.client.images
       .generate(
-      {
-        model: request.model,
-        prompt: request.prompt,
-        n: 1,
-        size: request.size,
-        ...(request.quality === undefined ? {} : { quality: request.quality as 'auto' }),
-        // GPT image models always answer in base64 and reject response_format; dall-e must be asked for it.
-        ...(family?.sendsResponseFormat ? { response_format: 'b64_json' as const } : {}),
-        ...(request.format === undefined || family?.sendsResponseFormat ? {} : { output_format: request.format }),
-        user: request.endUserId,
-      },
+        {
+          model: request.model,
+          prompt: request.prompt,
+          n: 1,
+          size: request.size,
+          ...(request.quality === undefined ? {} : { quality: request.quality as 'auto' }),
+          // GPT image models always answer in base64 and reject response_format; dall-e must be asked for it.
+          ...(family?.sendsResponseFormat ? { response_format: 'b64_json' as const } : {}),
+          ...(request.format === undefined || family?.sendsResponseFormat ? {} : { output_format: request.format }),
+          user: request.endUserId,
+        },
         { timeout: timeoutMs, maxRetries: 0, signal },
       )
       .asResponse();
     let body: Buffer;
     try {
-      // The JSON around the base64 (usage, revised prompt) is small; 64 KiB is generous for it.
-      body = await readBody(response, maxBase64Length(this.options.maxImageBytes) + 64 * 1024);
+      body = await readBody(response, this.maxAnswerBytes);
     } catch (error) {
-      if (signal.aborted) {
-        throw new AppError('provider_timeout', 'The image provider did not answer in time.', { cause: error });
-      }
+      if (signal.aborted) throw providerTimeout({ cause: error });
       throw error;
     }
-    // `data` is optional in the types and providers have sent `[]`, `null` and objects without b64_json.
-    const answer = parseImageAnswer(body, this.options.maxImageBytes);
-    return { bytes: answer.bytes, revisedPrompt: answer.revisedPrompt, usage: answer.usage };
+    return parseImageAnswer(body, this.options.maxImageBytes);
   }
 }
 
@@ -128,10 +127,7 @@ function toAppError(error: unknown, attempt: number): AppError {
   if (error instanceof AppError) return error;
   const attempts = attempt + 1;
   if (error instanceof APIConnectionTimeoutError || error instanceof APIUserAbortError) {
-    return new AppError('provider_timeout', 'The image provider did not answer in time.', {
-      cause: error,
-      details: { attempts },
-    });
+    return providerTimeout({ cause: error, details: { attempts } });
   }
   if (error instanceof APIError) {
     const details = { attempts, providerStatus: error.status, providerCode: error.code ?? undefined };
@@ -156,7 +152,7 @@ function toAppError(error: unknown, attempt: number): AppError {
       details,
     });
   }
-  // Anything else came from reading the answer (a body that is not JSON, a stream cut short): not an image.
+  // Anything else came from reading the answer (a stream cut short mid-body): no image arrived.
   return new AppError('bad_provider_response', 'The image provider returned an unreadable response.', {
     cause: error,
     details: { attempts, errorName: error instanceof Error ? error.name : typeof error },

@@ -56,6 +56,7 @@ afterAll(async () => {
 beforeEach(async () => {
   openai.reset(imageReply(PNG_B64));
   proxy.fault = undefined;
+  proxy.faultsInjected = 0;
   proxy.matches = (method) => method === 'PUT';
   await s3.clear();
   tables += 1;
