@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createDependencies } from '../lib/clients.js';
 import { parseConfig } from '../lib/config.js';
-import { createGenerateImageHandler } from '../lib/http/generate-image-handler.js';
+import { createApiHandler } from '../lib/http/api-handler.js';
 import { parseImageAnswer } from '../lib/adapters/openai-image-answer.js';
 
 const API_KEY = 'bench-key-0123456789abcdef';
@@ -33,7 +33,7 @@ export function makePipeline(
     MAX_IMAGE_BYTES: String(20 * 1024 * 1024),
   });
   const store = { putImage: async () => undefined, putRecord: async () => undefined, delete: async () => undefined };
-  const handler = createGenerateImageHandler(
+  const handler = createApiHandler(
     createDependencies(
       config,
       openaiBaseUrl

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import OpenAI from 'openai';
@@ -13,7 +14,22 @@ import { DynamoDbQuotaGate } from './adapters/dynamodb-quota-gate.js';
 import { PowertoolsIdempotencyGuard } from './adapters/powertools-idempotency-guard.js';
 import { OpenAIPromptModerator } from './adapters/openai-prompt-moderator.js';
 import { JoseTokenVerifier } from './adapters/jose-token-verifier.js';
-import type { IdempotencyGuard, ImageGenerator, ImageStore, PromptModerator, QuotaGate, TokenVerifier } from './ports.js';
+import { DynamoDbJobStore } from './adapters/dynamodb-job-store.js';
+import { LambdaJobDispatcher } from './adapters/lambda-job-dispatcher.js';
+import { HttpsWebhookSender } from './adapters/https-webhook-sender.js';
+import { CloudFrontInvalidator } from './adapters/cloudfront-invalidator.js';
+import type {
+  CdnInvalidator,
+  IdempotencyGuard,
+  ImageGenerator,
+  ImageStore,
+  JobDispatcher,
+  JobStore,
+  PromptModerator,
+  QuotaGate,
+  TokenVerifier,
+  WebhookSender,
+} from './ports.js';
 
 /**
  * The composition root: the one place that builds SDK clients and wires adapters to ports. Called once per
@@ -29,6 +45,12 @@ export interface Dependencies {
   idempotency: IdempotencyGuard | undefined;
   moderator: PromptModerator | undefined;
   tokens: TokenVerifier | undefined;
+  /** Image resources; undefined without a state table (POST /images is then synchronous only). */
+  jobs: JobStore | undefined;
+  /** The worker function; undefined = jobs run inline (lib/use-cases.ts builds the inline dispatcher). */
+  dispatcher: JobDispatcher | undefined;
+  webhooks: WebhookSender | undefined;
+  cdn: CdnInvalidator | undefined;
   /** Estimated cost of one image in micro-dollars, for quotas and records. */
   estimateCost: (model: string, quality: string | undefined, size: string) => number;
   now: () => number;
@@ -42,6 +64,9 @@ export interface DependencyOverrides {
   moderator?: PromptModerator;
   s3?: S3Client;
   dynamo?: DynamoDBClient;
+  dispatcher?: JobDispatcher;
+  webhooks?: WebhookSender;
+  cdn?: CdnInvalidator;
   now?: () => number;
   newId?: () => string;
 }
@@ -85,14 +110,33 @@ function createGenerator(config: Config, openai: OpenAI | undefined): ImageGener
   });
 }
 
+function createDispatcher(config: Config): JobDispatcher | undefined {
+  const jobs = config.jobs;
+  if (jobs?.workerFunctionName === undefined) return undefined;
+  const lambda = new LambdaClient({
+    region: config.awsRegion,
+    ...(jobs.lambdaEndpoint === undefined ? {} : { endpoint: jobs.lambdaEndpoint }),
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+  });
+  return new LambdaJobDispatcher(lambda, jobs.workerFunctionName);
+}
+
+function createWebhookSender(config: Config, logger: Logger): WebhookSender | undefined {
+  const { secret, secretParameter, allowLoopback } = config.webhooks;
+  const signingSecret = secret ?? (secretParameter === undefined ? undefined : ssmSecret(secretParameter, config.awsRegion));
+  if (signingSecret === undefined) return undefined;
+  return new HttpsWebhookSender({ secret: signingSecret, allowLoopback, log: logger });
+}
+
 export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
   const now = overrides.now ?? Date.now;
   const openai = createOpenAIClient(config);
   const state = config.state;
   const dynamo = state ? (overrides.dynamo ?? createDynamoClient(config)) : undefined;
+  const logger = overrides.logger ?? new Logger({ serviceName: 'durable-image-api' });
   return {
     config,
-    logger: overrides.logger ?? new Logger({ serviceName: 'durable-image-api' }),
+    logger,
     generator: overrides.generator ?? createGenerator(config, openai),
     store: overrides.store ?? new S3ImageStore(overrides.s3 ?? createS3Client(config), config.imageBucket, now),
     quota: state && dynamo ? new DynamoDbQuotaGate(dynamo, state) : undefined,
@@ -104,6 +148,12 @@ export function createDependencies(config: Config, overrides: DependencyOverride
       overrides.moderator ??
       (config.moderation.mode !== 'off' && openai ? new OpenAIPromptModerator(openai, config.moderation.model) : undefined),
     tokens: config.jwt ? new JoseTokenVerifier(config.jwt) : undefined,
+    jobs: config.jobs && dynamo && state ? new DynamoDbJobStore(dynamo, state.table) : undefined,
+    dispatcher: overrides.dispatcher ?? createDispatcher(config),
+    webhooks: overrides.webhooks ?? createWebhookSender(config, logger),
+    cdn:
+      overrides.cdn ??
+      (config.cdnDistributionId === undefined ? undefined : new CloudFrontInvalidator(config.cdnDistributionId, config.awsRegion)),
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.
     estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
     now,

@@ -25,6 +25,32 @@ export interface Config {
   state: StateConfig | undefined;
   moderation: ModerationConfig;
   prompt: { template: string; constraints: string };
+  /** Image resources and their worker; undefined without a state table (then POST /images answers synchronously). */
+  jobs: JobsConfig | undefined;
+  webhooks: WebhookConfig;
+  /** CloudFront distribution to invalidate a deleted image in; unset = no invalidation (local, or a custom CDN). */
+  cdnDistributionId: string | undefined;
+}
+
+export interface JobsConfig {
+  /** The worker function, invoked asynchronously; unset = jobs run inline in the API function (invoke local). */
+  workerFunctionName: string | undefined;
+  /** A local Lambda endpoint (serverless-offline's invoke port). */
+  lambdaEndpoint: string | undefined;
+  /** How long `POST /images` waits without `Prefer` (capped by what the gateway allows). */
+  defaultWaitMs: number;
+  /** Time the worker keeps back from the provider for delivering the webhook. */
+  webhookReserveMs: number;
+}
+
+export interface WebhookConfig {
+  /** Standard Webhooks signing secret (`whsec_` + base64), or the SSM parameter holding it. */
+  secret: string | undefined;
+  secretParameter: string | undefined;
+  /** Allow http: and loopback receivers (local development and tests only). */
+  allowLoopback: boolean;
+  /** How long one event is retried at most. */
+  maxDeliveryMs: number;
 }
 
 export type ProviderConfig =
@@ -297,6 +323,47 @@ function parseModeration(env: Env, provider: ProviderConfig): ModerationConfig {
   return { mode, model: optional(env, 'MODERATION_MODEL') ?? 'omni-moderation-latest' };
 }
 
+const flag = (env: Env, name: string): boolean => {
+  const raw = optional(env, name) ?? 'false';
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(name, `must be "true" or "false", got "${raw}"`);
+  return raw === 'true';
+};
+
+function parseJobs(env: Env, state: StateConfig | undefined, gatewayTimeoutMs: number): JobsConfig | undefined {
+  const workerFunctionName = optional(env, 'WORKER_FUNCTION_NAME');
+  if (state === undefined) {
+    if (workerFunctionName !== undefined) throw new ConfigError('WORKER_FUNCTION_NAME', 'needs STATE_TABLE (jobs live in the state table)');
+    return undefined;
+  }
+  if (workerFunctionName !== undefined && !/^[A-Za-z0-9:_.-]{1,170}$/.test(workerFunctionName)) {
+    throw new ConfigError('WORKER_FUNCTION_NAME', `must be a Lambda function name or ARN, got "${workerFunctionName}"`);
+  }
+  const lambdaEndpoint = optional(env, 'LAMBDA_ENDPOINT');
+  const defaultWaitSeconds = integer(env, 'DEFAULT_WAIT_SECONDS', Math.ceil(gatewayTimeoutMs / 1000), 0, 900);
+  return {
+    workerFunctionName,
+    lambdaEndpoint: lambdaEndpoint === undefined ? undefined : httpUrl(env, 'LAMBDA_ENDPOINT', lambdaEndpoint),
+    defaultWaitMs: defaultWaitSeconds * 1000,
+    webhookReserveMs: integer(env, 'WEBHOOK_MAX_SECONDS', 60, 1, 600) * 1000,
+  };
+}
+
+function parseWebhooks(env: Env): WebhookConfig {
+  const secret = optional(env, 'WEBHOOK_SECRET');
+  if (secret !== undefined) {
+    const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
+    const bytes = match ? Buffer.from(match[1] as string, 'base64').length : 0;
+    // The value is never echoed: it is a secret.
+    if (bytes < 24 || bytes > 64) throw new ConfigError('WEBHOOK_SECRET', 'must be "whsec_" + base64 of 24 to 64 random bytes');
+  }
+  return {
+    secret,
+    secretParameter: secret === undefined ? optional(env, 'WEBHOOK_SECRET_PARAMETER') : undefined,
+    allowLoopback: flag(env, 'WEBHOOK_ALLOW_LOOPBACK'),
+    maxDeliveryMs: integer(env, 'WEBHOOK_MAX_SECONDS', 60, 1, 600) * 1000,
+  };
+}
+
 /** Parses and validates the environment. Pure: the same env always gives the same config or the same error. */
 export function parseConfig(env: Env): Config {
   const s3EndpointRaw = optional(env, 'S3_ENDPOINT');
@@ -319,6 +386,11 @@ export function parseConfig(env: Env): Config {
   };
   const provider = parseProvider(env);
   const jwt = parseJwt(env);
+  const state = parseState(env, provider);
+  const cdnDistributionId = optional(env, 'CLOUDFRONT_DISTRIBUTION_ID');
+  if (cdnDistributionId !== undefined && !/^[A-Z0-9]{1,32}$/.test(cdnDistributionId)) {
+    throw new ConfigError('CLOUDFRONT_DISTRIBUTION_ID', `must be a distribution id like "E2QWRUHAPOMQZL", got "${cdnDistributionId}"`);
+  }
   return deepFreeze({
     imageBucket: required(env, 'IMAGE_BUCKET'),
     publicBaseUrl: httpUrl(env, 'PUBLIC_BASE_URL', required(env, 'PUBLIC_BASE_URL')),
@@ -331,9 +403,12 @@ export function parseConfig(env: Env): Config {
     apiKeys: parseApiKeys(env, jwt !== undefined),
     jwt,
     limits,
-    state: parseState(env, provider),
+    state,
     moderation: parseModeration(env, provider),
     prompt: { template, constraints: optional(env, 'PROMPT_CONSTRAINTS') ?? DEFAULT_CONSTRAINTS },
+    jobs: parseJobs(env, state, limits.gatewayTimeoutMs),
+    webhooks: parseWebhooks(env),
+    cdnDistributionId,
   });
 }
 

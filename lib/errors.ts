@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'moderation_unavailable'
   | 'auth_unavailable'
   | 'provider_timeout'
+  | 'queue_unavailable'
+  | 'generation_interrupted'
   | 'internal_error';
 
 export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -48,6 +50,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
   moderation_unavailable: 503,
   auth_unavailable: 503,
   provider_timeout: 504,
+  queue_unavailable: 503,
+  generation_interrupted: 503,
   internal_error: 500,
 });
 
@@ -58,6 +62,12 @@ export interface AppErrorOptions {
   cause?: unknown;
   /** Safe, non-secret facts for logs (byte counts, provider status, ...). */
   details?: Record<string, string | number | boolean | undefined>;
+  /**
+   * Set by image generators: the request reached the provider and its outcome is unknown (timeout, reset, 5xx
+   * after sending), so the provider may bill for it. Quota reservations are kept for such failures (README
+   * "Limits and quotas", the money rule). Absent means the provider certainly did not generate.
+   */
+  mayBeBilled?: boolean;
 }
 
 export class AppError extends Error {
@@ -67,6 +77,7 @@ export class AppError extends Error {
   readonly expose: boolean;
   readonly headers: Readonly<Record<string, string>>;
   readonly details: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly mayBeBilled: boolean;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -77,6 +88,7 @@ export class AppError extends Error {
     this.expose = this.statusCode < 500 || (this.statusCode >= 502 && this.statusCode <= 504);
     this.headers = Object.freeze({ ...options.headers });
     this.details = Object.freeze({ ...options.details });
+    this.mayBeBilled = options.mayBeBilled ?? false;
   }
 }
 

@@ -2,6 +2,7 @@
  * Ports: what the use case needs from the outside world. Adapters in lib/adapters implement them; the use case
  * and its tests see only these interfaces, so a new provider (Azure OpenAI, Bedrock) or store is a new adapter.
  */
+import type { ImageJob, JobError, ReservationRef, StoredImageResult } from './domain/image-job.js';
 import type { OutputFormat } from './domain/models.js';
 
 export interface GenerationRequest {
@@ -26,12 +27,21 @@ export interface GeneratedImage {
   usage?: Record<string, unknown> | undefined;
 }
 
+export interface GenerationHooks {
+  /**
+   * Called before a retry that follows an attempt the provider may have billed. The caller counts the extra
+   * attempt against the quota and answers true, or answers false (over a limit) and no retry is made.
+   */
+  beforeBillableRetry?: () => Promise<boolean>;
+}
+
 export interface ImageGenerator {
   /**
    * Generates one image. Must give up by `deadline` (epoch ms) and throw an AppError from lib/errors.ts:
-   * `content_policy_violation`, `provider_busy`, `provider_error`, `provider_timeout` or `bad_provider_response`.
+   * `content_policy_violation`, `provider_busy`, `provider_error`, `provider_timeout` or `bad_provider_response`,
+   * with `mayBeBilled` set when any attempt reached the provider with an unknown outcome.
    */
-  generate(request: GenerationRequest, deadline: number): Promise<GeneratedImage>;
+  generate(request: GenerationRequest, deadline: number, hooks?: GenerationHooks): Promise<GeneratedImage>;
 }
 
 export interface StoredImage {
@@ -49,7 +59,7 @@ export interface ImageStore {
   putImage(image: StoredImage, deadline: number): Promise<void>;
   /** Writes the private JSON record of a generation. Throws AppError `storage_unavailable`. */
   putRecord(key: string, record: unknown, deadline: number): Promise<void>;
-  /** Best-effort removal, used to undo half of a failed pair of writes. */
+  /** Removes an object (absent is fine). Throws AppError `storage_unavailable`. */
   delete(key: string): Promise<void>;
 }
 
@@ -79,10 +89,7 @@ export interface QuotaStatus {
   resetAt: number;
 }
 
-export interface Reservation {
-  principalKey: string;
-  day: string;
-  costMicroUsd: number;
+export interface Reservation extends ReservationRef {
   status: QuotaStatus;
 }
 
@@ -92,8 +99,13 @@ export interface QuotaGate {
    * AppError `quota_exceeded` / `spend_cap_reached` (429) / `state_unavailable` (503). Nothing is reserved then.
    */
   reserve(principal: Principal, costMicroUsd: number, now: number): Promise<Reservation>;
-  /** Gives a reservation back (the generation failed or was refused). */
-  release(reservation: Reservation): Promise<void>;
+  /** Gives a reservation back: only when the provider certainly did not generate (the money rule). */
+  release(reservation: ReservationRef): Promise<void>;
+  /**
+   * Counts the cost of one more provider attempt against the same day's spend limits (not the image count);
+   * false, with nothing counted, when that would pass a limit.
+   */
+  chargeRetry(reservation: ReservationRef): Promise<boolean>;
 }
 
 export interface ModerationVerdict {
@@ -123,4 +135,46 @@ export interface IdempotencyGuard {
 export interface TokenVerifier {
   /** Verifies a bearer JWT and returns its subject; throws AppError `unauthorized` or `auth_unavailable`. */
   verify(token: string): Promise<{ subject: string }>;
+}
+
+/** The state of image resources (DynamoDB). Every method throws AppError `state_unavailable` when it cannot answer. */
+export interface JobStore {
+  /** Writes a new `queued` job; never overwrites. */
+  create(job: ImageJob): Promise<void>;
+  get(id: string): Promise<ImageJob | undefined>;
+  /** `queued` -> `running` under a claim and a lease; false when another worker (or a DELETE) got there first. */
+  claim(id: string, claim: string, leaseUntil: number, now: number): Promise<boolean>;
+  /** `running` (with this claim) -> `succeeded`; false when the claim was lost (deleted or taken over). */
+  succeed(id: string, claim: string, result: StoredImageResult, now: number): Promise<boolean>;
+  /**
+   * -> `failed`, only from the state the caller saw: `queued`, or `running` with the given claim. False when the
+   * job has moved on meanwhile.
+   */
+  fail(id: string, from: { status: 'queued' | 'running'; claim?: string | undefined }, error: JobError, now: number): Promise<boolean>;
+  setWebhookState(id: string, state: 'delivered' | 'failed'): Promise<void>;
+  /** The owner's jobs, newest first. */
+  list(owner: string, limit: number, cursor: { id: string; listKey: string } | undefined): Promise<{ jobs: ImageJob[]; next: { id: string; listKey: string } | undefined }>;
+  /** Removes a job in the given status; false when its status was different. */
+  remove(id: string, status: ImageJob['status']): Promise<boolean>;
+  /** `running` -> `deleted`: the worker removes what it writes and then the job. False when no longer running. */
+  markDeleted(id: string, claim: string | undefined, expiresAt: number): Promise<boolean>;
+}
+
+export interface JobDispatcher {
+  /** Starts (or, for the inline dispatcher, runs) the worker for a job. Throws AppError `queue_unavailable`. */
+  dispatch(id: string, deadline: number): Promise<void>;
+  /** True when jobs run elsewhere (a worker function); false when dispatch runs them in this process. */
+  readonly background: boolean;
+}
+
+export interface WebhookSender {
+  /** Refuses (AppError `invalid_request`) a URL that is not https or resolves to a non-public address. */
+  check(url: string, deadline: number): Promise<void>;
+  /** Delivers a signed event, retrying with backoff until `deadline`; true when the receiver accepted it. */
+  deliver(url: string, event: { id: string; type: string; data: object }, deadline: number): Promise<boolean>;
+}
+
+export interface CdnInvalidator {
+  /** Asks the CDN to forget these object keys; best effort (the caller logs a failure). */
+  invalidate(keys: string[]): Promise<void>;
 }

@@ -9,6 +9,7 @@ import {
 import { AppError } from '../errors.js';
 import type { QuotaLimits } from '../config.js';
 import { microUsdToUsd } from '../domain/pricing.js';
+import type { ReservationRef } from '../domain/image-job.js';
 import { principalKey, type Principal, type QuotaGate, type Reservation } from '../ports.js';
 
 export interface DynamoDbQuotaGateOptions {
@@ -106,6 +107,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
       principalKey: key,
       day,
       costMicroUsd,
+      spendLimitMicroUsd: limits.dailySpendMicroUsd,
       status: { limit: limits.dailyImages, remaining: Math.max(0, limits.dailyImages - images), resetAt },
     };
     try {
@@ -132,7 +134,41 @@ export class DynamoDbQuotaGate implements QuotaGate {
     return reservation;
   }
 
-  async release(reservation: Reservation): Promise<void> {
+  async chargeRetry(reservation: ReservationRef): Promise<boolean> {
+    const cost = reservation.costMicroUsd;
+    const spendOnly = (pk: string, limit: number): UpdateItemCommand =>
+      new UpdateItemCommand({
+        TableName: this.options.table,
+        Key: { pk: { S: pk } },
+        UpdateExpression: 'ADD spendMicroUsd :cost',
+        ConditionExpression: 'attribute_exists(pk) AND spendMicroUsd <= :maxSpendBefore',
+        ExpressionAttributeValues: { ':cost': { N: String(cost) }, ':maxSpendBefore': { N: String(limit - cost) } },
+      });
+    const principalPk = `quota#${reservation.principalKey}#${reservation.day}`;
+    try {
+      await this.update(spendOnly(principalPk, reservation.spendLimitMicroUsd));
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw unavailable(error);
+    }
+    try {
+      await this.update(spendOnly(`spend#global#${reservation.day}`, this.options.globalDailySpendMicroUsd));
+      return true;
+    } catch (error) {
+      await this.update(
+        new UpdateItemCommand({
+          TableName: this.options.table,
+          Key: { pk: { S: principalPk } },
+          UpdateExpression: 'ADD spendMicroUsd :refund',
+          ExpressionAttributeValues: { ':refund': { N: String(-cost) } },
+        }),
+      ).catch(() => undefined);
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw unavailable(error);
+    }
+  }
+
+  async release(reservation: ReservationRef): Promise<void> {
     await Promise.all([
       this.releasePrincipal(reservation),
       this.update(
@@ -146,7 +182,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
     ]);
   }
 
-  private async releasePrincipal(reservation: Reservation): Promise<void> {
+  private async releasePrincipal(reservation: ReservationRef): Promise<void> {
     await this.update(
       new UpdateItemCommand({
         TableName: this.options.table,

@@ -3,7 +3,7 @@ import { AppError, type AppErrorOptions } from '../errors.js';
 import { familyOf } from '../domain/models.js';
 import { maxBase64Length } from '../domain/base64.js';
 import { parseImageAnswer, readBody } from './openai-image-answer.js';
-import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
+import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../ports.js';
 
 export interface OpenAIImageGeneratorOptions {
   /** Retries after the first attempt, each only when it can still finish before the deadline. */
@@ -45,19 +45,27 @@ export class OpenAIImageGenerator implements ImageGenerator {
     this.maxAnswerBytes = maxBase64Length(options.maxImageBytes) + 64 * 1024;
   }
 
-  async generate(request: GenerationRequest, deadline: number): Promise<GeneratedImage> {
+  async generate(request: GenerationRequest, deadline: number, hooks: GenerationHooks = {}): Promise<GeneratedImage> {
+    // Whether any attempt so far reached the provider with an unknown outcome: such a failure may be billed.
+    let mayBeBilled = false;
     for (let attempt = 0; ; attempt += 1) {
       const remaining = deadline - this.now();
       if (remaining < this.options.minAttemptMs) {
-        throw providerTimeout({ details: { attempt, remainingMs: remaining } });
+        throw providerTimeout({ details: { attempt, remainingMs: remaining }, mayBeBilled });
       }
       try {
         return await this.attempt(request, remaining);
       } catch (error) {
+        const billable = attemptMayBeBilled(error);
+        mayBeBilled ||= billable;
         const waitMs = retryWaitMs(error, attempt);
         const fits = this.now() + waitMs + this.options.minAttemptMs <= deadline;
         if (attempt >= this.options.maxRetries || !isRetryable(error) || !fits) {
-          throw toAppError(error, attempt);
+          throw toAppError(error, attempt, mayBeBilled);
+        }
+        // The next attempt may be billed on top of this one: the caller counts it first, or stops here.
+        if (billable && hooks.beforeBillableRetry && !(await hooks.beforeBillableRetry())) {
+          throw toAppError(error, attempt, mayBeBilled);
         }
         await this.sleep(waitMs);
       }
@@ -122,8 +130,52 @@ function retryAfterMs(error: unknown): number | undefined {
 const retryWaitMs = (error: unknown, attempt: number): number =>
   retryAfterMs(error) ?? Math.min(500 * 2 ** attempt, 8_000) * (0.75 + Math.random() * 0.25);
 
+/** Connection failures that happen before a request is sent: the provider never saw it. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
+
+function causeCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  let current: unknown = error;
+  // Duck-typed, not `instanceof Error`: errors raised inside Node's fetch may come from another realm.
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string') codes.push(code);
+    current = cause;
+  }
+  return codes;
+}
+
+/**
+ * Whether a failed attempt may still be billed by the provider. Only what certainly never produced an image is
+ * free: a 4xx answer (refusal, validation, rate limit) or a connection that was never made. A timeout, a reset,
+ * a 5xx after sending, or a 200 whose image we refuse are all treated as billed.
+ */
+export function attemptMayBeBilled(error: unknown): boolean {
+  if (error instanceof AppError) return true; // raised while reading or checking a 200 answer
+  if (error instanceof APIConnectionTimeoutError || error instanceof APIUserAbortError) return true;
+  if (error instanceof APIError) {
+    if (error.status === undefined) return !causeCodes(error).some((code) => NOT_SENT_CODES.has(code));
+    return error.status >= 500;
+  }
+  return true;
+}
+
+const withBilling = (error: AppError, mayBeBilled: boolean): AppError =>
+  error.mayBeBilled === mayBeBilled
+    ? error
+    : new AppError(error.code, error.message, {
+        headers: { ...error.headers },
+        cause: error.cause,
+        details: { ...error.details },
+        mayBeBilled,
+      });
+
 /** Translates SDK and transport failures into the service's taxonomy; the provider's text never leaks. */
-function toAppError(error: unknown, attempt: number): AppError {
+function toAppError(error: unknown, attempt: number, mayBeBilled: boolean): AppError {
+  return withBilling(translate(error, attempt), mayBeBilled);
+}
+
+function translate(error: unknown, attempt: number): AppError {
   if (error instanceof AppError) return error;
   const attempts = attempt + 1;
   if (error instanceof APIConnectionTimeoutError || error instanceof APIUserAbortError) {

@@ -59,9 +59,13 @@ export class S3ImageStore implements ImageStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {
-      abortSignal: AbortSignal.timeout(5_000),
-    });
+    try {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {
+        abortSignal: AbortSignal.timeout(5_000),
+      });
+    } catch (error) {
+      throw storageUnavailable(error, key, 'The image could not be removed. Retry later.');
+    }
   }
 
   private async send(command: PutObjectCommand, key: string, deadline: number): Promise<void> {
@@ -69,15 +73,15 @@ export class S3ImageStore implements ImageStore {
     try {
       await this.s3.send(command, { abortSignal: AbortSignal.timeout(budget) });
     } catch (error) {
-      const meta = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;
-      throw new AppError('storage_unavailable', 'The image could not be stored. Retry later.', {
-        cause: error,
-        details: {
-          key,
-          s3Error: error instanceof Error ? error.name : 'unknown',
-          s3Status: meta?.httpStatusCode,
-        },
-      });
+      throw storageUnavailable(error, key, 'The image could not be stored. Retry later.');
     }
   }
+}
+
+function storageUnavailable(error: unknown, key: string, message: string): AppError {
+  const meta = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;
+  return new AppError('storage_unavailable', message, {
+    cause: error,
+    details: { key, s3Error: error instanceof Error ? error.name : 'unknown', s3Status: meta?.httpStatusCode },
+  });
 }

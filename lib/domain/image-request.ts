@@ -14,6 +14,8 @@ const BodySchema = v.strictObject(
     size: v.optional(v.string('must be a string like "1024x1024"')),
     quality: v.optional(v.string('must be a string')),
     format: v.optional(v.picklist(['png', 'jpeg', 'webp'], 'must be one of "png", "jpeg", "webp"')),
+    // Where to POST the finished image resource; the target itself is checked (https, public address) later.
+    webhook: v.optional(v.pipe(v.string('must be a string (an https URL)'), v.nonEmpty('must not be empty'), v.maxLength(2048, 'must be at most 2048 characters'))),
   },
   (issue) => `is not a known field (received ${issue.received})`,
 );
@@ -25,6 +27,7 @@ export interface ImageRequest {
   size: string;
   quality: string | undefined;
   format: OutputFormat | undefined;
+  webhook?: string | undefined;
 }
 
 export interface RequestRules {
@@ -55,7 +58,7 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
     const field = issue.path?.map((item) => String(item.key)).join('.') ?? 'body';
     return invalid(field, `"${field}" ${issue.message}.`);
   }
-  const { prompt: rawPrompt, model = rules.defaultModel, size, quality, format } = parsed.output;
+  const { prompt: rawPrompt, model = rules.defaultModel, size, quality, format, webhook } = parsed.output;
 
   if (!rules.allowedModels.includes(model)) {
     return invalid('model', `"model" must be one of ${list(rules.allowedModels)}.`);
@@ -86,5 +89,5 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
   if (format !== undefined && !family.formats.includes(format)) {
     return invalid('format', `"format" must be one of ${list(family.formats)} for model ${model}.`);
   }
-  return { ok: true, value: { prompt, model, size: chosenSize, quality, format } };
+  return { ok: true, value: { prompt, model, size: chosenSize, quality, format, ...(webhook === undefined ? {} : { webhook }) } };
 }

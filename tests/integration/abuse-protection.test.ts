@@ -5,7 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
-import { createGenerateImageHandler } from '../../lib/http/generate-image-handler.js';
+import { createApiHandler } from '../../lib/http/api-handler.js';
 import { OTHER_API_KEY, TEST_API_KEY, baseEnv } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
@@ -62,7 +62,7 @@ function makeHandler(env: Record<string, string | undefined> = {}, ownDynamoClie
     }),
   );
   const overrides = ownDynamoClient ? {} : { dynamo: dynamo.client };
-  return createGenerateImageHandler(createDependencies(config, overrides)) as unknown as Handler;
+  return createApiHandler(createDependencies(config, overrides)) as unknown as Handler;
 }
 
 const post = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
@@ -134,15 +134,10 @@ describe('daily quotas', () => {
     expect(openai.calls).toHaveLength(0);
   });
 
-  it.each([
-    ['the provider refuses the prompt', errorReply(400, { code: 'moderation_blocked' }), 422],
-    ['the provider fails', errorReply(500, { type: 'server_error' }), 502],
-    ['the provider sends a broken image', imageReply(PNG_B64.slice(0, 100)), 502],
-  ])('gives the reservation back when %s', async (_, reply, status) => {
-    openai.enqueue(reply);
+  it('gives the reservation back when the provider refused before generating', async () => {
+    openai.enqueue(errorReply(400, { code: 'moderation_blocked' }));
     const handler = makeHandler({ DAILY_IMAGE_LIMIT: '1' });
-    const failed = await handler(post(LOW), lambdaContext());
-    expect(failed.statusCode).toBe(status);
+    expect((await handler(post(LOW), lambdaContext())).statusCode).toBe(422);
     expect(await usage()).toEqual({ images: 0, spendMicroUsd: 0 });
     const global = (await dynamo.items(table)).find((i) => String(i['pk']).startsWith('spend#global#'));
     expect(global?.['spendMicroUsd']).toBe(0);
@@ -150,10 +145,34 @@ describe('daily quotas', () => {
     expect((await handler(post(LOW), lambdaContext())).statusCode).toBe(201);
   });
 
-  it('gives the reservation back when storage fails', async () => {
+  it.each([
+    ['the provider fails after the request was sent', errorReply(500, { type: 'server_error' }), 502],
+    ['the provider sends a broken image', imageReply(PNG_B64.slice(0, 100)), 502],
+  ])('keeps the reservation when %s (it may be billed)', async (_, reply, status) => {
+    openai.enqueue(reply);
+    const handler = makeHandler({ DAILY_IMAGE_LIMIT: '1' });
+    expect((await handler(post(LOW), lambdaContext())).statusCode).toBe(status);
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: 11_000 });
+    // A caller cannot keep failing generations for free: the day's one image is used.
+    const next = await handler(post(LOW), lambdaContext());
+    expect(next.statusCode).toBe(429);
+    expect(openai.calls).toHaveLength(1);
+  });
+
+  it('keeps the reservation when storage fails after the provider generated', async () => {
     const handler = makeHandler({ IMAGE_BUCKET: 'no-such-bucket' });
     expect((await handler(post(LOW), lambdaContext())).statusCode).toBe(503);
-    expect(await usage()).toEqual({ images: 0, spendMicroUsd: 0 });
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: 11_000 });
+  });
+
+  it('counts each billable retry, and stops retrying at the spend limit', async () => {
+    // Two 500s then success; $0.025 a day allows the first attempt and one retry ($0.011 each), not a third.
+    openai.enqueue(errorReply(500, { type: 'server_error' }), errorReply(500, { type: 'server_error' }));
+    const handler = makeHandler({ PROVIDER_MAX_RETRIES: '2', DAILY_SPEND_LIMIT_USD: '0.025' });
+    const response = await handler(post(LOW), lambdaContext());
+    expect(response.statusCode).toBe(502);
+    expect(openai.calls).toHaveLength(2);
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: 22_000 });
   });
 });
 

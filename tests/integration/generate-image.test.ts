@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createDependencies, type DependencyOverrides } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
-import { createGenerateImageHandler } from '../../lib/http/generate-image-handler.js';
+import { createApiHandler } from '../../lib/http/api-handler.js';
 import { S3ImageStore } from '../../lib/adapters/s3-image-store.js';
 import { AppError } from '../../lib/errors.js';
 import type { ImageStore } from '../../lib/ports.js';
@@ -57,7 +57,7 @@ function makeHandler(env: Record<string, string> = {}, overrides: DependencyOver
       ...env,
     }),
   );
-  return createGenerateImageHandler(createDependencies(config, overrides)) as unknown as Handler;
+  return createApiHandler(createDependencies(config, overrides)) as unknown as Handler;
 }
 
 const post = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
@@ -93,6 +93,7 @@ describe('POST /images: success', () => {
       width: 64,
       height: 48,
       model: 'gpt-image-2',
+      status: 'succeeded',
       createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
     expect(response.headers?.['location']).toBe(body['url']);
@@ -419,7 +420,7 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
       },
       delete: (key) => real.delete(key),
     };
-    const handler = createGenerateImageHandler(createDependencies(config, { store })) as unknown as Handler;
+    const handler = createApiHandler(createDependencies(config, { store })) as unknown as Handler;
     // Act
     const response = await handler(post({ prompt: 'fox' }), lambdaContext());
     // Assess

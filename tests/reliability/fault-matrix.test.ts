@@ -1,8 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
-import { createGenerateImageHandler } from '../../lib/http/generate-image-handler.js';
+import { createApiHandler } from '../../lib/http/api-handler.js';
 import { startCapture, type Capture } from '../support/capture-logs.js';
 import { TEST_API_KEY, baseEnv } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
@@ -14,8 +16,9 @@ import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 
 /**
  * Every fault the outside world can throw at a request, through the real handler, with quotas on. For each cell:
- * the documented status and code, no object and no record left, no URL, the quota reservation given back, and
- * nothing unhandled.
+ * the documented status and code, no object and no record left, no URL, nothing unhandled, and the money rule:
+ * the reservation is given back only when the provider certainly did not generate; each attempt that may have
+ * been billed (a 5xx, a reset or a timeout after sending, an answer we refused) stays counted.
  */
 
 const PROVIDER_KEY = 'sk-reliability-provider-key-7777';
@@ -40,6 +43,10 @@ type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIG
 beforeAll(async () => {
   [s3, dynamo, openai] = await Promise.all([startLocalS3(), startLocalDynamo(), OpenAITestServer.start(imageReply(PNG_B64))]);
   proxy = await S3FaultProxy.start(s3.endpoint);
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+  closedPortUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/v1`;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
   process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
   process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
   process.on('unhandledRejection', onUnhandled);
@@ -80,10 +87,10 @@ function makeHandler(env: Record<string, string> = {}): Handler {
       GATEWAY_TIMEOUT_MS: '6000',
       UPLOAD_RESERVE_MS: '2500',
       MIN_PROVIDER_TIME_MS: '500',
-      ...env,
+      ...Object.fromEntries(Object.entries(env).map(([name, value]) => [name, value === CLOSED_PORT ? closedPortUrl : value])),
     }),
   );
-  return createGenerateImageHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as Handler;
+  return createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as Handler;
 }
 
 interface Cell {
@@ -95,35 +102,41 @@ interface Cell {
   s3Fault?: S3Fault;
   /** Fault only the record write (the image write succeeds and must be undone). */
   recordOnly?: boolean;
+  /** Provider attempts that may have been billed, each counted at the request's estimate ($0.011). */
+  billed: number;
   env?: Record<string, string>;
 }
 
 const bigPng = noisePng(64, 64);
+/** Stands for the URL of a loopback port nothing listens on (connection refused), found in beforeAll. */
+const CLOSED_PORT = 'closed-port';
+let closedPortUrl = '';
 
 const cells: Cell[] = [
-  { name: 'provider 429 with Retry-After', status: 503, code: 'provider_busy', provider: [errorReply(429, { code: 'rate_limit_exceeded' }, { 'retry-after': '30' })] },
-  { name: 'provider 429 without Retry-After', status: 503, code: 'provider_busy', providerFallback: errorReply(429, { code: 'rate_limit_exceeded' }) },
-  { name: 'provider 500', status: 502, code: 'provider_error', providerFallback: errorReply(500, { type: 'server_error' }) },
-  { name: 'provider 503', status: 502, code: 'provider_error', providerFallback: errorReply(503, { type: 'server_error' }) },
-  { name: 'provider resets the connection', status: 502, code: 'provider_error', providerFallback: { kind: 'reset' } },
-  { name: 'provider hangs past the deadline', status: 504, code: 'provider_timeout', providerFallback: { kind: 'hang' } },
-  { name: 'provider sends malformed JSON', status: 502, code: 'bad_provider_response', provider: [{ kind: 'raw', body: '{"data": [{"b64_json": "iVBOR' }] },
-  { name: 'provider sends an empty data list', status: 502, code: 'bad_provider_response', provider: [{ kind: 'json', body: { created: 1, data: [] } }] },
-  { name: 'provider sends invalid base64', status: 502, code: 'bad_provider_response', provider: [imageReply(`${PNG_B64.slice(0, 20)}!!${PNG_B64.slice(22)}`)] },
-  { name: 'provider sends a truncated image', status: 502, code: 'bad_provider_response', provider: [imageReply(PNG.subarray(0, PNG.length - 30).toString('base64'))] },
-  { name: 'provider sends base64 of non-image bytes', status: 502, code: 'bad_provider_response', provider: [imageReply(Buffer.from('just some text, not an image').toString('base64'))] },
-  { name: 'provider sends an image over the size limit', status: 502, code: 'bad_provider_response', provider: [imageReply(bigPng.toString('base64'))], env: { MAX_IMAGE_BYTES: '4096' } },
-  { name: 'provider refuses the prompt', status: 422, code: 'content_policy_violation', provider: [errorReply(400, { code: 'moderation_blocked' })] },
-  { name: 'S3 answers 500', status: 503, code: 'storage_unavailable', s3Fault: { kind: 'error', status: 500, code: 'InternalError' } },
-  { name: 'S3 answers 503 SlowDown', status: 503, code: 'storage_unavailable', s3Fault: { kind: 'error', status: 503, code: 'SlowDown' } },
-  { name: 'S3 answers 403 AccessDenied', status: 503, code: 'storage_unavailable', s3Fault: { kind: 'error', status: 403, code: 'AccessDenied' } },
-  { name: 'S3 times out', status: 503, code: 'storage_unavailable', s3Fault: { kind: 'hang' } },
-  { name: 'S3 resets the connection', status: 503, code: 'storage_unavailable', s3Fault: { kind: 'reset' } },
-  { name: 'S3 fails only the record write', status: 503, code: 'storage_unavailable', s3Fault: { kind: 'error', status: 500, code: 'InternalError' }, recordOnly: true },
+  { name: 'provider 429 with Retry-After', billed: 0, status: 503, code: 'provider_busy', provider: [errorReply(429, { code: 'rate_limit_exceeded' }, { 'retry-after': '30' })] },
+  { name: 'provider 429 without Retry-After', billed: 0, status: 503, code: 'provider_busy', providerFallback: errorReply(429, { code: 'rate_limit_exceeded' }) },
+  { name: 'provider 500', billed: 2, status: 502, code: 'provider_error', providerFallback: errorReply(500, { type: 'server_error' }) },
+  { name: 'provider 503', billed: 2, status: 502, code: 'provider_error', providerFallback: errorReply(503, { type: 'server_error' }) },
+  { name: 'provider resets the connection', billed: 2, status: 502, code: 'provider_error', providerFallback: { kind: 'reset' } },
+  { name: 'provider hangs past the deadline', billed: 1, status: 504, code: 'provider_timeout', providerFallback: { kind: 'hang' } },
+  { name: 'provider sends malformed JSON', billed: 1, status: 502, code: 'bad_provider_response', provider: [{ kind: 'raw', body: '{"data": [{"b64_json": "iVBOR' }] },
+  { name: 'provider sends an empty data list', billed: 1, status: 502, code: 'bad_provider_response', provider: [{ kind: 'json', body: { created: 1, data: [] } }] },
+  { name: 'provider sends invalid base64', billed: 1, status: 502, code: 'bad_provider_response', provider: [imageReply(`${PNG_B64.slice(0, 20)}!!${PNG_B64.slice(22)}`)] },
+  { name: 'provider sends a truncated image', billed: 1, status: 502, code: 'bad_provider_response', provider: [imageReply(PNG.subarray(0, PNG.length - 30).toString('base64'))] },
+  { name: 'provider sends base64 of non-image bytes', billed: 1, status: 502, code: 'bad_provider_response', provider: [imageReply(Buffer.from('just some text, not an image').toString('base64'))] },
+  { name: 'provider sends an image over the size limit', billed: 1, status: 502, code: 'bad_provider_response', provider: [imageReply(bigPng.toString('base64'))], env: { MAX_IMAGE_BYTES: '4096' } },
+  { name: 'provider refuses the connection', billed: 0, status: 502, code: 'provider_error', env: { OPENAI_BASE_URL: CLOSED_PORT, MODERATION: 'off' } },
+  { name: 'provider refuses the prompt', billed: 0, status: 422, code: 'content_policy_violation', provider: [errorReply(400, { code: 'moderation_blocked' })] },
+  { name: 'S3 answers 500', billed: 1, status: 503, code: 'storage_unavailable', s3Fault: { kind: 'error', status: 500, code: 'InternalError' } },
+  { name: 'S3 answers 503 SlowDown', billed: 1, status: 503, code: 'storage_unavailable', s3Fault: { kind: 'error', status: 503, code: 'SlowDown' } },
+  { name: 'S3 answers 403 AccessDenied', billed: 1, status: 503, code: 'storage_unavailable', s3Fault: { kind: 'error', status: 403, code: 'AccessDenied' } },
+  { name: 'S3 times out', billed: 1, status: 503, code: 'storage_unavailable', s3Fault: { kind: 'hang' } },
+  { name: 'S3 resets the connection', billed: 1, status: 503, code: 'storage_unavailable', s3Fault: { kind: 'reset' } },
+  { name: 'S3 fails only the record write', billed: 1, status: 503, code: 'storage_unavailable', s3Fault: { kind: 'error', status: 500, code: 'InternalError' }, recordOnly: true },
 ];
 
 describe('fault matrix', () => {
-  it.each(cells)('$name -> $status $code, nothing left behind, quota given back', async (cell) => {
+  it.each(cells)('$name -> $status $code, nothing left behind, $billed billable attempts counted', async (cell) => {
     // Prepare
     if (cell.providerFallback) openai.setFallback(cell.providerFallback);
     if (cell.provider) openai.enqueue(...cell.provider);
@@ -149,9 +162,9 @@ describe('fault matrix', () => {
     const quota = items.find((item) => String(item['pk']).startsWith('quota#'));
     const spend = items.find((item) => String(item['pk']).startsWith('spend#global#'));
     expect({ images: quota?.['images'], spend: quota?.['spendMicroUsd'], global: spend?.['spendMicroUsd'] }).toEqual({
-      images: 0,
-      spend: 0,
-      global: 0,
+      images: cell.billed > 0 ? 1 : 0,
+      spend: cell.billed * 11_000,
+      global: cell.billed * 11_000,
     });
     if (cell.s3Fault) expect(proxy.faultsInjected).toBeGreaterThan(0);
   });

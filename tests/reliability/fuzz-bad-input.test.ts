@@ -3,7 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import fc from 'fast-check';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
-import { createGenerateImageHandler } from '../../lib/http/generate-image-handler.js';
+import { createApiHandler } from '../../lib/http/api-handler.js';
 import { startCapture, type Capture } from '../support/capture-logs.js';
 import { TEST_API_KEY, baseEnv } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
@@ -50,7 +50,7 @@ beforeAll(async () => {
       MODERATION: 'fail-closed',
     }),
   );
-  handler = createGenerateImageHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as typeof handler;
+  handler = createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as typeof handler;
   capture = startCapture();
 });
 

@@ -1,0 +1,259 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { AppError } from '../errors.js';
+import { listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../domain/image-job.js';
+import type { JobStore } from '../ports.js';
+
+/** The owner index of the state table (serverless.yml `StateTable`): owner -> jobs by creation time. */
+export const OWNER_INDEX = 'byOwner';
+/** A bound on every DynamoDB call, like the quota gate's. */
+const CALL_TIMEOUT_MS = 3_000;
+
+type Item = Record<string, AttributeValue>;
+
+const S = (value: string): AttributeValue => ({ S: value });
+const N = (value: number): AttributeValue => ({ N: String(value) });
+const pk = (id: string): Item => ({ pk: S(`image#${id}`) });
+
+/**
+ * Image jobs in the state table beside the quota counters: one item per image (`pk = image#<id>`), listed
+ * through a global secondary index on (`owner`, `listKey`). Every status change is a conditional write on the
+ * state the writer saw, so two workers (a redelivered event), or a worker and a DELETE, can never both win.
+ */
+export class DynamoDbJobStore implements JobStore {
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly table: string,
+  ) {}
+
+  async create(job: ImageJob): Promise<void> {
+    await this.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: toItem(job),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async get(id: string): Promise<ImageJob | undefined> {
+    const { Item } = await this.send(new GetItemCommand({ TableName: this.table, Key: pk(id), ConsistentRead: true }));
+    return Item ? fromItem(Item) : undefined;
+  }
+
+  async claim(id: string, claim: string, leaseUntil: number, now: number): Promise<boolean> {
+    return this.conditional(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: pk(id),
+        UpdateExpression: 'SET #status = :running, claim = :claim, leaseUntil = :lease, startedAt = :now',
+        ConditionExpression: '#status = :queued',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':running': S('running'), ':queued': S('queued'), ':claim': S(claim), ':lease': N(leaseUntil), ':now': N(now) },
+      }),
+    );
+  }
+
+  async succeed(id: string, claim: string, result: StoredImageResult, now: number): Promise<boolean> {
+    return this.conditional(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: pk(id),
+        // The prompts now live in the private S3 record only.
+        UpdateExpression: 'SET #status = :succeeded, #result = :result, completedAt = :now REMOVE prompt, providerPrompt, leaseUntil',
+        ConditionExpression: '#status = :running AND claim = :claim',
+        ExpressionAttributeNames: { '#status': 'status', '#result': 'result' },
+        ExpressionAttributeValues: {
+          ':succeeded': S('succeeded'),
+          ':running': S('running'),
+          ':claim': S(claim),
+          ':result': S(JSON.stringify(result)),
+          ':now': N(now),
+        },
+      }),
+    );
+  }
+
+  async fail(id: string, from: { status: 'queued' | 'running'; claim?: string | undefined }, error: JobError, now: number): Promise<boolean> {
+    const byClaim = from.status === 'running' && from.claim !== undefined;
+    return this.conditional(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: pk(id),
+        UpdateExpression: 'SET #status = :failed, #error = :error, completedAt = :now REMOVE prompt, providerPrompt, leaseUntil',
+        ConditionExpression: byClaim ? '#status = :from AND claim = :claim' : '#status = :from',
+        ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+        ExpressionAttributeValues: {
+          ':failed': S('failed'),
+          ':from': S(from.status),
+          ':error': S(JSON.stringify(error)),
+          ':now': N(now),
+          ...(byClaim ? { ':claim': S(from.claim as string) } : {}),
+        },
+      }),
+    );
+  }
+
+  async setWebhookState(id: string, state: 'delivered' | 'failed'): Promise<void> {
+    await this.conditional(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: pk(id),
+        UpdateExpression: 'SET webhookState = :state',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':state': S(state) },
+      }),
+    );
+  }
+
+  async list(owner: string, limit: number, cursor: { id: string; listKey: string } | undefined) {
+    const queried = await this.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: OWNER_INDEX,
+        KeyConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':owner': S(owner) },
+        ScanIndexForward: false,
+        Limit: limit,
+        ...(cursor ? { ExclusiveStartKey: { ...pk(cursor.id), owner: S(owner), listKey: S(cursor.listKey) } } : {}),
+      }),
+    );
+    const last = queried.LastEvaluatedKey;
+    const lastId = last?.['pk']?.S?.replace(/^image#/, '');
+    const lastKey = last?.['listKey']?.S;
+    return {
+      jobs: (queried.Items ?? []).map(fromItem),
+      next: lastId !== undefined && lastKey !== undefined ? { id: lastId, listKey: lastKey } : undefined,
+    };
+  }
+
+  async remove(id: string, status: JobStatus): Promise<boolean> {
+    return this.conditional(
+      new DeleteItemCommand({
+        TableName: this.table,
+        Key: pk(id),
+        ConditionExpression: '#status = :status',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':status': S(status) },
+      }),
+    );
+  }
+
+  async markDeleted(id: string, claim: string | undefined, expiresAt: number): Promise<boolean> {
+    return this.conditional(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: pk(id),
+        // Out of the owner index at once (no owner), and expired by TTL if its worker never comes back.
+        UpdateExpression: 'SET #status = :deleted, expiresAt = :expiresAt REMOVE #owner, prompt, providerPrompt',
+        ConditionExpression: claim === undefined ? '#status = :running' : '#status = :running AND claim = :claim',
+        ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
+        ExpressionAttributeValues: {
+          ':deleted': S('deleted'),
+          ':running': S('running'),
+          ':expiresAt': N(Math.floor(expiresAt / 1000)),
+          ...(claim === undefined ? {} : { ':claim': S(claim) }),
+        },
+      }),
+    );
+  }
+
+  /** A conditional write: false when its condition did not hold. */
+  private async conditional(command: UpdateItemCommand | DeleteItemCommand): Promise<boolean> {
+    try {
+      await this.send(command);
+      return true;
+    } catch (error) {
+      if (error instanceof AppError && error.cause instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  // One signature per command keeps the SDK's output types without a cast at each call.
+  private send(command: GetItemCommand): Promise<import('@aws-sdk/client-dynamodb').GetItemCommandOutput>;
+  private send(command: QueryCommand): Promise<import('@aws-sdk/client-dynamodb').QueryCommandOutput>;
+  private send(command: PutItemCommand | UpdateItemCommand | DeleteItemCommand): Promise<unknown>;
+  private async send(command: GetItemCommand | QueryCommand | PutItemCommand | UpdateItemCommand | DeleteItemCommand): Promise<unknown> {
+    try {
+      // The union of command types has no common `send` overload; each member is a valid DynamoDB command.
+      return await this.dynamo.send(command as GetItemCommand, { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+    } catch (error) {
+      throw new AppError('state_unavailable', 'The image state store is unavailable. Retry later.', {
+        cause: error,
+        details: { dynamoError: error instanceof Error ? error.name : 'unknown' },
+      });
+    }
+  }
+}
+
+function toItem(job: ImageJob): Item {
+  const item: Item = {
+    ...pk(job.id),
+    owner: S(job.owner),
+    listKey: S(listKey(job.createdAt, job.id)),
+    principalId: S(job.principalId),
+    principalKind: S(job.principalKind),
+    status: S(job.status),
+    model: S(job.model),
+    size: S(job.size),
+    requestId: S(job.requestId),
+    createdAt: N(job.createdAt),
+  };
+  const optionalStrings = {
+    quality: job.quality,
+    format: job.format,
+    prompt: job.prompt,
+    providerPrompt: job.providerPrompt,
+    webhook: job.webhook,
+    webhookState: job.webhookState,
+  };
+  for (const [name, value] of Object.entries(optionalStrings)) if (value !== undefined) item[name] = S(value);
+  if (job.reservation) item['reservation'] = S(JSON.stringify(job.reservation));
+  return item;
+}
+
+const str = (item: Item, name: string): string | undefined => item[name]?.S;
+const num = (item: Item, name: string): number | undefined => {
+  const raw = item[name]?.N;
+  return raw === undefined ? undefined : Number(raw);
+};
+const json = <T>(item: Item, name: string): T | undefined => {
+  const raw = str(item, name);
+  return raw === undefined ? undefined : (JSON.parse(raw) as T);
+};
+
+function fromItem(item: Item): ImageJob {
+  return {
+    id: (str(item, 'pk') ?? '').replace(/^image#/, ''),
+    owner: str(item, 'owner') ?? '',
+    principalId: str(item, 'principalId') ?? '',
+    principalKind: str(item, 'principalKind') === 'jwt' ? 'jwt' : 'api-key',
+    status: (str(item, 'status') ?? 'failed') as JobStatus,
+    model: str(item, 'model') ?? '',
+    size: str(item, 'size') ?? '',
+    quality: str(item, 'quality'),
+    format: str(item, 'format') as ImageJob['format'],
+    prompt: str(item, 'prompt'),
+    providerPrompt: str(item, 'providerPrompt'),
+    requestId: str(item, 'requestId') ?? '',
+    webhook: str(item, 'webhook'),
+    webhookState: str(item, 'webhookState') as ImageJob['webhookState'],
+    reservation: json(item, 'reservation'),
+    createdAt: num(item, 'createdAt') ?? 0,
+    startedAt: num(item, 'startedAt'),
+    completedAt: num(item, 'completedAt'),
+    claim: str(item, 'claim'),
+    leaseUntil: num(item, 'leaseUntil'),
+    result: json(item, 'result'),
+    error: json(item, 'error'),
+  };
+}

@@ -1,0 +1,48 @@
+import { AppError } from './errors.js';
+import type { ReservationRef } from './domain/image-job.js';
+import type { Log, PromptModerator, QuotaGate } from './ports.js';
+
+/**
+ * The checks before money is spent, shared by the synchronous use case and job creation: moderation of the
+ * user's own text, and giving a quota reservation back when the provider certainly did not generate.
+ */
+export async function moderate(
+  deps: { moderator?: PromptModerator | undefined; moderationFailOpen?: boolean | undefined; log: Log },
+  prompt: string,
+  deadline: number,
+): Promise<void> {
+  if (!deps.moderator) return;
+  let verdict;
+  try {
+    verdict = await deps.moderator.check(prompt, deadline);
+  } catch (error) {
+    if (deps.moderationFailOpen && error instanceof AppError && error.code === 'moderation_unavailable') {
+      deps.log.warn('moderation unavailable, continuing (fail-open)', { errorCode: error.code });
+      return;
+    }
+    throw error;
+  }
+  if (verdict.flagged) {
+    const categories = verdict.categories.length > 0 ? verdict.categories.join(', ') : 'unspecified';
+    throw new AppError(
+      'content_policy_violation',
+      `The prompt was flagged by moderation (${categories}). Change the prompt and try again.`,
+      { details: { moderationCategories: categories } },
+    );
+  }
+}
+
+export async function giveBack(deps: { quota?: QuotaGate | undefined; log: Log }, reservation: ReservationRef): Promise<void> {
+  try {
+    await deps.quota?.release(reservation);
+  } catch (error) {
+    // The caller's error matters more than this; the counter is at worst one image high until midnight.
+    deps.log.error('could not give a quota reservation back', {
+      errorName: error instanceof Error ? error.name : 'unknown',
+    });
+  }
+}
+
+/** Before a retry after a possibly billed attempt, count that attempt too (or stop retrying at the limit). */
+export const billableRetryHook = (quota: QuotaGate | undefined, reservation: ReservationRef | undefined) =>
+  quota && reservation ? { beforeBillableRetry: () => quota.chargeRetry(reservation) } : {};

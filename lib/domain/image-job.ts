@@ -1,0 +1,193 @@
+/**
+ * Images as resources (Replicate's predictions, OpenAI's background mode): `POST /images` creates an image with a
+ * status, a worker generates it, and the synchronous answer is the fast case of waiting for it. Pure code: the
+ * states, the view a caller sees, RFC 7240 `Prefer`, and list cursors.
+ */
+import type { ErrorCode } from '../errors.js';
+import type { OutputFormat } from './models.js';
+
+/** What a caller sees. `queued` and `running` are not final; `succeeded` and `failed` are. */
+export type ImageStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+/** `deleted`: a DELETE arrived while the worker was generating; the worker removes what it writes. Never shown. */
+export type JobStatus = ImageStatus | 'deleted';
+
+export const isFinal = (status: JobStatus): boolean => status === 'succeeded' || status === 'failed';
+
+/** The fields of today's 201 answer: the stored image. */
+export interface StoredImageResult {
+  id: string;
+  url: string;
+  key: string;
+  /** The private record written beside the image (not shown to callers; removed with the image). */
+  recordKey: string;
+  contentType: string;
+  bytes: number;
+  sha256: string;
+  width: number;
+  height: number;
+  model: string;
+  revisedPrompt?: string;
+}
+
+export interface JobError {
+  code: ErrorCode;
+  message: string;
+  /** Kept so that a waited-for failure answers with today's headers (provider_busy, quota). */
+  retryAfterSeconds?: number;
+}
+
+/** The part of a quota reservation a worker needs to give it back. */
+export interface ReservationRef {
+  principalKey: string;
+  day: string;
+  costMicroUsd: number;
+  /** The caller's daily spend limit when it was reserved, for counting retried attempts against it. */
+  spendLimitMicroUsd: number;
+}
+
+export interface ImageJob {
+  id: string;
+  /** `principalKey(principal)`: the only caller who may see, list or delete it. */
+  owner: string;
+  principalId: string;
+  principalKind: 'api-key' | 'jwt';
+  status: JobStatus;
+  model: string;
+  size: string;
+  quality: string | undefined;
+  format: OutputFormat | undefined;
+  /** The user's text and the hardened prompt; kept only until the job ends (then in the private S3 record). */
+  prompt?: string | undefined;
+  providerPrompt?: string | undefined;
+  requestId: string;
+  webhook?: string | undefined;
+  webhookState?: 'pending' | 'delivered' | 'failed' | undefined;
+  reservation?: ReservationRef | undefined;
+  createdAt: number;
+  startedAt?: number | undefined;
+  completedAt?: number | undefined;
+  /** While running: the worker's claim and until when it holds it (epoch ms). */
+  claim?: string | undefined;
+  leaseUntil?: number | undefined;
+  result?: StoredImageResult | undefined;
+  error?: JobError | undefined;
+}
+
+/** What `GET /images/{id}`, the list, the 201/202 answers and webhooks show. */
+export interface ImageResource {
+  id: string;
+  status: ImageStatus;
+  model: string;
+  url?: string;
+  key?: string;
+  contentType?: string;
+  bytes?: number;
+  sha256?: string;
+  width?: number;
+  height?: number;
+  revisedPrompt?: string;
+  error?: { code: ErrorCode; message: string };
+  createdAt: string;
+  completedAt?: string;
+}
+
+export const INTERRUPTED: JobError = {
+  code: 'generation_interrupted',
+  message:
+    'The generation was interrupted (its worker stopped). It was not retried, so it is not billed twice; submit a new request.',
+};
+
+/**
+ * A running job whose lease has run out has no live worker: its worker is killed at its timeout and the lease
+ * is longer than that. Readers show it as failed straight away; the first writer records it.
+ */
+export const leaseExpired = (job: ImageJob, now: number): boolean =>
+  job.status === 'running' && (job.leaseUntil ?? 0) < now;
+
+/** The job as its owner sees it; undefined for a deleted one. */
+export function toResource(job: ImageJob, now: number): ImageResource | undefined {
+  if (job.status === 'deleted') return undefined;
+  const expired = leaseExpired(job, now);
+  const status: ImageStatus = expired ? 'failed' : job.status;
+  const base = { id: job.id, status, model: job.model, createdAt: new Date(job.createdAt).toISOString() };
+  if (status === 'succeeded' && job.result) {
+    const { recordKey: _private, id: _id, model: _model, ...image } = job.result;
+    return { ...base, ...image, ...completed(job.completedAt) };
+  }
+  if (status === 'failed') {
+    const error = expired ? INTERRUPTED : (job.error ?? INTERRUPTED);
+    return { ...base, error: { code: error.code, message: error.message }, ...completed(expired ? job.leaseUntil : job.completedAt) };
+  }
+  return base;
+}
+
+const completed = (at: number | undefined): { completedAt?: string } =>
+  at === undefined ? {} : { completedAt: new Date(at).toISOString() };
+
+/** The sort key of the owner index: newest first is a descending query. */
+export const listKey = (createdAt: number, id: string): string => `${new Date(createdAt).toISOString()}#${id}`;
+
+/** Opaque to callers; it only ever moves within the caller's own list (the owner comes from authentication). */
+export function encodeCursor(position: { id: string; listKey: string }): string {
+  return Buffer.from(JSON.stringify([position.id, position.listKey]), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { id: string; listKey: string } | undefined {
+  if (cursor.length > 512 || !/^[A-Za-z0-9_-]+$/.test(cursor)) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(value) || value.length !== 2) return undefined;
+    const [id, key] = value as unknown[];
+    if (typeof id !== 'string' || typeof key !== 'string') return undefined;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id) || !/^\d{4}-\d{2}-\d{2}T[\d:.]+Z#[A-Za-z0-9_-]{1,64}$/.test(key)) return undefined;
+    return { id, listKey: key };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the caller asked for with RFC 7240 `Prefer`. */
+export interface WaitPreference {
+  /** `Prefer: respond-async` without `wait`: answer 202 at once. */
+  respondAsync: boolean;
+  /** `Prefer: wait=N`, in seconds. */
+  waitSeconds: number | undefined;
+}
+
+/**
+ * Parses `Prefer` (RFC 7240): comma-separated preferences, names case-insensitive, values optionally quoted,
+ * parameters after `;` ignored. Preferences that are unknown or malformed are ignored, as the RFC requires.
+ * `respond-async, wait=10` means "wait up to 10 s, then answer asynchronously" (RFC 7240 section 4.3).
+ */
+export function parsePrefer(header: string | undefined): WaitPreference {
+  const preference: WaitPreference = { respondAsync: false, waitSeconds: undefined };
+  if (header === undefined) return preference;
+  for (const part of header.slice(0, 1024).split(',')) {
+    const [token = ''] = part.split(';');
+    const match = /^\s*([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*(?:=\s*(?:"([^"]*)"|([^\s"]*)))?\s*$/.exec(token);
+    if (!match) continue;
+    const name = (match[1] as string).toLowerCase();
+    const value = match[2] ?? match[3];
+    if (name === 'respond-async' && value === undefined) preference.respondAsync = true;
+    if (name === 'wait' && value !== undefined && /^\d{1,6}$/.test(value)) preference.waitSeconds = Number(value);
+  }
+  return preference;
+}
+
+/**
+ * How long `POST /images` waits for the image, in ms, and what to put in `Preference-Applied`. The wait never
+ * passes `maxWaitMs` (what is left before the gateway gives up, less the time to answer).
+ */
+export function waitPlan(
+  preference: WaitPreference,
+  defaultWaitMs: number,
+  maxWaitMs: number,
+): { waitMs: number; applied: string | undefined } {
+  const cap = Math.max(0, maxWaitMs);
+  if (preference.waitSeconds !== undefined) {
+    const waitMs = Math.min(preference.waitSeconds * 1000, cap);
+    return { waitMs, applied: `wait=${Math.floor(waitMs / 1000)}` };
+  }
+  if (preference.respondAsync) return { waitMs: 0, applied: 'respond-async' };
+  return { waitMs: Math.min(defaultWaitMs, cap), applied: undefined };
+}

@@ -1,0 +1,211 @@
+import middy from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import httpRouterHandler from '@middy/http-router';
+import httpSecurityHeaders from '@middy/http-security-headers';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { Dependencies } from '../clients.js';
+import { requestDeadline } from '../domain/deadline.js';
+import { parsePrefer, toResource, waitPlan } from '../domain/image-job.js';
+import { AppError } from '../errors.js';
+import { authenticate } from '../middleware/authenticate.js';
+import { bodyLimit } from '../middleware/body-limit.js';
+import { errorResponse, requestIdOf } from '../middleware/error-response.js';
+import { hardenPromptMiddleware } from '../middleware/harden-prompt.js';
+import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/types.js';
+import { validateImageRequestBody } from '../middleware/validate-image-request.js';
+import type { QuotaStatus } from '../ports.js';
+import { createUseCases, type UseCases } from '../use-cases.js';
+
+type Event = APIGatewayProxyEventV2;
+type Result = APIGatewayProxyStructuredResultV2;
+type RouteHandler = (event: Event, context: RequestContext) => Promise<Result>;
+
+/** Time kept back from the wait to build and send the answer before the gateway's limit. */
+const ANSWER_MARGIN_MS = 500;
+/** Suggested polling interval after a 202. */
+const RETRY_AFTER_SECONDS = 5;
+
+/** The routes, for the router and for `405 Allow` (a path that exists under other methods). */
+const ROUTES = [
+  { path: '/images', pattern: /^\/images\/?$/, methods: ['GET', 'POST'] },
+  { path: '/images/{id}', pattern: /^\/images\/[^/]+\/?$/, methods: ['DELETE', 'GET'] },
+] as const;
+
+/** The Idempotency-Key header (IETF draft: 1-255 printable ASCII characters), or undefined when absent. */
+function idempotencyKeyOf(headers: Record<string, string | undefined>): string | undefined {
+  const key = headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw new AppError('invalid_request', 'The Idempotency-Key header must be 1-255 printable ASCII characters.', {
+      details: { field: 'Idempotency-Key' },
+    });
+  }
+  return key;
+}
+
+const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): Result => ({
+  statusCode,
+  headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+  body: JSON.stringify(body),
+});
+
+const rateLimitHeaders = (quota: QuotaStatus | undefined, now: number): Record<string, string> =>
+  quota
+    ? {
+        'ratelimit-limit': String(quota.limit),
+        'ratelimit-remaining': String(quota.remaining),
+        'ratelimit-reset': String(Math.max(0, Math.ceil((quota.resetAt - now) / 1000))),
+      }
+    : {};
+
+const noResources = (): AppError =>
+  new AppError('not_found', 'This deployment keeps no image resources (no STATE_TABLE): only POST /images is served.');
+
+/**
+ * The one HTTP entry: `POST /images`, `GET /images`, `GET /images/{id}`, `DELETE /images/{id}` through
+ * @middy/http-router, each route its own middy chain behind the shared one. Order is the security model: who is
+ * asking (401) before anything else about the request; for POST then how big (413), is it JSON (415/400), is it
+ * valid (400), harden the prompt; only then the use case, the only step that can spend money.
+ */
+export function createApiHandler(deps: Dependencies, useCases: UseCases = createUseCases(deps)) {
+  const { config, logger } = deps;
+  const { generateImage, images } = useCases;
+
+  const auth = authenticate({
+    apiKeys: config.apiKeys,
+    tokens: deps.tokens,
+    onAuthenticated: (principal) => logger.appendKeys({ principal: principal.id, principalKind: principal.kind }),
+  });
+
+  const principalOf = (context: RequestContext) => {
+    if (context.principal === undefined) throw new Error('middleware chain is incomplete');
+    return context.principal;
+  };
+
+  const postImages: RouteHandler = async (event, context) => {
+    const { imageRequest, providerPrompt } = context;
+    const principal = principalOf(context);
+    if (imageRequest === undefined || providerPrompt === undefined) throw new Error('middleware chain is incomplete');
+    const now = deps.now();
+    const headers = event.headers ?? {};
+    const deadline = requestDeadline({
+      now,
+      lambdaRemainingMs: context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs,
+      gatewayReceivedAt: event.requestContext?.timeEpoch,
+      gatewayTimeoutMs: config.limits.gatewayTimeoutMs,
+    });
+    const requestId = event.requestContext?.requestId ?? context.awsRequestId;
+    const idempotencyKey = idempotencyKeyOf(headers);
+
+    if (!images) {
+      if (imageRequest.webhook !== undefined) {
+        throw new AppError('invalid_request', '"webhook" needs image resources, which this deployment does not keep (no STATE_TABLE).', {
+          details: { field: 'webhook' },
+        });
+      }
+      const { image, quota, replayed } = await generateImage({ requestId, principal, idempotencyKey, ...imageRequest, providerPrompt, deadline });
+      return json(201, { ...image, status: 'succeeded' }, {
+        location: image.url,
+        ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+        ...rateLimitHeaders(quota, now),
+      });
+    }
+
+    const plan = waitPlan(parsePrefer(headers['prefer']), config.jobs?.defaultWaitMs ?? 0, deadline - ANSWER_MARGIN_MS - now);
+    const { job, quota, replayed } = await images.create({
+      requestId,
+      principal,
+      idempotencyKey,
+      ...imageRequest,
+      providerPrompt,
+      deadline,
+      waitUntil: now + plan.waitMs,
+    });
+    const answeredAt = deps.now();
+    const resource = toResource(job, answeredAt);
+    const common = {
+      ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+      // An inline job ran to its end whatever was asked: no preference was applied then.
+      ...(plan.applied !== undefined && images.dispatcher.background ? { 'preference-applied': plan.applied } : {}),
+      ...rateLimitHeaders(quota, now),
+    };
+    if (resource?.status === 'succeeded' && resource.url !== undefined) {
+      return json(201, resource, { location: resource.url, ...common });
+    }
+    return json(
+      202,
+      { id: job.id, status: resource?.status ?? job.status, model: job.model, createdAt: new Date(job.createdAt).toISOString() },
+      { location: `/images/${job.id}`, 'retry-after': String(RETRY_AFTER_SECONDS), ...common },
+    );
+  };
+
+  const getImage: RouteHandler = async (event, context) => {
+    if (!images) throw noResources();
+    return json(200, await images.get(principalOf(context), event.pathParameters?.['id'] ?? ''));
+  };
+
+  const listImages: RouteHandler = async (event, context) => {
+    if (!images) throw noResources();
+    const query = event.queryStringParameters ?? {};
+    return json(200, await images.list({ principal: principalOf(context), limit: query['limit'], cursor: query['cursor'] }));
+  };
+
+  const deleteImage: RouteHandler = async (event, context) => {
+    if (!images) throw noResources();
+    await images.delete(principalOf(context), event.pathParameters?.['id'] ?? '');
+    return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
+  };
+
+  const route = (handler: RouteHandler, ...middlewares: HttpMiddleware[]) =>
+    middy<Event, Result, Error, RequestContext>().use(auth).use(middlewares).handler(handler);
+
+  const router = httpRouterHandler({
+    routes: [
+      {
+        method: 'POST',
+        path: '/images',
+        handler: route(
+          postImages,
+          bodyLimit({ maxBytes: config.limits.maxBodyBytes }),
+          httpJsonBodyParser() as HttpMiddleware,
+          validateImageRequestBody({
+            defaultModel: config.imageModel,
+            allowedModels: config.imageModels,
+            maxPromptChars: config.limits.maxPromptChars,
+            prompt: config.prompt,
+          }),
+          hardenPromptMiddleware(config.prompt),
+        ),
+      },
+      { method: 'GET', path: '/images', handler: route(listImages) },
+      { method: 'GET', path: '/images/{id}', handler: route(getImage) },
+      { method: 'DELETE', path: '/images/{id}', handler: route(deleteImage) },
+    ],
+    // The router's own 404 has no code and no Allow: answer with the API's JSON errors instead.
+    notFoundResponse: ({ path }: { method: string; path: string }) => {
+      const known = ROUTES.find((candidate) => candidate.pattern.test(path));
+      if (known) {
+        throw new AppError('method_not_allowed', `Allowed methods for this path: ${known.methods.join(', ')}.`, {
+          headers: { Allow: known.methods.join(', ') },
+        });
+      }
+      throw new AppError('not_found', 'No such route. See the API section of the README.');
+    },
+  });
+
+  return middy<Event, Result, Error, RequestContext>()
+    // onError handlers run in reverse order: errorResponse builds the error response first, then the security
+    // headers are added to it, and only then does the logger drop this request's keys.
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(httpSecurityHeaders())
+    .use(errorResponse({ log: logger }))
+    .use(httpHeaderNormalizer())
+    .use({
+      before: (request: HttpRequest) => {
+        logger.appendKeys({ requestId: requestIdOf(request) });
+      },
+    })
+    .handler(router as unknown as RouteHandler);
+}

@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { AppError } from './errors.js';
+import { ImageVerificationError, verifyImage, type ImageInfo } from './domain/image-format.js';
+import type { StoredImageResult } from './domain/image-job.js';
+import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
+import type { OutputFormat } from './domain/models.js';
+import { microUsdToUsd } from './domain/pricing.js';
+import { principalKey, type GenerationHooks, type ImageGenerator, type ImageStore, type Log, type Principal } from './ports.js';
+
+/** What generating, verifying and storing one image needs; shared by the synchronous and the job use cases. */
+export interface ImagePipelineDeps {
+  generator: ImageGenerator;
+  store: ImageStore;
+  log: Log;
+  publicBaseUrl: string;
+  imagePrefix: string;
+  recordPrefix: string;
+  maxImageBytes: number;
+  now: () => number;
+}
+
+export interface ImagePipelineInput {
+  id: string;
+  requestId: string;
+  principal: Principal;
+  /** The user's prompt after normalisation (stored in the private record). */
+  prompt: string;
+  /** What the provider gets: the normalised prompt inside the hardening template. */
+  providerPrompt: string;
+  model: string;
+  size: string;
+  quality: string | undefined;
+  format: OutputFormat | undefined;
+  costMicroUsd: number;
+  /** The provider must have answered by then (epoch ms). */
+  providerDeadline: number;
+  /** The writes must have finished by then. */
+  deadline: number;
+  hooks?: GenerationHooks | undefined;
+}
+
+export type PipelineOutcome =
+  | { ok: true; image: StoredImageResult; createdAt: Date }
+  /** `billed`: the provider generated, or may have (the money rule: the reservation is kept). */
+  | { ok: false; error: unknown; billed: boolean };
+
+/**
+ * Generate -> verify -> two writes. Its image is verified before anything is written; the image and its private
+ * record are both written (in parallel) before a URL exists, and if either write fails the other is removed, so
+ * there is no image without a record, no record without an image, and no URL for bytes S3 did not accept.
+ */
+export async function runImagePipeline(deps: ImagePipelineDeps, input: ImagePipelineInput): Promise<PipelineOutcome> {
+  let generated;
+  const startedAt = deps.now();
+  try {
+    generated = await deps.generator.generate(
+      {
+        prompt: input.providerPrompt,
+        model: input.model,
+        size: input.size,
+        quality: input.quality,
+        format: input.format,
+        endUserId: endUserId(principalKey(input.principal)),
+      },
+      input.providerDeadline,
+      input.hooks,
+    );
+  } catch (error) {
+    return { ok: false, error, billed: error instanceof AppError && error.mayBeBilled };
+  }
+  try {
+    return { ok: true, ...(await verifyAndStore(deps, input, generated, startedAt)) };
+  } catch (error) {
+    // The provider answered with an image: it was generated, and billed, whatever happened to it afterwards.
+    return { ok: false, error, billed: true };
+  }
+}
+
+async function verifyAndStore(
+  deps: ImagePipelineDeps,
+  input: ImagePipelineInput,
+  generated: { bytes: Buffer; revisedPrompt?: string | undefined; usage?: Record<string, unknown> | undefined },
+  startedAt: number,
+): Promise<{ image: StoredImageResult; createdAt: Date }> {
+  const generatedAt = deps.now();
+
+  const bytes = generated.bytes;
+  if (bytes.length > deps.maxImageBytes) {
+    throw new AppError('bad_provider_response', `The image provider returned an image larger than ${deps.maxImageBytes} bytes.`, {
+      details: { reason: 'image too large', bytes: bytes.length },
+    });
+  }
+  const info = verify(bytes);
+  const digest = createHash('sha256').update(bytes).digest();
+  const sha256 = digest.toString('hex');
+
+  const estimatedCostUsd = microUsdToUsd(input.costMicroUsd);
+  const id = input.id;
+  const createdAt = new Date(generatedAt);
+  const key = imageKey(deps.imagePrefix, id, createdAt, info.extension);
+  const privateKey = recordKey(deps.recordPrefix, id, createdAt);
+  const url = publicUrl(deps.publicBaseUrl, key);
+
+  const record = {
+    id,
+    key,
+    url,
+    requestId: input.requestId,
+    principal: input.principal.id,
+    principalKind: input.principal.kind,
+    model: input.model,
+    estimatedCostUsd,
+    parameters: { size: input.size, quality: input.quality, format: input.format },
+    prompt: input.prompt,
+    providerPrompt: input.providerPrompt,
+    revisedPrompt: generated.revisedPrompt,
+    usage: generated.usage,
+    contentType: info.contentType,
+    bytes: bytes.length,
+    sha256,
+    width: info.width,
+    height: info.height,
+    createdAt: createdAt.toISOString(),
+  };
+
+  await writeBoth(deps, [
+    {
+      key,
+      write: () =>
+        deps.store.putImage(
+          {
+            key,
+            bytes,
+            contentType: info.contentType,
+            sha256: digest,
+            metadata: { 'image-id': id, sha256, 'request-id': asciiOnly(input.requestId), model: input.model },
+          },
+          input.deadline,
+        ),
+    },
+    { key: privateKey, write: () => deps.store.putRecord(privateKey, record, input.deadline) },
+  ]);
+
+  deps.log.info('image stored', {
+    imageId: id,
+    key,
+    bytes: bytes.length,
+    sha256,
+    contentType: info.contentType,
+    width: info.width,
+    height: info.height,
+    model: input.model,
+    estimatedCostUsd,
+    providerMs: generatedAt - startedAt,
+    storeMs: deps.now() - generatedAt,
+  });
+
+  return {
+    image: {
+      id,
+      url,
+      key,
+      recordKey: privateKey,
+      contentType: info.contentType,
+      bytes: bytes.length,
+      sha256,
+      width: info.width,
+      height: info.height,
+      model: input.model,
+      ...(generated.revisedPrompt === undefined ? {} : { revisedPrompt: generated.revisedPrompt }),
+    },
+    createdAt,
+  };
+}
+
+function verify(bytes: Buffer): ImageInfo {
+  try {
+    return verifyImage(bytes);
+  } catch (error) {
+    if (error instanceof ImageVerificationError) {
+      throw new AppError('bad_provider_response', 'The image provider returned an incomplete or unknown image.', {
+        cause: error,
+        details: { reason: error.problem, bytes: bytes.length },
+      });
+    }
+    throw error;
+  }
+}
+
+async function writeBoth(
+  deps: ImagePipelineDeps,
+  writes: { key: string; write: () => Promise<void> }[],
+): Promise<void> {
+  const results = await Promise.allSettled(writes.map(({ write }) => write()));
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (!failed) return;
+  // Undo the writes that did succeed, so a failure leaves nothing behind.
+  await Promise.allSettled(
+    writes.map(async ({ key }, index) => {
+      if (results[index]?.status !== 'fulfilled') return;
+      try {
+        await deps.store.delete(key);
+      } catch (error) {
+        deps.log.error('could not remove the half of a failed write', {
+          key,
+          errorName: error instanceof Error ? error.name : 'unknown',
+        });
+      }
+    }),
+  );
+  throw failed.reason;
+}
+
+/** Providers want a stable end-user id for abuse monitoring; a hash keeps our principal names private. */
+const endUserId = (principal: string): string =>
+  createHash('sha256').update(`durable-image-api:${principal}`).digest('hex').slice(0, 32);
+
+const asciiOnly = (value: string): string => value.replace(/[^\x20-\x7e]/g, '?');

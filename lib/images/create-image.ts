@@ -1,0 +1,174 @@
+import { AppError } from '../errors.js';
+import { giveBack, moderate } from '../admission.js';
+import { isFinal, type ImageJob } from '../domain/image-job.js';
+import type { OutputFormat } from '../domain/models.js';
+import { estimateImageCostMicroUsd } from '../domain/pricing.js';
+import {
+  principalKey,
+  type IdempotencyGuard,
+  type JobDispatcher,
+  type Principal,
+  type PromptModerator,
+  type QuotaGate,
+  type QuotaStatus,
+  type WebhookSender,
+} from '../ports.js';
+import { fromJobError, settleExpired, type JobReadDeps } from './jobs.js';
+
+export interface CreateImageDeps extends JobReadDeps {
+  dispatcher: JobDispatcher;
+  webhooks?: WebhookSender | undefined;
+  quota?: QuotaGate | undefined;
+  moderator?: PromptModerator | undefined;
+  moderationFailOpen?: boolean;
+  idempotency?: IdempotencyGuard | undefined;
+  estimateCost?: (model: string, quality: string | undefined, size: string) => number;
+  newId: () => string;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface CreateImageInput {
+  requestId: string;
+  principal: Principal;
+  idempotencyKey?: string | undefined;
+  prompt: string;
+  providerPrompt: string;
+  model: string;
+  size: string;
+  quality: string | undefined;
+  format: OutputFormat | undefined;
+  webhook?: string | undefined;
+  /** When the request must have been answered (epoch ms). */
+  deadline: number;
+  /** Until when to wait for the image before answering 202 (epoch ms, at most `deadline`). */
+  waitUntil: number;
+}
+
+export interface CreateImageOutcome {
+  /** The job as it stood when the wait ended: final (`succeeded`) or still `queued`/`running`. */
+  job: ImageJob;
+  quota?: QuotaStatus | undefined;
+  replayed: boolean;
+}
+
+/** Polling the job: fast first (fast generations answer quickly), then once a second (a read costs money). */
+const POLL_FIRST_MS = 100;
+const POLL_MAX_MS = 1_000;
+
+/**
+ * `POST /images`: admits the request (webhook target, quota, moderation: all before any money is spent), creates
+ * the image resource, starts its worker, and waits for it until `waitUntil`. A failed image is thrown as the
+ * error today's synchronous answer had; a finished one or one still in progress is returned.
+ *
+ * With an Idempotency-Key the creation and the wait run once per key: a retry names the same resource (same id)
+ * and waits for it again; it never starts a second generation. A request that ends in an error stores nothing,
+ * so it may be retried with the same key, as before.
+ */
+export const createCreateImage = (deps: CreateImageDeps) => {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+
+  const waitFor = async (id: string, until: number): Promise<ImageJob | undefined> => {
+    let job = await deps.jobs.get(id);
+    for (let pause = POLL_FIRST_MS; job && !isFinal(job.status) && deps.now() < until; pause = Math.min(pause * 2, POLL_MAX_MS)) {
+      job = await settleExpired(deps, job);
+      if (isFinal(job.status)) break;
+      await sleep(Math.max(0, Math.min(pause, until - deps.now())));
+      job = await deps.jobs.get(id);
+    }
+    return job;
+  };
+
+  const start = async (input: CreateImageInput): Promise<{ job: ImageJob; quota?: QuotaStatus | undefined }> => {
+    if (input.webhook !== undefined) {
+      if (!deps.webhooks) {
+        throw new AppError('invalid_request', '"webhook" is not available: this deployment has no webhook secret (WEBHOOK_SECRET).', {
+          details: { field: 'webhook' },
+        });
+      }
+      await deps.webhooks.check(input.webhook, input.deadline);
+    }
+    const now = deps.now();
+    const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(input.model, input.quality, input.size);
+    const reservation = deps.quota ? await deps.quota.reserve(input.principal, costMicroUsd, now) : undefined;
+    const job: ImageJob = {
+      id: deps.newId(),
+      owner: principalKey(input.principal),
+      principalId: input.principal.id,
+      principalKind: input.principal.kind,
+      status: 'queued',
+      model: input.model,
+      size: input.size,
+      quality: input.quality,
+      format: input.format,
+      prompt: input.prompt,
+      providerPrompt: input.providerPrompt,
+      requestId: input.requestId,
+      webhook: input.webhook,
+      webhookState: input.webhook === undefined ? undefined : 'pending',
+      reservation: reservation
+        ? { principalKey: reservation.principalKey, day: reservation.day, costMicroUsd, spendLimitMicroUsd: reservation.spendLimitMicroUsd }
+        : undefined,
+      createdAt: now,
+    };
+    try {
+      await moderate(deps, input.prompt, input.deadline);
+      await deps.jobs.create(job);
+    } catch (error) {
+      if (reservation) await giveBack(deps, reservation);
+      throw error;
+    }
+    try {
+      await deps.dispatcher.dispatch(job.id, input.deadline);
+    } catch (error) {
+      // Nothing will ever run it: end it now, and the provider was never called.
+      const ended = await deps.jobs
+        .fail(job.id, { status: 'queued' }, { code: 'queue_unavailable', message: 'The image could not be queued for generation.' }, deps.now())
+        .catch(() => false);
+      if (reservation && ended) await giveBack(deps, reservation);
+      throw error;
+    }
+    deps.log.info('image job created', { imageId: job.id, model: job.model, background: deps.dispatcher.background });
+    return { job, quota: reservation?.status };
+  };
+
+  const startAndWait = async (input: CreateImageInput): Promise<CreateImageOutcome> => {
+    const started = await start(input);
+    const job = (await waitFor(started.job.id, input.waitUntil)) ?? started.job;
+    if (job.status === 'failed') throw fromJobError(job.error);
+    return { job, quota: started.quota, replayed: false };
+  };
+
+  return async (input: CreateImageInput): Promise<CreateImageOutcome> => {
+    if (input.idempotencyKey === undefined) return startAndWait(input);
+    if (!deps.idempotency) {
+      throw new AppError('invalid_request', 'Idempotency-Key is not supported by this deployment (no state table).', {
+        details: { field: 'Idempotency-Key' },
+      });
+    }
+    let outcome: CreateImageOutcome | undefined;
+    const { value, replayed } = await deps.idempotency.run(
+      { principal: principalKey(input.principal), key: input.idempotencyKey },
+      {
+        prompt: input.prompt,
+        model: input.model,
+        size: input.size,
+        quality: input.quality ?? null,
+        format: input.format ?? null,
+        webhook: input.webhook ?? null,
+      },
+      input.deadline,
+      async () => {
+        outcome = await startAndWait(input);
+        // Only the id is stored with the key: the job itself (and its prompt) stays in the job store.
+        return { id: outcome.job.id };
+      },
+    );
+    if (outcome && !replayed) return outcome;
+    const job = await waitFor(value.id, input.waitUntil);
+    if (!job || job.status === 'deleted') {
+      throw new AppError('not_found', 'The image this Idempotency-Key created has been deleted. Use a new key.');
+    }
+    if (job.status === 'failed') throw fromJobError(job.error);
+    return { job, replayed: true };
+  };
+};

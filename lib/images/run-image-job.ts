@@ -1,0 +1,151 @@
+import { AppError } from '../errors.js';
+import { billableRetryHook, giveBack } from '../admission.js';
+import { runImagePipeline, type ImagePipelineDeps } from '../image-pipeline.js';
+import { INTERRUPTED, isFinal, leaseExpired, toResource, type ImageJob } from '../domain/image-job.js';
+import type { JobStore, QuotaGate, WebhookSender } from '../ports.js';
+import { toJobError } from './jobs.js';
+
+export interface RunImageJobDeps extends ImagePipelineDeps {
+  jobs: JobStore;
+  quota?: QuotaGate | undefined;
+  webhooks?: WebhookSender | undefined;
+  /** Time kept back from the provider for decoding, verifying and storing. */
+  uploadReserveMs: number;
+  /** The provider is not called with less time than this. */
+  minProviderTimeMs: number;
+  newId: () => string;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface RunBudget {
+  /** When this run must have finished everything, webhook included (epoch ms). */
+  deadline: number;
+  /** Until when a claim made by this run holds: later than the moment this process can be killed. */
+  leaseUntil: number;
+  /** Time kept back at the end for delivering the webhook. */
+  webhookReserveMs: number;
+}
+
+/** A second run found the job held by a live worker and cannot wait for it to end: let the platform retry later. */
+export class JobBusyError extends Error {
+  constructor(id: string) {
+    super(`job ${id} is held by another worker`);
+    this.name = 'JobBusyError';
+  }
+}
+
+/**
+ * The worker's use case: runs one image job to its end, at most once per resource, whatever the delivery.
+ *
+ * A job is claimed with a conditional write (`queued` -> `running`, with a lease that outlasts this process), so
+ * of two deliveries of the same event only one ever calls the provider. A delivery that finds the job `running`
+ * under an expired lease knows its worker died: it records `failed` (`generation_interrupted`) instead of calling
+ * the provider again. The end of a job (success or failure) is a conditional write on the claim too; a DELETE
+ * that arrived meanwhile wins, and the worker removes what it wrote.
+ */
+export const createRunImageJob = (deps: RunImageJobDeps) => {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+
+  const notify = async (id: string, budget: RunBudget): Promise<void> => {
+    const job = await deps.jobs.get(id);
+    if (!job?.webhook || job.webhookState !== 'pending' || !isFinal(job.status) || !deps.webhooks) return;
+    const resource = toResource(job, deps.now());
+    if (!resource) return;
+    const delivered = await deps.webhooks.deliver(
+      job.webhook,
+      { id: `${job.id}.${resource.status}`, type: `image.${resource.status}`, data: resource },
+      budget.deadline,
+    );
+    await deps.jobs.setWebhookState(job.id, delivered ? 'delivered' : 'failed');
+    deps.log.info('webhook', { imageId: job.id, delivered });
+  };
+
+  /** Removes what a worker wrote for a job that was deleted while it ran, then the job itself. */
+  const cleanUpDeleted = async (job: ImageJob, keys: string[]): Promise<void> => {
+    await Promise.all(keys.map((key) => deps.store.delete(key)));
+    await deps.jobs.remove(job.id, 'deleted');
+    deps.log.info('job deleted while running: removed its objects', { imageId: job.id, objects: keys.length });
+  };
+
+  const execute = async (job: ImageJob, claim: string, budget: RunBudget): Promise<void> => {
+    const storeDeadline = budget.deadline - budget.webhookReserveMs;
+    const providerDeadline = storeDeadline - deps.uploadReserveMs;
+    const startedAt = deps.now();
+    const endAs = async (error: unknown, billed: boolean): Promise<void> => {
+      if (job.reservation && !billed) await giveBack(deps, job.reservation);
+      const ended = await deps.jobs.fail(job.id, { status: 'running', claim }, toJobError(error), deps.now());
+      if (!ended) {
+        const current = await deps.jobs.get(job.id);
+        if (current?.status === 'deleted') await cleanUpDeleted(current, []);
+      }
+      deps.log.info('image job failed', { imageId: job.id, errorCode: error instanceof AppError ? error.code : 'internal_error', billed });
+    };
+
+    if (providerDeadline - startedAt < deps.minProviderTimeMs || job.prompt === undefined || job.providerPrompt === undefined) {
+      // Refused before spending money: a generation that cannot finish in time is billed for nobody.
+      await endAs(new AppError('provider_timeout', 'Not enough time left to generate an image.'), false);
+      return;
+    }
+    const outcome = await runImagePipeline(deps, {
+      id: job.id,
+      requestId: job.requestId,
+      principal: { id: job.principalId, kind: job.principalKind },
+      prompt: job.prompt,
+      providerPrompt: job.providerPrompt,
+      model: job.model,
+      size: job.size,
+      quality: job.quality,
+      format: job.format,
+      costMicroUsd: job.reservation?.costMicroUsd ?? 0,
+      providerDeadline,
+      deadline: storeDeadline,
+      hooks: billableRetryHook(deps.quota, job.reservation),
+    });
+    if (!outcome.ok) {
+      await endAs(outcome.error, outcome.billed);
+      return;
+    }
+    const won = await deps.jobs.succeed(job.id, claim, outcome.image, deps.now());
+    if (!won) {
+      const current = await deps.jobs.get(job.id);
+      await cleanUpDeleted(current ?? job, [outcome.image.key, outcome.image.recordKey]);
+    }
+  };
+
+  /** Runs (or finishes, or reports) the job `id`. Safe to call any number of times for the same id. */
+  return async (id: string, budget: RunBudget): Promise<void> => {
+    for (let step = 0; step < 4; step += 1) {
+      const job = await deps.jobs.get(id);
+      if (!job) {
+        deps.log.info('job not found (deleted before it ran)', { imageId: id });
+        return;
+      }
+      const now = deps.now();
+      if (job.status === 'queued') {
+        const claim = deps.newId();
+        if (!(await deps.jobs.claim(id, claim, budget.leaseUntil, now))) continue;
+        await execute(job, claim, budget);
+        await notify(id, budget);
+        return;
+      }
+      if (job.status === 'running') {
+        if (leaseExpired(job, now)) {
+          await deps.jobs.fail(id, { status: 'running', claim: job.claim }, INTERRUPTED, now);
+          deps.log.warn('job lease expired: marked failed, provider not called again', { imageId: id });
+          continue; // the next step delivers its webhook
+        }
+        // Another worker holds it. Its lease ends before ours could: wait for that if it fits, else retry later.
+        const until = (job.leaseUntil ?? now) + 1_000;
+        if (until > budget.deadline) throw new JobBusyError(id);
+        await sleep(until - now);
+        continue;
+      }
+      if (job.status === 'deleted') {
+        if (leaseExpired({ ...job, status: 'running' }, now)) await deps.jobs.remove(id, 'deleted');
+        return;
+      }
+      await notify(id, budget);
+      return;
+    }
+  };
+};
