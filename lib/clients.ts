@@ -102,7 +102,8 @@ function createOpenAIClient(config: Config): OpenAI | undefined {
 }
 
 function createGenerator(config: Config, openai: OpenAI | undefined): ImageGenerator {
-  if (config.provider.kind === 'offline' || openai === undefined) return new OfflineImageGenerator();
+  if (config.provider.kind === 'offline') return new OfflineImageGenerator(config.provider.delayMs);
+  if (openai === undefined) return new OfflineImageGenerator();
   return new OpenAIImageGenerator(openai, {
     maxRetries: config.provider.maxRetries,
     maxImageBytes: config.limits.maxImageBytes,

@@ -54,7 +54,8 @@ export interface WebhookConfig {
 }
 
 export type ProviderConfig =
-  | { kind: 'offline' }
+  /** `delayMs`: the offline generator takes this long (OFFLINE_DELAY_MS), to see 202 and polling locally. */
+  | { kind: 'offline'; delayMs: number }
   | {
       kind: 'openai';
       apiKey: string | undefined;
@@ -203,7 +204,7 @@ function parseModels(env: Env): { imageModel: string; imageModels: string[] } {
 
 function parseProvider(env: Env): ProviderConfig {
   const kind = optional(env, 'IMAGE_PROVIDER') ?? 'offline';
-  if (kind === 'offline') return { kind };
+  if (kind === 'offline') return { kind, delayMs: integer(env, 'OFFLINE_DELAY_MS', 0, 0, 600_000) };
   if (kind !== 'openai') throw new ConfigError('IMAGE_PROVIDER', `must be "openai" or "offline", got "${kind}"`);
   const apiKey = optional(env, 'OPENAI_API_KEY');
   const apiKeyParameter = optional(env, 'OPENAI_API_KEY_PARAMETER');

@@ -44,17 +44,37 @@ export async function startLocalS3({ port, directory = `${ROOT}.local/s3` }) {
 
 export const LOCAL_TABLE = 'local-state';
 
-/** The state table as serverless.yml defines it (key `pk`); TTL is not emulated by dynalite. */
+/** The state table as serverless.yml defines it (key `pk`, owner index); TTL is not emulated by dynalite. */
 export async function createStateTable(client, name) {
   await client.send(
     new CreateTableCommand({
       TableName: name,
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'owner', AttributeType: 'S' },
+        { AttributeName: 'listKey', AttributeType: 'S' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byOwner',
+          KeySchema: [
+            { AttributeName: 'owner', KeyType: 'HASH' },
+            { AttributeName: 'listKey', KeyType: 'RANGE' },
+          ],
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: ['status', 'model', 'createdAt', 'completedAt', 'result', 'error', 'leaseUntil'],
+          },
+        },
+      ],
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
 }
+
+/** The worker function's name under serverless-offline (`<service>-<stage>-<function>`). */
+export const LOCAL_WORKER_FUNCTION = 'durable-image-api-local-runImageJob';
 
 /** dynalite (DynamoDB on loopback, in memory: quotas start fresh each run) with the state table created. */
 export async function startLocalDynamo({ port }) {

@@ -35,7 +35,7 @@ export async function startStackProcess({ env = {}, apiKey = 'stack-test-key', r
     }
   };
   const startedAt = Date.now();
-  while (!output.includes('Try it:')) {
+  while (!output.includes('Ctrl-C stops everything')) {
     if (child.exitCode !== null || Date.now() - startedAt > readyTimeoutMs) {
       kill('SIGKILL');
       await rm(s3Dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import {
   DEFAULT_LOCAL_API_KEY,
+  LOCAL_WORKER_FUNCTION,
   ROOT,
   SERVERLESS_BIN,
   localEnvironment,
@@ -28,6 +29,9 @@ const dynamo = await startLocalDynamo({ port: dynamoPort });
 const env = localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey });
 env.PORT = String(port);
 env.LAMBDA_PORT = String(lambdaPort);
+// Jobs run as in AWS: the API invokes the worker asynchronously, here through serverless-offline's invoke port.
+env.WORKER_FUNCTION_NAME = LOCAL_WORKER_FUNCTION;
+env.LAMBDA_ENDPOINT = `http://127.0.0.1:${lambdaPort}`;
 
 // A stale build from an interrupted run would be served instead of the current code.
 await rm(`${ROOT}.esbuild`, { recursive: true, force: true });
@@ -78,20 +82,27 @@ relay(offline.stderr, process.stderr);
 
 function announce() {
   const provider = env.IMAGE_PROVIDER === 'openai' ? `OpenAI (${env.IMAGE_MODEL ?? 'gpt-image-2'})` : 'offline (no key needed)';
+  const shownKey = apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '$LOCAL_API_KEY';
   const keyNote = process.env.LOCAL_API_KEY ? 'LOCAL_API_KEY' : `the default local key; set LOCAL_API_KEY to change it`;
   console.log(`
 durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
   API          http://127.0.0.1:${port}/images  (POST)
   quotas       ${env.DAILY_IMAGE_LIMIT || 50} images/day per caller (local DynamoDB at ${dynamo.endpoint}, in memory)
   image store  ${endpoint}/${env.IMAGE_BUCKET}/images/...  (local S3, files in ${process.env.LOCAL_S3_DIR ?? '.local/s3'})
-  provider     ${provider}
+  provider     ${provider}${env.OFFLINE_DELAY_MS ? ` (takes ${env.OFFLINE_DELAY_MS} ms per image)` : ''}
+  worker       ${LOCAL_WORKER_FUNCTION} (asynchronous invoke on port ${lambdaPort})
   API key      ${apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '(from LOCAL_API_KEY)'}  (${keyNote})
 
-Try it:
+Try it (waits for the image: 201 with its permanent URL):
   curl -sS -X POST http://127.0.0.1:${port}/images \\
-    -H 'Authorization: Bearer ${apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '$LOCAL_API_KEY'}' \\
+    -H 'Authorization: Bearer ${shownKey}' \\
     -H 'Content-Type: application/json' \\
     -d '{"prompt":"a lighthouse on a cliff at dawn, watercolour"}'
+
+Or answer at once (202 + Location) and poll, as for slow generations (OFFLINE_DELAY_MS=40000 npm start shows it):
+  curl -sS -i -X POST http://127.0.0.1:${port}/images -H 'Prefer: respond-async' \\
+    -H 'Authorization: Bearer ${shownKey}' -H 'Content-Type: application/json' -d '{"prompt":"a red fox"}'
+  curl -sS http://127.0.0.1:${port}/images/<id> -H 'Authorization: Bearer ${shownKey}'
 
 Open the "url" of the answer in a browser to see the image. Ctrl-C stops everything.
 `);

@@ -123,17 +123,16 @@ export class DynamoDbJobStore implements JobStore {
         ExpressionAttributeNames: { '#owner': 'owner' },
         ExpressionAttributeValues: { ':owner': S(owner) },
         ScanIndexForward: false,
-        Limit: limit,
+        // One more than asked: a next page is announced only when there is one.
+        Limit: limit + 1,
         ...(cursor ? { ExclusiveStartKey: { ...pk(cursor.id), owner: S(owner), listKey: S(cursor.listKey) } } : {}),
       }),
     );
-    const last = queried.LastEvaluatedKey;
-    const lastId = last?.['pk']?.S?.replace(/^image#/, '');
-    const lastKey = last?.['listKey']?.S;
-    return {
-      jobs: (queried.Items ?? []).map(fromItem),
-      next: lastId !== undefined && lastKey !== undefined ? { id: lastId, listKey: lastKey } : undefined,
-    };
+    const jobs = (queried.Items ?? []).map(fromItem);
+    const page = jobs.slice(0, limit);
+    const last = page[page.length - 1];
+    const more = jobs.length > limit;
+    return { jobs: page, next: more && last ? { id: last.id, listKey: listKey(last.createdAt, last.id) } : undefined };
   }
 
   async remove(id: string, status: JobStatus): Promise<boolean> {

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError } from '../errors.js';
 import { encodePng } from '../domain/png-encoder.js';
 import { familyOf, pixelSize } from '../domain/models.js';
 import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
@@ -9,7 +11,20 @@ import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports
  * comes from the bytes, as for every provider.
  */
 export class OfflineImageGenerator implements ImageGenerator {
-  async generate(request: GenerationRequest): Promise<GeneratedImage> {
+  /** @param delayMs how long a generation takes (OFFLINE_DELAY_MS), like a real provider's slow ones. */
+  constructor(
+    private readonly delayMs = 0,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async generate(request: GenerationRequest, deadline: number): Promise<GeneratedImage> {
+    if (this.delayMs > 0) {
+      const left = deadline - this.now();
+      await sleep(Math.max(0, Math.min(this.delayMs, left)));
+      if (this.delayMs > left) {
+        throw new AppError('provider_timeout', 'The image provider did not answer in time.', { details: { offlineDelayMs: this.delayMs } });
+      }
+    }
     const family = familyOf(request.model);
     const { width, height } = family ? pixelSize(request.size, family) : { width: 1024, height: 1024 };
     const png = renderPicture(request.prompt, width, height);

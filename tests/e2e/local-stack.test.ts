@@ -13,7 +13,8 @@ let s3Dir: string;
 
 beforeAll(async () => {
   // Exactly what `npm start` runs, on free ports and a throw-away S3 directory, with no OpenAI key.
-  stack = await startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '' } });
+  // Each offline image takes 1.5 s, so a short Prefer: wait shows the asynchronous path.
+  stack = await startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '1500' } });
   s3Dir = await mkdtemp(join(tmpdir(), 'dia-e2e-invoke-s3-'));
 }, 130_000);
 
@@ -68,6 +69,43 @@ describe('npm start: the local stack over HTTP', () => {
     const response = await postImage(JSON.stringify({ prompt: 'fox', colour: 'red' }));
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: 'invalid_request', message: expect.stringContaining('colour') } });
+  });
+
+  it('answers 202 when the image takes longer than Prefer: wait, and the worker finishes it for GET', async () => {
+    // Act: the API invokes the worker asynchronously through serverless-offline's Lambda port.
+    const accepted = await postImage(JSON.stringify({ prompt: 'a slow watercolour heron' }), { prefer: 'wait=1' });
+    // Assess
+    expect(accepted.status).toBe(202);
+    expect(accepted.headers.get('preference-applied')).toBe('wait=1');
+    const { id } = (await accepted.json()) as { id: string };
+    expect(accepted.headers.get('location')).toBe(`/images/${id}`);
+    let image: Record<string, unknown> = {};
+    for (let polls = 0; polls < 100 && image['status'] !== 'succeeded' && image['status'] !== 'failed'; polls += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const polled = await fetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } });
+      expect(polled.status).toBe(200);
+      image = (await polled.json()) as Record<string, unknown>;
+    }
+    expect(image).toMatchObject({ id, status: 'succeeded', contentType: 'image/png' });
+    const bytes = Buffer.from(await (await fetch(image['url'] as string)).arrayBuffer());
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(image['sha256']);
+    // Delete: the URL stops serving, the resource is gone.
+    const deleted = await fetch(api(`/images/${id}`), { method: 'DELETE', headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(deleted.status).toBe(204);
+    expect((await fetch(image['url'] as string)).status).toBe(404);
+    const gone = await fetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toMatchObject({ error: { code: 'not_found' } });
+  }, 30_000);
+
+  it('answers unknown routes and wrong methods with the API\'s JSON errors, not the framework\'s', async () => {
+    const unknown = await fetch(api('/no-such-route'), { headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ error: { code: 'not_found' } });
+    const wrong = await fetch(api('/images'), { method: 'PUT', headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('GET, POST');
+    expect(await wrong.json()).toMatchObject({ error: { code: 'method_not_allowed' } });
   });
 
   it('stops everything it started on Ctrl-C', async () => {

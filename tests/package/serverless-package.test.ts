@@ -35,27 +35,63 @@ const one = (type: string): Json => {
 };
 const text = (value: unknown): string => JSON.stringify(value);
 
+const fn = (logicalId: string): Json => (resources[logicalId] as Json)['Properties'] as Json;
+const api = (): Json => fn('GenerateImageLambdaFunction');
+const worker = (): Json => fn('RunImageJobLambdaFunction');
+/** Every statement of an IAM role's inline policies. */
+const statementsOf = (roleId: string): Json[] =>
+  (resources[roleId] as Json)['Properties']['Policies'].flatMap((policy: Json) => policy['PolicyDocument']['Statement']) as Json[];
+const actionsOf = (statements: Json[]): string[] => statements.flatMap((statement) => [statement['Action']].flat() as string[]).sort();
+const withPrefix = (statements: Json[], prefix: string): Json[] =>
+  statements.filter((statement) => [statement['Action']].flat().some((action: string) => action.startsWith(prefix)));
+
 describe('serverless package (stage prod)', () => {
-  it('deploys the function on nodejs24.x arm64 with an explicit memory size and a timeout inside the gateway limit', () => {
-    const fn = one('AWS::Lambda::Function')['Properties'];
-    expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], MemorySize: 512 });
-    expect(fn['Timeout']).toBeLessThanOrEqual(29);
-    expect(fn['Handler']).toBe('functions/generate-image/handler.handler');
+  it('deploys the API and the worker on nodejs24.x arm64, the API inside the gateway limit, the worker with minutes', () => {
+    expect(ofType('AWS::Lambda::Function')).toHaveLength(2);
+    expect(api()).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'functions/generate-image/handler.handler' });
+    expect(api()['Timeout']).toBeLessThanOrEqual(29);
+    expect(worker()).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'functions/run-image-job/handler.handler' });
+    expect(worker()['Timeout']).toBeGreaterThanOrEqual(300);
+    // The waiting function needs no more memory than the one that handles the image bytes.
+    expect(api()['MemorySize']).toBeLessThanOrEqual(worker()['MemorySize'] as number);
+  });
+
+  it('feeds the worker through asynchronous invocation with bounded concurrency, retries and a dead-letter queue', () => {
+    expect(worker()['ReservedConcurrentExecutions']).toBe(10);
+    const invokeConfig = one('AWS::Lambda::EventInvokeConfig')['Properties'];
+    expect(invokeConfig['FunctionName']).toEqual({ Ref: 'RunImageJobLambdaFunction' });
+    expect(invokeConfig['MaximumRetryAttempts']).toBe(2);
+    expect(invokeConfig['DestinationConfig']['OnFailure']['Destination']).toEqual({ 'Fn::GetAtt': ['WorkerDeadLetterQueue', 'Arn'] });
+    expect(one('AWS::SQS::Queue')['Properties']).toMatchObject({ MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true });
+    expect(api()['Environment']['Variables']['WORKER_FUNCTION_NAME']).toBe('durable-image-api-prod-runImageJob');
+    expect(worker()['Environment']['Variables']).not.toHaveProperty('WORKER_FUNCTION_NAME');
+  });
+
+  it('routes every API route, and everything else, to the API function (JSON 404/405 from the router)', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').map((route) => route['Properties']['RouteKey'] as string).sort();
+    expect(routes).toEqual(['$default', 'DELETE /images/{id}', 'GET /images', 'GET /images/{id}', 'POST /images']);
+    const cors = one('AWS::ApiGatewayV2::Api')['Properties']['CorsConfiguration'];
+    expect(cors['AllowMethods']).toEqual(expect.arrayContaining(['GET', 'POST', 'DELETE']));
+    expect(cors['AllowHeaders']).toEqual(expect.arrayContaining(['Prefer', 'Idempotency-Key']));
+    expect(cors['ExposeHeaders']).toEqual(expect.arrayContaining(['Location', 'Retry-After', 'Preference-Applied']));
   });
 
   it('wires the environment to the stack: bucket, CloudFront URL, per-stage SSM names, no secrets inline', () => {
-    const env = one('AWS::Lambda::Function')['Properties']['Environment']['Variables'] as Json;
-    expect(env['IMAGE_BUCKET']).toEqual({ Ref: 'ImageBucket' });
-    expect(text(env['PUBLIC_BASE_URL'])).toContain('"ImageDistribution","DomainName"');
-    expect(env['IMAGE_PROVIDER']).toBe('openai');
-    expect(env['OPENAI_API_KEY_PARAMETER']).toBe('/durable-image-api/prod/openai-api-key');
-    expect(env['API_KEY_HASHES']).toBe('{{resolve:ssm:/durable-image-api/prod/api-key-hashes}}');
-    expect(env['STATE_TABLE']).toEqual({ Ref: 'StateTable' });
-    expect(env['MODERATION']).toBe('fail-closed');
-    expect(env['GLOBAL_DAILY_SPEND_LIMIT_USD']).toBe('200');
-    expect(env).not.toHaveProperty('OPENAI_API_KEY');
-    expect(env).not.toHaveProperty('DYNAMODB_ENDPOINT');
-    expect(env).not.toHaveProperty('S3_ENDPOINT');
+    for (const env of [api()['Environment']['Variables'] as Json, worker()['Environment']['Variables'] as Json]) {
+      expect(env['IMAGE_BUCKET']).toEqual({ Ref: 'ImageBucket' });
+      expect(text(env['PUBLIC_BASE_URL'])).toContain('"ImageDistribution","DomainName"');
+      expect(env['IMAGE_PROVIDER']).toBe('openai');
+      expect(env['OPENAI_API_KEY_PARAMETER']).toBe('/durable-image-api/prod/openai-api-key');
+      expect(env['WEBHOOK_SECRET_PARAMETER']).toBe('/durable-image-api/prod/webhook-secret');
+      expect(env['API_KEY_HASHES']).toBe('{{resolve:ssm:/durable-image-api/prod/api-key-hashes}}');
+      expect(env['STATE_TABLE']).toEqual({ Ref: 'StateTable' });
+      expect(env['MODERATION']).toBe('fail-closed');
+      expect(env['GLOBAL_DAILY_SPEND_LIMIT_USD']).toBe('200');
+      expect(env['CLOUDFRONT_DISTRIBUTION_ID']).toEqual({ Ref: 'ImageDistribution' });
+      for (const name of ['OPENAI_API_KEY', 'WEBHOOK_SECRET', 'DYNAMODB_ENDPOINT', 'S3_ENDPOINT', 'LAMBDA_ENDPOINT']) {
+        expect(env).not.toHaveProperty(name);
+      }
+    }
   });
 
   it('keeps the bucket private: public access blocked, no ACLs, encrypted, TLS only', () => {
@@ -116,49 +152,91 @@ describe('serverless package (stage prod)', () => {
     expect(api['CorsConfiguration']['AllowOrigins']).toEqual(['https://app.example.com']);
   });
 
-  it('grants the function least privilege: writes under the two prefixes, its one SSM parameter, no wildcards', () => {
-    const role = one('AWS::IAM::Role');
-    const statements = role['Properties']['Policies'].flatMap((policy: Json) => policy['PolicyDocument']['Statement']) as Json[];
-    for (const statement of statements) {
-      expect(statement['Effect']).toBe('Allow');
-      const resourcesText = text(statement['Resource']);
-      expect(resourcesText).not.toMatch(/^"\*"$|^\["\*"\]$/);
-      for (const action of [statement['Action']].flat() as string[]) expect(action).not.toMatch(/\*/);
+  it('gives each function its own role with exactly what its code does, and no wildcards', () => {
+    expect(api()['Role']).toEqual({ 'Fn::GetAtt': ['ApiFunctionRole', 'Arn'] });
+    expect(worker()['Role']).toEqual({ 'Fn::GetAtt': ['WorkerFunctionRole', 'Arn'] });
+    expect(ofType('AWS::IAM::Role')).toHaveLength(2);
+    for (const roleId of ['ApiFunctionRole', 'WorkerFunctionRole']) {
+      for (const statement of statementsOf(roleId)) {
+        expect(statement['Effect']).toBe('Allow');
+        expect(text(statement['Resource'])).not.toMatch(/^"\*"$|^\["\*"\]$/);
+        for (const action of [statement['Action']].flat() as string[]) expect(action).not.toMatch(/\*/);
+      }
     }
-    const s3 = statements.filter((s) => [s['Action']].flat().some((a: string) => a.startsWith('s3:')));
-    expect(s3).toHaveLength(1);
-    expect((s3[0] as Json)['Action']).toEqual(['s3:PutObject', 's3:DeleteObject']);
-    expect(text((s3[0] as Json)['Resource'])).toMatch(/\/images\/\*.*\/records\/\*/);
-    const ssm = statements.filter((s) => [s['Action']].flat().some((a: string) => a.startsWith('ssm:')));
-    expect(ssm).toHaveLength(1);
-    expect((ssm[0] as Json)['Action']).toEqual(['ssm:GetParameter']);
-    expect(text((ssm[0] as Json)['Resource'])).toContain(':parameter/durable-image-api/prod/openai-api-key');
+    const apiStatements = statementsOf('ApiFunctionRole');
+    expect(actionsOf(apiStatements)).toEqual([
+      'cloudfront:CreateInvalidation',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'lambda:InvokeFunction',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:DeleteObject',
+      'ssm:GetParameter',
+    ]);
+    expect(text(withPrefix(apiStatements, 'lambda:')[0]?.['Resource'])).toContain(':function:durable-image-api-prod-runImageJob');
+    expect(text(withPrefix(apiStatements, 'dynamodb:Query')[0]?.['Resource'])).toContain('/index/byOwner');
+    expect(text(withPrefix(apiStatements, 'cloudfront:')[0]?.['Resource'])).toContain('"Ref":"ImageDistribution"');
+    expect(text(withPrefix(apiStatements, 'ssm:'))).not.toContain('webhook-secret');
+
+    const workerStatements = statementsOf('WorkerFunctionRole');
+    expect(actionsOf(workerStatements)).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:DeleteObject',
+      's3:PutObject',
+      'sqs:SendMessage',
+      'ssm:GetParameter',
+    ]);
+    const s3 = withPrefix(workerStatements, 's3:');
+    expect(text(s3[0]?.['Resource'])).toMatch(/\/images\/\*.*\/records\/\*/);
+    const ssm = text(withPrefix(workerStatements, 'ssm:')[0]?.['Resource']);
+    expect(ssm).toContain(':parameter/durable-image-api/prod/openai-api-key');
+    expect(ssm).toContain(':parameter/durable-image-api/prod/webhook-secret');
+    expect(text(withPrefix(workerStatements, 'sqs:')[0]?.['Resource'])).toContain('WorkerDeadLetterQueue');
+    for (const statement of withPrefix([...apiStatements, ...workerStatements], 'dynamodb:')) {
+      expect(text(statement['Resource'])).toContain('StateTable');
+    }
   });
 
-  it('keeps quota and idempotency state in an on-demand table whose items expire by TTL', () => {
+  it('keeps state in an on-demand table with TTL and an owner index that never holds prompts', () => {
     const tableProps = one('AWS::DynamoDB::Table')['Properties'];
     expect(tableProps['BillingMode']).toBe('PAY_PER_REQUEST');
     expect(tableProps['KeySchema']).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);
     expect(tableProps['TimeToLiveSpecification']).toEqual({ AttributeName: 'expiresAt', Enabled: true });
-    const role = one('AWS::IAM::Role');
-    const statements = role['Properties']['Policies'].flatMap((policy: Json) => policy['PolicyDocument']['Statement']) as Json[];
-    const dynamo = statements.filter((s) => [s['Action']].flat().some((a: string) => a.startsWith('dynamodb:')));
-    expect(dynamo).toHaveLength(1);
-    expect((dynamo[0] as Json)['Action']).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
-    expect((dynamo[0] as Json)['Resource']).toEqual([{ 'Fn::GetAtt': ['StateTable', 'Arn'] }]);
+    const [index] = tableProps['GlobalSecondaryIndexes'] as Json[];
+    expect(index?.['IndexName']).toBe('byOwner');
+    expect(index?.['KeySchema']).toEqual([
+      { AttributeName: 'owner', KeyType: 'HASH' },
+      { AttributeName: 'listKey', KeyType: 'RANGE' },
+    ]);
+    expect(index?.['Projection']['ProjectionType']).toBe('INCLUDE');
+    expect(index?.['Projection']['NonKeyAttributes']).not.toEqual(expect.arrayContaining(['prompt']));
+    expect(index?.['Projection']['NonKeyAttributes']).not.toEqual(expect.arrayContaining(['providerPrompt']));
   });
 
   it('sets log retention', () => {
-    expect(one('AWS::Logs::LogGroup')['Properties']['RetentionInDays']).toBe(90);
+    const groups = ofType('AWS::Logs::LogGroup');
+    expect(groups).toHaveLength(2);
+    for (const group of groups) expect(group['Properties']['RetentionInDays']).toBe(90);
   });
 
-  it('ships a bundle that loads on Node 24 and exports handler', () => {
-    const zip = join(dir, 'generateImage.zip');
+  it.each([
+    ['generateImage', 'functions/generate-image/handler.cjs'],
+    ['runImageJob', 'functions/run-image-job/handler.cjs'],
+  ])('ships a %s bundle that loads on Node 24 and exports handler', (name, entry) => {
+    const zip = join(dir, `${name}.zip`);
     const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).split('\n');
-    expect(listing).toContain('functions/generate-image/handler.cjs');
-    expect(listing.some((name) => name.includes('node_modules'))).toBe(false);
-    execFileSync('unzip', ['-q', '-o', zip, '-d', join(dir, 'unzipped')]);
-    const probe = `const m = require(${JSON.stringify(join(dir, 'unzipped/functions/generate-image/handler.cjs'))}); console.log(typeof m.handler)`;
+    expect(listing).toContain(entry);
+    expect(listing.some((file) => file.includes('node_modules'))).toBe(false);
+    execFileSync('unzip', ['-q', '-o', zip, '-d', join(dir, `unzipped-${name}`)]);
+    const probe = `const m = require(${JSON.stringify(join(dir, `unzipped-${name}`, entry))}); console.log(typeof m.handler)`;
     const env = {
       ...process.env,
       IMAGE_BUCKET: 'b',

@@ -24,28 +24,39 @@ export function lambdaContext(remainingMs = 60_000): Context {
 
 let counter = 0;
 
-/** An API Gateway HTTP API (payload v2) event for `POST /images`. */
+/** An API Gateway HTTP API (payload v2) event; `POST /images` unless told otherwise. */
 export function httpEvent(options: {
   body?: string | undefined;
   headers?: Record<string, string>;
   isBase64Encoded?: boolean;
+  method?: string;
+  path?: string;
+  query?: Record<string, string>;
 }): APIGatewayProxyEventV2 {
   counter += 1;
   const now = Date.now();
+  const method = options.method ?? 'POST';
+  const path = options.path ?? '/images';
+  const id = /^\/images\/([^/]+)$/.exec(path)?.[1];
+  // What the gateway's route key would be: the declared routes, else the catch-all.
+  const routeKey = id !== undefined ? `${method} /images/{id}` : path === '/images' ? `${method} /images` : '$default';
+  const query = options.query;
   return {
     version: '2.0',
-    routeKey: 'POST /images',
-    rawPath: '/images',
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json', ...options.headers },
+    routeKey,
+    rawPath: path,
+    rawQueryString: query ? new URLSearchParams(query).toString() : '',
+    headers: { ...(method === 'POST' ? { 'content-type': 'application/json' } : {}), ...options.headers },
+    ...(query ? { queryStringParameters: query } : {}),
+    ...(id !== undefined ? { pathParameters: { id: decodeURIComponent(id) } } : {}),
     requestContext: {
       accountId: '123456789012',
       apiId: 'api',
       domainName: 'api.example.test',
       domainPrefix: 'api',
-      http: { method: 'POST', path: '/images', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'jest' },
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'jest' },
       requestId: `req-${counter}`,
-      routeKey: 'POST /images',
+      routeKey,
       stage: '$default',
       time: new Date(now).toISOString(),
       timeEpoch: now,

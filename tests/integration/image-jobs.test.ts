@@ -1,0 +1,476 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { Webhook } from 'standardwebhooks';
+import { createDependencies } from '../../lib/clients.js';
+import { parseConfig } from '../../lib/config.js';
+import { createApiHandler } from '../../lib/http/api-handler.js';
+import { createUseCases } from '../../lib/use-cases.js';
+import { createWorkerHandler } from '../../lib/worker/run-image-job-handler.js';
+import type { CdnInvalidator, GeneratedImage, ImageGenerator } from '../../lib/ports.js';
+import { OTHER_API_KEY, TEST_API_KEY, baseEnv } from '../support/env.js';
+import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
+import { pngOf } from '../support/fixtures.js';
+import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
+import { httpEvent, lambdaContext } from '../support/lambda.js';
+import { OpenAITestServer, errorReply, imageReply } from '../support/openai-test-server.js';
+import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
+
+/**
+ * Images as resources, through the real API and worker handlers, on dynalite, s3rver and the OpenAI test server.
+ * The worker runs in this process, started the way Lambda's asynchronous invocation would (tests/support/jobs.ts).
+ */
+
+const PNG = pngOf(48, 32, 'job image');
+const PNG_B64 = PNG.toString('base64');
+const LOW = { prompt: 'a lighthouse at dawn', quality: 'low' };
+const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
+
+let s3: LocalS3;
+let dynamo: LocalDynamo;
+let openai: OpenAITestServer;
+let receiver: WebhookReceiver;
+let table: string;
+let tables = 0;
+
+beforeAll(async () => {
+  [s3, dynamo, openai, receiver] = await Promise.all([
+    startLocalS3(),
+    startLocalDynamo(),
+    OpenAITestServer.start(imageReply(PNG_B64)),
+    WebhookReceiver.start(),
+  ]);
+  process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
+});
+
+afterAll(async () => {
+  await Promise.all([openai.close(), s3.stop(), dynamo.stop(), receiver.close()]);
+});
+
+beforeEach(async () => {
+  openai.reset(imageReply(PNG_B64));
+  receiver.reset();
+  await s3.clear();
+  tables += 1;
+  table = `jobs-${tables}`;
+  await dynamo.createTable(table);
+});
+
+interface Stack {
+  api: Handler;
+  worker: Handler;
+  dispatcher: BackgroundDispatcher;
+  invalidated: string[][];
+  useCases: ReturnType<typeof createUseCases>;
+}
+
+/** The API and the worker on the test servers, wired by the real composition root. */
+function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator): Stack {
+  const config = parseConfig(
+    baseEnv({
+      IMAGE_PROVIDER: 'openai',
+      OPENAI_API_KEY: 'sk-test-provider',
+      OPENAI_BASE_URL: openai.baseUrl,
+      S3_ENDPOINT: s3.endpoint,
+      IMAGE_BUCKET: s3.bucket,
+      STATE_TABLE: table,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      PROVIDER_MAX_RETRIES: '0',
+      MODERATION: 'off',
+      WEBHOOK_SECRET,
+      WEBHOOK_ALLOW_LOOPBACK: 'true',
+      ...env,
+    }),
+  );
+  const dispatcher = new BackgroundDispatcher();
+  const invalidated: string[][] = [];
+  const cdn: CdnInvalidator = {
+    invalidate: async (keys) => {
+      invalidated.push(keys);
+    },
+  };
+  const deps = createDependencies(config, { dynamo: dynamo.client, dispatcher, cdn, ...(generator ? { generator } : {}) });
+  const useCases = createUseCases(deps);
+  const worker = createWorkerHandler(deps, useCases) as unknown as Handler;
+  dispatcher.worker = worker as unknown as BackgroundDispatcher['worker'];
+  return { api: createApiHandler(deps, useCases) as unknown as Handler, worker, dispatcher, invalidated, useCases };
+}
+
+const auth = (key = TEST_API_KEY): Record<string, string> => ({ authorization: `Bearer ${key}` });
+const post = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
+  httpEvent({ body: JSON.stringify(body), headers: { ...auth(), ...headers } });
+const get = (path: string, key = TEST_API_KEY, query?: Record<string, string>): APIGatewayProxyEventV2 =>
+  httpEvent({ method: 'GET', path, headers: auth(key), ...(query ? { query } : {}) });
+const del = (path: string, key = TEST_API_KEY): APIGatewayProxyEventV2 => httpEvent({ method: 'DELETE', path, headers: auth(key) });
+const body = (response: APIGatewayProxyStructuredResultV2): Json => JSON.parse(response.body ?? '{}') as Json;
+const header = (response: APIGatewayProxyStructuredResultV2, name: string): unknown =>
+  Object.entries(response.headers ?? {}).find(([key]) => key.toLowerCase() === name.toLowerCase())?.[1];
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+const slowImage = (delayMs: number) => ({ ...imageReply(PNG_B64), delayMs }) as ReturnType<typeof imageReply>;
+
+const usage = async (): Promise<{ images: unknown; spend: unknown }> => {
+  const item = (await dynamo.items(table)).find((i) => String(i['pk']).startsWith('quota#api-key:web-app#'));
+  return { images: item?.['images'], spend: item?.['spendMicroUsd'] };
+};
+
+/** GET until the image is final (or the bound passes). */
+async function pollUntilFinal(api: Handler, id: string, boundMs = 10_000): Promise<APIGatewayProxyStructuredResultV2> {
+  const until = Date.now() + boundMs;
+  for (;;) {
+    const response = await api(get(`/images/${id}`), lambdaContext());
+    const status = body(response)['status'];
+    if (status === 'succeeded' || status === 'failed' || Date.now() > until) return response;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A generator that never returns: its worker is as good as killed mid-generation. */
+const stuckGenerator = (): ImageGenerator & { calls: number } => {
+  const generator = {
+    calls: 0,
+    generate: (): Promise<GeneratedImage> => {
+      generator.calls += 1;
+      return new Promise<GeneratedImage>(() => undefined);
+    },
+  };
+  return generator;
+};
+
+describe('POST /images with a worker', () => {
+  it('answers 201 with today\'s body and status succeeded when the image is ready within the wait', async () => {
+    const { api, dispatcher } = makeStack();
+    const response = await api(post(LOW), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    const image = body(response);
+    expect(image).toMatchObject({ status: 'succeeded', model: 'gpt-image-2', contentType: 'image/png', sha256: sha256(PNG), width: 48, height: 32 });
+    expect(header(response, 'location')).toBe(image['url']);
+    expect((await s3.get(image['key'] as string)).body.equals(PNG)).toBe(true);
+    expect(dispatcher.dispatched).toEqual([image['id']]);
+    await dispatcher.settled();
+  });
+
+  it('answers 202 for a generation longer than the wait, and GET returns the stored image once it succeeded', async () => {
+    // Prepare: the provider takes 1.5 s; the caller waits at most 1 s.
+    openai.enqueue(slowImage(1_500));
+    const { api, dispatcher } = makeStack();
+    // Act
+    const accepted = await api(post(LOW, { prefer: 'wait=1' }), lambdaContext());
+    // Assess
+    expect(accepted.statusCode).toBe(202);
+    const created = body(accepted);
+    expect(created).toEqual({ id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), status: 'running', model: 'gpt-image-2', createdAt: expect.any(String) });
+    expect(header(accepted, 'location')).toBe(`/images/${created['id'] as string}`);
+    expect(Number(header(accepted, 'retry-after'))).toBeGreaterThan(0);
+    expect(header(accepted, 'preference-applied')).toBe('wait=1');
+    expect(header(accepted, 'ratelimit-remaining')).toBe('49');
+    const final = await pollUntilFinal(api, created['id'] as string);
+    expect(final.statusCode).toBe(200);
+    const image = body(final);
+    expect(image).toMatchObject({ id: created['id'], status: 'succeeded', sha256: sha256(PNG), createdAt: created['createdAt'] });
+    expect(Date.parse(image['completedAt'] as string)).toBeGreaterThanOrEqual(Date.parse(image['createdAt'] as string));
+    const stored = await s3.get(image['key'] as string);
+    expect(sha256(stored.body)).toBe(image['sha256']);
+    expect(openai.calls).toHaveLength(1);
+    await dispatcher.settled();
+  });
+
+  it('answers 202 at once for Prefer: respond-async', async () => {
+    openai.enqueue(slowImage(300));
+    const { api, dispatcher } = makeStack();
+    const accepted = await api(post(LOW, { prefer: 'respond-async' }), lambdaContext());
+    expect(accepted.statusCode).toBe(202);
+    expect(['queued', 'running']).toContain(body(accepted)['status']);
+    expect(header(accepted, 'preference-applied')).toBe('respond-async');
+    await dispatcher.settled();
+    expect(body(await api(get(`/images/${body(accepted)['id'] as string}`), lambdaContext()))['status']).toBe('succeeded');
+  });
+
+  it('answers a failed generation finished within the wait with today\'s error status and code', async () => {
+    openai.enqueue(errorReply(400, { code: 'moderation_blocked' }));
+    const { api, dispatcher } = makeStack();
+    const response = await api(post(LOW), lambdaContext());
+    expect(response.statusCode).toBe(422);
+    expect(body(response)['error']).toMatchObject({ code: 'content_policy_violation' });
+    // The refusal was free: the reservation is given back.
+    expect(await usage()).toEqual({ images: 0, spend: 0 });
+    await dispatcher.settled();
+  });
+
+  it('keeps the spend of a generation that failed after the request was sent, and shows it failed', async () => {
+    openai.enqueue({ ...errorReply(500, { type: 'server_error' }), delayMs: 1_200 } as ReturnType<typeof errorReply>);
+    const { api, dispatcher } = makeStack();
+    const accepted = await api(post(LOW, { prefer: 'wait=1' }), lambdaContext());
+    expect(accepted.statusCode).toBe(202);
+    const final = body(await pollUntilFinal(api, body(accepted)['id'] as string));
+    expect(final).toMatchObject({ status: 'failed', error: { code: 'provider_error', message: expect.any(String) } });
+    expect(final).not.toHaveProperty('url');
+    expect(await usage()).toEqual({ images: 1, spend: 11_000 });
+    await dispatcher.settled();
+  });
+});
+
+describe('the worker: at most one provider call per image', () => {
+  it('calls the provider once when the same event is delivered twice at the same time and once more later', async () => {
+    openai.setFallback(slowImage(300));
+    const { api, dispatcher } = makeStack();
+    dispatcher.deliver = false;
+    const accepted = await api(post(LOW, { prefer: 'respond-async' }), lambdaContext());
+    const id = body(accepted)['id'] as string;
+    // Act: a duplicate delivery while the first runs, and a retry after it finished.
+    const both = await Promise.allSettled([dispatcher.run(id), dispatcher.run(id)]);
+    await dispatcher.run(id);
+    // Assess: the duplicate found the job held by a live worker and asked the platform to retry it later.
+    expect(both.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = both.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    expect((refused?.reason as Error).name).toBe('JobBusyError');
+    expect(openai.calls).toHaveLength(1);
+    expect(body(await api(get(`/images/${id}`), lambdaContext()))['status']).toBe('succeeded');
+    expect((await s3.keys()).filter((key) => key.startsWith('images/'))).toHaveLength(1);
+  });
+
+  it('ends a job whose worker died mid-generation as failed within its lease, without a second provider call', async () => {
+    // Prepare: a worker that never comes back from the provider, holding a lease of 400 ms.
+    const stuck = stuckGenerator();
+    const { api, dispatcher, useCases } = makeStack({}, stuck);
+    dispatcher.deliver = false;
+    const id = body(await api(post({ ...LOW, webhook: receiver.url }, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
+    void useCases.images?.run(id, { deadline: Date.now() + 60_000, leaseUntil: Date.now() + 400, webhookReserveMs: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(body(await api(get(`/images/${id}`), lambdaContext()))['status']).toBe('running');
+    // Act: the lease runs out; Lambda's retry of the crashed event arrives.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await dispatcher.run(id);
+    // Assess
+    const final = body(await api(get(`/images/${id}`), lambdaContext()));
+    expect(final).toMatchObject({ status: 'failed', error: { code: 'generation_interrupted' } });
+    expect(stuck.calls).toBe(1);
+    // The provider was called and may bill: the reservation stays counted.
+    expect(await usage()).toEqual({ images: 1, spend: 11_000 });
+    const [delivery] = await receiver.waitFor(1);
+    expect(JSON.parse(delivery?.body ?? '{}')).toMatchObject({ type: 'image.failed', data: { id, status: 'failed' } });
+  });
+
+  it('shows a job past its lease as failed to a reader even before any retry', async () => {
+    const stuck = stuckGenerator();
+    const { api, dispatcher, useCases } = makeStack({}, stuck);
+    dispatcher.deliver = false;
+    const id = body(await api(post(LOW, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
+    void useCases.images?.run(id, { deadline: Date.now() + 60_000, leaseUntil: Date.now() + 200, webhookReserveMs: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const listed = body(await api(get('/images'), lambdaContext()));
+    expect(listed['data'][0]).toMatchObject({ id, status: 'failed', error: { code: 'generation_interrupted' } });
+    expect(body(await api(get(`/images/${id}`), lambdaContext()))['status']).toBe('failed');
+    expect(stuck.calls).toBe(1);
+  });
+});
+
+describe('GET /images and GET /images/{id}', () => {
+  it('lists the caller\'s own images newest first over several pages, with an opaque cursor', async () => {
+    const { api, dispatcher } = makeStack();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      ids.push(body(await api(post({ ...LOW, prompt: `picture ${i}` }), lambdaContext()))['id'] as string);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // distinct creation times
+    }
+    await api(post(LOW, auth(OTHER_API_KEY)), lambdaContext());
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await api(get('/images', TEST_API_KEY, { limit: '2', ...(cursor ? { cursor } : {}) }), lambdaContext());
+      expect(page.statusCode).toBe(200);
+      const { data, nextCursor } = body(page) as { data: Json[]; nextCursor: string | null };
+      expect(data.length).toBeLessThanOrEqual(2);
+      seen.push(...data.map((image) => image['id'] as string));
+      cursor = nextCursor ?? undefined;
+      pages += 1;
+    } while (cursor && pages < 10);
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...ids].reverse());
+    await dispatcher.settled();
+  });
+
+  it('refuses a bad limit or cursor with 400 JSON', async () => {
+    const { api } = makeStack();
+    const queries: Record<string, string>[] = [{ limit: '0' }, { limit: '101' }, { limit: 'ten' }, { cursor: 'not-a-cursor' }];
+    for (const query of queries) {
+      const response = await api(get('/images', TEST_API_KEY, query), lambdaContext());
+      expect(response.statusCode).toBe(400);
+      expect(body(response)['error']).toMatchObject({ code: 'invalid_request' });
+    }
+  });
+
+  it('answers 404 for another caller\'s image, an unknown id and a malformed one, the same way', async () => {
+    const { api, dispatcher } = makeStack();
+    const id = body(await api(post(LOW), lambdaContext()))['id'] as string;
+    const answers = await Promise.all([
+      api(get(`/images/${id}`, OTHER_API_KEY), lambdaContext()),
+      api(get(`/images/${'A'.repeat(22)}`), lambdaContext()),
+      api(get('/images/..%2F..%2Fetc'), lambdaContext()),
+      api(del(`/images/${id}`, OTHER_API_KEY), lambdaContext()),
+    ]);
+    for (const answer of answers) {
+      expect(answer.statusCode).toBe(404);
+      expect(body(answer)['error']).toMatchObject({ code: 'not_found' });
+    }
+    expect(answers[0]?.body?.replace(/req-\d+/, '')).toBe(answers[1]?.body?.replace(/req-\d+/, ''));
+    // The owner still has it.
+    expect((await api(get(`/images/${id}`), lambdaContext())).statusCode).toBe(200);
+    await dispatcher.settled();
+  });
+
+  it('needs credentials like POST', async () => {
+    const { api } = makeStack();
+    const response = await api(httpEvent({ method: 'GET', path: '/images' }), lambdaContext());
+    expect(response.statusCode).toBe(401);
+  });
+});
+
+describe('DELETE /images/{id}', () => {
+  it('removes the image, its record and its job, and invalidates the CDN', async () => {
+    const { api, invalidated, dispatcher } = makeStack();
+    const image = body(await api(post(LOW), lambdaContext()));
+    expect(await s3.keys()).toHaveLength(2);
+    // Act
+    const response = await api(del(`/images/${image['id'] as string}`), lambdaContext());
+    // Assess
+    expect(response.statusCode).toBe(204);
+    expect(response.body ?? '').toBe('');
+    expect(await s3.keys()).toEqual([]);
+    expect((await api(get(`/images/${image['id'] as string}`), lambdaContext())).statusCode).toBe(404);
+    expect(body(await api(get('/images'), lambdaContext()))['data']).toEqual([]);
+    expect(invalidated).toEqual([[image['key']]]);
+    expect((await api(del(`/images/${image['id'] as string}`), lambdaContext())).statusCode).toBe(404);
+    await dispatcher.settled();
+  });
+
+  it('cancels a queued job: the provider is never called and the quota is given back', async () => {
+    const { api, dispatcher } = makeStack();
+    dispatcher.deliver = false;
+    const id = body(await api(post(LOW, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
+    expect(await usage()).toEqual({ images: 1, spend: 11_000 });
+    expect((await api(del(`/images/${id}`), lambdaContext())).statusCode).toBe(204);
+    await dispatcher.run(id); // the event that was already queued
+    expect(openai.calls).toHaveLength(0);
+    expect(await usage()).toEqual({ images: 0, spend: 0 });
+    expect(await s3.keys()).toEqual([]);
+  });
+
+  it('deletes a running job: the worker removes what it stores when the provider returns', async () => {
+    openai.enqueue(slowImage(400));
+    const { api, dispatcher } = makeStack();
+    const id = body(await api(post(LOW, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await api(del(`/images/${id}`), lambdaContext())).statusCode).toBe(204);
+    expect((await api(get(`/images/${id}`), lambdaContext())).statusCode).toBe(404);
+    await dispatcher.settled();
+    expect(openai.calls).toHaveLength(1);
+    expect(await s3.keys()).toEqual([]);
+    expect((await dynamo.items(table)).filter((item) => String(item['pk']).startsWith('image#'))).toEqual([]);
+  });
+});
+
+describe('Idempotency-Key across the asynchronous flow', () => {
+  it('returns the same resource to a retry of a POST that got 202, and never generates twice', async () => {
+    openai.enqueue(slowImage(600));
+    const { api, dispatcher } = makeStack();
+    const key = { 'idempotency-key': 'order-7', prefer: 'respond-async' };
+    const first = await api(post(LOW, key), lambdaContext());
+    expect(first.statusCode).toBe(202);
+    const retry = await api(post(LOW, key), lambdaContext());
+    expect(retry.statusCode).toBe(202);
+    expect(body(retry)['id']).toBe(body(first)['id']);
+    expect(header(retry, 'idempotent-replayed')).toBe('true');
+    await dispatcher.settled();
+    const later = await api(post(LOW, { 'idempotency-key': 'order-7' }), lambdaContext());
+    expect(later.statusCode).toBe(201);
+    expect(body(later)['id']).toBe(body(first)['id']);
+    expect(openai.calls).toHaveLength(1);
+    expect(dispatcher.dispatched).toHaveLength(1);
+  });
+});
+
+describe('webhooks', () => {
+  it('POSTs the finished resource, signed the Standard Webhooks way (verified by the standardwebhooks library)', async () => {
+    const { api, dispatcher } = makeStack();
+    const created = body(await api(post({ ...LOW, webhook: receiver.url }, { prefer: 'respond-async' }), lambdaContext()));
+    await dispatcher.settled();
+    const [delivery] = await receiver.waitFor(1);
+    const headers = delivery?.headers ?? {};
+    const verified = new Webhook(WEBHOOK_SECRET).verify(delivery?.body ?? '', {
+      'webhook-id': String(headers['webhook-id']),
+      'webhook-timestamp': String(headers['webhook-timestamp']),
+      'webhook-signature': String(headers['webhook-signature']),
+    }) as Json;
+    expect(verified).toMatchObject({ type: 'image.succeeded', data: { id: created['id'], status: 'succeeded', sha256: sha256(PNG) } });
+    expect(headers['webhook-id']).toBe(`${created['id'] as string}.succeeded`);
+    // A wrong secret does not verify: the check above can fail.
+    expect(() =>
+      new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(delivery?.body ?? '', {
+        'webhook-id': String(headers['webhook-id']),
+        'webhook-timestamp': String(headers['webhook-timestamp']),
+        'webhook-signature': String(headers['webhook-signature']),
+      }),
+    ).toThrow();
+  });
+
+  it('retries a failing receiver with backoff and delivers once it accepts', async () => {
+    receiver.statuses.push(503);
+    const { api, dispatcher } = makeStack();
+    await api(post({ ...LOW, webhook: receiver.url }), lambdaContext());
+    await dispatcher.settled();
+    const deliveries = await receiver.waitFor(2);
+    expect(deliveries).toHaveLength(2);
+    expect(deliveries[0]?.headers['webhook-id']).toBe(deliveries[1]?.headers['webhook-id']);
+  });
+
+  it.each([
+    ['http (not https)', 'http://hooks.example.com/x'],
+    ['loopback', 'https://127.0.0.1/hook'],
+    ['loopback IPv6', 'https://[::1]/hook'],
+    ['IPv4-mapped loopback', 'https://[::ffff:127.0.0.1]/hook'],
+    ['a private network', 'https://10.1.2.3/hook'],
+    ['another private network', 'https://192.168.1.10/hook'],
+    ['the metadata service', 'https://169.254.169.254/latest/meta-data/'],
+    ['the IPv6 metadata service', 'https://[fd00:ec2::254]/'],
+    ['carrier-grade NAT', 'https://100.64.0.1/'],
+    ['localhost by name', 'https://localhost/hook'],
+    ['credentials in the URL', 'https://user:pass@hooks.example.com/x'],
+    ['not a URL', 'hooks.example.com/x'],
+  ])('refuses a webhook to %s with 400 before any money is spent', async (_, webhook) => {
+    const { api, dispatcher } = makeStack({ WEBHOOK_ALLOW_LOOPBACK: 'false' });
+    const response = await api(post({ ...LOW, webhook }), lambdaContext());
+    expect(response.statusCode).toBe(400);
+    expect(body(response)['error']).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('"webhook"') });
+    expect(dispatcher.dispatched).toEqual([]);
+    expect(await usage()).toEqual({ images: undefined, spend: undefined });
+    expect(openai.calls).toHaveLength(0);
+  });
+
+  it('refuses a webhook when the deployment has no signing secret', async () => {
+    const { api } = makeStack({ WEBHOOK_SECRET: '' });
+    const response = await api(post({ ...LOW, webhook: 'https://hooks.example.com/x' }), lambdaContext());
+    expect(response.statusCode).toBe(400);
+    expect(body(response)['error']['message']).toContain('WEBHOOK_SECRET');
+  });
+});
+
+describe('routing', () => {
+  it.each([
+    ['PUT', '/images', 405, 'GET, POST'],
+    ['PATCH', `/images/${'A'.repeat(22)}`, 405, 'DELETE, GET'],
+    ['GET', '/nothing-here', 404, undefined],
+    ['POST', '/images/extra/segments', 404, undefined],
+  ])('%s %s -> %i JSON', async (method, path, status, allow) => {
+    const { api } = makeStack();
+    const response = await api(httpEvent({ method, path, headers: auth() }), lambdaContext());
+    expect(response.statusCode).toBe(status);
+    expect(header(response, 'content-type')).toMatch(/^application\/json/);
+    expect(body(response)['error']).toMatchObject({ code: status === 405 ? 'method_not_allowed' : 'not_found' });
+    expect(header(response, 'allow')).toBe(allow);
+  });
+});
