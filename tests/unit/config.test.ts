@@ -17,7 +17,7 @@ describe('parseConfig', () => {
     const config = parseConfig(baseEnv({ PUBLIC_BASE_URL: 'https://cdn.example.test/' }));
     // Assess
     expect(config.publicBaseUrl).toBe('https://cdn.example.test');
-    expect(config.provider).toEqual({ kind: 'offline' });
+    expect(config.provider).toEqual({ kind: 'offline', delayMs: 0 });
     expect(config.imageModels).toEqual(['gpt-image-2']);
     expect(config.apiKeys.map((entry) => entry.principal)).toEqual(['web-app', 'mobile']);
     expect(config.limits).toEqual({
@@ -68,11 +68,39 @@ describe('parseConfig', () => {
     [{ MODERATION: 'fail-closed' }, 'MODERATION'],
     [{ JWT_ISSUER: 'https://issuer.example.test' }, 'JWT_AUDIENCE'],
     [{ JWT_ISSUER: 'https://issuer.example.test', JWT_AUDIENCE: 'api', JWT_ALGORITHMS: 'HS256' }, 'JWT_ALGORITHMS'],
+    [{ WORKER_FUNCTION_NAME: 'durable-image-api-dev-runImageJob' }, 'WORKER_FUNCTION_NAME'],
+    [{ STATE_TABLE: 't', WORKER_FUNCTION_NAME: 'bad name!' }, 'WORKER_FUNCTION_NAME'],
+    [{ STATE_TABLE: 't', DEFAULT_WAIT_SECONDS: '-1' }, 'DEFAULT_WAIT_SECONDS'],
+    [{ STATE_TABLE: 't', LAMBDA_ENDPOINT: 'localhost:3002' }, 'LAMBDA_ENDPOINT'],
+    [{ WEBHOOK_SECRET: 'hunter2' }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_SECRET: `whsec_${Buffer.alloc(8).toString('base64')}` }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_ALLOW_LOOPBACK: 'yes' }, 'WEBHOOK_ALLOW_LOOPBACK'],
+    [{ WEBHOOK_MAX_SECONDS: '0' }, 'WEBHOOK_MAX_SECONDS'],
+    [{ OFFLINE_DELAY_MS: 'slow' }, 'OFFLINE_DELAY_MS'],
+    [{ CLOUDFRONT_DISTRIBUTION_ID: 'arn:aws:cloudfront::1:distribution/E1' }, 'CLOUDFRONT_DISTRIBUTION_ID'],
   ])('refuses %j naming %s', (overrides, variable) => {
     const error = errorOf(baseEnv(overrides));
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.variable).toBe(variable);
     expect(error.message).toContain(variable);
+  });
+
+  it('parses jobs and webhooks: inline without a worker, the default wait from the gateway limit', () => {
+    const inline = parseConfig(baseEnv({ STATE_TABLE: 't' }));
+    expect(inline.jobs).toEqual({ workerFunctionName: undefined, lambdaEndpoint: undefined, defaultWaitMs: 29_000, webhookReserveMs: 60_000 });
+    expect(parseConfig(baseEnv()).jobs).toBeUndefined();
+    const worker = parseConfig(
+      baseEnv({
+        STATE_TABLE: 't',
+        WORKER_FUNCTION_NAME: 'durable-image-api-dev-runImageJob',
+        DEFAULT_WAIT_SECONDS: '10',
+        WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
+        OFFLINE_DELAY_MS: '40000',
+      }),
+    );
+    expect(worker.jobs).toMatchObject({ workerFunctionName: 'durable-image-api-dev-runImageJob', defaultWaitMs: 10_000 });
+    expect(worker.webhooks).toMatchObject({ allowLoopback: false, maxDeliveryMs: 60_000, secretParameter: undefined });
+    expect(worker.provider).toEqual({ kind: 'offline', delayMs: 40_000 });
   });
 
   it('parses quotas, per-principal overrides, moderation and JWT settings', () => {
