@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { parse as parseYaml } from 'yaml';
+import { readFileSync } from 'node:fs';
 import { ROOT } from '../scripts/local-env.mjs';
 import { makePng, median, percentile, sha256, startStack, startZeroDelayProvider } from './support.mjs';
 
@@ -35,7 +37,7 @@ const the3MbPng = makePng(1536, 1024, 0.63);
 const providerBody = JSON.stringify({ created: 1, data: [{ b64_json: the3MbPng.toString('base64') }] });
 console.log(`test image: 1536x1024 PNG, ${the3MbPng.length} bytes; provider answer ${providerBody.length} bytes`);
 
-// BENCH_ONLY=pipeline,cold,memory,e2e runs a subset.
+// BENCH_ONLY=pipeline,cold,memory,e2e,jobs runs a subset.
 const only = process.env.BENCH_ONLY?.split(',');
 const wanted = (name) => !only || only.includes(name);
 try {
@@ -43,6 +45,7 @@ try {
   if (wanted('cold')) await coldStart();
   if (wanted('memory')) await memoryPerRequest();
   if (wanted('e2e')) await endToEnd();
+  if (wanted('jobs')) await jobs();
 } finally {
   await rm(work, { recursive: true, force: true });
 }
@@ -205,10 +208,13 @@ async function memoryPerRequest() {
   console.log(`memory per extra byte of image (slope 3 MB -> 20 MiB): ${slope.toFixed(2)}x; fixed part ${mb(small.growth - slope * small.size)} MB`);
 }
 
-/** 2. End to end on the local stack with a zero-delay provider, against a bare PutObject of the same bytes. */
+/**
+ * 2. End to end on the local stack with a zero-delay provider, against a bare PutObject of the same bytes. Jobs run
+ * inline (LOCAL_WORKER=off): this is the request's own work; the worker's hand-off is measured by jobs().
+ */
 async function endToEnd() {
   const provider = await startZeroDelayProvider(the3MbPng);
-  const stack = await startStack({ providerBaseUrl: provider.baseUrl });
+  const stack = await startStack({ providerBaseUrl: provider.baseUrl, env: { LOCAL_WORKER: 'off' } });
   record('npm start: ready (local stack up and serving)', stack.readyMs / 1000, 15, 's');
   try {
     const client = new S3Client({
@@ -249,12 +255,78 @@ async function endToEnd() {
       `end to end p50 ${median(e2eMs).toFixed(1)} ms (p95 ${percentile(sortedE2e, 95).toFixed(1)}), ` +
         `bare PutObject p50 ${median(putMs).toFixed(1)} ms`,
     );
-    record('end-to-end p50 (local stack, zero-delay provider) vs bare PutObject p50', median(e2eMs) / median(putMs), 1.3, 'x');
+    record('end-to-end p50 (local stack, jobs inline, zero-delay provider) vs bare PutObject p50', median(e2eMs) / median(putMs), 1.3, 'x');
     client.destroy();
   } finally {
     await stack.stop();
     await provider.close();
   }
+}
+
+/**
+ * 5. Images as jobs: the API hands the generation to the worker (asynchronous invoke through serverless-offline)
+ * and polls for it. Measured on the local stack with the offline generator taking GENERATION_MS per image:
+ * - polling overhead: from the moment the worker stored the image (the job's completedAt) to the caller holding
+ *   the 201, as a ratio to the generation time;
+ * - infrastructure cost of one image, from the measured durations and serverless.yml's memory sizes, against 1% of
+ *   the cheapest image this service prices (gpt-image-2, low, 1024x1024).
+ */
+async function jobs() {
+  const GENERATION_MS = 5_000;
+  const ROUNDS = 4;
+  const stack = await startStack({ env: { OFFLINE_DELAY_MS: String(GENERATION_MS) } });
+  const overheads = [];
+  const apiSeconds = [];
+  const workerSeconds = [];
+  try {
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const started = Date.now();
+      const response = await fetch(stack.apiUrl, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: `job bench ${round}`, quality: 'low' }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const received = Date.now();
+      const body = await response.json();
+      if (response.status !== 201) throw new Error(`jobs bench answered ${response.status}: ${JSON.stringify(body)}`);
+      overheads.push(received - Date.parse(body.completedAt));
+      apiSeconds.push((received - started) / 1000);
+      workerSeconds.push((Date.parse(body.completedAt) - Date.parse(body.createdAt)) / 1000);
+    }
+  } finally {
+    await stack.stop();
+  }
+  const overheadMs = median(overheads);
+  console.log(`jobs: generation ${GENERATION_MS} ms, stored -> 201 median ${overheadMs} ms (${overheads.join(', ')} ms)`);
+  record(`polling overhead (image stored -> 201) / generation time, ${GENERATION_MS / 1000} s generations`, overheadMs / GENERATION_MS, 0.15, 'x');
+
+  // AWS prices, us-east-1, checked 2026-11-25: Lambda arm64 $0.0000133334 per GB-second and $0.20 per million
+  // requests; DynamoDB on-demand $0.625 per million write and $0.125 per million read request units; S3 Standard
+  // PUT $0.005 per 1,000.
+  const PRICE = { gbSecond: 0.0000133334, request: 0.2e-6, write: 0.625e-6, read: 0.125e-6, put: 0.005e-3 };
+  const functions = parseYaml(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')).functions;
+  const apiGb = functions.generateImage.memorySize / 1024;
+  const workerGb = functions.runImageJob.memorySize / 1024;
+  const apiS = median(apiSeconds);
+  const workerS = median(workerSeconds);
+  // Writes: quota (principal, global), job create, claim, succeed, each job write once more in the owner index.
+  // Reads: the API's polls (100 ms doubling to 500 ms over its wait), the worker's three job reads.
+  let polls = 0;
+  for (let waited = 0, pause = 100; waited < apiS * 1000; waited += pause, pause = Math.min(pause * 2, 500)) polls += 1;
+  const usd =
+    PRICE.gbSecond * (apiGb * apiS + workerGb * workerS) + 2 * PRICE.request + (2 + 3 * 2) * PRICE.write + (polls + 3) * PRICE.read + 2 * PRICE.put;
+  const cheapestImageUsd = 0.011;
+  console.log(
+    `jobs: one image costs $${usd.toFixed(7)} of infrastructure (API ${apiGb * 1024} MB x ${apiS.toFixed(2)} s, ` +
+      `worker ${workerGb * 1024} MB x ${workerS.toFixed(2)} s, ${polls} polls) = ${((usd / cheapestImageUsd) * 100).toFixed(2)}% of $${cheapestImageUsd}`,
+  );
+  record('infrastructure cost of one image / cheapest image price (5 s generation)', (usd / cheapestImageUsd) * 100, 1, '%');
+  // Informational: the generation time at which both functions' GB-seconds alone reach the 1% line.
+  const fixedUsd = usd - PRICE.gbSecond * (apiGb * apiS + workerGb * workerS);
+  const breakEven = (cheapestImageUsd * 0.01 - fixedUsd) / (PRICE.gbSecond * (apiGb + workerGb));
+  console.log(`jobs: the 1% line is reached by generations of about ${breakEven.toFixed(1)} s (API waiting throughout)`);
+  record('generation time at which infrastructure reaches 1% of the cheapest image', breakEven, 10, 's', false);
 }
 
 function mb(bytes) {

@@ -51,13 +51,13 @@ export async function startZeroDelayProvider(png) {
   };
 }
 
-/** The local stack with the given provider and limits high enough not to interfere. */
-export function startStack({ providerBaseUrl }) {
+/** The local stack with the given provider (or the offline one) and limits high enough not to interfere. */
+export function startStack({ providerBaseUrl, env = {} }) {
   return startStackProcess({
     apiKey: 'bench-local-key',
     env: {
-      OPENAI_API_KEY: 'sk-bench-not-a-real-key',
-      OPENAI_BASE_URL: providerBaseUrl,
+      ...(providerBaseUrl ? { OPENAI_API_KEY: 'sk-bench-not-a-real-key', OPENAI_BASE_URL: providerBaseUrl } : { OPENAI_API_KEY: '' }),
+      ...env,
       MODERATION: 'off',
       DAILY_IMAGE_LIMIT: '1000000',
       DAILY_SPEND_LIMIT_USD: '1000000',

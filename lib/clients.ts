@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import OpenAI from 'openai';
@@ -114,12 +113,7 @@ function createGenerator(config: Config, openai: OpenAI | undefined): ImageGener
 function createDispatcher(config: Config): JobDispatcher | undefined {
   const jobs = config.jobs;
   if (jobs?.workerFunctionName === undefined) return undefined;
-  const lambda = new LambdaClient({
-    region: config.awsRegion,
-    ...(jobs.lambdaEndpoint === undefined ? {} : { endpoint: jobs.lambdaEndpoint }),
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
-  });
-  return new LambdaJobDispatcher(lambda, jobs.workerFunctionName);
+  return new LambdaJobDispatcher(jobs.workerFunctionName, config.awsRegion, jobs.lambdaEndpoint);
 }
 
 function createWebhookSender(config: Config, logger: Logger): WebhookSender | undefined {
@@ -154,7 +148,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),
     cdn:
       overrides.cdn ??
-      (config.cdnDistributionId === undefined ? undefined : new CloudFrontInvalidator(config.cdnDistributionId, config.awsRegion)),
+      (config.cdnDistributionId === undefined ? undefined : new CloudFrontInvalidator(config.cdnDistributionId)),
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.
     estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
     now,

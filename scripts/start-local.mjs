@@ -30,8 +30,10 @@ const env = localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endp
 env.PORT = String(port);
 env.LAMBDA_PORT = String(lambdaPort);
 // Jobs run as in AWS: the API invokes the worker asynchronously, here through serverless-offline's invoke port.
-env.WORKER_FUNCTION_NAME = LOCAL_WORKER_FUNCTION;
-env.LAMBDA_ENDPOINT = `http://127.0.0.1:${lambdaPort}`;
+// LOCAL_WORKER=off runs them inline in the API function instead (the single-function mode of `invoke local`).
+const useWorker = process.env.LOCAL_WORKER !== 'off';
+env.WORKER_FUNCTION_NAME = useWorker ? LOCAL_WORKER_FUNCTION : '';
+env.LAMBDA_ENDPOINT = useWorker ? `http://127.0.0.1:${lambdaPort}` : '';
 
 // A stale build from an interrupted run would be served instead of the current code.
 await rm(`${ROOT}.esbuild`, { recursive: true, force: true });
@@ -90,7 +92,7 @@ durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 100
   quotas       ${env.DAILY_IMAGE_LIMIT || 50} images/day per caller (local DynamoDB at ${dynamo.endpoint}, in memory)
   image store  ${endpoint}/${env.IMAGE_BUCKET}/images/...  (local S3, files in ${process.env.LOCAL_S3_DIR ?? '.local/s3'})
   provider     ${provider}${env.OFFLINE_DELAY_MS ? ` (takes ${env.OFFLINE_DELAY_MS} ms per image)` : ''}
-  worker       ${LOCAL_WORKER_FUNCTION} (asynchronous invoke on port ${lambdaPort})
+  worker       ${useWorker ? `${LOCAL_WORKER_FUNCTION} (asynchronous invoke on port ${lambdaPort})` : 'none: jobs run inline in the API function (LOCAL_WORKER=off)'}
   API key      ${apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '(from LOCAL_API_KEY)'}  (${keyNote})
 
 Try it (waits for the image: 201 with its permanent URL):

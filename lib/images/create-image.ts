@@ -51,9 +51,13 @@ export interface CreateImageOutcome {
   replayed: boolean;
 }
 
-/** Polling the job: fast first (fast generations answer quickly), then once a second (a read costs money). */
+/**
+ * Polling the job: fast first (fast generations answer quickly), then twice a second. The function waits either
+ * way; a read costs $0.125 per million (on-demand, strongly consistent, under 4 KB), so 50 reads of a 25 s wait
+ * cost about $0.000006, and the image reaches the caller at most half a second after it is stored.
+ */
 const POLL_FIRST_MS = 100;
-const POLL_MAX_MS = 1_000;
+const POLL_MAX_MS = 500;
 
 /**
  * `POST /images`: admits the request (webhook target, quota, moderation: all before any money is spent), creates

@@ -1,0 +1,105 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { CloudFrontInvalidator } from '../../../lib/adapters/cloudfront-invalidator.js';
+import { LambdaJobDispatcher } from '../../../lib/adapters/lambda-job-dispatcher.js';
+import { AppError } from '../../../lib/errors.js';
+import { verifySigV4 } from '../../support/sigv4.js';
+
+const KEY_ID = 'AKIDEXAMPLE';
+const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
+
+interface Received {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+let server: Server;
+let endpoint: string;
+const received: Received[] = [];
+let reply: { status: number; body: string } = { status: 202, body: '' };
+
+beforeAll(async () => {
+  process.env['AWS_ACCESS_KEY_ID'] = KEY_ID;
+  process.env['AWS_SECRET_ACCESS_KEY'] = SECRET;
+  server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+      res.writeHead(reply.status, { 'content-type': 'application/xml' }).end(reply.body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+beforeEach(() => {
+  received.length = 0;
+});
+
+const verify = (request: Received) =>
+  verifySigV4({ ...request, accessKeyId: KEY_ID, secretAccessKey: SECRET });
+
+describe('LambdaJobDispatcher', () => {
+  it('sends a signed asynchronous Invoke of the worker with only the job id', async () => {
+    reply = { status: 202, body: '' };
+    await new LambdaJobDispatcher('durable-image-api-dev-runImageJob', 'eu-west-1', endpoint).dispatch('AAAAAAAAAAAAAAAAAAAAAA');
+    const [request] = received;
+    expect(request).toMatchObject({ method: 'POST', path: '/2015-03-31/functions/durable-image-api-dev-runImageJob/invocations' });
+    expect(request?.headers['x-amz-invocation-type']).toBe('Event');
+    expect(JSON.parse(request?.body ?? '')).toEqual({ id: 'AAAAAAAAAAAAAAAAAAAAAA' });
+    expect(verify(request as Received)).toEqual({ service: 'lambda', region: 'eu-west-1' });
+  });
+
+  it('detects a tampered request (the check can fail)', async () => {
+    reply = { status: 202, body: '' };
+    await new LambdaJobDispatcher('worker', 'us-east-1', endpoint).dispatch('AAAAAAAAAAAAAAAAAAAAAA');
+    const request = received[0] as Received;
+    expect(() => verify({ ...request, body: request.body.replace('AAAA', 'BBBB') })).toThrow('signature');
+  });
+
+  it.each([
+    ['Lambda refuses (403)', 403],
+    ['Lambda is throttled (429)', 429],
+    ['a synchronous answer instead of queued (200)', 200],
+  ])('answers queue_unavailable when %s', async (_, status) => {
+    reply = { status, body: '{}' };
+    const error = await new LambdaJobDispatcher('worker', 'us-east-1', endpoint).dispatch('AAAAAAAAAAAAAAAAAAAAAA').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe('queue_unavailable');
+  });
+
+  it('answers queue_unavailable when Lambda cannot be reached', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const error = await new LambdaJobDispatcher('worker', 'us-east-1', `http://127.0.0.1:${port}`).dispatch('AAAAAAAAAAAAAAAAAAAAAA').catch((e: unknown) => e);
+    expect((error as AppError).code).toBe('queue_unavailable');
+  });
+});
+
+describe('CloudFrontInvalidator', () => {
+  it('sends a signed CreateInvalidation for the image paths', async () => {
+    reply = { status: 201, body: '<Invalidation><Id>I1</Id></Invalidation>' };
+    await new CloudFrontInvalidator('E2QWRUHAPOMQZL', endpoint).invalidate(['images/2026/11/25/abc_-1.png']);
+    const request = received[0] as Received;
+    expect(request).toMatchObject({ method: 'POST', path: '/2020-05-31/distribution/E2QWRUHAPOMQZL/invalidation' });
+    expect(request.body).toContain('<Quantity>1</Quantity><Items><Path>/images/2026/11/25/abc_-1.png</Path></Items>');
+    expect(request.body).toMatch(/<CallerReference>[0-9a-f-]{36}<\/CallerReference>/);
+    expect(verify(request)).toEqual({ service: 'cloudfront', region: 'us-east-1' });
+  });
+
+  it('throws with the error code when CloudFront refuses', async () => {
+    reply = { status: 403, body: '<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>' };
+    await expect(new CloudFrontInvalidator('E2QWRUHAPOMQZL', endpoint).invalidate(['images/a.png'])).rejects.toThrow('AccessDenied');
+  });
+});
