@@ -62,7 +62,7 @@ export function createUseCases(deps: Dependencies) {
       (id, deadline) => runImageJob(id, { deadline, leaseUntil: deadline + LEASE_MARGIN_MS, webhookReserveMs: 0 }),
       logger,
     );
-  const read = { jobs, log: logger, now: deps.now, dispatcher };
+  const read = { jobs, log: logger, now: deps.now, dispatcher, quota: deps.quota };
   return {
     generateImage,
     images: {
@@ -71,7 +71,7 @@ export function createUseCases(deps: Dependencies) {
       run: runImageJob,
       get: createGetImage(read),
       list: createListImages(read),
-      delete: createDeleteImage({ ...read, store: deps.store, quota: deps.quota, cdn: deps.cdn }),
+      delete: createDeleteImage({ ...read, store: deps.store, cdn: deps.cdn }),
     },
   };
 }

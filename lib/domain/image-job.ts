@@ -98,6 +98,20 @@ export const INTERRUPTED: JobError = {
 };
 
 /**
+ * Lambda keeps an asynchronous event for at most 6 hours (the worker's maximumEventAge in serverless.yml), then
+ * hands it to the dead-letter queue. A job still queued well after that will never run.
+ */
+export const QUEUE_EXPIRY_MS = 6 * 3_600_000 + 15 * 60_000;
+
+export const NEVER_STARTED: JobError = {
+  code: 'queue_unavailable',
+  message: 'The image was never started (its queued event expired). It was not billed; submit a new request.',
+};
+
+export const queueExpired = (job: ImageJob, now: number): boolean =>
+  job.status === 'queued' && now - job.createdAt > QUEUE_EXPIRY_MS;
+
+/**
  * A running job whose lease has run out has no live worker: its worker is killed at its timeout and the lease
  * is longer than that. Readers show it as failed straight away; the first writer records it.
  */
@@ -108,15 +122,17 @@ export const leaseExpired = (job: ImageJob, now: number): boolean =>
 export function toResource(job: ImageJob, now: number): ImageResource | undefined {
   if (job.status === 'deleted') return undefined;
   const expired = leaseExpired(job, now);
-  const status: ImageStatus = expired ? 'failed' : job.status;
+  const stale = queueExpired(job, now);
+  const status: ImageStatus = expired || stale ? 'failed' : job.status;
   const base = { id: job.id, status, model: job.model, createdAt: new Date(job.createdAt).toISOString() };
   if (status === 'succeeded' && job.result) {
     const { recordKey: _private, id: _id, model: _model, ...image } = job.result;
     return { ...base, ...image, ...completed(job.completedAt) };
   }
   if (status === 'failed') {
-    const error = expired ? INTERRUPTED : (job.error ?? INTERRUPTED);
-    return { ...base, error: { code: error.code, message: error.message }, ...completed(expired ? job.leaseUntil : job.completedAt) };
+    const error = expired ? INTERRUPTED : stale ? NEVER_STARTED : (job.error ?? INTERRUPTED);
+    const at = expired ? job.leaseUntil : stale ? job.createdAt + QUEUE_EXPIRY_MS : job.completedAt;
+    return { ...base, error: { code: error.code, message: error.message }, ...completed(at) };
   }
   return base;
 }

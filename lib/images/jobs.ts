@@ -3,8 +3,9 @@
  * recording the end of a job whose worker died, and turning job errors into AppErrors and back.
  */
 import { AppError, isAppError } from '../errors.js';
-import { INTERRUPTED, leaseExpired, type ImageJob, type JobError } from '../domain/image-job.js';
-import { principalKey, type JobDispatcher, type JobStore, type Log, type Principal } from '../ports.js';
+import { giveBack } from '../admission.js';
+import { INTERRUPTED, NEVER_STARTED, leaseExpired, queueExpired, type ImageJob, type JobError } from '../domain/image-job.js';
+import { principalKey, type JobDispatcher, type JobStore, type Log, type Principal, type QuotaGate } from '../ports.js';
 
 export interface JobReadDeps {
   jobs: JobStore;
@@ -12,6 +13,8 @@ export interface JobReadDeps {
   now: () => number;
   /** To have the worker deliver the webhook of a job that a reader found dead. */
   dispatcher?: JobDispatcher | undefined;
+  /** To give back the reservation of a job that never started. */
+  quota?: QuotaGate | undefined;
 }
 
 /** Image ids are 22 base64url characters (lib/domain/object-keys.ts); anything else cannot exist. */
@@ -33,14 +36,20 @@ export async function ownJob(deps: JobReadDeps, principal: Principal, id: string
 
 /**
  * A running job past its lease has no worker (the lease outlasts the worker's timeout): record it as failed
- * (`generation_interrupted`), and let the worker deliver its webhook. The provider is not called again.
+ * (`generation_interrupted`), and let the worker deliver its webhook. The provider is not called again. A job
+ * still queued long after Lambda would have dropped its event is recorded as failed (`queue_unavailable`).
  */
 export async function settleExpired(deps: JobReadDeps, job: ImageJob): Promise<ImageJob> {
   const now = deps.now();
-  if (!leaseExpired(job, now)) return job;
-  const won = await deps.jobs.fail(job.id, { status: 'running', claim: job.claim }, INTERRUPTED, now);
+  const neverStarted = queueExpired(job, now);
+  if (!leaseExpired(job, now) && !neverStarted) return job;
+  const won = neverStarted
+    ? await deps.jobs.fail(job.id, { status: 'queued' }, NEVER_STARTED, now)
+    : await deps.jobs.fail(job.id, { status: 'running', claim: job.claim }, INTERRUPTED, now);
   if (won) {
-    deps.log.warn('job lease expired: marked failed', { imageId: job.id });
+    // A job that never started never reached the provider: its reservation goes back (the money rule).
+    if (neverStarted && job.reservation) await giveBack(deps, job.reservation);
+    deps.log.warn(neverStarted ? 'queued job expired: marked failed' : 'job lease expired: marked failed', { imageId: job.id });
     if (job.webhook && deps.dispatcher?.background) {
       await deps.dispatcher.dispatch(job.id, now).catch(() => undefined);
     }

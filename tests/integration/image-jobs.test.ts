@@ -69,7 +69,7 @@ interface Stack {
 }
 
 /** The API and the worker on the test servers, wired by the real composition root. */
-function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator): Stack {
+function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator, now?: () => number): Stack {
   const config = parseConfig(
     baseEnv({
       IMAGE_PROVIDER: 'openai',
@@ -93,7 +93,7 @@ function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator)
       invalidated.push(keys);
     },
   };
-  const deps = createDependencies(config, { dynamo: dynamo.client, dispatcher, cdn, ...(generator ? { generator } : {}) });
+  const deps = createDependencies(config, { dynamo: dynamo.client, dispatcher, cdn, ...(generator ? { generator } : {}), ...(now ? { now } : {}) });
   const useCases = createUseCases(deps);
   const worker = createWorkerHandler(deps, useCases) as unknown as Handler;
   dispatcher.worker = worker as unknown as BackgroundDispatcher['worker'];
@@ -265,6 +265,21 @@ describe('the worker: at most one provider call per image', () => {
     expect(listed['data'][0]).toMatchObject({ id, status: 'failed', error: { code: 'generation_interrupted' } });
     expect(body(await api(get(`/images/${id}`), lambdaContext()))['status']).toBe('failed');
     expect(stuck.calls).toBe(1);
+  });
+
+  it('ends a job whose queued event expired (never started) as failed, and gives its reservation back', async () => {
+    const { api, dispatcher } = makeStack();
+    dispatcher.deliver = false; // the event is lost: Lambda dropped it after its maximum age
+    const id = body(await api(post(LOW, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
+    expect(await usage()).toEqual({ images: 1, spend: 11_000 });
+    // Act: seven hours later, the owner looks.
+    const later = makeStack({}, undefined, () => Date.now() + 7 * 3_600_000);
+    const shown = body(await later.api(get(`/images/${id}`), lambdaContext()));
+    // Assess
+    expect(shown).toMatchObject({ status: 'failed', error: { code: 'queue_unavailable' } });
+    expect(await usage()).toEqual({ images: 0, spend: 0 });
+    await later.dispatcher.run(id); // a late delivery does not start it
+    expect(openai.calls).toHaveLength(0);
   });
 });
 
