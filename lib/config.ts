@@ -81,7 +81,11 @@ export interface StateConfig {
   table: string;
   endpoint: string | undefined;
   defaultLimits: QuotaLimits;
-  principalLimits: Readonly<Record<string, QuotaLimits>>;
+  /**
+   * Overrides by principal key (`api-key:<name>`, `jwt:<sub>`), in a Map: a caller's name is data, never a
+   * property lookup (`constructor` or `__proto__` must not find Object.prototype's members).
+   */
+  principalLimits: ReadonlyMap<string, QuotaLimits>;
   globalDailySpendMicroUsd: number;
   idempotencyTtlSeconds: number;
 }
@@ -298,9 +302,11 @@ function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined
     dailyImages: integer(env, 'DAILY_IMAGE_LIMIT', 50, 0, 1_000_000),
     dailySpendMicroUsd: usd(env, 'DAILY_SPEND_LIMIT_USD', 5),
   };
-  const principalLimits: Record<string, QuotaLimits> = {};
-  for (const [principal, limits] of Object.entries(overrides as Record<string, unknown>)) {
-    principalLimits[principal] = parseLimits('PRINCIPAL_LIMITS', limits, defaultLimits);
+  const principalLimits = new Map<string, QuotaLimits>();
+  for (const [name, limits] of Object.entries(overrides as Record<string, unknown>)) {
+    // "jwt:<sub>" or "api-key:<name>"; a bare name is an API key's, as the keys are the ones operators name.
+    const key = /^(api-key|jwt):./.test(name) ? name : `api-key:${name}`;
+    principalLimits.set(key, parseLimits('PRINCIPAL_LIMITS', limits, defaultLimits));
   }
   return {
     table,

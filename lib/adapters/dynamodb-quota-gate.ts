@@ -15,7 +15,7 @@ import { principalKey, type Principal, type QuotaGate, type Reservation } from '
 export interface DynamoDbQuotaGateOptions {
   table: string;
   defaultLimits: QuotaLimits;
-  principalLimits: Readonly<Record<string, QuotaLimits>>;
+  principalLimits: ReadonlyMap<string, QuotaLimits>;
   globalDailySpendMicroUsd: number;
 }
 
@@ -43,10 +43,10 @@ export class DynamoDbQuotaGate implements QuotaGate {
   ) {}
 
   async reserve(principal: Principal, costMicroUsd: number, now: number): Promise<Reservation> {
-    const limits = this.options.principalLimits[principal.id] ?? this.options.defaultLimits;
+    const key = principalKey(principal);
+    const limits = this.options.principalLimits.get(key) ?? this.options.defaultLimits;
     const day = utcDay(now);
     const resetAt = nextUtcMidnight(now);
-    const key = principalKey(principal);
     const refuse = (code: 'quota_exceeded' | 'spend_cap_reached', message: string, remaining: number): AppError => {
       const retryAfter = String(Math.max(1, Math.ceil((resetAt - now) / 1000)));
       return new AppError(code, message, {

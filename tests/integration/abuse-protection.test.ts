@@ -6,7 +6,7 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
-import { OTHER_API_KEY, TEST_API_KEY, baseEnv } from '../support/env.js';
+import { OTHER_API_KEY, TEST_API_KEY, baseEnv, sha256Hex } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
@@ -117,6 +117,22 @@ describe('daily quotas', () => {
     expect(mobile.map((r) => r.statusCode)).toEqual([201, 201, 429]);
     expect(openai.calls).toHaveLength(3);
   });
+
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
+    'treats an API key named %s like any other caller (no prototype lookups)',
+    async (name) => {
+      const key = `key-for-${name}-0123456789abcdef`;
+      const handler = makeHandler({
+        API_KEY_HASHES: `${name}:${sha256Hex(key)}`,
+        DAILY_IMAGE_LIMIT: '1',
+        PRINCIPAL_LIMITS: '{"web-app": {"dailyImages": 5}}',
+      });
+      const responses = [await handler(post(LOW, { authorization: `Bearer ${key}` }), lambdaContext())];
+      responses.push(await handler(post(LOW, { authorization: `Bearer ${key}` }), lambdaContext()));
+      expect(responses.map((r) => r.statusCode)).toEqual([201, 429]);
+      expect(json(responses[1] as APIGatewayProxyStructuredResultV2).error.code).toBe('quota_exceeded');
+    },
+  );
 
   it('counts offline images against the image limit but not against spend (they cost nothing)', async () => {
     const handler = makeHandler({ IMAGE_PROVIDER: 'offline', OPENAI_API_KEY: '', DAILY_SPEND_LIMIT_USD: '0.01' });
@@ -345,8 +361,8 @@ describe('JWT auth', () => {
     jwksUp = true;
   });
 
-  const jwtHandler = (): Handler =>
-    makeHandler({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_JWKS_URL: jwksUrl });
+  const jwtHandler = (env: Record<string, string> = {}): Handler =>
+    makeHandler({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_JWKS_URL: jwksUrl, ...env });
 
   const token = async (
     options: { key?: PrivateKey; exp?: string | number; iss?: string; aud?: string; sub?: string } = {},
@@ -366,6 +382,24 @@ describe('JWT auth', () => {
     const response = await jwtHandler()(withToken(await token()), lambdaContext());
     expect(response.statusCode).toBe(201);
     expect(await usage('jwt:user-123')).toEqual({ images: 1, spendMicroUsd: 11_000 });
+  });
+
+  it('keys overrides by principal kind: a JWT subject named like an API key does not get its limits', async () => {
+    const handler = jwtHandler({ DAILY_IMAGE_LIMIT: '1', PRINCIPAL_LIMITS: '{"mobile": {"dailyImages": 3}, "jwt:vip": {"dailyImages": 2}}' });
+    const asMobile = await token({ sub: 'mobile' });
+    const mobile = [];
+    for (let i = 0; i < 2; i += 1) mobile.push((await handler(withToken(asMobile), lambdaContext())).statusCode);
+    expect(mobile).toEqual([201, 429]);
+    const asVip = await token({ sub: 'vip' });
+    const vip = [];
+    for (let i = 0; i < 3; i += 1) vip.push((await handler(withToken(asVip), lambdaContext())).statusCode);
+    expect(vip).toEqual([201, 201, 429]);
+  });
+
+  it.each(['constructor', '__proto__', 'toString'])('serves a JWT whose sub is %s like any other', async (sub) => {
+    const response = await jwtHandler()(withToken(await token({ sub })), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(await usage(`jwt:${sub}`)).toEqual({ images: 1, spendMicroUsd: 11_000 });
   });
 
   it('still accepts API keys when JWT auth is on', async () => {

@@ -112,7 +112,8 @@ describe('parseConfig', () => {
         DAILY_IMAGE_LIMIT: '20',
         DAILY_SPEND_LIMIT_USD: '2.5',
         GLOBAL_DAILY_SPEND_LIMIT_USD: '100',
-        PRINCIPAL_LIMITS: '{"web-app": {"dailyImages": 500}, "trial": {"dailyImages": 1, "dailySpendUsd": 0.05}}',
+        PRINCIPAL_LIMITS:
+          '{"web-app": {"dailyImages": 500}, "trial": {"dailyImages": 1, "dailySpendUsd": 0.05}, "jwt:user-9": {"dailyImages": 3}}',
         JWT_ISSUER: 'https://issuer.example.test/',
         JWT_AUDIENCE: 'image-api',
         API_KEY_HASHES: undefined,
@@ -121,13 +122,15 @@ describe('parseConfig', () => {
     expect(config.state).toMatchObject({
       table: 'state',
       defaultLimits: { dailyImages: 20, dailySpendMicroUsd: 2_500_000 },
-      principalLimits: {
-        'web-app': { dailyImages: 500, dailySpendMicroUsd: 2_500_000 },
-        trial: { dailyImages: 1, dailySpendMicroUsd: 50_000 },
-      },
       globalDailySpendMicroUsd: 100_000_000,
       idempotencyTtlSeconds: 86_400,
     });
+    // Keyed by principal kind and name; a bare name is an API key's.
+    expect([...(config.state?.principalLimits ?? [])]).toEqual([
+      ['api-key:web-app', { dailyImages: 500, dailySpendMicroUsd: 2_500_000 }],
+      ['api-key:trial', { dailyImages: 1, dailySpendMicroUsd: 50_000 }],
+      ['jwt:user-9', { dailyImages: 3, dailySpendMicroUsd: 2_500_000 }],
+    ]);
     expect(config.moderation).toEqual({ mode: 'fail-closed', model: 'omni-moderation-latest' });
     expect(config.jwt).toEqual({
       issuer: 'https://issuer.example.test/',
