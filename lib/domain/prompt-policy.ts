@@ -40,7 +40,64 @@ const INVISIBLE = /[\p{Cc}\p{Cf}\u2028\u2029\u115F\u1160\u3164\uFFA0]/gu;
 // Replaced by a space rather than removed so that "a\tb" stays two words.
 const SPACE_LIKE = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
 const WHITESPACE_RUN = /\s+/gu;
-const FENCE_TOKENS = /<<<|>>>|\{\{|\}\}|USER_DESCRIPTION/gi;
+/**
+ * What may not survive in the quoted text, matched on its folded form (below): anything that spells a fence
+ * (`<<<`, `>>>`, `USER_DESCRIPTION`, also with a dash or nothing for the underscore) or a placeholder brace pair.
+ */
+const FENCE_TOKENS = /<<<|>>>|\{\{|\}\}|USER[_-]*DESCRIPTION/gi;
+
+/**
+ * Look-alikes of the characters that make up the fences, beyond what NFKC already folds (fullwidth and small
+ * forms, mathematical letters, circled letters): Cyrillic and Greek capitals and lowercase letters that render like
+ * Latin ones, and angle-bracket and brace shapes. Written here, from Unicode's confusables.txt entries for exactly
+ * these targets, because the npm confusables packages are unmaintained or fold whole scripts; only the fence's
+ * alphabet matters, and the folded text is used for detection only (a Russian prompt stays Russian).
+ */
+const LOOKALIKES: Readonly<Record<string, string>> = Object.freeze({
+  ...Object.fromEntries([...'‹〈⟨❮❬≺˂ᐸ〈<'].map((c) => [c, '<'])),
+  ...Object.fromEntries([...'›〉⟩❯❭≻˃ᐳ〉>'].map((c) => [c, '>'])),
+  ...Object.fromEntries([...'≪《«⪡'].map((c) => [c, '<<'])),
+  ...Object.fromEntries([...'≫》»⪢'].map((c) => [c, '>>'])),
+  ...Object.fromEntries([...'⋘'].map((c) => [c, '<<<'])),
+  ...Object.fromEntries([...'⋙'].map((c) => [c, '>>>'])),
+  ...Object.fromEntries([...'❴⦃｛'].map((c) => [c, '{'])),
+  ...Object.fromEntries([...'❵⦄｝'].map((c) => [c, '}'])),
+  ...Object.fromEntries([...'‗ˍ＿'].map((c) => [c, '_'])),
+  // Cyrillic
+  А: 'A', В: 'B', Е: 'E', З: '3', І: 'I', Ј: 'J', К: 'K', М: 'M', Н: 'H', О: 'O', Р: 'P', С: 'C', Т: 'T', У: 'Y',
+  Х: 'X', Ѕ: 'S', Ԁ: 'D', Ԛ: 'Q', Ԝ: 'W', а: 'a', е: 'e', і: 'i', ј: 'j', о: 'o', р: 'p', с: 'c', у: 'y', х: 'x',
+  ѕ: 's', ԁ: 'd', ԛ: 'q', ԝ: 'w', ս: 'u', Ս: 'U', Ꭰ: 'D', Ꮪ: 'S', Ꮲ: 'P', Ꭱ: 'R', Ꭼ: 'E', Ꮢ: 'R', Ꮯ: 'C', Ꭲ: 'T',
+  // Greek
+  Α: 'A', Β: 'B', Ε: 'E', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P', Τ: 'T', Υ: 'Y', Χ: 'X', Ζ: 'Z',
+  ο: 'o', ι: 'i', ρ: 'p', υ: 'u', ν: 'v',
+});
+
+/**
+ * Removes every spelling of the fences and placeholders from user text: NFKC first (fullwidth `ＵＳＥＲ`, small
+ * `﹤`, ligatures), then each character folded with {@link LOOKALIKES} for matching, and the original characters
+ * of each match removed. Repeated until nothing matches, because removing one token can join two halves of
+ * another (`<<USER_DESCRIPTION<` minus the word is `<<<`).
+ */
+export function stripFences(text: string): string {
+  let current = text.normalize('NFKC');
+  for (let round = 0; round < 10; round += 1) {
+    const chars = [...current];
+    let folded = '';
+    const origin: number[] = [];
+    chars.forEach((char, index) => {
+      const mapped = LOOKALIKES[char] ?? char;
+      for (let i = 0; i < mapped.length; i += 1) origin.push(index);
+      folded += mapped;
+    });
+    const remove = new Set<number>();
+    for (const match of folded.matchAll(FENCE_TOKENS)) {
+      for (let i = match.index; i < match.index + match[0].length; i += 1) remove.add(origin[i] as number);
+    }
+    if (remove.size === 0) break;
+    current = chars.map((char, index) => (remove.has(index) ? ' ' : char)).join('');
+  }
+  return current.replace(WHITESPACE_RUN, ' ').trim();
+}
 
 /** Length in code points, so an emoji counts once and a CJK character once. */
 export const codePointLength = (text: string): number => {
@@ -89,16 +146,20 @@ export interface HardenOptions {
 }
 
 /**
- * Embeds already-normalised user text in the template. Fence markers and placeholders are stripped from the
- * user text first, so it cannot end the quoted block or inject the constraints placeholder.
+ * Embeds already-normalised user text in the template. Every spelling of the fence markers and placeholders is
+ * stripped from the user text first ({@link stripFences}), so it cannot end the quoted block or inject the
+ * constraints placeholder. Callers check that something visible is left ({@link quotedText}).
  */
 export function hardenPrompt(normalizedUserText: string, options: HardenOptions): string {
-  const quoted = normalizedUserText.replace(FENCE_TOKENS, ' ').replace(WHITESPACE_RUN, ' ').trim();
+  const quoted = stripFences(normalizedUserText);
   return options.template
     .split(CONSTRAINTS_PLACEHOLDER)
     .join(options.constraints)
     .replace(PROMPT_PLACEHOLDER, () => quoted);
 }
+
+/** The user's text as the provider will see it inside the fences: empty when nothing visible is left. */
+export const quotedText = (normalizedUserText: string): string => stripFences(normalizedUserText);
 
 /** Characters the template adds around the user's text (used to keep the whole prompt under a model's limit). */
 export const templateOverhead = (options: HardenOptions): number =>

@@ -1,4 +1,5 @@
-import { hardenPrompt, type HardenOptions } from '../domain/prompt-policy.js';
+import { AppError } from '../errors.js';
+import { hardenPrompt, quotedText, type HardenOptions } from '../domain/prompt-policy.js';
 import type { HttpMiddleware, HttpRequest } from './types.js';
 
 /** Wraps the validated, normalised prompt in the hardening template; the provider only ever sees the result. */
@@ -6,6 +7,11 @@ export function hardenPromptMiddleware(options: HardenOptions): HttpMiddleware {
   const hardenPromptMiddlewareBefore = (request: HttpRequest): void => {
     const imageRequest = request.context.imageRequest;
     if (imageRequest === undefined) throw new Error('hardenPrompt needs validateImageRequestBody before it');
+    // Checked after all stripping: a prompt made only of fence tokens would otherwise be generated (and billed)
+    // from an empty quote.
+    if (quotedText(imageRequest.prompt) === '') {
+      throw new AppError('invalid_request', '"prompt" must contain visible text.', { details: { field: 'prompt' } });
+    }
     request.context.providerPrompt = hardenPrompt(imageRequest.prompt, options);
   };
   return { before: hardenPromptMiddlewareBefore };
