@@ -12,6 +12,8 @@ import { ssmSecret } from './adapters/ssm-secret.js';
 import { DynamoDbQuotaGate } from './adapters/dynamodb-quota-gate.js';
 import { PowertoolsIdempotencyGuard } from './adapters/powertools-idempotency-guard.js';
 import { OpenAIPromptModerator } from './adapters/openai-prompt-moderator.js';
+import { boundedFetch } from './adapters/bounded-fetch.js';
+import { maxBase64Length } from './domain/base64.js';
 import { JoseTokenVerifier } from './adapters/jose-token-verifier.js';
 import { DynamoDbJobStore } from './adapters/dynamodb-job-store.js';
 import { LambdaJobDispatcher } from './adapters/lambda-job-dispatcher.js';
@@ -97,6 +99,12 @@ function createOpenAIClient(config: Config): OpenAI | undefined {
     // Both are set per attempt from the request deadline; these only guard against a call without options.
     maxRetries: 0,
     timeout: config.limits.gatewayTimeoutMs,
+    // Every body the SDK or we read from the provider is bounded: an image answer by the largest image's base64
+    // plus its JSON, a moderation answer by 256 KiB, an error body by 64 KiB.
+    fetch: boundedFetch({
+      maxOkBytes: (path) => (path.endsWith('/moderations') ? 256 * 1024 : maxBase64Length(config.limits.maxImageBytes) + 64 * 1024),
+      maxErrorBytes: 64 * 1024,
+    }),
   });
 }
 

@@ -28,9 +28,20 @@ const bad = (reason: string, cause?: unknown): AppError =>
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Reads a response body into one buffer, refusing (before reading) anything larger than `maxBytes`. */
+/**
+ * The length a response announces for its decoded body, or NaN. With a `Content-Encoding` (the SDK asks for
+ * gzip), `Content-Length` counts the compressed bytes while the body arrives decoded: the length says nothing
+ * about what will be read, and only the decoded bytes are counted against the limit.
+ */
+export function announcedLength(response: Response): number {
+  const encoding = response.headers.get('content-encoding')?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') return NaN;
+  return Number(response.headers.get('content-length') ?? NaN);
+}
+
+/** Reads a response body into one buffer, refusing (before reading, when it can) anything larger than `maxBytes`. */
 export async function readBody(response: Response, maxBytes: number): Promise<Buffer> {
-  const announced = Number(response.headers.get('content-length') ?? NaN);
+  const announced = announcedLength(response);
   if (Number.isFinite(announced) && announced > maxBytes) {
     await response.body?.cancel().catch(() => undefined);
     throw bad(`answer of ${announced} bytes is over the ${maxBytes}-byte limit`);

@@ -319,6 +319,15 @@ describe('moderation pre-check', () => {
     expect(openai.calls).toHaveLength(0);
   });
 
+  it('stops reading a huge moderation answer: 503 moderation_unavailable, no generation', async () => {
+    openai.moderation = { kind: 'huge', status: 200, bytes: 200 * 1024 * 1024 };
+    const response = await makeHandler({ MODERATION: 'fail-closed' })(post(LOW), lambdaContext());
+    expect(response.statusCode).toBe(503);
+    expect(json(response).error.code).toBe('moderation_unavailable');
+    expect(openai.bytesSent).toBeLessThan(8 * 1024 * 1024);
+    expect(openai.calls).toHaveLength(0);
+  });
+
   it('proceeds when moderation is down and set to fail open', async () => {
     openai.moderation = errorReply(500, { type: 'server_error' });
     const response = await makeHandler({ MODERATION: 'fail-open' })(post(LOW), lambdaContext());

@@ -167,6 +167,21 @@ describe('POST /images: success', () => {
     },
   );
 
+  it('accepts a gzip answer whose Content-Length counts the compressed bytes', async () => {
+    openai.enqueue({ ...imageReply(PNG_B64), gzip: true } as Reply);
+    const response = await makeHandler()(post({ prompt: 'a red fox' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect((await s3.get(json(response)['key'] as string)).body.equals(PNG)).toBe(true);
+  });
+
+  it('stops reading a huge error body from the provider: 502 after at most a few MB', async () => {
+    openai.enqueue({ kind: 'huge', status: 500, bytes: 200 * 1024 * 1024 });
+    const response = await makeHandler({ PROVIDER_MAX_RETRIES: '0' })(post({ prompt: 'a red fox' }), lambdaContext());
+    expect(response.statusCode).toBe(502);
+    expect(openai.bytesSent).toBeLessThan(8 * 1024 * 1024);
+    expect(await s3.keys()).toEqual([]);
+  });
+
   it('asks dall-e-3 for b64_json and returns its revised prompt', async () => {
     openai.enqueue(imageReply(PNG_B64, { revised_prompt: 'A red fox standing in fresh snow' }));
     const handler = makeHandler();

@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 /** One scripted answer of the test server. */
 export type Reply =
-  | { kind: 'json'; status?: number; body: unknown; headers?: Record<string, string>; delayMs?: number }
+  | { kind: 'json'; status?: number; body: unknown; headers?: Record<string, string>; delayMs?: number; gzip?: boolean }
+  /** A body of `bytes` bytes (a JSON string that never ends), streamed in 64 KiB chunks; see `bytesSent`. */
+  | { kind: 'huge'; status?: number; bytes: number }
   | { kind: 'raw'; status?: number; body: string; contentType?: string; headers?: Record<string, string> }
   /** Accepts the request and never answers (until the server closes). */
   | { kind: 'hang' }
@@ -63,6 +66,8 @@ export class OpenAITestServer {
   readonly moderationCalls: RecordedCall[] = [];
   /** Answer to moderation requests. */
   moderation: Reply = moderationReply(false);
+  /** Bytes of the last `huge` reply that were written before the client stopped reading (or all of them). */
+  bytesSent = 0;
   private readonly queue: Reply[] = [];
   private fallback: Reply;
   private readonly sockets = new Set<Socket>();
@@ -145,11 +150,33 @@ export class OpenAITestServer {
           .writeHead(reply.status ?? 200, { 'content-type': reply.contentType ?? 'application/json', ...reply.headers })
           .end(reply.body);
         return;
-      case 'json':
+      case 'huge': {
+        this.bytesSent = 0;
+        res.writeHead(reply.status ?? 200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        res.write('{"error":{"message":"');
+        while (this.bytesSent < reply.bytes && !res.destroyed) {
+          // Waits for the client to take each chunk, so what was sent is what the client chose to read.
+          const drained = res.write(chunk);
+          this.bytesSent += chunk.length;
+          if (!drained) await new Promise((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+        }
+        res.end('"}}');
+        return;
+      }
+      case 'json': {
         if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
+        const text = JSON.stringify(reply.body);
+        const body = reply.gzip ? gzipSync(text) : Buffer.from(text);
         res
-          .writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...reply.headers })
-          .end(JSON.stringify(reply.body));
+          .writeHead(reply.status ?? 200, {
+            'content-type': 'application/json',
+            'content-length': String(body.length),
+            ...(reply.gzip ? { 'content-encoding': 'gzip' } : {}),
+            ...reply.headers,
+          })
+          .end(body);
+      }
     }
   }
 }
