@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'storage_unavailable'
   | 'state_unavailable'
   | 'moderation_unavailable'
+  | 'moderation_misconfigured'
   | 'auth_unavailable'
   | 'provider_timeout'
   | 'queue_unavailable'
@@ -48,6 +49,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
   storage_unavailable: 503,
   state_unavailable: 503,
   moderation_unavailable: 503,
+  moderation_misconfigured: 502,
   auth_unavailable: 503,
   provider_timeout: 504,
   queue_unavailable: 503,

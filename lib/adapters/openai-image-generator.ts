@@ -20,6 +20,14 @@ const providerTimeout = (options: AppErrorOptions): AppError =>
   new AppError('provider_timeout', 'The image provider did not answer in time.', options);
 
 const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504]);
+/** Request parameters the caller chose (OpenAI name -> our field): a 400 about them is the caller's to fix. */
+const CALLER_PARAMS: Readonly<Record<string, string>> = Object.freeze({
+  prompt: 'prompt',
+  size: 'size',
+  quality: 'quality',
+  output_format: 'format',
+  model: 'model',
+});
 const REFUSAL_CODES = new Set(['moderation_blocked', 'content_policy_violation']);
 
 /**
@@ -189,6 +197,14 @@ function translate(error: unknown, attempt: number): AppError {
         'The image provider refused this prompt under its content policy. Change the prompt and try again.',
         { cause: error, details },
       );
+    }
+    const field = error.status === 400 && typeof error.param === 'string' ? CALLER_PARAMS[error.param] : undefined;
+    if (field !== undefined && Object.hasOwn(CALLER_PARAMS, error.param as string)) {
+      // The provider's own text is not shown (it may quote input); the field is.
+      return new AppError('invalid_request', `The image provider refused the request's "${field}" value. Change it and try again.`, {
+        cause: error,
+        details: { ...details, field },
+      });
     }
     if (error.status === 429 && error.code !== 'insufficient_quota') {
       const wait = retryAfterMs(error);

@@ -1,4 +1,4 @@
-import type OpenAI from 'openai';
+import { APIError, type default as OpenAI } from 'openai';
 import { AppError } from '../errors.js';
 import type { ModerationVerdict, PromptModerator } from '../ports.js';
 
@@ -27,10 +27,18 @@ export class OpenAIPromptModerator implements PromptModerator {
         .sort();
       return { flagged: result.flagged, categories };
     } catch (error) {
-      throw new AppError('moderation_unavailable', 'The prompt could not be checked. Retry later.', {
-        cause: error,
-        details: { moderationError: error instanceof Error ? error.name : 'unknown' },
-      });
+      const providerStatus = error instanceof APIError ? error.status : undefined;
+      const details = { moderationError: error instanceof Error ? error.name : 'unknown', providerStatus };
+      // A wrong key (401), a key without access (403) or a wrong base URL or model (404) will never work: say so,
+      // instead of "retry later", and never let fail-open turn it into generation without moderation.
+      if (providerStatus === 401 || providerStatus === 403 || providerStatus === 404) {
+        throw new AppError(
+          'moderation_misconfigured',
+          'The prompt could not be checked: the moderation service refused this deployment\'s credentials or endpoint. Contact the operator.',
+          { cause: error, details },
+        );
+      }
+      throw new AppError('moderation_unavailable', 'The prompt could not be checked. Retry later.', { cause: error, details });
     }
   }
 }

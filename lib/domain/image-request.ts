@@ -70,11 +70,16 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
   if (rawPrompt.length > rules.maxPromptChars * 4) {
     return invalid('prompt', `"prompt" must be at most ${rules.maxPromptChars} characters.`);
   }
-  const maxChars = Math.min(rules.maxPromptChars, family.maxPromptChars - templateOverhead(rules.prompt));
   const prompt = normalizePrompt(rawPrompt, Number.MAX_SAFE_INTEGER);
   if (prompt === '') return invalid('prompt', '"prompt" must contain visible text.');
-  if (codePointLength(prompt) > maxChars) {
-    return invalid('prompt', `"prompt" must be at most ${maxChars} characters for model ${model}.`);
+  if (codePointLength(prompt) > rules.maxPromptChars) {
+    return invalid('prompt', `"prompt" must be at most ${rules.maxPromptChars} characters.`);
+  }
+  // The model's own limit, less what the template adds, counted in UTF-16 code units: never fewer than code
+  // points, so a prompt that passes here also passes a provider that counts either way (an emoji is 2 units).
+  const modelMax = family.maxPromptChars - templateOverhead(rules.prompt);
+  if (prompt.length > modelMax) {
+    return invalid('prompt', `"prompt" is too long for model ${model}: at most ${modelMax} UTF-16 code units (an emoji counts 2).`);
   }
 
   const chosenSize = size ?? family.defaultSize;

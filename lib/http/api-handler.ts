@@ -8,6 +8,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { Dependencies } from '../clients.js';
 import { requestDeadline } from '../domain/deadline.js';
 import { parsePrefer, toResource, waitPlan } from '../domain/image-job.js';
+import { familyOf } from '../domain/models.js';
 import { AppError } from '../errors.js';
 import { authenticate } from '../middleware/authenticate.js';
 import { bodyLimit } from '../middleware/body-limit.js';
@@ -176,7 +177,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
             maxPromptChars: config.limits.maxPromptChars,
             prompt: config.prompt,
           }),
-          hardenPromptMiddleware(config.prompt),
+          hardenPromptMiddleware({ ...config.prompt, maxPromptUnits: (model) => familyOf(model)?.maxPromptChars ?? 0 }),
         ),
       },
       { method: 'GET', path: '/images', handler: route(listImages) },

@@ -328,6 +328,17 @@ describe('moderation pre-check', () => {
     expect(openai.calls).toHaveLength(0);
   });
 
+  it.each([401, 403, 404])(
+    'tells a misconfigured moderation (provider %i) from an outage: 502 moderation_misconfigured, even when failing open',
+    async (status) => {
+      openai.moderation = errorReply(status, { code: 'invalid_api_key' });
+      const response = await makeHandler({ MODERATION: 'fail-open' })(post(LOW), lambdaContext());
+      expect(response.statusCode).toBe(502);
+      expect(json(response).error.code).toBe('moderation_misconfigured');
+      expect(openai.calls).toHaveLength(0);
+    },
+  );
+
   it('proceeds when moderation is down and set to fail open', async () => {
     openai.moderation = errorReply(500, { type: 'server_error' });
     const response = await makeHandler({ MODERATION: 'fail-open' })(post(LOW), lambdaContext());

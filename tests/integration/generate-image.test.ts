@@ -182,6 +182,33 @@ describe('POST /images: success', () => {
     expect(await s3.keys()).toEqual([]);
   });
 
+  it('refuses a prompt that grows past the model limit once NFKC-normalised, before the provider', async () => {
+    // U+FDFA is one code point that NFKC turns into 18 letters: 300 of them pass the 4000-character check.
+    const response = await makeHandler()(post({ prompt: '\uFDFA'.repeat(300), model: 'dall-e-3' }), lambdaContext());
+    expect(response.statusCode).toBe(400);
+    expect(json(response)['error']).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('too long for model dall-e-3') });
+    expect(openai.calls).toHaveLength(0);
+  });
+
+  it.each([
+    ['prompt', 'string_above_max_length', 'prompt'],
+    ['size', 'invalid_value', 'size'],
+    ['output_format', 'invalid_value', 'format'],
+  ])('answers a provider 400 about the caller\'s %s as 400 invalid_request naming the field', async (param, code, field) => {
+    openai.enqueue(errorReply(400, { code, param } as { code: string }));
+    const response = await makeHandler()(post({ prompt: 'a red fox' }), lambdaContext());
+    expect(response.statusCode).toBe(400);
+    expect(json(response)['error']).toMatchObject({ code: 'invalid_request', message: expect.stringContaining(`"${field}"`) });
+    expect(JSON.stringify(json(response))).not.toContain('provider says no');
+  });
+
+  it('keeps a provider 400 about something the caller did not send as 502 provider_error', async () => {
+    openai.enqueue(errorReply(400, { code: 'unknown_parameter', param: 'response_format' } as { code: string }));
+    const response = await makeHandler()(post({ prompt: 'a red fox' }), lambdaContext());
+    expect(response.statusCode).toBe(502);
+    expect(json(response)['error']).toMatchObject({ code: 'provider_error' });
+  });
+
   it('asks dall-e-3 for b64_json and returns its revised prompt', async () => {
     openai.enqueue(imageReply(PNG_B64, { revised_prompt: 'A red fox standing in fresh snow' }));
     const handler = makeHandler();
