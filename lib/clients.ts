@@ -150,7 +150,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     moderator:
       overrides.moderator ??
       (config.moderation.mode !== 'off' && openai ? new OpenAIPromptModerator(openai, config.moderation.model) : undefined),
-    tokens: config.jwt ? new JoseTokenVerifier(config.jwt) : undefined,
+    tokens: config.jwt ? new JoseTokenVerifier(config.jwt, { now, log: logger }) : undefined,
     jobs: config.jobs && dynamo && state ? new DynamoDbJobStore(dynamo, state.table) : undefined,
     dispatcher: overrides.dispatcher ?? createDispatcher(config),
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),

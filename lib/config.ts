@@ -70,6 +70,8 @@ export interface JwtConfig {
   jwksUrl: string;
   algorithms: readonly string[];
   clockSkewSeconds: number;
+  /** How long the last good key set is used while the issuer's JWKS cannot be fetched. */
+  jwksMaxStaleMs: number;
 }
 
 export interface QuotaLimits {
@@ -250,6 +252,7 @@ function parseJwt(env: Env): JwtConfig | undefined {
     jwksUrl: httpUrl(env, 'JWT_JWKS_URL', jwksRaw),
     algorithms,
     clockSkewSeconds: integer(env, 'JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
+    jwksMaxStaleMs: integer(env, 'JWT_JWKS_MAX_STALE_SECONDS', 6 * 3_600, 0, 7 * 86_400) * 1000,
   };
 }
 

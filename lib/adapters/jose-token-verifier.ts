@@ -1,7 +1,7 @@
-import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../errors.js';
 import type { JwtConfig } from '../config.js';
-import type { TokenVerifier } from '../ports.js';
+import type { Log, TokenVerifier } from '../ports.js';
 
 const unauthorized = (description: string, cause?: unknown): AppError =>
   new AppError('unauthorized', 'The bearer token is not valid.', {
@@ -10,26 +10,114 @@ const unauthorized = (description: string, cause?: unknown): AppError =>
     details: { tokenProblem: description },
   });
 
+const unavailable = (cause: unknown): AppError =>
+  new AppError('auth_unavailable', 'Tokens cannot be verified right now. Retry later.', {
+    cause,
+    headers: { 'Retry-After': '5' },
+    details: { jwksError: cause instanceof Error ? cause.name : 'unknown' },
+  });
+
+/** How the key set is cached. */
+export interface JwksCachePolicy {
+  /** A key set older than this is refreshed (in the background while it may still be served stale). */
+  maxAgeMs: number;
+  /** How long past `maxAgeMs` the last good key set is still used when the issuer cannot be reached. */
+  maxStaleMs: number;
+  /** A token naming an unknown key refetches at most this often (key rotation). */
+  cooldownMs: number;
+  timeoutMs: number;
+}
+
+const DEFAULT_POLICY: JwksCachePolicy = { maxAgeMs: 600_000, maxStaleMs: 6 * 3_600_000, cooldownMs: 30_000, timeoutMs: 3_000 };
+/** A key set is a few KB; anything much larger is not one. */
+const MAX_JWKS_BYTES = 256 * 1024;
+
 /**
- * JWT verification with jose against the issuer's JWKS. The key set is fetched on first use and cached (10 min,
- * refetched at most every 30 s when a token names an unknown key), with a 3 s bound on each fetch. Only the
- * configured asymmetric algorithms are accepted, and `iss`, `aud`, `exp` (and `nbf`) are checked with a small
- * clock skew.
+ * The issuer's key set, fetched on first use and kept fresh, serving the last good set while the issuer is down.
+ * jose's remote key set has no stale mode: ten minutes into a JWKS outage every JWT caller got 503. This keeps
+ * jose for the verification itself (createLocalJWKSet over the last good document) and only owns the caching.
+ */
+class StaleTolerantJwks {
+  private keys: JWTVerifyGetKey | undefined;
+  private fetchedAt = 0;
+  private lastAttemptAt = 0;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly policy: JwksCachePolicy,
+    private readonly now: () => number,
+    private readonly log: Log | undefined,
+  ) {}
+
+  readonly getKey: JWTVerifyGetKey = async (header, token) => {
+    const age = this.now() - this.fetchedAt;
+    if (!this.keys || age > this.policy.maxAgeMs + this.policy.maxStaleMs) {
+      await this.refresh(); // nothing usable: this request waits for the issuer (and fails if it is down)
+    } else if (age > this.policy.maxAgeMs) {
+      this.refresh().catch(() => undefined); // serve the stale set; the refresh logs its own failure
+    }
+    try {
+      return await (this.keys as JWTVerifyGetKey)(header, token);
+    } catch (error) {
+      // A token signed with a key we have not seen: the issuer may have rotated. Look again, not too often.
+      if (error instanceof errors.JWKSNoMatchingKey && this.now() - this.lastAttemptAt > this.policy.cooldownMs) {
+        await this.refresh();
+        return (this.keys as JWTVerifyGetKey)(header, token);
+      }
+      throw error;
+    }
+  };
+
+  private refresh(): Promise<void> {
+    this.refreshing ??= this.fetchKeys().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async fetchKeys(): Promise<void> {
+    this.lastAttemptAt = this.now();
+    try {
+      const response = await fetch(this.url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.policy.timeoutMs) });
+      if (!response.ok) throw new Error(`JWKS answered ${response.status}`);
+      const text = await response.text();
+      if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS too large');
+      const document = JSON.parse(text) as JSONWebKeySet;
+      const keys = createLocalJWKSet(document); // throws JWKSInvalid for a document that is not a key set
+      this.keys = keys;
+      this.fetchedAt = this.now();
+    } catch (error) {
+      this.log?.warn('JWKS refresh failed', {
+        jwksError: error instanceof Error ? error.name : 'unknown',
+        servingStaleForMs: this.keys ? this.now() - this.fetchedAt : 0,
+      });
+      throw error;
+    }
+  }
+}
+
+/**
+ * JWT verification with jose against the issuer's JWKS. The key set is fetched on first use and cached (10 min;
+ * refetched at most every 30 s when a token names an unknown key; 3 s bound per fetch). When the issuer is down,
+ * the last good key set keeps working for `maxStaleMs` (6 h by default, JWT_JWKS_MAX_STALE_SECONDS) while it is
+ * refreshed in the background. Only the configured asymmetric algorithms are accepted, and `iss`, `aud`, `exp`
+ * (and `nbf`) are checked with a small clock skew.
  */
 export class JoseTokenVerifier implements TokenVerifier {
-  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  private readonly jwks: StaleTolerantJwks;
 
-  constructor(private readonly config: JwtConfig) {
-    this.jwks = createRemoteJWKSet(new URL(config.jwksUrl), {
-      timeoutDuration: 3_000,
-      cooldownDuration: 30_000,
-      cacheMaxAge: 600_000,
-    });
+  constructor(
+    private readonly config: JwtConfig,
+    options: { policy?: Partial<JwksCachePolicy>; now?: () => number; log?: Log } = {},
+  ) {
+    const policy = { ...DEFAULT_POLICY, ...(config.jwksMaxStaleMs === undefined ? {} : { maxStaleMs: config.jwksMaxStaleMs }), ...options.policy };
+    this.jwks = new StaleTolerantJwks(config.jwksUrl, policy, options.now ?? Date.now, options.log);
   }
 
   async verify(token: string): Promise<{ subject: string }> {
     try {
-      const { payload } = await jwtVerify(token, this.jwks, {
+      const { payload } = await jwtVerify(token, this.jwks.getKey, {
         issuer: this.config.issuer,
         audience: this.config.audience,
         algorithms: [...this.config.algorithms],
@@ -43,18 +131,9 @@ export class JoseTokenVerifier implements TokenVerifier {
     } catch (error) {
       if (error instanceof AppError) throw error;
       if (error instanceof errors.JWTExpired) throw unauthorized('the token has expired', error);
-      if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError) || isJwksFetchFailure(error)) {
-        throw new AppError('auth_unavailable', 'Tokens cannot be verified right now. Retry later.', {
-          cause: error,
-          headers: { 'Retry-After': '5' },
-          details: { jwksError: error instanceof Error ? error.name : 'unknown' },
-        });
-      }
+      // Our fetch failed (network, timeout, status, size) or the issuer served something that is not a key set.
+      if (!(error instanceof errors.JOSEError) || error instanceof errors.JWKSInvalid) throw unavailable(error);
       throw unauthorized('the token could not be verified', error);
     }
   }
 }
-
-// jose reports a non-200 JWKS answer or an unparsable key set as a plain JOSEError.
-const isJwksFetchFailure = (error: errors.JOSEError): boolean =>
-  error.constructor === errors.JOSEError || error instanceof errors.JWKSInvalid;

@@ -138,6 +138,7 @@ describe('parseConfig', () => {
       jwksUrl: 'https://issuer.example.test/.well-known/jwks.json',
       algorithms: ['RS256', 'ES256'],
       clockSkewSeconds: 30,
+      jwksMaxStaleMs: 21_600_000,
     });
     expect(config.apiKeys).toEqual([]);
   });
