@@ -145,7 +145,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     quota: state && dynamo ? new DynamoDbQuotaGate(dynamo, state) : undefined,
     idempotency:
       state && dynamo
-        ? new PowertoolsIdempotencyGuard(dynamo, { table: state.table, ttlSeconds: state.idempotencyTtlSeconds })
+        ? new PowertoolsIdempotencyGuard(dynamo, { table: state.table, ttlSeconds: state.idempotencyTtlSeconds }, logger)
         : undefined,
     moderator:
       overrides.moderator ??

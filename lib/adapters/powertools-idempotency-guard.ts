@@ -8,7 +8,7 @@ import {
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
 import { AppError, isAppError } from '../errors.js';
-import type { IdempotencyGuard } from '../ports.js';
+import type { IdempotencyGuard, Log } from '../ports.js';
 
 interface IdempotentCall {
   /** Hashed into the record key: the same Idempotency-Key from two callers never collides. */
@@ -18,6 +18,8 @@ interface IdempotentCall {
   work: () => Promise<object>;
   /** Set when `work` actually runs, so a stored (replayed) answer can be told apart. */
   executed: boolean;
+  /** What `work` returned, once it has. */
+  value?: object;
 }
 
 /**
@@ -29,7 +31,11 @@ export class PowertoolsIdempotencyGuard implements IdempotencyGuard {
   private readonly config: IdempotencyConfig;
   private readonly idempotent: (call: IdempotentCall) => Promise<object>;
 
-  constructor(dynamo: DynamoDBClient, options: { table: string; ttlSeconds: number }) {
+  constructor(
+    dynamo: DynamoDBClient,
+    options: { table: string; ttlSeconds: number },
+    private readonly log?: Log,
+  ) {
     const persistenceStore = new DynamoDBPersistenceLayer({
       tableName: options.table,
       keyAttr: 'pk',
@@ -46,7 +52,8 @@ export class PowertoolsIdempotencyGuard implements IdempotencyGuard {
     this.idempotent = makeIdempotent(
       async (call: IdempotentCall) => {
         call.executed = true;
-        return call.work();
+        call.value = await call.work();
+        return call.value;
       },
       { persistenceStore, config: this.config },
     ) as (call: IdempotentCall) => Promise<object>;
@@ -66,6 +73,14 @@ export class PowertoolsIdempotencyGuard implements IdempotencyGuard {
       const value = (await this.idempotent(call)) as T;
       return { value, replayed: !call.executed };
     } catch (error) {
+      if (call.value !== undefined) {
+        // The work is done (an image stored, a job created, the quota used): the caller gets its answer. Only the
+        // record of it is missing, so a retry with this key would start anew; say so in the log.
+        this.log?.error('idempotency record could not be saved after the work succeeded', {
+          idempotencyError: error instanceof Error ? error.name : 'unknown',
+        });
+        return { value: call.value as T, replayed: false };
+      }
       if (isAppError(error)) throw error;
       if (error instanceof IdempotencyValidationError) {
         throw new AppError(

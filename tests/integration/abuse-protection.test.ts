@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
@@ -285,6 +286,42 @@ describe('Idempotency-Key', () => {
     expect((await handler(post(LOW, key), lambdaContext())).statusCode).toBe(502);
     expect((await handler(post(LOW, key), lambdaContext())).statusCode).toBe(201);
     expect(openai.calls).toHaveLength(2);
+  });
+
+  it('answers 201 when the image is stored but its idempotency record cannot be saved', async () => {
+    // Prepare: a DynamoDB client that fails exactly Powertools' "COMPLETED" update of the idempotency record.
+    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> };
+        if (context.commandName === 'UpdateItemCommand' && input.ExpressionAttributeValues?.[':status']?.S === 'COMPLETED') {
+          throw new Error('simulated DynamoDB failure');
+        }
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const config = parseConfig(
+      baseEnv({
+        IMAGE_PROVIDER: 'openai',
+        OPENAI_API_KEY: 'sk-test-provider',
+        OPENAI_BASE_URL: openai.baseUrl,
+        S3_ENDPOINT: s3.endpoint,
+        IMAGE_BUCKET: s3.bucket,
+        STATE_TABLE: table,
+        DYNAMODB_ENDPOINT: dynamo.endpoint,
+        PROVIDER_MAX_RETRIES: '0',
+        MODERATION: 'off',
+      }),
+    );
+    const handler = createApiHandler(createDependencies(config, { dynamo: client })) as unknown as Handler;
+    // Act
+    const response = await handler(post(LOW, { 'idempotency-key': 'save-fails' }), lambdaContext());
+    // Assess: the caller learns where its image is, and was charged once.
+    expect(response.statusCode).toBe(201);
+    expect((await s3.get(json(response).key as string)).body.length).toBe(json(response).bytes);
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: 11_000 });
+    client.destroy();
   });
 
   it('refuses a malformed key with 400', async () => {
