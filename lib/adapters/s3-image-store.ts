@@ -1,4 +1,5 @@
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { AppError } from '../errors.js';
 import type { ImageStore, StoredImage } from '../ports.js';
 
@@ -15,6 +16,8 @@ const MIN_WRITE_MS = 1_000;
  *   some S3-compatible servers store verbatim.
  * - `ChecksumSHA256` makes S3 verify the bytes it received against the digest we computed before answering.
  * - `IfNoneMatch: '*'` turns an (astronomically unlikely) key collision into a failure instead of an overwrite.
+ *   The SDK retries a PUT whose answer was lost; if S3 had committed the first attempt, the retry meets its own
+ *   object (412). A 412 whose stored object carries our checksum is therefore a success; anything else fails.
  */
 export class S3ImageStore implements ImageStore {
   constructor(
@@ -37,6 +40,7 @@ export class S3ImageStore implements ImageStore {
         Metadata: image.metadata,
       }),
       image.key,
+      image.bytes,
       deadline,
     );
   }
@@ -51,9 +55,11 @@ export class S3ImageStore implements ImageStore {
         ContentLength: body.length,
         ContentType: 'application/json; charset=utf-8',
         CacheControl: 'no-store',
+        ChecksumSHA256: createHash('sha256').update(body).digest('base64'),
         IfNoneMatch: '*',
       }),
       key,
+      body,
       deadline,
     );
   }
@@ -68,15 +74,33 @@ export class S3ImageStore implements ImageStore {
     }
   }
 
-  private async send(command: PutObjectCommand, key: string, deadline: number): Promise<void> {
+  private async send(command: PutObjectCommand, key: string, body: Buffer, deadline: number): Promise<void> {
     const budget = Math.max(MIN_WRITE_MS, deadline - this.now());
     try {
       await this.s3.send(command, { abortSignal: AbortSignal.timeout(budget) });
     } catch (error) {
+      if (statusOf(error) === 412 && (await this.holds(key, body, budget))) return;
       throw storageUnavailable(error, key, 'The image could not be stored. Retry later.');
     }
   }
+
+  /** Whether the object at `key` is exactly `body`: by its SHA-256 checksum, or by the MD5 ETag of a plain PUT. */
+  private async holds(key: string, body: Buffer, budget: number): Promise<boolean> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }), {
+        abortSignal: AbortSignal.timeout(budget),
+      });
+      if (head.ContentLength !== undefined && head.ContentLength !== body.length) return false;
+      if (head.ChecksumSHA256 !== undefined) return head.ChecksumSHA256 === createHash('sha256').update(body).digest('base64');
+      return head.ETag?.replace(/"/g, '') === createHash('md5').update(body).digest('hex');
+    } catch {
+      return false;
+    }
+  }
 }
+
+const statusOf = (error: unknown): number | undefined =>
+  (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 
 function storageUnavailable(error: unknown, key: string, message: string): AppError {
   const meta = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;

@@ -190,6 +190,7 @@ describe('serverless package (stage prod)', () => {
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       's3:DeleteObject',
+      's3:GetObject',
       's3:PutObject',
       'sqs:SendMessage',
       'ssm:GetParameter',
