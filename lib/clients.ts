@@ -53,7 +53,7 @@ export interface Dependencies {
   webhooks: WebhookSender | undefined;
   cdn: CdnInvalidator | undefined;
   /** Estimated cost of one image in micro-dollars, for quotas and records. */
-  estimateCost: (model: string, quality: string | undefined, size: string) => number;
+  estimateCost: (model: string, quality: string | undefined, size: string, providerPrompt: string) => number;
   now: () => number;
   newId: () => string;
 }

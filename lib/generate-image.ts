@@ -27,7 +27,7 @@ export interface GenerateImageDeps extends ImagePipelineDeps {
   /** Idempotency-Key support; undefined when there is no state table. */
   idempotency?: IdempotencyGuard | undefined;
   /** What one image costs with this provider; the pricing table by default (the offline generator is free). */
-  estimateCost?: (model: string, quality: string | undefined, size: string) => number;
+  estimateCost?: (model: string, quality: string | undefined, size: string, providerPrompt: string) => number;
 }
 
 export interface GenerateImageInput {
@@ -87,7 +87,7 @@ export const createGenerateImage = (deps: GenerateImageDeps) => {
         details: { remainingMs: input.deadline - startedAt },
       });
     }
-    const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(input.model, input.quality, input.size);
+    const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(input.model, input.quality, input.size, input.providerPrompt);
     const reservation = deps.quota ? await deps.quota.reserve(input.principal, costMicroUsd, startedAt) : undefined;
     try {
       await moderate(deps, input.prompt, providerDeadline);

@@ -22,7 +22,7 @@ export interface CreateImageDeps extends JobReadDeps {
   moderator?: PromptModerator | undefined;
   moderationFailOpen?: boolean;
   idempotency?: IdempotencyGuard | undefined;
-  estimateCost?: (model: string, quality: string | undefined, size: string) => number;
+  estimateCost?: (model: string, quality: string | undefined, size: string, providerPrompt: string) => number;
   newId: () => string;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -92,7 +92,7 @@ export const createCreateImage = (deps: CreateImageDeps) => {
       await deps.webhooks.check(input.webhook, input.deadline);
     }
     const now = deps.now();
-    const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(input.model, input.quality, input.size);
+    const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(input.model, input.quality, input.size, input.providerPrompt);
     const reservation = deps.quota ? await deps.quota.reserve(input.principal, costMicroUsd, now) : undefined;
     const job: ImageJob = {
       id: deps.newId(),

@@ -12,11 +12,13 @@ import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, errorReply, imageReply, moderationReply } from '../support/openai-test-server.js';
+import { estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 
 const PNG_B64 = pngOf(32, 32, 'abuse').toString('base64');
-/** gpt-image, quality low, 1024x1024: $0.011 in the pricing table. */
+/** gpt-image, quality low, 1024x1024: $0.011 in the pricing table, plus the hardened prompt's text. */
 const LOW = { prompt: 'a red fox', quality: 'low' };
+const COST = estimatedCost(LOW.prompt);
 
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
@@ -102,7 +104,7 @@ describe('daily quotas', () => {
       expect(header(response, 'RateLimit-Remaining')).toBe('0');
     }
     expect(created.map((r) => header(r, 'ratelimit-remaining')).sort()).toEqual(['0', '1', '2', '3', '4']);
-    expect(await usage()).toEqual({ images: 5, spendMicroUsd: 5 * 11_000 });
+    expect(await usage()).toEqual({ images: 5, spendMicroUsd: 5 * COST });
   });
 
   it('counts each caller separately and honours per-principal overrides', async () => {
@@ -169,7 +171,7 @@ describe('daily quotas', () => {
     openai.enqueue(reply);
     const handler = makeHandler({ DAILY_IMAGE_LIMIT: '1' });
     expect((await handler(post(LOW), lambdaContext())).statusCode).toBe(status);
-    expect(await usage()).toEqual({ images: 1, spendMicroUsd: 11_000 });
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: COST });
     // A caller cannot keep failing generations for free: the day's one image is used.
     const next = await handler(post(LOW), lambdaContext());
     expect(next.statusCode).toBe(429);
@@ -179,17 +181,17 @@ describe('daily quotas', () => {
   it('keeps the reservation when storage fails after the provider generated', async () => {
     const handler = makeHandler({ IMAGE_BUCKET: 'no-such-bucket' });
     expect((await handler(post(LOW), lambdaContext())).statusCode).toBe(503);
-    expect(await usage()).toEqual({ images: 1, spendMicroUsd: 11_000 });
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: COST });
   });
 
   it('counts each billable retry, and stops retrying at the spend limit', async () => {
-    // Two 500s then success; $0.025 a day allows the first attempt and one retry ($0.011 each), not a third.
+    // Two 500s then success; 2.5 attempts' worth a day allows the first attempt and one retry, not a third.
     openai.enqueue(errorReply(500, { type: 'server_error' }), errorReply(500, { type: 'server_error' }));
-    const handler = makeHandler({ PROVIDER_MAX_RETRIES: '2', DAILY_SPEND_LIMIT_USD: '0.025' });
+    const handler = makeHandler({ PROVIDER_MAX_RETRIES: '2', DAILY_SPEND_LIMIT_USD: String((2.5 * COST) / 1e6) });
     const response = await handler(post(LOW), lambdaContext());
     expect(response.statusCode).toBe(502);
     expect(openai.calls).toHaveLength(2);
-    expect(await usage()).toEqual({ images: 1, spendMicroUsd: 22_000 });
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: 2 * COST });
   });
 });
 
@@ -213,8 +215,8 @@ describe('state store failures', () => {
 
 describe('global spend cap', () => {
   it('stops every caller once the day is spent, without calling the provider', async () => {
-    // $0.03 allows two low images ($0.011 each) and not a third, whoever asks.
-    const handler = makeHandler({ GLOBAL_DAILY_SPEND_LIMIT_USD: '0.03' });
+    // 2.7 images' worth allows two low images and not a third, whoever asks.
+    const handler = makeHandler({ GLOBAL_DAILY_SPEND_LIMIT_USD: ((2.7 * COST) / 1e6).toFixed(6) });
     const first = await handler(post(LOW), lambdaContext());
     const second = await handler(post(LOW, { authorization: `Bearer ${OTHER_API_KEY}` }), lambdaContext());
     const thirdWeb = await handler(post(LOW), lambdaContext());
@@ -227,7 +229,7 @@ describe('global spend cap', () => {
     }
     expect(openai.calls).toHaveLength(2);
     // The refused callers' own counters were given back.
-    expect(await usage('api-key:web-app')).toEqual({ images: 1, spendMicroUsd: 11_000 });
+    expect(await usage('api-key:web-app')).toEqual({ images: 1, spendMicroUsd: COST });
   });
 });
 
@@ -320,7 +322,7 @@ describe('Idempotency-Key', () => {
     // Assess: the caller learns where its image is, and was charged once.
     expect(response.statusCode).toBe(201);
     expect((await s3.get(json(response).key as string)).body.length).toBe(json(response).bytes);
-    expect(await usage()).toEqual({ images: 1, spendMicroUsd: 11_000 });
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: COST });
     client.destroy();
   });
 
@@ -438,7 +440,7 @@ describe('JWT auth', () => {
   it('accepts a valid token and bills its subject', async () => {
     const response = await jwtHandler()(withToken(await token()), lambdaContext());
     expect(response.statusCode).toBe(201);
-    expect(await usage('jwt:user-123')).toEqual({ images: 1, spendMicroUsd: 11_000 });
+    expect(await usage('jwt:user-123')).toEqual({ images: 1, spendMicroUsd: COST });
   });
 
   it('keys overrides by principal kind: a JWT subject named like an API key does not get its limits', async () => {
@@ -456,7 +458,7 @@ describe('JWT auth', () => {
   it.each(['constructor', '__proto__', 'toString'])('serves a JWT whose sub is %s like any other', async (sub) => {
     const response = await jwtHandler()(withToken(await token({ sub })), lambdaContext());
     expect(response.statusCode).toBe(201);
-    expect(await usage(`jwt:${sub}`)).toEqual({ images: 1, spendMicroUsd: 11_000 });
+    expect(await usage(`jwt:${sub}`)).toEqual({ images: 1, spendMicroUsd: COST });
   });
 
   it('still accepts API keys when JWT auth is on', async () => {

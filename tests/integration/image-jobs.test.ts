@@ -14,6 +14,7 @@ import { pngOf } from '../support/fixtures.js';
 import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, errorReply, imageReply } from '../support/openai-test-server.js';
+import { estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 
 /**
@@ -24,6 +25,7 @@ import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 const PNG = pngOf(48, 32, 'job image');
 const PNG_B64 = PNG.toString('base64');
 const LOW = { prompt: 'a lighthouse at dawn', quality: 'low' };
+const COST = estimatedCost(LOW.prompt);
 const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -208,7 +210,7 @@ describe('POST /images with a worker', () => {
     const final = body(await pollUntilFinal(api, body(accepted)['id'] as string));
     expect(final).toMatchObject({ status: 'failed', error: { code: 'provider_error', message: expect.any(String) } });
     expect(final).not.toHaveProperty('url');
-    expect(await usage()).toEqual({ images: 1, spend: 11_000 });
+    expect(await usage()).toEqual({ images: 1, spend: COST });
     await dispatcher.settled();
   });
 });
@@ -249,7 +251,7 @@ describe('the worker: at most one provider call per image', () => {
     expect(final).toMatchObject({ status: 'failed', error: { code: 'generation_interrupted' } });
     expect(stuck.calls).toBe(1);
     // The provider was called and may bill: the reservation stays counted.
-    expect(await usage()).toEqual({ images: 1, spend: 11_000 });
+    expect(await usage()).toEqual({ images: 1, spend: COST });
     const [delivery] = await receiver.waitFor(1);
     expect(JSON.parse(delivery?.body ?? '{}')).toMatchObject({ type: 'image.failed', data: { id, status: 'failed' } });
   });
@@ -271,7 +273,7 @@ describe('the worker: at most one provider call per image', () => {
     const { api, dispatcher } = makeStack();
     dispatcher.deliver = false; // the event is lost: Lambda dropped it after its maximum age
     const id = body(await api(post(LOW, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
-    expect(await usage()).toEqual({ images: 1, spend: 11_000 });
+    expect(await usage()).toEqual({ images: 1, spend: COST });
     // Act: seven hours later, the owner looks.
     const later = makeStack({}, undefined, () => Date.now() + 7 * 3_600_000);
     const shown = body(await later.api(get(`/images/${id}`), lambdaContext()));
@@ -367,7 +369,7 @@ describe('DELETE /images/{id}', () => {
     const { api, dispatcher } = makeStack();
     dispatcher.deliver = false;
     const id = body(await api(post(LOW, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
-    expect(await usage()).toEqual({ images: 1, spend: 11_000 });
+    expect(await usage()).toEqual({ images: 1, spend: COST });
     expect((await api(del(`/images/${id}`), lambdaContext())).statusCode).toBe(204);
     await dispatcher.run(id); // the event that was already queued
     expect(openai.calls).toHaveLength(0);

@@ -12,6 +12,7 @@ import { noisePng, pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, errorReply, imageReply, type Reply } from '../support/openai-test-server.js';
 import { S3FaultProxy, type S3Fault } from '../support/s3-fault-proxy.js';
+import { estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 
 /**
@@ -102,7 +103,7 @@ interface Cell {
   s3Fault?: S3Fault;
   /** Fault only the record write (the image write succeeds and must be undone). */
   recordOnly?: boolean;
-  /** Provider attempts that may have been billed, each counted at the request's estimate ($0.011). */
+  /** Provider attempts that may have been billed, each counted at the request's estimate. */
   billed: number;
   env?: Record<string, string>;
 }
@@ -163,8 +164,8 @@ describe('fault matrix', () => {
     const spend = items.find((item) => String(item['pk']).startsWith('spend#global#'));
     expect({ images: quota?.['images'], spend: quota?.['spendMicroUsd'], global: spend?.['spendMicroUsd'] }).toEqual({
       images: cell.billed > 0 ? 1 : 0,
-      spend: cell.billed * 11_000,
-      global: cell.billed * 11_000,
+      spend: cell.billed * estimatedCost(PROMPT),
+      global: cell.billed * estimatedCost(PROMPT),
     });
     if (cell.s3Fault) expect(proxy.faultsInjected).toBeGreaterThan(0);
   });

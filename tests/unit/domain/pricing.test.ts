@@ -20,6 +20,13 @@ describe('pricing', () => {
     expect(estimateImageCostMicroUsd('gpt-image-2-2026-04-01', 'low', '1024x1024')).toBe(11_000);
   });
 
+  it('adds the prompt\'s text tokens (at most one per character) for GPT image models, not for dall-e', () => {
+    const prompt = 'x'.repeat(4_000) + '🦊'.repeat(10);
+    // $5 per million tokens = 5 micro-dollars a token; 4,010 characters.
+    expect(estimateImageCostMicroUsd('gpt-image-2', 'low', '1024x1024', prompt)).toBe(11_000 + 4_010 * 5);
+    expect(estimateImageCostMicroUsd('dall-e-3', 'standard', '1024x1024', prompt)).toBe(40_000);
+  });
+
   it('converts between dollars and integer micro-dollars without drift', () => {
     expect(usdToMicroUsd(0.1 + 0.2)).toBe(300_000);
     expect(microUsdToUsd(11_000)).toBe(0.011);
