@@ -89,10 +89,12 @@ export function createDynamoClient(config: Config): DynamoDBClient {
   });
 }
 
+const ssmOptions = (config: Config): { endpoint?: string } => (config.ssmEndpoint === undefined ? {} : { endpoint: config.ssmEndpoint });
+
 function createOpenAIClient(config: Config): OpenAI | undefined {
   const provider = config.provider;
   if (provider.kind !== 'openai') return undefined;
-  const apiKey = provider.apiKey ?? ssmSecret(provider.apiKeyParameter as string, config.awsRegion);
+  const apiKey = provider.apiKey ?? ssmSecret(provider.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
   return new OpenAI({
     apiKey,
     ...(provider.baseUrl === undefined ? {} : { baseURL: provider.baseUrl }),
@@ -126,7 +128,7 @@ function createDispatcher(config: Config): JobDispatcher | undefined {
 
 function createWebhookSender(config: Config, logger: Logger): WebhookSender | undefined {
   const { secret, secretParameter, allowLoopback } = config.webhooks;
-  const signingSecret = secret ?? (secretParameter === undefined ? undefined : ssmSecret(secretParameter, config.awsRegion));
+  const signingSecret = secret ?? (secretParameter === undefined ? undefined : ssmSecret(secretParameter, config.awsRegion, ssmOptions(config)));
   if (signingSecret === undefined) return undefined;
   return new HttpsWebhookSender({ secret: signingSecret, allowLoopback, log: logger });
 }

@@ -12,6 +12,8 @@ export interface Config {
   /** Without a trailing slash; the URL of an image is `${publicBaseUrl}/${key}`. */
   publicBaseUrl: string;
   s3Endpoint: string | undefined;
+  /** The AWS SDKs' service-specific endpoint variable for SSM (a local stand-in in tests). */
+  ssmEndpoint: string | undefined;
   awsRegion: string;
   imagePrefix: string;
   recordPrefix: string;
@@ -377,6 +379,7 @@ function parseWebhooks(env: Env): WebhookConfig {
 /** Parses and validates the environment. Pure: the same env always gives the same config or the same error. */
 export function parseConfig(env: Env): Config {
   const s3EndpointRaw = optional(env, 'S3_ENDPOINT');
+  const ssmEndpointRaw = optional(env, 'AWS_ENDPOINT_URL_SSM');
   const template = optional(env, 'PROMPT_TEMPLATE') ?? DEFAULT_PROMPT_TEMPLATE;
   const problem = templateProblem(template);
   if (problem) throw new ConfigError('PROMPT_TEMPLATE', problem);
@@ -405,6 +408,7 @@ export function parseConfig(env: Env): Config {
     imageBucket: required(env, 'IMAGE_BUCKET'),
     publicBaseUrl: httpUrl(env, 'PUBLIC_BASE_URL', required(env, 'PUBLIC_BASE_URL')),
     s3Endpoint: s3EndpointRaw === undefined ? undefined : httpUrl(env, 'S3_ENDPOINT', s3EndpointRaw),
+    ssmEndpoint: ssmEndpointRaw === undefined ? undefined : httpUrl(env, 'AWS_ENDPOINT_URL_SSM', ssmEndpointRaw),
     awsRegion: optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
     imagePrefix,
     recordPrefix,

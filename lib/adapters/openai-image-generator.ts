@@ -158,7 +158,18 @@ function causeCodes(error: unknown): string[] {
  * free: a 4xx answer (refusal, validation, rate limit) or a connection that was never made. A timeout, a reset,
  * a 5xx after sending, or a 200 whose image we refuse are all treated as billed.
  */
+/** The provider's key could not be read (SSM): the request was never sent. The SDK wraps it in an OpenAIError. */
+const keyUnavailable = (error: unknown): boolean => {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
+    if ((current as { name?: unknown }).name === 'SecretUnavailableError') return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+};
+
 export function attemptMayBeBilled(error: unknown): boolean {
+  if (keyUnavailable(error)) return false;
   if (error instanceof AppError) return true; // raised while reading or checking a 200 answer
   if (error instanceof APIConnectionTimeoutError || error instanceof APIUserAbortError) return true;
   if (error instanceof APIError) {
@@ -186,6 +197,12 @@ function toAppError(error: unknown, attempt: number, mayBeBilled: boolean): AppE
 function translate(error: unknown, attempt: number): AppError {
   if (error instanceof AppError) return error;
   const attempts = attempt + 1;
+  if (keyUnavailable(error)) {
+    return new AppError('provider_error', 'The image provider could not be called: its key could not be read. Retry later.', {
+      cause: error,
+      details: { attempts, reason: 'provider key unavailable' },
+    });
+  }
   if (error instanceof APIConnectionTimeoutError || error instanceof APIUserAbortError) {
     return providerTimeout({ cause: error, details: { attempts } });
   }

@@ -195,6 +195,44 @@ describe('daily quotas', () => {
   });
 });
 
+describe('provider key from SSM', () => {
+  let ssm: Server;
+  let ssmUrl: string;
+  let ssmReply: { status: number; body: string };
+
+  beforeAll(async () => {
+    ssm = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(ssmReply.status, { 'content-type': 'application/x-amz-json-1.1' }).end(ssmReply.body));
+    });
+    await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', () => resolve()));
+    ssmUrl = `http://127.0.0.1:${(ssm.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => ssm.close(() => resolve()));
+  });
+
+  const ssmHandler = (): Handler =>
+    makeHandler({ OPENAI_API_KEY: undefined, OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key', AWS_ENDPOINT_URL_SSM: ssmUrl });
+
+  it('calls the provider with the key read from SSM', async () => {
+    ssmReply = { status: 200, body: JSON.stringify({ Parameter: { Value: 'sk-from-parameter-store' } }) };
+    const response = await ssmHandler()(post(LOW), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(openai.calls[0]?.headers['authorization']).toBe('Bearer sk-from-parameter-store');
+  });
+
+  it('answers 502 provider_error without calling the provider, and gives the reservation back, when the key cannot be read', async () => {
+    ssmReply = { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException' }) };
+    const response = await ssmHandler()(post(LOW), lambdaContext());
+    expect(response.statusCode).toBe(502);
+    expect(json(response).error).toMatchObject({ code: 'provider_error', message: expect.stringContaining('key could not be read') });
+    expect(openai.calls).toHaveLength(0);
+    expect(await usage()).toEqual({ images: 0, spendMicroUsd: 0 });
+  });
+});
+
 describe('state store failures', () => {
   it('refuses with 503 state_unavailable, before the provider, when DynamoDB cannot be reached', async () => {
     // Prepare: a port nothing listens on.

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { CloudFrontInvalidator } from '../../../lib/adapters/cloudfront-invalidator.js';
 import { LambdaJobDispatcher } from '../../../lib/adapters/lambda-job-dispatcher.js';
+import { SecretUnavailableError, ssmSecret } from '../../../lib/adapters/ssm-secret.js';
 import { AppError } from '../../../lib/errors.js';
 import { verifySigV4 } from '../../support/sigv4.js';
 
@@ -101,5 +102,37 @@ describe('CloudFrontInvalidator', () => {
   it('throws with the error code when CloudFront refuses', async () => {
     reply = { status: 403, body: '<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>' };
     await expect(new CloudFrontInvalidator('E2QWRUHAPOMQZL', endpoint).invalidate(['images/a.png'])).rejects.toThrow('AccessDenied');
+  });
+});
+
+describe('ssmSecret', () => {
+  const ssmAnswer = (value: string) => ({ status: 200, body: JSON.stringify({ Parameter: { Name: '/dia/dev/openai-api-key', Type: 'SecureString', Value: value } }) });
+
+  it('reads the parameter with one signed GetParameter (decrypted), then serves it from memory for 15 minutes', async () => {
+    reply = ssmAnswer('sk-from-ssm');
+    let now = 1_000_000;
+    const secret = ssmSecret('/dia/dev/openai-api-key', 'eu-west-1', { endpoint, now: () => now });
+    expect(received).toHaveLength(0); // nothing is read before it is needed
+    const [first, second] = await Promise.all([secret(), secret()]);
+    expect([first, second]).toEqual(['sk-from-ssm', 'sk-from-ssm']);
+    expect(received).toHaveLength(1); // concurrent first uses share one call
+    const request = received[0] as Received;
+    expect(request.headers['x-amz-target']).toBe('AmazonSSM.GetParameter');
+    expect(JSON.parse(request.body)).toEqual({ Name: '/dia/dev/openai-api-key', WithDecryption: true });
+    expect(verify(request)).toEqual({ service: 'ssm', region: 'eu-west-1' });
+    now += 14 * 60_000;
+    await secret();
+    expect(received).toHaveLength(1);
+    now += 2 * 60_000;
+    reply = ssmAnswer('sk-rotated');
+    expect(await secret()).toBe('sk-rotated');
+    expect(received).toHaveLength(2);
+  });
+
+  it('throws SecretUnavailableError naming the AWS error, never a value', async () => {
+    reply = { status: 400, body: JSON.stringify({ __type: 'ParameterNotFound', message: 'not found' }) };
+    const error = await ssmSecret('/dia/dev/missing', 'us-east-1', { endpoint })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SecretUnavailableError);
+    expect(error).toMatchObject({ ssmStatus: 400, ssmError: 'ParameterNotFound' });
   });
 });
