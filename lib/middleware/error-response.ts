@@ -1,4 +1,5 @@
 import { AppError, isAppError, toErrorResponse } from '../errors.js';
+import { mapStackFrames } from '../stack-trace.js';
 import type { Log } from '../ports.js';
 import type { HttpMiddleware, HttpRequest } from './types.js';
 
@@ -49,7 +50,7 @@ function logFailure(log: Log, error: unknown, statusCode: number): void {
   }
   // An unexpected error: keep the stack frames for debugging but drop the first line, the message, which for
   // parse errors can contain a slice of the input.
-  const stack = error instanceof Error ? (error.stack ?? '').split('\n').slice(1, 8).join('\n') : undefined;
+  const stack = error instanceof Error ? mapStackFrames((error.stack ?? '').split('\n').slice(1, 8)).join('\n') : undefined;
   log.error('unexpected error', {
     errorCode: 'internal_error',
     statusCode,

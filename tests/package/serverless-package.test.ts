@@ -88,7 +88,7 @@ describe('serverless package (stage prod)', () => {
       expect(env['MODERATION']).toBe('fail-closed');
       expect(env['GLOBAL_DAILY_SPEND_LIMIT_USD']).toBe('200');
       expect(env['CLOUDFRONT_DISTRIBUTION_ID']).toEqual({ Ref: 'ImageDistribution' });
-      for (const name of ['OPENAI_API_KEY', 'WEBHOOK_SECRET', 'DYNAMODB_ENDPOINT', 'S3_ENDPOINT', 'LAMBDA_ENDPOINT']) {
+      for (const name of ['OPENAI_API_KEY', 'WEBHOOK_SECRET', 'DYNAMODB_ENDPOINT', 'S3_ENDPOINT', 'LAMBDA_ENDPOINT', 'NODE_OPTIONS']) {
         expect(env).not.toHaveProperty(name);
       }
     }
@@ -235,6 +235,8 @@ describe('serverless package (stage prod)', () => {
     const zip = join(dir, `${name}.zip`);
     const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).split('\n');
     expect(listing).toContain(entry);
+    // The source map ships for lib/stack-trace.ts; it is not parsed at start-up (no --enable-source-maps).
+    expect(listing).toContain(`${entry}.map`);
     expect(listing.some((file) => file.includes('node_modules'))).toBe(false);
     execFileSync('unzip', ['-q', '-o', zip, '-d', join(dir, `unzipped-${name}`)]);
     const probe = `const m = require(${JSON.stringify(join(dir, `unzipped-${name}`, entry))}); console.log(typeof m.handler)`;
