@@ -134,6 +134,10 @@ describe('npm run invoke: serverless invoke local with the sample events', () =>
     expect(await invoke('events/generate-image.json')).toMatch(/"statusCode": 201/);
   }, 130_000);
 
+  it('lists images through the router with the GET sample event', async () => {
+    expect(await invoke('events/list-images.json')).toMatch(/"statusCode": 200/);
+  }, 130_000);
+
   it('answers the bad sample event with 400 and the unauthorized one with 401', async () => {
     expect(await invoke('events/generate-image-bad-request.json')).toMatch(/"statusCode": 400/);
     expect(await invoke('events/generate-image-unauthorized.json')).toMatch(/"statusCode": 401/);
