@@ -17,7 +17,7 @@ const BodySchema = v.strictObject(
     // Where to POST the finished image resource; the target itself is checked (https, public address) later.
     webhook: v.optional(v.pipe(v.string('must be a string (an https URL)'), v.nonEmpty('must not be empty'), v.maxLength(2048, 'must be at most 2048 characters'))),
   },
-  (issue) => `is not a known field (received ${issue.received})`,
+  () => 'is not a known field',
 );
 
 export interface ImageRequest {
@@ -41,6 +41,15 @@ export type ValidationResult = { ok: true; value: ImageRequest } | { ok: false; 
 
 const invalid = (field: string, message: string): ValidationResult => ({ ok: false, field, message });
 
+/**
+ * A field name as it may appear in a message and in the logs: an unknown key is the caller's text, so it is cut to
+ * 64 characters and anything but printable ASCII becomes `?` (no control characters, no log injection, no 10 KB key).
+ */
+export const safeFieldName = (name: string): string => {
+  const printable = [...name.slice(0, 200)].map((char) => (/^[\x20-\x7e]$/.test(char) && char !== '"' ? char : '?')).join('');
+  return printable.length > 64 ? `${printable.slice(0, 64)}...` : printable;
+};
+
 const list = (values: readonly string[]): string => values.map((value) => `"${value}"`).join(', ');
 
 /**
@@ -52,10 +61,12 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return invalid('body', 'The request body must be a JSON object.');
   }
+  // Checked first: valibot reports a missing key with the unknown-key message of a strict object.
+  if (!Object.hasOwn(body, 'prompt')) return invalid('prompt', '"prompt" is required.');
   const parsed = v.safeParse(BodySchema, body, { abortEarly: true });
   if (!parsed.success) {
     const issue = parsed.issues[0];
-    const field = issue.path?.map((item) => String(item.key)).join('.') ?? 'body';
+    const field = safeFieldName(issue.path?.map((item) => String(item.key)).join('.') ?? 'body');
     return invalid(field, `"${field}" ${issue.message}.`);
   }
   const { prompt: rawPrompt, model = rules.defaultModel, size, quality, format, webhook } = parsed.output;

@@ -11,8 +11,8 @@ import { parsePrefer, toResource, waitPlan } from '../domain/image-job.js';
 import { familyOf } from '../domain/models.js';
 import { AppError } from '../errors.js';
 import { authenticate } from '../middleware/authenticate.js';
-import { bodyLimit } from '../middleware/body-limit.js';
-import { errorResponse, requestIdOf } from '../middleware/error-response.js';
+import { bodyLimit, requireJsonBody } from '../middleware/body-limit.js';
+import { errorResponse, requestIdFrom, requestIdOf } from '../middleware/error-response.js';
 import { hardenPromptMiddleware } from '../middleware/harden-prompt.js';
 import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/types.js';
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
@@ -97,7 +97,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       gatewayReceivedAt: event.requestContext?.timeEpoch,
       gatewayTimeoutMs: config.limits.gatewayTimeoutMs,
     });
-    const requestId = event.requestContext?.requestId ?? context.awsRequestId;
+    const requestId = requestIdFrom(event, context);
     const idempotencyKey = idempotencyKeyOf(headers);
 
     if (!images) {
@@ -170,6 +170,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
         handler: route(
           postImages,
           bodyLimit({ maxBytes: config.limits.maxBodyBytes }),
+          requireJsonBody(),
           httpJsonBodyParser() as HttpMiddleware,
           validateImageRequestBody({
             defaultModel: config.imageModel,

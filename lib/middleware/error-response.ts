@@ -24,8 +24,23 @@ export function errorResponse(options: { log: Log }): HttpMiddleware {
   return { onError: errorResponseMiddlewareOnError };
 }
 
-export const requestIdOf = (request: HttpRequest): string =>
-  request.event?.requestContext?.requestId ?? request.context?.awsRequestId ?? 'unknown';
+/** serverless-offline gives every request this same API Gateway request id; Lambda's own id is unique there. */
+const OFFLINE_CONSTANT_REQUEST_ID = 'offlineContext_resourceId';
+
+/**
+ * The id a caller can quote: API Gateway's request id (what its access logs show), or the Lambda request id when
+ * there is no gateway id or it is serverless-offline's constant.
+ */
+export const requestIdFrom = (
+  event: { requestContext?: { requestId?: string } } | undefined,
+  context: { awsRequestId?: string } | undefined,
+): string => {
+  const gateway = event?.requestContext?.requestId;
+  if (gateway && gateway !== OFFLINE_CONSTANT_REQUEST_ID) return gateway;
+  return context?.awsRequestId ?? gateway ?? 'unknown';
+};
+
+export const requestIdOf = (request: HttpRequest): string => requestIdFrom(request.event, request.context);
 
 /** The official body parser throws middy HTTP errors; give them our codes (its messages are fine to show). */
 function fromMiddyError(error: unknown): unknown {

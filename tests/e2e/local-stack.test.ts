@@ -108,6 +108,16 @@ describe('npm start: the local stack over HTTP', () => {
     expect(await wrong.json()).toMatchObject({ error: { code: 'method_not_allowed' } });
   });
 
+  it('refuses an empty body with 400 JSON, and gives each request a request id of its own', async () => {
+    const first = await postImage('');
+    const second = await postImage('');
+    expect([first.status, second.status]).toEqual([400, 400]);
+    const [a, b] = (await Promise.all([first.json(), second.json()])) as { error: { code: string; requestId: string } }[];
+    expect(a?.error.code).toBe('invalid_request');
+    expect(a?.error.requestId).not.toBe(b?.error.requestId);
+    expect(a?.error.requestId).not.toBe('offlineContext_resourceId');
+  });
+
   it('stops everything it started on Ctrl-C', async () => {
     // Act
     await stack.stop();

@@ -308,6 +308,19 @@ const truncatedPng = PNG.subarray(0, PNG.length - 20).toString('base64');
 const failures: FailureCase[] = [
   { name: 'malformed JSON', status: 400, code: 'invalid_json', calls: 0, event: () => post('{"prompt": "fox",') },
   { name: 'a JSON array body', status: 400, code: 'invalid_request', calls: 0, event: () => post([1]) },
+  { name: 'an empty body', status: 400, code: 'invalid_request', calls: 0, event: () => post('') },
+  { name: 'no body at all', status: 400, code: 'invalid_request', calls: 0, event: () => httpEvent({ headers: { authorization: `Bearer ${TEST_API_KEY}` } }) },
+  {
+    name: 'a JSON body without Content-Type',
+    status: 415,
+    code: 'unsupported_media_type',
+    calls: 0,
+    event: () => {
+      const event = post({ prompt: 'fox' });
+      delete (event.headers as Record<string, string | undefined>)['content-type'];
+      return event;
+    },
+  },
   { name: 'an unknown field', status: 400, code: 'invalid_request', calls: 0, event: () => post({ prompt: 'fox', seed: 1 }) },
   { name: 'a blank prompt', status: 400, code: 'invalid_request', calls: 0, event: () => post({ prompt: ' \u200b ' }) },
   { name: 'a model not allowed', status: 400, code: 'invalid_request', calls: 0, event: () => post({ prompt: 'fox', model: 'dall-e-2' }) },
@@ -452,6 +465,21 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
     expect(response.headers?.['X-Content-Type-Options']).toBe('nosniff');
     expect(await s3.keys()).toEqual([]);
     expect(openai.calls).toHaveLength(testCase.calls);
+  });
+
+  it('says a missing prompt "is required"', async () => {
+    const response = await makeHandler()(post({ size: '1024x1024' }), lambdaContext());
+    expect(json(response)).toMatchObject({ error: { code: 'invalid_request', message: '"prompt" is required.' } });
+  });
+
+  it('never copies an unknown field name verbatim into the answer or the logs (bounded, printable)', async () => {
+    const hostile = `x\n${'k'.repeat(5_000)}\u0000\u202e`;
+    const { result: response, output } = await captureOutput(() => makeHandler()(post({ prompt: 'fox', [hostile]: 1 }), lambdaContext()));
+    expect(response.statusCode).toBe(400);
+    const message = (json(response)['error'] as Record<string, string>)['message'] as string;
+    expect(message).toMatch(/^"x\?k{62}\.\.\." is not a known field\.$/);
+    expect(output).not.toContain('k'.repeat(100));
+    expect(output).not.toContain('\u202e');
   });
 
   it('names the unknown field in a 400', async () => {
