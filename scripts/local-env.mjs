@@ -1,5 +1,6 @@
 // Shared by `npm start` and `npm run invoke`: the local S3 server and the environment of the `local` stage.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,39 @@ import S3rver from 's3rver';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SERVERLESS_BIN = fileURLToPath(new URL('../node_modules/serverless/bin/serverless.js', import.meta.url));
 export const DEFAULT_LOCAL_API_KEY = 'local-dev-key';
+
+/**
+ * Reads `.env` (or the file named by ENV_FILE) into process.env with Node's own parser; variables already set in
+ * the environment win, as with `node --env-file`. Returns the file read, if any.
+ */
+export function loadDotEnv() {
+  const file = process.env.ENV_FILE || `${ROOT}.env`;
+  if (!existsSync(file)) {
+    if (process.env.ENV_FILE) throw new Error(`ENV_FILE=${process.env.ENV_FILE} does not exist`);
+    return undefined;
+  }
+  process.loadEnvFile(file);
+  return file;
+}
+
+/**
+ * Variables the local run sets itself (its own S3, DynamoDB, key and worker), so a value for them in `.env` or the
+ * environment is not used; the local run says so when one is set. CLOUDFRONT_DISTRIBUTION_ID has no local meaning.
+ */
+export const LOCAL_OWNED_VARIABLES = [
+  'IMAGE_BUCKET',
+  'S3_ENDPOINT',
+  'PUBLIC_BASE_URL',
+  'STATE_TABLE',
+  'DYNAMODB_ENDPOINT',
+  'API_KEY_HASHES',
+  'WORKER_FUNCTION_NAME',
+  'LAMBDA_ENDPOINT',
+  'CLOUDFRONT_DISTRIBUTION_ID',
+];
+
+/** The variables of LOCAL_OWNED_VARIABLES that are set, i.e. ignored by this local run. */
+export const ignoredLocally = (env = process.env) => LOCAL_OWNED_VARIABLES.filter((name) => (env[name] ?? '') !== '');
 export const LOCAL_BUCKET = 'local-images';
 
 // Like the CloudFront response headers policy in serverless.yml: browsers may draw the images into a canvas.

@@ -1,14 +1,17 @@
 // Starts `scripts/start-local.mjs` (what `npm start` runs) as a child on free ports, for the end-to-end tests,
 // the load test and the benchmarks. Bounded start-up wait; stop() is Ctrl-C to the whole process group.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, freePort } from './local-env.mjs';
 
-export async function startStackProcess({ env = {}, apiKey = 'stack-test-key', readyTimeoutMs = 120_000 } = {}) {
+/** `dotEnv`: the text of the `.env` file the stack reads (none by default, so a developer's .env never leaks in). */
+export async function startStackProcess({ env = {}, apiKey = 'stack-test-key', readyTimeoutMs = 120_000, dotEnv = '' } = {}) {
   const ports = { api: await freePort(), s3: await freePort(), lambda: await freePort(), dynamo: await freePort() };
   const s3Dir = await mkdtemp(join(tmpdir(), 'dia-stack-s3-'));
+  const envFile = join(s3Dir, '.env');
+  await writeFile(envFile, dotEnv);
   const child = spawn(process.execPath, ['scripts/start-local.mjs'], {
     cwd: ROOT,
     env: {
@@ -19,6 +22,7 @@ export async function startStackProcess({ env = {}, apiKey = 'stack-test-key', r
       DYNAMODB_PORT: String(ports.dynamo),
       LOCAL_S3_DIR: s3Dir,
       LOCAL_API_KEY: apiKey,
+      ENV_FILE: envFile,
       ...env,
     },
     detached: true,

@@ -8,10 +8,15 @@ import {
   LOCAL_WORKER_FUNCTION,
   ROOT,
   SERVERLESS_BIN,
+  ignoredLocally,
+  loadDotEnv,
   localEnvironment,
   startLocalDynamo,
   startLocalS3,
 } from './local-env.mjs';
+
+const envFile = loadDotEnv();
+const ignored = ignoredLocally();
 
 const port = Number(process.env.PORT ?? 3000);
 const s3Port = Number(process.env.S3_PORT ?? 4569);
@@ -86,6 +91,9 @@ function announce() {
   const provider = env.IMAGE_PROVIDER === 'openai' ? `OpenAI (${env.IMAGE_MODEL ?? 'gpt-image-2'})` : 'offline (no key needed)';
   const shownKey = apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '$LOCAL_API_KEY';
   const keyNote = process.env.LOCAL_API_KEY ? 'LOCAL_API_KEY' : `the default local key; set LOCAL_API_KEY to change it`;
+  if (ignored.length > 0) {
+    console.warn(`\nWARNING: the local run sets ${ignored.join(', ')} itself; the values given for them are ignored.`);
+  }
   console.log(`
 durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
   API          http://127.0.0.1:${port}/images  (POST)
@@ -94,6 +102,7 @@ durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 100
   provider     ${provider}${env.OFFLINE_DELAY_MS ? ` (takes ${env.OFFLINE_DELAY_MS} ms per image)` : ''}
   worker       ${useWorker ? `${LOCAL_WORKER_FUNCTION} (asynchronous invoke on port ${lambdaPort})` : 'none: jobs run inline in the API function (LOCAL_WORKER=off)'}
   API key      ${apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '(from LOCAL_API_KEY)'}  (${keyNote})
+  settings     ${envFile ? `${envFile} and the environment` : 'the environment (no .env file)'}
 
 Try it (waits for the image: 201 with its permanent URL):
   curl -sS -X POST http://127.0.0.1:${port}/images \\

@@ -13,8 +13,13 @@ let s3Dir: string;
 
 beforeAll(async () => {
   // Exactly what `npm start` runs, on free ports and a throw-away S3 directory, with no OpenAI key.
-  // Each offline image takes 1.5 s, so a short Prefer: wait shows the asynchronous path.
-  stack = await startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '1500' } });
+  // Settings from a .env file: each offline image takes 1.5 s, so a short Prefer: wait shows the asynchronous
+  // path, and prompts are limited to 200 characters (a variable the local run used to ignore).
+  stack = await startStackProcess({
+    apiKey: API_KEY,
+    env: { OPENAI_API_KEY: '' },
+    dotEnv: 'OFFLINE_DELAY_MS=1500\nPROMPT_MAX_CHARS=200\n',
+  });
   s3Dir = await mkdtemp(join(tmpdir(), 'dia-e2e-invoke-s3-'));
 }, 130_000);
 
@@ -56,6 +61,13 @@ describe('npm start: the local stack over HTTP', () => {
     // Quotas are on locally too (DynamoDB on loopback).
     expect(response.headers.get('ratelimit-limit')).toBe('50');
     expect(response.headers.get('ratelimit-remaining')).toBe('49');
+  });
+
+  it('honours .env settings: PROMPT_MAX_CHARS=200 refuses a 201-character prompt', async () => {
+    const response = await postImage(JSON.stringify({ prompt: 'x'.repeat(201) }));
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: 'invalid_request', message: '"prompt" must be at most 200 characters.' } });
+    expect(stack.output()).toContain('settings     ');
   });
 
   it('refuses a wrong key with 401 JSON', async () => {
@@ -130,10 +142,10 @@ describe('npm start: the local stack over HTTP', () => {
 });
 
 describe('npm run invoke: serverless invoke local with the sample events', () => {
-  const invoke = async (event: string): Promise<string> => {
+  const invoke = async (event: string, env: Record<string, string> = {}): Promise<string> => {
     const s3Port = await freePort();
     const { code, output: printed } = await run(['scripts/invoke-local.mjs', event], {
-      env: { ...process.env, S3_PORT: String(s3Port), LOCAL_S3_DIR: s3Dir, LOCAL_API_KEY: '' },
+      env: { ...process.env, S3_PORT: String(s3Port), LOCAL_S3_DIR: s3Dir, LOCAL_API_KEY: '', ENV_FILE: '/dev/null', ...env },
       timeoutMs: 120_000,
     });
     expect(code).toBe(0);
@@ -142,6 +154,12 @@ describe('npm run invoke: serverless invoke local with the sample events', () =>
 
   it('answers the valid sample event with 201', async () => {
     expect(await invoke('events/generate-image.json')).toMatch(/"statusCode": 201/);
+  }, 130_000);
+
+  it('sends the sample event with LOCAL_API_KEY when it is set, and says where the image URL serves', async () => {
+    const printed = await invoke('events/generate-image.json', { LOCAL_API_KEY: 'my-own-local-key-123' });
+    expect(printed).toMatch(/"statusCode": 201/);
+    expect(printed).toMatch(/Image URL: http:\/\/127\.0\.0\.1:\d+\/local-images\/images\/.*\.png\nIt does not serve now/);
   }, 130_000);
 
   it('lists images through the router with the GET sample event', async () => {
