@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -62,18 +63,60 @@ export async function freePort() {
   });
 }
 
-/** Starts s3rver with the image bucket; objects persist in .local/s3 between runs. */
-export async function startLocalS3({ port, directory = `${ROOT}.local/s3` }) {
+/**
+ * Starts s3rver with the image bucket (objects persist in .local/s3 between runs) behind a small gate that makes
+ * it behave like the deployed bucket and CloudFront: signed S3 calls (the service's own) pass; an anonymous
+ * request may only GET or HEAD the public prefix (`images/`), as CloudFront serves it; anything else, such as a
+ * private record with its prompt, is 403 AccessDenied. s3rver alone serves every object to anyone.
+ *
+ * `server.close()` stops both.
+ */
+export async function startLocalS3({ port, directory = `${ROOT}.local/s3`, publicPrefix = 'images/' }) {
   await mkdir(directory, { recursive: true });
-  const server = new S3rver({
+  const s3rver = new S3rver({
     address: '127.0.0.1',
-    port,
+    port: 0,
     silent: true,
     directory,
     configureBuckets: [{ name: LOCAL_BUCKET, configs: [LOCAL_CORS] }],
   });
-  const address = await server.run();
-  return { server, endpoint: `http://127.0.0.1:${address.port}` };
+  const inner = await s3rver.run();
+  const gate = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const signed = /^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? '') || url.searchParams.has('X-Amz-Signature');
+    const publicRead =
+      (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') &&
+      url.pathname.startsWith(`/${LOCAL_BUCKET}/${publicPrefix}`);
+    if (!signed && !publicRead) {
+      req.resume();
+      res
+        .writeHead(403, { 'content-type': 'application/xml' })
+        .end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+      return;
+    }
+    // The Host header is passed on unchanged: a signed request's signature covers it.
+    const forward = httpRequest(
+      { host: '127.0.0.1', port: inner.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise((resolve, reject) => {
+    gate.once('error', reject);
+    gate.listen(port, '127.0.0.1', resolve);
+  });
+  const server = {
+    close: async () => {
+      gate.closeAllConnections?.();
+      await new Promise((resolve) => gate.close(() => resolve(undefined)));
+      await s3rver.close();
+    },
+  };
+  return { server, endpoint: `http://127.0.0.1:${gate.address().port}` };
 }
 
 export const LOCAL_TABLE = 'local-state';

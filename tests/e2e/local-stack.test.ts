@@ -58,6 +58,11 @@ describe('npm start: the local stack over HTTP', () => {
     expect(bytes.length).toBe(body['bytes']);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(body['sha256']);
     expect(body).toMatchObject({ width: 1536, height: 1024 });
+    // Like CloudFront: the public prefix serves, the private record (with the prompt) does not.
+    const recordUrl = (body['url'] as string).replace('/images/', '/records/').replace(/\.png$/, '.json');
+    const record = await fetch(recordUrl);
+    expect(record.status).toBe(403);
+    expect(await record.text()).not.toContain('lighthouse');
     // Quotas are on locally too (DynamoDB on loopback).
     expect(response.headers.get('ratelimit-limit')).toBe('50');
     expect(response.headers.get('ratelimit-remaining')).toBe('49');
