@@ -19,7 +19,9 @@ import { DynamoDbJobStore } from './adapters/dynamodb-job-store.js';
 import { LambdaJobDispatcher } from './adapters/lambda-job-dispatcher.js';
 import { HttpsWebhookSender } from './adapters/https-webhook-sender.js';
 import { CloudFrontInvalidator } from './adapters/cloudfront-invalidator.js';
+import { PowertoolsMetrics } from './adapters/powertools-metrics.js';
 import type {
+  MetricsRecorder,
   CdnInvalidator,
   IdempotencyGuard,
   ImageGenerator,
@@ -52,6 +54,7 @@ export interface Dependencies {
   dispatcher: JobDispatcher | undefined;
   webhooks: WebhookSender | undefined;
   cdn: CdnInvalidator | undefined;
+  metrics: MetricsRecorder;
   /** Estimated cost of one image in micro-dollars, for quotas and records. */
   estimateCost: (model: string, quality: string | undefined, size: string, providerPrompt: string) => number;
   now: () => number;
@@ -68,6 +71,7 @@ export interface DependencyOverrides {
   dispatcher?: JobDispatcher;
   webhooks?: WebhookSender;
   cdn?: CdnInvalidator;
+  metrics?: MetricsRecorder;
   now?: () => number;
   newId?: () => string;
 }
@@ -156,6 +160,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     jobs: config.jobs && dynamo && state ? new DynamoDbJobStore(dynamo, state.table) : undefined,
     dispatcher: overrides.dispatcher ?? createDispatcher(config),
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),
+    metrics: overrides.metrics ?? PowertoolsMetrics.create('durable-image-api'),
     cdn:
       overrides.cdn ??
       (config.cdnDistributionId === undefined ? undefined : new CloudFrontInvalidator(config.cdnDistributionId)),

@@ -5,7 +5,15 @@ import type { StoredImageResult } from './domain/image-job.js';
 import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
 import type { OutputFormat } from './domain/models.js';
 import { microUsdToUsd } from './domain/pricing.js';
-import { principalKey, type GenerationHooks, type ImageGenerator, type ImageStore, type Log, type Principal } from './ports.js';
+import {
+  principalKey,
+  type GenerationHooks,
+  type ImageGenerator,
+  type ImageStore,
+  type Log,
+  type MetricsRecorder,
+  type Principal,
+} from './ports.js';
 
 /** What generating, verifying and storing one image needs; shared by the synchronous and the job use cases. */
 export interface ImagePipelineDeps {
@@ -17,6 +25,9 @@ export interface ImagePipelineDeps {
   recordPrefix: string;
   maxImageBytes: number;
   now: () => number;
+  metrics?: MetricsRecorder | undefined;
+  /** `openai` or `offline`: a metrics dimension. */
+  providerName?: string;
 }
 
 export interface ImagePipelineInput {
@@ -66,14 +77,30 @@ export async function runImagePipeline(deps: ImagePipelineDeps, input: ImagePipe
       input.hooks,
     );
   } catch (error) {
-    return { ok: false, error, billed: error instanceof AppError && error.mayBeBilled };
+    const billed = error instanceof AppError && error.mayBeBilled;
+    recordProvider(deps, input, 'failed', deps.now() - startedAt, billed);
+    if (error instanceof AppError && PROVIDER_FAILURES.has(error.code)) deps.metrics?.record('ProviderFailures', 1, 'Count');
+    return { ok: false, error, billed };
   }
+  recordProvider(deps, input, 'answered', deps.now() - startedAt, true);
   try {
-    return { ok: true, ...(await verifyAndStore(deps, input, generated, startedAt)) };
+    const stored = await verifyAndStore(deps, input, generated, startedAt);
+    deps.metrics?.record('ImagesStored', 1, 'Count', { model: input.model, provider: deps.providerName ?? 'unknown' });
+    return { ok: true, ...stored };
   } catch (error) {
     // The provider answered with an image: it was generated, and billed, whatever happened to it afterwards.
     return { ok: false, error, billed: true };
   }
+}
+
+/** Failures the provider caused (an alarm watches their count); refusals and our own limits are not among them. */
+const PROVIDER_FAILURES = new Set(['provider_error', 'bad_provider_response', 'provider_timeout', 'provider_busy']);
+
+/** Provider latency by outcome, and the estimated spend of every call that may be billed (the daily spend alarm). */
+function recordProvider(deps: ImagePipelineDeps, input: ImagePipelineInput, outcome: string, ms: number, billed: boolean): void {
+  if (!deps.metrics) return;
+  deps.metrics.record('ProviderLatency', ms, 'Milliseconds', { model: input.model, provider: deps.providerName ?? 'unknown', outcome });
+  if (billed && input.costMicroUsd > 0) deps.metrics.record('EstimatedCostUsd', microUsdToUsd(input.costMicroUsd), 'None');
 }
 
 async function verifyAndStore(

@@ -178,3 +178,15 @@ export interface CdnInvalidator {
   /** Asks the CDN to forget these object keys; best effort (the caller logs a failure). */
   invalidate(keys: string[]): Promise<void>;
 }
+
+export type MetricName = 'ImagesStored' | 'EstimatedCostUsd' | 'ProviderLatency' | 'ProviderFailures' | 'Failures' | 'QuotaRefusals';
+
+/**
+ * Operational metrics (CloudWatch EMF through Powertools Metrics). Dimensions stay low-cardinality (model,
+ * provider, outcome, error code); ids never become dimensions.
+ */
+export interface MetricsRecorder {
+  /** Records `ColdStart` on the first invocation of a container (a no-op afterwards). */
+  coldStart?(functionName: string): void;
+  record(name: MetricName, value: number, unit: 'Count' | 'Milliseconds' | 'None', dimensions?: Record<string, string>): void;
+}

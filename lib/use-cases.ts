@@ -26,6 +26,8 @@ export function createUseCases(deps: Dependencies) {
     recordPrefix: config.recordPrefix,
     maxImageBytes: config.limits.maxImageBytes,
     now: deps.now,
+    metrics: deps.metrics,
+    providerName: config.provider.kind,
   };
   const admission = {
     quota: deps.quota,

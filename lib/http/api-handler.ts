@@ -202,10 +202,11 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     // headers are added to it, and only then does the logger drop this request's keys.
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpSecurityHeaders())
-    .use(errorResponse({ log: logger }))
+    .use(errorResponse({ log: logger, metrics: deps.metrics }))
     .use(httpHeaderNormalizer())
     .use({
       before: (request: HttpRequest) => {
+        deps.metrics.coldStart?.(request.context.functionName);
         logger.appendKeys({ requestId: requestIdOf(request) });
       },
     })

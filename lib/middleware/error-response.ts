@@ -1,6 +1,6 @@
 import { AppError, isAppError, toErrorResponse } from '../errors.js';
 import { mapStackFrames } from '../stack-trace.js';
-import type { Log } from '../ports.js';
+import type { Log, MetricsRecorder } from '../ports.js';
 import type { HttpMiddleware, HttpRequest } from './types.js';
 
 /**
@@ -9,12 +9,16 @@ import type { HttpMiddleware, HttpRequest } from './types.js';
  * Our own instead of @middy/http-error-handler because that one answers with the error's plain-text message and
  * no error code; our contract needs a stable code, the request id and a fixed message for server errors.
  */
-export function errorResponse(options: { log: Log }): HttpMiddleware {
+export function errorResponse(options: { log: Log; metrics?: MetricsRecorder | undefined }): HttpMiddleware {
   const errorResponseMiddlewareOnError = (request: HttpRequest): void => {
     const error = fromMiddyError(request.error);
     const requestId = requestIdOf(request);
     const { statusCode, headers, body } = toErrorResponse(error, requestId);
     logFailure(options.log, error, statusCode);
+    options.metrics?.record('Failures', 1, 'Count', { errorCode: body.error.code });
+    if (body.error.code === 'quota_exceeded' || body.error.code === 'spend_cap_reached') {
+      options.metrics?.record('QuotaRefusals', 1, 'Count', { errorCode: body.error.code });
+    }
     request.response = {
       statusCode,
       headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },

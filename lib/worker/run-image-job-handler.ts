@@ -20,6 +20,7 @@ const END_MARGIN_MS = 2_000;
 export function createWorkerHandler(deps: Dependencies, useCases: UseCases = createUseCases(deps)) {
   const { logger, config } = deps;
   const runImageJob = async (event: RunImageJobEvent, context: Context): Promise<{ id: string } | { ignored: string }> => {
+    deps.metrics.coldStart?.(context.functionName);
     const id = event?.id;
     if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(id)) {
       logger.error('worker event without a valid image id: ignored');

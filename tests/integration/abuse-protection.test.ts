@@ -7,6 +7,7 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
+import { captureOutput } from '../support/capture-logs.js';
 import { OTHER_API_KEY, TEST_API_KEY, baseEnv, sha256Hex } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
@@ -192,6 +193,47 @@ describe('daily quotas', () => {
     expect(response.statusCode).toBe(502);
     expect(openai.calls).toHaveLength(2);
     expect(await usage()).toEqual({ images: 1, spendMicroUsd: 2 * COST });
+  });
+});
+
+describe('metrics (CloudWatch EMF)', () => {
+  interface Emf { name: string; value: unknown; dimensions: Record<string, unknown> }
+  /** The EMF lines of the output, one entry per metric, with its dimensions. */
+  const emf = (output: string): Emf[] =>
+    output
+      .split('\n')
+      .filter((line) => line.includes('"_aws"'))
+      .flatMap((line) => {
+        const blob = JSON.parse(line) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] } };
+        const [directive] = blob._aws.CloudWatchMetrics;
+        const names = directive?.Dimensions.flat() ?? [];
+        return (directive?.Metrics ?? []).map((metric) => ({
+          name: metric.Name,
+          value: blob[metric.Name],
+          dimensions: Object.fromEntries(names.map((dimension) => [dimension, blob[dimension]])),
+        }));
+      });
+
+  it('records stored images, spend and provider latency by model; failures and quota refusals by code', async () => {
+    openai.enqueue(imageReply(PNG_B64), errorReply(500, { type: 'server_error' }));
+    const handler = makeHandler({ DAILY_IMAGE_LIMIT: '2' });
+    const { output } = await captureOutput(async () => {
+      await handler(post(LOW), lambdaContext());
+      await handler(post(LOW), lambdaContext());
+      await handler(post(LOW), lambdaContext());
+    });
+    const metrics = emf(output);
+    const named = (name: string): Emf[] => metrics.filter((metric) => metric.name === name);
+    expect(named('ImagesStored')).toEqual([{ name: 'ImagesStored', value: 1, dimensions: { service: 'durable-image-api', model: 'gpt-image-2', provider: 'openai' } }]);
+    // Both generations may be billed: the stored one and the one that failed after sending.
+    expect(named('EstimatedCostUsd').map((metric) => metric.value)).toEqual([COST / 1e6, COST / 1e6]);
+    expect(named('EstimatedCostUsd')[0]?.dimensions).toEqual({ service: 'durable-image-api' });
+    expect(named('ProviderLatency').map((metric) => metric.dimensions['outcome'])).toEqual(['answered', 'failed']);
+    expect(named('ProviderFailures')).toHaveLength(1);
+    expect(named('Failures').map((metric) => metric.dimensions['errorCode'])).toEqual(['provider_error', 'quota_exceeded']);
+    expect(named('QuotaRefusals').map((metric) => metric.dimensions['errorCode'])).toEqual(['quota_exceeded']);
+    // Dimensions stay low-cardinality: no ids, keys or principals.
+    expect(JSON.stringify(metrics.map((metric) => metric.dimensions))).not.toMatch(/req-|web-app|[A-Za-z0-9_-]{22}/);
   });
 });
 

@@ -222,6 +222,26 @@ describe('serverless package (stage prod)', () => {
     expect(index?.['Projection']['NonKeyAttributes']).not.toEqual(expect.arrayContaining(['providerPrompt']));
   });
 
+  it('alarms on the 5xx rate, provider failures and daily spend into the stage\'s SNS topic', () => {
+    expect(one('AWS::SNS::Topic')['Properties']['TopicName']).toBe('durable-image-api-prod-alarms');
+    const alarms = ofType('AWS::CloudWatch::Alarm').map((alarm) => alarm['Properties'] as Json);
+    expect(alarms).toHaveLength(3);
+    for (const alarm of alarms) expect(alarm['AlarmActions']).toEqual([{ Ref: 'AlarmTopic' }]);
+    const rate = alarms.find((alarm) => text(alarm['Metrics']).includes('"5xx"')) as Json;
+    expect(text(rate['Metrics'])).toContain('100 * errors / requests');
+    const provider = alarms.find((alarm) => alarm['MetricName'] === 'ProviderFailures') as Json;
+    expect(provider).toMatchObject({ Namespace: 'DurableImageApi', Dimensions: [{ Name: 'service', Value: 'durable-image-api' }] });
+    const spend = alarms.find((alarm) => alarm['MetricName'] === 'EstimatedCostUsd') as Json;
+    expect(spend).toMatchObject({ Period: 86400, Statistic: 'Sum', Threshold: 160 });
+    expect(spend['Threshold']).toBeLessThan(200); // below the prod global spend cap
+  });
+
+  it('keeps one flood from exhausting the account: stage throttling and reserved concurrency for both functions', () => {
+    expect(resources['HttpApiStage']['Properties']['DefaultRouteSettings']).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    expect(api()['ReservedConcurrentExecutions']).toBe(50);
+    expect(worker()['ReservedConcurrentExecutions']).toBe(10);
+  });
+
   it('sets log retention', () => {
     const groups = ofType('AWS::Logs::LogGroup');
     expect(groups).toHaveLength(2);
