@@ -18,6 +18,7 @@ import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type UseCases } from '../use-cases.js';
+import openApiDocument from './openapi.json' with { type: 'json' };
 
 type Event = APIGatewayProxyEventV2;
 type Result = APIGatewayProxyStructuredResultV2;
@@ -32,7 +33,11 @@ const RETRY_AFTER_SECONDS = 5;
 const ROUTES = [
   { path: '/images', pattern: /^\/images\/?$/, methods: ['GET', 'POST'] },
   { path: '/images/{id}', pattern: /^\/images\/[^/]+\/?$/, methods: ['DELETE', 'GET'] },
+  { path: '/openapi.json', pattern: /^\/openapi\.json$/, methods: ['GET'] },
 ] as const;
+
+/** The contract (openapi.yaml, bundled as JSON), serialised once. */
+const OPENAPI_BODY = JSON.stringify(openApiDocument);
 
 /** The Idempotency-Key header (IETF draft: 1-255 printable ASCII characters), or undefined when absent. */
 function idempotencyKeyOf(headers: Record<string, string | undefined>): string | undefined {
@@ -184,6 +189,16 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       { method: 'GET', path: '/images', handler: route(listImages) },
       { method: 'GET', path: '/images/{id}', handler: route(getImage) },
       { method: 'DELETE', path: '/images/{id}', handler: route(deleteImage) },
+      // Public, like any API description: no credentials needed to read the contract.
+      {
+        method: 'GET',
+        path: '/openapi.json',
+        handler: async (): Promise<Result> => ({
+          statusCode: 200,
+          headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
+          body: OPENAPI_BODY,
+        }),
+      },
     ],
     // The router's own 404 has no code and no Allow: answer with the API's JSON errors instead.
     notFoundResponse: ({ path }: { method: string; path: string }) => {

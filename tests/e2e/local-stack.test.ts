@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startStackProcess } from '../../scripts/stack-process.mjs';
+import { checkContract, openApiDocument } from '../support/contract.js';
 import { freePort, isListening, run } from '../support/processes.js';
 
 const API_KEY = 'e2e-local-key-0123456789';
@@ -30,8 +31,16 @@ afterAll(async () => {
 
 const api = (path: string): string => `http://127.0.0.1:${stack.ports.api}${path}`;
 
+/** fetch for the API: every answer is checked against openapi.yaml before the test reads it. */
+const checkedFetch = async (url: string, init?: RequestInit): Promise<Response> => {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  checkContract(init?.method ?? 'GET', new URL(url).pathname, { statusCode: response.status, headers: response.headers, body: text });
+  return new Response(response.status === 204 ? null : text, { status: response.status, headers: response.headers });
+};
+
 const postImage = (body: string, headers: Record<string, string> = {}): Promise<Response> =>
-  fetch(api('/images'), {
+  checkedFetch(api('/images'), {
     method: 'POST',
     headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', ...headers },
     body,
@@ -75,6 +84,12 @@ describe('npm start: the local stack over HTTP', () => {
     expect(stack.output()).toContain('settings     ');
   });
 
+  it('serves its contract at GET /openapi.json, without credentials', async () => {
+    const response = await checkedFetch(api('/openapi.json'));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual(openApiDocument);
+  });
+
   it('refuses a wrong key with 401 JSON', async () => {
     const response = await postImage(JSON.stringify({ prompt: 'fox' }), { authorization: 'Bearer wrong' });
     expect(response.status).toBe(401);
@@ -99,7 +114,7 @@ describe('npm start: the local stack over HTTP', () => {
     let image: Record<string, unknown> = {};
     for (let polls = 0; polls < 100 && image['status'] !== 'succeeded' && image['status'] !== 'failed'; polls += 1) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const polled = await fetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } });
+      const polled = await checkedFetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } });
       expect(polled.status).toBe(200);
       image = (await polled.json()) as Record<string, unknown>;
     }
@@ -107,19 +122,19 @@ describe('npm start: the local stack over HTTP', () => {
     const bytes = Buffer.from(await (await fetch(image['url'] as string)).arrayBuffer());
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(image['sha256']);
     // Delete: the URL stops serving, the resource is gone.
-    const deleted = await fetch(api(`/images/${id}`), { method: 'DELETE', headers: { authorization: `Bearer ${API_KEY}` } });
+    const deleted = await checkedFetch(api(`/images/${id}`), { method: 'DELETE', headers: { authorization: `Bearer ${API_KEY}` } });
     expect(deleted.status).toBe(204);
     expect((await fetch(image['url'] as string)).status).toBe(404);
-    const gone = await fetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } });
+    const gone = await checkedFetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } });
     expect(gone.status).toBe(404);
     expect(await gone.json()).toMatchObject({ error: { code: 'not_found' } });
   }, 30_000);
 
   it('answers unknown routes and wrong methods with the API\'s JSON errors, not the framework\'s', async () => {
-    const unknown = await fetch(api('/no-such-route'), { headers: { authorization: `Bearer ${API_KEY}` } });
+    const unknown = await checkedFetch(api('/no-such-route'), { headers: { authorization: `Bearer ${API_KEY}` } });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: { code: 'not_found' } });
-    const wrong = await fetch(api('/images'), { method: 'PUT', headers: { authorization: `Bearer ${API_KEY}` } });
+    const wrong = await checkedFetch(api('/images'), { method: 'PUT', headers: { authorization: `Bearer ${API_KEY}` } });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('GET, POST');
     expect(await wrong.json()).toMatchObject({ error: { code: 'method_not_allowed' } });

@@ -7,6 +7,7 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
+import { withContract } from '../support/contract.js';
 import { captureOutput } from '../support/capture-logs.js';
 import { OTHER_API_KEY, TEST_API_KEY, baseEnv, sha256Hex } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
@@ -66,7 +67,7 @@ function makeHandler(env: Record<string, string | undefined> = {}, ownDynamoClie
     }),
   );
   const overrides = ownDynamoClient ? {} : { dynamo: dynamo.client };
-  return createApiHandler(createDependencies(config, overrides)) as unknown as Handler;
+  return withContract(createApiHandler(createDependencies(config, overrides)) as unknown as Handler);
 }
 
 const post = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
@@ -396,7 +397,7 @@ describe('Idempotency-Key', () => {
         MODERATION: 'off',
       }),
     );
-    const handler = createApiHandler(createDependencies(config, { dynamo: client })) as unknown as Handler;
+    const handler = withContract(createApiHandler(createDependencies(config, { dynamo: client })) as unknown as Handler);
     // Act
     const response = await handler(post(LOW, { 'idempotency-key': 'save-fails' }), lambdaContext());
     // Assess: the caller learns where its image is, and was charged once.

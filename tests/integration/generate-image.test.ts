@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { createDependencies, type DependencyOverrides } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
+import { withContract } from '../support/contract.js';
 import { S3ImageStore } from '../../lib/adapters/s3-image-store.js';
 import { AppError } from '../../lib/errors.js';
 import type { ImageStore } from '../../lib/ports.js';
@@ -57,7 +58,7 @@ function makeHandler(env: Record<string, string> = {}, overrides: DependencyOver
       ...env,
     }),
   );
-  return createApiHandler(createDependencies(config, overrides)) as unknown as Handler;
+  return withContract(createApiHandler(createDependencies(config, overrides)) as unknown as Handler);
 }
 
 const post = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
@@ -520,7 +521,7 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
       },
       delete: (key) => real.delete(key),
     };
-    const handler = createApiHandler(createDependencies(config, { store })) as unknown as Handler;
+    const handler = withContract(createApiHandler(createDependencies(config, { store })) as unknown as Handler);
     // Act
     const response = await handler(post({ prompt: 'fox' }), lambdaContext());
     // Assess

@@ -5,6 +5,7 @@ import { Webhook } from 'standardwebhooks';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
+import { withContract } from '../support/contract.js';
 import { createUseCases } from '../../lib/use-cases.js';
 import { createWorkerHandler } from '../../lib/worker/run-image-job-handler.js';
 import type { CdnInvalidator, GeneratedImage, ImageGenerator } from '../../lib/ports.js';
@@ -99,7 +100,7 @@ function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator,
   const useCases = createUseCases(deps);
   const worker = createWorkerHandler(deps, useCases) as unknown as Handler;
   dispatcher.worker = worker as unknown as BackgroundDispatcher['worker'];
-  return { api: createApiHandler(deps, useCases) as unknown as Handler, worker, dispatcher, invalidated, useCases };
+  return { api: withContract(createApiHandler(deps, useCases) as unknown as Handler), worker, dispatcher, invalidated, useCases };
 }
 
 const auth = (key = TEST_API_KEY): Record<string, string> => ({ authorization: `Bearer ${key}` });

@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
+import { withContract } from '../support/contract.js';
 import { startCapture, type Capture } from '../support/capture-logs.js';
 import { TEST_API_KEY, baseEnv } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
@@ -91,7 +92,7 @@ function makeHandler(env: Record<string, string> = {}): Handler {
       ...Object.fromEntries(Object.entries(env).map(([name, value]) => [name, value === CLOSED_PORT ? closedPortUrl : value])),
     }),
   );
-  return createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as Handler;
+  return withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as Handler);
 }
 
 interface Cell {

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
+import { withContract } from '../support/contract.js';
 import { startCapture, type Capture } from '../support/capture-logs.js';
 import { TEST_API_KEY, baseEnv } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
@@ -50,7 +51,7 @@ beforeAll(async () => {
       MODERATION: 'fail-closed',
     }),
   );
-  handler = createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as typeof handler;
+  handler = withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as typeof handler);
   capture = startCapture();
 });
 
