@@ -60,7 +60,9 @@ console.log('written to bench/results.json');
 async function pipelineOverhead() {
   const outfile = join(work, 'pipeline.cjs');
   await bundle([join(ROOT, 'bench/pipeline-entry.ts')], outfile);
+  // Logs and metrics (EMF lines on stdout) are silenced, as they are in the memory probe below.
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   const { makePipeline } = (await import(outfile)).default;
   const bodyBytes = Buffer.from(providerBody);
   const pipeline = makePipeline(() => bodyBytes);
@@ -149,6 +151,7 @@ async function memoryPerRequest() {
     // the growth of a warm request, after resetting the high-water mark (clear_refs 5), per byte of image.
     const probe = String.raw`
       process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
       const { readFileSync, writeFileSync } = require('node:fs');
       const { createServer } = require('node:http');
       const kb = (field) => Number(new RegExp(field + ':\\s+(\\d+)').exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
