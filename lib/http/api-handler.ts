@@ -19,6 +19,7 @@ import { validateImageRequestBody } from '../middleware/validate-image-request.j
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type UseCases } from '../use-cases.js';
 import openApiDocument from './openapi.json' with { type: 'json' };
+import { PAGE_SCRIPT, PAGE_STYLE, pageCsp, pageHtml } from './generate-page.js';
 
 type Event = APIGatewayProxyEventV2;
 type Result = APIGatewayProxyStructuredResultV2;
@@ -34,7 +35,13 @@ const ROUTES = [
   { path: '/images', pattern: /^\/images\/?$/, methods: ['GET', 'POST'] },
   { path: '/images/{id}', pattern: /^\/images\/[^/]+\/?$/, methods: ['DELETE', 'GET'] },
   { path: '/openapi.json', pattern: /^\/openapi\.json$/, methods: ['GET'] },
+  { path: '/', pattern: /^\/$/, methods: ['GET'] },
+  { path: '/app.js', pattern: /^\/app\.js$/, methods: ['GET'] },
+  { path: '/app.css', pattern: /^\/app\.css$/, methods: ['GET'] },
 ] as const;
+
+/** The Generate page's paths: their answers get the page's CSP instead of the API's (see pageHeaders below). */
+const PAGE_PATHS = new Set(['/', '/app.js', '/app.css']);
 
 /** The contract (openapi.yaml, bundled as JSON), serialised once. */
 const OPENAPI_BODY = JSON.stringify(openApiDocument);
@@ -164,6 +171,28 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
   };
 
+  const page = pageHtml({
+    models: config.imageModels,
+    defaultModel: config.imageModel,
+    imageOrigin: new URL(config.publicBaseUrl).origin,
+  });
+  const staticAnswer = (contentType: string, body: string) => async (): Promise<Result> => ({
+    statusCode: 200,
+    headers: { 'content-type': contentType, 'cache-control': 'no-cache' },
+    body,
+  });
+  // Runs after the security headers (middy runs `after` in reverse order of `use`): the page needs to run its own
+  // script and show images from the image origin, which the API's CSP (sandbox, nothing allowed) forbids.
+  const pageCspValue = pageCsp(new URL(config.publicBaseUrl).origin);
+  const pageHeaders: HttpMiddleware = {
+    after: (request: HttpRequest) => {
+      const headers = request.response?.headers;
+      if (headers && PAGE_PATHS.has(request.event.requestContext?.http?.path ?? '') && request.response?.statusCode === 200) {
+        headers['Content-Security-Policy'] = pageCspValue;
+      }
+    },
+  };
+
   const route = (handler: RouteHandler, ...middlewares: HttpMiddleware[]) =>
     middy<Event, Result, Error, RequestContext>().use(auth).use(middlewares).handler(handler);
 
@@ -189,6 +218,10 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       { method: 'GET', path: '/images', handler: route(listImages) },
       { method: 'GET', path: '/images/{id}', handler: route(getImage) },
       { method: 'DELETE', path: '/images/{id}', handler: route(deleteImage) },
+      // The Generate page (no credentials: the page asks for them).
+      { method: 'GET', path: '/', handler: staticAnswer('text/html; charset=utf-8', page) },
+      { method: 'GET', path: '/app.js', handler: staticAnswer('text/javascript; charset=utf-8', PAGE_SCRIPT) },
+      { method: 'GET', path: '/app.css', handler: staticAnswer('text/css; charset=utf-8', PAGE_STYLE) },
       // Public, like any API description: no credentials needed to read the contract.
       {
         method: 'GET',
@@ -216,6 +249,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     // onError handlers run in reverse order: errorResponse builds the error response first, then the security
     // headers are added to it, and only then does the logger drop this request's keys.
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(pageHeaders)
     .use(httpSecurityHeaders())
     .use(errorResponse({ log: logger, metrics: deps.metrics }))
     .use(httpHeaderNormalizer())

@@ -69,7 +69,17 @@ describe('serverless package (stage prod)', () => {
 
   it('routes every API route, and everything else, to the API function (JSON 404/405 from the router)', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route').map((route) => route['Properties']['RouteKey'] as string).sort();
-    expect(routes).toEqual(['$default', 'DELETE /images/{id}', 'GET /images', 'GET /images/{id}', 'GET /openapi.json', 'POST /images']);
+    expect(routes).toEqual([
+      '$default',
+      'DELETE /images/{id}',
+      'GET /',
+      'GET /app.css',
+      'GET /app.js',
+      'GET /images',
+      'GET /images/{id}',
+      'GET /openapi.json',
+      'POST /images',
+    ]);
     const cors = one('AWS::ApiGatewayV2::Api')['Properties']['CorsConfiguration'];
     expect(cors['AllowMethods']).toEqual(expect.arrayContaining(['GET', 'POST', 'DELETE']));
     expect(cors['AllowHeaders']).toEqual(expect.arrayContaining(['Prefer', 'Idempotency-Key']));

@@ -1,0 +1,281 @@
+/**
+ * The Generate page: one static HTML document and one script, no framework (a form, a fetch loop and a list do
+ * not need one; the whole page is about 9 KB). Served by the API function itself at `GET /` and `GET /app.js`, so
+ * page and API share one origin: no CORS to configure, and the API URL is the page's own.
+ *
+ * The script uses DOM APIs only (createElement, textContent), never HTML strings, so it runs under a strict CSP
+ * with Trusted Types required. The key is kept in sessionStorage: gone with the tab.
+ */
+import { familyOf } from '../domain/models.js';
+
+export interface PageOptions {
+  models: readonly string[];
+  defaultModel: string;
+  /** Where images are served from, for the page's img-src. */
+  imageOrigin: string;
+}
+
+/** What the page may offer: each allowed model's sizes, qualities and formats (from the domain's table). */
+function modelOptions(models: readonly string[]): Record<string, { sizes: readonly string[]; qualities: readonly string[]; formats: readonly string[] }> {
+  const options: Record<string, { sizes: readonly string[]; qualities: readonly string[]; formats: readonly string[] }> = {};
+  for (const model of models) {
+    const family = familyOf(model);
+    if (family) options[model] = { sizes: family.sizes, qualities: family.qualities, formats: family.formats };
+  }
+  return options;
+}
+
+/** JSON safe inside a <script type="application/json"> block. */
+const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c');
+
+export function pageHtml(options: PageOptions): string {
+  const config = scriptJson({ defaultModel: options.defaultModel, models: modelOptions(options.models) });
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Generate an image</title>
+<link rel="stylesheet" href="/app.css">
+</head>
+<body>
+<main>
+<h1>Generate an image</h1>
+<form id="generate" novalidate>
+  <p><label for="key">API key</label>
+  <input id="key" name="key" type="password" autocomplete="off" spellcheck="false" required aria-describedby="key-help">
+  <small id="key-help">Or a JWT from your identity provider. Kept in this tab only (sessionStorage).</small></p>
+  <p><label for="prompt">Prompt</label>
+  <textarea id="prompt" name="prompt" rows="3" required maxlength="4000"></textarea></p>
+  <div class="row">
+    <p><label for="model">Model</label><select id="model" name="model"></select></p>
+    <p><label for="size">Size</label><select id="size" name="size"></select></p>
+    <p><label for="quality">Quality</label><select id="quality" name="quality"></select></p>
+    <p><label for="format">Format</label><select id="format" name="format"></select></p>
+  </div>
+  <p><button id="generate-button" type="submit">Generate</button></p>
+</form>
+<p id="status" role="status" aria-live="polite"></p>
+<p id="error" role="alert" hidden></p>
+<section id="result" aria-labelledby="result-title" hidden>
+  <h2 id="result-title">Your image</h2>
+  <figure><img id="image" alt="" crossorigin="anonymous"><figcaption id="details"></figcaption></figure>
+</section>
+<section aria-labelledby="recent-title">
+  <h2 id="recent-title">Recent images</h2>
+  <p><button id="refresh" type="button">Refresh list</button></p>
+  <ul id="recent"></ul>
+</section>
+</main>
+<script type="application/json" id="config">${config}</script>
+<script src="/app.js" defer></script>
+</body>
+</html>
+`;
+}
+
+export const PAGE_STYLE = `body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}
+main{max-width:52rem;margin:0 auto;padding:1.5rem}
+label{display:block;font-weight:600;margin-bottom:.25rem}
+input,textarea,select{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #8a94a3;border-radius:.375rem;background:#fff}
+small{color:#4a5563}
+.row{display:grid;grid-template-columns:repeat(4,1fr);gap:.75rem}
+button{font:inherit;padding:.6rem 1.2rem;border-radius:.375rem;border:1px solid #1d4ed8;background:#1d4ed8;color:#fff;cursor:pointer}
+button[disabled]{opacity:.6;cursor:progress}
+button.secondary{background:#fff;color:#1d4ed8}
+:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
+#error{color:#9f1239;background:#ffe4e6;padding:.75rem;border-radius:.375rem}
+#image{max-width:100%;border-radius:.5rem;display:block}
+#recent{list-style:none;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:.75rem}
+#recent li{background:#fff;border-radius:.5rem;padding:.5rem;font-size:.85rem}
+#recent img{width:100%;border-radius:.375rem}
+`;
+
+/** The page's script: plain browser JavaScript (no template literals, so it can live in this TypeScript string). */
+export const PAGE_SCRIPT = `'use strict';
+(function () {
+  var config = JSON.parse(document.getElementById('config').textContent);
+  var form = document.getElementById('generate');
+  var keyInput = document.getElementById('key');
+  var promptInput = document.getElementById('prompt');
+  var button = document.getElementById('generate-button');
+  var statusLine = document.getElementById('status');
+  var errorLine = document.getElementById('error');
+  var result = document.getElementById('result');
+  var image = document.getElementById('image');
+  var details = document.getElementById('details');
+  var recent = document.getElementById('recent');
+  var selects = { model: document.getElementById('model'), size: document.getElementById('size'), quality: document.getElementById('quality'), format: document.getElementById('format') };
+  var MAX_POLL_MS = 10 * 60 * 1000;
+  // How long the API may hold a request before answering 202 (Prefer: wait); ?wait=N on the page's URL changes it.
+  var waitParam = Number(new URLSearchParams(location.search).get('wait'));
+  var WAIT_SECONDS = Number.isInteger(waitParam) && waitParam >= 0 && waitParam <= 25 && location.search.indexOf('wait=') >= 0 ? waitParam : 20;
+
+  keyInput.value = sessionStorage.getItem('durable-image-api-key') || '';
+  keyInput.addEventListener('change', function () { sessionStorage.setItem('durable-image-api-key', keyInput.value.trim()); loadRecent(); });
+
+  function fill(select, values, withDefault) {
+    select.replaceChildren();
+    if (withDefault) select.append(new Option('default', ''));
+    values.forEach(function (value) { select.append(new Option(value, value)); });
+  }
+  fill(selects.model, Object.keys(config.models), false);
+  selects.model.value = config.defaultModel;
+  function modelChanged() {
+    var options = config.models[selects.model.value] || { sizes: [], qualities: [], formats: [] };
+    fill(selects.size, options.sizes, true);
+    fill(selects.quality, options.qualities, true);
+    fill(selects.format, options.formats, true);
+    selects.quality.disabled = options.qualities.length === 0;
+  }
+  selects.model.addEventListener('change', modelChanged);
+  modelChanged();
+
+  function say(text) { statusLine.textContent = text; }
+  function showError(text) { errorLine.textContent = text; errorLine.hidden = text === ''; }
+  function headers(extra) {
+    var all = { authorization: 'Bearer ' + keyInput.value.trim() };
+    Object.keys(extra || {}).forEach(function (name) { all[name] = extra[name]; });
+    return all;
+  }
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+  function whenText(seconds) {
+    var at = new Date(Date.now() + seconds * 1000);
+    return at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  var MESSAGES = {
+    unauthorized: 'The API key (or token) was not accepted. Check it and try again.',
+    quota_exceeded: 'You have reached your daily limit.',
+    spend_cap_reached: 'The service has reached its daily spending cap for everyone.',
+    content_policy_violation: 'This prompt is not allowed. Change it and try again.',
+    provider_busy: 'The image service is busy.',
+    provider_timeout: 'The image took too long to generate. Try again, or choose a lower quality.',
+    invalid_request: 'The request is not valid.',
+    payload_too_large: 'The prompt is too long.',
+    generation_interrupted: 'The generation was interrupted. It was not charged twice; try again.'
+  };
+  function describe(status, body, response) {
+    var error = (body && body.error) || {};
+    var text = MESSAGES[error.code] || 'Something went wrong (' + (error.code || 'HTTP ' + status) + ').';
+    if (error.code === 'invalid_request' && error.message) text = error.message;
+    var retryAfter = response && Number(response.headers.get('retry-after'));
+    if ((error.code === 'quota_exceeded' || error.code === 'spend_cap_reached') && retryAfter > 0) text += ' It resets at ' + whenText(retryAfter) + '.';
+    else if (retryAfter > 0) text += ' Retry in ' + retryAfter + ' s.';
+    if (error.requestId) text += ' (request ' + error.requestId + ')';
+    return text;
+  }
+
+  function show(resource) {
+    image.alt = 'Generated image: ' + promptInput.value.trim().slice(0, 120);
+    image.src = resource.url;
+    details.textContent = resource.width + ' x ' + resource.height + ', ' + resource.contentType + ', ' + Math.round(resource.bytes / 1024) + ' KB, ' + resource.model + ' - ';
+    var link = document.createElement('a');
+    link.href = resource.url;
+    link.textContent = 'permanent URL';
+    details.append(link);
+    result.hidden = false;
+  }
+
+  async function readJson(response) { try { return await response.json(); } catch (e) { return undefined; } }
+
+  async function generate(event) {
+    event.preventDefault();
+    showError('');
+    if (keyInput.value.trim() === '') { showError('Enter your API key first.'); keyInput.focus(); return; }
+    if (promptInput.value.trim() === '') { showError('Describe the image in the prompt first.'); promptInput.focus(); return; }
+    sessionStorage.setItem('durable-image-api-key', keyInput.value.trim());
+    var body = { prompt: promptInput.value };
+    ['model', 'size', 'quality', 'format'].forEach(function (name) { if (selects[name].value && !selects[name].disabled) body[name] = selects[name].value; });
+    button.disabled = true;
+    say('Generating your image...');
+    try {
+      var response = await fetch('/images', { method: 'POST', headers: headers({ 'content-type': 'application/json', prefer: 'wait=' + WAIT_SECONDS }), body: JSON.stringify(body) });
+      var resource = await readJson(response);
+      var started = Date.now();
+      while (response.status === 202 && Date.now() - started < MAX_POLL_MS) {
+        say('Still generating (' + resource.status + ', ' + Math.round((Date.now() - started) / 1000) + ' s)...');
+        await sleep(1000 * Math.max(1, Number(response.headers.get('retry-after')) || 5));
+        response = await fetch('/images/' + encodeURIComponent(resource.id), { headers: headers() });
+        resource = await readJson(response);
+        if (response.ok && (resource.status === 'queued' || resource.status === 'running')) response = new Response(JSON.stringify(resource), { status: 202, headers: { 'retry-after': '5' } });
+      }
+      if (response.ok && resource && resource.status === 'succeeded') {
+        show(resource);
+        say('Your image is ready.');
+        loadRecent();
+      } else if (response.ok && resource && resource.status === 'failed') {
+        say('');
+        showError(describe(200, { error: resource.error }, undefined));
+      } else {
+        say('');
+        showError(describe(response.status, resource, response));
+      }
+    } catch (e) {
+      say('');
+      showError('The service could not be reached. Check your connection and try again.');
+    } finally {
+      button.disabled = false;
+    }
+  }
+  form.addEventListener('submit', generate);
+
+  async function loadRecent() {
+    if (keyInput.value.trim() === '') return;
+    var response = await fetch('/images?limit=12', { headers: headers() });
+    if (!response.ok) return;
+    var page = await readJson(response);
+    recent.replaceChildren();
+    (page.data || []).forEach(function (item) {
+      var entry = document.createElement('li');
+      if (item.status === 'succeeded') {
+        var thumbnail = document.createElement('img');
+        thumbnail.src = item.url;
+        thumbnail.alt = 'Image ' + item.id;
+        thumbnail.crossOrigin = 'anonymous';
+        entry.append(thumbnail);
+      }
+      var label = document.createElement('p');
+      label.textContent = item.status + ', ' + new Date(item.createdAt).toLocaleString();
+      var remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'secondary';
+      remove.textContent = 'Delete';
+      remove.setAttribute('aria-label', 'Delete image ' + item.id);
+      remove.addEventListener('click', async function () {
+        var answer = await fetch('/images/' + encodeURIComponent(item.id), { method: 'DELETE', headers: headers() });
+        if (answer.status === 204 || answer.status === 404) {
+          entry.remove();
+          if (image.src === item.url) { result.hidden = true; image.removeAttribute('src'); }
+          say('Image deleted.');
+        } else {
+          showError(describe(answer.status, await readJson(answer), answer));
+        }
+      });
+      entry.append(label, remove);
+      recent.append(entry);
+    });
+    if (!page.data || page.data.length === 0) {
+      var empty = document.createElement('li');
+      empty.textContent = 'No images yet.';
+      recent.append(empty);
+    }
+  }
+  document.getElementById('refresh').addEventListener('click', loadRecent);
+  loadRecent();
+})();
+`;
+
+/** The page's CSP: its own script and style, its API, images from the image origin; nothing else. */
+export const pageCsp = (imageOrigin: string): string =>
+  [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "connect-src 'self'",
+    `img-src ${imageOrigin}`,
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "require-trusted-types-for 'script'",
+  ].join('; ');

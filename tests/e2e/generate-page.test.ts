@@ -1,0 +1,95 @@
+import { mkdir } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startStackProcess } from '../../scripts/stack-process.mjs';
+import { CHROMIUM_ARGS, chromiumPath } from '../support/browser.js';
+
+/**
+ * The Generate page in a real browser (Debian's Chromium through playwright-core) against `npm start`: what a
+ * user does, by the labels and roles a screen reader would use.
+ */
+
+const API_KEY = 'page-test-key-0123456789';
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
+
+let stack: Awaited<ReturnType<typeof startStackProcess>>;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([
+    // A short delay so the page shows its progress; the image arrives within the page's wait.
+    startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '800' } }),
+    chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true }),
+  ]);
+  page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  await page.goto(`http://127.0.0.1:${stack.ports.api}/`);
+}, 130_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+}, 30_000);
+
+describe('the Generate page', () => {
+  it('labels every control and announces status changes', async () => {
+    await expect(page.getByLabel('API key').count()).resolves.toBe(1);
+    await expect(page.getByLabel('Prompt').count()).resolves.toBe(1);
+    await expect(page.getByRole('button', { name: 'Generate' }).count()).resolves.toBe(1);
+    await expect(page.getByRole('status').getAttribute('aria-live')).resolves.toBe('polite');
+    // The model choices are the deployment's.
+    await expect(page.getByLabel('Model').locator('option').allTextContents()).resolves.toEqual(['gpt-image-2']);
+  });
+
+  it('shows a clear message for a wrong key', async () => {
+    await page.getByLabel('API key').fill('not-the-key');
+    await page.getByLabel('Prompt').fill('a red fox in the snow');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor({ state: 'visible' });
+    await expect(alert.textContent()).resolves.toContain('API key');
+  });
+
+  it('generates an image, shows it from its permanent URL, and lists it', async () => {
+    // Act: keyboard only, as a keyboard user would.
+    await page.getByLabel('API key').fill(API_KEY);
+    await page.getByLabel('API key').dispatchEvent('change');
+    await page.getByLabel('Prompt').fill('a lighthouse on a cliff at dawn, watercolour');
+    await page.getByRole('button', { name: 'Generate' }).focus();
+    await page.keyboard.press('Enter');
+    // Assess
+    await page.getByRole('status').filter({ hasText: 'Your image is ready.' }).waitFor({ timeout: 30_000 });
+    const image = page.getByRole('img', { name: /^Generated image: a lighthouse/ });
+    await image.waitFor();
+    // Loaded and decoded by the browser (no DOM types in this project: the element is read structurally).
+    const loaded = image.evaluate((element) => {
+      const img = element as unknown as { complete: boolean; naturalWidth: number };
+      return img.complete ? img.naturalWidth : 0;
+    });
+    await expect(loaded).resolves.toBe(1024);
+    await expect(image.getAttribute('src')).resolves.toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${stack.ports.s3}/local-images/images/`));
+    await expect(page.getByRole('alert').isHidden()).resolves.toBe(true);
+    await page.getByRole('button', { name: /^Delete image / }).first().waitFor();
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL('generate-page.png', ARTIFACTS).pathname, fullPage: true });
+  }, 40_000);
+
+  it('shows progress while a slower image is generated (202, then polling) and then the image', async () => {
+    // ?wait=0: the API answers 202 at once and the page polls the image resource.
+    await page.goto(`http://127.0.0.1:${stack.ports.api}/?wait=0`);
+    await page.getByLabel('Prompt').fill('a heron in the reeds, ink');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.getByRole('status').filter({ hasText: /^Still generating/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('status').filter({ hasText: 'Your image is ready.' }).waitFor({ timeout: 30_000 });
+    await page.getByRole('img', { name: /^Generated image: a heron/ }).waitFor();
+  }, 45_000);
+
+  it('deletes an image from the list', async () => {
+    const remove = page.getByRole('button', { name: /^Delete image / });
+    const before = await remove.count();
+    expect(before).toBeGreaterThan(0);
+    await remove.first().click();
+    await page.getByRole('status').filter({ hasText: 'Image deleted.' }).waitFor();
+    await expect(remove.count()).resolves.toBe(before - 1);
+  });
+});
