@@ -189,6 +189,9 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       const headers = request.response?.headers;
       if (headers && PAGE_PATHS.has(request.event.requestContext?.http?.path ?? '') && request.response?.statusCode === 200) {
         headers['Content-Security-Policy'] = pageCspValue;
+        // Images come from the image origin as plain <img> loads (no CORS needed, whatever origins CloudFront
+        // allows); require-corp would block them, and the page needs no cross-origin isolation.
+        headers['Cross-Origin-Embedder-Policy'] = 'unsafe-none';
       }
     },
   };

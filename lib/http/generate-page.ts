@@ -59,7 +59,7 @@ export function pageHtml(options: PageOptions): string {
 <p id="error" role="alert" hidden></p>
 <section id="result" aria-labelledby="result-title" hidden>
   <h2 id="result-title">Your image</h2>
-  <figure><img id="image" alt="" crossorigin="anonymous"><figcaption id="details"></figcaption></figure>
+  <figure><img id="image" alt=""><figcaption id="details"></figcaption></figure>
 </section>
 <section aria-labelledby="recent-title">
   <h2 id="recent-title">Recent images</h2>
@@ -232,7 +232,6 @@ export const PAGE_SCRIPT = `'use strict';
         var thumbnail = document.createElement('img');
         thumbnail.src = item.url;
         thumbnail.alt = 'Image ' + item.id;
-        thumbnail.crossOrigin = 'anonymous';
         entry.append(thumbnail);
       }
       var label = document.createElement('p');

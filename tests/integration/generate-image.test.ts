@@ -483,6 +483,24 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
     expect(output).not.toContain('\u202e');
   });
 
+  it('serves the Generate page with its own CSP, and keeps the API\'s sandboxed CSP everywhere else', async () => {
+    const handler = makeHandler();
+    const page = await handler(httpEvent({ method: 'GET', path: '/' }), lambdaContext());
+    expect(page.statusCode).toBe(200);
+    expect(page.headers?.['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('<label for="prompt">Prompt</label>');
+    expect(page.body).toContain('"gpt-image-2"');
+    const csp = String(page.headers?.['Content-Security-Policy']);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain('img-src https://cdn.example.test');
+    expect(csp).not.toContain('sandbox');
+    const script = await handler(httpEvent({ method: 'GET', path: '/app.js' }), lambdaContext());
+    expect(script.headers?.['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(script.body).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|eval\(/);
+    const api = await handler(post({ prompt: '' }), lambdaContext());
+    expect(String(api.headers?.['Content-Security-Policy'])).toContain('sandbox');
+  });
+
   it('names the unknown field in a 400', async () => {
     const response = await makeHandler()(post({ prompt: 'fox', qualty: 'high' }), lambdaContext());
     expect(json(response)).toMatchObject({ error: { code: 'invalid_request', message: expect.stringContaining('qualty') } });
