@@ -137,7 +137,9 @@ export const createCreateImage = (deps: CreateImageDeps) => {
 
   const startAndWait = async (input: CreateImageInput): Promise<CreateImageOutcome> => {
     const started = await start(input);
-    const job = (await waitFor(started.job.id, input.waitUntil)) ?? started.job;
+    const job = await waitFor(started.job.id, input.waitUntil);
+    // Deleted by its owner while this request waited for it.
+    if (!job || job.status === 'deleted') throw new AppError('not_found', 'The image was deleted while it was being generated.');
     if (job.status === 'failed') throw fromJobError(job.error);
     return { job, quota: started.quota, replayed: false };
   };
