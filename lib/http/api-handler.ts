@@ -77,8 +77,9 @@ const noResources = (): AppError =>
   new AppError('not_found', 'This deployment keeps no image resources (no STATE_TABLE): only POST /images is served.');
 
 /**
- * The one HTTP entry: `POST /images`, `GET /images`, `GET /images/{id}`, `DELETE /images/{id}` through
- * @middy/http-router, each route its own middy chain behind the shared one. Order is the security model: who is
+ * The one HTTP entry: `POST /images`, `GET /images`, `GET /images/{id}`, `DELETE /images/{id}` (plus the public
+ * `GET /openapi.json` and the Generate page) through @middy/http-router, each route its own middy chain behind
+ * the shared one. Order is the security model: who is
  * asking (401) before anything else about the request; for POST then how big (413), is it JSON (415/400), is it
  * valid (400), harden the prompt; only then the use case, the only step that can spend money.
  */
