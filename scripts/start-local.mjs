@@ -3,10 +3,12 @@
 // prints a ready-to-paste curl, and stops both on Ctrl-C.
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import {
   DEFAULT_LOCAL_API_KEY,
   LOCAL_WORKER_FUNCTION,
   ROOT,
+  freePort,
   SERVERLESS_BIN,
   ignoredLocally,
   loadDotEnv,
@@ -32,13 +34,39 @@ const { server: s3, endpoint } = await startLocalS3({
 });
 const dynamo = await startLocalDynamo({ port: dynamoPort });
 const env = localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey });
-env.PORT = String(port);
+// serverless-offline listens on an internal port behind a small front door on PORT (see below).
+const offlinePort = await freePort();
+env.PORT = String(offlinePort);
 env.LAMBDA_PORT = String(lambdaPort);
 // Jobs run as in AWS: the API invokes the worker asynchronously, here through serverless-offline's invoke port.
 // LOCAL_WORKER=off runs them inline in the API function instead (the single-function mode of `invoke local`).
 const useWorker = process.env.LOCAL_WORKER !== 'off';
 env.WORKER_FUNCTION_NAME = useWorker ? LOCAL_WORKER_FUNCTION : '';
 env.LAMBDA_ENDPOINT = useWorker ? `http://127.0.0.1:${lambdaPort}` : '';
+
+/**
+ * The front door on PORT, in front of serverless-offline: it passes everything through, except that it gives a
+ * body sent without Content-Type an explicit `application/octet-stream`. serverless-offline would otherwise
+ * invent `application/json` for it, where API Gateway passes no Content-Type and the API answers 415.
+ */
+const frontDoor = createHttpServer((req, res) => {
+  const headers = { ...req.headers };
+  const hasBody = Number(headers['content-length'] ?? 0) > 0 || headers['transfer-encoding'] !== undefined;
+  if (hasBody && headers['content-type'] === undefined) headers['content-type'] = 'application/octet-stream';
+  const forward = httpRequest({ host: '127.0.0.1', port: offlinePort, method: req.method, path: req.url, headers }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
+  forward.on('error', () => {
+    if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end('{"error":{"code":"internal_error","message":"The local API is not up yet.","requestId":"local"}}');
+    else res.destroy();
+  });
+  req.pipe(forward);
+});
+await new Promise((resolve, reject) => {
+  frontDoor.once('error', reject);
+  frontDoor.listen(port, '127.0.0.1', resolve);
+});
 
 // A stale build from an interrupted run would be served instead of the current code.
 await rm(`${ROOT}.esbuild`, { recursive: true, force: true });
@@ -60,7 +88,8 @@ async function stop(code) {
   } catch {
     // already gone
   }
-  await Promise.all([s3.close().catch(() => undefined), dynamo.close()]);
+  frontDoor.closeAllConnections();
+  await Promise.all([s3.close().catch(() => undefined), dynamo.close(), new Promise((resolve) => frontDoor.close(resolve))]);
   process.exit(code);
 }
 process.on('SIGINT', () => void stop(0));

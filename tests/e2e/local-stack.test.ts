@@ -140,6 +140,17 @@ describe('npm start: the local stack over HTTP', () => {
     expect(await wrong.json()).toMatchObject({ error: { code: 'method_not_allowed' } });
   });
 
+  it('answers a body sent without Content-Type with 415, as API Gateway does', async () => {
+    // Bytes, not a string: fetch adds text/plain to a string body.
+    const response = await checkedFetch(api('/images'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}` },
+      body: new TextEncoder().encode(JSON.stringify({ prompt: 'a red fox' })),
+    });
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({ error: { code: 'unsupported_media_type' } });
+  });
+
   it('refuses an empty body with 400 JSON, and gives each request a request id of its own', async () => {
     const first = await postImage('');
     const second = await postImage('');
