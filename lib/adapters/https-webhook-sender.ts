@@ -13,6 +13,8 @@ export interface HttpsWebhookSenderOptions extends WebhookPolicy {
   log: Log;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Name resolution (all addresses); the system resolver by default. Tests use it to play DNS answers. */
+  resolve?: (host: string) => Promise<LookupAddress[]>;
 }
 
 /** One delivery attempt waits at most this long for the receiver (Standard Webhooks senders use 15-30 s). */
@@ -37,11 +39,13 @@ const refused = (problem: string): AppError =>
 export class HttpsWebhookSender implements WebhookSender {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly resolve: (host: string) => Promise<LookupAddress[]>;
   private key: Buffer | undefined;
 
   constructor(private readonly options: HttpsWebhookSenderOptions) {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.resolve = options.resolve ?? ((host) => resolveAll(host, DNS_TIMEOUT_MS));
   }
 
   async check(url: string, deadline: number): Promise<void> {
@@ -50,7 +54,7 @@ export class HttpsWebhookSender implements WebhookSender {
     const host = hostOf(new URL(url));
     let addresses: LookupAddress[];
     try {
-      addresses = await resolveAll(host, Math.min(DNS_TIMEOUT_MS, Math.max(100, deadline - this.now())));
+      addresses = await withTimeout(this.resolve(host), Math.min(DNS_TIMEOUT_MS, Math.max(100, deadline - this.now())));
     } catch {
       throw refused('has a host name that does not resolve');
     }
@@ -101,15 +105,16 @@ export class HttpsWebhookSender implements WebhookSender {
     const policy = this.options;
     // The socket resolves through this, so the address it connects to is the one that was checked.
     const checkedLookup: LookupFunction = (hostname, lookupOptions, callback) => {
-      dnsLookup(hostname, { ...lookupOptions, all: true }, (error, addresses) => {
-        if (error) return callback(error, '', 4);
-        const list = addresses as LookupAddress[];
-        const bad = list.map(({ address }) => addressProblem(address, policy)).find(Boolean);
-        if (bad || list.length === 0) return callback(new Error(`webhook target refused: ${bad ?? 'no address'}`), '', 4);
-        if (lookupOptions.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
-        const first = list[0] as LookupAddress;
-        return callback(null, first.address, first.family);
-      });
+      this.resolve(hostname).then(
+        (list) => {
+          const bad = list.map(({ address }) => addressProblem(address, policy)).find(Boolean);
+          if (bad || list.length === 0) return callback(new Error(`webhook target refused: ${bad ?? 'no address'}`), '', 4);
+          if (lookupOptions.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+          const first = list[0] as LookupAddress;
+          return callback(null, first.address, first.family);
+        },
+        (error: NodeJS.ErrnoException) => callback(error, '', 4),
+      );
     };
     const options: RequestOptions = {
       method: 'POST',
@@ -131,6 +136,22 @@ export class HttpsWebhookSender implements WebhookSender {
       request.end(body);
     });
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('DNS timeout')), timeoutMs);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error as Error);
+      },
+    );
+  });
 }
 
 function resolveAll(host: string, timeoutMs: number): Promise<LookupAddress[]> {
