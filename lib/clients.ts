@@ -76,10 +76,21 @@ export interface DependencyOverrides {
   newId?: () => string;
 }
 
+/** The image store's own credentials (R2), or nothing: the default chain (the function's role on AWS). */
+function s3Credentials(config: Config) {
+  const own = config.s3Credentials;
+  if (!own) return {};
+  const { accessKeyId, secretAccessKey, secretAccessKeyParameter } = own;
+  if (secretAccessKey !== undefined) return { credentials: { accessKeyId, secretAccessKey } };
+  const secret = ssmSecret(secretAccessKeyParameter as string, config.awsRegion, ssmOptions(config));
+  return { credentials: async () => ({ accessKeyId, secretAccessKey: await secret() }) };
+}
+
 export function createS3Client(config: Config): S3Client {
   return new S3Client({
     region: config.awsRegion,
     ...(config.s3Endpoint === undefined ? {} : { endpoint: config.s3Endpoint, forcePathStyle: true }),
+    ...s3Credentials(config),
     // The SDK's default of 3 attempts is kept; each attempt is bounded by the caller's abort signal.
     requestHandler: { connectionTimeout: 2_000, requestTimeout: 10_000 },
   });

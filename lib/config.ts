@@ -14,6 +14,11 @@ export interface Config {
   s3Endpoint: string | undefined;
   /** The AWS SDKs' service-specific endpoint variable for SSM (a local stand-in in tests). */
   ssmEndpoint: string | undefined;
+  /**
+   * Credentials for an S3-compatible store that is not AWS (Cloudflare R2), used for the image store only: the
+   * function's own AWS credentials keep serving DynamoDB, SSM and Lambda. Undefined = the default chain.
+   */
+  s3Credentials: { accessKeyId: string; secretAccessKey: string | undefined; secretAccessKeyParameter: string | undefined } | undefined;
   awsRegion: string;
   imagePrefix: string;
   recordPrefix: string;
@@ -376,6 +381,20 @@ function parseWebhooks(env: Env): WebhookConfig {
   };
 }
 
+function parseS3Credentials(env: Env): Config['s3Credentials'] {
+  const accessKeyId = optional(env, 'S3_ACCESS_KEY_ID');
+  const secretAccessKey = optional(env, 'S3_SECRET_ACCESS_KEY');
+  const secretAccessKeyParameter = optional(env, 'S3_SECRET_ACCESS_KEY_PARAMETER');
+  const secretGiven = secretAccessKey !== undefined || secretAccessKeyParameter !== undefined;
+  if (accessKeyId === undefined && !secretGiven) return undefined;
+  if (accessKeyId === undefined) throw new ConfigError('S3_ACCESS_KEY_ID', 'is required with S3_SECRET_ACCESS_KEY(_PARAMETER)');
+  if (!secretGiven) throw new ConfigError('S3_SECRET_ACCESS_KEY', 'or S3_SECRET_ACCESS_KEY_PARAMETER is required with S3_ACCESS_KEY_ID');
+  if (optional(env, 'S3_ENDPOINT') === undefined) {
+    throw new ConfigError('S3_ACCESS_KEY_ID', 'is for an S3-compatible store: set S3_ENDPOINT too (on AWS the function role signs)');
+  }
+  return { accessKeyId, secretAccessKey, secretAccessKeyParameter: secretAccessKey === undefined ? secretAccessKeyParameter : undefined };
+}
+
 /** Parses and validates the environment. Pure: the same env always gives the same config or the same error. */
 export function parseConfig(env: Env): Config {
   const s3EndpointRaw = optional(env, 'S3_ENDPOINT');
@@ -409,6 +428,7 @@ export function parseConfig(env: Env): Config {
     publicBaseUrl: httpUrl(env, 'PUBLIC_BASE_URL', required(env, 'PUBLIC_BASE_URL')),
     s3Endpoint: s3EndpointRaw === undefined ? undefined : httpUrl(env, 'S3_ENDPOINT', s3EndpointRaw),
     ssmEndpoint: ssmEndpointRaw === undefined ? undefined : httpUrl(env, 'AWS_ENDPOINT_URL_SSM', ssmEndpointRaw),
+    s3Credentials: parseS3Credentials(env),
     awsRegion: optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
     imagePrefix,
     recordPrefix,

@@ -105,6 +105,27 @@ describe('POST /images: success', () => {
     expect(stored.metadata).toMatchObject({ sha256: sha256(PNG), model: 'gpt-image-2' });
   });
 
+  it('stores in an S3-compatible bucket the R2 way: path-style, its own keys, URLs on the public domain', async () => {
+    // Prepare: the store's own keys (s3rver accepts exactly these); the default chain has keys s3rver refuses,
+    // as a function's AWS role keys would be for R2.
+    const saved = { id: process.env['AWS_ACCESS_KEY_ID'], secret: process.env['AWS_SECRET_ACCESS_KEY'] };
+    process.env['AWS_ACCESS_KEY_ID'] = 'AKIAAWSROLEKEY';
+    process.env['AWS_SECRET_ACCESS_KEY'] = 'aws-role-secret';
+    try {
+      const handler = makeHandler({ S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', PUBLIC_BASE_URL: 'https://images.example.com' });
+      // Act
+      const response = await handler(post({ prompt: 'a red fox' }), lambdaContext());
+      // Assess
+      expect(response.statusCode).toBe(201);
+      const body = json(response);
+      expect(body['url']).toBe(`https://images.example.com/${body['key'] as string}`);
+      expect((await s3.get(body['key'] as string)).body.equals(PNG)).toBe(true);
+    } finally {
+      process.env['AWS_ACCESS_KEY_ID'] = saved.id;
+      process.env['AWS_SECRET_ACCESS_KEY'] = saved.secret;
+    }
+  });
+
   it('writes a private record with the prompt, parameters and principal', async () => {
     const handler = makeHandler();
     const response = await handler(post({ prompt: 'a red fox', quality: 'high', format: 'png' }), lambdaContext());

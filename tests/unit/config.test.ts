@@ -78,6 +78,9 @@ describe('parseConfig', () => {
     [{ WEBHOOK_MAX_SECONDS: '0' }, 'WEBHOOK_MAX_SECONDS'],
     [{ OFFLINE_DELAY_MS: 'slow' }, 'OFFLINE_DELAY_MS'],
     [{ CLOUDFRONT_DISTRIBUTION_ID: 'arn:aws:cloudfront::1:distribution/E1' }, 'CLOUDFRONT_DISTRIBUTION_ID'],
+    [{ S3_SECRET_ACCESS_KEY: 'secret' }, 'S3_ACCESS_KEY_ID'],
+    [{ S3_ACCESS_KEY_ID: 'key', S3_ENDPOINT: 'https://acct.r2.cloudflarestorage.com' }, 'S3_SECRET_ACCESS_KEY'],
+    [{ S3_ACCESS_KEY_ID: 'key', S3_SECRET_ACCESS_KEY: 'secret' }, 'S3_ACCESS_KEY_ID'],
   ])('refuses %j naming %s', (overrides, variable) => {
     const error = errorOf(baseEnv(overrides));
     expect(error).toBeInstanceOf(ConfigError);
