@@ -1,7 +1,8 @@
 /**
  * The Generate page: one static HTML document and one script, no framework (a form, a fetch loop and a list do
- * not need one; the whole page is about 9 KB). Served by the API function itself at `GET /` and `GET /app.js`, so
- * page and API share one origin: no CORS to configure, and the API URL is the page's own.
+ * not need one; the whole page is about 9 KB). Served by the API function itself at `GET /` and `GET /app.js`, and
+ * deployed also at `/app/` on the CloudFront domain, where the API is at `/api/` (serverless.yml maps the paths).
+ * Either way page and API share one origin: no CORS to configure, and the API URL is the page's own.
  *
  * The script uses DOM APIs only (createElement, textContent), never HTML strings, so it runs under a strict CSP
  * with Trusted Types required. The key is kept in sessionStorage: gone with the tab.
@@ -36,7 +37,7 @@ export function pageHtml(options: PageOptions): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Generate an image</title>
-<link rel="stylesheet" href="/app.css">
+<link rel="stylesheet" href="app.css">
 </head>
 <body>
 <main>
@@ -68,7 +69,7 @@ export function pageHtml(options: PageOptions): string {
 </section>
 </main>
 <script type="application/json" id="config">${config}</script>
-<script src="/app.js" defer></script>
+<script src="app.js" defer></script>
 </body>
 </html>
 `;
@@ -95,6 +96,8 @@ button.secondary{background:#fff;color:#1d4ed8}
 export const PAGE_SCRIPT = `'use strict';
 (function () {
   var config = JSON.parse(document.getElementById('config').textContent);
+  // Served at /app/ on the CloudFront domain, the API is at /api there; served by the API itself, at its root.
+  var API = location.pathname.indexOf('/app/') === 0 ? '/api' : '';
   var form = document.getElementById('generate');
   var keyInput = document.getElementById('key');
   var promptInput = document.getElementById('prompt');
@@ -190,13 +193,13 @@ export const PAGE_SCRIPT = `'use strict';
     button.disabled = true;
     say('Generating your image...');
     try {
-      var response = await fetch('/images', { method: 'POST', headers: headers({ 'content-type': 'application/json', prefer: 'wait=' + WAIT_SECONDS }), body: JSON.stringify(body) });
+      var response = await fetch(API + '/images', { method: 'POST', headers: headers({ 'content-type': 'application/json', prefer: 'wait=' + WAIT_SECONDS }), body: JSON.stringify(body) });
       var resource = await readJson(response);
       var started = Date.now();
       while (response.status === 202 && Date.now() - started < MAX_POLL_MS) {
         say('Still generating (' + resource.status + ', ' + Math.round((Date.now() - started) / 1000) + ' s)...');
         await sleep(1000 * Math.max(1, Number(response.headers.get('retry-after')) || 5));
-        response = await fetch('/images/' + encodeURIComponent(resource.id), { headers: headers() });
+        response = await fetch(API + '/images/' + encodeURIComponent(resource.id), { headers: headers() });
         resource = await readJson(response);
         if (response.ok && (resource.status === 'queued' || resource.status === 'running')) response = new Response(JSON.stringify(resource), { status: 202, headers: { 'retry-after': '5' } });
       }
@@ -222,7 +225,7 @@ export const PAGE_SCRIPT = `'use strict';
 
   async function loadRecent() {
     if (keyInput.value.trim() === '') return;
-    var response = await fetch('/images?limit=12', { headers: headers() });
+    var response = await fetch(API + '/images?limit=12', { headers: headers() });
     if (!response.ok) return;
     var page = await readJson(response);
     recent.replaceChildren();
@@ -242,7 +245,7 @@ export const PAGE_SCRIPT = `'use strict';
       remove.textContent = 'Delete';
       remove.setAttribute('aria-label', 'Delete image ' + item.id);
       remove.addEventListener('click', async function () {
-        var answer = await fetch('/images/' + encodeURIComponent(item.id), { method: 'DELETE', headers: headers() });
+        var answer = await fetch(API + '/images/' + encodeURIComponent(item.id), { method: 'DELETE', headers: headers() });
         if (answer.status === 204 || answer.status === 404) {
           entry.remove();
           if (image.src === item.url) { result.hidden = true; image.removeAttribute('src'); }

@@ -147,11 +147,40 @@ describe('serverless package (stage prod)', () => {
   });
 
   it('answers 404 at the edge for anything outside /images/ (checked by running the CloudFront function)', () => {
-    const code = one('AWS::CloudFront::Function')['Properties']['FunctionCode'] as string;
+    const code = resources['OnlyImagesFunction']['Properties']['FunctionCode'] as string;
     const handler = new Function(`${code}; return handler;`)() as (event: Json) => Json;
     expect(handler({ request: { uri: '/images/2026/11/25/a.png' } })).toEqual({ uri: '/images/2026/11/25/a.png' });
     expect(handler({ request: { uri: '/records/2026/11/25/a.json' } })).toMatchObject({ statusCode: 404 });
     expect(handler({ request: { uri: '/' } })).toMatchObject({ statusCode: 404 });
+  });
+
+  it('serves the Generate page at /app/ and the API at /api/ on the image domain (checked by running the function)', () => {
+    const distribution = one('AWS::CloudFront::Distribution')['Properties']['DistributionConfig'];
+    const origin = (distribution['Origins'] as Json[]).find((o) => o['Id'] === 'api') as Json;
+    expect(text(origin['DomainName'])).toContain('"HttpApi","ApiEndpoint"');
+    expect(origin['CustomOriginConfig']).toMatchObject({ OriginProtocolPolicy: 'https-only' });
+    const behaviors = distribution['CacheBehaviors'] as Json[];
+    expect(behaviors.map((b) => [b['PathPattern'], b['TargetOriginId']])).toEqual([
+      ['/app*', 'api'],
+      ['/api/*', 'api'],
+    ]);
+    expect(behaviors[1]?.['AllowedMethods']).toEqual(expect.arrayContaining(['POST', 'DELETE']));
+    // Nothing of the API is cached, and Authorization reaches it on GET too.
+    const cache = resources['ApiCachePolicy']['Properties']['CachePolicyConfig'];
+    expect(cache).toMatchObject({ MinTTL: 0, DefaultTTL: 0 });
+    expect(cache['ParametersInCacheKeyAndForwardedToOrigin']['HeadersConfig']['Headers']).toEqual(['Authorization']);
+    const code = resources['AppPathFunction']['Properties']['FunctionCode'] as string;
+    const handler = new Function(`${code}; return handler;`)() as (event: Json) => Json;
+    const uri = (path: string): unknown => handler({ request: { uri: path } })['uri'] ?? handler({ request: { uri: path } })['statusCode'];
+    expect(uri('/app/')).toBe('/');
+    expect(uri('/app/app.js')).toBe('/app.js');
+    expect(uri('/app/app.css')).toBe('/app.css');
+    expect(uri('/api/images')).toBe('/images');
+    expect(uri('/api/images/abc')).toBe('/images/abc');
+    expect(uri('/app')).toBe(301);
+    expect(uri('/app/secret')).toBe(404);
+    expect(uri('/apple')).toBe(404);
+    expect(text(template['Outputs']['GeneratePageUrl'])).toContain('/app/');
   });
 
   it('sends CORS headers with images for the stage origins', () => {
