@@ -125,7 +125,8 @@ function announce() {
   }
   console.log(`
 durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
-  API          http://127.0.0.1:${port}/images  (POST)
+  page         http://127.0.0.1:${port}/  (the Generate page)
+  API          http://127.0.0.1:${port}/images  (POST, GET; GET/DELETE /images/<id>; contract at /openapi.json)
   quotas       ${env.DAILY_IMAGE_LIMIT || 50} images/day per caller (local DynamoDB at ${dynamo.endpoint}, in memory)
   image store  ${endpoint}/${env.IMAGE_BUCKET}/images/...  (local S3, files in ${process.env.LOCAL_S3_DIR ?? '.local/s3'})
   provider     ${provider}${env.OFFLINE_DELAY_MS ? ` (takes ${env.OFFLINE_DELAY_MS} ms per image)` : ''}
