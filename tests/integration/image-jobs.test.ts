@@ -131,6 +131,15 @@ async function pollUntilFinal(api: Handler, id: string, boundMs = 10_000): Promi
   }
 }
 
+/** Waits (bounded) until `condition` holds: timing-independent on a slow machine. */
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** A generator that never returns: its worker is as good as killed mid-generation. */
 const stuckGenerator = (): ImageGenerator & { calls: number } => {
   const generator = {
@@ -236,16 +245,17 @@ describe('the worker: at most one provider call per image', () => {
   });
 
   it('ends a job whose worker died mid-generation as failed within its lease, without a second provider call', async () => {
-    // Prepare: a worker that never comes back from the provider, holding a lease of 400 ms.
+    // Prepare: a worker that never comes back from the provider, holding a lease of 1.5 s.
     const stuck = stuckGenerator();
     const { api, dispatcher, useCases } = makeStack({}, stuck);
     dispatcher.deliver = false;
     const id = body(await api(post({ ...LOW, webhook: receiver.url }, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
-    void useCases.images?.run(id, { deadline: Date.now() + 60_000, leaseUntil: Date.now() + 400, webhookReserveMs: 0 });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const leaseUntil = Date.now() + 1_500;
+    void useCases.images?.run(id, { deadline: Date.now() + 60_000, leaseUntil, webhookReserveMs: 0 });
+    await until(() => stuck.calls === 1);
     expect(body(await api(get(`/images/${id}`), lambdaContext()))['status']).toBe('running');
     // Act: the lease runs out; Lambda's retry of the crashed event arrives.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await until(() => Date.now() > leaseUntil + 50);
     await dispatcher.run(id);
     // Assess
     const final = body(await api(get(`/images/${id}`), lambdaContext()));
@@ -262,8 +272,10 @@ describe('the worker: at most one provider call per image', () => {
     const { api, dispatcher, useCases } = makeStack({}, stuck);
     dispatcher.deliver = false;
     const id = body(await api(post(LOW, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
-    void useCases.images?.run(id, { deadline: Date.now() + 60_000, leaseUntil: Date.now() + 200, webhookReserveMs: 0 });
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    const leaseUntil = Date.now() + 300;
+    void useCases.images?.run(id, { deadline: Date.now() + 60_000, leaseUntil, webhookReserveMs: 0 });
+    await until(() => stuck.calls === 1);
+    await until(() => Date.now() > leaseUntil + 50);
     const listed = body(await api(get('/images'), lambdaContext()));
     expect(listed['data'][0]).toMatchObject({ id, status: 'failed', error: { code: 'generation_interrupted' } });
     expect(body(await api(get(`/images/${id}`), lambdaContext()))['status']).toBe('failed');
@@ -379,10 +391,10 @@ describe('DELETE /images/{id}', () => {
   });
 
   it('deletes a running job: the worker removes what it stores when the provider returns', async () => {
-    openai.enqueue(slowImage(400));
+    openai.enqueue(slowImage(1_000));
     const { api, dispatcher } = makeStack();
     const id = body(await api(post(LOW, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => openai.calls.length === 1); // the worker is waiting on the provider
     expect((await api(del(`/images/${id}`), lambdaContext())).statusCode).toBe(204);
     expect((await api(get(`/images/${id}`), lambdaContext())).statusCode).toBe(404);
     await dispatcher.settled();
