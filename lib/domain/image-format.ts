@@ -41,10 +41,42 @@ function checkDimensions(width: number, height: number): void {
   }
 }
 
+/** Bit depths the PNG specification allows for each colour type (section 11.2.2, table 11.1). */
+const PNG_BIT_DEPTHS: Readonly<Record<number, readonly number[]>> = Object.freeze({
+  0: [1, 2, 4, 8, 16], // greyscale
+  2: [8, 16], // truecolour
+  3: [1, 2, 4, 8], // indexed
+  4: [8, 16], // greyscale with alpha
+  6: [8, 16], // truecolour with alpha
+});
+
+/** IHDR as the specification allows it: known colour type and depth, method 0, interlace 0 or 1. */
+function checkPngHeader(bytes: Buffer, data: number): { width: number; height: number; colourType: number } {
+  const width = bytes.readUInt32BE(data);
+  const height = bytes.readUInt32BE(data + 4);
+  const bitDepth = bytes[data + 8] as number;
+  const colourType = bytes[data + 9] as number;
+  if (width === 0 || height === 0) fail(`png: zero dimension ${width}x${height}`);
+  const depths = PNG_BIT_DEPTHS[colourType];
+  if (!depths) fail(`png: invalid colour type ${colourType}`);
+  if (!depths?.includes(bitDepth)) fail(`png: bit depth ${bitDepth} is not allowed for colour type ${colourType}`);
+  if (bytes[data + 10] !== 0) fail('png: unknown compression method');
+  if (bytes[data + 11] !== 0) fail('png: unknown filter method');
+  if (bytes[data + 12] !== 0 && bytes[data + 12] !== 1) fail('png: unknown interlace method');
+  return { width, height, colourType };
+}
+
+/**
+ * PNG: every chunk to IEND with its CRC. Ancillary chunks of any kind pass unchanged (text, eXIf, iTXt with XMP,
+ * caBX with a C2PA manifest), since the provider's bytes are stored as they are and content credentials must
+ * survive.
+ */
 function verifyPng(bytes: Buffer): ImageInfo {
   let offset = PNG_SIGNATURE.length;
   let width = 0;
   let height = 0;
+  let colourType = 0;
+  let sawPalette = false;
   let sawIdat = false;
   let first = true;
   while (offset < bytes.length) {
@@ -57,10 +89,12 @@ function verifyPng(bytes: Buffer): ImageInfo {
     if (crc32(bytes.subarray(offset + 4, dataEnd)) !== expectedCrc) fail(`png: bad CRC in ${type} chunk`);
     if (first) {
       if (type !== 'IHDR' || length !== 13) fail('png: first chunk is not IHDR');
-      width = bytes.readUInt32BE(offset + 8);
-      height = bytes.readUInt32BE(offset + 12);
+      ({ width, height, colourType } = checkPngHeader(bytes, offset + 8));
       first = false;
+    } else if (type === 'PLTE') {
+      sawPalette = true;
     } else if (type === 'IDAT') {
+      if (colourType === 3 && !sawPalette) fail('png: indexed image without a palette');
       sawIdat = true;
     } else if (type === 'IEND') {
       if (!sawIdat) fail('png: no image data');
@@ -80,11 +114,35 @@ const isStandaloneJpegMarker = (marker: number): boolean =>
 const isStartOfFrame = (marker: number): boolean =>
   marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
 
+/** APP2 segment identifier of a Multi-Picture Format index (CIPA DC-007): `MPF\0`. */
+const MPF_IDENTIFIER = Buffer.from('MPF\0', 'latin1');
+
+/**
+ * JPEG: every segment to EOI, through the entropy-coded scans. APPn segments of any kind pass unchanged (EXIF,
+ * XMP, JUMBF with a C2PA manifest). A primary image that carries a Multi-Picture Format index (APP2 `MPF`, used
+ * by Ultra HDR gain maps) may be followed by further complete JPEG images, each walked the same way; any other
+ * byte after EOI is refused.
+ */
 function verifyJpeg(bytes: Buffer): ImageInfo {
-  let offset = 2;
+  const primary = walkJpeg(bytes, 0);
+  let offset = primary.end;
+  if (offset !== bytes.length && !primary.multiPicture) fail('jpeg: bytes after EOI');
+  for (let images = 1; offset < bytes.length; images += 1) {
+    if (images > 16) fail('jpeg: too many images after the primary one');
+    if (bytes[offset] !== 0xff || bytes[offset + 1] !== 0xd8) fail('jpeg: bytes after EOI that are not a JPEG image');
+    offset = walkJpeg(bytes, offset).end;
+  }
+  checkDimensions(primary.width, primary.height);
+  return { format: 'jpeg', contentType: 'image/jpeg', extension: 'jpg', width: primary.width, height: primary.height };
+}
+
+/** Walks one JPEG image starting at `start` (its SOI); answers where it ends (after EOI) and what it saw. */
+function walkJpeg(bytes: Buffer, start: number): { end: number; width: number; height: number; multiPicture: boolean } {
+  let offset = start + 2;
   let width = 0;
   let height = 0;
   let sawFrame = false;
+  let multiPicture = false;
   while (offset < bytes.length) {
     if (bytes[offset] !== 0xff) fail('jpeg: expected a marker');
     // Any number of 0xFF fill bytes may precede a marker.
@@ -94,15 +152,14 @@ function verifyJpeg(bytes: Buffer): ImageInfo {
     offset += 1;
     if (marker === 0xd9) {
       if (!sawFrame) fail('jpeg: no frame header');
-      if (offset !== bytes.length) fail('jpeg: bytes after EOI');
-      checkDimensions(width, height);
-      return { format: 'jpeg', contentType: 'image/jpeg', extension: 'jpg', width, height };
+      return { end: offset, width, height, multiPicture };
     }
     if (isStandaloneJpegMarker(marker)) continue;
     if (marker === 0xd8 || marker === 0x00) fail('jpeg: unexpected marker');
     if (offset + 2 > bytes.length) fail('jpeg: truncated segment');
     const length = bytes.readUInt16BE(offset);
     if (length < 2 || offset + length > bytes.length) fail('jpeg: truncated segment');
+    if (marker === 0xe2 && length >= 6 && bytes.subarray(offset + 2, offset + 6).equals(MPF_IDENTIFIER)) multiPicture = true;
     if (isStartOfFrame(marker)) {
       if (length < 8) fail('jpeg: short frame header');
       height = bytes.readUInt16BE(offset + 3);

@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -188,6 +189,28 @@ describe('POST /images: success', () => {
       expect(openai.calls).toHaveLength(0);
     },
   );
+
+  it('stores the provider\'s bytes unchanged, content credentials and gain maps included', async () => {
+    // A PNG with a C2PA manifest chunk, and an Ultra HDR JPEG (MPF index + gain map image after the primary).
+    const chunk = (type: string, data: Buffer): Buffer => {
+      const typed = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+      const out = Buffer.alloc(12 + data.length);
+      out.writeUInt32BE(data.length, 0);
+      typed.copy(out, 4);
+      out.writeUInt32BE(crc32(typed), 8 + data.length);
+      return out;
+    };
+    const png = Buffer.concat([PNG.subarray(0, 33), chunk('caBX', Buffer.from('c2pa manifest store')), PNG.subarray(33)]);
+    const mpf = Buffer.concat([Buffer.from([0xff, 0xe2, 0x00, 0x1e]), Buffer.from('MPF\0', 'latin1'), Buffer.alloc(24)]);
+    const jpeg = Buffer.concat([fixture('small.jpg').subarray(0, 2), mpf, fixture('small.jpg').subarray(2), fixture('progressive.jpg')]);
+    openai.enqueue(imageReply(png.toString('base64')), imageReply(jpeg.toString('base64')));
+    const handler = makeHandler();
+    for (const bytes of [png, jpeg]) {
+      const response = await handler(post({ prompt: 'a red fox' }), lambdaContext());
+      expect(response.statusCode).toBe(201);
+      expect((await s3.get(json(response)['key'] as string)).body.equals(bytes)).toBe(true);
+    }
+  });
 
   it('accepts a gzip answer whose Content-Length counts the compressed bytes', async () => {
     openai.enqueue({ ...imageReply(PNG_B64), gzip: true } as Reply);

@@ -72,3 +72,86 @@ describe('verifyImage', () => {
     expect(problemOf(bytes)).toMatch(/implausible dimensions/);
   });
 });
+
+/** A PNG chunk with its length and CRC. */
+const pngChunk = (type: string, data: Buffer): Buffer => {
+  const typeAndData = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(data.length);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(typeAndData));
+  return Buffer.concat([header, typeAndData, crc]);
+};
+/** Inserts chunks right after IHDR (8-byte signature + 25-byte IHDR chunk). */
+const withChunks = (png: Buffer, ...chunks: Buffer[]): Buffer => Buffer.concat([png.subarray(0, 33), ...chunks, png.subarray(33)]);
+/** The PNG with IHDR byte `index` (0-12 of its data) replaced, and its CRC rewritten. */
+const withIhdrByte = (png: Buffer, index: number, value: number): Buffer => {
+  const bytes = Buffer.from(png);
+  bytes[16 + index] = value;
+  bytes.writeUInt32BE(crc32(bytes.subarray(12, 29)), 29);
+  return bytes;
+};
+/** A JPEG segment (marker, length, data). */
+const jpegSegment = (marker: number, data: Buffer): Buffer => {
+  const header = Buffer.from([0xff, marker, 0, 0]);
+  header.writeUInt16BE(data.length + 2, 2);
+  return Buffer.concat([header, data]);
+};
+const afterSoi = (jpeg: Buffer, ...segments: Buffer[]): Buffer => Buffer.concat([jpeg.subarray(0, 2), ...segments, jpeg.subarray(2)]);
+const MPF = jpegSegment(0xe2, Buffer.concat([Buffer.from('MPF\0', 'latin1'), Buffer.alloc(24)]));
+
+describe('verifyImage: what the specifications allow', () => {
+  it('accepts PNG metadata chunks (C2PA caBX, XMP in iTXt, eXIf, tEXt)', () => {
+    const png = withChunks(
+      pngOf(40, 30),
+      pngChunk('caBX', Buffer.from('jumb c2pa manifest store')),
+      pngChunk('iTXt', Buffer.from('XML:com.adobe.xmp\0\0\0\0\0<x:xmpmeta/>', 'latin1')),
+      pngChunk('eXIf', Buffer.from('MM\0*\0\0\0\b\0\0', 'latin1')),
+      pngChunk('tEXt', Buffer.from('Software\0gpt-image-2', 'latin1')),
+    );
+    expect(verifyImage(png)).toMatchObject({ format: 'png', width: 40, height: 30 });
+  });
+
+  it.each([
+    ['an unknown colour type', 9, 5, /invalid colour type 5/],
+    ['a bit depth truecolour does not allow', 8, 4, /bit depth 4 is not allowed for colour type 2/],
+    ['an unknown compression method', 10, 1, /compression/],
+    ['an unknown filter method', 11, 1, /filter/],
+    ['an unknown interlace method', 12, 2, /interlace/],
+  ])('refuses a PNG header with %s', (_, index, value, problem) => {
+    // pngOf writes colour type 2 (truecolour), depth 8.
+    expect(problemOf(withIhdrByte(pngOf(8, 8), index, value))).toMatch(problem);
+  });
+
+  it('refuses a PNG with a zero width, and an indexed PNG without a palette', () => {
+    const zero = Buffer.from(pngOf(8, 8));
+    zero.writeUInt32BE(0, 16);
+    zero.writeUInt32BE(crc32(zero.subarray(12, 29)), 29);
+    expect(problemOf(zero)).toMatch(/zero dimension/);
+    expect(problemOf(withIhdrByte(pngOf(8, 8), 9, 3))).toMatch(/without a palette/);
+  });
+
+  it('accepts JPEG APP segments (EXIF, XMP, JUMBF with a C2PA manifest)', () => {
+    const jpeg = afterSoi(
+      fixture('small.jpg'),
+      jpegSegment(0xe1, Buffer.from('Exif\0\0MM\0*', 'latin1')),
+      jpegSegment(0xe1, Buffer.from('http://ns.adobe.com/xap/1.0/\0<x:xmpmeta/>', 'latin1')),
+      jpegSegment(0xeb, Buffer.from('JP\0\x01\0\0\0\x01jumbc2pa', 'latin1')),
+    );
+    expect(verifyImage(jpeg)).toMatchObject({ format: 'jpeg', width: 64, height: 48 });
+  });
+
+  it('accepts a multi-picture JPEG (an Ultra HDR gain map after the primary image) and reports the primary', () => {
+    const gainMap = fixture('progressive.jpg');
+    const ultraHdr = Buffer.concat([afterSoi(fixture('small.jpg'), MPF), gainMap]);
+    expect(verifyImage(ultraHdr)).toMatchObject({ format: 'jpeg', width: 64, height: 48 });
+  });
+
+  it.each([
+    ['a second image without an MPF index', () => Buffer.concat([fixture('small.jpg'), fixture('small.jpg')]), /bytes after EOI/],
+    ['a truncated second image', () => Buffer.concat([afterSoi(fixture('small.jpg'), MPF), fixture('small.jpg').subarray(0, 200)]), /truncated|no EOI/],
+    ['junk after the primary image', () => Buffer.concat([afterSoi(fixture('small.jpg'), MPF), Buffer.from('junk after the image')]), /not a JPEG image/],
+  ])('refuses %s', (_, bytes, problem) => {
+    expect(problemOf(bytes())).toMatch(problem);
+  });
+});
