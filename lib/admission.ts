@@ -1,13 +1,28 @@
 import { AppError } from './errors.js';
 import type { ReservationRef } from './domain/image-job.js';
-import type { Log, PromptModerator, QuotaGate } from './ports.js';
+import type { EstimateCost, IdempotencyGuard, Log, PromptModerator, QuotaGate } from './ports.js';
+
+/** What admitting a request needs, for the synchronous use case and job creation alike. */
+export interface AdmissionDeps {
+  log: Log;
+  /** Daily limits and spend caps; undefined when quotas are off. */
+  quota?: QuotaGate | undefined;
+  /** Moderation of the user's text before generation; undefined when off. */
+  moderator?: PromptModerator | undefined;
+  /** Proceed when moderation cannot answer (true) or refuse with 503 (false, the default). */
+  moderationFailOpen?: boolean | undefined;
+  /** Idempotency-Key support; undefined when there is no state table. */
+  idempotency?: IdempotencyGuard | undefined;
+  /** The pricing table by default. */
+  estimateCost?: EstimateCost | undefined;
+}
 
 /**
  * The checks before money is spent, shared by the synchronous use case and job creation: moderation of the
  * user's own text, and giving a quota reservation back when the provider certainly did not generate.
  */
 export async function moderate(
-  deps: { moderator?: PromptModerator | undefined; moderationFailOpen?: boolean | undefined; log: Log },
+  deps: Pick<AdmissionDeps, 'moderator' | 'moderationFailOpen' | 'log'>,
   prompt: string,
   deadline: number,
 ): Promise<void> {
@@ -32,7 +47,7 @@ export async function moderate(
   }
 }
 
-export async function giveBack(deps: { quota?: QuotaGate | undefined; log: Log }, reservation: ReservationRef): Promise<void> {
+export async function giveBack(deps: Pick<AdmissionDeps, 'quota' | 'log'>, reservation: ReservationRef): Promise<void> {
   try {
     await deps.quota?.release(reservation);
   } catch (error) {

@@ -21,6 +21,7 @@ import { HttpsWebhookSender } from './adapters/https-webhook-sender.js';
 import { CloudFrontInvalidator } from './adapters/cloudfront-invalidator.js';
 import { PowertoolsMetrics } from './adapters/powertools-metrics.js';
 import type {
+  EstimateCost,
   MetricsRecorder,
   CdnInvalidator,
   IdempotencyGuard,
@@ -56,7 +57,7 @@ export interface Dependencies {
   cdn: CdnInvalidator | undefined;
   metrics: MetricsRecorder;
   /** Estimated cost of one image in micro-dollars, for quotas and records. */
-  estimateCost: (model: string, quality: string | undefined, size: string, providerPrompt: string) => number;
+  estimateCost: EstimateCost;
   now: () => number;
   newId: () => string;
 }

@@ -1,65 +1,27 @@
 import { AppError } from './errors.js';
-import { billableRetryHook, giveBack, moderate } from './admission.js';
+import { billableRetryHook, giveBack, moderate, type AdmissionDeps } from './admission.js';
 import { runImagePipeline, type ImagePipelineDeps } from './image-pipeline.js';
-import type { OutputFormat } from './domain/models.js';
+import type { StoredImageResult } from './domain/image-job.js';
 import { estimateImageCostMicroUsd } from './domain/pricing.js';
-import {
-  principalKey,
-  type IdempotencyGuard,
-  type Principal,
-  type PromptModerator,
-  type QuotaGate,
-  type QuotaStatus,
-} from './ports.js';
+import { principalKey, type ImageOrder, type QuotaStatus } from './ports.js';
 
-export interface GenerateImageDeps extends ImagePipelineDeps {
+export interface GenerateImageDeps extends ImagePipelineDeps, AdmissionDeps {
   /** Time kept back from the provider for decoding, verifying and storing. */
   uploadReserveMs: number;
   /** The provider is not called with less time than this. */
   minProviderTimeMs: number;
   newId: () => string;
-  /** Daily limits and spend caps; undefined when quotas are off. */
-  quota?: QuotaGate | undefined;
-  /** Moderation of the user's text before generation; undefined when off. */
-  moderator?: PromptModerator | undefined;
-  /** Proceed when moderation cannot answer (true) or refuse with 503 (false, the default). */
-  moderationFailOpen?: boolean;
-  /** Idempotency-Key support; undefined when there is no state table. */
-  idempotency?: IdempotencyGuard | undefined;
-  /** What one image costs with this provider; the pricing table by default (the offline generator is free). */
-  estimateCost?: (model: string, quality: string | undefined, size: string, providerPrompt: string) => number;
 }
 
-export interface GenerateImageInput {
-  requestId: string;
-  principal: Principal;
+export interface GenerateImageInput extends ImageOrder {
   /** The caller's Idempotency-Key header, if any. */
   idempotencyKey?: string | undefined;
-  /** The user's prompt after normalisation (stored in the private record). */
-  prompt: string;
-  /** What the provider gets: the normalised prompt inside the hardening template. */
-  providerPrompt: string;
-  model: string;
-  size: string;
-  quality: string | undefined;
-  format: OutputFormat | undefined;
   /** Absolute epoch-ms time by which the answer must be sent. */
   deadline: number;
 }
 
-export interface GenerateImageResult {
-  id: string;
-  url: string;
-  key: string;
-  contentType: string;
-  bytes: number;
-  sha256: string;
-  width: number;
-  height: number;
-  model: string;
-  revisedPrompt?: string;
-  createdAt: string;
-}
+/** Today's 201 body: the stored image without its private record key, dated when it was generated. */
+export type GenerateImageResult = Omit<StoredImageResult, 'recordKey'> & { createdAt: string };
 
 export interface GenerateImageOutcome {
   image: GenerateImageResult;

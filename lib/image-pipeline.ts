@@ -3,16 +3,15 @@ import { AppError } from './errors.js';
 import { ImageVerificationError, verifyImage, type ImageInfo } from './domain/image-format.js';
 import type { StoredImageResult } from './domain/image-job.js';
 import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
-import type { OutputFormat } from './domain/models.js';
 import { microUsdToUsd } from './domain/pricing.js';
 import {
   principalKey,
   type GenerationHooks,
   type ImageGenerator,
   type ImageStore,
+  type ImageOrder,
   type Log,
   type MetricsRecorder,
-  type Principal,
 } from './ports.js';
 
 /** What generating, verifying and storing one image needs; shared by the synchronous and the job use cases. */
@@ -30,18 +29,8 @@ export interface ImagePipelineDeps {
   providerName?: string;
 }
 
-export interface ImagePipelineInput {
+export interface ImagePipelineInput extends ImageOrder {
   id: string;
-  requestId: string;
-  principal: Principal;
-  /** The user's prompt after normalisation (stored in the private record). */
-  prompt: string;
-  /** What the provider gets: the normalised prompt inside the hardening template. */
-  providerPrompt: string;
-  model: string;
-  size: string;
-  quality: string | undefined;
-  format: OutputFormat | undefined;
   costMicroUsd: number;
   /** The provider must have answered by then (epoch ms). */
   providerDeadline: number;

@@ -3,6 +3,7 @@
  * and its tests see only these interfaces, so a new provider (Azure OpenAI, Bedrock) or store is a new adapter.
  */
 import type { ImageJob, JobError, ReservationRef, StoredImageResult } from './domain/image-job.js';
+import type { ImageRequest } from './domain/image-request.js';
 import type { OutputFormat } from './domain/models.js';
 
 export interface GenerationRequest {
@@ -70,6 +71,17 @@ export interface Log {
   warn(message: string, ...extra: Record<string, unknown>[]): void;
   error(message: string, ...extra: Record<string, unknown>[]): void;
 }
+
+/** One caller's order for an image, as every use case receives it (the validated body, minus its webhook). */
+export interface ImageOrder extends Omit<ImageRequest, 'webhook'> {
+  requestId: string;
+  principal: Principal;
+  /** What the provider gets: the normalised prompt inside the hardening template. */
+  providerPrompt: string;
+}
+
+/** What one image is estimated to cost, in micro-dollars (lib/domain/pricing.ts; the offline generator is free). */
+export type EstimateCost = (model: string, quality: string | undefined, size: string, providerPrompt: string) => number;
 
 /** Who is asking, as established by authentication. */
 export interface Principal {

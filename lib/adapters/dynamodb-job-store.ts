@@ -7,6 +7,8 @@ import {
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
+  type GetItemCommandOutput,
+  type QueryCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { AppError } from '../errors.js';
 import { listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../domain/image-job.js';
@@ -178,8 +180,8 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   // One signature per command keeps the SDK's output types without a cast at each call.
-  private send(command: GetItemCommand): Promise<import('@aws-sdk/client-dynamodb').GetItemCommandOutput>;
-  private send(command: QueryCommand): Promise<import('@aws-sdk/client-dynamodb').QueryCommandOutput>;
+  private send(command: GetItemCommand): Promise<GetItemCommandOutput>;
+  private send(command: QueryCommand): Promise<QueryCommandOutput>;
   private send(command: PutItemCommand | UpdateItemCommand | DeleteItemCommand): Promise<unknown>;
   private async send(command: GetItemCommand | QueryCommand | PutItemCommand | UpdateItemCommand | DeleteItemCommand): Promise<unknown> {
     try {

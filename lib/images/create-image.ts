@@ -1,42 +1,19 @@
 import { AppError } from '../errors.js';
-import { giveBack, moderate } from '../admission.js';
+import { giveBack, moderate, type AdmissionDeps } from '../admission.js';
 import { isFinal, type ImageJob } from '../domain/image-job.js';
-import type { OutputFormat } from '../domain/models.js';
 import { estimateImageCostMicroUsd } from '../domain/pricing.js';
-import {
-  principalKey,
-  type IdempotencyGuard,
-  type JobDispatcher,
-  type Principal,
-  type PromptModerator,
-  type QuotaGate,
-  type QuotaStatus,
-  type WebhookSender,
-} from '../ports.js';
+import { principalKey, type ImageOrder, type JobDispatcher, type QuotaStatus, type WebhookSender } from '../ports.js';
 import { fromJobError, settleExpired, type JobReadDeps } from './jobs.js';
 
-export interface CreateImageDeps extends JobReadDeps {
+export interface CreateImageDeps extends JobReadDeps, AdmissionDeps {
   dispatcher: JobDispatcher;
   webhooks?: WebhookSender | undefined;
-  quota?: QuotaGate | undefined;
-  moderator?: PromptModerator | undefined;
-  moderationFailOpen?: boolean;
-  idempotency?: IdempotencyGuard | undefined;
-  estimateCost?: (model: string, quality: string | undefined, size: string, providerPrompt: string) => number;
   newId: () => string;
   sleep?: (ms: number) => Promise<void>;
 }
 
-export interface CreateImageInput {
-  requestId: string;
-  principal: Principal;
+export interface CreateImageInput extends ImageOrder {
   idempotencyKey?: string | undefined;
-  prompt: string;
-  providerPrompt: string;
-  model: string;
-  size: string;
-  quality: string | undefined;
-  format: OutputFormat | undefined;
   webhook?: string | undefined;
   /** When the request must have been answered (epoch ms). */
   deadline: number;

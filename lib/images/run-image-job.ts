@@ -141,7 +141,8 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
         continue;
       }
       if (job.status === 'deleted') {
-        if (leaseExpired({ ...job, status: 'running' }, now)) await deps.jobs.remove(id, 'deleted');
+        // A tombstone whose worker's lease ran out: no worker will come back to clean it up.
+        if ((job.leaseUntil ?? 0) < now) await deps.jobs.remove(id, 'deleted');
         return;
       }
       await notify(id, budget);

@@ -9,7 +9,7 @@ import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { withContract } from '../support/contract.js';
 import { captureOutput } from '../support/capture-logs.js';
-import { OTHER_API_KEY, TEST_API_KEY, baseEnv, sha256Hex } from '../support/env.js';
+import { OTHER_API_KEY, TEST_API_KEY, serversEnv, sha256Hex } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
@@ -50,23 +50,15 @@ beforeEach(async () => {
   await dynamo.createTable(table);
 });
 
-/** The handler on the test servers; `ownDynamoClient` builds the client from DYNAMODB_ENDPOINT instead of the shared one. */
-function makeHandler(env: Record<string, string | undefined> = {}, ownDynamoClient = false): Handler {
+/**
+ * The handler on the test servers. `client`: the shared DynamoDB client (default), another one, or 'own' to have
+ * the composition root build it from DYNAMODB_ENDPOINT.
+ */
+function makeHandler(env: Record<string, string | undefined> = {}, client: DynamoDBClient | 'own' = dynamo.client): Handler {
   const config = parseConfig(
-    baseEnv({
-      IMAGE_PROVIDER: 'openai',
-      OPENAI_API_KEY: 'sk-test-provider',
-      OPENAI_BASE_URL: openai.baseUrl,
-      S3_ENDPOINT: s3.endpoint,
-      IMAGE_BUCKET: s3.bucket,
-      STATE_TABLE: table,
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
-      PROVIDER_MAX_RETRIES: '0',
-      MODERATION: 'off',
-      ...env,
-    }),
+    serversEnv({ openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table }, env),
   );
-  const overrides = ownDynamoClient ? {} : { dynamo: dynamo.client };
+  const overrides = client === 'own' ? {} : { dynamo: client };
   return withContract(createApiHandler(createDependencies(config, overrides)) as unknown as Handler);
 }
 
@@ -283,7 +275,7 @@ describe('state store failures', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const handler = makeHandler({ DYNAMODB_ENDPOINT: `http://127.0.0.1:${port}` }, true);
+    const handler = makeHandler({ DYNAMODB_ENDPOINT: `http://127.0.0.1:${port}` }, 'own');
     // Act
     const response = await handler(post(LOW), lambdaContext());
     // Assess
@@ -384,20 +376,7 @@ describe('Idempotency-Key', () => {
       },
       { step: 'initialize' },
     );
-    const config = parseConfig(
-      baseEnv({
-        IMAGE_PROVIDER: 'openai',
-        OPENAI_API_KEY: 'sk-test-provider',
-        OPENAI_BASE_URL: openai.baseUrl,
-        S3_ENDPOINT: s3.endpoint,
-        IMAGE_BUCKET: s3.bucket,
-        STATE_TABLE: table,
-        DYNAMODB_ENDPOINT: dynamo.endpoint,
-        PROVIDER_MAX_RETRIES: '0',
-        MODERATION: 'off',
-      }),
-    );
-    const handler = withContract(createApiHandler(createDependencies(config, { dynamo: client })) as unknown as Handler);
+    const handler = makeHandler({}, client);
     // Act
     const response = await handler(post(LOW, { 'idempotency-key': 'save-fails' }), lambdaContext());
     // Assess: the caller learns where its image is, and was charged once.

@@ -9,7 +9,7 @@ import { withContract } from '../support/contract.js';
 import { createUseCases } from '../../lib/use-cases.js';
 import { createWorkerHandler } from '../../lib/worker/run-image-job-handler.js';
 import type { CdnInvalidator, GeneratedImage, ImageGenerator } from '../../lib/ports.js';
-import { OTHER_API_KEY, TEST_API_KEY, baseEnv } from '../support/env.js';
+import { OTHER_API_KEY, TEST_API_KEY, serversEnv } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
 import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
@@ -74,20 +74,7 @@ interface Stack {
 /** The API and the worker on the test servers, wired by the real composition root. */
 function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator, now?: () => number): Stack {
   const config = parseConfig(
-    baseEnv({
-      IMAGE_PROVIDER: 'openai',
-      OPENAI_API_KEY: 'sk-test-provider',
-      OPENAI_BASE_URL: openai.baseUrl,
-      S3_ENDPOINT: s3.endpoint,
-      IMAGE_BUCKET: s3.bucket,
-      STATE_TABLE: table,
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
-      PROVIDER_MAX_RETRIES: '0',
-      MODERATION: 'off',
-      WEBHOOK_SECRET,
-      WEBHOOK_ALLOW_LOOPBACK: 'true',
-      ...env,
-    }),
+    serversEnv({ openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table }, { WEBHOOK_SECRET, WEBHOOK_ALLOW_LOOPBACK: 'true', ...env }),
   );
   const dispatcher = new BackgroundDispatcher();
   const invalidated: string[][] = [];

@@ -15,3 +15,24 @@ export const baseEnv = (overrides: Record<string, string | undefined> = {}): Rec
   AWS_REGION: 'us-east-1',
   ...overrides,
 });
+
+/**
+ * The environment of a handler on the local test servers: OpenAI through the test server, the local S3 bucket,
+ * a DynamoDB table on dynalite; no retries and no moderation unless a test asks.
+ */
+export const serversEnv = (
+  servers: { openaiBaseUrl: string; s3Endpoint: string; bucket: string; dynamoEndpoint: string; table: string },
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string | undefined> =>
+  baseEnv({
+    IMAGE_PROVIDER: 'openai',
+    OPENAI_API_KEY: 'sk-test-provider',
+    OPENAI_BASE_URL: servers.openaiBaseUrl,
+    S3_ENDPOINT: servers.s3Endpoint,
+    IMAGE_BUCKET: servers.bucket,
+    STATE_TABLE: servers.table,
+    DYNAMODB_ENDPOINT: servers.dynamoEndpoint,
+    PROVIDER_MAX_RETRIES: '0',
+    MODERATION: 'off',
+    ...overrides,
+  });
