@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import OpenAI from 'openai';
@@ -10,7 +9,8 @@ import { OpenAIImageGenerator } from './adapters/openai-image-generator.js';
 import { S3ImageStore } from './adapters/s3-image-store.js';
 import { ssmSecret } from './adapters/ssm-secret.js';
 import { DynamoDbQuotaGate } from './adapters/dynamodb-quota-gate.js';
-import { PowertoolsIdempotencyGuard } from './adapters/powertools-idempotency-guard.js';
+import { DynamoDbIdempotencyGuard } from './adapters/dynamodb-idempotency-guard.js';
+import { dynamoDbApi, type DynamoDbApi } from './adapters/dynamodb-api.js';
 import { OpenAIPromptModerator } from './adapters/openai-prompt-moderator.js';
 import { boundedFetch } from './adapters/bounded-fetch.js';
 import { maxBase64Length } from './domain/base64.js';
@@ -19,7 +19,7 @@ import { DynamoDbJobStore } from './adapters/dynamodb-job-store.js';
 import { LambdaJobDispatcher } from './adapters/lambda-job-dispatcher.js';
 import { HttpsWebhookSender } from './adapters/https-webhook-sender.js';
 import { CloudFrontInvalidator } from './adapters/cloudfront-invalidator.js';
-import { PowertoolsMetrics } from './adapters/powertools-metrics.js';
+import { EmfMetrics } from './adapters/emf-metrics.js';
 import type {
   EstimateCost,
   MetricsRecorder,
@@ -68,7 +68,7 @@ export interface DependencyOverrides {
   store?: ImageStore;
   moderator?: PromptModerator;
   s3?: S3Client;
-  dynamo?: DynamoDBClient;
+  dynamo?: DynamoDbApi;
   dispatcher?: JobDispatcher;
   webhooks?: WebhookSender;
   cdn?: CdnInvalidator;
@@ -97,12 +97,9 @@ export function createS3Client(config: Config): S3Client {
   });
 }
 
-export function createDynamoClient(config: Config): DynamoDBClient {
-  return new DynamoDBClient({
-    region: config.awsRegion,
-    ...(config.state?.endpoint === undefined ? {} : { endpoint: config.state.endpoint }),
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
-  });
+export function createDynamoClient(config: Config): DynamoDbApi {
+  // Each call, retries included, is bounded by 3 s: state checks must never eat the provider's time.
+  return dynamoDbApi({ region: config.awsRegion, endpoint: config.state?.endpoint, callTimeoutMs: 3_000 });
 }
 
 const ssmOptions = (config: Config): { endpoint?: string } => (config.ssmEndpoint === undefined ? {} : { endpoint: config.ssmEndpoint });
@@ -163,7 +160,11 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     quota: state && dynamo ? new DynamoDbQuotaGate(dynamo, state) : undefined,
     idempotency:
       state && dynamo
-        ? new PowertoolsIdempotencyGuard(dynamo, { table: state.table, ttlSeconds: state.idempotencyTtlSeconds }, logger)
+        ? new DynamoDbIdempotencyGuard(
+            dynamo,
+            { table: state.table, ttlSeconds: state.idempotencyTtlSeconds, keyPrefix: state.idempotencyKeyPrefix },
+            logger,
+          )
         : undefined,
     moderator:
       overrides.moderator ??
@@ -172,7 +173,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     jobs: config.jobs && dynamo && state ? new DynamoDbJobStore(dynamo, state.table) : undefined,
     dispatcher: overrides.dispatcher ?? createDispatcher(config),
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),
-    metrics: overrides.metrics ?? PowertoolsMetrics.create('durable-image-api'),
+    metrics: overrides.metrics ?? new EmfMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
     cdn:
       overrides.cdn ??
       (config.cdnDistributionId === undefined ? undefined : new CloudFrontInvalidator(config.cdnDistributionId)),

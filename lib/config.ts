@@ -37,6 +37,8 @@ export interface Config {
   webhooks: WebhookConfig;
   /** CloudFront distribution to invalidate a deleted image in; unset = no invalidation (local, or a custom CDN). */
   cdnDistributionId: string | undefined;
+  /** CloudWatch metrics (EMF lines); POWERTOOLS_METRICS_DISABLED=true turns them off. */
+  metricsEnabled: boolean;
 }
 
 export interface JobsConfig {
@@ -97,6 +99,8 @@ export interface StateConfig {
   principalLimits: ReadonlyMap<string, QuotaLimits>;
   globalDailySpendMicroUsd: number;
   idempotencyTtlSeconds: number;
+  /** The function's name (AWS_LAMBDA_FUNCTION_NAME), which prefixes idempotency keys as Powertools did. */
+  idempotencyKeyPrefix: string;
 }
 
 export interface ModerationConfig {
@@ -325,6 +329,8 @@ function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined
     principalLimits,
     globalDailySpendMicroUsd: usd(env, 'GLOBAL_DAILY_SPEND_LIMIT_USD', 50),
     idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 7 * 86_400),
+    // Powertools' prefix for idempotency keys, kept so records stay readable across the switch (set by Lambda).
+    idempotencyKeyPrefix: optional(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? '',
   };
 }
 
@@ -443,6 +449,8 @@ export function parseConfig(env: Env): Config {
     jobs: parseJobs(env, state, limits.gatewayTimeoutMs),
     webhooks: parseWebhooks(env),
     cdnDistributionId,
+    // Powertools' name for it, kept from when Powertools Metrics wrote them.
+    metricsEnabled: !flag(env, 'POWERTOOLS_METRICS_DISABLED'),
   });
 }
 

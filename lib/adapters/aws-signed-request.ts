@@ -1,6 +1,7 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity } from '@aws-sdk/types';
 
 /**
  * One SigV4-signed HTTPS call to an AWS API, with the signer and credential chain the S3 client already brings
@@ -19,6 +20,18 @@ export interface SignedRequest {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
+  /** Fixed credentials (local servers); the default chain (the function's role on AWS) otherwise. */
+  credentials?: AwsCredentialIdentity | undefined;
+  /** The most of the answer that is read (default 64 KiB); a longer answer is an error, never a cut JSON text. */
+  maxResponseBytes?: number;
+}
+
+/** The answer was longer than `maxResponseBytes`. */
+export class ResponseTooLargeError extends Error {
+  constructor(limit: number) {
+    super(`AWS answer longer than ${limit} bytes`);
+    this.name = 'ResponseTooLargeError';
+  }
 }
 
 /** node:crypto as the signer's hash (the SDK's own node hash package is a separate dependency). */
@@ -46,11 +59,11 @@ class NodeSha256 {
 const credentials = defaultProvider();
 const signers = new Map<string, SignatureV4>();
 
-const signerFor = (service: string, region: string): SignatureV4 => {
-  const key = `${service}/${region}`;
+const signerFor = (service: string, region: string, own?: AwsCredentialIdentity): SignatureV4 => {
+  const key = `${service}/${region}/${own?.accessKeyId ?? ''}`;
   let signer = signers.get(key);
   if (!signer) {
-    signer = new SignatureV4({ service, region, credentials, sha256: NodeSha256, applyChecksum: true, uriEscapePath: true });
+    signer = new SignatureV4({ service, region, credentials: own ?? credentials, sha256: NodeSha256, applyChecksum: true, uriEscapePath: true });
     signers.set(key, signer);
   }
   return signer;
@@ -59,7 +72,7 @@ const signerFor = (service: string, region: string): SignatureV4 => {
 /** Sends the request; answers its status and (bounded) body text. Throws on network failure or timeout. */
 export async function signedAwsRequest(request: SignedRequest): Promise<{ status: number; body: string }> {
   const url = new URL(request.path, request.endpoint);
-  const signed = await signerFor(request.service, request.region).sign({
+  const signed = await signerFor(request.service, request.region, request.credentials).sign({
     method: request.method,
     protocol: url.protocol,
     hostname: url.hostname,
@@ -76,7 +89,21 @@ export async function signedAwsRequest(request: SignedRequest): Promise<{ status
     body: request.body,
     signal: AbortSignal.timeout(request.timeoutMs),
   });
-  // AWS answers for these calls are small (an SSM parameter is at most 8 KB); the rest is not ours to keep.
-  const text = (await response.text()).slice(0, 64 * 1024);
-  return { status: response.status, body: text };
+  return { status: response.status, body: await readBounded(response, request.maxResponseBytes ?? 64 * 1024) };
+}
+
+/** Reads a body up to `limit` bytes, cancelling the stream past it (an SSM parameter is at most 8 KB). */
+async function readBounded(response: Response, limit: number): Promise<string> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      await response.body.cancel().catch(() => undefined);
+      throw new ResponseTooLargeError(limit);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }

@@ -1,23 +1,11 @@
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-  type DynamoDBClient,
-  type GetItemCommandOutput,
-  type QueryCommandOutput,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { isConditionFailed, type DynamoDbApi, type DynamoDbInput, type DynamoDbOperation, type DynamoDbOutput } from './dynamodb-api.js';
 import { AppError } from '../errors.js';
 import { listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../domain/image-job.js';
 import type { JobStore } from '../ports.js';
 
 /** The owner index of the state table (serverless.yml `StateTable`): owner -> jobs by creation time. */
 export const OWNER_INDEX = 'byOwner';
-/** A bound on every DynamoDB call, like the quota gate's. */
-const CALL_TIMEOUT_MS = 3_000;
 
 type Item = Record<string, AttributeValue>;
 
@@ -32,41 +20,41 @@ const pk = (id: string): Item => ({ pk: S(`image#${id}`) });
  */
 export class DynamoDbJobStore implements JobStore {
   constructor(
-    private readonly dynamo: DynamoDBClient,
+    private readonly dynamo: DynamoDbApi,
     private readonly table: string,
   ) {}
 
   async create(job: ImageJob): Promise<void> {
     await this.send(
-      new PutItemCommand({
+      'PutItem', {
         TableName: this.table,
         Item: toItem(job),
         ConditionExpression: 'attribute_not_exists(pk)',
-      }),
+      },
     );
   }
 
   async get(id: string): Promise<ImageJob | undefined> {
-    const { Item } = await this.send(new GetItemCommand({ TableName: this.table, Key: pk(id), ConsistentRead: true }));
+    const { Item } = await this.send('GetItem', { TableName: this.table, Key: pk(id), ConsistentRead: true });
     return Item ? fromItem(Item) : undefined;
   }
 
   async claim(id: string, claim: string, leaseUntil: number, now: number): Promise<boolean> {
     return this.conditional(
-      new UpdateItemCommand({
+      'UpdateItem', {
         TableName: this.table,
         Key: pk(id),
         UpdateExpression: 'SET #status = :running, claim = :claim, leaseUntil = :lease, startedAt = :now',
         ConditionExpression: '#status = :queued',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':running': S('running'), ':queued': S('queued'), ':claim': S(claim), ':lease': N(leaseUntil), ':now': N(now) },
-      }),
+      },
     );
   }
 
   async succeed(id: string, claim: string, result: StoredImageResult, now: number): Promise<boolean> {
     return this.conditional(
-      new UpdateItemCommand({
+      'UpdateItem', {
         TableName: this.table,
         Key: pk(id),
         // The prompts now live in the private S3 record only.
@@ -80,14 +68,14 @@ export class DynamoDbJobStore implements JobStore {
           ':result': S(JSON.stringify(result)),
           ':now': N(now),
         },
-      }),
+      },
     );
   }
 
   async fail(id: string, from: { status: 'queued' | 'running'; claim?: string | undefined }, error: JobError, now: number): Promise<boolean> {
     const byClaim = from.status === 'running' && from.claim !== undefined;
     return this.conditional(
-      new UpdateItemCommand({
+      'UpdateItem', {
         TableName: this.table,
         Key: pk(id),
         UpdateExpression: 'SET #status = :failed, #error = :error, completedAt = :now REMOVE prompt, providerPrompt, leaseUntil',
@@ -100,25 +88,25 @@ export class DynamoDbJobStore implements JobStore {
           ':now': N(now),
           ...(byClaim ? { ':claim': S(from.claim as string) } : {}),
         },
-      }),
+      },
     );
   }
 
   async setWebhookState(id: string, state: 'delivered' | 'failed'): Promise<void> {
     await this.conditional(
-      new UpdateItemCommand({
+      'UpdateItem', {
         TableName: this.table,
         Key: pk(id),
         UpdateExpression: 'SET webhookState = :state',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':state': S(state) },
-      }),
+      },
     );
   }
 
   async list(owner: string, limit: number, cursor: { id: string; listKey: string } | undefined) {
     const queried = await this.send(
-      new QueryCommand({
+      'Query', {
         TableName: this.table,
         IndexName: OWNER_INDEX,
         KeyConditionExpression: '#owner = :owner',
@@ -128,7 +116,7 @@ export class DynamoDbJobStore implements JobStore {
         // One more than asked: a next page is announced only when there is one.
         Limit: limit + 1,
         ...(cursor ? { ExclusiveStartKey: { ...pk(cursor.id), owner: S(owner), listKey: S(cursor.listKey) } } : {}),
-      }),
+      },
     );
     const jobs = (queried.Items ?? []).map(fromItem);
     const page = jobs.slice(0, limit);
@@ -139,19 +127,19 @@ export class DynamoDbJobStore implements JobStore {
 
   async remove(id: string, status: JobStatus): Promise<boolean> {
     return this.conditional(
-      new DeleteItemCommand({
+      'DeleteItem', {
         TableName: this.table,
         Key: pk(id),
         ConditionExpression: '#status = :status',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':status': S(status) },
-      }),
+      },
     );
   }
 
   async markDeleted(id: string, claim: string | undefined, expiresAt: number): Promise<boolean> {
     return this.conditional(
-      new UpdateItemCommand({
+      'UpdateItem', {
         TableName: this.table,
         Key: pk(id),
         // Out of the owner index at once (no owner), and expired by TTL if its worker never comes back.
@@ -164,29 +152,24 @@ export class DynamoDbJobStore implements JobStore {
           ':expiresAt': N(Math.floor(expiresAt / 1000)),
           ...(claim === undefined ? {} : { ':claim': S(claim) }),
         },
-      }),
+      },
     );
   }
 
   /** A conditional write: false when its condition did not hold. */
-  private async conditional(command: UpdateItemCommand | DeleteItemCommand): Promise<boolean> {
+  private async conditional<O extends 'UpdateItem' | 'DeleteItem'>(operation: O, input: DynamoDbInput<O>): Promise<boolean> {
     try {
-      await this.send(command);
+      await this.send(operation, input);
       return true;
     } catch (error) {
-      if (error instanceof AppError && error.cause instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof AppError && isConditionFailed(error.cause)) return false;
       throw error;
     }
   }
 
-  // One signature per command keeps the SDK's output types without a cast at each call.
-  private send(command: GetItemCommand): Promise<GetItemCommandOutput>;
-  private send(command: QueryCommand): Promise<QueryCommandOutput>;
-  private send(command: PutItemCommand | UpdateItemCommand | DeleteItemCommand): Promise<unknown>;
-  private async send(command: GetItemCommand | QueryCommand | PutItemCommand | UpdateItemCommand | DeleteItemCommand): Promise<unknown> {
+  private async send<O extends DynamoDbOperation>(operation: O, input: DynamoDbInput<O>): Promise<DynamoDbOutput<O>> {
     try {
-      // The union of command types has no common `send` overload; each member is a valid DynamoDB command.
-      return await this.dynamo.send(command as GetItemCommand, { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+      return await this.dynamo.call(operation, input);
     } catch (error) {
       throw new AppError('state_unavailable', 'The image state store is unavailable. Retry later.', {
         cause: error,

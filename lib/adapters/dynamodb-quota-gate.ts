@@ -1,11 +1,4 @@
-import {
-  ConditionalCheckFailedException,
-  GetItemCommand,
-  UpdateItemCommand,
-  type DynamoDBClient,
-  type GetItemCommandOutput,
-  type UpdateItemCommandOutput,
-} from '@aws-sdk/client-dynamodb';
+import { isConditionFailed, type DynamoDbApi, type DynamoDbInput } from './dynamodb-api.js';
 import { AppError } from '../errors.js';
 import type { QuotaLimits } from '../config.js';
 import { microUsdToUsd } from '../domain/pricing.js';
@@ -20,8 +13,6 @@ export interface DynamoDbQuotaGateOptions {
 }
 
 const DAY_MS = 86_400_000;
-/** A bound on every DynamoDB call: quota checks must never eat the provider's time. */
-const CALL_TIMEOUT_MS = 3_000;
 
 const utcDay = (now: number): string => new Date(now).toISOString().slice(0, 10);
 const nextUtcMidnight = (now: number): number => Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
@@ -32,13 +23,13 @@ const nextUtcMidnight = (now: number): number => Math.floor(now / DAY_MS) * DAY_
  * more than the limit allows, whatever their interleaving.
  *
  * The principal counter and the global counter are two conditional updates, not one transaction, because
- * TransactWriteItems is missing from the local DynamoDB (dynalite) that the tests and `npm start` use. If the
- * global update refuses, the principal's reservation is given back. A crash between the two leaves the principal
- * over-counted by one image, which errs on the side of not spending.
+ * TransactWriteItems is missing from the local DynamoDB (dynalite) that the tests and `npm start` use. They are
+ * sent together (one round trip before the provider instead of two); when either refuses, what the other took is
+ * given back. A crash in between leaves a counter one image high, which errs on the side of not spending.
  */
 export class DynamoDbQuotaGate implements QuotaGate {
   constructor(
-    private readonly dynamo: DynamoDBClient,
+    private readonly dynamo: DynamoDbApi,
     private readonly options: DynamoDbQuotaGateOptions,
   ) {}
 
@@ -69,33 +60,44 @@ export class DynamoDbQuotaGate implements QuotaGate {
     if (costMicroUsd > limits.dailySpendMicroUsd) throw overSpend();
 
     const expiresAt = Math.floor(resetAt / 1000) + 2 * 86_400;
-    let images: number;
-    try {
-      const updated = await this.update(
-        new UpdateItemCommand({
-          TableName: this.options.table,
-          Key: { pk: { S: `quota#${key}#${day}` } },
-          UpdateExpression: 'ADD images :one, spendMicroUsd :cost SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
-          ConditionExpression:
-            '(attribute_not_exists(images) OR images < :maxImages) AND ' +
-            '(attribute_not_exists(spendMicroUsd) OR spendMicroUsd <= :maxSpendBefore)',
-          ExpressionAttributeValues: {
-            ':one': { N: '1' },
-            ':cost': { N: String(costMicroUsd) },
-            ':expiresAt': { N: String(expiresAt) },
-            ':maxImages': { N: String(limits.dailyImages) },
-            ':maxSpendBefore': { N: String(limits.dailySpendMicroUsd - costMicroUsd) },
-          },
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      );
-      images = Number(updated.Attributes?.['images']?.N ?? '1');
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw unavailable(error);
+    const [principalUpdate, globalUpdate] = await Promise.allSettled([
+      this.update({
+        TableName: this.options.table,
+        Key: { pk: { S: `quota#${key}#${day}` } },
+        UpdateExpression: 'ADD images :one, spendMicroUsd :cost SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
+        ConditionExpression:
+          '(attribute_not_exists(images) OR images < :maxImages) AND ' +
+          '(attribute_not_exists(spendMicroUsd) OR spendMicroUsd <= :maxSpendBefore)',
+        ExpressionAttributeValues: {
+          ':one': { N: '1' },
+          ':cost': { N: String(costMicroUsd) },
+          ':expiresAt': { N: String(expiresAt) },
+          ':maxImages': { N: String(limits.dailyImages) },
+          ':maxSpendBefore': { N: String(limits.dailySpendMicroUsd - costMicroUsd) },
+        },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+      this.update({
+        TableName: this.options.table,
+        Key: { pk: { S: `spend#global#${day}` } },
+        UpdateExpression: 'ADD spendMicroUsd :cost SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
+        ConditionExpression: 'attribute_not_exists(spendMicroUsd) OR spendMicroUsd <= :maxSpendBefore',
+        ExpressionAttributeValues: {
+          ':cost': { N: String(costMicroUsd) },
+          ':expiresAt': { N: String(expiresAt) },
+          ':maxSpendBefore': { N: String(this.options.globalDailySpendMicroUsd - costMicroUsd) },
+        },
+      }),
+    ]);
+
+    if (principalUpdate.status === 'rejected') {
+      if (globalUpdate.status === 'fulfilled') await this.refundGlobal(day, costMicroUsd).catch(() => undefined);
+      const error: unknown = principalUpdate.reason;
+      if (!isConditionFailed(error)) throw unavailable(error);
       // Tell the caller which limit it hit; the read is only for the message, the refusal is already decided.
-      const current = await this.get(
-        new GetItemCommand({ TableName: this.options.table, Key: { pk: { S: `quota#${key}#${day}` } }, ConsistentRead: true }),
-      ).catch(() => undefined);
+      const current = await this.dynamo
+        .call('GetItem', { TableName: this.options.table, Key: { pk: { S: `quota#${key}#${day}` } }, ConsistentRead: true })
+        .catch(() => undefined);
       const used = Number(current?.Item?.['images']?.N ?? limits.dailyImages);
       if (used >= limits.dailyImages) {
         throw refuse('quota_exceeded', `Daily image limit reached (${limits.dailyImages} a day). It resets at 00:00 UTC.`, 0);
@@ -103,6 +105,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
       throw overSpend();
     }
 
+    const images = Number(principalUpdate.value.Attributes?.['images']?.N ?? '1');
     const reservation: Reservation = {
       principalKey: key,
       day,
@@ -110,34 +113,19 @@ export class DynamoDbQuotaGate implements QuotaGate {
       spendLimitMicroUsd: limits.dailySpendMicroUsd,
       status: { limit: limits.dailyImages, remaining: Math.max(0, limits.dailyImages - images), resetAt },
     };
-    try {
-      await this.update(
-        new UpdateItemCommand({
-          TableName: this.options.table,
-          Key: { pk: { S: `spend#global#${day}` } },
-          UpdateExpression: 'ADD spendMicroUsd :cost SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
-          ConditionExpression: 'attribute_not_exists(spendMicroUsd) OR spendMicroUsd <= :maxSpendBefore',
-          ExpressionAttributeValues: {
-            ':cost': { N: String(costMicroUsd) },
-            ':expiresAt': { N: String(expiresAt) },
-            ':maxSpendBefore': { N: String(this.options.globalDailySpendMicroUsd - costMicroUsd) },
-          },
-        }),
-      );
-    } catch (error) {
+    if (globalUpdate.status === 'rejected') {
       await this.releasePrincipal(reservation).catch(() => undefined);
-      if (error instanceof ConditionalCheckFailedException) {
+      if (isConditionFailed(globalUpdate.reason)) {
         throw refuse('spend_cap_reached', 'The service has reached its daily spending cap. It resets at 00:00 UTC.', reservation.status.remaining);
       }
-      throw unavailable(error);
+      throw unavailable(globalUpdate.reason);
     }
     return reservation;
   }
 
   async chargeRetry(reservation: ReservationRef): Promise<boolean> {
     const cost = reservation.costMicroUsd;
-    const spendOnly = (pk: string, limit: number): UpdateItemCommand =>
-      new UpdateItemCommand({
+    const spendOnly = (pk: string, limit: number): DynamoDbInput<'UpdateItem'> => ({
         TableName: this.options.table,
         Key: { pk: { S: pk } },
         UpdateExpression: 'ADD spendMicroUsd :cost',
@@ -148,57 +136,48 @@ export class DynamoDbQuotaGate implements QuotaGate {
     try {
       await this.update(spendOnly(principalPk, reservation.spendLimitMicroUsd));
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (isConditionFailed(error)) return false;
       throw unavailable(error);
     }
     try {
       await this.update(spendOnly(`spend#global#${reservation.day}`, this.options.globalDailySpendMicroUsd));
       return true;
     } catch (error) {
-      await this.update(
-        new UpdateItemCommand({
-          TableName: this.options.table,
-          Key: { pk: { S: principalPk } },
-          UpdateExpression: 'ADD spendMicroUsd :refund',
-          ExpressionAttributeValues: { ':refund': { N: String(-cost) } },
-        }),
-      ).catch(() => undefined);
-      if (error instanceof ConditionalCheckFailedException) return false;
+      await this.update({
+        TableName: this.options.table,
+        Key: { pk: { S: principalPk } },
+        UpdateExpression: 'ADD spendMicroUsd :refund',
+        ExpressionAttributeValues: { ':refund': { N: String(-cost) } },
+      }).catch(() => undefined);
+      if (isConditionFailed(error)) return false;
       throw unavailable(error);
     }
   }
 
   async release(reservation: ReservationRef): Promise<void> {
-    await Promise.all([
-      this.releasePrincipal(reservation),
-      this.update(
-        new UpdateItemCommand({
-          TableName: this.options.table,
-          Key: { pk: { S: `spend#global#${reservation.day}` } },
-          UpdateExpression: 'ADD spendMicroUsd :refund',
-          ExpressionAttributeValues: { ':refund': { N: String(-reservation.costMicroUsd) } },
-        }),
-      ),
-    ]);
+    await Promise.all([this.releasePrincipal(reservation), this.refundGlobal(reservation.day, reservation.costMicroUsd)]);
+  }
+
+  private async refundGlobal(day: string, costMicroUsd: number): Promise<void> {
+    await this.update({
+      TableName: this.options.table,
+      Key: { pk: { S: `spend#global#${day}` } },
+      UpdateExpression: 'ADD spendMicroUsd :refund',
+      ExpressionAttributeValues: { ':refund': { N: String(-costMicroUsd) } },
+    });
   }
 
   private async releasePrincipal(reservation: ReservationRef): Promise<void> {
-    await this.update(
-      new UpdateItemCommand({
-        TableName: this.options.table,
-        Key: { pk: { S: `quota#${reservation.principalKey}#${reservation.day}` } },
-        UpdateExpression: 'ADD images :minusOne, spendMicroUsd :refund',
-        ExpressionAttributeValues: { ':minusOne': { N: '-1' }, ':refund': { N: String(-reservation.costMicroUsd) } },
-      }),
-    );
+    await this.update({
+      TableName: this.options.table,
+      Key: { pk: { S: `quota#${reservation.principalKey}#${reservation.day}` } },
+      UpdateExpression: 'ADD images :minusOne, spendMicroUsd :refund',
+      ExpressionAttributeValues: { ':minusOne': { N: '-1' }, ':refund': { N: String(-reservation.costMicroUsd) } },
+    });
   }
 
-  private update(command: UpdateItemCommand): Promise<UpdateItemCommandOutput> {
-    return this.dynamo.send(command, { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
-  }
-
-  private get(command: GetItemCommand): Promise<GetItemCommandOutput> {
-    return this.dynamo.send(command, { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+  private update(input: DynamoDbInput<'UpdateItem'>) {
+    return this.dynamo.call('UpdateItem', input);
   }
 }
 

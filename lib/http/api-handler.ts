@@ -18,7 +18,6 @@ import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type UseCases } from '../use-cases.js';
-import openApiDocument from './openapi.json' with { type: 'json' };
 import { PAGE_SCRIPT, PAGE_STYLE, pageCsp, pageHtml } from './generate-page.js';
 
 type Event = APIGatewayProxyEventV2;
@@ -43,8 +42,13 @@ const ROUTES = [
 /** The Generate page's paths: their answers get the page's CSP instead of the API's (see pageHeaders below). */
 const PAGE_PATHS = new Set(['/', '/app.js', '/app.css']);
 
-/** The contract (openapi.yaml, bundled as JSON), serialised once. */
-const OPENAPI_BODY = JSON.stringify(openApiDocument);
+/**
+ * The contract (openapi.yaml, bundled as JSON), loaded and serialised on its first request: as a lazily loaded
+ * module its 12 KB object literal is not compiled by every cold start (README "Performance").
+ */
+let openApiBody: Promise<string> | undefined;
+const openApiDocumentText = (): Promise<string> =>
+  (openApiBody ??= import('./openapi.json', { with: { type: 'json' } }).then((module) => JSON.stringify(module.default)));
 
 /** The Idempotency-Key header (IETF draft: 1-255 printable ASCII characters), or undefined when absent. */
 function idempotencyKeyOf(headers: Record<string, string | undefined>): string | undefined {
@@ -233,7 +237,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
         handler: async (): Promise<Result> => ({
           statusCode: 200,
           headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
-          body: OPENAPI_BODY,
+          body: await openApiDocumentText(),
         }),
       },
     ],

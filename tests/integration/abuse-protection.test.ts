@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDbError, type DynamoDbApi } from '../../lib/adapters/dynamodb-api.js';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
@@ -54,7 +54,7 @@ beforeEach(async () => {
  * The handler on the test servers. `client`: the shared DynamoDB client (default), another one, or 'own' to have
  * the composition root build it from DYNAMODB_ENDPOINT.
  */
-function makeHandler(env: Record<string, string | undefined> = {}, client: DynamoDBClient | 'own' = dynamo.client): Handler {
+function makeHandler(env: Record<string, string | undefined> = {}, client: DynamoDbApi | 'own' = dynamo.api): Handler {
   const config = parseConfig(
     serversEnv({ openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table }, env),
   );
@@ -225,8 +225,13 @@ describe('metrics (CloudWatch EMF)', () => {
     expect(named('ProviderFailures')).toHaveLength(1);
     expect(named('Failures').map((metric) => metric.dimensions['errorCode'])).toEqual(['provider_error', 'quota_exceeded']);
     expect(named('QuotaRefusals').map((metric) => metric.dimensions['errorCode'])).toEqual(['quota_exceeded']);
+    // The container's first invocation, once, by function.
+    expect(named('ColdStart')).toEqual([
+      { name: 'ColdStart', value: 1, dimensions: { service: 'durable-image-api', function_name: 'durable-image-api-test-generateImage' } },
+    ]);
     // Dimensions stay low-cardinality: no ids, keys or principals.
-    expect(JSON.stringify(metrics.map((metric) => metric.dimensions))).not.toMatch(/req-|web-app|[A-Za-z0-9_-]{22}/);
+    const dimensions = metrics.filter((metric) => metric.name !== 'ColdStart').map((metric) => metric.dimensions);
+    expect(JSON.stringify(dimensions)).not.toMatch(/req-|web-app|[A-Za-z0-9_-]{22}/);
   });
 });
 
@@ -364,18 +369,16 @@ describe('Idempotency-Key', () => {
   });
 
   it('answers 201 when the image is stored but its idempotency record cannot be saved', async () => {
-    // Prepare: a DynamoDB client that fails exactly Powertools' "COMPLETED" update of the idempotency record.
-    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> };
-        if (context.commandName === 'UpdateItemCommand' && input.ExpressionAttributeValues?.[':status']?.S === 'COMPLETED') {
-          throw new Error('simulated DynamoDB failure');
+    // Prepare: DynamoDB that fails exactly the "COMPLETED" update of the idempotency record.
+    const client: DynamoDbApi = {
+      call: (operation, input) => {
+        const values = (input as { ExpressionAttributeValues?: Record<string, { S?: string }> }).ExpressionAttributeValues;
+        if (operation === 'UpdateItem' && values?.[':status']?.S === 'COMPLETED') {
+          return Promise.reject(new DynamoDbError('InternalServerError', 'simulated DynamoDB failure', 500));
         }
-        return next(args);
+        return dynamo.api.call(operation, input);
       },
-      { step: 'initialize' },
-    );
+    };
     const handler = makeHandler({}, client);
     // Act
     const response = await handler(post(LOW, { 'idempotency-key': 'save-fails' }), lambdaContext());
@@ -383,7 +386,6 @@ describe('Idempotency-Key', () => {
     expect(response.statusCode).toBe(201);
     expect((await s3.get(json(response).key as string)).body.length).toBe(json(response).bytes);
     expect(await usage()).toEqual({ images: 1, spendMicroUsd: COST });
-    client.destroy();
   });
 
   it('refuses a malformed key with 400', async () => {

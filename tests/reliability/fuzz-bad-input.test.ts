@@ -51,7 +51,7 @@ beforeAll(async () => {
       MODERATION: 'fail-closed',
     }),
   );
-  handler = withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as typeof handler);
+  handler = withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.api })) as unknown as typeof handler);
   capture = startCapture();
 });
 

@@ -2,10 +2,14 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createStateTable } from '../../scripts/local-env.mjs';
+import { dynamoDbApi, type DynamoDbApi } from '../../lib/adapters/dynamodb-api.js';
 
 export interface LocalDynamo {
   endpoint: string;
+  /** The SDK client, for setting up tables and reading items back. */
   client: DynamoDBClient;
+  /** What the service's adapters take (lib/adapters/dynamodb-api.ts), with the same local credentials. */
+  api: DynamoDbApi;
   /** A fresh table (key `pk`), so each test starts from zero. */
   createTable(name: string): Promise<void>;
   /** All items of a table as plain objects (numbers as numbers). */
@@ -19,14 +23,12 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials });
   return {
     endpoint,
     client,
+    api: dynamoDbApi({ region: 'us-east-1', endpoint, credentials }),
     async createTable(name) {
       await createStateTable(client, name);
     },

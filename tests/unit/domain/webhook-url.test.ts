@@ -5,13 +5,15 @@ const strict = { allowLoopback: false };
 const local = { allowLoopback: true };
 
 describe('addressProblem', () => {
-  it.each(['93.184.216.34', '2606:4700:4700::1111', '8.8.8.8'])('allows the public address %s', (address) => {
+  it.each(['93.184.216.34', '2606:4700:4700::1111', '8.8.8.8', '::ffff:8.8.8.8', '::ffff:808:808', '2a00:1450:4001:80b::200e'])('allows the public address %s', (address) => {
     expect(addressProblem(address, strict)).toBeUndefined();
   });
 
   it.each([
     '127.0.0.1', '127.8.9.10', '::1', '10.0.0.1', '172.16.5.4', '192.168.0.1', '169.254.169.254', '100.64.0.1', '0.0.0.0',
     '::', '::ffff:127.0.0.1', '::ffff:10.0.0.1', 'fd00:ec2::254', 'fe80::1', '224.0.0.1', '255.255.255.255', '64:ff9b::a00:1',
+    '::ffff:a00:1', '::ffff:7f00:1', '::7f00:1', '::127.0.0.1', '2002:a00:1::1', '2001:db8::1', 'fec0::1', '198.18.0.1',
+    '192.0.2.10', '240.0.0.1', 'fe80::1%eth0', '0:0:0:0:0:ffff:169.254.169.254',
   ])('refuses %s', (address) => {
     expect(addressProblem(address, strict)).toBeDefined();
   });
