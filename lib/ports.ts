@@ -173,8 +173,12 @@ export interface JobStore {
 }
 
 export interface JobDispatcher {
-  /** Starts (or, for the inline dispatcher, runs) the worker for a job. Throws AppError `queue_unavailable`. */
-  dispatch(id: string, deadline: number): Promise<void>;
+  /**
+   * Starts (or, for the inline dispatcher, runs) the worker for a job. Throws AppError `queue_unavailable`.
+   * `claimed`: a job the caller created already `running` under a claim (only with an inline dispatcher, which
+   * then runs it without reading and claiming it again: two state round trips fewer before the provider).
+   */
+  dispatch(id: string, deadline: number, claimed?: ImageJob): Promise<void>;
   /** True when jobs run elsewhere (a worker function); false when dispatch runs them in this process. */
   readonly background: boolean;
 }

@@ -8,8 +8,8 @@ import { createListImages } from './images/list-images.js';
 import { createRunImageJob } from './images/run-image-job.js';
 import type { ImagePipelineDeps } from './image-pipeline.js';
 
-/** Margin between the end of a run's budget and the moment a lease may be taken over. */
-export const LEASE_MARGIN_MS = 30_000;
+export { LEASE_MARGIN_MS } from './domain/image-job.js';
+import { LEASE_MARGIN_MS } from './domain/image-job.js';
 
 /**
  * The use cases (one per verb) wired to the ports of the composition root. Shared by the API and the worker
@@ -61,7 +61,7 @@ export function createUseCases(deps: Dependencies) {
   const dispatcher =
     deps.dispatcher ??
     new InlineJobDispatcher(
-      (id, deadline) => runImageJob(id, { deadline, leaseUntil: deadline + LEASE_MARGIN_MS, webhookReserveMs: 0 }),
+      (id, deadline, claimed) => runImageJob(id, { deadline, leaseUntil: deadline + LEASE_MARGIN_MS, webhookReserveMs: 0 }, claimed),
       logger,
     );
   const read = { jobs, log: logger, now: deps.now, dispatcher, quota: deps.quota };

@@ -201,6 +201,10 @@ function toItem(job: ImageJob): Item {
     webhookState: job.webhookState,
   };
   for (const [name, value] of Object.entries(optionalStrings)) if (value !== undefined) item[name] = S(value);
+  // A job created already running (an inline run) carries its claim and lease from the start.
+  if (job.claim !== undefined) item['claim'] = S(job.claim);
+  if (job.leaseUntil !== undefined) item['leaseUntil'] = N(job.leaseUntil);
+  if (job.startedAt !== undefined) item['startedAt'] = N(job.startedAt);
   if (job.reservation) item['reservation'] = S(JSON.stringify(job.reservation));
   return item;
 }

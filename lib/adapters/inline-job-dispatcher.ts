@@ -1,3 +1,4 @@
+import type { ImageJob } from '../domain/image-job.js';
 import type { JobDispatcher, Log } from '../ports.js';
 
 /**
@@ -9,13 +10,13 @@ export class InlineJobDispatcher implements JobDispatcher {
   readonly background = false;
 
   constructor(
-    private readonly run: (id: string, deadline: number) => Promise<void>,
+    private readonly run: (id: string, deadline: number, claimed?: ImageJob) => Promise<void>,
     private readonly log: Log,
   ) {}
 
-  async dispatch(id: string, deadline: number): Promise<void> {
+  async dispatch(id: string, deadline: number, claimed?: ImageJob): Promise<void> {
     try {
-      await this.run(id, deadline);
+      await this.run(id, deadline, claimed);
     } catch (error) {
       this.log.error('inline job failed unexpectedly', { imageId: id, errorName: error instanceof Error ? error.name : 'unknown' });
     }

@@ -207,3 +207,6 @@ export function waitPlan(
   if (preference.respondAsync) return { waitMs: 0, applied: 'respond-async' };
   return { waitMs: Math.min(defaultWaitMs, cap), applied: undefined };
 }
+
+/** Margin between the end of a run's budget and the moment a lease may be taken over. */
+export const LEASE_MARGIN_MS = 30_000;

@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js';
 import { giveBack, moderate, type AdmissionDeps } from '../admission.js';
-import { isFinal, type ImageJob } from '../domain/image-job.js';
+import { LEASE_MARGIN_MS, isFinal, type ImageJob } from '../domain/image-job.js';
 import { estimateImageCostMicroUsd } from '../domain/pricing.js';
 import { principalKey, type ImageOrder, type JobDispatcher, type QuotaStatus, type WebhookSender } from '../ports.js';
 import { fromJobError, settleExpired, type JobReadDeps } from './jobs.js';
@@ -70,13 +70,20 @@ export const createCreateImage = (deps: CreateImageDeps) => {
     }
     const now = deps.now();
     const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(input.model, input.quality, input.size, input.providerPrompt);
+    // Moderation (free) runs while the quota is reserved: one round trip fewer before the provider. The quota's
+    // refusal still wins, and nothing is generated before both have answered.
+    const moderated = moderate(deps, input.prompt, input.deadline);
+    moderated.catch(() => undefined); // awaited below; this only keeps an early rejection from being "unhandled"
     const reservation = deps.quota ? await deps.quota.reserve(input.principal, costMicroUsd, now) : undefined;
+    // Run here (no worker function): the job is written already claimed, so the run neither reads nor claims it.
+    const inline = !deps.dispatcher.background;
     const job: ImageJob = {
       id: deps.newId(),
       owner: principalKey(input.principal),
       principalId: input.principal.id,
       principalKind: input.principal.kind,
-      status: 'queued',
+      status: inline ? 'running' : 'queued',
+      ...(inline ? { claim: deps.newId(), leaseUntil: input.deadline + LEASE_MARGIN_MS, startedAt: now } : {}),
       model: input.model,
       size: input.size,
       quality: input.quality,
@@ -92,14 +99,14 @@ export const createCreateImage = (deps: CreateImageDeps) => {
       createdAt: now,
     };
     try {
-      await moderate(deps, input.prompt, input.deadline);
+      await moderated;
       await deps.jobs.create(job);
     } catch (error) {
       if (reservation) await giveBack(deps, reservation);
       throw error;
     }
     try {
-      await deps.dispatcher.dispatch(job.id, input.deadline);
+      await deps.dispatcher.dispatch(job.id, input.deadline, inline ? job : undefined);
     } catch (error) {
       // Nothing will ever run it: end it now, and the provider was never called.
       const ended = await deps.jobs

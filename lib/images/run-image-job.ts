@@ -112,8 +112,16 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
     }
   };
 
-  /** Runs (or finishes, or reports) the job `id`. Safe to call any number of times for the same id. */
-  return async (id: string, budget: RunBudget): Promise<void> => {
+  /**
+   * Runs (or finishes, or reports) the job `id`. Safe to call any number of times for the same id. `claimed`: the
+   * job as its creator wrote it, already `running` under its claim (inline runs), so it is not read and claimed.
+   */
+  return async (id: string, budget: RunBudget, claimed?: ImageJob): Promise<void> => {
+    if (claimed?.status === 'running' && claimed.claim !== undefined && claimed.id === id) {
+      await execute(claimed, claimed.claim, budget);
+      if (claimed.webhook) await notify(id, budget);
+      return;
+    }
     for (let step = 0; step < 4; step += 1) {
       const job = await deps.jobs.get(id);
       if (!job) {
@@ -125,7 +133,8 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
         const claim = deps.newId();
         if (!(await deps.jobs.claim(id, claim, budget.leaseUntil, now))) continue;
         await execute(job, claim, budget);
-        await notify(id, budget);
+        // Only a job with a webhook has anything to report (saves a read of every other job).
+        if (job.webhook) await notify(id, budget);
         return;
       }
       if (job.status === 'running') {
