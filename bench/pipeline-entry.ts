@@ -31,6 +31,8 @@ export function makePipeline(
     MODERATION: 'off',
     API_KEY_HASHES: `bench:${createHash('sha256').update(API_KEY).digest('hex')}`,
     MAX_IMAGE_BYTES: String(20 * 1024 * 1024),
+    // The probes silence metrics (EMF lines on stdout) as they silence logs.
+    POWERTOOLS_METRICS_DISABLED: process.env['POWERTOOLS_METRICS_DISABLED'],
   });
   const store = { putImage: async () => undefined, putRecord: async () => undefined, delete: async () => undefined };
   const handler = createApiHandler(

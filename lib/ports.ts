@@ -176,9 +176,10 @@ export interface JobDispatcher {
   /**
    * Starts (or, for the inline dispatcher, runs) the worker for a job. Throws AppError `queue_unavailable`.
    * `claimed`: a job the caller created already `running` under a claim (only with an inline dispatcher, which
-   * then runs it without reading and claiming it again: two state round trips fewer before the provider).
+   * then runs it without reading and claiming it again: two state round trips fewer before the provider). Such a
+   * run may answer the job as it ended (succeeded), which the caller then need not read back.
    */
-  dispatch(id: string, deadline: number, claimed?: ImageJob): Promise<void>;
+  dispatch(id: string, deadline: number, claimed?: ImageJob): Promise<ImageJob | void>;
   /** True when jobs run elsewhere (a worker function); false when dispatch runs them in this process. */
   readonly background: boolean;
 }

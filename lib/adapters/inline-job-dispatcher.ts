@@ -10,15 +10,16 @@ export class InlineJobDispatcher implements JobDispatcher {
   readonly background = false;
 
   constructor(
-    private readonly run: (id: string, deadline: number, claimed?: ImageJob) => Promise<void>,
+    private readonly run: (id: string, deadline: number, claimed?: ImageJob) => Promise<ImageJob | undefined>,
     private readonly log: Log,
   ) {}
 
-  async dispatch(id: string, deadline: number, claimed?: ImageJob): Promise<void> {
+  async dispatch(id: string, deadline: number, claimed?: ImageJob): Promise<ImageJob | undefined> {
     try {
-      await this.run(id, deadline, claimed);
+      return await this.run(id, deadline, claimed);
     } catch (error) {
       this.log.error('inline job failed unexpectedly', { imageId: id, errorName: error instanceof Error ? error.name : 'unknown' });
+      return undefined;
     }
   }
 }

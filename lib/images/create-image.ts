@@ -59,7 +59,9 @@ export const createCreateImage = (deps: CreateImageDeps) => {
     return job;
   };
 
-  const start = async (input: CreateImageInput): Promise<{ job: ImageJob; quota?: QuotaStatus | undefined }> => {
+  const start = async (
+    input: CreateImageInput,
+  ): Promise<{ job: ImageJob; quota?: QuotaStatus | undefined; ended?: ImageJob | undefined }> => {
     if (input.webhook !== undefined) {
       if (!deps.webhooks) {
         throw new AppError('invalid_request', '"webhook" is not available: this deployment has no webhook secret (WEBHOOK_SECRET).', {
@@ -105,8 +107,9 @@ export const createCreateImage = (deps: CreateImageDeps) => {
       if (reservation) await giveBack(deps, reservation);
       throw error;
     }
+    let ended: ImageJob | undefined;
     try {
-      await deps.dispatcher.dispatch(job.id, input.deadline, inline ? job : undefined);
+      ended = (await deps.dispatcher.dispatch(job.id, input.deadline, inline ? job : undefined)) ?? undefined;
     } catch (error) {
       // Nothing will ever run it: end it now, and the provider was never called.
       const ended = await deps.jobs
@@ -116,12 +119,13 @@ export const createCreateImage = (deps: CreateImageDeps) => {
       throw error;
     }
     deps.log.info('image job created', { imageId: job.id, model: job.model, background: deps.dispatcher.background });
-    return { job, quota: reservation?.status };
+    return { job, quota: reservation?.status, ended };
   };
 
   const startAndWait = async (input: CreateImageInput): Promise<CreateImageOutcome> => {
     const started = await start(input);
-    const job = await waitFor(started.job.id, input.waitUntil);
+    // An inline run that succeeded says how it stored the job; anything else is read back.
+    const job = started.ended ?? (await waitFor(started.job.id, input.waitUntil));
     // Deleted by its owner while this request waited for it.
     if (!job || job.status === 'deleted') throw new AppError('not_found', 'The image was deleted while it was being generated.');
     if (job.status === 'failed') throw fromJobError(job.error);

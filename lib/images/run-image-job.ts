@@ -67,7 +67,8 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
     deps.log.info('job deleted while running: removed its objects', { imageId: job.id, objects: keys.length });
   };
 
-  const execute = async (job: ImageJob, claim: string, budget: RunBudget): Promise<void> => {
+  /** Runs a claimed job to its end; returns the job as stored when it succeeded (undefined otherwise). */
+  const execute = async (job: ImageJob, claim: string, budget: RunBudget): Promise<ImageJob | undefined> => {
     const storeDeadline = budget.deadline - budget.webhookReserveMs;
     const providerDeadline = storeDeadline - deps.uploadReserveMs;
     const startedAt = deps.now();
@@ -84,7 +85,7 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
     if (providerDeadline - startedAt < deps.minProviderTimeMs || job.prompt === undefined || job.providerPrompt === undefined) {
       // Refused before spending money: a generation that cannot finish in time is billed for nobody.
       await endAs(new AppError('provider_timeout', 'Not enough time left to generate an image.'), false);
-      return;
+      return undefined;
     }
     const outcome = await runImagePipeline(deps, {
       id: job.id,
@@ -103,30 +104,38 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
     });
     if (!outcome.ok) {
       await endAs(outcome.error, outcome.billed);
-      return;
+      return undefined;
     }
-    const won = await deps.jobs.succeed(job.id, claim, outcome.image, deps.now());
+    const completedAt = deps.now();
+    const won = await deps.jobs.succeed(job.id, claim, outcome.image, completedAt);
     if (!won) {
       const current = await deps.jobs.get(job.id);
       await cleanUpDeleted(current ?? job, [outcome.image.key, outcome.image.recordKey]);
+      return undefined;
     }
+    // What `succeed` wrote, so an inline caller need not read it back.
+    return { ...job, status: 'succeeded', result: outcome.image, completedAt, prompt: undefined, providerPrompt: undefined, leaseUntil: undefined };
   };
 
   /**
    * Runs (or finishes, or reports) the job `id`. Safe to call any number of times for the same id. `claimed`: the
-   * job as its creator wrote it, already `running` under its claim (inline runs), so it is not read and claimed.
+   * job as its creator wrote it, already `running` under its claim (inline runs), so it is not read and claimed;
+   * such a run returns the job as it stored it when it succeeded, so the caller need not read it back.
    */
-  return async (id: string, budget: RunBudget, claimed?: ImageJob): Promise<void> => {
+  return async (id: string, budget: RunBudget, claimed?: ImageJob): Promise<ImageJob | undefined> => {
     if (claimed?.status === 'running' && claimed.claim !== undefined && claimed.id === id) {
-      await execute(claimed, claimed.claim, budget);
-      if (claimed.webhook) await notify(id, budget);
-      return;
+      const succeeded = await execute(claimed, claimed.claim, budget);
+      if (claimed.webhook) {
+        await notify(id, budget);
+        return undefined; // its webhook state changed: the caller reads the job
+      }
+      return succeeded;
     }
     for (let step = 0; step < 4; step += 1) {
       const job = await deps.jobs.get(id);
       if (!job) {
         deps.log.info('job not found (deleted before it ran)', { imageId: id });
-        return;
+        return undefined;
       }
       const now = deps.now();
       if (job.status === 'queued') {
@@ -135,7 +144,7 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
         await execute(job, claim, budget);
         // Only a job with a webhook has anything to report (saves a read of every other job).
         if (job.webhook) await notify(id, budget);
-        return;
+        return undefined;
       }
       if (job.status === 'running') {
         if (leaseExpired(job, now)) {
@@ -152,10 +161,10 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
       if (job.status === 'deleted') {
         // A tombstone whose worker's lease ran out: no worker will come back to clean it up.
         if ((job.leaseUntil ?? 0) < now) await deps.jobs.remove(id, 'deleted');
-        return;
+        return undefined;
       }
       await notify(id, budget);
-      return;
+      return undefined;
     }
   };
 };
