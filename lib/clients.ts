@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import OpenAI from 'openai';
 import type { Config } from './config.js';
+import { lazily } from './lazy.js';
 import { estimateImageCostMicroUsd } from './domain/pricing.js';
 import { newImageId } from './domain/object-keys.js';
 import { OfflineImageGenerator } from './adapters/offline-image-generator.js';
@@ -14,11 +15,8 @@ import { dynamoDbApi, type DynamoDbApi } from './adapters/dynamodb-api.js';
 import { OpenAIPromptModerator } from './adapters/openai-prompt-moderator.js';
 import { boundedFetch } from './adapters/bounded-fetch.js';
 import { maxBase64Length } from './domain/base64.js';
-import { JoseTokenVerifier } from './adapters/jose-token-verifier.js';
 import { DynamoDbJobStore } from './adapters/dynamodb-job-store.js';
 import { LambdaJobDispatcher } from './adapters/lambda-job-dispatcher.js';
-import { HttpsWebhookSender } from './adapters/https-webhook-sender.js';
-import { CloudFrontInvalidator } from './adapters/cloudfront-invalidator.js';
 import { EmfMetrics } from './adapters/emf-metrics.js';
 import type {
   EstimateCost,
@@ -143,7 +141,34 @@ function createWebhookSender(config: Config, logger: Logger): WebhookSender | un
   const { secret, secretParameter, allowLoopback } = config.webhooks;
   const signingSecret = secret ?? (secretParameter === undefined ? undefined : ssmSecret(secretParameter, config.awsRegion, ssmOptions(config)));
   if (signingSecret === undefined) return undefined;
-  return new HttpsWebhookSender({ secret: signingSecret, allowLoopback, log: logger });
+  const sender = lazily(async () => {
+    const { HttpsWebhookSender } = await import('./adapters/https-webhook-sender.js');
+    return new HttpsWebhookSender({ secret: signingSecret, allowLoopback, log: logger });
+  });
+  return {
+    check: async (url, deadline) => (await sender()).check(url, deadline),
+    deliver: async (url, event, deadline) => (await sender()).deliver(url, event, deadline),
+  };
+}
+
+function createTokenVerifier(config: Config, now: () => number, logger: Logger): TokenVerifier | undefined {
+  const jwt = config.jwt;
+  if (!jwt) return undefined;
+  const verifier = lazily(async () => {
+    const { JoseTokenVerifier } = await import('./adapters/jose-token-verifier.js');
+    return new JoseTokenVerifier(jwt, { now, log: logger });
+  });
+  return { verify: async (token) => (await verifier()).verify(token) };
+}
+
+function createCdnInvalidator(config: Config): CdnInvalidator | undefined {
+  const distributionId = config.cdnDistributionId;
+  if (distributionId === undefined) return undefined;
+  const invalidator = lazily(async () => {
+    const { CloudFrontInvalidator } = await import('./adapters/cloudfront-invalidator.js');
+    return new CloudFrontInvalidator(distributionId);
+  });
+  return { invalidate: async (keys) => (await invalidator()).invalidate(keys) };
 }
 
 export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
@@ -169,14 +194,13 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     moderator:
       overrides.moderator ??
       (config.moderation.mode !== 'off' && openai ? new OpenAIPromptModerator(openai, config.moderation.model) : undefined),
-    tokens: config.jwt ? new JoseTokenVerifier(config.jwt, { now, log: logger }) : undefined,
+    tokens: createTokenVerifier(config, now, logger),
     jobs: config.jobs && dynamo && state ? new DynamoDbJobStore(dynamo, state.table) : undefined,
     dispatcher: overrides.dispatcher ?? createDispatcher(config),
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),
     metrics: overrides.metrics ?? new EmfMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
     cdn:
-      overrides.cdn ??
-      (config.cdnDistributionId === undefined ? undefined : new CloudFrontInvalidator(config.cdnDistributionId)),
+      overrides.cdn ?? createCdnInvalidator(config),
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.
     estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
     now,

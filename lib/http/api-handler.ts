@@ -10,6 +10,7 @@ import { requestDeadline } from '../domain/deadline.js';
 import { parsePrefer, toResource, waitPlan } from '../domain/image-job.js';
 import { familyOf } from '../domain/models.js';
 import { AppError } from '../errors.js';
+import { lazily } from '../lazy.js';
 import { authenticate } from '../middleware/authenticate.js';
 import { bodyLimit, requireJsonBody } from '../middleware/body-limit.js';
 import { errorResponse, requestIdFrom, requestIdOf } from '../middleware/error-response.js';
@@ -18,7 +19,6 @@ import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type UseCases } from '../use-cases.js';
-import { PAGE_SCRIPT, PAGE_STYLE, pageCsp, pageHtml } from './generate-page.js';
 
 type Event = APIGatewayProxyEventV2;
 type Result = APIGatewayProxyStructuredResultV2;
@@ -46,9 +46,9 @@ const PAGE_PATHS = new Set(['/', '/app.js', '/app.css']);
  * The contract (openapi.yaml, bundled as JSON), loaded and serialised on its first request: as a lazily loaded
  * module its 12 KB object literal is not compiled by every cold start (README "Performance").
  */
-let openApiBody: Promise<string> | undefined;
-const openApiDocumentText = (): Promise<string> =>
-  (openApiBody ??= import('./openapi.json', { with: { type: 'json' } }).then((module) => JSON.stringify(module.default)));
+const openApiDocumentText = lazily(() =>
+  import('./openapi.json', { with: { type: 'json' } }).then((module) => JSON.stringify(module.default)),
+);
 
 /** The Idempotency-Key header (IETF draft: 1-255 printable ASCII characters), or undefined when absent. */
 function idempotencyKeyOf(headers: Record<string, string | undefined>): string | undefined {
@@ -176,24 +176,27 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
   };
 
-  const page = pageHtml({
-    models: config.imageModels,
-    defaultModel: config.imageModel,
-    imageOrigin: new URL(config.publicBaseUrl).origin,
-  });
-  const staticAnswer = (contentType: string, body: string) => async (): Promise<Result> => ({
+  // The Generate page's module is loaded by its first request only: API cold starts do not compile it.
+  const pageParts = lazily(() =>
+    import('./generate-page.js').then((page) => ({
+      html: page.pageHtml({ models: config.imageModels, defaultModel: config.imageModel, imageOrigin: new URL(config.publicBaseUrl).origin }),
+      script: page.PAGE_SCRIPT,
+      style: page.PAGE_STYLE,
+      csp: page.pageCsp(new URL(config.publicBaseUrl).origin),
+    })),
+  );
+  const staticAnswer = (contentType: string, part: 'html' | 'script' | 'style') => async (): Promise<Result> => ({
     statusCode: 200,
     headers: { 'content-type': contentType, 'cache-control': 'no-cache' },
-    body,
+    body: (await pageParts())[part],
   });
   // Runs after the security headers (middy runs `after` in reverse order of `use`): the page needs to run its own
   // script and show images from the image origin, which the API's CSP (sandbox, nothing allowed) forbids.
-  const pageCspValue = pageCsp(new URL(config.publicBaseUrl).origin);
   const pageHeaders: HttpMiddleware = {
-    after: (request: HttpRequest) => {
+    after: async (request: HttpRequest) => {
       const headers = request.response?.headers;
       if (headers && PAGE_PATHS.has(request.event.requestContext?.http?.path ?? '') && request.response?.statusCode === 200) {
-        headers['Content-Security-Policy'] = pageCspValue;
+        headers['Content-Security-Policy'] = (await pageParts()).csp;
         // Images come from the image origin as plain <img> loads (no CORS needed, whatever origins CloudFront
         // allows); require-corp would block them, and the page needs no cross-origin isolation.
         headers['Cross-Origin-Embedder-Policy'] = 'unsafe-none';
@@ -227,9 +230,9 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       { method: 'GET', path: '/images/{id}', handler: route(getImage) },
       { method: 'DELETE', path: '/images/{id}', handler: route(deleteImage) },
       // The Generate page (no credentials: the page asks for them).
-      { method: 'GET', path: '/', handler: staticAnswer('text/html; charset=utf-8', page) },
-      { method: 'GET', path: '/app.js', handler: staticAnswer('text/javascript; charset=utf-8', PAGE_SCRIPT) },
-      { method: 'GET', path: '/app.css', handler: staticAnswer('text/css; charset=utf-8', PAGE_STYLE) },
+      { method: 'GET', path: '/', handler: staticAnswer('text/html; charset=utf-8', 'html') },
+      { method: 'GET', path: '/app.js', handler: staticAnswer('text/javascript; charset=utf-8', 'script') },
+      { method: 'GET', path: '/app.css', handler: staticAnswer('text/css; charset=utf-8', 'style') },
       // Public, like any API description: no credentials needed to read the contract.
       {
         method: 'GET',
