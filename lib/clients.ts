@@ -1,12 +1,13 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import OpenAI from 'openai';
-import type { Config } from './config.js';
+import type { Config, SecretEndpoint } from './config.js';
 import { lazily } from './lazy.js';
 import { estimateImageCostMicroUsd } from './domain/pricing.js';
 import { newImageId } from './domain/object-keys.js';
 import { OfflineImageGenerator } from './adapters/offline-image-generator.js';
 import { OpenAIImageGenerator } from './adapters/openai-image-generator.js';
+import { RoutedImageGenerator } from './adapters/routed-image-generator.js';
 import { S3ImageStore } from './adapters/s3-image-store.js';
 import { ssmSecret } from './adapters/ssm-secret.js';
 import { DynamoDbQuotaGate } from './adapters/dynamodb-quota-gate.js';
@@ -102,13 +103,12 @@ export function createDynamoClient(config: Config): DynamoDbApi {
 
 const ssmOptions = (config: Config): { endpoint?: string } => (config.ssmEndpoint === undefined ? {} : { endpoint: config.ssmEndpoint });
 
-function createOpenAIClient(config: Config): OpenAI | undefined {
-  const provider = config.provider;
-  if (provider.kind !== 'openai') return undefined;
-  const apiKey = provider.apiKey ?? ssmSecret(provider.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
+/** An OpenAI SDK client for OpenAI itself or Azure OpenAI's v1 API (same package, another base URL and key). */
+function createOpenAIClient(config: Config, endpoint: SecretEndpoint, baseURL: string | undefined): OpenAI {
+  const apiKey = endpoint.apiKey ?? ssmSecret(endpoint.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
   return new OpenAI({
     apiKey,
-    ...(provider.baseUrl === undefined ? {} : { baseURL: provider.baseUrl }),
+    ...(baseURL === undefined ? {} : { baseURL }),
     // Both are set per attempt from the request deadline; these only guard against a call without options.
     maxRetries: 0,
     timeout: config.limits.gatewayTimeoutMs,
@@ -121,13 +121,47 @@ function createOpenAIClient(config: Config): OpenAI | undefined {
   });
 }
 
+/**
+ * The generator for the configured providers: each model goes to its provider's adapter. The Bedrock and Gemini
+ * adapters (and their SDKs, which serverless.yml keeps out of the bundle) are loaded by the first request for one
+ * of their models, so a deployment that does not use them never loads them (README "Providers").
+ */
 function createGenerator(config: Config, openai: OpenAI | undefined): ImageGenerator {
-  if (config.provider.kind === 'offline') return new OfflineImageGenerator(config.provider.delayMs);
-  if (openai === undefined) return new OfflineImageGenerator();
-  return new OpenAIImageGenerator(openai, {
-    maxRetries: config.provider.maxRetries,
+  const provider = config.provider;
+  if (provider.kind === 'offline') return new OfflineImageGenerator(provider.delayMs);
+  const limits = {
+    maxRetries: provider.maxRetries,
     maxImageBytes: config.limits.maxImageBytes,
     minAttemptMs: config.limits.minProviderTimeMs,
+  };
+  const { azure, bedrock, google } = provider;
+  return new RoutedImageGenerator({
+    ...(openai ? { openai: async () => new OpenAIImageGenerator(openai, limits) } : {}),
+    ...(azure
+      ? {
+          azure: lazily(async () => {
+            const base = (azure.baseUrl ?? '').replace(/\/+$/, '');
+            return new OpenAIImageGenerator(createOpenAIClient(config, azure, `${base}/openai/v1`), limits);
+          }),
+        }
+      : {}),
+    ...(bedrock
+      ? {
+          bedrock: lazily(async () => {
+            const { BedrockImageGenerator } = await import('./adapters/bedrock-image-generator.js');
+            return new BedrockImageGenerator({ ...limits, region: bedrock.region, endpoint: bedrock.endpoint });
+          }),
+        }
+      : {}),
+    ...(google
+      ? {
+          google: lazily(async () => {
+            const { GeminiImageGenerator } = await import('./adapters/gemini-image-generator.js');
+            const apiKey = google.apiKey ?? ssmSecret(google.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
+            return new GeminiImageGenerator({ ...limits, apiKey, baseUrl: google.baseUrl });
+          }),
+        }
+      : {}),
   });
 }
 
@@ -173,7 +207,10 @@ function createCdnInvalidator(config: Config): CdnInvalidator | undefined {
 
 export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
   const now = overrides.now ?? Date.now;
-  const openai = createOpenAIClient(config);
+  const openai =
+    config.provider.kind === 'live' && config.provider.openai
+      ? createOpenAIClient(config, config.provider.openai, config.provider.openai.baseUrl)
+      : undefined;
   const state = config.state;
   const dynamo = state ? (overrides.dynamo ?? createDynamoClient(config)) : undefined;
   const logger = overrides.logger ?? new Logger({ serviceName: 'durable-image-api' });

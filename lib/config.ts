@@ -1,5 +1,5 @@
 import { DEFAULT_CONSTRAINTS, DEFAULT_PROMPT_TEMPLATE, templateProblem } from './domain/prompt-policy.js';
-import { familyOf } from './domain/models.js';
+import { familyOf, parseModelName, type ProviderName } from './domain/models.js';
 import { usdToMicroUsd } from './domain/pricing.js';
 
 /**
@@ -66,12 +66,23 @@ export type ProviderConfig =
   /** `delayMs`: the offline generator takes this long (OFFLINE_DELAY_MS), to see 202 and polling locally. */
   | { kind: 'offline'; delayMs: number }
   | {
-      kind: 'openai';
-      apiKey: string | undefined;
-      apiKeyParameter: string | undefined;
-      baseUrl: string | undefined;
+      /** Real providers, chosen per model by its name (`openai/...`, `azure/...`, `bedrock/...`, `google/...`). */
+      kind: 'live';
+      /** Also present without OpenAI models when an OpenAI key is given: moderation uses it. */
+      openai: SecretEndpoint | undefined;
+      azure: SecretEndpoint | undefined;
+      bedrock: { region: string; endpoint: string | undefined } | undefined;
+      google: SecretEndpoint | undefined;
+      /** Retries of a failed generation (OpenAI and Azure; each one counted against the spend limits). */
       maxRetries: number;
     };
+
+/** A provider reached with an API key (or the SSM parameter holding it) at a base URL (undefined: its default). */
+export interface SecretEndpoint {
+  apiKey: string | undefined;
+  apiKeyParameter: string | undefined;
+  baseUrl: string | undefined;
+}
 
 export interface JwtConfig {
   issuer: string;
@@ -204,38 +215,82 @@ function parseModels(env: Env): { imageModel: string; imageModels: string[] } {
   const imageModel = optional(env, 'IMAGE_MODEL') ?? 'gpt-image-2';
   const listed = optional(env, 'IMAGE_MODELS');
   const imageModels = listed === undefined ? [imageModel] : listed.split(',').map((m) => m.trim()).filter(Boolean);
+  const seen = new Set<string>();
   for (const model of imageModels) {
     // Model names end up in S3 metadata, which must be US-ASCII.
-    if (!/^[A-Za-z0-9._:-]{1,100}$/.test(model)) {
+    if (!/^[A-Za-z0-9._:/-]{1,100}$/.test(model)) {
       throw new ConfigError('IMAGE_MODELS', `has an invalid model name "${model}"`);
     }
     if (!familyOf(model)) {
-      throw new ConfigError('IMAGE_MODELS', `has "${model}", which is not a gpt-image or dall-e model`);
+      throw new ConfigError(
+        'IMAGE_MODELS',
+        `has "${model}", which is not a wired model (openai/gpt-image-2, azure/<deployment>, ` +
+          'bedrock/stability.stable-image-core-v1:1, bedrock/stability.stable-image-ultra-v1:1, bedrock/stability.sd3-5-large-v1:0, ' +
+          'google/gemini-3.1-flash-image, google/gemini-3-pro-image; README "Providers")',
+      );
     }
+    const canonical = parseModelName(model)?.canonical ?? model;
+    if (seen.has(canonical)) throw new ConfigError('IMAGE_MODELS', `names "${model}" twice`);
+    seen.add(canonical);
   }
-  if (!imageModels.includes(imageModel)) {
+  const defaultCanonical = parseModelName(imageModel)?.canonical;
+  const listedDefault = imageModels.find((model) => parseModelName(model)?.canonical === defaultCanonical);
+  if (listedDefault === undefined) {
     throw new ConfigError('IMAGE_MODEL', `"${imageModel}" must also be listed in IMAGE_MODELS`);
   }
-  return { imageModel, imageModels };
+  return { imageModel: listedDefault, imageModels };
 }
 
-function parseProvider(env: Env): ProviderConfig {
-  const kind = optional(env, 'IMAGE_PROVIDER') ?? 'offline';
-  if (kind === 'offline') return { kind, delayMs: integer(env, 'OFFLINE_DELAY_MS', 0, 0, 600_000) };
-  if (kind !== 'openai') throw new ConfigError('IMAGE_PROVIDER', `must be "openai" or "offline", got "${kind}"`);
-  const apiKey = optional(env, 'OPENAI_API_KEY');
-  const apiKeyParameter = optional(env, 'OPENAI_API_KEY_PARAMETER');
-  if (apiKey === undefined && apiKeyParameter === undefined) {
-    throw new ConfigError('OPENAI_API_KEY', 'or OPENAI_API_KEY_PARAMETER is required when IMAGE_PROVIDER=openai');
-  }
-  const baseUrlRaw = optional(env, 'OPENAI_BASE_URL');
+/** An API key given directly or as an SSM parameter, and an optional base URL; undefined when neither key is set. */
+function secretEndpoint(env: Env, keyName: string, urlName: string): SecretEndpoint | undefined {
+  const apiKey = optional(env, keyName);
+  const apiKeyParameter = optional(env, `${keyName}_PARAMETER`);
+  if (apiKey === undefined && apiKeyParameter === undefined) return undefined;
+  const baseUrlRaw = optional(env, urlName);
   return {
-    kind,
     apiKey,
     apiKeyParameter: apiKey === undefined ? apiKeyParameter : undefined,
-    baseUrl: baseUrlRaw === undefined ? undefined : httpUrl(env, 'OPENAI_BASE_URL', baseUrlRaw),
-    maxRetries: integer(env, 'PROVIDER_MAX_RETRIES', 2, 0, 5),
+    baseUrl: baseUrlRaw === undefined ? undefined : httpUrl(env, urlName, baseUrlRaw),
   };
+}
+
+function parseProvider(env: Env, models: readonly string[]): ProviderConfig {
+  const kind = optional(env, 'IMAGE_PROVIDER') ?? 'offline';
+  if (kind === 'offline') return { kind, delayMs: integer(env, 'OFFLINE_DELAY_MS', 0, 0, 600_000) };
+  // "openai" is what this setting said before other providers existed; it means the same now.
+  if (kind !== 'live' && kind !== 'openai') {
+    throw new ConfigError('IMAGE_PROVIDER', `must be "live" (the providers named by IMAGE_MODELS) or "offline", got "${kind}"`);
+  }
+  const used = new Set<ProviderName>(models.map((model) => parseModelName(model)?.provider ?? 'openai'));
+  const need = <T>(provider: ProviderName, value: T | undefined, variable: string, what: string): T | undefined => {
+    if (used.has(provider) && value === undefined) {
+      throw new ConfigError(variable, `${what} is required for the ${provider}/ models in IMAGE_MODELS`);
+    }
+    return value;
+  };
+  // OpenAI's key also serves moderation, so it is read whenever it is given; Azure and Gemini only when models
+  // of theirs are listed (a deployment may name their SSM parameters without using them).
+  const openai = need('openai', secretEndpoint(env, 'OPENAI_API_KEY', 'OPENAI_BASE_URL'), 'OPENAI_API_KEY', 'OPENAI_API_KEY or OPENAI_API_KEY_PARAMETER');
+  let azure = used.has('azure') ? secretEndpoint(env, 'AZURE_OPENAI_API_KEY', 'AZURE_OPENAI_ENDPOINT') : undefined;
+  if (azure !== undefined && azure.baseUrl === undefined) {
+    throw new ConfigError('AZURE_OPENAI_ENDPOINT', 'is required for azure/ models (https://<resource>.openai.azure.com)');
+  }
+  azure = need('azure', azure, 'AZURE_OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY or AZURE_OPENAI_API_KEY_PARAMETER');
+  const google = need(
+    'google',
+    used.has('google') ? secretEndpoint(env, 'GEMINI_API_KEY', 'GEMINI_BASE_URL') : undefined,
+    'GEMINI_API_KEY',
+    'GEMINI_API_KEY or GEMINI_API_KEY_PARAMETER',
+  );
+  const bedrockEndpoint = optional(env, 'BEDROCK_ENDPOINT');
+  const bedrock = used.has('bedrock')
+    ? {
+        // Bedrock's image models live in a few regions only (us-west-2 for Stability): not necessarily the function's.
+        region: optional(env, 'BEDROCK_REGION') ?? optional(env, 'AWS_REGION') ?? 'us-east-1',
+        endpoint: bedrockEndpoint === undefined ? undefined : httpUrl(env, 'BEDROCK_ENDPOINT', bedrockEndpoint),
+      }
+    : undefined;
+  return { kind: 'live', openai, azure, bedrock, google, maxRetries: integer(env, 'PROVIDER_MAX_RETRIES', 2, 0, 5) };
 }
 
 const usd = (env: Env, name: string, fallback: number): number => {
@@ -297,7 +352,7 @@ function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined
   if (quotas === 'off') return undefined;
   if (table === undefined) {
     if (provider.kind === 'offline') return undefined; // costs nothing, nothing to protect
-    throw new ConfigError('STATE_TABLE', 'is required when IMAGE_PROVIDER=openai (quotas and spend caps); QUOTAS=off disables them');
+    throw new ConfigError('STATE_TABLE', 'is required with real providers (quotas and spend caps); QUOTAS=off disables them');
   }
   const endpointRaw = optional(env, 'DYNAMODB_ENDPOINT');
   let overrides: unknown = {};
@@ -335,13 +390,15 @@ function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined
 }
 
 function parseModeration(env: Env, provider: ProviderConfig): ModerationConfig {
-  // On by default wherever there is a provider to pay; the offline generator has nothing to moderate with.
-  const mode = optional(env, 'MODERATION') ?? (provider.kind === 'openai' ? 'fail-closed' : 'off');
+  // On by default wherever there is an OpenAI key to moderate with (it is free); without one (a Bedrock- or
+  // Gemini-only deployment) the providers' own safety filters are what refuses (README "Limits").
+  const canModerate = provider.kind === 'live' && provider.openai !== undefined;
+  const mode = optional(env, 'MODERATION') ?? (canModerate ? 'fail-closed' : 'off');
   if (mode !== 'off' && mode !== 'fail-closed' && mode !== 'fail-open') {
     throw new ConfigError('MODERATION', `must be "off", "fail-closed" or "fail-open", got "${mode}"`);
   }
-  if (mode !== 'off' && provider.kind !== 'openai') {
-    throw new ConfigError('MODERATION', 'needs IMAGE_PROVIDER=openai (it uses the OpenAI moderations API)');
+  if (mode !== 'off' && !canModerate) {
+    throw new ConfigError('MODERATION', 'needs real providers and an OpenAI key (OPENAI_API_KEY or OPENAI_API_KEY_PARAMETER): it uses the OpenAI moderations API');
   }
   return { mode, model: optional(env, 'MODERATION_MODEL') ?? 'omni-moderation-latest' };
 }
@@ -422,7 +479,8 @@ export function parseConfig(env: Env): Config {
     uploadReserveMs: integer(env, 'UPLOAD_RESERVE_MS', 3_000, 0, 60_000),
     minProviderTimeMs: integer(env, 'MIN_PROVIDER_TIME_MS', 2_000, 0, 60_000),
   };
-  const provider = parseProvider(env);
+  const models = parseModels(env);
+  const provider = parseProvider(env, models.imageModels);
   const jwt = parseJwt(env);
   const state = parseState(env, provider);
   const cdnDistributionId = optional(env, 'CLOUDFRONT_DISTRIBUTION_ID');
@@ -439,7 +497,7 @@ export function parseConfig(env: Env): Config {
     imagePrefix,
     recordPrefix,
     provider,
-    ...parseModels(env),
+    ...models,
     apiKeys: parseApiKeys(env, jwt !== undefined),
     jwt,
     limits,

@@ -4,6 +4,7 @@ import { ImageVerificationError, verifyImage, type ImageInfo } from './domain/im
 import type { StoredImageResult } from './domain/image-job.js';
 import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
 import { microUsdToUsd } from './domain/pricing.js';
+import { parseModelName } from './domain/models.js';
 import {
   principalKey,
   type GenerationHooks,
@@ -26,6 +27,7 @@ export interface ImagePipelineDeps {
   now: () => number;
   metrics?: MetricsRecorder | undefined;
   /** `openai` or `offline`: a metrics dimension. */
+  /** 'offline' when the offline generator serves every model; otherwise each model's name says its provider. */
   providerName?: string;
 }
 
@@ -74,7 +76,7 @@ export async function runImagePipeline(deps: ImagePipelineDeps, input: ImagePipe
   recordProvider(deps, input, 'answered', deps.now() - startedAt, true);
   try {
     const stored = await verifyAndStore(deps, input, generated, startedAt);
-    deps.metrics?.record('ImagesStored', 1, 'Count', { model: input.model, provider: deps.providerName ?? 'unknown' });
+    deps.metrics?.record('ImagesStored', 1, 'Count', { model: input.model, provider: providerOf(deps, input.model) });
     return { ok: true, ...stored };
   } catch (error) {
     // The provider answered with an image: it was generated, and billed, whatever happened to it afterwards.
@@ -82,13 +84,17 @@ export async function runImagePipeline(deps: ImagePipelineDeps, input: ImagePipe
   }
 }
 
+/** The provider a metric is about: the offline generator, or the one the model's name says. */
+const providerOf = (deps: ImagePipelineDeps, model: string): string =>
+  deps.providerName === 'offline' ? 'offline' : (parseModelName(model)?.provider ?? 'unknown');
+
 /** Failures the provider caused (an alarm watches their count); refusals and our own limits are not among them. */
 const PROVIDER_FAILURES = new Set(['provider_error', 'bad_provider_response', 'provider_timeout', 'provider_busy']);
 
 /** Provider latency by outcome, and the estimated spend of every call that may be billed (the daily spend alarm). */
 function recordProvider(deps: ImagePipelineDeps, input: ImagePipelineInput, outcome: string, ms: number, billed: boolean): void {
   if (!deps.metrics) return;
-  deps.metrics.record('ProviderLatency', ms, 'Milliseconds', { model: input.model, provider: deps.providerName ?? 'unknown', outcome });
+  deps.metrics.record('ProviderLatency', ms, 'Milliseconds', { model: input.model, provider: providerOf(deps, input.model), outcome });
   if (billed && input.costMicroUsd > 0) deps.metrics.record('EstimatedCostUsd', microUsdToUsd(input.costMicroUsd), 'None');
 }
 

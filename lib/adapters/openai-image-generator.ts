@@ -1,6 +1,6 @@
 import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { AppError, type AppErrorOptions } from '../errors.js';
-import { familyOf } from '../domain/models.js';
+import { parseModelName } from '../domain/models.js';
 import { maxBase64Length } from '../domain/base64.js';
 import { parseImageAnswer, readBody } from './openai-image-answer.js';
 import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../ports.js';
@@ -31,7 +31,9 @@ const CALLER_PARAMS: Readonly<Record<string, string>> = Object.freeze({
 const REFUSAL_CODES = new Set(['moderation_blocked', 'content_policy_violation']);
 
 /**
- * Image generation through the official OpenAI SDK (any OpenAI-compatible endpoint via `baseURL`).
+ * Image generation through the official OpenAI SDK (any OpenAI-compatible endpoint via `baseURL`): OpenAI itself
+ * (`openai/<model>` or a bare name) and Azure OpenAI's v1 API (`azure/<deployment>`, the client built on
+ * `<AZURE_OPENAI_ENDPOINT>/openai/v1`), which takes the deployment name as `model`.
  *
  * The SDK's own retries are turned off (`maxRetries: 0`) and done here instead, because the SDK does not know
  * our deadline: it honours a `Retry-After` of up to 60 s and would sleep past API Gateway's 30 s limit, turning
@@ -81,21 +83,20 @@ export class OpenAIImageGenerator implements ImageGenerator {
   }
 
   private async attempt(request: GenerationRequest, timeoutMs: number): Promise<GeneratedImage> {
-    const family = familyOf(request.model);
     const signal = AbortSignal.timeout(timeoutMs);
     // asResponse(): the SDK still sends, retries nothing (maxRetries 0) and turns non-2xx answers into APIErrors,
     // but leaves the body to us, so the multi-megabyte answer is read once and decoded in place.
     const response = await this.client.images
       .generate(
         {
-          model: request.model,
+          // The provider's own id: `gpt-image-2` for `openai/gpt-image-2`, the deployment for `azure/<deployment>`.
+          model: parseModelName(request.model)?.id ?? request.model,
           prompt: request.prompt,
           n: 1,
           size: request.size,
           ...(request.quality === undefined ? {} : { quality: request.quality as 'auto' }),
-          // GPT image models always answer in base64 and reject response_format; dall-e must be asked for it.
-          ...(family?.sendsResponseFormat ? { response_format: 'b64_json' as const } : {}),
-          ...(request.format === undefined || family?.sendsResponseFormat ? {} : { output_format: request.format }),
+          // GPT image models always answer in base64 and reject response_format.
+          ...(request.format === undefined ? {} : { output_format: request.format }),
           user: request.endUserId,
         },
         { timeout: timeoutMs, maxRetries: 0, signal },

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { codePointLength, normalizePrompt, templateOverhead, type HardenOptions } from './prompt-policy.js';
-import { familyOf, type OutputFormat } from './models.js';
+import { familyOf, parseModelName, sizeProblem, type OutputFormat } from './models.js';
 
 /**
  * The body of `POST /images`, checked strictly: unknown fields are an error (a typo like `qualty` should not be
@@ -69,9 +69,12 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
     const field = safeFieldName(issue.path?.map((item) => String(item.key)).join('.') ?? 'body');
     return invalid(field, `"${field}" ${issue.message}.`);
   }
-  const { prompt: rawPrompt, model = rules.defaultModel, size, quality, format, webhook } = parsed.output;
+  const { prompt: rawPrompt, model: asked = rules.defaultModel, size, quality, format, webhook } = parsed.output;
 
-  if (!rules.allowedModels.includes(model)) {
+  // `gpt-image-2` and `openai/gpt-image-2` name one model; the answer uses the spelling the deployment lists.
+  const canonical = parseModelName(asked)?.canonical;
+  const model = rules.allowedModels.find((allowed) => parseModelName(allowed)?.canonical === canonical);
+  if (model === undefined) {
     return invalid('model', `"model" must be one of ${list(rules.allowedModels)}.`);
   }
   const family = familyOf(model);
@@ -94,8 +97,13 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
   }
 
   const chosenSize = size ?? family.defaultSize;
-  if (!family.sizes.includes(chosenSize)) {
-    return invalid('size', `"size" must be one of ${list(family.sizes)} for model ${model}.`);
+  const badSize = sizeProblem(chosenSize, family);
+  if (badSize !== undefined) {
+    const custom = family.customSizes
+      ? `, or WIDTHxHEIGHT with both multiples of ${family.customSizes.multipleOf}, at most ` +
+        `${family.customSizes.maxLongEdge}x${family.customSizes.maxShortEdge} and an aspect ratio of at most ${family.customSizes.maxRatio}:1`
+      : '';
+    return invalid('size', `"size" must be one of ${list(family.sizes)}${custom} for model ${model}.`);
   }
   if (quality !== undefined && !family.qualities.includes(quality)) {
     return family.qualities.length === 0

@@ -1,65 +1,170 @@
 /**
- * What each image model family accepts. Model names come from configuration; this table only says which
- * parameters a family understands, so a request is refused here (400, free) instead of by the provider (billed
- * latency, and a provider error we would have to translate).
+ * Which models this service can call, through which provider, and what each accepts. A request is refused here
+ * (400, free) instead of by the provider (billed latency, and a provider error we would have to translate).
+ *
+ * Names are `provider/model` as LiteLLM and Vercel's AI Gateway spell them (`openai/gpt-image-2`,
+ * `azure/<deployment>`, `bedrock/stability.stable-image-core-v1:1`, `google/gemini-3.1-flash-image`); a bare name
+ * (`gpt-image-2`) is OpenAI's, so clients written before providers existed keep working.
+ *
+ * Models retire: only models whose end of life has not passed (2026-11-25) are wired. Each family says where its
+ * values came from and when. Not wired, because their end of life has passed: dall-e-2 and dall-e-3 (2026-05-12),
+ * gpt-image-1 (2026-10-23), gemini-2.5-flash-image (2026-10-02), the gemini-3 image previews (2026-06-25), Amazon
+ * Nova Canvas (2026-09-30) and Titan Image Generator.
  */
 
-export type ModelFamily = 'gpt-image' | 'dall-e-3' | 'dall-e-2';
+export type ProviderName = 'openai' | 'azure' | 'bedrock' | 'google';
+export const PROVIDERS: readonly ProviderName[] = ['openai', 'azure', 'bedrock', 'google'];
+
+export type ModelFamily = 'gpt-image' | 'stability' | 'gemini-image';
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 
 export interface FamilyCapabilities {
   family: ModelFamily;
+  /** The sizes offered by name (`1024x1024`, or an aspect ratio such as `16:9` for providers that take one). */
   sizes: readonly string[];
   defaultSize: string;
+  /** Also any `WIDTHxHEIGHT` within these bounds (gpt-image-2 only). */
+  customSizes?: CustomSizeRule;
   qualities: readonly string[];
   formats: readonly OutputFormat[];
-  /** Longest prompt (characters) the provider accepts for this family. */
+  /** Longest prompt the provider accepts for this family, in UTF-16 code units (never fewer than characters). */
   maxPromptChars: number;
-  /** GPT image models always answer in base64 and reject `response_format`; dall-e needs it set. */
-  sendsResponseFormat: boolean;
+  /** Where these values came from, and when. */
+  source: string;
 }
+
+export interface CustomSizeRule {
+  /** Width and height must be multiples of this. */
+  multipleOf: number;
+  /** Longest edge and shortest edge at most (the largest resolution, 3840x2160). */
+  maxLongEdge: number;
+  maxShortEdge: number;
+  /** Aspect ratio (long edge / short edge) at most. */
+  maxRatio: number;
+}
+
+/** Aspect ratios of Stable Image Core / Ultra and SD3.5 Large on Bedrock, with the pixel sizes they render. */
+const STABILITY_RATIOS: Readonly<Record<string, { width: number; height: number }>> = {
+  '1:1': { width: 1024, height: 1024 },
+  '16:9': { width: 1344, height: 768 },
+  '21:9': { width: 1536, height: 640 },
+  '2:3': { width: 832, height: 1216 },
+  '3:2': { width: 1216, height: 832 },
+  '4:5': { width: 896, height: 1088 },
+  '5:4': { width: 1088, height: 896 },
+  '9:16': { width: 768, height: 1344 },
+  '9:21': { width: 640, height: 1536 },
+};
+
+/** Gemini image aspect ratios, and the long edge of each `imageSize` (1K, 2K, 4K). */
+const GEMINI_RATIOS = ['1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', '16:9', '21:9'] as const;
+const GEMINI_LONG_EDGE: Readonly<Record<string, number>> = { '1K': 1024, '2K': 2048, '4K': 4096 };
 
 const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freeze({
   'gpt-image': {
     family: 'gpt-image',
     sizes: ['auto', '1024x1024', '1536x1024', '1024x1536'],
     defaultSize: '1024x1024',
+    customSizes: { multipleOf: 16, maxLongEdge: 3840, maxShortEdge: 2160, maxRatio: 3 },
     qualities: ['auto', 'low', 'medium', 'high'],
     formats: ['png', 'jpeg', 'webp'],
     maxPromptChars: 32_000,
-    sendsResponseFormat: false,
+    source:
+      'OpenAI Images API reference as shipped in the openai package 7.57.0 (size: any WIDTHxHEIGHT divisible by 16, ' +
+      'aspect ratio 1:3 to 3:1, at most 3840x2160; prompt at most 32,000 characters), read 2026-11-25',
   },
-  'dall-e-3': {
-    family: 'dall-e-3',
-    sizes: ['1024x1024', '1792x1024', '1024x1792'],
-    defaultSize: '1024x1024',
-    qualities: ['standard', 'hd'],
-    formats: ['png'],
-    maxPromptChars: 4_000,
-    sendsResponseFormat: true,
-  },
-  'dall-e-2': {
-    family: 'dall-e-2',
-    sizes: ['256x256', '512x512', '1024x1024'],
-    defaultSize: '1024x1024',
+  stability: {
+    family: 'stability',
+    sizes: Object.keys(STABILITY_RATIOS),
+    defaultSize: '1:1',
     qualities: [],
+    formats: ['png', 'jpeg'],
+    maxPromptChars: 10_000,
+    source:
+      'Amazon Bedrock user guide, Stability AI models (Stable Image Core/Ultra, SD3.5 Large request and response: ' +
+      'aspect_ratio, output_format png|jpeg, prompt at most 10,000 characters), read 2026-11-25',
+  },
+  'gemini-image': {
+    family: 'gemini-image',
+    sizes: GEMINI_RATIOS,
+    defaultSize: '1:1',
+    // Gemini's imageSize: the resolution tier, which is what its price depends on.
+    qualities: ['1K', '2K', '4K'],
     formats: ['png'],
-    maxPromptChars: 1_000,
-    sendsResponseFormat: true,
+    maxPromptChars: 32_000,
+    source:
+      'Gemini API image generation guide and GenerationConfig.imageConfig reference (aspectRatio, imageSize ' +
+      '1K|2K|4K, images returned as inline PNG data); model list from the Gemini deprecations page, read 2026-11-25',
   },
 });
 
-/** The family of a model name, or undefined for a model this service does not know how to call. */
+/** The wired models by provider: which ids each provider serves, and their family. */
+const WIRED: Readonly<Record<ProviderName, (id: string) => ModelFamily | undefined>> = {
+  // gpt-image-2 and its dated snapshots (gpt-image-2-2026-04-21).
+  openai: (id) => (/^gpt-image-2(-\d{4}-\d{2}-\d{2})?$/.test(id) ? 'gpt-image' : undefined),
+  // An Azure deployment is named by its owner; Azure OpenAI's image deployments are GPT image models.
+  azure: (id) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id) ? 'gpt-image' : undefined),
+  bedrock: (id) =>
+    ['stability.stable-image-core-v1:1', 'stability.stable-image-ultra-v1:1', 'stability.sd3-5-large-v1:0'].includes(id)
+      ? 'stability'
+      : undefined,
+  google: (id) => (['gemini-3.1-flash-image', 'gemini-3-pro-image'].includes(id) ? 'gemini-image' : undefined),
+};
+
+export interface ModelRef {
+  provider: ProviderName;
+  /** The provider's own id (or, on Azure, the deployment name). */
+  id: string;
+  /** `provider/id`: the one spelling to compare names by. */
+  canonical: string;
+}
+
+/** Splits a model name into provider and id; a bare name is OpenAI's. Undefined for an unknown provider. */
+export function parseModelName(name: string): ModelRef | undefined {
+  const slash = name.indexOf('/');
+  if (slash === -1) return { provider: 'openai', id: name, canonical: `openai/${name}` };
+  const provider = name.slice(0, slash) as ProviderName;
+  const id = name.slice(slash + 1);
+  if (!PROVIDERS.includes(provider) || id === '') return undefined;
+  return { provider, id, canonical: `${provider}/${id}` };
+}
+
+/** The capabilities of a model name, or undefined for a model this service does not call. */
 export function familyOf(model: string): FamilyCapabilities | undefined {
-  if (/^(gpt-image|chatgpt-image)/.test(model)) return FAMILIES['gpt-image'];
-  if (/^dall-e-3/.test(model)) return FAMILIES['dall-e-3'];
-  if (/^dall-e-2/.test(model)) return FAMILIES['dall-e-2'];
+  const ref = parseModelName(model);
+  const family = ref ? WIRED[ref.provider](ref.id) : undefined;
+  return family ? FAMILIES[family] : undefined;
+}
+
+/** Why `size` is not accepted for this family (undefined when it is). */
+export function sizeProblem(size: string, family: FamilyCapabilities): string | undefined {
+  if (family.sizes.includes(size)) return undefined;
+  const rule = family.customSizes;
+  const match = /^(\d{1,5})x(\d{1,5})$/.exec(size);
+  if (!rule || !match) return 'unknown';
+  const width = Number(match[1]);
+  const height = Number(match[2]);
+  const long = Math.max(width, height);
+  const short = Math.min(width, height);
+  if (short === 0 || width % rule.multipleOf !== 0 || height % rule.multipleOf !== 0) {
+    return `width and height must be multiples of ${rule.multipleOf}`;
+  }
+  if (long > rule.maxLongEdge || short > rule.maxShortEdge) return `at most ${rule.maxLongEdge}x${rule.maxShortEdge}`;
+  if (long / short > rule.maxRatio) return `an aspect ratio of at most ${rule.maxRatio}:1`;
   return undefined;
 }
 
-/** Parses `1536x1024` (or `auto`, which resolves to the family default) into pixels. */
-export function pixelSize(size: string, family: FamilyCapabilities): { width: number; height: number } {
+/** The pixel size a request renders at: `1536x1024`, an aspect ratio at a resolution tier, or `auto`. */
+export function pixelSize(size: string, family: FamilyCapabilities, quality?: string): { width: number; height: number } {
   const resolved = size === 'auto' ? family.defaultSize : size;
+  if (family.family === 'stability') return STABILITY_RATIOS[resolved] ?? { width: 1024, height: 1024 };
+  if (family.family === 'gemini-image') {
+    const [w = 1, h = 1] = resolved.split(':').map(Number);
+    const long = GEMINI_LONG_EDGE[quality ?? '1K'] ?? 1024;
+    const scale = long / Math.max(w, h);
+    // Multiples of 16, as image models render them.
+    return { width: Math.round((w * scale) / 16) * 16, height: Math.round((h * scale) / 16) * 16 };
+  }
   const [width, height] = resolved.split('x').map(Number);
   return { width: width ?? 1024, height: height ?? 1024 };
 }

@@ -49,7 +49,11 @@ function makeHandler(env: Record<string, string> = {}, overrides: DependencyOver
       IMAGE_PROVIDER: 'openai',
       OPENAI_API_KEY: PROVIDER_KEY,
       OPENAI_BASE_URL: openai.baseUrl,
-      IMAGE_MODELS: 'gpt-image-2,dall-e-3',
+      IMAGE_MODELS: 'gpt-image-2,azure/images-prod,bedrock/stability.stable-image-core-v1:1',
+      AZURE_OPENAI_ENDPOINT: new URL(openai.baseUrl).origin,
+      AZURE_OPENAI_API_KEY: 'azure-test-key',
+      // Nothing listens there: no test in this suite reaches Bedrock (its own suite has a server that speaks it).
+      BEDROCK_ENDPOINT: 'http://127.0.0.1:9',
       S3_ENDPOINT: s3.endpoint,
       IMAGE_BUCKET: s3.bucket,
       PROVIDER_MAX_RETRIES: '1',
@@ -228,10 +232,12 @@ describe('POST /images: success', () => {
   });
 
   it('refuses a prompt that grows past the model limit once NFKC-normalised, before the provider', async () => {
-    // U+FDFA is one code point that NFKC turns into 18 letters: 300 of them pass the 4000-character check.
-    const response = await makeHandler()(post({ prompt: '\uFDFA'.repeat(300), model: 'dall-e-3' }), lambdaContext());
+    // U+FDFA is one code point that NFKC turns into 18 letters: 600 of them pass the 20,000-character check and
+    // become 10,800 characters, more than Stability's 10,000.
+    const model = 'bedrock/stability.stable-image-core-v1:1';
+    const response = await makeHandler({ PROMPT_MAX_CHARS: '20000', MAX_BODY_BYTES: '65536' })(post({ prompt: '\uFDFA'.repeat(600), model }), lambdaContext());
     expect(response.statusCode).toBe(400);
-    expect(json(response)['error']).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('too long for model dall-e-3') });
+    expect(json(response)['error']).toMatchObject({ code: 'invalid_request', message: expect.stringContaining(`too long for model ${model}`) });
     expect(openai.calls).toHaveLength(0);
   });
 
@@ -254,14 +260,23 @@ describe('POST /images: success', () => {
     expect(json(response)['error']).toMatchObject({ code: 'provider_error' });
   });
 
-  it('asks dall-e-3 for b64_json and returns its revised prompt', async () => {
-    openai.enqueue(imageReply(PNG_B64, { revised_prompt: 'A red fox standing in fresh snow' }));
+  it('generates with an Azure OpenAI deployment through the v1 API: its path, its key, the deployment as model', async () => {
     const handler = makeHandler();
-    const response = await handler(post({ prompt: 'a red fox', model: 'dall-e-3', quality: 'hd' }), lambdaContext());
+    const response = await handler(post({ prompt: 'a red fox', model: 'azure/images-prod', size: '1536x1024', quality: 'low' }), lambdaContext());
     expect(response.statusCode).toBe(201);
-    expect(json(response)).toMatchObject({ model: 'dall-e-3', revisedPrompt: 'A red fox standing in fresh snow' });
-    expect(openai.calls[0]?.body).toMatchObject({ model: 'dall-e-3', response_format: 'b64_json', quality: 'hd' });
-    expect(openai.calls[0]?.body).not.toHaveProperty('output_format');
+    expect(json(response)).toMatchObject({ model: 'azure/images-prod' });
+    const [call] = openai.calls;
+    expect(call?.path).toBe('/openai/v1/images/generations');
+    expect(call?.headers['authorization']).toBe('Bearer azure-test-key');
+    expect(call?.body).toMatchObject({ model: 'images-prod', size: '1536x1024', quality: 'low' });
+    expect(call?.body).not.toHaveProperty('response_format');
+  });
+
+  it('sends a gpt-image-2 custom size as asked, and names OpenAI\'s model without the provider prefix', async () => {
+    const response = await makeHandler()(post({ prompt: 'a red fox', model: 'openai/gpt-image-2', size: '2560x1440' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(json(response)).toMatchObject({ model: 'gpt-image-2' });
+    expect(openai.calls[0]?.body).toMatchObject({ model: 'gpt-image-2', size: '2560x1440' });
   });
 
   it.each([

@@ -43,7 +43,10 @@ beforeAll(async () => {
       IMAGE_PROVIDER: 'openai',
       OPENAI_API_KEY: 'sk-fuzz-provider-key',
       OPENAI_BASE_URL: openai.baseUrl,
-      IMAGE_MODELS: 'gpt-image-2,dall-e-3',
+      IMAGE_MODELS: 'gpt-image-2,google/gemini-3-pro-image',
+      GEMINI_API_KEY: 'fuzz-gemini-key',
+      // Nothing listens there: no fuzzed request may reach a provider.
+      GEMINI_BASE_URL: 'http://127.0.0.1:9',
       S3_ENDPOINT: s3.endpoint,
       IMAGE_BUCKET: s3.bucket,
       STATE_TABLE: 'fuzz',
@@ -114,11 +117,13 @@ const badRequests: fc.Arbitrary<BadRequest> = fc.oneof(
   // An enum field with a value the model does not take.
   fc.tuple(prompt, fc.constantFrom('model', 'size', 'quality', 'format'), fc.oneof(oddText, notAString)).filter(
     ([, field, value]) =>
-      !(typeof value === 'string' && ['gpt-image-2', 'dall-e-3', 'auto', '1024x1024', '1536x1024', '1024x1536', 'low', 'medium', 'high', 'png', 'jpeg', 'webp'].includes(value)) &&
+      !(typeof value === 'string' && ['gpt-image-2', 'google/gemini-3-pro-image', 'auto', 'low', 'medium', 'high', 'png', 'jpeg', 'webp'].includes(value)) &&
+      // Any WIDTHxHEIGHT may be a valid gpt-image-2 size.
+      !(typeof value === 'string' && /^\d+x\d+$/.test(value)) &&
       !(field === 'model' && value === undefined),
   ).map(([p, field, value]) => request(`bad ${field}`, { prompt: p, [field]: value })),
   // A combination the chosen model does not support.
-  prompt.map((p) => request('dall-e-3 with webp', { prompt: p, model: 'dall-e-3', format: 'webp' })),
+  prompt.map((p) => request('gemini with webp', { prompt: p, model: 'google/gemini-3-pro-image', format: 'webp' })),
   // Wrong or missing content type.
   fc.tuple(prompt, fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/jsonx', 'json', '')).map(
     ([p, type]) => request('bad content type', { prompt: p }, { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': type }),

@@ -132,7 +132,8 @@ export class OpenAITestServer {
     if (req.method === 'POST' && req.url === '/v1/moderations') {
       this.moderationCalls.push(call);
       reply = this.moderation;
-    } else if (req.method === 'POST' && req.url === '/v1/images/generations') {
+    } else if (req.method === 'POST' && (req.url === '/v1/images/generations' || req.url === '/openai/v1/images/generations')) {
+      // The second path is Azure OpenAI's v1 API (<endpoint>/openai/v1), which answers in OpenAI's shapes.
       this.calls.push(call);
       reply = this.queue.shift() ?? this.fallback;
     } else {

@@ -35,11 +35,35 @@ describe('parseConfig', () => {
 
   it('configures OpenAI with a key or an SSM parameter name', () => {
     const direct = parseConfig(baseEnv({ IMAGE_PROVIDER: 'openai', OPENAI_API_KEY: 'sk-test', STATE_TABLE: 'state' }));
-    expect(direct.provider).toMatchObject({ kind: 'openai', apiKey: 'sk-test', apiKeyParameter: undefined });
+    expect(direct.provider).toMatchObject({ kind: 'live', openai: { apiKey: 'sk-test', apiKeyParameter: undefined } });
     const viaSsm = parseConfig(
       baseEnv({ IMAGE_PROVIDER: 'openai', OPENAI_API_KEY_PARAMETER: '/dia/dev/openai', STATE_TABLE: 'state' }),
     );
-    expect(viaSsm.provider).toMatchObject({ kind: 'openai', apiKey: undefined, apiKeyParameter: '/dia/dev/openai' });
+    expect(viaSsm.provider).toMatchObject({ kind: 'live', openai: { apiKey: undefined, apiKeyParameter: '/dia/dev/openai' } });
+  });
+
+  it('configures each provider the models name, and only those', () => {
+    const config = parseConfig(
+      baseEnv({
+        IMAGE_PROVIDER: 'live',
+        IMAGE_MODEL: 'bedrock/stability.stable-image-core-v1:1',
+        IMAGE_MODELS: 'bedrock/stability.stable-image-core-v1:1,google/gemini-3-pro-image,azure/images-prod',
+        BEDROCK_REGION: 'us-west-2',
+        GEMINI_API_KEY_PARAMETER: '/dia/gemini',
+        AZURE_OPENAI_ENDPOINT: 'https://example-resource.openai.azure.com',
+        AZURE_OPENAI_API_KEY: 'azure-key',
+        STATE_TABLE: 'state',
+      }),
+    );
+    expect(config.provider).toMatchObject({
+      kind: 'live',
+      openai: undefined,
+      bedrock: { region: 'us-west-2', endpoint: undefined },
+      google: { apiKey: undefined, apiKeyParameter: '/dia/gemini' },
+      azure: { apiKey: 'azure-key', baseUrl: 'https://example-resource.openai.azure.com' },
+    });
+    // No OpenAI key: no moderation pre-check, the providers' own filters decide (README "Limits").
+    expect(config.moderation.mode).toBe('off');
   });
 
   it.each([
@@ -49,7 +73,15 @@ describe('parseConfig', () => {
     [{ S3_ENDPOINT: 'not a url' }, 'S3_ENDPOINT'],
     [{ IMAGE_PROVIDER: 'midjourney' }, 'IMAGE_PROVIDER'],
     [{ IMAGE_PROVIDER: 'openai' }, 'OPENAI_API_KEY'],
-    [{ IMAGE_MODEL: 'gpt-image-2', IMAGE_MODELS: 'dall-e-3' }, 'IMAGE_MODEL'],
+    [{ IMAGE_MODEL: 'gpt-image-2', IMAGE_MODELS: 'openai/gpt-image-2-2026-04-21' }, 'IMAGE_MODEL'],
+    [{ IMAGE_MODELS: 'gpt-image-2,dall-e-3' }, 'IMAGE_MODELS'],
+    [{ IMAGE_MODELS: 'gpt-image-2,google/gemini-2.5-flash-image' }, 'IMAGE_MODELS'],
+    [{ IMAGE_MODELS: 'gpt-image-2,openai/gpt-image-2' }, 'IMAGE_MODELS'],
+    [{ IMAGE_PROVIDER: 'live', OPENAI_API_KEY: 'sk', STATE_TABLE: 's', IMAGE_MODELS: 'gpt-image-2,google/gemini-3-pro-image' }, 'GEMINI_API_KEY'],
+    [{ IMAGE_PROVIDER: 'live', OPENAI_API_KEY: 'sk', STATE_TABLE: 's', IMAGE_MODELS: 'gpt-image-2,azure/images' }, 'AZURE_OPENAI_API_KEY'],
+    [{ IMAGE_PROVIDER: 'live', AZURE_OPENAI_API_KEY: 'k', STATE_TABLE: 's', IMAGE_MODEL: 'azure/images' }, 'AZURE_OPENAI_ENDPOINT'],
+    [{ IMAGE_PROVIDER: 'live', STATE_TABLE: 's', IMAGE_MODEL: 'bedrock/stability.sd3-5-large-v1:0', MODERATION: 'fail-closed' }, 'MODERATION'],
+    [{ IMAGE_PROVIDER: 'live', STATE_TABLE: 's', IMAGE_MODEL: 'bedrock/stability.sd3-5-large-v1:0', BEDROCK_ENDPOINT: 'nope' }, 'BEDROCK_ENDPOINT'],
     [{ IMAGE_MODELS: 'gpt-image-2,stable-diffusion' }, 'IMAGE_MODELS'],
     [{ API_KEY_HASHES: undefined }, 'API_KEY_HASHES'],
     [{ API_KEY_HASHES: 'web-app:abc' }, 'API_KEY_HASHES'],

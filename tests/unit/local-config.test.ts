@@ -10,7 +10,11 @@ const read = (path: string): string => readFileSync(new URL(path, root), 'utf8')
 
 // The names lib/config.ts reads: every `optional(env, 'X')`, `integer(env, 'X', ...)` and the like.
 const configVariables = [
-  ...new Set([...read('lib/config.ts').matchAll(/\b(?:optional|required|integer|usd|flag|prefix)\(env, '([A-Z0-9_]+)'/g)].map((m) => m[1] as string)),
+  ...new Set([
+    ...[...read('lib/config.ts').matchAll(/\b(?:optional|required|integer|usd|flag|prefix)\(env, '([A-Z0-9_]+)'/g)].map((m) => m[1] as string),
+    // secretEndpoint(env, 'X_API_KEY', 'X_BASE_URL') reads X_API_KEY, X_API_KEY_PARAMETER and X_BASE_URL.
+    ...[...read('lib/config.ts').matchAll(/\bsecretEndpoint\(env, '([A-Z0-9_]+)', '([A-Z0-9_]+)'\)/g)].flatMap((m) => [m[1] as string, `${m[1]}_PARAMETER`, m[2] as string]),
+  ]),
   'API_KEY_HASHES', // read through a constant
 ].sort();
 

@@ -4,7 +4,7 @@ import { DEFAULT_CONSTRAINTS, DEFAULT_PROMPT_TEMPLATE } from '../../../lib/domai
 
 const rules: RequestRules = {
   defaultModel: 'gpt-image-2',
-  allowedModels: ['gpt-image-2', 'dall-e-3', 'dall-e-2'],
+  allowedModels: ['gpt-image-2', 'bedrock/stability.stable-image-core-v1:1', 'google/gemini-3-pro-image', 'azure/images-prod'],
   maxPromptChars: 4000,
   prompt: { template: DEFAULT_PROMPT_TEMPLATE, constraints: DEFAULT_CONSTRAINTS },
 };
@@ -46,12 +46,51 @@ describe('validateImageRequest', () => {
     [{ prompt: 'fox', size: 1024 }, 'size'],
     [{ prompt: 'fox', quality: 'hd' }, 'quality'],
     [{ prompt: 'fox', format: 'gif' }, 'format'],
-    [{ prompt: 'fox', model: 'dall-e-3', format: 'webp' }, 'format'],
-    [{ prompt: 'fox', model: 'dall-e-3', size: '1536x1024' }, 'size'],
-    [{ prompt: 'fox', model: 'dall-e-2', quality: 'standard' }, 'quality'],
-    [{ prompt: 'x'.repeat(900), model: 'dall-e-2' }, 'prompt'],
+    [{ prompt: 'fox', model: 'dall-e-3' }, 'model'],
+    [{ prompt: 'fox', model: 'bedrock/stability.stable-image-core-v1:1', format: 'webp' }, 'format'],
+    [{ prompt: 'fox', model: 'bedrock/stability.stable-image-core-v1:1', size: '1536x1024' }, 'size'],
+    [{ prompt: 'fox', model: 'bedrock/stability.stable-image-core-v1:1', quality: 'high' }, 'quality'],
+    [{ prompt: 'fox', model: 'google/gemini-3-pro-image', size: '1024x1024' }, 'size'],
+    [{ prompt: 'fox', model: 'google/gemini-3-pro-image', quality: 'high' }, 'quality'],
+    [{ prompt: 'fox', model: 'google/gemini-3-pro-image', format: 'jpeg' }, 'format'],
+    [{ prompt: 'fox', model: 'openai/gpt-image-3' }, 'model'],
+    [{ prompt: 'fox', size: '1000x1000' }, 'size'],
+    [{ prompt: 'fox', size: '3840x1024' }, 'size'],
+    [{ prompt: 'fox', size: '4096x2160' }, 'size'],
+    [{ prompt: 'fox', size: '0x1024' }, 'size'],
   ])('refuses %j naming the field %s', (body, field) => {
     expect(fieldOf(body)).toBe(field);
+  });
+
+  it('takes a bare or a provider-qualified name for one model, and answers with the listed spelling', () => {
+    const qualified = validateImageRequest({ prompt: 'fox', model: 'openai/gpt-image-2' }, rules);
+    expect(qualified).toMatchObject({ ok: true, value: { model: 'gpt-image-2' } });
+    const azure = validateImageRequest({ prompt: 'fox', model: 'azure/images-prod', size: '1536x1024', quality: 'low' }, rules);
+    expect(azure).toMatchObject({ ok: true, value: { model: 'azure/images-prod' } });
+  });
+
+  it('accepts gpt-image-2 custom sizes within its stated bounds', () => {
+    for (const size of ['1536x864', '3840x2160', '2160x3840', '768x2304', '16x16']) {
+      expect(fieldOf({ prompt: 'fox', size })).toBe('ok');
+    }
+  });
+
+  it('takes aspect ratios for Bedrock and Gemini, and resolution tiers as Gemini quality', () => {
+    expect(fieldOf({ prompt: 'fox', model: 'bedrock/stability.stable-image-core-v1:1', size: '16:9', format: 'jpeg' })).toBe('ok');
+    expect(fieldOf({ prompt: 'fox', model: 'google/gemini-3-pro-image', size: '21:9', quality: '4K' })).toBe('ok');
+  });
+
+  it('lists what the chosen model accepts in the 400', () => {
+    const result = validateImageRequest({ prompt: 'fox', model: 'bedrock/stability.stable-image-core-v1:1', size: '1024x1024' }, rules);
+    expect(!result.ok && result.message).toContain('"1:1", "16:9"');
+    const custom = validateImageRequest({ prompt: 'fox', size: '1000x1000' }, rules);
+    expect(!custom.ok && custom.message).toContain('multiples of 16');
+  });
+
+  it('holds a Bedrock prompt to Stability\'s 10,000 characters, less the template', () => {
+    const long = { ...rules, maxPromptChars: 32_000 };
+    expect(fieldOf({ prompt: 'x'.repeat(9_990), model: 'bedrock/stability.stable-image-core-v1:1' }, long)).toBe('prompt');
+    expect(fieldOf({ prompt: 'x'.repeat(9_990) }, long)).toBe('ok');
   });
 
   it('names the unknown field in the message', () => {

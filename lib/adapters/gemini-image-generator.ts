@@ -1,0 +1,112 @@
+import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
+import { AppError } from '../errors.js';
+import { decodeBase64Strict, maxBase64Length } from '../domain/base64.js';
+import { parseModelName } from '../domain/models.js';
+import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
+import { boundedFetch } from './bounded-fetch.js';
+import { isAbort, neverSent, providerFailures } from './provider-failures.js';
+
+export interface GeminiImageGeneratorOptions {
+  apiKey: string | (() => Promise<string>);
+  /** The Gemini API's base URL (GEMINI_BASE_URL, a local test server); Google's by default. */
+  baseUrl: string | undefined;
+  maxImageBytes: number;
+  /** An attempt is not started with less time than this left. */
+  minAttemptMs: number;
+  now?: () => number;
+}
+
+/** Finish reasons of a candidate that a safety or policy system ended (Gemini API `FinishReason`). */
+const REFUSED = new Set(['SAFETY', 'IMAGE_SAFETY', 'PROHIBITED_CONTENT', 'IMAGE_PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'RECITATION', 'IMAGE_RECITATION']);
+
+/**
+ * Gemini image models (`google/gemini-3.1-flash-image`, `google/gemini-3-pro-image`) through Google's
+ * `@google/genai` SDK: one `generateContent` call asking for the IMAGE modality, with the aspect ratio (`size`)
+ * and resolution tier (`quality`: 1K, 2K, 4K) in `imageConfig`. The image arrives as inline base64 in a part.
+ *
+ * One attempt per generation (the SDK's retries are off): a throttled call is a 503 with Retry-After for the
+ * caller, and a failure after sending is never repeated on our side (the money rule). Every body is read through
+ * the same bounded fetch as OpenAI's.
+ */
+export class GeminiImageGenerator implements ImageGenerator {
+  private readonly now: () => number;
+  private client: GoogleGenAI | undefined;
+
+  constructor(private readonly options: GeminiImageGeneratorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  private async genai(): Promise<GoogleGenAI> {
+    if (this.client) return this.client;
+    const apiKey = typeof this.options.apiKey === 'string' ? this.options.apiKey : await this.options.apiKey();
+    this.client = new GoogleGenAI({
+      apiKey,
+      httpOptions: {
+        ...(this.options.baseUrl === undefined ? {} : { baseUrl: this.options.baseUrl }),
+        retryOptions: { attempts: 1 },
+        // An image answer is the largest image's base64 plus its JSON; an error body a few KB.
+        fetch: boundedFetch({ maxOkBytes: () => maxBase64Length(this.options.maxImageBytes) + 64 * 1024, maxErrorBytes: 64 * 1024 }),
+      },
+    });
+    return this.client;
+  }
+
+  async generate(request: GenerationRequest, deadline: number): Promise<GeneratedImage> {
+    const remaining = deadline - this.now();
+    if (remaining < this.options.minAttemptMs) throw providerFailures.timedOut({ remainingMs: remaining }, false);
+    let client: GoogleGenAI;
+    try {
+      client = await this.genai();
+    } catch (error) {
+      throw providerFailures.failed({ reason: 'provider key unavailable' }, false, error);
+    }
+    const signal = AbortSignal.timeout(remaining);
+    let response: GenerateContentResponse;
+    try {
+      response = await client.models.generateContent({
+        model: parseModelName(request.model)?.id ?? request.model,
+        contents: request.prompt,
+        config: {
+          responseModalities: ['IMAGE'],
+          candidateCount: 1,
+          imageConfig: { aspectRatio: request.size, imageSize: request.quality ?? '1K' },
+          abortSignal: signal,
+          httpOptions: { timeout: remaining },
+        },
+      });
+    } catch (error) {
+      throw translate(error, signal.aborted);
+    }
+    return imageOf(response, this.options.maxImageBytes);
+  }
+}
+
+function imageOf(response: GenerateContentResponse, maxImageBytes: number): GeneratedImage {
+  const blocked = response.promptFeedback?.blockReason;
+  if (blocked) throw providerFailures.refused({ providerReason: String(blocked) }, false);
+  const candidate = response.candidates?.[0];
+  const finish = candidate?.finishReason === undefined ? undefined : String(candidate.finishReason);
+  if (finish !== undefined && REFUSED.has(finish)) throw providerFailures.refused({ providerReason: finish }, true);
+  const data = candidate?.content?.parts?.find((part) => typeof part.inlineData?.data === 'string')?.inlineData?.data;
+  if (data === undefined) throw providerFailures.badAnswer({ reason: 'no image part', providerReason: finish });
+  try {
+    return { bytes: decodeBase64Strict(data, maxImageBytes), usage: response.usageMetadata ? { ...response.usageMetadata } : undefined };
+  } catch (error) {
+    throw providerFailures.badAnswer({ reason: error instanceof Error ? error.message : 'undecodable image' }, error);
+  }
+}
+
+function translate(error: unknown, aborted: boolean): AppError {
+  if (error instanceof AppError) return error; // the bounded fetch's refusal of an oversized answer
+  if (aborted || isAbort(error)) return providerFailures.timedOut({}, true, error);
+  if (error instanceof ApiError) {
+    const details = { providerStatus: error.status };
+    if (error.status === 429) return providerFailures.busy(details, 10, error);
+    if (error.status === 400) return providerFailures.callerInput(details, error);
+    if (error.status === 504) return providerFailures.timedOut(details, true, error);
+    // 401/403/404: a wrong key or model (never billed); 5xx after sending may be.
+    return providerFailures.failed(details, error.status >= 500, error);
+  }
+  if (neverSent(error)) return providerFailures.failed({ reason: 'connection refused' }, false, error);
+  return providerFailures.failed({ errorName: error instanceof Error ? error.name : typeof error }, true, error);
+}
