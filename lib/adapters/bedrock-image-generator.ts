@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 import { decodeBase64Strict, maxBase64Length } from '../domain/base64.js';
 import { parseModelName } from '../domain/models.js';
 import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
-import { isAbort, neverSent, providerFailures } from './provider-failures.js';
+import { errorName, isAbort, neverSent, providerFailures } from './provider-failures.js';
 
 export interface BedrockImageGeneratorOptions {
   region: string;
@@ -89,7 +89,7 @@ function imageOf(body: Uint8Array, maxImageBytes: number): GeneratedImage {
 function translate(error: unknown, aborted: boolean): AppError {
   if (error instanceof AppError) return error; // the bounded handler's refusal of an oversized answer
   if (aborted || isAbort(error)) return providerFailures.timedOut({}, true, error);
-  const name = error instanceof Error ? error.name : 'unknown';
+  const name = errorName(error);
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   const details = { providerError: name, providerStatus: status };
   switch (name) {

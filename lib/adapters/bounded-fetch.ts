@@ -13,7 +13,18 @@ export function boundedFetch(options: {
   maxErrorBytes: number;
 }): typeof fetch {
   return async (input, init) => {
-    const response = await fetch(input, init);
+    let response: Response;
+    try {
+      response = await fetch(input, init);
+    } catch (error) {
+      // fetch reports a refused or reset socket as TypeError("fetch failed") with the socket error as its cause.
+      // Passed on as an Error of this realm with that code on it, so every SDK above keeps it as an Error (one
+      // wrapped it as "Non-error was thrown") and the adapters can tell "never sent" from "sent, no answer".
+      const name = (error as { name?: unknown } | undefined)?.name;
+      if (name === 'AbortError' || name === 'TimeoutError') throw error;
+      const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+      throw Object.assign(new Error(`fetch failed${typeof code === 'string' ? `: ${code}` : ''}`, { cause: error }), { code });
+    }
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const limit = response.ok ? options.maxOkBytes(new URL(url).pathname) : options.maxErrorBytes;
     const tooLarge = (): AppError =>

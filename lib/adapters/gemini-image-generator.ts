@@ -4,7 +4,7 @@ import { decodeBase64Strict, maxBase64Length } from '../domain/base64.js';
 import { parseModelName } from '../domain/models.js';
 import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
 import { boundedFetch } from './bounded-fetch.js';
-import { isAbort, neverSent, providerFailures } from './provider-failures.js';
+import { errorName, isAbort, neverSent, providerFailures } from './provider-failures.js';
 
 export interface GeminiImageGeneratorOptions {
   apiKey: string | (() => Promise<string>);
@@ -97,7 +97,8 @@ function imageOf(response: GenerateContentResponse, maxImageBytes: number): Gene
 }
 
 function translate(error: unknown, aborted: boolean): AppError {
-  if (error instanceof AppError) return error; // the bounded fetch's refusal of an oversized answer
+  // The bounded fetch's refusal of an oversized answer: the provider answered, so it may have billed.
+  if (error instanceof AppError) return providerFailures.badAnswer({ ...error.details }, error);
   if (aborted || isAbort(error)) return providerFailures.timedOut({}, true, error);
   if (error instanceof ApiError) {
     const details = { providerStatus: error.status };
@@ -108,5 +109,7 @@ function translate(error: unknown, aborted: boolean): AppError {
     return providerFailures.failed(details, error.status >= 500, error);
   }
   if (neverSent(error)) return providerFailures.failed({ reason: 'connection refused' }, false, error);
-  return providerFailures.failed({ errorName: error instanceof Error ? error.name : typeof error }, true, error);
+  // The SDK parses the answer itself: an answer that is not JSON surfaces as a SyntaxError.
+  if (errorName(error) === 'SyntaxError') return providerFailures.badAnswer({ reason: 'answer is not JSON' }, error);
+  return providerFailures.failed({ errorName: errorName(error) }, true, error);
 }

@@ -39,12 +39,34 @@ export const providerFailures = {
     new AppError('bad_provider_response', 'The image provider returned an unreadable response.', { cause, details, mayBeBilled: true }),
 };
 
+/**
+ * An error's name. Duck-typed, not `instanceof Error`: errors made inside Node (fetch, JSON.parse in an SDK loaded
+ * in another realm, as under Jest) are Errors of another realm.
+ */
+export const errorName = (error: unknown): string => {
+  const name = (error as { name?: unknown } | null | undefined)?.name;
+  return typeof name === 'string' ? name : typeof error;
+};
+
+const messageOf = (error: unknown): string => {
+  const message = (error as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' ? message : '';
+};
+
 /** Whether an error is our own deadline (an aborted request) rather than a provider's answer. */
 export const isAbort = (error: unknown): boolean =>
-  error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError' || /aborted/i.test(error.message));
+  ['AbortError', 'TimeoutError'].includes(errorName(error)) || /aborted/i.test(messageOf(error));
 
-/** A refused or unreachable connection: the request never reached the provider. */
+/**
+ * A refused or unresolvable connection: the request never reached the provider. SDKs wrap the socket error (the
+ * AWS SDK in "AWS SDK error wrapper for Error: connect ECONNREFUSED", fetch in a TypeError with a cause), so the
+ * code is looked for on the error, its cause, and in the message.
+ */
 export const neverSent = (error: unknown): boolean => {
-  const code = (error as { code?: unknown; cause?: { code?: unknown } } | undefined)?.code ?? (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+  const NOT_SENT = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN)\b/;
+  for (let current: unknown = error, depth = 0; current && depth < 4; current = (current as { cause?: unknown }).cause, depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if ((typeof code === 'string' && NOT_SENT.test(code)) || NOT_SENT.test(messageOf(current))) return true;
+  }
+  return false;
 };

@@ -17,7 +17,11 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dia-package-'));
   // No AWS credentials at all: packaging must not need them.
   const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'none-configured' };
-  const result = await run([SERVERLESS_BIN, 'package', '--stage', 'prod', '--package', dir], { env, timeoutMs: 120_000 });
+  // A stage that lists a Bedrock model next to OpenAI's: the worker may invoke exactly that one.
+  const result = await run(
+    [SERVERLESS_BIN, 'package', '--stage', 'prod', '--package', dir, '--param', `imageModels=gpt-image-2,${BEDROCK_MODEL}`],
+    { env, timeoutMs: 120_000 },
+  );
   if (result.code !== 0) throw new Error(`serverless package failed:\n${result.output}`);
   template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Json;
   resources = template['Resources'] as Json;
@@ -26,6 +30,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+const BEDROCK_MODEL = 'bedrock/stability.stable-image-core-v1:1';
 
 const ofType = (type: string): Json[] => Object.values(resources).filter((resource) => resource['Type'] === type);
 const one = (type: string): Json => {
@@ -90,8 +96,12 @@ describe('serverless package (stage prod)', () => {
     for (const env of [api()['Environment']['Variables'] as Json, worker()['Environment']['Variables'] as Json]) {
       expect(env['IMAGE_BUCKET']).toEqual({ Ref: 'ImageBucket' });
       expect(text(env['PUBLIC_BASE_URL'])).toContain('"ImageDistribution","DomainName"');
-      expect(env['IMAGE_PROVIDER']).toBe('openai');
+      expect(env['IMAGE_PROVIDER']).toBe('live');
+      expect(env['IMAGE_MODELS']).toBe(`gpt-image-2,${BEDROCK_MODEL}`);
       expect(env['OPENAI_API_KEY_PARAMETER']).toBe('/durable-image-api/prod/openai-api-key');
+      expect(env['AZURE_OPENAI_API_KEY_PARAMETER']).toBe('/durable-image-api/prod/azure-openai-api-key');
+      expect(env['GEMINI_API_KEY_PARAMETER']).toBe('/durable-image-api/prod/gemini-api-key');
+      expect(env['BEDROCK_REGION']).toBe('us-west-2');
       expect(env['WEBHOOK_SECRET_PARAMETER']).toBe('/durable-image-api/prod/webhook-secret');
       expect(env['API_KEY_HASHES']).toBe('{{resolve:ssm:/durable-image-api/prod/api-key-hashes}}');
       expect(env['STATE_TABLE']).toEqual({ Ref: 'StateTable' });
@@ -231,14 +241,21 @@ describe('serverless package (stage prod)', () => {
       's3:DeleteObject',
       's3:GetObject',
       's3:PutObject',
+      'bedrock:InvokeModel',
       'sqs:SendMessage',
       'ssm:GetParameter',
+    ].sort());
+    // Exactly the foundation models the stage lists, in Bedrock's region.
+    expect(withPrefix(workerStatements, 'bedrock:')[0]?.['Resource']).toEqual([
+      'arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-core-v1:1',
     ]);
     const s3 = withPrefix(workerStatements, 's3:');
     expect(text(s3[0]?.['Resource'])).toMatch(/\/images\/\*.*\/records\/\*/);
     const ssm = text(withPrefix(workerStatements, 'ssm:')[0]?.['Resource']);
     expect(ssm).toContain(':parameter/durable-image-api/prod/openai-api-key');
     expect(ssm).toContain(':parameter/durable-image-api/prod/webhook-secret');
+    expect(ssm).toContain(':parameter/durable-image-api/prod/gemini-api-key');
+    expect(ssm).toContain(':parameter/durable-image-api/prod/azure-openai-api-key');
     expect(text(withPrefix(workerStatements, 'sqs:')[0]?.['Resource'])).toContain('WorkerDeadLetterQueue');
     for (const statement of withPrefix([...apiStatements, ...workerStatements], 'dynamodb:')) {
       expect(text(statement['Resource'])).toContain('StateTable');
@@ -296,7 +313,12 @@ describe('serverless package (stage prod)', () => {
     expect(listing).toContain(entry);
     // The source map ships for lib/stack-trace.ts; it is not parsed at start-up (no --enable-source-maps).
     expect(listing).toContain(`${entry}.map`);
-    expect(listing.some((file) => file.includes('node_modules'))).toBe(false);
+    // The only modules shipped beside the bundle: the optional providers' SDKs (and what they need), loaded by the
+    // first request for one of their models.
+    const shipped = new Set(listing.filter((file) => file.startsWith('node_modules/')).map((file) => file.split('/').slice(1, 3).join('/')));
+    expect(shipped).toContain('@google/genai');
+    expect(shipped).toContain('@aws-sdk/client-bedrock-runtime');
+    expect(listing.some((file) => file.startsWith('node_modules/openai/') || file.startsWith('node_modules/@aws-sdk/client-s3/'))).toBe(false);
     execFileSync('unzip', ['-q', '-o', zip, '-d', join(dir, `unzipped-${name}`)]);
     const probe = `const m = require(${JSON.stringify(join(dir, `unzipped-${name}`, entry))}); console.log(typeof m.handler)`;
     const env = {

@@ -59,6 +59,22 @@ export const moderationReply = (flagged: boolean, categories: string[] = []): Re
   },
 });
 
+/** Which wire protocol a server speaks: where its image requests arrive (the replies are the test's to shape). */
+export type Protocol = 'openai' | 'bedrock' | 'gemini';
+
+const IMAGE_PATHS: Readonly<Record<Protocol, RegExp>> = {
+  // OpenAI, and Azure OpenAI's v1 API (<endpoint>/openai/v1), which answers in OpenAI's shapes.
+  openai: /^\/(openai\/)?v1\/images\/generations$/,
+  // Bedrock Runtime InvokeModel (restJson1): the model id is a path segment, ':' percent-encoded.
+  bedrock: /^\/model\/[^/]+\/invoke$/,
+  // Gemini API generateContent (v1, as @google/genai 3 calls it, or v1beta).
+  gemini: /^\/v1(beta)?\/models\/[^/:]+:generateContent$/,
+};
+
+/**
+ * A provider stand-in on loopback that speaks one provider's wire protocol: the real SDKs send to it with their
+ * real HTTP, headers and JSON, and it answers with queued replies (images, errors, hangs, resets, huge bodies).
+ */
 export class OpenAITestServer {
   /** Image generation requests. */
   readonly calls: RecordedCall[] = [];
@@ -76,11 +92,17 @@ export class OpenAITestServer {
     private readonly server: Server,
     readonly baseUrl: string,
     fallback: Reply,
+    private readonly protocol: Protocol,
   ) {
     this.fallback = fallback;
   }
 
-  static async start(fallback: Reply): Promise<OpenAITestServer> {
+  /** The origin (scheme, host, port): the base URL of Bedrock's and Gemini's endpoints. */
+  get origin(): string {
+    return new URL(this.baseUrl).origin;
+  }
+
+  static async start(fallback: Reply, protocol: Protocol = 'openai'): Promise<OpenAITestServer> {
     let instance: OpenAITestServer | undefined;
     const server = createServer((req, res) => {
       void instance?.handle(req, res);
@@ -91,7 +113,7 @@ export class OpenAITestServer {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    instance = new OpenAITestServer(server, `http://127.0.0.1:${port}/v1`, fallback);
+    instance = new OpenAITestServer(server, `http://127.0.0.1:${port}${protocol === 'openai' ? '/v1' : ''}`, fallback, protocol);
     return instance;
   }
 
@@ -129,11 +151,10 @@ export class OpenAITestServer {
     }
     const call = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
     let reply: Reply;
-    if (req.method === 'POST' && req.url === '/v1/moderations') {
+    if (this.protocol === 'openai' && req.method === 'POST' && req.url === '/v1/moderations') {
       this.moderationCalls.push(call);
       reply = this.moderation;
-    } else if (req.method === 'POST' && (req.url === '/v1/images/generations' || req.url === '/openai/v1/images/generations')) {
-      // The second path is Azure OpenAI's v1 API (<endpoint>/openai/v1), which answers in OpenAI's shapes.
+    } else if (req.method === 'POST' && IMAGE_PATHS[this.protocol].test(req.url ?? '')) {
       this.calls.push(call);
       reply = this.queue.shift() ?? this.fallback;
     } else {

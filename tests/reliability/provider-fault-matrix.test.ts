@@ -1,0 +1,217 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { createDependencies } from '../../lib/clients.js';
+import { parseConfig } from '../../lib/config.js';
+import { createApiHandler } from '../../lib/http/api-handler.js';
+import { withContract } from '../support/contract.js';
+import { startCapture, type Capture } from '../support/capture-logs.js';
+import { TEST_API_KEY, serversEnv } from '../support/env.js';
+import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
+import { pngOf } from '../support/fixtures.js';
+import { httpEvent, lambdaContext } from '../support/lambda.js';
+import { OpenAITestServer, type Reply } from '../support/openai-test-server.js';
+import { bedrockError, bedrockFiltered, bedrockImage, geminiBlocked, geminiError, geminiImage } from '../support/provider-replies.js';
+import { estimatedCost } from '../support/pricing.js';
+import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
+import { verifySigV4 } from '../support/sigv4.js';
+
+/**
+ * Bedrock and Gemini through their real SDKs against servers that speak their wire protocols (paths, auth
+ * headers, JSON shapes, error bodies), with quotas on: each fault of the OpenAI matrix, with the same guarantees.
+ * The documented status and code, nothing stored, nothing provider-specific in the answer, and the money rule:
+ * a reservation goes back only when the provider certainly did not generate. These adapters make one attempt.
+ */
+
+const GEMINI_KEY = 'gemini-test-key-3141592653';
+const PROMPT = 'provider matrix prompt: a lighthouse at dusk';
+const PNG = pngOf(64, 64, 'provider matrix');
+const PNG_B64 = PNG.toString('base64');
+const BEDROCK_MODEL = 'bedrock/stability.stable-image-core-v1:1';
+const GEMINI_MODEL = 'google/gemini-3-pro-image';
+
+let s3: LocalS3;
+let dynamo: LocalDynamo;
+let bedrock: OpenAITestServer;
+let gemini: OpenAITestServer;
+let capture: Capture;
+let table: string;
+let tables = 0;
+let closedPort = '';
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+beforeAll(async () => {
+  [s3, dynamo, bedrock, gemini] = await Promise.all([
+    startLocalS3(),
+    startLocalDynamo(),
+    OpenAITestServer.start(bedrockImage(PNG_B64), 'bedrock'),
+    OpenAITestServer.start(geminiImage(PNG_B64), 'gemini'),
+  ]);
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+  closedPort = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
+  capture = startCapture();
+});
+
+afterAll(async () => {
+  capture.stop();
+  await Promise.all([bedrock.close(), gemini.close(), dynamo.stop()]);
+  await s3.stop();
+});
+
+beforeEach(async () => {
+  bedrock.reset(bedrockImage(PNG_B64));
+  gemini.reset(geminiImage(PNG_B64));
+  await s3.clear();
+  tables += 1;
+  table = `providers-${tables}`;
+  await dynamo.createTable(table);
+});
+
+function makeHandler(env: Record<string, string> = {}): Handler {
+  const config = parseConfig(
+    serversEnv(
+      { openaiBaseUrl: 'http://127.0.0.1:9/v1', s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
+      {
+        IMAGE_PROVIDER: 'live',
+        OPENAI_API_KEY: undefined,
+        IMAGE_MODEL: BEDROCK_MODEL,
+        IMAGE_MODELS: `${BEDROCK_MODEL},${GEMINI_MODEL}`,
+        BEDROCK_REGION: 'us-west-2',
+        BEDROCK_ENDPOINT: bedrock.origin,
+        GEMINI_API_KEY: GEMINI_KEY,
+        GEMINI_BASE_URL: gemini.origin,
+        // A short request budget, so that hangs end in seconds rather than in 29.
+        GATEWAY_TIMEOUT_MS: '6000',
+        UPLOAD_RESERVE_MS: '2500',
+        MIN_PROVIDER_TIME_MS: '500',
+        ...env,
+      },
+    ),
+  );
+  return withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.api })) as unknown as Handler);
+}
+
+const post = (body: object): APIGatewayProxyEventV2 =>
+  httpEvent({ body: JSON.stringify({ prompt: PROMPT, ...body }), headers: { authorization: `Bearer ${TEST_API_KEY}` } });
+
+const json = (response: APIGatewayProxyStructuredResultV2): Record<string, unknown> =>
+  JSON.parse(response.body ?? '{}') as Record<string, unknown>;
+
+async function usage(): Promise<{ images: unknown; spend: unknown; global: unknown }> {
+  const items = await dynamo.items(table);
+  const quota = items.find((item) => String(item['pk']).startsWith('quota#'));
+  const spend = items.find((item) => String(item['pk']).startsWith('spend#global#'));
+  return { images: quota?.['images'], spend: quota?.['spendMicroUsd'], global: spend?.['spendMicroUsd'] };
+}
+
+describe('Amazon Bedrock (Stability) through @aws-sdk/client-bedrock-runtime', () => {
+  it('generates: a signed InvokeModel of the model id with Stability\'s JSON, the image stored byte for byte', async () => {
+    const response = await makeHandler()(post({ model: BEDROCK_MODEL, size: '16:9', format: 'png' }), lambdaContext(60_000));
+    expect(response.statusCode).toBe(201);
+    expect(json(response)).toMatchObject({ model: BEDROCK_MODEL, contentType: 'image/png', bytes: PNG.length });
+    expect((await s3.get(json(response)['key'] as string)).body.equals(PNG)).toBe(true);
+    const [call] = bedrock.calls;
+    expect(call?.path).toBe(`/model/${encodeURIComponent('stability.stable-image-core-v1:1')}/invoke`);
+    expect(call?.body).toEqual({ prompt: expect.stringContaining('a lighthouse at dusk'), aspect_ratio: '16:9', output_format: 'png' });
+    expect(call?.headers['content-type']).toBe('application/json');
+    expect(
+      verifySigV4({
+        method: call?.method ?? '',
+        path: call?.path ?? '',
+        headers: call?.headers ?? {},
+        body: JSON.stringify(call?.body),
+        accessKeyId: 'S3RVER',
+        secretAccessKey: 'S3RVER',
+      }),
+    ).toEqual({ service: 'bedrock', region: 'us-west-2' });
+    expect(await usage()).toEqual({ images: 1, spend: 40_000, global: 40_000 });
+  });
+
+  const cost = 40_000;
+  it.each<{ name: string; reply: Reply; status: number; code: string; billed: number; env?: Record<string, string> }>([
+    { name: 'a filtered prompt', reply: bedrockFiltered('Filter reason: prompt'), status: 422, code: 'content_policy_violation', billed: 0 },
+    { name: 'a filtered output image', reply: bedrockFiltered('Filter reason: output image'), status: 422, code: 'content_policy_violation', billed: 1 },
+    { name: 'ThrottlingException', reply: bedrockError(429, 'ThrottlingException'), status: 503, code: 'provider_busy', billed: 0 },
+    { name: 'ServiceUnavailableException', reply: bedrockError(503, 'ServiceUnavailableException'), status: 502, code: 'provider_error', billed: 1 },
+    { name: 'InternalServerException', reply: bedrockError(500, 'InternalServerException'), status: 502, code: 'provider_error', billed: 1 },
+    { name: 'AccessDeniedException (model not enabled)', reply: bedrockError(403, 'AccessDeniedException'), status: 502, code: 'provider_error', billed: 0 },
+    { name: 'ValidationException', reply: bedrockError(400, 'ValidationException'), status: 400, code: 'invalid_request', billed: 0 },
+    { name: 'a hang past the deadline', reply: { kind: 'hang' }, status: 504, code: 'provider_timeout', billed: 1 },
+    { name: 'a reset connection', reply: { kind: 'reset' }, status: 502, code: 'provider_error', billed: 1 },
+    { name: 'malformed JSON', reply: { kind: 'raw', body: '{"images": ["iVBOR' }, status: 502, code: 'bad_provider_response', billed: 1 },
+    { name: 'an answer without an image', reply: { kind: 'json', body: { seeds: [1], finish_reasons: [null], images: [] } }, status: 502, code: 'bad_provider_response', billed: 1 },
+    { name: 'a truncated image', reply: bedrockImage(PNG.subarray(0, PNG.length - 30).toString('base64')), status: 502, code: 'bad_provider_response', billed: 1 },
+    { name: 'an answer over the size limit', reply: { kind: 'huge', bytes: 256 * 1024 }, status: 502, code: 'bad_provider_response', billed: 1, env: { MAX_IMAGE_BYTES: '4096' } },
+    { name: 'a refused connection', reply: bedrockImage(PNG_B64), status: 502, code: 'provider_error', billed: 0, env: { BEDROCK_ENDPOINT: 'closed' } },
+  ])('$name -> $status $code, nothing stored, $billed billable attempts counted', async ({ reply, status, code, billed, env }) => {
+    bedrock.setFallback(reply);
+    const handler = makeHandler(env?.['BEDROCK_ENDPOINT'] === 'closed' ? { ...env, BEDROCK_ENDPOINT: closedPort } : env);
+    const response = await handler(post({ model: BEDROCK_MODEL }), lambdaContext(60_000));
+    expect(response.statusCode).toBe(status);
+    expect(json(response)).toEqual({ error: { code, message: expect.any(String), requestId: expect.any(String) } });
+    expect(response.body).not.toMatch(/provider says no|Exception|bedrock/i);
+    expect(await s3.keys()).toEqual([]);
+    expect(await usage()).toEqual({ images: billed > 0 ? 1 : 0, spend: billed * cost, global: billed * cost });
+    if (status === 503) expect(response.headers?.['Retry-After']).toMatch(/^\d+$/);
+  });
+});
+
+describe('Google Gemini through @google/genai', () => {
+  const cost = estimatedCost(PROMPT, '2K', '4:3', GEMINI_MODEL);
+
+  it('generates: generateContent of the model with its key, IMAGE modality and image config, the inline image stored', async () => {
+    const response = await makeHandler()(post({ model: GEMINI_MODEL, size: '4:3', quality: '2K' }), lambdaContext(60_000));
+    expect(response.statusCode).toBe(201);
+    expect(json(response)).toMatchObject({ model: GEMINI_MODEL, contentType: 'image/png', bytes: PNG.length });
+    expect((await s3.get(json(response)['key'] as string)).body.equals(PNG)).toBe(true);
+    const [call] = gemini.calls;
+    expect(call?.path).toBe('/v1/models/gemini-3-pro-image:generateContent');
+    expect(call?.headers['x-goog-api-key']).toBe(GEMINI_KEY);
+    expect(call?.body).toMatchObject({
+      contents: [{ role: 'user', parts: [{ text: expect.stringContaining('a lighthouse at dusk') }] }],
+      generationConfig: { responseModalities: ['IMAGE'], candidateCount: 1, imageConfig: { aspectRatio: '4:3', imageSize: '2K' } },
+    });
+    expect(await usage()).toEqual({ images: 1, spend: cost, global: cost });
+  });
+
+  it.each<{ name: string; reply: Reply; status: number; code: string; billed: number; env?: Record<string, string> }>([
+    { name: 'a blocked prompt', reply: geminiBlocked('prompt'), status: 422, code: 'content_policy_violation', billed: 0 },
+    { name: 'an image stopped by safety', reply: geminiBlocked('image'), status: 422, code: 'content_policy_violation', billed: 1 },
+    { name: '429 RESOURCE_EXHAUSTED', reply: geminiError(429, 'RESOURCE_EXHAUSTED'), status: 503, code: 'provider_busy', billed: 0 },
+    { name: '500 INTERNAL', reply: geminiError(500, 'INTERNAL'), status: 502, code: 'provider_error', billed: 1 },
+    { name: '503 UNAVAILABLE', reply: geminiError(503, 'UNAVAILABLE'), status: 502, code: 'provider_error', billed: 1 },
+    { name: '403 PERMISSION_DENIED (a wrong key)', reply: geminiError(403, 'PERMISSION_DENIED'), status: 502, code: 'provider_error', billed: 0 },
+    { name: '400 INVALID_ARGUMENT', reply: geminiError(400, 'INVALID_ARGUMENT'), status: 400, code: 'invalid_request', billed: 0 },
+    { name: 'a hang past the deadline', reply: { kind: 'hang' }, status: 504, code: 'provider_timeout', billed: 1 },
+    { name: 'a reset connection', reply: { kind: 'reset' }, status: 502, code: 'provider_error', billed: 1 },
+    { name: 'malformed JSON', reply: { kind: 'raw', body: '{"candidates": [{"content": ' }, status: 502, code: 'bad_provider_response', billed: 1 },
+    { name: 'an answer without an image part', reply: { kind: 'json', body: { candidates: [{ content: { parts: [{ text: 'no' }] }, finishReason: 'STOP' }] } }, status: 502, code: 'bad_provider_response', billed: 1 },
+    { name: 'a truncated image', reply: geminiImage(PNG.subarray(0, PNG.length - 30).toString('base64')), status: 502, code: 'bad_provider_response', billed: 1 },
+    { name: 'an answer over the size limit', reply: { kind: 'huge', bytes: 256 * 1024 }, status: 502, code: 'bad_provider_response', billed: 1, env: { MAX_IMAGE_BYTES: '4096' } },
+    { name: 'a refused connection', reply: geminiImage(PNG_B64), status: 502, code: 'provider_error', billed: 0, env: { GEMINI_BASE_URL: 'closed' } },
+  ])('$name -> $status $code, nothing stored, $billed billable attempts counted', async ({ reply, status, code, billed, env }) => {
+    gemini.setFallback(reply);
+    const handler = makeHandler(env?.['GEMINI_BASE_URL'] === 'closed' ? { ...env, GEMINI_BASE_URL: closedPort } : env);
+    const response = await handler(post({ model: GEMINI_MODEL, size: '4:3', quality: '2K' }), lambdaContext(60_000));
+    expect(response.statusCode).toBe(status);
+    expect(json(response)).toEqual({ error: { code, message: expect.any(String), requestId: expect.any(String) } });
+    expect(response.body).not.toMatch(/provider says no|RESOURCE_EXHAUSTED|gemini/i);
+    expect(await s3.keys()).toEqual([]);
+    expect(await usage()).toEqual({ images: billed > 0 ? 1 : 0, spend: billed * cost, global: billed * cost });
+  });
+});
+
+describe('logs', () => {
+  it('hold no provider key, prompt or base64', () => {
+    const output = capture.output();
+    expect(output).not.toContain(GEMINI_KEY);
+    expect(output).not.toContain('lighthouse at dusk');
+    expect(output).not.toContain(PNG_B64.slice(0, 32));
+  });
+});
