@@ -7,6 +7,7 @@ import { microUsdToUsd } from './domain/pricing.js';
 import { parseModelName } from './domain/models.js';
 import {
   principalKey,
+  type GeneratedImage,
   type GenerationHooks,
   type ImageGenerator,
   type ImageStore,
@@ -101,7 +102,7 @@ function recordProvider(deps: ImagePipelineDeps, input: ImagePipelineInput, outc
 async function verifyAndStore(
   deps: ImagePipelineDeps,
   input: ImagePipelineInput,
-  generated: { bytes: Buffer; revisedPrompt?: string | undefined; usage?: Record<string, unknown> | undefined },
+  generated: GeneratedImage,
   startedAt: number,
 ): Promise<{ image: StoredImageResult; createdAt: Date }> {
   const generatedAt = deps.now();
@@ -131,6 +132,8 @@ async function verifyAndStore(
     principal: input.principal.id,
     principalKind: input.principal.kind,
     model: input.model,
+    // The generator's own name when it is not the model asked for (offline runs say so).
+    ...(generated.generatedBy === undefined ? {} : { generatedBy: generated.generatedBy }),
     estimatedCostUsd,
     parameters: { size: input.size, quality: input.quality, format: input.format },
     prompt: input.prompt,
@@ -155,7 +158,13 @@ async function verifyAndStore(
             bytes,
             contentType: info.contentType,
             sha256: digest,
-            metadata: { 'image-id': id, sha256, 'request-id': asciiOnly(input.requestId), model: input.model },
+            metadata: {
+              'image-id': id,
+              sha256,
+              'request-id': asciiOnly(input.requestId),
+              model: input.model,
+              ...(generated.generatedBy === undefined ? {} : { 'generated-by': asciiOnly(generated.generatedBy) }),
+            },
           },
           input.deadline,
         ),
@@ -172,6 +181,8 @@ async function verifyAndStore(
     width: info.width,
     height: info.height,
     model: input.model,
+    // The generator's own name when it is not the model asked for (offline runs say so).
+    ...(generated.generatedBy === undefined ? {} : { generatedBy: generated.generatedBy }),
     estimatedCostUsd,
     providerMs: generatedAt - startedAt,
     storeMs: deps.now() - generatedAt,

@@ -26,6 +26,8 @@ export interface GeneratedImage {
   bytes: Buffer;
   revisedPrompt?: string | undefined;
   usage?: Record<string, unknown> | undefined;
+  /** What actually made the image when it is not the model asked for (the offline generator: `offline/placeholder`). */
+  generatedBy?: string | undefined;
 }
 
 export interface GenerationHooks {

@@ -5,6 +5,9 @@ import { encodePng } from '../domain/png-encoder.js';
 import { familyOf, pixelSize } from '../domain/models.js';
 import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
 
+/** The offline generator's own model name, in records and S3 metadata instead of the model asked for. */
+export const OFFLINE_MODEL = 'offline/placeholder';
+
 /**
  * The embedded default provider: renders a deterministic abstract PNG from the prompt (same prompt and size, same
  * bytes) so the whole service runs with no key and no network. It always renders PNG; the stored content type
@@ -26,9 +29,10 @@ export class OfflineImageGenerator implements ImageGenerator {
       }
     }
     const family = familyOf(request.model);
-    const { width, height } = family ? pixelSize(request.size, family) : { width: 1024, height: 1024 };
+    const { width, height } = family ? pixelSize(request.size, family, request.quality) : { width: 1024, height: 1024 };
     const png = renderPicture(request.prompt, width, height);
-    return { bytes: png, usage: { offline: true } };
+    // Says what it is: its own name, and the format it was asked for next to the PNG it always renders.
+    return { bytes: png, generatedBy: OFFLINE_MODEL, usage: { offline: true, formatAsked: request.format ?? 'png' } };
   }
 }
 
