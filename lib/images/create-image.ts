@@ -2,7 +2,7 @@ import { AppError } from '../errors.js';
 import { giveBack, moderate, type AdmissionDeps } from '../admission.js';
 import { LEASE_MARGIN_MS, isFinal, type ImageJob } from '../domain/image-job.js';
 import { estimateImageCostMicroUsd } from '../domain/pricing.js';
-import { principalKey, type ImageOrder, type JobDispatcher, type QuotaStatus, type WebhookSender } from '../ports.js';
+import { principalKey, type ImageOrder, type JobDispatcher, type QuotaStatus, type Reservation, type WebhookSender } from '../ports.js';
 import { fromJobError, settleExpired, type JobReadDeps } from './jobs.js';
 
 export interface CreateImageDeps extends JobReadDeps, AdmissionDeps {
@@ -19,6 +19,13 @@ export interface CreateImageInput extends ImageOrder {
   deadline: number;
   /** Until when to wait for the image before answering 202 (epoch ms, at most `deadline`). */
   waitUntil: number;
+}
+
+/** What admission settled: the reservation (undefined when quotas are off), the estimate and the time. */
+interface Admitted {
+  reservation: Reservation | undefined;
+  costMicroUsd: number;
+  now: number;
 }
 
 export interface CreateImageOutcome {
@@ -59,9 +66,13 @@ export const createCreateImage = (deps: CreateImageDeps) => {
     return job;
   };
 
-  const start = async (
-    input: CreateImageInput,
-  ): Promise<{ job: ImageJob; quota?: QuotaStatus | undefined; ended?: ImageJob | undefined }> => {
+  /**
+   * The checks before money is spent: the webhook target, the quota reservation and moderation. The quota's
+   * request goes out first and moderation (free) runs meanwhile, deferred by a turn of the event loop so that its
+   * request-building does not hold the quota's back: one round trip before the provider instead of two. The
+   * quota's refusal wins; a moderation refusal gives the reservation back.
+   */
+  const admit = async (input: CreateImageInput): Promise<Admitted> => {
     if (input.webhook !== undefined) {
       if (!deps.webhooks) {
         throw new AppError('invalid_request', '"webhook" is not available: this deployment has no webhook secret (WEBHOOK_SECRET).', {
@@ -72,11 +83,29 @@ export const createCreateImage = (deps: CreateImageDeps) => {
     }
     const now = deps.now();
     const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(input.model, input.quality, input.size, input.providerPrompt);
-    // Moderation (free) runs while the quota is reserved: one round trip fewer before the provider. The quota's
-    // refusal still wins, and nothing is generated before both have answered.
-    const moderated = moderate(deps, input.prompt, input.deadline);
+    const reserving = deps.quota ? deps.quota.reserve(input.principal, costMicroUsd, now) : Promise.resolve(undefined);
+    const moderated = new Promise<void>((resolve) => setImmediate(resolve)).then(() => moderate(deps, input.prompt, input.deadline));
     moderated.catch(() => undefined); // awaited below; this only keeps an early rejection from being "unhandled"
-    const reservation = deps.quota ? await deps.quota.reserve(input.principal, costMicroUsd, now) : undefined;
+    const reservation = await reserving;
+    try {
+      await moderated;
+    } catch (error) {
+      if (reservation) await giveBack(deps, reservation);
+      throw error;
+    }
+    return { reservation, costMicroUsd, now };
+  };
+
+  /** Gives back what an admission reserved for work that did not run (a replayed or refused Idempotency-Key). */
+  const withdraw = async (admitting: Promise<Admitted>): Promise<void> => {
+    const admitted = await admitting.catch(() => undefined);
+    if (admitted?.reservation) await giveBack(deps, admitted.reservation);
+  };
+
+  const start = async (
+    input: CreateImageInput,
+    { reservation, costMicroUsd, now }: Admitted,
+  ): Promise<{ job: ImageJob; quota?: QuotaStatus | undefined; ended?: ImageJob | undefined }> => {
     // Run here (no worker function): the job is written already claimed, so the run neither reads nor claims it.
     const inline = !deps.dispatcher.background;
     const job: ImageJob = {
@@ -101,7 +130,6 @@ export const createCreateImage = (deps: CreateImageDeps) => {
       createdAt: now,
     };
     try {
-      await moderated;
       await deps.jobs.create(job);
     } catch (error) {
       if (reservation) await giveBack(deps, reservation);
@@ -122,8 +150,8 @@ export const createCreateImage = (deps: CreateImageDeps) => {
     return { job, quota: reservation?.status, ended };
   };
 
-  const startAndWait = async (input: CreateImageInput): Promise<CreateImageOutcome> => {
-    const started = await start(input);
+  const startAndWait = async (input: CreateImageInput, admitted: Admitted): Promise<CreateImageOutcome> => {
+    const started = await start(input, admitted);
     // An inline run that succeeded says how it stored the job; anything else is read back.
     const job = started.ended ?? (await waitFor(started.job.id, input.waitUntil));
     // Deleted by its owner while this request waited for it.
@@ -133,30 +161,45 @@ export const createCreateImage = (deps: CreateImageDeps) => {
   };
 
   return async (input: CreateImageInput): Promise<CreateImageOutcome> => {
-    if (input.idempotencyKey === undefined) return startAndWait(input);
+    if (input.idempotencyKey === undefined) return startAndWait(input, await admit(input));
     if (!deps.idempotency) {
       throw new AppError('invalid_request', 'Idempotency-Key is not supported by this deployment (no state table).', {
         details: { field: 'Idempotency-Key' },
       });
     }
+    // Admission starts together with the claim of the key instead of after it (one round trip less before the
+    // provider). When the key turns out to be a replay, or in use, or reused with another body, the work does not
+    // run and what admission reserved is given back: a replay never counts against the quota, as before.
+    const admitting = admit(input);
+    admitting.catch(() => undefined); // awaited by the work, or withdrawn below
     let outcome: CreateImageOutcome | undefined;
-    const { value, replayed } = await deps.idempotency.run(
-      { principal: principalKey(input.principal), key: input.idempotencyKey },
-      {
-        prompt: input.prompt,
-        model: input.model,
-        size: input.size,
-        quality: input.quality ?? null,
-        format: input.format ?? null,
-        webhook: input.webhook ?? null,
-      },
-      input.deadline,
-      async () => {
-        outcome = await startAndWait(input);
-        // Only the id is stored with the key: the job itself (and its prompt) stays in the job store.
-        return { id: outcome.job.id };
-      },
-    );
+    let workStarted = false;
+    let claimed: { value: { id: string }; replayed: boolean };
+    try {
+      claimed = await deps.idempotency.run(
+        { principal: principalKey(input.principal), key: input.idempotencyKey },
+        {
+          prompt: input.prompt,
+          model: input.model,
+          size: input.size,
+          quality: input.quality ?? null,
+          format: input.format ?? null,
+          webhook: input.webhook ?? null,
+        },
+        input.deadline,
+        async () => {
+          workStarted = true;
+          outcome = await startAndWait(input, await admitting);
+          // Only the id is stored with the key: the job itself (and its prompt) stays in the job store.
+          return { id: outcome.job.id };
+        },
+      );
+    } catch (error) {
+      if (!workStarted) await withdraw(admitting);
+      throw error;
+    }
+    const { value, replayed } = claimed;
+    if (!workStarted) await withdraw(admitting);
     if (outcome && !replayed) return outcome;
     const job = await waitFor(value.id, input.waitUntil);
     if (!job || job.status === 'deleted') {

@@ -345,6 +345,22 @@ describe('Idempotency-Key', () => {
     expect(reused.statusCode).toBe(422);
     expect(json(reused).error.code).toBe('idempotency_key_reused');
     expect(openai.calls).toHaveLength(1);
+    // The refused request's admission (run beside the key's claim) was given back.
+    expect((await usage()).images).toBe(1);
+  });
+
+  it('replays a finished key even when the caller has no quota left, and counts nothing for it', async () => {
+    const handler = makeHandler({ DAILY_IMAGE_LIMIT: '1' });
+    const key = { 'idempotency-key': 'last-image-of-the-day' };
+    const first = await handler(post(LOW, key), lambdaContext());
+    expect(first.statusCode).toBe(201);
+    expect((await handler(post(LOW), lambdaContext())).statusCode).toBe(429);
+    const replay = await handler(post(LOW, key), lambdaContext());
+    expect(replay.statusCode).toBe(201);
+    expect(json(replay).url).toBe(json(first).url);
+    expect(header(replay, 'idempotent-replayed')).toBe('true');
+    expect(openai.calls).toHaveLength(1);
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: COST });
   });
 
   it('scopes keys per caller: the same key from another caller is a new request', async () => {
