@@ -201,7 +201,7 @@ export interface CdnInvalidator {
 export type MetricName = 'ImagesStored' | 'EstimatedCostUsd' | 'ProviderLatency' | 'ProviderFailures' | 'Failures' | 'QuotaRefusals';
 
 /**
- * Operational metrics (CloudWatch EMF through Powertools Metrics). Dimensions stay low-cardinality (model,
+ * Operational metrics (CloudWatch EMF lines, lib/adapters/emf-metrics.ts). Dimensions stay low-cardinality (model,
  * provider, outcome, error code); ids never become dimensions.
  */
 export interface MetricsRecorder {
