@@ -91,6 +91,8 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
     // Gemini's imageSize: the resolution tier, which is what its price depends on.
     qualities: ['1K', '2K', '4K'],
     formats: ['png'],
+    // The Gemini API takes far more input than this (its limit is in tokens); 32,000 is this service's own bound,
+    // the same as OpenAI's, so no prompt is accepted for one provider and refused for another.
     maxPromptChars: 32_000,
     source:
       'Gemini API image generation guide and GenerationConfig.imageConfig reference (aspectRatio, imageSize ' +
