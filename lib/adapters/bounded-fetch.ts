@@ -36,7 +36,9 @@ export function boundedFetch(options: {
       await response.body?.cancel().catch(() => undefined);
       throw tooLarge();
     }
-    if (!response.body) return response;
+    // An uncompressed body within an announced length is already bounded: fetch refuses one that runs past its
+    // Content-Length. Only the others go through the counting stream (a web stream per body is not free).
+    if (!response.body || Number.isFinite(announced)) return response;
     let read = 0;
     const limited = response.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
