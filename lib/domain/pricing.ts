@@ -19,7 +19,11 @@ export const GPT_IMAGE_PRICES: PriceTable = Object.freeze({
   high: { '1024x1024': 167_000, '1536x1024': 250_000, '1024x1536': 250_000 },
 });
 
-/** Stability AI on Amazon Bedrock, per image whatever its size: AWS's Bedrock pricing page, read 2025-2026. */
+/**
+ * Stability AI on Amazon Bedrock, per image whatever its size: the figures AWS's Bedrock pricing page published
+ * (us-west-2, on-demand); the page's own text was not in the reference material of 2026-11-25, so re-check them
+ * there before relying on the spend caps.
+ */
 export const BEDROCK_PRICES: Readonly<Record<string, number>> = Object.freeze({
   'stability.stable-image-core-v1:1': 40_000,
   'stability.sd3-5-large-v1:0': 80_000,
