@@ -30,16 +30,17 @@ const REFUSED = new Set(['SAFETY', 'IMAGE_SAFETY', 'PROHIBITED_CONTENT', 'IMAGE_
  */
 export class GeminiImageGenerator implements ImageGenerator {
   private readonly now: () => number;
-  private client: GoogleGenAI | undefined;
+  private client: { key: string; genai: GoogleGenAI } | undefined;
 
   constructor(private readonly options: GeminiImageGeneratorOptions) {
     this.now = options.now ?? Date.now;
   }
 
+  /** The SDK client for the current key: an SSM key is read through its 15-minute cache, so a rotated key is used. */
   private async genai(): Promise<GoogleGenAI> {
-    if (this.client) return this.client;
     const apiKey = typeof this.options.apiKey === 'string' ? this.options.apiKey : await this.options.apiKey();
-    this.client = new GoogleGenAI({
+    if (this.client?.key === apiKey) return this.client.genai;
+    const genai = new GoogleGenAI({
       apiKey,
       httpOptions: {
         ...(this.options.baseUrl === undefined ? {} : { baseUrl: this.options.baseUrl }),
@@ -48,7 +49,8 @@ export class GeminiImageGenerator implements ImageGenerator {
         fetch: boundedFetch({ maxOkBytes: () => maxBase64Length(this.options.maxImageBytes) + 64 * 1024, maxErrorBytes: 64 * 1024 }),
       },
     });
-    return this.client;
+    this.client = { key: apiKey, genai };
+    return genai;
   }
 
   async generate(request: GenerationRequest, deadline: number): Promise<GeneratedImage> {

@@ -207,6 +207,44 @@ describe('Google Gemini through @google/genai', () => {
   });
 });
 
+describe('the Gemini key from SSM', () => {
+  let ssm: ReturnType<typeof createServer>;
+  let ssmUrl = '';
+  let ssmReply = { status: 200, body: '' };
+
+  beforeAll(async () => {
+    ssm = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(ssmReply.status, { 'content-type': 'application/x-amz-json-1.1' }).end(ssmReply.body));
+    });
+    await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', () => resolve()));
+    ssmUrl = `http://127.0.0.1:${(ssm.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => ssm.close(() => resolve()));
+  });
+
+  const viaSsm = () =>
+    makeHandler({ GEMINI_API_KEY: '', GEMINI_API_KEY_PARAMETER: '/durable-image-api/test/gemini-api-key', AWS_ENDPOINT_URL_SSM: ssmUrl });
+
+  it('calls Gemini with the key read from SSM', async () => {
+    ssmReply = { status: 200, body: JSON.stringify({ Parameter: { Value: 'gemini-key-from-parameter-store' } }) };
+    const response = await viaSsm()(post({ model: GEMINI_MODEL }), lambdaContext(60_000));
+    expect(response.statusCode).toBe(201);
+    expect(gemini.calls[0]?.headers['x-goog-api-key']).toBe('gemini-key-from-parameter-store');
+  });
+
+  it('answers 502 without calling Gemini, and gives the reservation back, when the key cannot be read', async () => {
+    ssmReply = { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException' }) };
+    const response = await viaSsm()(post({ model: GEMINI_MODEL }), lambdaContext(60_000));
+    expect(response.statusCode).toBe(502);
+    expect(json(response)).toMatchObject({ error: { code: 'provider_error' } });
+    expect(gemini.calls).toHaveLength(0);
+    expect(await usage()).toEqual({ images: 0, spend: 0, global: 0 });
+  });
+});
+
 describe('logs', () => {
   it('hold no provider key, prompt or base64', () => {
     const output = capture.output();
