@@ -103,11 +103,14 @@ export function createDynamoClient(config: Config): DynamoDbApi {
 
 const ssmOptions = (config: Config): { endpoint?: string } => (config.ssmEndpoint === undefined ? {} : { endpoint: config.ssmEndpoint });
 
+/** A provider's API key: given directly, or read from its SSM parameter (through ssmSecret's cache). */
+const apiKeyOf = (config: Config, endpoint: SecretEndpoint): string | (() => Promise<string>) =>
+  endpoint.apiKey ?? ssmSecret(endpoint.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
+
 /** An OpenAI SDK client for OpenAI itself or Azure OpenAI's v1 API (same package, another base URL and key). */
 function createOpenAIClient(config: Config, endpoint: SecretEndpoint, baseURL: string | undefined): OpenAI {
-  const apiKey = endpoint.apiKey ?? ssmSecret(endpoint.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
   return new OpenAI({
-    apiKey,
+    apiKey: apiKeyOf(config, endpoint),
     ...(baseURL === undefined ? {} : { baseURL }),
     // Both are set per attempt from the request deadline; these only guard against a call without options.
     maxRetries: 0,
@@ -157,8 +160,7 @@ function createGenerator(config: Config, openai: OpenAI | undefined): ImageGener
       ? {
           google: lazily(async () => {
             const { GeminiImageGenerator } = await import('./adapters/gemini-image-generator.js');
-            const apiKey = google.apiKey ?? ssmSecret(google.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
-            return new GeminiImageGenerator({ ...limits, apiKey, baseUrl: google.baseUrl });
+            return new GeminiImageGenerator({ ...limits, apiKey: apiKeyOf(config, google), baseUrl: google.baseUrl });
           }),
         }
       : {}),

@@ -96,6 +96,15 @@ export class AppError extends Error {
 
 export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
 
+/**
+ * An error's name. Duck-typed, not `instanceof Error`: errors made inside Node (fetch, JSON.parse in an SDK loaded
+ * in another realm, as under Jest) are Errors of another realm.
+ */
+export const errorName = (error: unknown): string => {
+  const name = (error as { name?: unknown } | null | undefined)?.name;
+  return typeof name === 'string' ? name : typeof error;
+};
+
 /** The JSON body of every error response. */
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; requestId: string };

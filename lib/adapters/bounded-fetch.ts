@@ -30,6 +30,8 @@ export function boundedFetch(options: {
     const tooLarge = (): AppError =>
       new AppError('bad_provider_response', 'The image provider returned an unreadable response.', {
         details: { reason: `provider answer over the ${limit}-byte limit`, providerStatus: response.status },
+        // The provider answered: what it did before answering may be billed.
+        mayBeBilled: true,
       });
     const announced = announcedLength(response);
     if (Number.isFinite(announced) && announced > limit) {

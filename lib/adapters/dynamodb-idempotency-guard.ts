@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { AppError, isAppError } from '../errors.js';
+import { AppError, errorName, isAppError } from '../errors.js';
 import type { IdempotencyGuard, Log } from '../ports.js';
 import { isConditionFailed, type DynamoDbApi } from './dynamodb-api.js';
 
@@ -108,8 +108,6 @@ export class DynamoDbIdempotencyGuard implements IdempotencyGuard {
     return { value, replayed: false };
   }
 }
-
-const errorName = (error: unknown): string => (error instanceof Error ? error.name : 'unknown');
 
 const inProgress = (): AppError =>
   new AppError('request_in_progress', 'A request with this Idempotency-Key is still being processed. Retry shortly.', {

@@ -1,10 +1,10 @@
 import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
-import { AppError } from '../errors.js';
+import { AppError, errorName } from '../errors.js';
 import { decodeBase64Strict, maxBase64Length } from '../domain/base64.js';
 import { parseModelName } from '../domain/models.js';
 import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
 import { boundedFetch } from './bounded-fetch.js';
-import { errorName, isAbort, neverSent, providerFailures } from './provider-failures.js';
+import { isAbort, neverSent, providerFailures } from './provider-failures.js';
 
 export interface GeminiImageGeneratorOptions {
   apiKey: string | (() => Promise<string>);
@@ -99,8 +99,7 @@ function imageOf(response: GenerateContentResponse, maxImageBytes: number): Gene
 }
 
 function translate(error: unknown, aborted: boolean): AppError {
-  // The bounded fetch's refusal of an oversized answer: the provider answered, so it may have billed.
-  if (error instanceof AppError) return providerFailures.badAnswer({ ...error.details }, error);
+  if (error instanceof AppError) return error; // the bounded fetch's refusal of an oversized answer (may be billed)
   if (aborted || isAbort(error)) return providerFailures.timedOut({}, true, error);
   if (error instanceof ApiError) {
     const details = { providerStatus: error.status };

@@ -3,6 +3,7 @@ import { AppError, type AppErrorOptions } from '../errors.js';
 import { parseModelName } from '../domain/models.js';
 import { maxBase64Length } from '../domain/base64.js';
 import { parseImageAnswer, readBody } from './openai-image-answer.js';
+import { neverSent } from './provider-failures.js';
 import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../ports.js';
 
 export interface OpenAIImageGeneratorOptions {
@@ -140,19 +141,6 @@ const retryWaitMs = (error: unknown, attempt: number): number =>
   retryAfterMs(error) ?? Math.min(500 * 2 ** attempt, 8_000) * (0.75 + Math.random() * 0.25);
 
 /** Connection failures that happen before a request is sent: the provider never saw it. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
-
-function causeCodes(error: unknown): string[] {
-  const codes: string[] = [];
-  let current: unknown = error;
-  // Duck-typed, not `instanceof Error`: errors raised inside Node's fetch may come from another realm.
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
-    const { code, cause } = current as { code?: unknown; cause?: unknown };
-    if (typeof code === 'string') codes.push(code);
-    current = cause;
-  }
-  return codes;
-}
 
 /**
  * Whether a failed attempt may still be billed by the provider. Only what certainly never produced an image is
@@ -174,7 +162,7 @@ export function attemptMayBeBilled(error: unknown): boolean {
   if (error instanceof AppError) return true; // raised while reading or checking a 200 answer
   if (error instanceof APIConnectionTimeoutError || error instanceof APIUserAbortError) return true;
   if (error instanceof APIError) {
-    if (error.status === undefined) return !causeCodes(error).some((code) => NOT_SENT_CODES.has(code));
+    if (error.status === undefined) return !neverSent(error);
     return error.status >= 500;
   }
   return true;

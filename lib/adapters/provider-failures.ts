@@ -1,9 +1,10 @@
-import { AppError } from '../errors.js';
+import { AppError, errorName } from '../errors.js';
 
 /**
  * The failures an image provider's adapter reports, in the service's one taxonomy (lib/errors.ts), with our own
  * messages only: a provider's text may quote the prompt, so it never reaches the caller (it stays in `cause`).
- * Shared by the Bedrock and Gemini adapters; the OpenAI adapter maps the OpenAI SDK's own error classes.
+ * Shared by the Bedrock and Gemini adapters; the OpenAI adapter maps the OpenAI SDK's own error classes (and shares
+ * `neverSent`).
  */
 type Details = Record<string, string | number | boolean | undefined>;
 
@@ -39,15 +40,6 @@ export const providerFailures = {
     new AppError('bad_provider_response', 'The image provider returned an unreadable response.', { cause, details, mayBeBilled: true }),
 };
 
-/**
- * An error's name. Duck-typed, not `instanceof Error`: errors made inside Node (fetch, JSON.parse in an SDK loaded
- * in another realm, as under Jest) are Errors of another realm.
- */
-export const errorName = (error: unknown): string => {
-  const name = (error as { name?: unknown } | null | undefined)?.name;
-  return typeof name === 'string' ? name : typeof error;
-};
-
 const messageOf = (error: unknown): string => {
   const message = (error as { message?: unknown } | null | undefined)?.message;
   return typeof message === 'string' ? message : '';
@@ -57,14 +49,17 @@ const messageOf = (error: unknown): string => {
 export const isAbort = (error: unknown): boolean =>
   ['AbortError', 'TimeoutError'].includes(errorName(error)) || /aborted/i.test(messageOf(error));
 
+/** Socket errors that mean the request never left: refused, unresolvable or unroutable, or an invalid URL. */
+const NOT_SENT = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ERR_INVALID_URL)\b/;
+
 /**
- * A refused or unresolvable connection: the request never reached the provider. SDKs wrap the socket error (the
- * AWS SDK in "AWS SDK error wrapper for Error: connect ECONNREFUSED", fetch in a TypeError with a cause), so the
- * code is looked for on the error, its cause, and in the message.
+ * A refused or unresolvable connection: the request never reached the provider, so it cannot be billed (the money
+ * rule). Every adapter decides it here. SDKs wrap the socket error (the AWS SDK in "AWS SDK error wrapper for Error:
+ * connect ECONNREFUSED", fetch in a TypeError with a cause, OpenAI's SDK in an APIConnectionError), so the code is
+ * looked for on the error, down its causes, and in the messages.
  */
 export const neverSent = (error: unknown): boolean => {
-  const NOT_SENT = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN)\b/;
-  for (let current: unknown = error, depth = 0; current && depth < 4; current = (current as { cause?: unknown }).cause, depth += 1) {
+  for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
     const code = (current as { code?: unknown }).code;
     if ((typeof code === 'string' && NOT_SENT.test(code)) || NOT_SENT.test(messageOf(current))) return true;
   }

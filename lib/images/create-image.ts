@@ -194,12 +194,10 @@ export const createCreateImage = (deps: CreateImageDeps) => {
           return { id: outcome.job.id };
         },
       );
-    } catch (error) {
+    } finally {
       if (!workStarted) await withdraw(admitting);
-      throw error;
     }
     const { value, replayed } = claimed;
-    if (!workStarted) await withdraw(admitting);
     if (outcome && !replayed) return outcome;
     const job = await waitFor(value.id, input.waitUntil);
     if (!job || job.status === 'deleted') {

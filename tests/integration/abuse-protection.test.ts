@@ -16,6 +16,7 @@ import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, errorReply, imageReply, moderationReply } from '../support/openai-test-server.js';
 import { estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
+import { AwsStandIn, closedEndpoint } from '../support/aws-stand-in.js';
 
 const PNG_B64 = pngOf(32, 32, 'abuse').toString('base64');
 /** gpt-image, quality low, 1024x1024: $0.011 in the pricing table, plus the hardened prompt's text. */
@@ -236,35 +237,28 @@ describe('metrics (CloudWatch EMF)', () => {
 });
 
 describe('provider key from SSM', () => {
-  let ssm: Server;
-  let ssmUrl: string;
-  let ssmReply: { status: number; body: string };
+  let ssm: AwsStandIn;
 
   beforeAll(async () => {
-    ssm = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => res.writeHead(ssmReply.status, { 'content-type': 'application/x-amz-json-1.1' }).end(ssmReply.body));
-    });
-    await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', () => resolve()));
-    ssmUrl = `http://127.0.0.1:${(ssm.address() as AddressInfo).port}`;
+    ssm = await AwsStandIn.start();
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => ssm.close(() => resolve()));
+    await ssm.close();
   });
 
   const ssmHandler = (): Handler =>
-    makeHandler({ OPENAI_API_KEY: undefined, OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key', AWS_ENDPOINT_URL_SSM: ssmUrl });
+    makeHandler({ OPENAI_API_KEY: undefined, OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key', AWS_ENDPOINT_URL_SSM: ssm.endpoint });
 
   it('calls the provider with the key read from SSM', async () => {
-    ssmReply = { status: 200, body: JSON.stringify({ Parameter: { Value: 'sk-from-parameter-store' } }) };
+    ssm.fallback = { status: 200, body: JSON.stringify({ Parameter: { Value: 'sk-from-parameter-store' } }) };
     const response = await ssmHandler()(post(LOW), lambdaContext());
     expect(response.statusCode).toBe(201);
     expect(openai.calls[0]?.headers['authorization']).toBe('Bearer sk-from-parameter-store');
   });
 
   it('answers 502 provider_error without calling the provider, and gives the reservation back, when the key cannot be read', async () => {
-    ssmReply = { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException' }) };
+    ssm.fallback = { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException' }) };
     const response = await ssmHandler()(post(LOW), lambdaContext());
     expect(response.statusCode).toBe(502);
     expect(json(response).error).toMatchObject({ code: 'provider_error', message: expect.stringContaining('key could not be read') });
@@ -276,11 +270,8 @@ describe('provider key from SSM', () => {
 describe('state store failures', () => {
   it('refuses with 503 state_unavailable, before the provider, when DynamoDB cannot be reached', async () => {
     // Prepare: a port nothing listens on.
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const handler = makeHandler({ DYNAMODB_ENDPOINT: `http://127.0.0.1:${port}` }, 'own');
+    const closed = await closedEndpoint();
+    const handler = makeHandler({ DYNAMODB_ENDPOINT: closed }, 'own');
     // Act
     const response = await handler(post(LOW), lambdaContext());
     // Assess

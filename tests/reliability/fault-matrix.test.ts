@@ -1,5 +1,3 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createDependencies } from '../../lib/clients.js';
@@ -15,6 +13,7 @@ import { OpenAITestServer, errorReply, imageReply, type Reply } from '../support
 import { S3FaultProxy, type S3Fault } from '../support/s3-fault-proxy.js';
 import { estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
+import { closedEndpoint } from '../support/aws-stand-in.js';
 
 /**
  * Every fault the outside world can throw at a request, through the real handler, with quotas on. For each cell:
@@ -45,10 +44,7 @@ type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIG
 beforeAll(async () => {
   [s3, dynamo, openai] = await Promise.all([startLocalS3(), startLocalDynamo(), OpenAITestServer.start(imageReply(PNG_B64))]);
   proxy = await S3FaultProxy.start(s3.endpoint);
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
-  closedPortUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/v1`;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  closedPortUrl = `${await closedEndpoint()}/v1`;
   process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
   process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
   process.on('unhandledRejection', onUnhandled);

@@ -1,5 +1,3 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createDependencies } from '../../lib/clients.js';
@@ -16,6 +14,7 @@ import { bedrockError, bedrockFiltered, bedrockImage, geminiBlocked, geminiError
 import { estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 import { verifySigV4 } from '../support/sigv4.js';
+import { AwsStandIn, closedEndpoint } from '../support/aws-stand-in.js';
 
 /**
  * Bedrock and Gemini through their real SDKs against servers that speak their wire protocols (paths, auth
@@ -49,10 +48,7 @@ beforeAll(async () => {
     OpenAITestServer.start(bedrockImage(PNG_B64), 'bedrock'),
     OpenAITestServer.start(geminiImage(PNG_B64), 'gemini'),
   ]);
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
-  closedPort = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  closedPort = await closedEndpoint();
   process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
   process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
   capture = startCapture();
@@ -110,6 +106,35 @@ async function usage(): Promise<{ images: unknown; spend: unknown; global: unkno
   return { images: quota?.['images'], spend: quota?.['spendMicroUsd'], global: spend?.['spendMicroUsd'] };
 }
 
+interface FaultCell {
+  name: string;
+  reply: Reply;
+  status: number;
+  code: string;
+  /** Provider attempts that may have been billed, each counted at the request's estimate. */
+  billed: number;
+  env?: Record<string, string>;
+  /** The provider's endpoint is a port nothing listens on. */
+  refused?: boolean;
+}
+
+/** One fault through the handler: the documented answer, nothing stored, no provider text, the money rule. */
+async function expectFault(
+  cell: FaultCell,
+  provider: { server: OpenAITestServer; endpointVariable: string; body: object; leaks: RegExp; cost: number },
+): Promise<void> {
+  provider.server.setFallback(cell.reply);
+  const handler = makeHandler({ ...cell.env, ...(cell.refused ? { [provider.endpointVariable]: closedPort } : {}) });
+  const response = await handler(post(provider.body), lambdaContext(60_000));
+  expect(response.statusCode).toBe(cell.status);
+  expect(json(response)).toEqual({ error: { code: cell.code, message: expect.any(String), requestId: expect.any(String) } });
+  expect(response.body).not.toMatch(provider.leaks);
+  expect(await s3.keys()).toEqual([]);
+  const counted = cell.billed * provider.cost;
+  expect(await usage()).toEqual({ images: cell.billed > 0 ? 1 : 0, spend: counted, global: counted });
+  if (cell.status === 503) expect(response.headers?.['Retry-After']).toMatch(/^\d+$/);
+}
+
 describe('Amazon Bedrock (Stability) through @aws-sdk/client-bedrock-runtime', () => {
   it('generates: a signed InvokeModel of the model id with Stability\'s JSON, the image stored byte for byte', async () => {
     const response = await makeHandler()(post({ model: BEDROCK_MODEL, size: '16:9', format: 'png' }), lambdaContext(60_000));
@@ -134,7 +159,7 @@ describe('Amazon Bedrock (Stability) through @aws-sdk/client-bedrock-runtime', (
   });
 
   const cost = 40_000;
-  it.each<{ name: string; reply: Reply; status: number; code: string; billed: number; env?: Record<string, string> }>([
+  it.each<FaultCell>([
     { name: 'a filtered prompt', reply: bedrockFiltered('Filter reason: prompt'), status: 422, code: 'content_policy_violation', billed: 0 },
     { name: 'a filtered output image', reply: bedrockFiltered('Filter reason: output image'), status: 422, code: 'content_policy_violation', billed: 1 },
     { name: 'ThrottlingException', reply: bedrockError(429, 'ThrottlingException'), status: 503, code: 'provider_busy', billed: 0 },
@@ -148,17 +173,9 @@ describe('Amazon Bedrock (Stability) through @aws-sdk/client-bedrock-runtime', (
     { name: 'an answer without an image', reply: { kind: 'json', body: { seeds: [1], finish_reasons: [null], images: [] } }, status: 502, code: 'bad_provider_response', billed: 1 },
     { name: 'a truncated image', reply: bedrockImage(PNG.subarray(0, PNG.length - 30).toString('base64')), status: 502, code: 'bad_provider_response', billed: 1 },
     { name: 'an answer over the size limit', reply: { kind: 'huge', bytes: 256 * 1024 }, status: 502, code: 'bad_provider_response', billed: 1, env: { MAX_IMAGE_BYTES: '4096' } },
-    { name: 'a refused connection', reply: bedrockImage(PNG_B64), status: 502, code: 'provider_error', billed: 0, env: { BEDROCK_ENDPOINT: 'closed' } },
-  ])('$name -> $status $code, nothing stored, $billed billable attempts counted', async ({ reply, status, code, billed, env }) => {
-    bedrock.setFallback(reply);
-    const handler = makeHandler(env?.['BEDROCK_ENDPOINT'] === 'closed' ? { ...env, BEDROCK_ENDPOINT: closedPort } : env);
-    const response = await handler(post({ model: BEDROCK_MODEL }), lambdaContext(60_000));
-    expect(response.statusCode).toBe(status);
-    expect(json(response)).toEqual({ error: { code, message: expect.any(String), requestId: expect.any(String) } });
-    expect(response.body).not.toMatch(/provider says no|Exception|bedrock/i);
-    expect(await s3.keys()).toEqual([]);
-    expect(await usage()).toEqual({ images: billed > 0 ? 1 : 0, spend: billed * cost, global: billed * cost });
-    if (status === 503) expect(response.headers?.['Retry-After']).toMatch(/^\d+$/);
+    { name: 'a refused connection', reply: bedrockImage(PNG_B64), status: 502, code: 'provider_error', billed: 0, refused: true },
+  ])('$name -> $status $code, nothing stored, $billed billable attempts counted', async (cell) => {
+    await expectFault(cell, { server: bedrock, endpointVariable: 'BEDROCK_ENDPOINT', body: { model: BEDROCK_MODEL }, leaks: /provider says no|Exception|bedrock/i, cost });
   });
 });
 
@@ -180,7 +197,7 @@ describe('Google Gemini through @google/genai', () => {
     expect(await usage()).toEqual({ images: 1, spend: cost, global: cost });
   });
 
-  it.each<{ name: string; reply: Reply; status: number; code: string; billed: number; env?: Record<string, string> }>([
+  it.each<FaultCell>([
     { name: 'a blocked prompt', reply: geminiBlocked('prompt'), status: 422, code: 'content_policy_violation', billed: 0 },
     { name: 'an image stopped by safety', reply: geminiBlocked('image'), status: 422, code: 'content_policy_violation', billed: 1 },
     { name: '429 RESOURCE_EXHAUSTED', reply: geminiError(429, 'RESOURCE_EXHAUSTED'), status: 503, code: 'provider_busy', billed: 0 },
@@ -194,49 +211,36 @@ describe('Google Gemini through @google/genai', () => {
     { name: 'an answer without an image part', reply: { kind: 'json', body: { candidates: [{ content: { parts: [{ text: 'no' }] }, finishReason: 'STOP' }] } }, status: 502, code: 'bad_provider_response', billed: 1 },
     { name: 'a truncated image', reply: geminiImage(PNG.subarray(0, PNG.length - 30).toString('base64')), status: 502, code: 'bad_provider_response', billed: 1 },
     { name: 'an answer over the size limit', reply: { kind: 'huge', bytes: 256 * 1024 }, status: 502, code: 'bad_provider_response', billed: 1, env: { MAX_IMAGE_BYTES: '4096' } },
-    { name: 'a refused connection', reply: geminiImage(PNG_B64), status: 502, code: 'provider_error', billed: 0, env: { GEMINI_BASE_URL: 'closed' } },
-  ])('$name -> $status $code, nothing stored, $billed billable attempts counted', async ({ reply, status, code, billed, env }) => {
-    gemini.setFallback(reply);
-    const handler = makeHandler(env?.['GEMINI_BASE_URL'] === 'closed' ? { ...env, GEMINI_BASE_URL: closedPort } : env);
-    const response = await handler(post({ model: GEMINI_MODEL, size: '4:3', quality: '2K' }), lambdaContext(60_000));
-    expect(response.statusCode).toBe(status);
-    expect(json(response)).toEqual({ error: { code, message: expect.any(String), requestId: expect.any(String) } });
-    expect(response.body).not.toMatch(/provider says no|RESOURCE_EXHAUSTED|gemini/i);
-    expect(await s3.keys()).toEqual([]);
-    expect(await usage()).toEqual({ images: billed > 0 ? 1 : 0, spend: billed * cost, global: billed * cost });
+    { name: 'a refused connection', reply: geminiImage(PNG_B64), status: 502, code: 'provider_error', billed: 0, refused: true },
+  ])('$name -> $status $code, nothing stored, $billed billable attempts counted', async (cell) => {
+    const body = { model: GEMINI_MODEL, size: '4:3', quality: '2K' };
+    await expectFault(cell, { server: gemini, endpointVariable: 'GEMINI_BASE_URL', body, leaks: /provider says no|RESOURCE_EXHAUSTED|gemini/i, cost });
   });
 });
 
 describe('the Gemini key from SSM', () => {
-  let ssm: ReturnType<typeof createServer>;
-  let ssmUrl = '';
-  let ssmReply = { status: 200, body: '' };
+  let ssm: AwsStandIn;
 
   beforeAll(async () => {
-    ssm = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => res.writeHead(ssmReply.status, { 'content-type': 'application/x-amz-json-1.1' }).end(ssmReply.body));
-    });
-    await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', () => resolve()));
-    ssmUrl = `http://127.0.0.1:${(ssm.address() as AddressInfo).port}`;
+    ssm = await AwsStandIn.start();
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => ssm.close(() => resolve()));
+    await ssm.close();
   });
 
   const viaSsm = () =>
-    makeHandler({ GEMINI_API_KEY: '', GEMINI_API_KEY_PARAMETER: '/durable-image-api/test/gemini-api-key', AWS_ENDPOINT_URL_SSM: ssmUrl });
+    makeHandler({ GEMINI_API_KEY: '', GEMINI_API_KEY_PARAMETER: '/durable-image-api/test/gemini-api-key', AWS_ENDPOINT_URL_SSM: ssm.endpoint });
 
   it('calls Gemini with the key read from SSM', async () => {
-    ssmReply = { status: 200, body: JSON.stringify({ Parameter: { Value: 'gemini-key-from-parameter-store' } }) };
+    ssm.fallback = { status: 200, body: JSON.stringify({ Parameter: { Value: 'gemini-key-from-parameter-store' } }) };
     const response = await viaSsm()(post({ model: GEMINI_MODEL }), lambdaContext(60_000));
     expect(response.statusCode).toBe(201);
     expect(gemini.calls[0]?.headers['x-goog-api-key']).toBe('gemini-key-from-parameter-store');
   });
 
   it('answers 502 without calling Gemini, and gives the reservation back, when the key cannot be read', async () => {
-    ssmReply = { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException' }) };
+    ssm.fallback = { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException' }) };
     const response = await viaSsm()(post({ model: GEMINI_MODEL }), lambdaContext(60_000));
     expect(response.statusCode).toBe(502);
     expect(json(response)).toMatchObject({ error: { code: 'provider_error' } });

@@ -34,9 +34,7 @@ describe('local configuration', () => {
   it('lists every variable in .env.example and in the README configuration table', () => {
     const example = new Set([...read('.env.example').matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]));
     const readme = read('README.md');
-    // Set by the Lambda runtime, never by an operator.
-    const ours = configVariables.filter((name) => name !== 'AWS_LAMBDA_FUNCTION_NAME');
-    expect(ours.filter((name) => !example.has(name))).toEqual([]);
-    expect(ours.filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
+    expect(configVariables.filter((name) => !example.has(name))).toEqual([]);
+    expect(configVariables.filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
   });
 });

@@ -1,49 +1,37 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { CloudFrontInvalidator } from '../../../lib/adapters/cloudfront-invalidator.js';
 import { LambdaJobDispatcher } from '../../../lib/adapters/lambda-job-dispatcher.js';
 import { SecretUnavailableError, ssmSecret } from '../../../lib/adapters/ssm-secret.js';
 import { AppError } from '../../../lib/errors.js';
 import { verifySigV4 } from '../../support/sigv4.js';
+import { AwsStandIn, closedEndpoint, type RecordedRequest } from '../../support/aws-stand-in.js';
 
 const KEY_ID = 'AKIDEXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 
-interface Received {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+type Received = RecordedRequest;
 
-let server: Server;
+let aws: AwsStandIn;
 let endpoint: string;
-const received: Received[] = [];
-let reply: { status: number; body: string } = { status: 202, body: '' };
+let received: Received[];
+/** What the stand-in answers every request with. */
+const answer = (reply: { status: number; body: string }): void => {
+  aws.fallback = { ...reply, contentType: 'application/xml' };
+};
 
 beforeAll(async () => {
   process.env['AWS_ACCESS_KEY_ID'] = KEY_ID;
   process.env['AWS_SECRET_ACCESS_KEY'] = SECRET;
-  server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-      res.writeHead(reply.status, { 'content-type': 'application/xml' }).end(reply.body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  aws = await AwsStandIn.start({ status: 202, body: '', contentType: 'application/xml' });
+  ({ endpoint, received } = aws);
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await aws.close();
 });
 
 beforeEach(() => {
-  received.length = 0;
+  aws.reset();
 });
 
 const verify = (request: Received) =>
@@ -51,7 +39,7 @@ const verify = (request: Received) =>
 
 describe('LambdaJobDispatcher', () => {
   it('sends a signed asynchronous Invoke of the worker with only the job id', async () => {
-    reply = { status: 202, body: '' };
+    answer({ status: 202, body: '' });
     await new LambdaJobDispatcher('durable-image-api-dev-runImageJob', 'eu-west-1', endpoint).dispatch('AAAAAAAAAAAAAAAAAAAAAA');
     const [request] = received;
     expect(request).toMatchObject({ method: 'POST', path: '/2015-03-31/functions/durable-image-api-dev-runImageJob/invocations' });
@@ -61,7 +49,7 @@ describe('LambdaJobDispatcher', () => {
   });
 
   it('detects a tampered request (the check can fail)', async () => {
-    reply = { status: 202, body: '' };
+    answer({ status: 202, body: '' });
     await new LambdaJobDispatcher('worker', 'us-east-1', endpoint).dispatch('AAAAAAAAAAAAAAAAAAAAAA');
     const request = received[0] as Received;
     expect(() => verify({ ...request, body: request.body.replace('AAAA', 'BBBB') })).toThrow('signature');
@@ -72,25 +60,21 @@ describe('LambdaJobDispatcher', () => {
     ['Lambda is throttled (429)', 429],
     ['a synchronous answer instead of queued (200)', 200],
   ])('answers queue_unavailable when %s', async (_, status) => {
-    reply = { status, body: '{}' };
+    answer({ status, body: '{}' });
     const error = await new LambdaJobDispatcher('worker', 'us-east-1', endpoint).dispatch('AAAAAAAAAAAAAAAAAAAAAA').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe('queue_unavailable');
   });
 
   it('answers queue_unavailable when Lambda cannot be reached', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const error = await new LambdaJobDispatcher('worker', 'us-east-1', `http://127.0.0.1:${port}`).dispatch('AAAAAAAAAAAAAAAAAAAAAA').catch((e: unknown) => e);
+    const error = await new LambdaJobDispatcher('worker', 'us-east-1', await closedEndpoint()).dispatch('AAAAAAAAAAAAAAAAAAAAAA').catch((e: unknown) => e);
     expect((error as AppError).code).toBe('queue_unavailable');
   });
 });
 
 describe('CloudFrontInvalidator', () => {
   it('sends a signed CreateInvalidation for the image paths', async () => {
-    reply = { status: 201, body: '<Invalidation><Id>I1</Id></Invalidation>' };
+    answer({ status: 201, body: '<Invalidation><Id>I1</Id></Invalidation>' });
     await new CloudFrontInvalidator('E2QWRUHAPOMQZL', endpoint).invalidate(['images/2026/11/25/abc_-1.png']);
     const request = received[0] as Received;
     expect(request).toMatchObject({ method: 'POST', path: '/2020-05-31/distribution/E2QWRUHAPOMQZL/invalidation' });
@@ -100,7 +84,7 @@ describe('CloudFrontInvalidator', () => {
   });
 
   it('throws with the error code when CloudFront refuses', async () => {
-    reply = { status: 403, body: '<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>' };
+    answer({ status: 403, body: '<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>' });
     await expect(new CloudFrontInvalidator('E2QWRUHAPOMQZL', endpoint).invalidate(['images/a.png'])).rejects.toThrow('AccessDenied');
   });
 });
@@ -109,7 +93,7 @@ describe('ssmSecret', () => {
   const ssmAnswer = (value: string) => ({ status: 200, body: JSON.stringify({ Parameter: { Name: '/dia/dev/openai-api-key', Type: 'SecureString', Value: value } }) });
 
   it('reads the parameter with one signed GetParameter (decrypted), then serves it from memory for 15 minutes', async () => {
-    reply = ssmAnswer('sk-from-ssm');
+    answer(ssmAnswer('sk-from-ssm'));
     let now = 1_000_000;
     const secret = ssmSecret('/dia/dev/openai-api-key', 'eu-west-1', { endpoint, now: () => now });
     expect(received).toHaveLength(0); // nothing is read before it is needed
@@ -124,13 +108,13 @@ describe('ssmSecret', () => {
     await secret();
     expect(received).toHaveLength(1);
     now += 2 * 60_000;
-    reply = ssmAnswer('sk-rotated');
+    answer(ssmAnswer('sk-rotated'));
     expect(await secret()).toBe('sk-rotated');
     expect(received).toHaveLength(2);
   });
 
   it('throws SecretUnavailableError naming the AWS error, never a value', async () => {
-    reply = { status: 400, body: JSON.stringify({ __type: 'ParameterNotFound', message: 'not found' }) };
+    answer({ status: 400, body: JSON.stringify({ __type: 'ParameterNotFound', message: 'not found' }) });
     const error = await ssmSecret('/dia/dev/missing', 'us-east-1', { endpoint })().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SecretUnavailableError);
     expect(error).toMatchObject({ ssmStatus: 400, ssmError: 'ParameterNotFound' });

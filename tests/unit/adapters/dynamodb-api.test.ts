@@ -1,46 +1,34 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { DynamoDbError, dynamoDbApi, isConditionFailed } from '../../../lib/adapters/dynamodb-api.js';
 import { verifySigV4 } from '../../support/sigv4.js';
+import { AwsStandIn, type RecordedRequest } from '../../support/aws-stand-in.js';
 
-/** A server that answers with the queued DynamoDB JSON replies, recording what it receives. */
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
-let server: Server;
+let dynamo: AwsStandIn;
 let endpoint: string;
-const received: { method: string; path: string; headers: IncomingHttpHeaders; body: string }[] = [];
-let replies: { status: number; body: string; delayMs?: number }[] = [];
+let received: RecordedRequest[];
+/** Queues DynamoDB JSON replies (status, body, delay) for the next requests; `{}` with 200 after them. */
+const reply = (...replies: { status: number; body: string; delayMs?: number }[]): void =>
+  dynamo.enqueue(...replies.map((r) => ({ ...r, contentType: 'application/x-amz-json-1.0' })));
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-      const reply = replies.shift() ?? { status: 200, body: '{}' };
-      setTimeout(() => res.writeHead(reply.status, { 'content-type': 'application/x-amz-json-1.0' }).end(reply.body), reply.delayMs ?? 0);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  dynamo = await AwsStandIn.start({ status: 200, body: '{}', contentType: 'application/x-amz-json-1.0' });
+  ({ endpoint, received } = dynamo);
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await dynamo.close();
 });
 
 beforeEach(() => {
-  received.length = 0;
-  replies = [];
+  dynamo.reset();
 });
 
 const error = (type: string, extra: object = {}) => JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'm', ...extra });
 
 describe('dynamoDbApi', () => {
   it('sends the JSON protocol, signed for dynamodb, and returns the answer', async () => {
-    replies = [{ status: 200, body: JSON.stringify({ Item: { pk: { S: 'a' } } }) }];
+    reply({ status: 200, body: JSON.stringify({ Item: { pk: { S: 'a' } } }) });
     const api = dynamoDbApi({ region: 'eu-west-1', endpoint, credentials });
     const answer = await api.call('GetItem', { TableName: 't', Key: { pk: { S: 'a' } }, ConsistentRead: true });
     expect(answer).toEqual({ Item: { pk: { S: 'a' } } });
@@ -48,11 +36,11 @@ describe('dynamoDbApi', () => {
     expect(request?.headers['x-amz-target']).toBe('DynamoDB_20120810.GetItem');
     expect(request?.headers['content-type']).toBe('application/x-amz-json-1.0');
     expect(JSON.parse(request?.body ?? '')).toEqual({ TableName: 't', Key: { pk: { S: 'a' } }, ConsistentRead: true });
-    expect(verifySigV4({ ...(request as (typeof received)[number]), ...credentials })).toEqual({ service: 'dynamodb', region: 'eu-west-1' });
+    expect(verifySigV4({ ...(request as RecordedRequest), ...credentials })).toEqual({ service: 'dynamodb', region: 'eu-west-1' });
   });
 
   it('names a failed condition like the SDK, with the old item, and never retries it', async () => {
-    replies = [{ status: 400, body: error('ConditionalCheckFailedException', { Item: { pk: { S: 'a' } } }) }];
+    reply({ status: 400, body: error('ConditionalCheckFailedException', { Item: { pk: { S: 'a' } } }) });
     const api = dynamoDbApi({ region: 'us-east-1', endpoint, credentials });
     const failure = await api.call('PutItem', { TableName: 't', Item: { pk: { S: 'a' } } }).catch((e: unknown) => e);
     expect(isConditionFailed(failure)).toBe(true);
@@ -61,27 +49,27 @@ describe('dynamoDbApi', () => {
   });
 
   it('retries throttling and server errors up to three attempts', async () => {
-    replies = [{ status: 400, body: error('ThrottlingException') }, { status: 500, body: error('InternalServerError') }, { status: 200, body: '{}' }];
+    reply({ status: 400, body: error('ThrottlingException') }, { status: 500, body: error('InternalServerError') }, { status: 200, body: '{}' });
     const api = dynamoDbApi({ region: 'us-east-1', endpoint, credentials, callTimeoutMs: 5_000 });
     await expect(api.call('UpdateItem', { TableName: 't', Key: { pk: { S: 'a' } } })).resolves.toEqual({});
     expect(received).toHaveLength(3);
 
     received.length = 0;
-    replies = [400, 400, 400, 400].map((status) => ({ status, body: error('ProvisionedThroughputExceededException') }));
+    reply(...[400, 400, 400, 400].map((status) => ({ status, body: error('ProvisionedThroughputExceededException') })));
     const failure = await api.call('UpdateItem', { TableName: 't', Key: { pk: { S: 'a' } } }).catch((e: unknown) => e);
     expect((failure as Error).name).toBe('ProvisionedThroughputExceededException');
     expect(received).toHaveLength(3);
   });
 
   it('does not retry a validation error', async () => {
-    replies = [{ status: 400, body: error('ValidationException') }];
+    reply({ status: 400, body: error('ValidationException') });
     const api = dynamoDbApi({ region: 'us-east-1', endpoint, credentials });
     await expect(api.call('Query', { TableName: 't' })).rejects.toMatchObject({ name: 'ValidationException', status: 400 });
     expect(received).toHaveLength(1);
   });
 
   it('bounds the whole call, retries included', async () => {
-    replies = [{ status: 200, body: '{}', delayMs: 2_000 }];
+    reply({ status: 200, body: '{}', delayMs: 2_000 });
     const api = dynamoDbApi({ region: 'us-east-1', endpoint, credentials, callTimeoutMs: 300 });
     const started = Date.now();
     await expect(api.call('GetItem', { TableName: 't', Key: { pk: { S: 'a' } } })).rejects.toBeDefined();
@@ -89,7 +77,7 @@ describe('dynamoDbApi', () => {
   });
 
   it('refuses an answer that is not JSON', async () => {
-    replies = [{ status: 200, body: '<html>' }];
+    reply({ status: 200, body: '<html>' });
     const api = dynamoDbApi({ region: 'us-east-1', endpoint, credentials, maxAttempts: 1 });
     await expect(api.call('GetItem', { TableName: 't', Key: { pk: { S: 'a' } } })).rejects.toMatchObject({ name: 'MalformedAnswer' });
   });
