@@ -1,6 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
-import OpenAI from 'openai';
 import type { Config, SecretEndpoint } from './config.js';
 import { lazily } from './lazy.js';
 import { estimateImageCostMicroUsd } from './domain/pricing.js';
@@ -14,7 +13,7 @@ import { DynamoDbQuotaGate } from './adapters/dynamodb-quota-gate.js';
 import { DynamoDbIdempotencyGuard } from './adapters/dynamodb-idempotency-guard.js';
 import { dynamoDbApi, type DynamoDbApi } from './adapters/dynamodb-api.js';
 import { OpenAIPromptModerator } from './adapters/openai-prompt-moderator.js';
-import { boundedFetch } from './adapters/bounded-fetch.js';
+import { OPENAI_BASE_URL, openAIApi, type OpenAIApi } from './adapters/openai-api.js';
 import { maxBase64Length } from './domain/base64.js';
 import { DynamoDbJobStore } from './adapters/dynamodb-job-store.js';
 import { LambdaJobDispatcher } from './adapters/lambda-job-dispatcher.js';
@@ -107,20 +106,15 @@ const ssmOptions = (config: Config): { endpoint?: string } => (config.ssmEndpoin
 const apiKeyOf = (config: Config, endpoint: SecretEndpoint): string | (() => Promise<string>) =>
   endpoint.apiKey ?? ssmSecret(endpoint.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
 
-/** An OpenAI SDK client for OpenAI itself or Azure OpenAI's v1 API (same package, another base URL and key). */
-function createOpenAIClient(config: Config, endpoint: SecretEndpoint, baseURL: string | undefined): OpenAI {
-  return new OpenAI({
+/** The OpenAI API of OpenAI itself or of Azure OpenAI's v1 API (the same shapes, another base URL and key). */
+function createOpenAIApi(config: Config, endpoint: SecretEndpoint, baseURL: string | undefined): OpenAIApi {
+  return openAIApi({
     apiKey: apiKeyOf(config, endpoint),
-    ...(baseURL === undefined ? {} : { baseURL }),
-    // Both are set per attempt from the request deadline; these only guard against a call without options.
-    maxRetries: 0,
-    timeout: config.limits.gatewayTimeoutMs,
-    // Every body the SDK or we read from the provider is bounded: an image answer by the largest image's base64
-    // plus its JSON, a moderation answer by 256 KiB, an error body by 64 KiB.
-    fetch: boundedFetch({
-      maxOkBytes: (path) => (path.endsWith('/moderations') ? 256 * 1024 : maxBase64Length(config.limits.maxImageBytes) + 64 * 1024),
-      maxErrorBytes: 64 * 1024,
-    }),
+    baseURL: baseURL ?? OPENAI_BASE_URL,
+    // Every body read from the provider is bounded: an image answer by the largest image's base64 plus its JSON,
+    // a moderation answer by 256 KiB, an error body by 64 KiB.
+    maxOkBytes: (path) => (path.endsWith('/moderations') ? 256 * 1024 : maxBase64Length(config.limits.maxImageBytes) + 64 * 1024),
+    maxErrorBytes: 64 * 1024,
   });
 }
 
@@ -129,7 +123,7 @@ function createOpenAIClient(config: Config, endpoint: SecretEndpoint, baseURL: s
  * adapters (and their SDKs, which serverless.yml keeps out of the bundle) are loaded by the first request for one
  * of their models, so a deployment that does not use them never loads them (README "Providers").
  */
-function createGenerator(config: Config, openai: OpenAI | undefined): ImageGenerator {
+function createGenerator(config: Config, openai: OpenAIApi | undefined): ImageGenerator {
   const provider = config.provider;
   if (provider.kind === 'offline') return new OfflineImageGenerator(provider.delayMs);
   const limits = {
@@ -144,7 +138,7 @@ function createGenerator(config: Config, openai: OpenAI | undefined): ImageGener
       ? {
           azure: lazily(async () => {
             const base = (azure.baseUrl ?? '').replace(/\/+$/, '');
-            return new OpenAIImageGenerator(createOpenAIClient(config, azure, `${base}/openai/v1`), limits);
+            return new OpenAIImageGenerator(createOpenAIApi(config, azure, `${base}/openai/v1`), limits);
           }),
         }
       : {}),
@@ -211,7 +205,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const now = overrides.now ?? Date.now;
   const openai =
     config.provider.kind === 'live' && config.provider.openai
-      ? createOpenAIClient(config, config.provider.openai, config.provider.openai.baseUrl)
+      ? createOpenAIApi(config, config.provider.openai, config.provider.openai.baseUrl)
       : undefined;
   const state = config.state;
   const dynamo = state ? (overrides.dynamo ?? createDynamoClient(config)) : undefined;

@@ -1,9 +1,8 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
+import { httpExchange } from './http-exchange.js';
 
 /**
  * One SigV4-signed HTTPS call to an AWS API, with the signer and credential chain the S3 client already brings
@@ -26,14 +25,6 @@ export interface SignedRequest {
   credentials?: AwsCredentialIdentity | undefined;
   /** The most of the answer that is read (default 64 KiB); a longer answer is an error, never a cut JSON text. */
   maxResponseBytes?: number;
-}
-
-/** The answer was longer than `maxResponseBytes`. */
-export class ResponseTooLargeError extends Error {
-  constructor(limit: number) {
-    super(`AWS answer longer than ${limit} bytes`);
-    this.name = 'ResponseTooLargeError';
-  }
 }
 
 /** node:crypto as the signer's hash (the SDK's own node hash package is a separate dependency). */
@@ -71,14 +62,6 @@ const signerFor = (service: string, region: string, own?: AwsCredentialIdentity)
   return signer;
 };
 
-/**
- * Keep-alive agents, one per scheme: the calls of one container reuse their connections (DynamoDB sees several
- * calls per request). node:http rather than fetch: these are small JSON calls, and undici's fetch costs more per
- * call (a web stream per body) and on its first use than the http module the S3 client already loads; measured
- * with `npm run bench` (first request).
- */
-const agents = { 'http:': new HttpAgent({ keepAlive: true }), 'https:': new HttpsAgent({ keepAlive: true }) };
-
 /** Sends the request; answers its status and (bounded) body text. Throws on network failure or timeout. */
 export async function signedAwsRequest(request: SignedRequest): Promise<{ status: number; body: string }> {
   const url = new URL(request.path, request.endpoint);
@@ -93,36 +76,15 @@ export async function signedAwsRequest(request: SignedRequest): Promise<{ status
     body: request.body,
   });
   const { host: _host, ...headers } = signed.headers;
+  // An SSM parameter is at most 8 KB, a DynamoDB answer 1 MB: past the limit the rest is not ours to keep.
   const limit = request.maxResponseBytes ?? 64 * 1024;
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  const body = Buffer.from(request.body);
-  return new Promise((resolve, reject) => {
-    const outgoing = send(
-      url,
-      {
-        method: request.method,
-        headers: { ...headers, 'content-length': String(body.length) },
-        agent: url.protocol === 'https:' ? agents['https:'] : agents['http:'],
-        signal: AbortSignal.timeout(request.timeoutMs),
-      },
-      (incoming) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        incoming.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          // An SSM parameter is at most 8 KB, a DynamoDB answer 1 MB: past the limit the rest is not ours to keep.
-          if (size > limit) {
-            incoming.destroy();
-            reject(new ResponseTooLargeError(limit));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body: Buffer.concat(chunks, size).toString('utf8') }));
-        incoming.on('error', reject);
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(body);
+  const answer = await httpExchange({
+    url,
+    method: request.method,
+    headers,
+    body: Buffer.from(request.body),
+    signal: AbortSignal.timeout(request.timeoutMs),
+    maxBytes: () => limit,
   });
+  return { status: answer.status, body: answer.body.toString('utf8') };
 }

@@ -1,14 +1,14 @@
 import { AppError } from '../errors.js';
-import { announcedLength } from './openai-image-answer.js';
 
 /**
- * A `fetch` for the OpenAI SDK that bounds every body read from the provider, the ones the SDK reads itself
- * included: error bodies and moderation answers were read whole, and a 300 MB answer took the process to 1.4 GB
- * in a 512 MB function (red team). A successful answer may be as large as the largest image's base64; anything
- * else (an error body) is a few KB in practice and gets `maxErrorBytes`. Counted on the decoded bytes.
+ * A `fetch` for the Gemini SDK (@google/genai) that bounds every body read from the provider, the ones the SDK
+ * reads itself included: unbounded reads let a 300 MB answer take the process to 1.4 GB in a 512 MB function (red
+ * team). A successful answer may be as large as the largest image's base64; anything else (an error body) is a
+ * few KB in practice and gets `maxErrorBytes`. Counted on the decoded bytes. (The OpenAI API calls bound their
+ * reads in http-exchange.ts, without fetch.)
  */
 export function boundedFetch(options: {
-  /** The limit of a successful answer, by request path (a moderation answer is a few KB, an image megabytes). */
+  /** The limit of a successful answer, by request path. */
   maxOkBytes: (path: string) => number;
   maxErrorBytes: number;
 }): typeof fetch {
@@ -56,4 +56,15 @@ export function boundedFetch(options: {
     );
     return new Response(limited, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
+}
+
+/**
+ * The length a response announces for its decoded body, or NaN. With a `Content-Encoding` (the SDK asks for
+ * gzip), `Content-Length` counts the compressed bytes while the body arrives decoded: the length says nothing
+ * about what will be read, and only the decoded bytes are counted against the limit.
+ */
+export function announcedLength(response: Response): number {
+  const encoding = response.headers.get('content-encoding')?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') return NaN;
+  return Number(response.headers.get('content-length') ?? NaN);
 }

@@ -26,7 +26,7 @@ const REFUSED = new Set(['SAFETY', 'IMAGE_SAFETY', 'PROHIBITED_CONTENT', 'IMAGE_
  *
  * One attempt per generation (the SDK's retries are off): a throttled call is a 503 with Retry-After for the
  * caller, and a failure after sending is never repeated on our side (the money rule). Every body is read through
- * the same bounded fetch as OpenAI's.
+ * a bounded fetch (bounded-fetch.ts).
  */
 export class GeminiImageGenerator implements ImageGenerator {
   private readonly now: () => number;

@@ -3,9 +3,9 @@ import { Base64Error, decodeBase64Strict } from '../domain/base64.js';
 
 /**
  * Reading an image answer of the OpenAI images API (`{ data: [{ b64_json, revised_prompt? }], usage? }`) without
- * the copies a plain `response.json()` makes: undici's text, then JSON.parse's copy of a base64 string 1.33x the
+ * the copies a plain `response.json()` makes: the body's text, then JSON.parse's copy of a base64 string 1.33x the
  * image, before our decode adds the image itself (5x the image at the peak, measured). Here the body is read
- * once into a buffer of its announced size, the base64 value is decoded straight out of that buffer, and only
+ * once into a buffer of its announced size (http-exchange.ts), the base64 value is decoded straight out of it, and only
  * the rest of the document (without the base64) goes through JSON.parse: about 2.4x at the peak.
  */
 
@@ -27,41 +27,6 @@ const bad = (reason: string, cause?: unknown): AppError =>
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/**
- * The length a response announces for its decoded body, or NaN. With a `Content-Encoding` (the SDK asks for
- * gzip), `Content-Length` counts the compressed bytes while the body arrives decoded: the length says nothing
- * about what will be read, and only the decoded bytes are counted against the limit.
- */
-export function announcedLength(response: Response): number {
-  const encoding = response.headers.get('content-encoding')?.trim().toLowerCase();
-  if (encoding && encoding !== 'identity') return NaN;
-  return Number(response.headers.get('content-length') ?? NaN);
-}
-
-/** Reads a response body into one buffer, refusing (before reading, when it can) anything larger than `maxBytes`. */
-export async function readBody(response: Response, maxBytes: number): Promise<Buffer> {
-  const announced = announcedLength(response);
-  if (Number.isFinite(announced) && announced > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
-    throw bad(`answer of ${announced} bytes is over the ${maxBytes}-byte limit`);
-  }
-  if (!response.body) return Buffer.alloc(0);
-  const exact = Number.isFinite(announced) ? Buffer.allocUnsafe(announced) : undefined;
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    if (length + chunk.length > (exact?.length ?? maxBytes)) {
-      await response.body.cancel().catch(() => undefined);
-      throw bad('answer longer than announced or over the limit');
-    }
-    if (exact) exact.set(chunk, length);
-    else chunks.push(Buffer.from(chunk));
-    length += chunk.length;
-  }
-  if (exact && length !== exact.length) throw bad('answer shorter than announced');
-  return exact ?? Buffer.concat(chunks, length);
-}
 
 /** The span of the first `"b64_json": "..."` string value in the body, if there is one. */
 function base64Span(body: Buffer): { start: number; end: number } | undefined {

@@ -1,25 +1,26 @@
-import { APIError, type default as OpenAI } from 'openai';
-import { AppError } from '../errors.js';
+import { AppError, errorName } from '../errors.js';
 import type { ModerationVerdict, PromptModerator } from '../ports.js';
+import { isRetryable, OpenAIApiError, retryWaitMs, type OpenAIApi } from './openai-api.js';
+
+/** The shortest time a (second) moderation attempt is started with. */
+const MIN_ATTEMPT_MS = 1_000;
 
 /**
  * The OpenAI moderations endpoint on the user's own text, before any billed generation. It is free, so one retry
- * is allowed when time permits; the call never takes more than the time left before the deadline.
+ * is allowed when time permits; the call never takes more than the time left before the deadline (10 s at most).
  */
 export class OpenAIPromptModerator implements PromptModerator {
   constructor(
-    private readonly client: OpenAI,
+    private readonly api: OpenAIApi,
     private readonly model: string,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   ) {}
 
   async check(text: string, deadline: number): Promise<ModerationVerdict> {
-    const timeout = Math.max(0, Math.min(10_000, deadline - Date.now()));
+    const until = Math.min(deadline, Date.now() + 10_000);
     try {
-      const response = await this.client.moderations.create(
-        { model: this.model, input: text },
-        { timeout, maxRetries: 1, signal: AbortSignal.timeout(timeout) },
-      );
-      const result = response.results?.[0];
+      const answer = await this.call(text, until);
+      const result = (answer as { results?: { flagged?: unknown; categories?: Record<string, unknown> }[] } | null)?.results?.[0];
       if (!result || typeof result.flagged !== 'boolean') throw new Error('moderation answer without a result');
       const categories = Object.entries(result.categories ?? {})
         .filter(([, value]) => value === true)
@@ -27,8 +28,8 @@ export class OpenAIPromptModerator implements PromptModerator {
         .sort();
       return { flagged: result.flagged, categories };
     } catch (error) {
-      const providerStatus = error instanceof APIError ? error.status : undefined;
-      const details = { moderationError: error instanceof Error ? error.name : 'unknown', providerStatus };
+      const providerStatus = error instanceof OpenAIApiError ? error.status : undefined;
+      const details = { moderationError: errorName(error), providerStatus };
       // A wrong key (401), a key without access (403) or a wrong base URL or model (404) will never work: say so,
       // instead of "retry later", and never let fail-open turn it into generation without moderation.
       if (providerStatus === 401 || providerStatus === 403 || providerStatus === 404) {
@@ -39,6 +40,20 @@ export class OpenAIPromptModerator implements PromptModerator {
         );
       }
       throw new AppError('moderation_unavailable', 'The prompt could not be checked. Retry later.', { cause: error, details });
+    }
+  }
+
+  /** The parsed answer, after at most one retry of a transient failure that still fits before `until`. */
+  private async call(text: string, until: number): Promise<unknown> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const body = await this.api('/moderations', { model: this.model, input: text }, Math.max(0, until - Date.now()));
+        return JSON.parse(body.toString('utf8'));
+      } catch (error) {
+        const wait = retryWaitMs(error, attempt);
+        if (attempt >= 1 || !isRetryable(error) || Date.now() + wait + MIN_ATTEMPT_MS > until) throw error;
+        await this.sleep(wait);
+      }
     }
   }
 }

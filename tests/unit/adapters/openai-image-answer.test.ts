@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseImageAnswer, readBody } from '../../../lib/adapters/openai-image-answer.js';
+import { parseImageAnswer } from '../../../lib/adapters/openai-image-answer.js';
 import { AppError } from '../../../lib/errors.js';
 import { pngOf } from '../../support/fixtures.js';
 
@@ -66,35 +66,5 @@ describe('parseImageAnswer', () => {
     expect(reasonOf(() => parseImageAnswer(body({ data: [{ b64_json: B64 }] }), 100))).toBe(
       'bad_provider_response: base64 too_large',
     );
-  });
-});
-
-describe('readBody', () => {
-  const streamOf = (chunks: string[]): ReadableStream<Uint8Array> =>
-    new ReadableStream({
-      start(controller) {
-        for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
-        controller.close();
-      },
-    });
-
-  it('reads an announced body into one buffer', async () => {
-    const response = new Response(streamOf(['{"a":', '1}']), { headers: { 'content-length': '7' } });
-    expect((await readBody(response, 100)).toString()).toBe('{"a":1}');
-  });
-
-  it('reads a chunked body without a length', async () => {
-    expect((await readBody(new Response(streamOf(['ab', 'cd'])), 100)).toString()).toBe('abcd');
-  });
-
-  it('refuses an announced length over the limit without reading it', async () => {
-    const response = new Response(streamOf(['x'.repeat(10)]), { headers: { 'content-length': '1000' } });
-    await expect(readBody(response, 100)).rejects.toMatchObject({ code: 'bad_provider_response' });
-  });
-
-  it('stops reading an unannounced body at the limit', async () => {
-    await expect(readBody(new Response(streamOf(['x'.repeat(60), 'x'.repeat(60)])), 100)).rejects.toMatchObject({
-      code: 'bad_provider_response',
-    });
   });
 });
