@@ -15,6 +15,8 @@ const MIN_WRITE_MS = 1_000;
  * - Bodies are Buffers: a streamed body under the SDK's default checksum mode is sent with chunk framing, which
  *   some S3-compatible servers store verbatim.
  * - `ChecksumSHA256` makes S3 verify the bytes it received against the digest we computed before answering.
+ * - The same digest, as `x-amz-content-sha256`, is the payload hash SigV4 signs: without it the signer hashes the
+ *   body a second time (3 ms for a 3 MB image on this machine, on AWS as well as locally).
  * - `IfNoneMatch: '*'` turns an (astronomically unlikely) key collision into a failure instead of an overwrite.
  *   The SDK retries a PUT whose answer was lost; if S3 had committed the first attempt, the retry meets its own
  *   object (412). A 412 whose stored object carries our checksum is therefore a success; anything else fails.
@@ -41,12 +43,14 @@ export class S3ImageStore implements ImageStore {
       }),
       image.key,
       image.bytes,
+      image.sha256,
       deadline,
     );
   }
 
   async putRecord(key: string, record: unknown, deadline: number): Promise<void> {
     const body = Buffer.from(JSON.stringify(record), 'utf8');
+    const digest = createHash('sha256').update(body).digest();
     await this.send(
       new PutObjectCommand({
         Bucket: this.bucket,
@@ -55,11 +59,12 @@ export class S3ImageStore implements ImageStore {
         ContentLength: body.length,
         ContentType: 'application/json; charset=utf-8',
         CacheControl: 'no-store',
-        ChecksumSHA256: createHash('sha256').update(body).digest('base64'),
+        ChecksumSHA256: digest.toString('base64'),
         IfNoneMatch: '*',
       }),
       key,
       body,
+      digest,
       deadline,
     );
   }
@@ -74,8 +79,16 @@ export class S3ImageStore implements ImageStore {
     }
   }
 
-  private async send(command: PutObjectCommand, key: string, body: Buffer, deadline: number): Promise<void> {
+  private async send(command: PutObjectCommand, key: string, body: Buffer, sha256: Buffer, deadline: number): Promise<void> {
     const budget = Math.max(MIN_WRITE_MS, deadline - this.now());
+    const payloadHash = sha256.toString('hex');
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = payloadHash;
+        return next(args);
+      },
+      { step: 'build', name: 'knownPayloadHash' },
+    );
     try {
       await this.s3.send(command, { abortSignal: AbortSignal.timeout(budget) });
     } catch (error) {
