@@ -1,5 +1,5 @@
 // npm itself runs on the system Node (20 here); every script must run on the project's pinned Node 24
-// (devDependency "node"), because openai 7, middy 7 and the Lambda runtime need it. `npm ci --ignore-scripts`
+// (devDependency "node"), because middy 7, the bench baseline (openai 7) and the Lambda runtime need it. `npm ci --ignore-scripts`
 // skips the binary's install step and would silently fall back to Node 20: fail loudly instead.
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {

@@ -80,10 +80,12 @@ export function httpExchange(request: HttpExchange): Promise<HttpAnswer> {
       headers: { ...request.headers, 'content-length': String(request.body.length) },
       agent: https ? agents.https : agents.http,
     });
+    let reading: { destroy: () => void } | undefined;
     const fail = (error: Error): void => {
       if (settled) return;
       settled = true;
       request.signal.removeEventListener('abort', onAbort);
+      reading?.destroy();
       outgoing.destroy();
       reject(error);
     };
@@ -96,7 +98,7 @@ export function httpExchange(request: HttpExchange): Promise<HttpAnswer> {
       const encoding = String(incoming.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       const decoder = encoding === 'identity' ? undefined : DECODERS[encoding];
       if (encoding !== 'identity' && !decoder) {
-        fail(Object.assign(new Error(`unsupported content-encoding ${encoding}`), { code: 'ERR_CONTENT_ENCODING' }));
+        fail(bodyError(`unsupported content-encoding ${encoding}`, 'ERR_CONTENT_ENCODING'));
         return;
       }
       // A compressed body's Content-Length counts what travels, not what is read: only an identity one bounds it.
@@ -111,6 +113,7 @@ export function httpExchange(request: HttpExchange): Promise<HttpAnswer> {
       const chunks: Buffer[] = [];
       let length = 0;
       const source = decoder ? incoming.pipe(decoder()) : incoming;
+      reading = source;
       const failBody = (error: Error): void =>
         fail(error.name === 'AbortError' || request.signal.aborted ? aborted(request.signal) : bodyError('answer cut short', String((error as { code?: unknown }).code ?? 'ECONNRESET'), error));
       incoming.on('error', failBody);

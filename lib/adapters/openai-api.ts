@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError, errorName } from '../errors.js';
 import { httpExchange, ResponseTooLargeError } from './http-exchange.js';
 import { isAbort } from './provider-failures.js';
 
@@ -120,11 +120,11 @@ const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504]);
 export const isRetryable = (error: unknown): boolean => {
   if (error instanceof AppError) return false;
   if (error instanceof OpenAIApiError) return RETRYABLE_STATUS.has(error.status) && error.code !== 'insufficient_quota';
-  if (errorNameOf(error) === 'SecretUnavailableError') return false;
+  // An unreadable key will not be readable in a moment; an answer cut short was received, and it is not repeated
+  // (as before, when the SDK handed the body to us).
+  if (['SecretUnavailableError', 'ResponseBodyError'].includes(errorName(error))) return false;
   return !isAbort(error) && typeof (error as { code?: unknown } | undefined)?.code === 'string';
 };
-
-const errorNameOf = (error: unknown): unknown => (error as { name?: unknown } | undefined)?.name;
 
 /** The wait before the next attempt: what the provider asked for, else exponential backoff with jitter (0.5 s doubling to 8 s, the SDK's curve). */
 export const retryWaitMs = (error: unknown, attempt: number): number =>

@@ -117,6 +117,7 @@ const cells: Cell[] = [
   { name: 'provider 503', billed: 2, status: 502, code: 'provider_error', providerFallback: errorReply(503, { type: 'server_error' }) },
   { name: 'provider resets the connection', billed: 2, status: 502, code: 'provider_error', providerFallback: { kind: 'reset' } },
   { name: 'provider hangs past the deadline', billed: 1, status: 504, code: 'provider_timeout', providerFallback: { kind: 'hang' } },
+  { name: 'provider cuts its answer short (not retried: it was received)', billed: 1, status: 502, code: 'bad_provider_response', provider: [{ kind: 'cut', body: (imageReply(PNG_B64) as { body: unknown }).body }] },
   { name: 'provider sends malformed JSON', billed: 1, status: 502, code: 'bad_provider_response', provider: [{ kind: 'raw', body: '{"data": [{"b64_json": "iVBOR' }] },
   { name: 'provider sends an empty data list', billed: 1, status: 502, code: 'bad_provider_response', provider: [{ kind: 'json', body: { created: 1, data: [] } }] },
   { name: 'provider sends invalid base64', billed: 1, status: 502, code: 'bad_provider_response', provider: [imageReply(`${PNG_B64.slice(0, 20)}!!${PNG_B64.slice(22)}`)] },

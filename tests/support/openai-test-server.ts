@@ -11,7 +11,9 @@ export type Reply =
   /** Accepts the request and never answers (until the server closes). */
   | { kind: 'hang' }
   /** Destroys the connection without an answer (a reset). */
-  | { kind: 'reset' };
+  | { kind: 'reset' }
+  /** Announces `body` whole (status 200, its Content-Length), sends the first half of it, then resets. */
+  | { kind: 'cut'; body: unknown };
 
 export interface RecordedCall {
   method: string;
@@ -167,6 +169,12 @@ export class OpenAITestServer {
       case 'reset':
         req.socket.destroy();
         return;
+      case 'cut': {
+        const whole = Buffer.from(JSON.stringify(reply.body));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(whole.length) });
+        res.write(whole.subarray(0, whole.length >> 1), () => setTimeout(() => req.socket.destroy(), 20));
+        return;
+      }
       case 'raw':
         res
           .writeHead(reply.status ?? 200, { 'content-type': reply.contentType ?? 'application/json', ...reply.headers })
