@@ -100,7 +100,7 @@ export class OpenAIImageGenerator implements ImageGenerator {
 }
 
 /** The provider's key could not be read (SSM): the request was never sent. */
-const keyUnavailable = (error: unknown): boolean => (error as { name?: unknown } | undefined)?.name === 'SecretUnavailableError';
+const keyUnavailable = (error: unknown): boolean => errorName(error) === 'SecretUnavailableError';
 
 /**
  * Whether a failed attempt may still be billed by the provider. Only what certainly never produced an image is

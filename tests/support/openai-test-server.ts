@@ -42,10 +42,7 @@ export const errorReply = (
   body: { error: { message: 'provider says no', type: 'invalid_request_error', param: null, code: null, ...error } },
 });
 
-/**
- * An OpenAI-compatible HTTP server on loopback that answers `POST /v1/images/generations` from a script, so the
- * real SDK, with its real HTTP, headers and JSON parsing, runs against failures the real API produces.
- */
+/** An answer of `POST /v1/moderations`, in the API's shape. */
 export const moderationReply = (flagged: boolean, categories: string[] = []): Reply => ({
   kind: 'json',
   body: {
@@ -74,8 +71,9 @@ const IMAGE_PATHS: Readonly<Record<Protocol, RegExp>> = {
 };
 
 /**
- * A provider stand-in on loopback that speaks one provider's wire protocol: the real SDKs send to it with their
- * real HTTP, headers and JSON, and it answers with queued replies (images, errors, hangs, resets, huge bodies).
+ * A provider stand-in on loopback that speaks one provider's wire protocol: the real clients (the service's OpenAI
+ * API client, the Bedrock and Gemini SDKs) send to it with their real HTTP, headers and JSON, and it answers with
+ * queued replies (images, errors, hangs, resets, answers cut short, huge bodies).
  */
 export class OpenAITestServer {
   /** Image generation requests. */
