@@ -30,7 +30,8 @@ try {
       const response = await post(`load test image ${index}`);
       latencies.push(performance.now() - t0);
       if (response.status !== 201) {
-        countError(`HTTP ${response.status}`);
+        const body = await response.json().catch(() => ({}));
+        countError(`HTTP ${response.status} ${body.error?.code ?? ''}`.trim());
         return;
       }
       results.push(await response.json());

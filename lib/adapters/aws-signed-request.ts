@@ -20,7 +20,16 @@ export interface SignedRequest {
   path: string;
   headers: Record<string, string>;
   body: string;
+  /** A bound on the whole call, its retries included. */
   timeoutMs: number;
+  /**
+   * Attempts per call (the SDK's standard retry mode: 3). A failure without an answer (a refused, reset or stale
+   * keep-alive connection), and an answer `retryable` calls transient, is tried again, after the SDK's full-jitter
+   * pause, while the call's time lasts; the last failure or answer is what the caller gets.
+   */
+  maxAttempts?: number;
+  /** Which answers are transient (default: 429 and 5xx, as the SDK's standard mode). */
+  retryable?: (answer: SignedAnswer) => boolean;
   /** Fixed credentials (local servers); the default chain (the function's role on AWS) otherwise. */
   credentials?: AwsCredentialIdentity | undefined;
   /** The most of the answer that is read (default 64 KiB); a longer answer is an error, never a cut JSON text. */
@@ -62,8 +71,42 @@ const signerFor = (service: string, region: string, own?: AwsCredentialIdentity)
   return signer;
 };
 
-/** Sends the request; answers its status and (bounded) body text. Throws on network failure or timeout. */
-export async function signedAwsRequest(request: SignedRequest): Promise<{ status: number; body: string }> {
+export interface SignedAnswer {
+  status: number;
+  body: string;
+}
+
+const transient = (answer: SignedAnswer): boolean => answer.status === 429 || answer.status >= 500;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Sends the request, retried as the SDK's standard mode would (see `maxAttempts`); answers the status and
+ * (bounded) body text. Throws on network failure or timeout of the last attempt. Every caller's request is safe
+ * to repeat, as with the SDK: reads, conditional or counted writes the SDK would retry too, an invalidation with
+ * a fixed caller reference, a worker invoke whose job runs at most once whatever the deliveries.
+ */
+export async function signedAwsRequest(request: SignedRequest): Promise<SignedAnswer> {
+  const deadline = Date.now() + request.timeoutMs;
+  const maxAttempts = request.maxAttempts ?? 3;
+  const retryable = request.retryable ?? transient;
+  for (let attempt = 1; ; attempt += 1) {
+    // Full jitter on the SDK's base delay (100 ms, doubling), never past the call's bound.
+    const pause = Math.random() * 100 * 2 ** (attempt - 1);
+    const more = attempt < maxAttempts && Date.now() + pause < deadline;
+    let answer: SignedAnswer;
+    try {
+      answer = await signedAttempt(request, Math.max(1, deadline - Date.now()));
+    } catch (error) {
+      if (!more || Date.now() + pause >= deadline) throw error;
+      await sleep(pause);
+      continue;
+    }
+    if (!retryable(answer) || !more || Date.now() + pause >= deadline) return answer;
+    await sleep(pause);
+  }
+}
+
+async function signedAttempt(request: SignedRequest, timeoutMs: number): Promise<SignedAnswer> {
   const url = new URL(request.path, request.endpoint);
   const signed = await signerFor(request.service, request.region, request.credentials).sign({
     method: request.method,
@@ -83,7 +126,7 @@ export async function signedAwsRequest(request: SignedRequest): Promise<{ status
     method: request.method,
     headers,
     body: Buffer.from(request.body),
-    signal: AbortSignal.timeout(request.timeoutMs),
+    signal: AbortSignal.timeout(timeoutMs),
     maxBytes: () => limit,
   });
   return { status: answer.status, body: answer.body.toString('utf8') };

@@ -87,52 +87,46 @@ export function dynamoDbApi(options: DynamoDbApiOptions): DynamoDbApi {
   const endpoint = options.endpoint ?? `https://dynamodb.${options.region}.amazonaws.com`;
   const callTimeoutMs = options.callTimeoutMs ?? 3_000;
   const maxAttempts = options.maxAttempts ?? 3;
-  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-  const attempt = async (operation: string, body: string, timeoutMs: number): Promise<unknown> => {
-    const answer = await signedAwsRequest({
-      service: 'dynamodb',
-      region: options.region,
-      endpoint,
-      method: 'POST',
-      path: '/',
-      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` },
-      body,
-      timeoutMs,
-      maxResponseBytes: MAX_ANSWER_BYTES,
-      credentials: options.credentials,
-    });
-    let document: { __type?: unknown; message?: unknown; Message?: unknown; Item?: Record<string, AttributeValue> };
-    try {
-      document = answer.body === '' ? {} : (JSON.parse(answer.body) as typeof document);
-    } catch {
-      throw new DynamoDbError('MalformedAnswer', `DynamoDB answered ${answer.status} with a body that is not JSON`, answer.status);
-    }
-    if (answer.status === 200) return document;
-    const type = typeof document.__type === 'string' ? document.__type.replace(/^.*#/, '') : `Http${answer.status}`;
-    const message = String(document.message ?? document.Message ?? '');
-    throw new DynamoDbError(type, message, answer.status, document.Item);
-  };
 
   return {
     async call(operation, input) {
-      const body = JSON.stringify(input);
-      const deadline = Date.now() + callTimeoutMs;
-      for (let attemptNo = 1; ; attemptNo += 1) {
-        try {
-          // The caller's input shape is the operation's: the answer is the operation's output.
-          return (await attempt(operation, body, Math.max(1, deadline - Date.now()))) as never;
-        } catch (error) {
-          const retryable =
-            error instanceof DynamoDbError
-              ? RETRYABLE.has(error.name) || error.status >= 500
-              : true; // no answer at all: a refused or reset connection, or a timed-out attempt
-          // Full jitter on the SDK's base delay (100 ms, doubling), never past the call's bound.
-          const pause = Math.random() * 100 * 2 ** (attemptNo - 1);
-          if (!retryable || attemptNo >= maxAttempts || Date.now() + pause >= deadline) throw error;
-          await sleep(pause);
-        }
+      // Each call, retries included, within callTimeoutMs; the SDK's retry rules (signedAwsRequest's loop).
+      const answer = await signedAwsRequest({
+        service: 'dynamodb',
+        region: options.region,
+        endpoint,
+        method: 'POST',
+        path: '/',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` },
+        body: JSON.stringify(input),
+        timeoutMs: callTimeoutMs,
+        maxAttempts,
+        retryable: (candidate) => candidate.status >= 500 || RETRYABLE.has(errorType(candidate)),
+        maxResponseBytes: MAX_ANSWER_BYTES,
+        credentials: options.credentials,
+      });
+      let document: { __type?: unknown; message?: unknown; Message?: unknown; Item?: Record<string, AttributeValue> };
+      try {
+        document = answer.body === '' ? {} : (JSON.parse(answer.body) as typeof document);
+      } catch {
+        throw new DynamoDbError('MalformedAnswer', `DynamoDB answered ${answer.status} with a body that is not JSON`, answer.status);
       }
+      // The caller's input shape is the operation's: the answer is the operation's output.
+      if (answer.status === 200) return document as never;
+      const message = String(document.message ?? document.Message ?? '');
+      throw new DynamoDbError(errorType(answer), message, answer.status, document.Item);
     },
   };
+}
+
+/** AWS's error name of an answer (`ThrottlingException`), from its JSON `__type`; `Http<status>` without one. */
+function errorType(answer: { status: number; body: string }): string {
+  if (answer.status === 200) return '';
+  try {
+    const type = (JSON.parse(answer.body) as { __type?: unknown }).__type;
+    if (typeof type === 'string') return type.replace(/^.*#/, '');
+  } catch {
+    // not JSON: named by its status
+  }
+  return `Http${answer.status}`;
 }

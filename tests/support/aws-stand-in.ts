@@ -15,6 +15,8 @@ export interface StandInReply {
   contentType?: string;
   /** Answer this much later (a slow service). */
   delayMs?: number;
+  /** Reset the connection instead of answering (a stale keep-alive socket, a dropped connection). */
+  reset?: boolean;
 }
 
 /**
@@ -42,6 +44,10 @@ export class AwsStandIn {
         if (!instance) return;
         instance.received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
         const reply = instance.queue.shift() ?? instance.fallback;
+        if (reply.reset) {
+          req.socket.destroy();
+          return;
+        }
         const answer = () => res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'application/x-amz-json-1.1' }).end(reply.body);
         if (reply.delayMs) setTimeout(answer, reply.delayMs);
         else answer();

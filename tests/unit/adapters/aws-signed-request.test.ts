@@ -56,14 +56,24 @@ describe('LambdaJobDispatcher', () => {
   });
 
   it.each([
-    ['Lambda refuses (403)', 403],
-    ['Lambda is throttled (429)', 429],
-    ['a synchronous answer instead of queued (200)', 200],
-  ])('answers queue_unavailable when %s', async (_, status) => {
+    ['Lambda refuses', 403, 1],
+    ['Lambda stays throttled', 429, 3],
+    ['Lambda keeps failing', 500, 3],
+    ['a synchronous answer instead of queued', 200, 1],
+  ])('answers queue_unavailable when %s (status %i), after %i attempt(s)', async (_, status, attempts) => {
     answer({ status, body: '{}' });
     const error = await new LambdaJobDispatcher('worker', 'us-east-1', endpoint).dispatch('AAAAAAAAAAAAAAAAAAAAAA').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe('queue_unavailable');
+    expect(received).toHaveLength(attempts);
+  });
+
+  it('retries a reset connection and a throttled answer, as the SDK would (the worker runs a job once whatever the deliveries)', async () => {
+    aws.enqueue({ status: 0, body: '', reset: true }, { status: 429, body: '{}' });
+    answer({ status: 202, body: '' });
+    await new LambdaJobDispatcher('worker', 'us-east-1', endpoint).dispatch('AAAAAAAAAAAAAAAAAAAAAA');
+    expect(received).toHaveLength(3);
+    for (const request of received) expect(verify(request)).toEqual({ service: 'lambda', region: 'us-east-1' });
   });
 
   it('answers queue_unavailable when Lambda cannot be reached', async () => {
@@ -110,6 +120,13 @@ describe('ssmSecret', () => {
     now += 2 * 60_000;
     answer(ssmAnswer('sk-rotated'));
     expect(await secret()).toBe('sk-rotated');
+    expect(received).toHaveLength(2);
+  });
+
+  it('reads through a reset connection (a stale keep-alive socket after the function was frozen)', async () => {
+    aws.enqueue({ status: 0, body: '', reset: true });
+    answer(ssmAnswer('sk-after-reset'));
+    expect(await ssmSecret('/dia/dev/openai-api-key', 'us-east-1', { endpoint })()).toBe('sk-after-reset');
     expect(received).toHaveLength(2);
   });
 
