@@ -138,7 +138,7 @@ function createGenerator(config: Config, openai: OpenAIApi | undefined): ImageGe
       ? {
           azure: lazily(async () => {
             const base = (azure.baseUrl ?? '').replace(/\/+$/, '');
-            return new OpenAIImageGenerator(createOpenAIApi(config, azure, `${base}/openai/v1`), limits);
+            return new OpenAIImageGenerator(createOpenAIApi(config, azure, `${base}/openai/v1`), { ...limits, endUserField: 'user' });
           }),
         }
       : {}),

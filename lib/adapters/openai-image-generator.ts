@@ -12,6 +12,11 @@ export interface OpenAIImageGeneratorOptions {
   maxImageBytes: number;
   /** An attempt is not started with less time than this left. */
   minAttemptMs: number;
+  /**
+   * Where the hashed end-user id goes: OpenAI's `safety_identifier` (its `user` is deprecated for it, per the
+   * Images API reference in openai 7.57.0), or `user` for Azure OpenAI, whose v1 API documents that one.
+   */
+  endUserField?: 'safety_identifier' | 'user';
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -91,7 +96,7 @@ export class OpenAIImageGenerator implements ImageGenerator {
         ...(request.quality === undefined ? {} : { quality: request.quality }),
         // GPT image models always answer in base64 and reject response_format.
         ...(request.format === undefined ? {} : { output_format: request.format }),
-        user: request.endUserId,
+        [this.options.endUserField ?? 'safety_identifier']: request.endUserId,
       },
       timeoutMs,
     );

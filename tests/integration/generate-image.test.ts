@@ -160,7 +160,9 @@ describe('POST /images: success', () => {
     expect(sent).not.toHaveProperty('response_format');
     expect(sent).toMatchObject({ model: 'gpt-image-2', n: 1, size: '1536x1024', quality: 'low', output_format: 'webp' });
     expect(sent['prompt']).toMatch(/<<<USER_DESCRIPTION\na red fox\nUSER_DESCRIPTION>>>/);
-    expect(sent['user']).toMatch(/^[0-9a-f]{32}$/);
+    // A hashed principal, in the field OpenAI asks for (`user` is deprecated for it).
+    expect(sent['safety_identifier']).toMatch(/^[0-9a-f]{32}$/);
+    expect(sent).not.toHaveProperty('user');
     expect(openai.calls[0]?.headers['authorization']).toBe(`Bearer ${PROVIDER_KEY}`);
   });
 
@@ -269,6 +271,7 @@ describe('POST /images: success', () => {
     expect(call?.path).toBe('/openai/v1/images/generations');
     expect(call?.headers['authorization']).toBe('Bearer azure-test-key');
     expect(call?.body).toMatchObject({ model: 'images-prod', size: '1536x1024', quality: 'low' });
+    expect(call?.body?.['user']).toMatch(/^[0-9a-f]{32}$/); // the field Azure's v1 API documents
     expect(call?.body).not.toHaveProperty('response_format');
   });
 
