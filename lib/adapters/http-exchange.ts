@@ -20,6 +20,11 @@ export interface HttpExchange {
   signal: AbortSignal;
   /** The most of the answer read for this status, counted after decompression. */
   maxBytes: (status: number) => number;
+  /**
+   * Reuse a kept-alive connection only if it has been idle at most this long (default: any). For calls that must
+   * not be repeated blindly (a provider's billed generation); see `connectionReuse`.
+   */
+  maxIdleMs?: number;
 }
 
 export interface HttpAnswer {
@@ -41,6 +46,37 @@ export class ResponseTooLargeError extends Error {
 
 /** Keep-alive agents, one per scheme: the calls of one container reuse their connections. */
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+
+/**
+ * Why `maxIdleMs`: a Lambda container is frozen between invocations, for seconds or hours, and a server closes its
+ * side of an idle connection meanwhile; the next request on that socket then fails with a reset. For a signed AWS
+ * call that is retried like the SDK does; for a provider's generation it is "sent, outcome unknown": retried and
+ * counted as possibly billed. So such calls close, rather than reuse, a connection idle longer than their bound,
+ * measured by the wall clock, which (unlike the agent's own timers) moves while the container is frozen. The
+ * clock is writable for tests.
+ */
+export const connectionReuse = { now: (): number => Date.now() };
+
+/** When the last exchange with each `host:port` ended. */
+const lastUsed = new Map<string, number>();
+
+const originOf = (url: URL): string => `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+
+/** Closes the kept-alive connections to `url`'s `host:port` when they have been idle longer than `maxIdleMs`. */
+function dropStaleConnections(agent: HttpAgent, url: URL, maxIdleMs: number | undefined): void {
+  if (maxIdleMs === undefined) return;
+  const key = originOf(url);
+  const last = lastUsed.get(key);
+  if (last === undefined || connectionReuse.now() - last <= maxIdleMs) return;
+  // The agent names its pools `host:port:<options>`.
+  for (const [name, sockets] of Object.entries(agent.freeSockets)) {
+    if (name.startsWith(`${key}:`)) for (const socket of sockets ?? []) socket.destroy();
+  }
+}
+
+const markUsed = (url: URL): void => {
+  lastUsed.set(originOf(url), connectionReuse.now());
+};
 
 const DECODERS: Readonly<Record<string, () => Transform>> = {
   gzip: createGunzip,
@@ -75,15 +111,18 @@ export function httpExchange(request: HttpExchange): Promise<HttpAnswer> {
       return;
     }
     let settled = false;
+    const agent = https ? agents.https : agents.http;
+    dropStaleConnections(agent, request.url, request.maxIdleMs);
     const outgoing = send(request.url, {
       method: request.method,
       headers: { ...request.headers, 'content-length': String(request.body.length) },
-      agent: https ? agents.https : agents.http,
+      agent,
     });
     let reading: { destroy: () => void } | undefined;
     const fail = (error: Error): void => {
       if (settled) return;
       settled = true;
+      markUsed(request.url);
       request.signal.removeEventListener('abort', onAbort);
       reading?.destroy();
       outgoing.destroy();
@@ -135,6 +174,7 @@ export function httpExchange(request: HttpExchange): Promise<HttpAnswer> {
           return;
         }
         settled = true;
+        markUsed(request.url);
         request.signal.removeEventListener('abort', onAbort);
         resolve({ status, headers: incoming.headers, body: exact ?? Buffer.concat(chunks, length) });
       });

@@ -43,6 +43,13 @@ export class OpenAIApiError extends Error {
 
 export type OpenAIApi = (path: string, payload: unknown, timeoutMs: number) => Promise<Buffer>;
 
+/**
+ * The longest a kept-alive connection to the provider stays trusted (http-exchange.ts, `maxIdleMs`). Servers keep
+ * idle connections for a minute or more (load balancers' usual 60 s, nginx's 75 s); half of that leaves a margin,
+ * and a new TLS connection costs tens of milliseconds.
+ */
+const MAX_IDLE_MS = 30_000;
+
 /** The default base URL, as the SDK had it. */
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -69,6 +76,9 @@ export function openAIApi(options: OpenAIApiOptions): OpenAIApi {
         body: Buffer.from(JSON.stringify(payload)),
         signal: AbortSignal.timeout(timeoutMs),
         maxBytes: (status) => (status >= 200 && status < 300 ? okLimit : options.maxErrorBytes),
+        // A connection idle for longer may have been closed by the provider while the function was frozen: a
+        // generation sent on it would fail "sent, outcome unknown" and be retried as possibly billed.
+        maxIdleMs: MAX_IDLE_MS,
       });
     } catch (error) {
       if (error instanceof ResponseTooLargeError) {

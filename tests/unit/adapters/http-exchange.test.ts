@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { httpExchange, type HttpExchange } from '../../../lib/adapters/http-exchange.js';
+import { connectionReuse, httpExchange, type HttpExchange } from '../../../lib/adapters/http-exchange.js';
 import { closedEndpoint } from '../../support/aws-stand-in.js';
 
 /** Answers by path; records how many body bytes each answer actually wrote. */
@@ -41,8 +41,10 @@ const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void
 
 let server: Server;
 let base: string;
+let connections = 0;
 beforeAll(async () => {
   server = createServer((req, res) => routes[req.url ?? '']?.(req, res));
+  server.on('connection', () => (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -100,6 +102,27 @@ describe('httpExchange', () => {
     await expect(httpExchange({ url: new URL('/x', await closedEndpoint()), method: 'POST', headers: {}, body: Buffer.alloc(0), signal: AbortSignal.timeout(5_000), maxBytes: () => 1 })).rejects.toMatchObject({
       code: 'ECONNREFUSED',
     });
+  });
+
+  it('reuses a kept-alive connection, but not one idle longer than maxIdleMs (by the wall clock: a frozen function)', async () => {
+    const realNow = connectionReuse.now;
+    let now = 1_000_000;
+    connectionReuse.now = () => now;
+    try {
+      await exchange('/json', { maxIdleMs: 30_000 });
+      const before = connections;
+      now += 29_000;
+      await exchange('/json', { maxIdleMs: 30_000 });
+      expect(connections).toBe(before); // the same connection
+      now += 31_000;
+      await exchange('/json', { maxIdleMs: 30_000 });
+      expect(connections).toBe(before + 1); // a new one: the old one may have been closed meanwhile
+      now += 3_600_000;
+      await exchange('/json');
+      expect(connections).toBe(before + 1); // no bound asked: reused whatever its idle time
+    } finally {
+      connectionReuse.now = realNow;
+    }
   });
 
   it('ends at its signal with an AbortError', async () => {
