@@ -115,7 +115,8 @@ export function httpExchange(request: HttpExchange): Promise<HttpAnswer> {
     dropStaleConnections(agent, request.url, request.maxIdleMs);
     const outgoing = send(request.url, {
       method: request.method,
-      headers: { ...request.headers, 'content-length': String(request.body.length) },
+      // A GET without a body says nothing of one (some servers refuse a GET with a Content-Length).
+      headers: request.method === 'GET' && request.body.length === 0 ? request.headers : { ...request.headers, 'content-length': String(request.body.length) },
       agent,
     });
     let reading: { destroy: () => void } | undefined;

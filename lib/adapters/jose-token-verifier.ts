@@ -1,5 +1,6 @@
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../errors.js';
+import { httpExchange } from './http-exchange.js';
 import type { JwtConfig } from '../config.js';
 import type { Log, TokenVerifier } from '../ports.js';
 
@@ -79,11 +80,18 @@ class StaleTolerantJwks {
   private async fetchKeys(): Promise<void> {
     this.lastAttemptAt = this.now();
     try {
-      const response = await fetch(this.url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.policy.timeoutMs) });
-      if (!response.ok) throw new Error(`JWKS answered ${response.status}`);
-      const text = await response.text();
-      if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS too large');
-      const document = JSON.parse(text) as JSONWebKeySet;
+      // Over node:http, bounded while it is read (http-exchange.ts: fetch would load undici on a JWT caller's first
+      // request, and its text() reads whatever arrives). Like jose's own fetch, a redirect is not followed.
+      const answer = await httpExchange({
+        url: new URL(this.url),
+        method: 'GET',
+        headers: { accept: 'application/json' },
+        body: Buffer.alloc(0),
+        signal: AbortSignal.timeout(this.policy.timeoutMs),
+        maxBytes: () => MAX_JWKS_BYTES,
+      });
+      if (answer.status !== 200) throw new Error(`JWKS answered ${answer.status}`);
+      const document = JSON.parse(answer.body.toString('utf8')) as JSONWebKeySet;
       const keys = createLocalJWKSet(document); // throws JWKSInvalid for a document that is not a key set
       this.keys = keys;
       this.fetchedAt = this.now();

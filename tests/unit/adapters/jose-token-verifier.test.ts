@@ -17,6 +17,9 @@ type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 let server: Server;
 let jwksUrl: string;
 let up = true;
+/** Serve an endless key set instead (what a misbehaving issuer or a wrong URL may do). */
+let endless = false;
+let bytesSent = 0;
 let fetches = 0;
 let keys: JWK[] = [];
 let signing: { kid: string; key: PrivateKey };
@@ -26,6 +29,20 @@ beforeAll(async () => {
     fetches += 1;
     if (!up) {
       res.writeHead(503).end();
+      return;
+    }
+    if (endless) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"keys":[');
+      const chunk = `${JSON.stringify({ kty: 'oct', k: 'x'.repeat(8_000) })},`;
+      const more = (): void => {
+        while (!res.destroyed && bytesSent < 50 * 1024 * 1024) {
+          bytesSent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }));
@@ -56,6 +73,8 @@ beforeEach(async () => {
     doNotFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'nextTick', 'queueMicrotask', 'hrtime', 'performance'],
   });
   up = true;
+  endless = false;
+  bytesSent = 0;
   fetches = 0;
   const first = await newKey('k1');
   keys = [first.jwk];
@@ -107,6 +126,13 @@ describe('JoseTokenVerifier key set cache', () => {
   it('answers auth_unavailable when the first fetch fails (nothing to serve stale)', async () => {
     up = false;
     expect(await codeOf(verifier().verify(await token()))).toBe('auth_unavailable');
+  });
+
+  it('stops reading a key set past 256 KiB: auth_unavailable, not the whole answer in memory', async () => {
+    endless = true;
+    expect(await codeOf(verifier().verify(await token()))).toBe('auth_unavailable');
+    // What the server managed to send before the connection was dropped: socket buffers, not the 50 MB.
+    expect(bytesSent).toBeLessThan(8 * 1024 * 1024);
   });
 
   it('picks up a rotated key: an unknown kid refetches the set (at most once per cooldown)', async () => {
