@@ -34,7 +34,7 @@ const bundle = (entryPoints, outfile) =>
     format: 'cjs',
     mainFields: ['module', 'main'],
     // As serverless.yml: the optional providers' SDKs and jose stay out of the bundle (installed beside it).
-    external: ['@google/genai', '@aws-sdk/client-bedrock-runtime', 'jose'],
+    external: ['@google/genai', '@aws-sdk/client-bedrock-runtime'],
     logLevel: 'error',
   });
 
@@ -198,11 +198,14 @@ async function importAndFirstRequest() {
   // target row); and, for comparison, all of them in this process, where concurrent calls queue on one thread.
   await firstRequestWith('own-processes');
   await firstRequestWith('one-process');
+  // The red team's first request: a JWT caller (jose loaded from node_modules, the key set fetched) and the
+  // provider key read from SSM, on top of the rest.
+  await firstRequestWith('own-processes', 'jwt-ssm');
 }
 
-/** Starts a stand-in (`s3`, `dynamo`, `provider`) in a child process; answers its endpoint and a stop function. */
-async function standIn(kind) {
-  const child = spawn(process.execPath, [join(ROOT, 'bench/server-process.mjs'), kind, join(work, `s3-${kind}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts a stand-in (`s3`, `dynamo`, `provider`, `jwks`, `ssm`) in a child process; answers its endpoint and a stop function. */
+async function standIn(kind, argument = join(work, `s3-${kind}`)) {
+  const child = spawn(process.execPath, [join(ROOT, 'bench/server-process.mjs'), kind, argument], { stdio: ['ignore', 'pipe', 'inherit'] });
   const endpoint = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk) => {
@@ -214,7 +217,7 @@ async function standIn(kind) {
   return { endpoint, close: async () => void child.kill() };
 }
 
-async function firstRequestWith(hosting) {
+async function firstRequestWith(hosting, caller = 'api-key') {
   const png = makePng(1024, 1024, 0.3);
   const handlerFile = join(work, 'first-handler.cjs');
   const baselineFile = join(work, 'first-baseline.cjs');
@@ -239,6 +242,7 @@ async function firstRequestWith(hosting) {
     ? await standIn('s3').then((p) => ({ endpoint: p.endpoint, server: { close: p.close } }))
     : await startLocalS3({ port: await freePort(), directory: join(work, 's3') });
   const dynamo = separate ? await standIn('dynamo') : await startLocalDynamo({ port: await freePort() });
+  const jwt = caller === 'jwt-ssm' ? await jwtCaller() : undefined;
   const env = {
     ...process.env,
     IMAGE_BUCKET: 'local-images',
@@ -259,13 +263,15 @@ async function firstRequestWith(hosting) {
     AWS_REGION: 'us-east-1',
     POWERTOOLS_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
+    ...(jwt?.env ?? {}),
   };
+  const authorization = jwt ? `Bearer ${jwt.token}` : 'Bearer bench-first-request-key';
   const handlerProbe = (round) => String.raw`
     const t = performance.now();
     const { handler } = require(${JSON.stringify(handlerFile)});
     const now = Date.now();
     const event = { version: '2.0', routeKey: 'POST /images', rawPath: '/images', rawQueryString: '',
-      headers: { authorization: 'Bearer bench-first-request-key', 'content-type': 'application/json', 'idempotency-key': 'first-${round}' },
+      headers: { authorization: '${authorization}', 'content-type': 'application/json', 'idempotency-key': 'first-${round}' },
       requestContext: { http: { method: 'POST', path: '/images' }, requestId: 'first-${round}', timeEpoch: now },
       body: JSON.stringify({ prompt: 'a lighthouse ${round}', quality: 'low' }), isBase64Encoded: false };
     const context = { awsRequestId: 'first-${round}', functionName: 'bench', getRemainingTimeInMillis: () => 29000 };
@@ -299,11 +305,46 @@ async function firstRequestWith(hosting) {
       baselineMs.push(await timed(baselineProbe(round)));
     }
   } finally {
-    await Promise.all([provider.close(), s3.server.close(), dynamo.close()]);
+    await Promise.all([provider.close(), s3.server.close(), dynamo.close(), jwt?.close()]);
   }
-  console.log(`import + first request (stand-ins in ${hosting}): handler ${median(handlerMs).toFixed(1)} ms, openai+client-s3 import + generation + PutObject ${median(baselineMs).toFixed(1)} ms`);
-  if (separate) record('cold import plus first request vs baseline import plus one generation and one PutObject', median(handlerMs) / median(baselineMs), 1.3, 'x');
-  else record('the same, with every stand-in in the benchmark\'s own process (calls at once queue on one thread)', median(handlerMs) / median(baselineMs), null, 'x');
+  console.log(`import + first request (${caller}, stand-ins in ${hosting}): handler ${median(handlerMs).toFixed(1)} ms, openai+client-s3 import + generation + PutObject ${median(baselineMs).toFixed(1)} ms`);
+  const ratio = median(handlerMs) / median(baselineMs);
+  if (caller === 'jwt-ssm') record('the same with a JWT caller and the provider key read from SSM (the red team\'s first request)', ratio, 1.3, 'x');
+  else if (separate) record('cold import plus first request vs baseline import plus one generation and one PutObject', ratio, 1.3, 'x');
+  else record('the same, with every stand-in in the benchmark\'s own process (calls at once queue on one thread)', ratio, null, 'x');
+}
+
+/**
+ * A JWT caller for the first-request probe: an ES256 key, its key set served by a stand-in, a token for it, and the
+ * provider key in an SSM stand-in. NODE_PATH lets the probe's bundle (outside the project) load jose, which is
+ * external to it as on AWS.
+ */
+async function jwtCaller() {
+  const { SignJWT, exportJWK, generateKeyPair } = await import('jose');
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' }] });
+  const [keys, ssm] = [await standIn('jwks', jwks), await standIn('ssm')];
+  const issuer = 'https://issuer.bench.test';
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: 'ES256', kid: 'bench' })
+    .setSubject('bench-user')
+    .setIssuer(issuer)
+    .setAudience('durable-image-api')
+    .setExpirationTime('1h')
+    .sign(privateKey);
+  return {
+    token,
+    env: {
+      JWT_ISSUER: issuer,
+      JWT_AUDIENCE: 'durable-image-api',
+      JWT_JWKS_URL: keys.endpoint,
+      OPENAI_API_KEY: '',
+      OPENAI_API_KEY_PARAMETER: '/bench/openai-api-key',
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+      NODE_PATH: join(ROOT, 'node_modules'),
+    },
+    close: async () => Promise.all([keys.close(), ssm.close()]),
+  };
 }
 
 /** 4. Peak memory of one request against the image size, in fresh processes. */
