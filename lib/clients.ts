@@ -56,6 +56,8 @@ export interface Dependencies {
   metrics: MetricsRecorder;
   /** Estimated cost of one image in micro-dollars, for quotas and records. */
   estimateCost: EstimateCost;
+  /** Starts reading the provider keys kept in SSM, when they are not cached (fire and forget). */
+  prefetchSecrets?: (() => void) | undefined;
   now: () => number;
   newId: () => string;
 }
@@ -107,9 +109,14 @@ const apiKeyOf = (config: Config, endpoint: SecretEndpoint): string | (() => Pro
   endpoint.apiKey ?? ssmSecret(endpoint.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
 
 /** The OpenAI API of OpenAI itself or of Azure OpenAI's v1 API (the same shapes, another base URL and key). */
-function createOpenAIApi(config: Config, endpoint: SecretEndpoint, baseURL: string | undefined): OpenAIApi {
+function createOpenAIApi(
+  config: Config,
+  endpoint: SecretEndpoint,
+  baseURL: string | undefined,
+  apiKey: string | (() => Promise<string>) = apiKeyOf(config, endpoint),
+): OpenAIApi {
   return openAIApi({
-    apiKey: apiKeyOf(config, endpoint),
+    apiKey,
     baseURL: baseURL ?? OPENAI_BASE_URL,
     // Every body read from the provider is bounded: an image answer by the largest image's base64 plus its JSON,
     // a moderation answer by 256 KiB, an error body by 64 KiB.
@@ -203,10 +210,9 @@ function createCdnInvalidator(config: Config): CdnInvalidator | undefined {
 
 export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
   const now = overrides.now ?? Date.now;
-  const openai =
-    config.provider.kind === 'live' && config.provider.openai
-      ? createOpenAIApi(config, config.provider.openai, config.provider.openai.baseUrl)
-      : undefined;
+  const openaiEndpoint = config.provider.kind === 'live' ? config.provider.openai : undefined;
+  const openaiKey = openaiEndpoint ? apiKeyOf(config, openaiEndpoint) : undefined;
+  const openai = openaiEndpoint ? createOpenAIApi(config, openaiEndpoint, openaiEndpoint.baseUrl, openaiKey) : undefined;
   const state = config.state;
   const dynamo = state ? (overrides.dynamo ?? createDynamoClient(config)) : undefined;
   const logger = overrides.logger ?? new Logger({ serviceName: 'durable-image-api' });
@@ -234,6 +240,10 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     metrics: overrides.metrics ?? new EmfMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
     cdn:
       overrides.cdn ?? createCdnInvalidator(config),
+    // The OpenAI key from SSM (moderation, and inline generation) is read once per 15 minutes; the read starts
+    // with the request instead of after authentication (a JWKS fetch on a JWT caller's first request). Its
+    // failure is left to the call that needs the key, which reads again and reports it.
+    prefetchSecrets: typeof openaiKey === 'function' ? () => void openaiKey().catch(() => undefined) : undefined,
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.
     estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
     now,

@@ -461,6 +461,9 @@ describe('JWT auth', () => {
   let jwksServer: Server;
   let jwksUrl: string;
   let jwksUp = true;
+  /** Hold the key set's answer this long, and call this just before sending it. */
+  let jwksDelayMs = 0;
+  let onJwksAnswer: () => void = () => undefined;
   let signingKey: PrivateKey;
   let otherKey: PrivateKey;
   let publicJwk: JWK;
@@ -475,7 +478,10 @@ describe('JWT auth', () => {
         res.writeHead(503).end();
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] }));
+      setTimeout(() => {
+        onJwksAnswer();
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] }));
+      }, jwksDelayMs);
     });
     await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', () => resolve()));
     jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
@@ -487,6 +493,8 @@ describe('JWT auth', () => {
 
   beforeEach(() => {
     jwksUp = true;
+    jwksDelayMs = 0;
+    onJwksAnswer = () => undefined;
   });
 
   const jwtHandler = (env: Record<string, string> = {}): Handler =>
@@ -505,6 +513,23 @@ describe('JWT auth', () => {
       .sign(options.key ?? signingKey);
 
   const withToken = (jwt: string): APIGatewayProxyEventV2 => post(LOW, { authorization: `Bearer ${jwt}` });
+
+  it('reads the provider key from SSM while the key set is being fetched, not after (one round trip less)', async () => {
+    const ssm = await AwsStandIn.start({ status: 200, body: JSON.stringify({ Parameter: { Value: 'sk-from-parameter-store' } }) });
+    try {
+      jwksDelayMs = 200;
+      let ssmReadsWhenKeysArrived = -1;
+      onJwksAnswer = () => (ssmReadsWhenKeysArrived = ssm.received.length);
+      const handler = jwtHandler({ OPENAI_API_KEY: '', OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key', AWS_ENDPOINT_URL_SSM: ssm.endpoint });
+      const response = await handler(withToken(await token()), lambdaContext());
+      expect(response.statusCode).toBe(201);
+      expect(ssmReadsWhenKeysArrived).toBe(1);
+      expect(ssm.received).toHaveLength(1); // read once, shared by moderation and the generation
+      expect(openai.calls[0]?.headers['authorization']).toBe('Bearer sk-from-parameter-store');
+    } finally {
+      await ssm.close();
+    }
+  });
 
   it('accepts a valid token and bills its subject', async () => {
     const response = await jwtHandler()(withToken(await token()), lambdaContext());
