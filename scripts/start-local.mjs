@@ -117,7 +117,9 @@ relay(offline.stdout, process.stdout);
 relay(offline.stderr, process.stderr);
 
 function announce() {
-  const provider = env.IMAGE_PROVIDER === 'openai' ? `OpenAI (${env.IMAGE_MODEL ?? 'gpt-image-2'})` : 'offline (no key needed)';
+  // `openai` is the older name of `live`: each model goes to the provider its name says.
+  const live = env.IMAGE_PROVIDER === 'live' || env.IMAGE_PROVIDER === 'openai';
+  const provider = live ? `live (${env.IMAGE_MODELS || env.IMAGE_MODEL || 'gpt-image-2'})` : 'offline (no key needed)';
   const shownKey = apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '$LOCAL_API_KEY';
   const keyNote = process.env.LOCAL_API_KEY ? 'LOCAL_API_KEY' : `the default local key; set LOCAL_API_KEY to change it`;
   if (ignored.length > 0) {
