@@ -4,8 +4,9 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 
 /**
- * One HTTP request and its bounded answer over node:http, for every call the functions make without an SDK of
- * its own: the signed AWS calls and the OpenAI API (images, moderations).
+ * One HTTP request and its bounded answer over node:http, for the calls the functions make without an SDK of
+ * their own: the signed AWS calls, the OpenAI API (images, moderations) and the JWT issuer's key set. (Webhook
+ * deliveries have their own: a fresh connection through a checked DNS lookup, and only the status is kept.)
  *
  * Why not fetch: undici, which backs fetch, is loaded by Node on first use, and that load alone took 31 ms of a
  * fresh process on this machine (`node -e "globalThis.Headers"`), plus a web stream per body on every call; the
