@@ -104,9 +104,15 @@ export function createDynamoClient(config: Config): DynamoDbApi {
 
 const ssmOptions = (config: Config): { endpoint?: string } => (config.ssmEndpoint === undefined ? {} : { endpoint: config.ssmEndpoint });
 
-/** A provider's API key: given directly, or read from its SSM parameter (through ssmSecret's cache). */
-const apiKeyOf = (config: Config, endpoint: SecretEndpoint): string | (() => Promise<string>) =>
-  endpoint.apiKey ?? ssmSecret(endpoint.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
+/**
+ * A provider's API key: given directly, or read from its SSM parameter (through ssmSecret's cache). Trimmed: a key
+ * stored or pasted with its line break would be an invalid header value on every call.
+ */
+const apiKeyOf = (config: Config, endpoint: SecretEndpoint): string | (() => Promise<string>) => {
+  if (endpoint.apiKey !== undefined) return endpoint.apiKey.trim();
+  const secret = ssmSecret(endpoint.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
+  return async () => (await secret()).trim();
+};
 
 /** The OpenAI API of OpenAI itself or of Azure OpenAI's v1 API (the same shapes, another base URL and key). */
 function createOpenAIApi(

@@ -1,5 +1,5 @@
 import { AppError, errorName } from '../errors.js';
-import { httpExchange, ResponseTooLargeError } from './http-exchange.js';
+import { httpExchange, ResponseTooLargeError, type HttpAnswer } from './http-exchange.js';
 import { isAbort } from './provider-failures.js';
 
 /**
@@ -59,7 +59,7 @@ export function openAIApi(options: OpenAIApiOptions): OpenAIApi {
     const key = typeof options.apiKey === 'string' ? options.apiKey : await options.apiKey();
     const url = new URL(`${base}${path}`);
     const okLimit = options.maxOkBytes(url.pathname);
-    let answer;
+    let answer: HttpAnswer;
     try {
       answer = await httpExchange({
         url,
@@ -133,7 +133,9 @@ export const isRetryable = (error: unknown): boolean => {
   // An unreadable key will not be readable in a moment; an answer cut short was received, and it is not repeated
   // (as before, when the SDK handed the body to us).
   if (['SecretUnavailableError', 'ResponseBodyError'].includes(errorName(error))) return false;
-  return !isAbort(error) && typeof (error as { code?: unknown } | undefined)?.code === 'string';
+  const code = (error as { code?: unknown } | undefined)?.code;
+  // Socket errors (ECONNRESET, ECONNREFUSED...) may pass; Node's own ERR_* (an invalid URL or header) will not.
+  return !isAbort(error) && typeof code === 'string' && !code.startsWith('ERR_');
 };
 
 /** The wait before the next attempt: what the provider asked for, else exponential backoff with jitter (0.5 s doubling to 8 s, the SDK's curve). */

@@ -49,8 +49,11 @@ const messageOf = (error: unknown): string => {
 export const isAbort = (error: unknown): boolean =>
   ['AbortError', 'TimeoutError'].includes(errorName(error)) || /aborted/i.test(messageOf(error));
 
-/** Socket errors that mean the request never left: refused, unresolvable or unroutable, or an invalid URL. */
-const NOT_SENT = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ERR_INVALID_URL)\b/;
+/**
+ * Errors that mean the request never left: refused, unresolvable or unroutable, or refused by Node itself before
+ * sending (an invalid URL or header value).
+ */
+const NOT_SENT = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ERR_INVALID_URL|ERR_INVALID_CHAR|ERR_HTTP_INVALID_HEADER_VALUE)\b/;
 
 /**
  * A refused or unresolvable connection: the request never reached the provider, so it cannot be billed (the money

@@ -250,8 +250,8 @@ describe('provider key from SSM', () => {
   const ssmHandler = (): Handler =>
     makeHandler({ OPENAI_API_KEY: undefined, OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key', AWS_ENDPOINT_URL_SSM: ssm.endpoint });
 
-  it('calls the provider with the key read from SSM', async () => {
-    ssm.fallback = { status: 200, body: JSON.stringify({ Parameter: { Value: 'sk-from-parameter-store' } }) };
+  it('calls the provider with the key read from SSM (stored with a trailing line break, as pasted keys often are)', async () => {
+    ssm.fallback = { status: 200, body: JSON.stringify({ Parameter: { Value: 'sk-from-parameter-store\n' } }) };
     const response = await ssmHandler()(post(LOW), lambdaContext());
     expect(response.statusCode).toBe(201);
     expect(openai.calls[0]?.headers['authorization']).toBe('Bearer sk-from-parameter-store');

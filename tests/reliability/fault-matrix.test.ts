@@ -124,6 +124,7 @@ const cells: Cell[] = [
   { name: 'provider sends a truncated image', billed: 1, status: 502, code: 'bad_provider_response', provider: [imageReply(PNG.subarray(0, PNG.length - 30).toString('base64'))] },
   { name: 'provider sends base64 of non-image bytes', billed: 1, status: 502, code: 'bad_provider_response', provider: [imageReply(Buffer.from('just some text, not an image').toString('base64'))] },
   { name: 'provider sends an image over the size limit', billed: 1, status: 502, code: 'bad_provider_response', provider: [imageReply(bigPng.toString('base64'))], env: { MAX_IMAGE_BYTES: '4096' } },
+  { name: 'provider key is not a valid header value (never sent, not retried)', billed: 0, status: 502, code: 'provider_error', env: { OPENAI_API_KEY: 'sk-broken\u0001key', MODERATION: 'off' } },
   { name: 'provider refuses the connection', billed: 0, status: 502, code: 'provider_error', env: { OPENAI_BASE_URL: CLOSED_PORT, MODERATION: 'off' } },
   { name: 'provider refuses the prompt', billed: 0, status: 422, code: 'content_policy_violation', provider: [errorReply(400, { code: 'moderation_blocked' })] },
   { name: 'S3 answers 500', billed: 1, status: 503, code: 'storage_unavailable', s3Fault: { kind: 'error', status: 500, code: 'InternalError' } },
