@@ -214,6 +214,26 @@ function createCdnInvalidator(config: Config): CdnInvalidator | undefined {
   return { invalidate: async (keys) => (await invalidator()).invalidate(keys) };
 }
 
+/** After a failed read, requests stop starting reads of their own for this long (the calls that need the key still read). */
+const PREFETCH_BACKOFF_MS = 60_000;
+
+/**
+ * The OpenAI key from SSM (moderation, and inline generation) is read once per 15 minutes; the read starts with
+ * the request instead of after authentication (a JWKS fetch on a JWT caller's first request). A success is cached
+ * and a read in flight is shared, so requests cannot multiply reads; a failure is not cached, so after one the
+ * prefetch pauses, or every unauthenticated request would start a read while the parameter is unreadable. The
+ * failure itself is left to the call that needs the key, which reads again and reports it.
+ */
+function prefetcher(read: () => Promise<string>, now: () => number): () => void {
+  let failedAt = Number.NEGATIVE_INFINITY;
+  return () => {
+    if (now() - failedAt < PREFETCH_BACKOFF_MS) return;
+    read().catch(() => {
+      failedAt = now();
+    });
+  };
+}
+
 export function createDependencies(config: Config, overrides: DependencyOverrides = {}): Dependencies {
   const now = overrides.now ?? Date.now;
   const openaiEndpoint = config.provider.kind === 'live' ? config.provider.openai : undefined;
@@ -246,10 +266,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     metrics: overrides.metrics ?? new EmfMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
     cdn:
       overrides.cdn ?? createCdnInvalidator(config),
-    // The OpenAI key from SSM (moderation, and inline generation) is read once per 15 minutes; the read starts
-    // with the request instead of after authentication (a JWKS fetch on a JWT caller's first request). Its
-    // failure is left to the call that needs the key, which reads again and reports it.
-    prefetchSecrets: typeof openaiKey === 'function' ? () => void openaiKey().catch(() => undefined) : undefined,
+    prefetchSecrets: typeof openaiKey === 'function' ? prefetcher(openaiKey, now) : undefined,
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.
     estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
     now,

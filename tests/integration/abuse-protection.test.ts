@@ -257,6 +257,20 @@ describe('provider key from SSM', () => {
     expect(openai.calls[0]?.headers['authorization']).toBe('Bearer sk-from-parameter-store');
   });
 
+  it('does not let unauthenticated requests multiply reads of an unreadable key', async () => {
+    ssm.fallback = { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException' }) };
+    ssm.reset();
+    const handler = ssmHandler();
+    for (let i = 0; i < 5; i += 1) {
+      const response = await handler(post(LOW, { authorization: 'Bearer not-a-key' }), lambdaContext());
+      expect(response.statusCode).toBe(401);
+      // Let a read started by this request finish (and fail), so the next one is not simply sharing it.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(ssm.received).toHaveLength(1);
+    expect(openai.calls).toHaveLength(0);
+  });
+
   it('answers 502 provider_error without calling the provider, and gives the reservation back, when the key cannot be read', async () => {
     ssm.fallback = { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException' }) };
     const response = await ssmHandler()(post(LOW), lambdaContext());
