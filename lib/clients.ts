@@ -241,6 +241,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const openai = openaiEndpoint ? createOpenAIApi(config, openaiEndpoint, openaiEndpoint.baseUrl, openaiKey) : undefined;
   const state = config.state;
   const dynamo = state ? (overrides.dynamo ?? createDynamoClient(config)) : undefined;
+  const dispatcher = overrides.dispatcher ?? createDispatcher(config);
   const logger = overrides.logger ?? new Logger({ serviceName: 'durable-image-api' });
   return {
     config,
@@ -261,12 +262,14 @@ export function createDependencies(config: Config, overrides: DependencyOverride
       (config.moderation.mode !== 'off' && openai ? new OpenAIPromptModerator(openai, config.moderation.model) : undefined),
     tokens: createTokenVerifier(config, now, logger),
     jobs: config.jobs && dynamo && state ? new DynamoDbJobStore(dynamo, state.table) : undefined,
-    dispatcher: overrides.dispatcher ?? createDispatcher(config),
+    dispatcher,
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),
     metrics: overrides.metrics ?? new EmfMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
     cdn:
       overrides.cdn ?? createCdnInvalidator(config),
-    prefetchSecrets: typeof openaiKey === 'function' ? prefetcher(openaiKey, now) : undefined,
+    // Only where this function uses the key: moderation, or generation when jobs run inline.
+    prefetchSecrets:
+      typeof openaiKey === 'function' && (config.moderation.mode !== 'off' || dispatcher === undefined) ? prefetcher(openaiKey, now) : undefined,
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.
     estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
     now,
