@@ -63,6 +63,19 @@ console.log(`machine: ${machine}`);
 await writeFile(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log('written to bench/results.json');
 
+/**
+ * Milliseconds a fresh Node process takes to require `file`, after requiring `preload` (untimed) if given, e.g.
+ * an SDK's first load once the handler is in.
+ */
+function timedRequire(file, env, preload) {
+  const probe =
+    (preload ? `require(${JSON.stringify(preload)}); ` : '') +
+    `const t = performance.now(); require(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`;
+  const run = spawnSync(process.execPath, ['-e', probe], { env, encoding: 'utf8', cwd: ROOT });
+  if (run.status !== 0) throw new Error(run.stderr);
+  return Number(run.stdout);
+}
+
 /** 1. The handler's own work on a ~3 MB answer, against just parsing, decoding and hashing it. */
 async function pipelineOverhead() {
   const outfile = join(work, 'pipeline.cjs');
@@ -117,12 +130,7 @@ async function coldStart() {
     STATE_TABLE: 'state',
     AWS_REGION: 'us-east-1',
   };
-  const importMs = (file) => {
-    const probe = `const t = performance.now(); require(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`;
-    const run = spawnSync(process.execPath, ['-e', probe], { env, encoding: 'utf8' });
-    if (run.status !== 0) throw new Error(run.stderr);
-    return Number(run.stdout);
-  };
+  const importMs = (file) => timedRequire(file, env);
   const handlerMs = [];
   const baselineMs = [];
   for (let round = 0; round < 31; round += 1) {
@@ -151,26 +159,16 @@ async function providerSdks() {
   const env = { ...process.env, IMAGE_BUCKET: 'b', PUBLIC_BASE_URL: 'https://cdn.example.test', API_KEY_HASHES: `p:${'0'.repeat(64)}`, IMAGE_PROVIDER: 'offline', AWS_REGION: 'us-east-1' };
   const handlerFile = join(work, 'providers-handler.cjs');
   await bundle([join(ROOT, 'functions/generate-image/handler.ts')], handlerFile);
-  const timedRequire = (preload, file) => {
-    const probe = `require(${JSON.stringify(preload)}); const t = performance.now(); require(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`;
-    const run = spawnSync(process.execPath, ['-e', probe], { env, encoding: 'utf8', cwd: ROOT });
-    if (run.status !== 0) throw new Error(run.stderr);
-    return Number(run.stdout);
-  };
   for (const [label, sdk] of [['@google/genai', '@google/genai'], ['@aws-sdk/client-bedrock-runtime', '@aws-sdk/client-bedrock-runtime']]) {
     const resolved = createRequire(join(ROOT, 'package.json')).resolve(sdk);
     const loads = [];
-    for (let round = 0; round < 15; round += 1) loads.push(timedRequire(handlerFile, resolved));
+    for (let round = 0; round < 15; round += 1) loads.push(timedRequire(resolved, env, handlerFile));
     // The same SDK inside the bundle behind an import(): pre-parsed by every cold start even when never used.
     const entry = join(work, `with-${label.replace(/[@/]/g, '_')}.mjs`);
     await writeFile(entry, `export * from ${JSON.stringify(join(ROOT, 'functions/generate-image/handler.ts'))};\nexport const load = () => import(${JSON.stringify(sdk)});`);
     const withSdk = join(work, `with-${label.replace(/[@/]/g, '_')}.cjs`);
     await build({ entryPoints: [entry], outfile: withSdk, bundle: true, minify: true, platform: 'node', target: 'node24', format: 'cjs', mainFields: ['module', 'main'], logLevel: 'error', nodePaths: [join(ROOT, 'node_modules')], external: [] });
-    const importMs = (file) => {
-      const run = spawnSync(process.execPath, ['-e', `const t = performance.now(); require(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`], { env, encoding: 'utf8' });
-      if (run.status !== 0) throw new Error(run.stderr);
-      return Number(run.stdout);
-    };
+    const importMs = (file) => timedRequire(file, env);
     const plain = [];
     const bundled = [];
     for (let round = 0; round < 21; round += 1) {
