@@ -92,16 +92,16 @@ export async function signedAwsRequest(request: SignedRequest): Promise<SignedAn
   for (let attempt = 1; ; attempt += 1) {
     // Full jitter on the SDK's base delay (100 ms, doubling), never past the call's bound.
     const pause = Math.random() * 100 * 2 ** (attempt - 1);
-    const more = attempt < maxAttempts && Date.now() + pause < deadline;
+    const canRetry = (): boolean => attempt < maxAttempts && Date.now() + pause < deadline;
     let answer: SignedAnswer;
     try {
       answer = await signedAttempt(request, Math.max(1, deadline - Date.now()));
     } catch (error) {
-      if (!more || Date.now() + pause >= deadline) throw error;
+      if (!canRetry()) throw error;
       await sleep(pause);
       continue;
     }
-    if (!retryable(answer) || !more || Date.now() + pause >= deadline) return answer;
+    if (!retryable(answer) || !canRetry()) return answer;
     await sleep(pause);
   }
 }

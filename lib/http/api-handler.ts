@@ -29,9 +29,11 @@ const ANSWER_MARGIN_MS = 500;
 /** Suggested polling interval after a 202. */
 const RETRY_AFTER_SECONDS = 5;
 
+const IMAGES_PATH = /^\/images\/?$/;
+
 /** The routes, for the router and for `405 Allow` (a path that exists under other methods). */
 const ROUTES = [
-  { path: '/images', pattern: /^\/images\/?$/, methods: ['GET', 'POST'] },
+  { path: '/images', pattern: IMAGES_PATH, methods: ['GET', 'POST'] },
   { path: '/images/{id}', pattern: /^\/images\/[^/]+\/?$/, methods: ['DELETE', 'GET'] },
   { path: '/openapi.json', pattern: /^\/openapi\.json$/, methods: ['GET'] },
   { path: '/', pattern: /^\/$/, methods: ['GET'] },
@@ -271,7 +273,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
         // A key kept in SSM is read beside authentication rather than after it (one round trip less when the
         // cache is cold). Cached and shared, so unauthenticated requests cannot multiply the reads.
         const http = request.event.requestContext?.http;
-        if (http?.method === 'POST' && ROUTES[0].pattern.test(http.path)) deps.prefetchSecrets?.();
+        if (http?.method === 'POST' && IMAGES_PATH.test(http.path)) deps.prefetchSecrets?.();
       },
     })
     .handler(router as unknown as RouteHandler);

@@ -33,7 +33,7 @@ afterAll(async () => {
 const sha256 = (bytes: Buffer): Buffer => createHash('sha256').update(bytes).digest();
 
 describe('S3ImageStore on the wire', () => {
-  it('signs the image with the digest it already has as the payload hash, and sends exactly those bytes', async () => {
+  it('sends exactly the image\'s bytes, with its SHA-256 as the signed payload hash and as the checksum', async () => {
     const bytes = pngOf(16, 16);
     await store.putImage({ key: 'images/a.png', bytes, contentType: 'image/png', sha256: sha256(bytes), metadata: {} }, Date.now() + 5_000);
     const put = received.at(-1);
