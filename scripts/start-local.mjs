@@ -26,6 +26,7 @@ const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
 const dynamoPort = Number(process.env.DYNAMODB_PORT ?? 4570);
 const apiKey = process.env.LOCAL_API_KEY || DEFAULT_LOCAL_API_KEY;
 const READY_TIMEOUT_MS = 120_000;
+const OFFLINE_STOP_TIMEOUT_MS = 10_000;
 const startedAt = Date.now();
 
 const { server: s3, endpoint } = await startLocalS3({
@@ -83,13 +84,31 @@ let stopping = false;
 async function stop(code) {
   if (stopping) return;
   stopping = true;
-  try {
-    process.kill(-offline.pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
+  const signalOffline = (signal) => {
+    try {
+      process.kill(-offline.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  // Wait for serverless-offline to exit: its API and Lambda ports are closed only then, and a caller that sees
+  // this process gone (a test, a script restarting the stack) must find every port free. Bounded: after 10 s the
+  // group is killed.
+  const offlineGone = offline.exitCode !== null || offline.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => offline.once('exit', resolve));
+  signalOffline('SIGTERM');
+  const killTimer = setTimeout(() => signalOffline('SIGKILL'), OFFLINE_STOP_TIMEOUT_MS);
   frontDoor.closeAllConnections();
-  await Promise.all([s3.close().catch(() => undefined), dynamo.close(), new Promise((resolve) => frontDoor.close(resolve))]);
+  await Promise.all([
+    offlineGone,
+    s3.close().catch(() => undefined),
+    dynamo.close(),
+    new Promise((resolve) => frontDoor.close(resolve)),
+  ]);
+  clearTimeout(killTimer);
+  // Children of serverless-offline (worker runtimes) share its group; make sure none outlives it.
+  signalOffline('SIGKILL');
   process.exit(code);
 }
 process.on('SIGINT', () => void stop(0));
