@@ -1,4 +1,5 @@
-import { AppError } from '../errors.js';
+import type { AppError } from '../errors.js';
+import { providerFailures } from './provider-failures.js';
 
 /**
  * A `fetch` for the Gemini SDK (@google/genai) that bounds every body read from the provider, the ones the SDK
@@ -27,12 +28,9 @@ export function boundedFetch(options: {
     }
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const limit = response.ok ? options.maxOkBytes(new URL(url).pathname) : options.maxErrorBytes;
+    // The provider answered: what it did before answering may be billed (badAnswer says so).
     const tooLarge = (): AppError =>
-      new AppError('bad_provider_response', 'The image provider returned an unreadable response.', {
-        details: { reason: `provider answer over the ${limit}-byte limit`, providerStatus: response.status },
-        // The provider answered: what it did before answering may be billed.
-        mayBeBilled: true,
-      });
+      providerFailures.badAnswer({ reason: `provider answer over the ${limit}-byte limit`, providerStatus: response.status });
     const announced = announcedLength(response);
     if (Number.isFinite(announced) && announced > limit) {
       await response.body?.cancel().catch(() => undefined);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppError } from '../errors.js';
+import { providerFailures } from './provider-failures.js';
 import { encodePng } from '../domain/png-encoder.js';
 import { familyOf, pixelSize } from '../domain/models.js';
 import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
@@ -25,7 +25,7 @@ export class OfflineImageGenerator implements ImageGenerator {
       const left = deadline - this.now();
       await sleep(Math.max(0, Math.min(this.delayMs, left)));
       if (this.delayMs > left) {
-        throw new AppError('provider_timeout', 'The image provider did not answer in time.', { details: { offlineDelayMs: this.delayMs } });
+        throw providerFailures.timedOut({ offlineDelayMs: this.delayMs }, false);
       }
     }
     const family = familyOf(request.model);

@@ -1,6 +1,6 @@
 import { AppError, errorName } from '../errors.js';
 import { httpExchange, ResponseTooLargeError, type HttpAnswer } from './http-exchange.js';
-import { isAbort } from './provider-failures.js';
+import { isAbort, providerFailures } from './provider-failures.js';
 
 /**
  * The two OpenAI API calls the service makes (`POST /images/generations`, `POST /moderations`), as JSON over
@@ -82,12 +82,8 @@ export function openAIApi(options: OpenAIApiOptions): OpenAIApi {
       });
     } catch (error) {
       if (error instanceof ResponseTooLargeError) {
-        throw new AppError('bad_provider_response', 'The image provider returned an unreadable response.', {
-          cause: error,
-          details: { reason: `provider answer over the ${error.limit}-byte limit`, providerStatus: error.status },
-          // The provider answered: what it did before answering may be billed.
-          mayBeBilled: true,
-        });
+        // The provider answered: what it did before answering may be billed (badAnswer says so).
+        throw providerFailures.badAnswer({ reason: `provider answer over the ${error.limit}-byte limit`, providerStatus: error.status }, error);
       }
       throw error;
     }

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { providerFailures } from './provider-failures.js';
 import { Base64Error, decodeBase64Strict } from '../domain/base64.js';
 
 /**
@@ -19,11 +20,8 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const KEY = Buffer.from('"b64_json"');
 
-const bad = (reason: string, cause?: unknown): AppError =>
-  new AppError('bad_provider_response', 'The image provider returned an unreadable response.', {
-    cause,
-    details: { reason },
-  });
+/** The provider answered 200, so the attempt may be billed (badAnswer says so). */
+const bad = (reason: string, cause?: unknown): AppError => providerFailures.badAnswer({ reason }, cause);
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,8 +1,8 @@
-import { AppError, errorName, type AppErrorOptions } from '../errors.js';
+import { AppError, errorName } from '../errors.js';
 import { parseModelName } from '../domain/models.js';
 import { parseImageAnswer } from './openai-image-answer.js';
 import { isRetryable, OpenAIApiError, retryWaitMs, type OpenAIApi } from './openai-api.js';
-import { isAbort, neverSent } from './provider-failures.js';
+import { isAbort, neverSent, providerFailures } from './provider-failures.js';
 import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../ports.js';
 
 export interface OpenAIImageGeneratorOptions {
@@ -20,9 +20,6 @@ export interface OpenAIImageGeneratorOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
-
-const providerTimeout = (options: AppErrorOptions): AppError =>
-  new AppError('provider_timeout', 'The image provider did not answer in time.', options);
 
 /** Request parameters the caller chose (OpenAI name -> our field): a 400 about them is the caller's to fix. */
 const CALLER_PARAMS: Readonly<Record<string, string>> = Object.freeze({
@@ -62,7 +59,7 @@ export class OpenAIImageGenerator implements ImageGenerator {
     for (let attempt = 0; ; attempt += 1) {
       const remaining = deadline - this.now();
       if (remaining < this.options.minAttemptMs) {
-        throw providerTimeout({ details: { attempt, remainingMs: remaining }, mayBeBilled });
+        throw providerFailures.timedOut({ attempt, remainingMs: remaining }, mayBeBilled);
       }
       try {
         return await this.attempt(request, remaining);
@@ -134,6 +131,7 @@ function toAppError(error: unknown, attempt: number, mayBeBilled: boolean): AppE
   return withBilling(translate(error, attempt), mayBeBilled);
 }
 
+/** The error of the last attempt; whether it may be billed is set over all attempts by `toAppError`. */
 function translate(error: unknown, attempt: number): AppError {
   if (error instanceof AppError) return error;
   const attempts = attempt + 1;
@@ -143,16 +141,10 @@ function translate(error: unknown, attempt: number): AppError {
       details: { attempts, reason: 'provider key unavailable' },
     });
   }
-  if (isAbort(error)) return providerTimeout({ cause: error, details: { attempts } });
+  if (isAbort(error)) return providerFailures.timedOut({ attempts }, false, error);
   if (error instanceof OpenAIApiError) {
     const details = { attempts, providerStatus: error.status, providerCode: error.code };
-    if (error.status === 400 && error.code && REFUSAL_CODES.has(error.code)) {
-      return new AppError(
-        'content_policy_violation',
-        'The image provider refused this prompt under its content policy. Change the prompt and try again.',
-        { cause: error, details },
-      );
-    }
+    if (error.status === 400 && error.code && REFUSAL_CODES.has(error.code)) return providerFailures.refused(details, false, error);
     const field = error.status === 400 && error.param !== undefined && Object.hasOwn(CALLER_PARAMS, error.param) ? CALLER_PARAMS[error.param] : undefined;
     if (field !== undefined) {
       // The provider's own text is not shown (it may quote input); the field is.
@@ -162,30 +154,14 @@ function translate(error: unknown, attempt: number): AppError {
       });
     }
     if (error.status === 429 && error.code !== 'insufficient_quota') {
-      const seconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 10_000) / 1000));
-      return new AppError('provider_busy', 'The image provider is rate-limiting requests. Retry later.', {
-        cause: error,
-        details,
-        headers: { 'Retry-After': String(seconds) },
-      });
+      return providerFailures.busy(details, (error.retryAfterMs ?? 10_000) / 1000, error);
     }
-    return new AppError('provider_error', 'The image provider failed to generate the image.', {
-      cause: error,
-      details,
-    });
+    return providerFailures.failed(details, false, error);
   }
   // The connection failed after the answer began (cut short mid-body): no image arrived.
-  if (errorName(error) === 'ResponseBodyError') {
-    return new AppError('bad_provider_response', 'The image provider returned an unreadable response.', {
-      cause: error,
-      details: { attempts, errorName: 'ResponseBodyError' },
-    });
-  }
+  if (errorName(error) === 'ResponseBodyError') return providerFailures.badAnswer({ attempts, errorName: 'ResponseBodyError' }, error);
   // The connection failed before any answer (refused, reset, unresolvable).
-  return new AppError('provider_error', 'The image provider failed to generate the image.', {
-    cause: error,
-    details: { attempts, connectionError: connectionCode(error) },
-  });
+  return providerFailures.failed({ attempts, connectionError: connectionCode(error) }, false, error);
 }
 
 const connectionCode = (error: unknown): string => {

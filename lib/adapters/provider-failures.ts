@@ -3,8 +3,7 @@ import { AppError, errorName } from '../errors.js';
 /**
  * The failures an image provider's adapter reports, in the service's one taxonomy (lib/errors.ts), with our own
  * messages only: a provider's text may quote the prompt, so it never reaches the caller (it stays in `cause`).
- * Shared by the Bedrock and Gemini adapters; the OpenAI adapter maps the OpenAI SDK's own error classes (and shares
- * `neverSent`).
+ * Shared by every provider adapter (OpenAI and Azure, Bedrock, Gemini, offline) and by the bounded reads below them.
  */
 type Details = Record<string, string | number | boolean | undefined>;
 
@@ -58,7 +57,7 @@ const NOT_SENT = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|E
 /**
  * A refused or unresolvable connection: the request never reached the provider, so it cannot be billed (the money
  * rule). Every adapter decides it here. SDKs wrap the socket error (the AWS SDK in "AWS SDK error wrapper for Error:
- * connect ECONNREFUSED", fetch in a TypeError with a cause, OpenAI's SDK in an APIConnectionError), so the code is
+ * connect ECONNREFUSED", fetch in a TypeError with a cause), so the code is
  * looked for on the error, down its causes, and in the messages.
  */
 export const neverSent = (error: unknown): boolean => {
