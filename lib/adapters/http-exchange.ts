@@ -121,11 +121,16 @@ export function httpExchange(request: HttpExchange): Promise<HttpAnswer> {
       agent,
     });
     let reading: { destroy: () => void } | undefined;
-    const fail = (error: Error): void => {
-      if (settled) return;
+    /** Ends the exchange once (the first of answer, failure or abort wins); false when it had already ended. */
+    const settle = (): boolean => {
+      if (settled) return false;
       settled = true;
       markUsed(request.url);
       request.signal.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const fail = (error: Error): void => {
+      if (!settle()) return;
       reading?.destroy();
       outgoing.destroy();
       reject(error);
@@ -170,15 +175,8 @@ export function httpExchange(request: HttpExchange): Promise<HttpAnswer> {
         length += chunk.length;
       });
       source.on('end', () => {
-        if (settled) return;
-        if (exact && length !== exact.length) {
-          fail(bodyError('answer shorter than its Content-Length', 'ERR_LENGTH_MISMATCH'));
-          return;
-        }
-        settled = true;
-        markUsed(request.url);
-        request.signal.removeEventListener('abort', onAbort);
-        resolve({ status, headers: incoming.headers, body: exact ?? Buffer.concat(chunks, length) });
+        if (exact && length !== exact.length) fail(bodyError('answer shorter than its Content-Length', 'ERR_LENGTH_MISMATCH'));
+        else if (settle()) resolve({ status, headers: incoming.headers, body: exact ?? Buffer.concat(chunks, length) });
       });
       // The connection closed before the body ended (a reset mid-answer).
       incoming.on('close', () => {
