@@ -118,6 +118,17 @@ interface FaultCell {
   refused?: boolean;
 }
 
+/**
+ * The faults of the connection rather than of the provider's answer, the same for every provider; `image` is the
+ * provider's good answer, sent to nobody when the connection is refused.
+ */
+const transportFaults = (image: Reply): FaultCell[] => [
+  { name: 'a hang past the deadline', reply: { kind: 'hang' }, status: 504, code: 'provider_timeout', billed: 1 },
+  { name: 'a reset connection', reply: { kind: 'reset' }, status: 502, code: 'provider_error', billed: 1 },
+  { name: 'an answer over the size limit', reply: { kind: 'huge', bytes: 256 * 1024 }, status: 502, code: 'bad_provider_response', billed: 1, env: { MAX_IMAGE_BYTES: '4096' } },
+  { name: 'a refused connection', reply: image, status: 502, code: 'provider_error', billed: 0, refused: true },
+];
+
 /** One fault through the handler: the documented answer, nothing stored, no provider text, the money rule. */
 async function expectFault(
   cell: FaultCell,
@@ -167,13 +178,10 @@ describe('Amazon Bedrock (Stability) through @aws-sdk/client-bedrock-runtime', (
     { name: 'InternalServerException', reply: bedrockError(500, 'InternalServerException'), status: 502, code: 'provider_error', billed: 1 },
     { name: 'AccessDeniedException (model not enabled)', reply: bedrockError(403, 'AccessDeniedException'), status: 502, code: 'provider_error', billed: 0 },
     { name: 'ValidationException', reply: bedrockError(400, 'ValidationException'), status: 400, code: 'invalid_request', billed: 0 },
-    { name: 'a hang past the deadline', reply: { kind: 'hang' }, status: 504, code: 'provider_timeout', billed: 1 },
-    { name: 'a reset connection', reply: { kind: 'reset' }, status: 502, code: 'provider_error', billed: 1 },
     { name: 'malformed JSON', reply: { kind: 'raw', body: '{"images": ["iVBOR' }, status: 502, code: 'bad_provider_response', billed: 1 },
     { name: 'an answer without an image', reply: { kind: 'json', body: { seeds: [1], finish_reasons: [null], images: [] } }, status: 502, code: 'bad_provider_response', billed: 1 },
     { name: 'a truncated image', reply: bedrockImage(PNG.subarray(0, PNG.length - 30).toString('base64')), status: 502, code: 'bad_provider_response', billed: 1 },
-    { name: 'an answer over the size limit', reply: { kind: 'huge', bytes: 256 * 1024 }, status: 502, code: 'bad_provider_response', billed: 1, env: { MAX_IMAGE_BYTES: '4096' } },
-    { name: 'a refused connection', reply: bedrockImage(PNG_B64), status: 502, code: 'provider_error', billed: 0, refused: true },
+    ...transportFaults(bedrockImage(PNG_B64)),
   ])('$name -> $status $code, nothing stored, $billed billable attempts counted', async (cell) => {
     await expectFault(cell, { server: bedrock, endpointVariable: 'BEDROCK_ENDPOINT', body: { model: BEDROCK_MODEL }, leaks: /provider says no|Exception|bedrock/i, cost });
   });
@@ -205,13 +213,10 @@ describe('Google Gemini through @google/genai', () => {
     { name: '503 UNAVAILABLE', reply: geminiError(503, 'UNAVAILABLE'), status: 502, code: 'provider_error', billed: 1 },
     { name: '403 PERMISSION_DENIED (a wrong key)', reply: geminiError(403, 'PERMISSION_DENIED'), status: 502, code: 'provider_error', billed: 0 },
     { name: '400 INVALID_ARGUMENT', reply: geminiError(400, 'INVALID_ARGUMENT'), status: 400, code: 'invalid_request', billed: 0 },
-    { name: 'a hang past the deadline', reply: { kind: 'hang' }, status: 504, code: 'provider_timeout', billed: 1 },
-    { name: 'a reset connection', reply: { kind: 'reset' }, status: 502, code: 'provider_error', billed: 1 },
     { name: 'malformed JSON', reply: { kind: 'raw', body: '{"candidates": [{"content": ' }, status: 502, code: 'bad_provider_response', billed: 1 },
     { name: 'an answer without an image part', reply: { kind: 'json', body: { candidates: [{ content: { parts: [{ text: 'no' }] }, finishReason: 'STOP' }] } }, status: 502, code: 'bad_provider_response', billed: 1 },
     { name: 'a truncated image', reply: geminiImage(PNG.subarray(0, PNG.length - 30).toString('base64')), status: 502, code: 'bad_provider_response', billed: 1 },
-    { name: 'an answer over the size limit', reply: { kind: 'huge', bytes: 256 * 1024 }, status: 502, code: 'bad_provider_response', billed: 1, env: { MAX_IMAGE_BYTES: '4096' } },
-    { name: 'a refused connection', reply: geminiImage(PNG_B64), status: 502, code: 'provider_error', billed: 0, refused: true },
+    ...transportFaults(geminiImage(PNG_B64)),
   ])('$name -> $status $code, nothing stored, $billed billable attempts counted', async (cell) => {
     const body = { model: GEMINI_MODEL, size: '4:3', quality: '2K' };
     await expectFault(cell, { server: gemini, endpointVariable: 'GEMINI_BASE_URL', body, leaks: /provider says no|RESOURCE_EXHAUSTED|gemini/i, cost });
