@@ -52,7 +52,7 @@ describe('S3ImageStore on the wire', () => {
     expect(received.at(-1)?.headers['x-amz-content-sha256']).toBe(other.toString('hex'));
   });
 
-  it('does the same for the private record', async () => {
+  it('sends the private record\'s exact bytes with their SHA-256 as the signed payload hash', async () => {
     await store.putRecord('records/a.json', { id: 'a' }, Date.now() + 5_000);
     const put = received.at(-1);
     expect(put?.body.toString()).toBe('{"id":"a"}');
