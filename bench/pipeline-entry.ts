@@ -8,7 +8,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { createDependencies } from '../lib/clients.js';
 import { parseConfig } from '../lib/config.js';
 import { createApiHandler } from '../lib/http/api-handler.js';
-import { parseImageAnswer } from '../lib/adapters/openai-image-answer.js';
+import { parseImageAnswer } from '../lib/adapters/providers/openai/openai-image-answer.js';
 
 const API_KEY = 'bench-key-0123456789abcdef';
 

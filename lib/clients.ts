@@ -4,20 +4,20 @@ import type { Config, SecretEndpoint } from './config.js';
 import { lazily } from './lazy.js';
 import { estimateImageCostMicroUsd } from './domain/pricing.js';
 import { newImageId } from './domain/object-keys.js';
-import { OfflineImageGenerator } from './adapters/offline-image-generator.js';
-import { OpenAIImageGenerator } from './adapters/openai-image-generator.js';
-import { RoutedImageGenerator } from './adapters/routed-image-generator.js';
-import { S3ImageStore } from './adapters/s3-image-store.js';
-import { ssmSecret } from './adapters/ssm-secret.js';
-import { DynamoDbQuotaGate } from './adapters/dynamodb-quota-gate.js';
-import { DynamoDbIdempotencyGuard } from './adapters/dynamodb-idempotency-guard.js';
-import { dynamoDbApi, type DynamoDbApi } from './adapters/dynamodb-api.js';
-import { OpenAIPromptModerator } from './adapters/openai-prompt-moderator.js';
-import { OPENAI_BASE_URL, openAIApi, type OpenAIApi } from './adapters/openai-api.js';
+import { OfflineImageGenerator } from './adapters/providers/offline/offline-image-generator.js';
+import { OpenAIImageGenerator } from './adapters/providers/openai/openai-image-generator.js';
+import { RoutedImageGenerator } from './adapters/providers/routed-image-generator.js';
+import { S3ImageStore } from './adapters/aws/s3-image-store.js';
+import { ssmSecret } from './adapters/aws/ssm-secret.js';
+import { DynamoDbQuotaGate } from './adapters/aws/dynamodb-quota-gate.js';
+import { DynamoDbIdempotencyGuard } from './adapters/aws/dynamodb-idempotency-guard.js';
+import { dynamoDbApi, type DynamoDbApi } from './adapters/aws/dynamodb-api.js';
+import { OpenAIPromptModerator } from './adapters/providers/openai/openai-prompt-moderator.js';
+import { OPENAI_BASE_URL, openAIApi, type OpenAIApi } from './adapters/providers/openai/openai-api.js';
 import { maxBase64Length } from './domain/base64.js';
-import { DynamoDbJobStore } from './adapters/dynamodb-job-store.js';
-import { LambdaJobDispatcher } from './adapters/lambda-job-dispatcher.js';
-import { EmfMetrics } from './adapters/emf-metrics.js';
+import { DynamoDbJobStore } from './adapters/aws/dynamodb-job-store.js';
+import { LambdaJobDispatcher } from './adapters/aws/lambda-job-dispatcher.js';
+import { EmfMetrics } from './adapters/aws/emf-metrics.js';
 import type {
   EstimateCost,
   MetricsRecorder,
@@ -158,7 +158,7 @@ function createGenerator(config: Config, openai: OpenAIApi | undefined): ImageGe
     ...(bedrock
       ? {
           bedrock: lazily(async () => {
-            const { BedrockImageGenerator } = await import('./adapters/bedrock-image-generator.js');
+            const { BedrockImageGenerator } = await import('./adapters/providers/bedrock/bedrock-image-generator.js');
             return new BedrockImageGenerator({ ...limits, region: bedrock.region, endpoint: bedrock.endpoint });
           }),
         }
@@ -166,7 +166,7 @@ function createGenerator(config: Config, openai: OpenAIApi | undefined): ImageGe
     ...(google
       ? {
           google: lazily(async () => {
-            const { GeminiImageGenerator } = await import('./adapters/gemini-image-generator.js');
+            const { GeminiImageGenerator } = await import('./adapters/providers/gemini/gemini-image-generator.js');
             return new GeminiImageGenerator({ ...limits, apiKey: apiKeyOf(config, google), baseUrl: google.baseUrl });
           }),
         }
@@ -185,7 +185,7 @@ function createWebhookSender(config: Config, logger: Logger): WebhookSender | un
   const signingSecret = secret ?? (secretParameter === undefined ? undefined : ssmSecret(secretParameter, config.awsRegion, ssmOptions(config)));
   if (signingSecret === undefined) return undefined;
   const sender = lazily(async () => {
-    const { HttpsWebhookSender } = await import('./adapters/https-webhook-sender.js');
+    const { HttpsWebhookSender } = await import('./adapters/webhooks/https-webhook-sender.js');
     return new HttpsWebhookSender({ secret: signingSecret, allowLoopback, log: logger });
   });
   return {
@@ -198,7 +198,7 @@ function createTokenVerifier(config: Config, now: () => number, logger: Logger):
   const jwt = config.jwt;
   if (!jwt) return undefined;
   const verifier = lazily(async () => {
-    const { JoseTokenVerifier } = await import('./adapters/jose-token-verifier.js');
+    const { JoseTokenVerifier } = await import('./adapters/auth/jose-token-verifier.js');
     return new JoseTokenVerifier(jwt, { now, log: logger });
   });
   return { verify: async (token) => (await verifier()).verify(token) };
@@ -208,7 +208,7 @@ function createCdnInvalidator(config: Config): CdnInvalidator | undefined {
   const distributionId = config.cdnDistributionId;
   if (distributionId === undefined) return undefined;
   const invalidator = lazily(async () => {
-    const { CloudFrontInvalidator } = await import('./adapters/cloudfront-invalidator.js');
+    const { CloudFrontInvalidator } = await import('./adapters/aws/cloudfront-invalidator.js');
     return new CloudFrontInvalidator(distributionId);
   });
   return { invalidate: async (keys) => (await invalidator()).invalidate(keys) };

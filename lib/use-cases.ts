@@ -1,5 +1,5 @@
 import type { Dependencies } from './clients.js';
-import { InlineJobDispatcher } from './adapters/inline-job-dispatcher.js';
+import { InlineJobDispatcher } from './adapters/in-process/inline-job-dispatcher.js';
 import { createGenerateImage } from './generate-image.js';
 import { createCreateImage } from './images/create-image.js';
 import { createDeleteImage } from './images/delete-image.js';

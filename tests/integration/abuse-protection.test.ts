@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { DynamoDbError, type DynamoDbApi } from '../../lib/adapters/dynamodb-api.js';
+import { DynamoDbError, type DynamoDbApi } from '../../lib/adapters/aws/dynamodb-api.js';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';

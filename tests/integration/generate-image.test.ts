@@ -6,7 +6,7 @@ import { createDependencies, type DependencyOverrides } from '../../lib/clients.
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { withContract } from '../support/contract.js';
-import { S3ImageStore } from '../../lib/adapters/s3-image-store.js';
+import { S3ImageStore } from '../../lib/adapters/aws/s3-image-store.js';
 import { AppError } from '../../lib/errors.js';
 import type { ImageStore } from '../../lib/ports.js';
 import { captureOutput } from '../support/capture-logs.js';

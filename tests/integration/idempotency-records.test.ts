@@ -12,7 +12,7 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
-import { DynamoDbIdempotencyGuard } from '../../lib/adapters/dynamodb-idempotency-guard.js';
+import { DynamoDbIdempotencyGuard } from '../../lib/adapters/aws/dynamodb-idempotency-guard.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 
 const FUNCTION_NAME = 'durable-image-api-prod-generateImage';

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createStateTable } from '../../scripts/local-env.mjs';
-import { dynamoDbApi, type DynamoDbApi } from '../../lib/adapters/dynamodb-api.js';
+import { dynamoDbApi, type DynamoDbApi } from '../../lib/adapters/aws/dynamodb-api.js';
 
 export interface LocalDynamo {
   endpoint: string;

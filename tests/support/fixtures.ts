@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { renderPicture } from '../../lib/adapters/offline-image-generator.js';
+import { renderPicture } from '../../lib/adapters/providers/offline/offline-image-generator.js';
 import { encodePng } from '../../lib/domain/png-encoder.js';
 
 const dir = fileURLToPath(new URL('../fixtures/', import.meta.url));

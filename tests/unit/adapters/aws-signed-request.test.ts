@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { CloudFrontInvalidator } from '../../../lib/adapters/cloudfront-invalidator.js';
-import { LambdaJobDispatcher } from '../../../lib/adapters/lambda-job-dispatcher.js';
-import { SecretUnavailableError, ssmSecret } from '../../../lib/adapters/ssm-secret.js';
+import { CloudFrontInvalidator } from '../../../lib/adapters/aws/cloudfront-invalidator.js';
+import { LambdaJobDispatcher } from '../../../lib/adapters/aws/lambda-job-dispatcher.js';
+import { SecretUnavailableError, ssmSecret } from '../../../lib/adapters/aws/ssm-secret.js';
 import { AppError } from '../../../lib/errors.js';
 import { verifySigV4 } from '../../support/sigv4.js';
 import { AwsStandIn, closedEndpoint, type RecordedRequest } from '../../support/aws-stand-in.js';

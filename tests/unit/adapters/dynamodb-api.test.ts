@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { DynamoDbError, dynamoDbApi, isConditionFailed } from '../../../lib/adapters/dynamodb-api.js';
+import { DynamoDbError, dynamoDbApi, isConditionFailed } from '../../../lib/adapters/aws/dynamodb-api.js';
 import { verifySigV4 } from '../../support/sigv4.js';
 import { AwsStandIn, type RecordedRequest } from '../../support/aws-stand-in.js';
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { httpExchange } from '../../../lib/adapters/http-exchange.js';
-import { openAIApi, OpenAIApiError } from '../../../lib/adapters/openai-api.js';
-import { signedAwsRequest } from '../../../lib/adapters/aws-signed-request.js';
+import { openAIApi, OpenAIApiError } from '../../../lib/adapters/providers/openai/openai-api.js';
+import { signedAwsRequest } from '../../../lib/adapters/aws/aws-signed-request.js';
 
 /**
  * The production path is HTTPS (OpenAI, AWS, the JWT issuer); the other suites use plain HTTP on loopback. Here a

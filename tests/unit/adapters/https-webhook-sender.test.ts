@@ -1,7 +1,7 @@
 import type { LookupAddress } from 'node:dns';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { HttpsWebhookSender } from '../../../lib/adapters/https-webhook-sender.js';
+import { HttpsWebhookSender } from '../../../lib/adapters/webhooks/https-webhook-sender.js';
 import { AppError } from '../../../lib/errors.js';
 import { WebhookReceiver } from '../../support/jobs.js';
 

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { JoseTokenVerifier } from '../../../lib/adapters/jose-token-verifier.js';
+import { JoseTokenVerifier } from '../../../lib/adapters/auth/jose-token-verifier.js';
 import { AppError } from '../../../lib/errors.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { OFFLINE_MODEL, OfflineImageGenerator } from '../../../lib/adapters/offline-image-generator.js';
+import { OFFLINE_MODEL, OfflineImageGenerator } from '../../../lib/adapters/providers/offline/offline-image-generator.js';
 import { verifyImage } from '../../../lib/domain/image-format.js';
 
 describe('OfflineImageGenerator', () => {

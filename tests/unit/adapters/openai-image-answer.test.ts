@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseImageAnswer } from '../../../lib/adapters/openai-image-answer.js';
+import { parseImageAnswer } from '../../../lib/adapters/providers/openai/openai-image-answer.js';
 import { AppError } from '../../../lib/errors.js';
 import { pngOf } from '../../support/fixtures.js';
 

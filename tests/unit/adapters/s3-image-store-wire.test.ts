@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { S3Client } from '@aws-sdk/client-s3';
-import { S3ImageStore } from '../../../lib/adapters/s3-image-store.js';
+import { S3ImageStore } from '../../../lib/adapters/aws/s3-image-store.js';
 import { pngOf } from '../../support/fixtures.js';
 
 /** What reached the wire: S3's own checks (payload hash, checksum) are made on these. */

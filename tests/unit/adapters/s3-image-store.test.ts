@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { IMAGE_CACHE_CONTROL, S3ImageStore } from '../../../lib/adapters/s3-image-store.js';
+import { IMAGE_CACHE_CONTROL, S3ImageStore } from '../../../lib/adapters/aws/s3-image-store.js';
 import { AppError } from '../../../lib/errors.js';
 import { pngOf } from '../../support/fixtures.js';
 

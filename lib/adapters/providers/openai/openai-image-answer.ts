@@ -1,6 +1,6 @@
-import { AppError } from '../errors.js';
-import { providerFailures } from './provider-failures.js';
-import { Base64Error, decodeBase64Strict } from '../domain/base64.js';
+import { AppError } from '../../../errors.js';
+import { providerFailures } from '../provider-failures.js';
+import { Base64Error, decodeBase64Strict } from '../../../domain/base64.js';
 
 /**
  * Reading an image answer of the OpenAI images API (`{ data: [{ b64_json, revised_prompt? }], usage? }`) without

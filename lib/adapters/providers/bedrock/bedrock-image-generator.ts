@@ -1,11 +1,11 @@
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
 import { Transform } from 'node:stream';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { AppError, errorName } from '../errors.js';
-import { decodeBase64Strict, maxBase64Length } from '../domain/base64.js';
-import { parseModelName } from '../domain/models.js';
-import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
-import { isAbort, neverSent, providerFailures } from './provider-failures.js';
+import { AppError, errorName } from '../../../errors.js';
+import { decodeBase64Strict, maxBase64Length } from '../../../domain/base64.js';
+import { parseModelName } from '../../../domain/models.js';
+import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../../../ports.js';
+import { isAbort, neverSent, providerFailures } from '../provider-failures.js';
 
 export interface BedrockImageGeneratorOptions {
   region: string;

@@ -1,4 +1,4 @@
-import type { AppError } from '../errors.js';
+import type { AppError } from '../../errors.js';
 import { providerFailures } from './provider-failures.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { MetricName, MetricsRecorder } from '../ports.js';
+import type { MetricName, MetricsRecorder } from '../../ports.js';
 
 export const METRICS_NAMESPACE = 'DurableImageApi';
 

@@ -1,8 +1,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { isConditionFailed, type DynamoDbApi, type DynamoDbInput, type DynamoDbOperation, type DynamoDbOutput } from './dynamodb-api.js';
-import { AppError } from '../errors.js';
-import { listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../domain/image-job.js';
-import type { JobStore } from '../ports.js';
+import { AppError } from '../../errors.js';
+import { listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../../domain/image-job.js';
+import type { JobStore } from '../../ports.js';
 
 /** The owner index of the state table (serverless.yml `StateTable`): owner -> jobs by creation time. */
 export const OWNER_INDEX = 'byOwner';

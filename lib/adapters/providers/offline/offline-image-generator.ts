@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { providerFailures } from './provider-failures.js';
-import { encodePng } from '../domain/png-encoder.js';
-import { familyOf, pixelSize } from '../domain/models.js';
-import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
+import { providerFailures } from '../provider-failures.js';
+import { encodePng } from '../../../domain/png-encoder.js';
+import { familyOf, pixelSize } from '../../../domain/models.js';
+import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../../../ports.js';
 
 /** The offline generator's own model name, in records and S3 metadata instead of the model asked for. */
 export const OFFLINE_MODEL = 'offline/placeholder';

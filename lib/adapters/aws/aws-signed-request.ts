@@ -2,7 +2,7 @@ import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
-import { httpExchange } from './http-exchange.js';
+import { httpExchange } from '../http-exchange.js';
 
 /**
  * One SigV4-signed HTTPS call to an AWS API, with the signer and credential chain the S3 client already brings

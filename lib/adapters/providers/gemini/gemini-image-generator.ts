@@ -1,10 +1,10 @@
 import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
-import { AppError, errorName } from '../errors.js';
-import { decodeBase64Strict, maxBase64Length } from '../domain/base64.js';
-import { parseModelName } from '../domain/models.js';
-import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../ports.js';
-import { boundedFetch } from './bounded-fetch.js';
-import { isAbort, neverSent, providerFailures } from './provider-failures.js';
+import { AppError, errorName } from '../../../errors.js';
+import { decodeBase64Strict, maxBase64Length } from '../../../domain/base64.js';
+import { parseModelName } from '../../../domain/models.js';
+import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../../../ports.js';
+import { boundedFetch } from '../bounded-fetch.js';
+import { isAbort, neverSent, providerFailures } from '../provider-failures.js';
 
 export interface GeminiImageGeneratorOptions {
   apiKey: string | (() => Promise<string>);

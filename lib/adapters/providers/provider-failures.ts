@@ -1,4 +1,4 @@
-import { AppError, errorName } from '../errors.js';
+import { AppError, errorName } from '../../errors.js';
 
 /**
  * The failures an image provider's adapter reports, in the service's one taxonomy (lib/errors.ts), with our own

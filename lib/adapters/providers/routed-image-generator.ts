@@ -1,6 +1,6 @@
-import { AppError } from '../errors.js';
-import { parseModelName, type ProviderName } from '../domain/models.js';
-import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../ports.js';
+import { AppError } from '../../errors.js';
+import { parseModelName, type ProviderName } from '../../domain/models.js';
+import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../../ports.js';
 
 /**
  * One ImageGenerator for all configured providers: each request goes to the adapter of its model's provider

@@ -1,6 +1,6 @@
-import { AppError, errorName } from '../errors.js';
-import { httpExchange, ResponseTooLargeError, type HttpAnswer } from './http-exchange.js';
-import { isAbort, providerFailures } from './provider-failures.js';
+import { AppError, errorName } from '../../../errors.js';
+import { httpExchange, ResponseTooLargeError, type HttpAnswer } from '../../http-exchange.js';
+import { isAbort, providerFailures } from '../provider-failures.js';
 
 /**
  * The two OpenAI API calls the service makes (`POST /images/generations`, `POST /moderations`), as JSON over

@@ -1,5 +1,5 @@
-import { AppError, errorName } from '../errors.js';
-import type { ModerationVerdict, PromptModerator } from '../ports.js';
+import { AppError, errorName } from '../../../errors.js';
+import type { ModerationVerdict, PromptModerator } from '../../../ports.js';
 import { isRetryable, OpenAIApiError, retryWaitMs, type OpenAIApi } from './openai-api.js';
 
 /** The shortest time a (second) moderation attempt is started with. */

@@ -3,9 +3,9 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { AppError } from '../errors.js';
-import { addressProblem, hostOf, webhookUrlProblem, type WebhookPolicy } from '../domain/webhook-url.js';
-import type { Log, WebhookSender } from '../ports.js';
+import { AppError } from '../../errors.js';
+import { addressProblem, hostOf, webhookUrlProblem, type WebhookPolicy } from '../../domain/webhook-url.js';
+import type { Log, WebhookSender } from '../../ports.js';
 
 export interface HttpsWebhookSenderOptions extends WebhookPolicy {
   /** `whsec_` + base64, or a function reading it (SSM) on first use. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CdnInvalidator } from '../ports.js';
+import type { CdnInvalidator } from '../../ports.js';
 import { signedAwsRequest } from './aws-signed-request.js';
 
 const API_VERSION = '2020-05-31';

@@ -1,5 +1,5 @@
-import { AppError } from '../errors.js';
-import type { JobDispatcher } from '../ports.js';
+import { AppError } from '../../errors.js';
+import type { JobDispatcher } from '../../ports.js';
 import { signedAwsRequest } from './aws-signed-request.js';
 
 /** A bound on the enqueue call: Lambda answers an async invoke in milliseconds once it has queued the event. */

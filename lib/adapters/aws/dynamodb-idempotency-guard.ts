@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { AppError, errorName, isAppError } from '../errors.js';
-import type { IdempotencyGuard, Log } from '../ports.js';
+import { AppError, errorName, isAppError } from '../../errors.js';
+import type { IdempotencyGuard, Log } from '../../ports.js';
 import { isConditionFailed, type DynamoDbApi } from './dynamodb-api.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { ImageJob } from '../domain/image-job.js';
-import type { JobDispatcher, Log } from '../ports.js';
+import type { ImageJob } from '../../domain/image-job.js';
+import type { JobDispatcher, Log } from '../../ports.js';
 
 /**
  * No worker function configured (`serverless invoke local`, a single-function deployment): the job runs right

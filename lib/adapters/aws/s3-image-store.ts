@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { AppError } from '../errors.js';
-import type { ImageStore, StoredImage } from '../ports.js';
+import { AppError } from '../../errors.js';
+import type { ImageStore, StoredImage } from '../../ports.js';
 
 /** Images are content-addressed by a random id and never change, so browsers and CloudFront may keep them. */
 export const IMAGE_CACHE_CONTROL = 'public, max-age=31536000, immutable';

@@ -1,9 +1,9 @@
-import { AppError, errorName } from '../errors.js';
-import { parseModelName } from '../domain/models.js';
+import { AppError, errorName } from '../../../errors.js';
+import { parseModelName } from '../../../domain/models.js';
 import { parseImageAnswer } from './openai-image-answer.js';
 import { isRetryable, OpenAIApiError, retryWaitMs, type OpenAIApi } from './openai-api.js';
-import { isAbort, neverSent, providerFailures } from './provider-failures.js';
-import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../ports.js';
+import { isAbort, neverSent, providerFailures } from '../provider-failures.js';
+import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../../../ports.js';
 
 export interface OpenAIImageGeneratorOptions {
   /** Retries after the first attempt, each only when it can still finish before the deadline. */

@@ -1,8 +1,8 @@
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { AppError } from '../errors.js';
-import { httpExchange } from './http-exchange.js';
-import type { JwtConfig } from '../config.js';
-import type { Log, TokenVerifier } from '../ports.js';
+import { AppError } from '../../errors.js';
+import { httpExchange } from '../http-exchange.js';
+import type { JwtConfig } from '../../config.js';
+import type { Log, TokenVerifier } from '../../ports.js';
 
 const unauthorized = (description: string, cause?: unknown): AppError =>
   new AppError('unauthorized', 'The bearer token is not valid.', {

@@ -1,9 +1,9 @@
 import { isConditionFailed, type DynamoDbApi, type DynamoDbInput } from './dynamodb-api.js';
-import { AppError } from '../errors.js';
-import type { QuotaLimits } from '../config.js';
-import { microUsdToUsd } from '../domain/pricing.js';
-import type { ReservationRef } from '../domain/image-job.js';
-import { principalKey, type Principal, type QuotaGate, type Reservation } from '../ports.js';
+import { AppError } from '../../errors.js';
+import type { QuotaLimits } from '../../config.js';
+import { microUsdToUsd } from '../../domain/pricing.js';
+import type { ReservationRef } from '../../domain/image-job.js';
+import { principalKey, type Principal, type QuotaGate, type Reservation } from '../../ports.js';
 
 export interface DynamoDbQuotaGateOptions {
   table: string;
