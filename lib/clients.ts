@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config, SecretEndpoint } from './config.js';
 import { lazily } from './lazy.js';
@@ -8,16 +9,15 @@ import { OfflineImageGenerator } from './adapters/providers/offline/offline-imag
 import { OpenAIImageGenerator } from './adapters/providers/openai/openai-image-generator.js';
 import { RoutedImageGenerator } from './adapters/providers/routed-image-generator.js';
 import { S3ImageStore } from './adapters/aws/s3-image-store.js';
-import { ssmSecret } from './adapters/aws/ssm-secret.js';
+import { ssmSecrets } from './adapters/aws/ssm-secret.js';
 import { DynamoDbQuotaGate } from './adapters/aws/dynamodb-quota-gate.js';
 import { DynamoDbIdempotencyGuard } from './adapters/aws/dynamodb-idempotency-guard.js';
-import { dynamoDbApi, type DynamoDbApi } from './adapters/aws/dynamodb-api.js';
 import { OpenAIPromptModerator } from './adapters/providers/openai/openai-prompt-moderator.js';
 import { OPENAI_BASE_URL, openAIApi, type OpenAIApi } from './adapters/providers/openai/openai-api.js';
 import { maxBase64Length } from './domain/base64.js';
 import { DynamoDbJobStore } from './adapters/aws/dynamodb-job-store.js';
 import { LambdaJobDispatcher } from './adapters/aws/lambda-job-dispatcher.js';
-import { EmfMetrics } from './adapters/aws/emf-metrics.js';
+import { PowertoolsMetrics } from './adapters/aws/powertools-metrics.js';
 import type {
   EstimateCost,
   MetricsRecorder,
@@ -68,7 +68,7 @@ export interface DependencyOverrides {
   store?: ImageStore;
   moderator?: PromptModerator;
   s3?: S3Client;
-  dynamo?: DynamoDbApi;
+  dynamo?: DynamoDBClient;
   dispatcher?: JobDispatcher;
   webhooks?: WebhookSender;
   cdn?: CdnInvalidator;
@@ -83,7 +83,7 @@ function s3Credentials(config: Config) {
   if (!own) return {};
   const { accessKeyId, secretAccessKey, secretAccessKeyParameter } = own;
   if (secretAccessKey !== undefined) return { credentials: { accessKeyId, secretAccessKey } };
-  const secret = ssmSecret(secretAccessKeyParameter as string, config.awsRegion, ssmOptions(config));
+  const secret = secretsOf(config)(secretAccessKeyParameter as string);
   return { credentials: async () => ({ accessKeyId, secretAccessKey: await secret() }) };
 }
 
@@ -97,20 +97,33 @@ export function createS3Client(config: Config): S3Client {
   });
 }
 
-export function createDynamoClient(config: Config): DynamoDbApi {
-  // Each call, retries included, is bounded by 3 s: state checks must never eat the provider's time.
-  return dynamoDbApi({ region: config.awsRegion, endpoint: config.state?.endpoint, callTimeoutMs: 3_000 });
+export function createDynamoClient(config: Config): DynamoDBClient {
+  return new DynamoDBClient({
+    region: config.awsRegion,
+    ...(config.state?.endpoint === undefined ? {} : { endpoint: config.state.endpoint }),
+    // Per attempt; each call, retries included, is bounded by the adapters (lib/adapters/aws/dynamodb.ts).
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+  });
 }
 
-const ssmOptions = (config: Config): { endpoint?: string } => (config.ssmEndpoint === undefined ? {} : { endpoint: config.ssmEndpoint });
+/** One SSM provider (client and cache) per configuration, shared by every secret it holds. */
+const ssmProviders = new WeakMap<Config, (parameterName: string) => () => Promise<string>>();
+function secretsOf(config: Config): (parameterName: string) => () => Promise<string> {
+  let secrets = ssmProviders.get(config);
+  if (!secrets) {
+    secrets = ssmSecrets({ region: config.awsRegion, endpoint: config.ssmEndpoint });
+    ssmProviders.set(config, secrets);
+  }
+  return secrets;
+}
 
 /**
- * A provider's API key: given directly, or read from its SSM parameter (through ssmSecret's cache). Trimmed: a key
+ * A provider's API key: given directly, or read from its SSM parameter (through Powertools' SSM cache). Trimmed: a key
  * stored or pasted with its line break would be an invalid header value on every call.
  */
 const apiKeyOf = (config: Config, endpoint: SecretEndpoint): string | (() => Promise<string>) => {
   if (endpoint.apiKey !== undefined) return endpoint.apiKey.trim();
-  const secret = ssmSecret(endpoint.apiKeyParameter as string, config.awsRegion, ssmOptions(config));
+  const secret = secretsOf(config)(endpoint.apiKeyParameter as string);
   return async () => (await secret()).trim();
 };
 
@@ -182,7 +195,7 @@ function createDispatcher(config: Config): JobDispatcher | undefined {
 
 function createWebhookSender(config: Config, logger: Logger): WebhookSender | undefined {
   const { secret, secretParameter, allowLoopback } = config.webhooks;
-  const signingSecret = secret ?? (secretParameter === undefined ? undefined : ssmSecret(secretParameter, config.awsRegion, ssmOptions(config)));
+  const signingSecret = secret ?? (secretParameter === undefined ? undefined : secretsOf(config)(secretParameter));
   if (signingSecret === undefined) return undefined;
   const sender = lazily(async () => {
     const { HttpsWebhookSender } = await import('./adapters/webhooks/https-webhook-sender.js');
@@ -264,7 +277,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     jobs: config.jobs && dynamo && state ? new DynamoDbJobStore(dynamo, state.table) : undefined,
     dispatcher,
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),
-    metrics: overrides.metrics ?? new EmfMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
+    metrics: overrides.metrics ?? new PowertoolsMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
     cdn:
       overrides.cdn ?? createCdnInvalidator(config),
     // Only where this function uses the key: moderation, or generation when jobs run inline.

@@ -134,6 +134,7 @@ async function verifyAndStore(
     model: input.model,
     // The generator's own name when it is not the model asked for (offline runs say so).
     ...(generated.generatedBy === undefined ? {} : { generatedBy: generated.generatedBy }),
+    ...(generated.providerRequestId === undefined ? {} : { providerRequestId: generated.providerRequestId }),
     estimatedCostUsd,
     parameters: { size: input.size, quality: input.quality, format: input.format },
     prompt: input.prompt,
@@ -183,6 +184,7 @@ async function verifyAndStore(
     model: input.model,
     // The generator's own name when it is not the model asked for (offline runs say so).
     ...(generated.generatedBy === undefined ? {} : { generatedBy: generated.generatedBy }),
+    ...(generated.providerRequestId === undefined ? {} : { providerRequestId: generated.providerRequestId }),
     estimatedCostUsd,
     providerMs: generatedAt - startedAt,
     storeMs: deps.now() - generatedAt,

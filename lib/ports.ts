@@ -28,6 +28,8 @@ export interface GeneratedImage {
   usage?: Record<string, unknown> | undefined;
   /** What actually made the image when it is not the model asked for (the offline generator: `offline/placeholder`). */
   generatedBy?: string | undefined;
+  /** The provider's id of the request (OpenAI's `x-request-id`), for the log: what its support asks for. */
+  providerRequestId?: string | undefined;
 }
 
 export interface GenerationHooks {
@@ -201,7 +203,7 @@ export interface CdnInvalidator {
 export type MetricName = 'ImagesStored' | 'EstimatedCostUsd' | 'ProviderLatency' | 'ProviderFailures' | 'Failures' | 'QuotaRefusals';
 
 /**
- * Operational metrics (CloudWatch EMF lines, lib/adapters/emf-metrics.ts). Dimensions stay low-cardinality (model,
+ * Operational metrics (CloudWatch EMF lines, lib/adapters/aws/powertools-metrics.ts). Dimensions stay low-cardinality (model,
  * provider, outcome, error code); ids never become dimensions.
  */
 export interface MetricsRecorder {

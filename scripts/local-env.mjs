@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 
@@ -148,6 +148,9 @@ export async function createStateTable(client, name) {
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
+  // A table is usable once ACTIVE: a write right after CreateTable can meet ResourceNotFoundException (dynalite
+  // answered 117 of 300 such writes so, even with createTableMs: 0).
+  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: name });
 }
 
 /** The worker function's name under serverless-offline (`<service>-<stage>-<function>`). */

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { DynamoDbError, type DynamoDbApi } from '../../lib/adapters/aws/dynamodb-api.js';
+import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
@@ -55,7 +55,7 @@ beforeEach(async () => {
  * The handler on the test servers. `client`: the shared DynamoDB client (default), another one, or 'own' to have
  * the composition root build it from DYNAMODB_ENDPOINT.
  */
-function makeHandler(env: Record<string, string | undefined> = {}, client: DynamoDbApi | 'own' = dynamo.api): Handler {
+function makeHandler(env: Record<string, string | undefined> = {}, client: DynamoDBClient | 'own' = dynamo.client): Handler {
   const config = parseConfig(
     serversEnv({ openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table }, env),
   );
@@ -210,7 +210,10 @@ describe('metrics (CloudWatch EMF)', () => {
 
   it('records stored images, spend and provider latency by model; failures and quota refusals by code', async () => {
     openai.enqueue(imageReply(PNG_B64), errorReply(500, { type: 'server_error' }));
+    // What Lambda sets in an on-demand execution environment (Powertools counts cold starts only there).
+    process.env['AWS_LAMBDA_INITIALIZATION_TYPE'] = 'on-demand';
     const handler = makeHandler({ DAILY_IMAGE_LIMIT: '2' });
+    delete process.env['AWS_LAMBDA_INITIALIZATION_TYPE'];
     const { output } = await captureOutput(async () => {
       await handler(post(LOW), lambdaContext());
       await handler(post(LOW), lambdaContext());
@@ -391,15 +394,17 @@ describe('Idempotency-Key', () => {
 
   it('answers 201 when the image is stored but its idempotency record cannot be saved', async () => {
     // Prepare: DynamoDB that fails exactly the "COMPLETED" update of the idempotency record.
-    const client: DynamoDbApi = {
-      call: (operation, input) => {
-        const values = (input as { ExpressionAttributeValues?: Record<string, { S?: string }> }).ExpressionAttributeValues;
-        if (operation === 'UpdateItem' && values?.[':status']?.S === 'COMPLETED') {
-          return Promise.reject(new DynamoDbError('InternalServerError', 'simulated DynamoDB failure', 500));
+    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> };
+        if (context.commandName === 'UpdateItemCommand' && input.ExpressionAttributeValues?.[':status']?.S === 'COMPLETED') {
+          throw new DynamoDBServiceException({ name: 'InternalServerError', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: 'simulated DynamoDB failure' });
         }
-        return dynamo.api.call(operation, input);
+        return next(args);
       },
-    };
+      { step: 'initialize', name: 'failCompletedUpdate' },
+    );
     const handler = makeHandler({}, client);
     // Act
     const response = await handler(post(LOW, { 'idempotency-key': 'save-fails' }), lambdaContext());

@@ -83,7 +83,7 @@ function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator,
       invalidated.push(keys);
     },
   };
-  const deps = createDependencies(config, { dynamo: dynamo.api, dispatcher, cdn, ...(generator ? { generator } : {}), ...(now ? { now } : {}) });
+  const deps = createDependencies(config, { dynamo: dynamo.client, dispatcher, cdn, ...(generator ? { generator } : {}), ...(now ? { now } : {}) });
   const useCases = createUseCases(deps);
   const worker = createWorkerHandler(deps, useCases) as unknown as Handler;
   dispatcher.worker = worker as unknown as BackgroundDispatcher['worker'];

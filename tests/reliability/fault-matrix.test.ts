@@ -88,7 +88,7 @@ function makeHandler(env: Record<string, string> = {}): Handler {
       ...Object.fromEntries(Object.entries(env).map(([name, value]) => [name, value === CLOSED_PORT ? closedPortUrl : value])),
     }),
   );
-  return withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.api })) as unknown as Handler);
+  return withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as Handler);
 }
 
 interface Cell {

@@ -54,7 +54,7 @@ beforeAll(async () => {
       MODERATION: 'fail-closed',
     }),
   );
-  handler = withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.api })) as unknown as typeof handler);
+  handler = withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as typeof handler);
   capture = startCapture();
 });
 

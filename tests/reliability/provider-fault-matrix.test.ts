@@ -90,7 +90,7 @@ function makeHandler(env: Record<string, string> = {}): Handler {
       },
     ),
   );
-  return withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.api })) as unknown as Handler);
+  return withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as Handler);
 }
 
 const post = (body: object): APIGatewayProxyEventV2 =>

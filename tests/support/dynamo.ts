@@ -2,14 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createStateTable } from '../../scripts/local-env.mjs';
-import { dynamoDbApi, type DynamoDbApi } from '../../lib/adapters/aws/dynamodb-api.js';
 
 export interface LocalDynamo {
   endpoint: string;
-  /** The SDK client, for setting up tables and reading items back. */
+  /** The SDK client: what the service's adapters take, and what tests set up tables and read items back with. */
   client: DynamoDBClient;
-  /** What the service's adapters take (lib/adapters/dynamodb-api.ts), with the same local credentials. */
-  api: DynamoDbApi;
   /** A fresh table (key `pk`), so each test starts from zero. */
   createTable(name: string): Promise<void>;
   /** All items of a table as plain objects (numbers as numbers). */
@@ -28,7 +25,6 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
   return {
     endpoint,
     client,
-    api: dynamoDbApi({ region: 'us-east-1', endpoint, credentials }),
     async createTable(name) {
       await createStateTable(client, name);
     },

@@ -1,5 +1,13 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { isConditionFailed, type DynamoDbApi, type DynamoDbInput, type DynamoDbOperation, type DynamoDbOutput } from './dynamodb-api.js';
+import {
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { boundedCall, isConditionFailed } from './dynamodb.js';
 import { AppError } from '../../errors.js';
 import { listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../../domain/image-job.js';
 import type { JobStore } from '../../ports.js';
@@ -20,41 +28,41 @@ const pk = (id: string): Item => ({ pk: S(`image#${id}`) });
  */
 export class DynamoDbJobStore implements JobStore {
   constructor(
-    private readonly dynamo: DynamoDbApi,
+    private readonly dynamo: DynamoDBClient,
     private readonly table: string,
   ) {}
 
   async create(job: ImageJob): Promise<void> {
-    await this.send(
-      'PutItem', {
+    await this.send((dynamo, options) =>
+      dynamo.send(new PutItemCommand({
         TableName: this.table,
         Item: toItem(job),
         ConditionExpression: 'attribute_not_exists(pk)',
-      },
+      }), options),
     );
   }
 
   async get(id: string): Promise<ImageJob | undefined> {
-    const { Item } = await this.send('GetItem', { TableName: this.table, Key: pk(id), ConsistentRead: true });
+    const { Item } = await this.send((dynamo, options) => dynamo.send(new GetItemCommand({ TableName: this.table, Key: pk(id), ConsistentRead: true }), options));
     return Item ? fromItem(Item) : undefined;
   }
 
   async claim(id: string, claim: string, leaseUntil: number, now: number): Promise<boolean> {
     return this.conditional(
-      'UpdateItem', {
+      new UpdateItemCommand({
         TableName: this.table,
         Key: pk(id),
         UpdateExpression: 'SET #status = :running, claim = :claim, leaseUntil = :lease, startedAt = :now',
         ConditionExpression: '#status = :queued',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':running': S('running'), ':queued': S('queued'), ':claim': S(claim), ':lease': N(leaseUntil), ':now': N(now) },
-      },
+      }),
     );
   }
 
   async succeed(id: string, claim: string, result: StoredImageResult, now: number): Promise<boolean> {
     return this.conditional(
-      'UpdateItem', {
+      new UpdateItemCommand({
         TableName: this.table,
         Key: pk(id),
         // The prompts now live in the private S3 record only.
@@ -68,14 +76,14 @@ export class DynamoDbJobStore implements JobStore {
           ':result': S(JSON.stringify(result)),
           ':now': N(now),
         },
-      },
+      }),
     );
   }
 
   async fail(id: string, from: { status: 'queued' | 'running'; claim?: string | undefined }, error: JobError, now: number): Promise<boolean> {
     const byClaim = from.status === 'running' && from.claim !== undefined;
     return this.conditional(
-      'UpdateItem', {
+      new UpdateItemCommand({
         TableName: this.table,
         Key: pk(id),
         UpdateExpression: 'SET #status = :failed, #error = :error, completedAt = :now REMOVE prompt, providerPrompt, leaseUntil',
@@ -88,25 +96,25 @@ export class DynamoDbJobStore implements JobStore {
           ':now': N(now),
           ...(byClaim ? { ':claim': S(from.claim as string) } : {}),
         },
-      },
+      }),
     );
   }
 
   async setWebhookState(id: string, state: 'delivered' | 'failed'): Promise<void> {
     await this.conditional(
-      'UpdateItem', {
+      new UpdateItemCommand({
         TableName: this.table,
         Key: pk(id),
         UpdateExpression: 'SET webhookState = :state',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':state': S(state) },
-      },
+      }),
     );
   }
 
   async list(owner: string, limit: number, cursor: { id: string; listKey: string } | undefined) {
-    const queried = await this.send(
-      'Query', {
+    const queried = await this.send((dynamo, options) =>
+      dynamo.send(new QueryCommand({
         TableName: this.table,
         IndexName: OWNER_INDEX,
         KeyConditionExpression: '#owner = :owner',
@@ -116,7 +124,7 @@ export class DynamoDbJobStore implements JobStore {
         // One more than asked: a next page is announced only when there is one.
         Limit: limit + 1,
         ...(cursor ? { ExclusiveStartKey: { ...pk(cursor.id), owner: S(owner), listKey: S(cursor.listKey) } } : {}),
-      },
+      }), options),
     );
     const jobs = (queried.Items ?? []).map(fromItem);
     const page = jobs.slice(0, limit);
@@ -127,19 +135,19 @@ export class DynamoDbJobStore implements JobStore {
 
   async remove(id: string, status: JobStatus): Promise<boolean> {
     return this.conditional(
-      'DeleteItem', {
+      new DeleteItemCommand({
         TableName: this.table,
         Key: pk(id),
         ConditionExpression: '#status = :status',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':status': S(status) },
-      },
+      }),
     );
   }
 
   async markDeleted(id: string, claim: string | undefined, expiresAt: number): Promise<boolean> {
     return this.conditional(
-      'UpdateItem', {
+      new UpdateItemCommand({
         TableName: this.table,
         Key: pk(id),
         // Out of the owner index at once (no owner), and expired by TTL if its worker never comes back.
@@ -152,14 +160,15 @@ export class DynamoDbJobStore implements JobStore {
           ':expiresAt': N(Math.floor(expiresAt / 1000)),
           ...(claim === undefined ? {} : { ':claim': S(claim) }),
         },
-      },
+      }),
     );
   }
 
   /** A conditional write: false when its condition did not hold. */
-  private async conditional<O extends 'UpdateItem' | 'DeleteItem'>(operation: O, input: DynamoDbInput<O>): Promise<boolean> {
+  private async conditional(command: UpdateItemCommand | DeleteItemCommand): Promise<boolean> {
     try {
-      await this.send(operation, input);
+      // Two branches only for the types: the SDK's send is typed per command.
+      await this.send((dynamo, options) => (command instanceof UpdateItemCommand ? dynamo.send(command, options) : dynamo.send(command, options)));
       return true;
     } catch (error) {
       if (error instanceof AppError && isConditionFailed(error.cause)) return false;
@@ -167,9 +176,10 @@ export class DynamoDbJobStore implements JobStore {
     }
   }
 
-  private async send<O extends DynamoDbOperation>(operation: O, input: DynamoDbInput<O>): Promise<DynamoDbOutput<O>> {
+  /** One bounded call; any failure but a condition's is the store being unavailable (503). */
+  private async send<O>(call: (dynamo: DynamoDBClient, options: { abortSignal: AbortSignal }) => Promise<O>): Promise<O> {
     try {
-      return await this.dynamo.call(operation, input);
+      return await call(this.dynamo, boundedCall());
     } catch (error) {
       throw new AppError('state_unavailable', 'The image state store is unavailable. Retry later.', {
         cause: error,

@@ -1,4 +1,5 @@
-import { isConditionFailed, type DynamoDbApi, type DynamoDbInput } from './dynamodb-api.js';
+import { GetItemCommand, UpdateItemCommand, type DynamoDBClient, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { boundedCall, isConditionFailed } from './dynamodb.js';
 import { AppError } from '../../errors.js';
 import type { QuotaLimits } from '../../config.js';
 import { microUsdToUsd } from '../../domain/pricing.js';
@@ -29,7 +30,7 @@ const nextUtcMidnight = (now: number): number => Math.floor(now / DAY_MS) * DAY_
  */
 export class DynamoDbQuotaGate implements QuotaGate {
   constructor(
-    private readonly dynamo: DynamoDbApi,
+    private readonly dynamo: DynamoDBClient,
     private readonly options: DynamoDbQuotaGateOptions,
   ) {}
 
@@ -96,7 +97,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
       if (!isConditionFailed(error)) throw unavailable(error);
       // Tell the caller which limit it hit; the read is only for the message, the refusal is already decided.
       const current = await this.dynamo
-        .call('GetItem', { TableName: this.options.table, Key: { pk: { S: `quota#${key}#${day}` } }, ConsistentRead: true })
+        .send(new GetItemCommand({ TableName: this.options.table, Key: { pk: { S: `quota#${key}#${day}` } }, ConsistentRead: true }), boundedCall())
         .catch(() => undefined);
       const used = Number(current?.Item?.['images']?.N ?? limits.dailyImages);
       if (used >= limits.dailyImages) {
@@ -125,7 +126,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
 
   async chargeRetry(reservation: ReservationRef): Promise<boolean> {
     const cost = reservation.costMicroUsd;
-    const spendOnly = (pk: string, limit: number): DynamoDbInput<'UpdateItem'> => ({
+    const spendOnly = (pk: string, limit: number): UpdateItemCommandInput => ({
         TableName: this.options.table,
         Key: { pk: { S: pk } },
         UpdateExpression: 'ADD spendMicroUsd :cost',
@@ -176,8 +177,8 @@ export class DynamoDbQuotaGate implements QuotaGate {
     });
   }
 
-  private update(input: DynamoDbInput<'UpdateItem'>) {
-    return this.dynamo.call('UpdateItem', input);
+  private update(input: UpdateItemCommandInput) {
+    return this.dynamo.send(new UpdateItemCommand(input), boundedCall());
   }
 }
 

@@ -1,44 +1,49 @@
-import { AppError } from '../../errors.js';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { AppError, errorName } from '../../errors.js';
+import { lazily } from '../../lazy.js';
 import type { JobDispatcher } from '../../ports.js';
-import { signedAwsRequest } from './aws-signed-request.js';
 
-/** A bound on the enqueue call: Lambda answers an async invoke in milliseconds once it has queued the event. */
+/** A bound on the enqueue call, its retries included: Lambda answers an async invoke once it has queued the event. */
 const INVOKE_TIMEOUT_MS = 5_000;
 
 /**
- * Starts the worker with Lambda's asynchronous invocation (`Invoke` with `X-Amz-Invocation-Type: Event`): Lambda
- * queues the event, runs the worker with its own (long) timeout, retries it after a crash, and sends it to the
- * on-failure destination when retries are spent (serverless.yml). Locally, serverless-offline's invoke port does
- * the same. The event carries only the job id: the job itself is in DynamoDB. One signed request instead of the
- * Lambda SDK client: see aws-signed-request.ts.
+ * Starts the worker with Lambda's asynchronous invocation (`InvocationType: 'Event'`): Lambda queues the event,
+ * runs the worker with its own (long) timeout, retries it after a crash, and sends it to the on-failure
+ * destination when retries are spent (serverless.yml). Locally, serverless-offline's invoke port does the same.
+ * The event carries only the job id: the job itself is in DynamoDB. The SDK's standard retries are safe here: a
+ * job runs at most once whatever the deliveries. The Lambda client is loaded by the first dispatch.
  */
 export class LambdaJobDispatcher implements JobDispatcher {
   readonly background = true;
-  private readonly endpoint: string;
+  private readonly client: () => Promise<{ client: LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }>;
 
   constructor(
     private readonly functionName: string,
-    private readonly region: string,
+    region: string,
+    /** A local endpoint (serverless-offline); otherwise the SDK's own resolution (AWS_ENDPOINT_URL_LAMBDA...). */
     endpoint?: string,
   ) {
-    this.endpoint = endpoint ?? `https://lambda.${region}.amazonaws.com`;
+    this.client = lazily(async () => {
+      const { LambdaClient: Client, InvokeCommand } = await import('@aws-sdk/client-lambda');
+      const client = new Client({
+        region,
+        ...(endpoint === undefined ? {} : { endpoint }),
+        requestHandler: { connectionTimeout: 1_000, requestTimeout: INVOKE_TIMEOUT_MS },
+      });
+      return { client, InvokeCommand };
+    });
   }
 
   async dispatch(id: string): Promise<void> {
     let status: number | undefined;
     try {
-      ({ status } = await signedAwsRequest({
-        service: 'lambda',
-        region: this.region,
-        endpoint: this.endpoint,
-        method: 'POST',
-        path: `/2015-03-31/functions/${encodeURIComponent(this.functionName)}/invocations`,
-        headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'Event' },
-        body: JSON.stringify({ id }),
-        timeoutMs: INVOKE_TIMEOUT_MS,
-      }));
+      const { client, InvokeCommand } = await this.client();
+      ({ StatusCode: status } = await client.send(
+        new InvokeCommand({ FunctionName: this.functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ id })) }),
+        { abortSignal: AbortSignal.timeout(INVOKE_TIMEOUT_MS) },
+      ));
     } catch (error) {
-      throw unavailable(error, undefined);
+      throw unavailable(error, (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode);
     }
     // 202 Accepted: the event is queued.
     if (status !== 202) throw unavailable(undefined, status);
@@ -48,5 +53,5 @@ export class LambdaJobDispatcher implements JobDispatcher {
 const unavailable = (cause: unknown, status: number | undefined): AppError =>
   new AppError('queue_unavailable', 'The image could not be queued for generation. Retry later.', {
     cause,
-    details: { lambdaStatus: status, lambdaError: cause instanceof Error ? cause.name : undefined },
+    details: { lambdaStatus: status, lambdaError: cause === undefined ? undefined : errorName(cause) },
   });

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { httpExchange } from '../../../lib/adapters/http-exchange.js';
 import { openAIApi, OpenAIApiError } from '../../../lib/adapters/providers/openai/openai-api.js';
-import { signedAwsRequest } from '../../../lib/adapters/aws/aws-signed-request.js';
+import { ssmSecrets } from '../../../lib/adapters/aws/ssm-secret.js';
 
 /**
  * The production path is HTTPS (OpenAI, AWS, the JWT issuer); the other suites use plain HTTP on loopback. Here a
@@ -45,6 +45,11 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
+      if (req.headers['x-amz-target'] === 'AmazonSSM.GetParameter') {
+        const signed = /^AWS4-HMAC-SHA256 Credential=AKID\//.test(String(req.headers['authorization']));
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ Parameter: { Value: signed ? `read ${body}` : 'unsigned' } }));
+        return;
+      }
       if (req.url === '/v1/fail') {
         res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' }).end('{"error":{"code":"rate_limit_exceeded","message":"slow down"}}');
         return;
@@ -93,19 +98,9 @@ describe('over HTTPS', () => {
     expect(error).toMatchObject({ status: 429, code: 'rate_limit_exceeded', retryAfterMs: 7_000 });
   });
 
-  it('carries the signed AWS calls', async () => {
-    const answer = await signedAwsRequest({
-      service: 'ssm',
-      region: 'us-east-1',
-      endpoint: base,
-      method: 'POST',
-      path: '/',
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonSSM.GetParameter' },
-      body: '{"Name":"/p"}',
-      timeoutMs: 5_000,
-      credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
-    });
-    expect(answer.status).toBe(200);
-    expect(JSON.parse(answer.body)).toMatchObject({ path: '/', body: '{"Name":"/p"}', auth: expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=AKID\//) });
+  it('carries the AWS SDK clients (an SSM read, signed)', async () => {
+    process.env['AWS_ACCESS_KEY_ID'] = 'AKID';
+    process.env['AWS_SECRET_ACCESS_KEY'] = 'secret';
+    expect(await ssmSecrets({ region: 'us-east-1', endpoint: base })('/p')()).toBe('read {"Name":"/p","WithDecryption":true}');
   });
 });
