@@ -13,7 +13,8 @@ import { ssmSecrets } from './adapters/aws/ssm-secret.js';
 import { DynamoDbQuotaGate } from './adapters/aws/dynamodb-quota-gate.js';
 import { DynamoDbIdempotencyGuard } from './adapters/aws/dynamodb-idempotency-guard.js';
 import { OpenAIPromptModerator } from './adapters/providers/openai/openai-prompt-moderator.js';
-import { OPENAI_BASE_URL, openAIApi, type OpenAIApi } from './adapters/providers/openai/openai-api.js';
+import { createOpenAIClient } from './adapters/providers/openai/openai-client.js';
+import type { OpenAI } from 'openai';
 import { maxBase64Length } from './domain/base64.js';
 import { DynamoDbJobStore } from './adapters/aws/dynamodb-job-store.js';
 import { LambdaJobDispatcher } from './adapters/aws/lambda-job-dispatcher.js';
@@ -127,16 +128,16 @@ const apiKeyOf = (config: Config, endpoint: SecretEndpoint): string | (() => Pro
   return async () => (await secret()).trim();
 };
 
-/** The OpenAI API of OpenAI itself or of Azure OpenAI's v1 API (the same shapes, another base URL and key). */
-function createOpenAIApi(
+/** The openai SDK's client for OpenAI itself or for Azure OpenAI's v1 API (the same shapes, another base URL and key). */
+function createOpenAI(
   config: Config,
   endpoint: SecretEndpoint,
   baseURL: string | undefined,
   apiKey: string | (() => Promise<string>) = apiKeyOf(config, endpoint),
-): OpenAIApi {
-  return openAIApi({
+): OpenAI {
+  return createOpenAIClient({
     apiKey,
-    baseURL: baseURL ?? OPENAI_BASE_URL,
+    baseURL,
     // Every body read from the provider is bounded: an image answer by the largest image's base64 plus its JSON,
     // a moderation answer by 256 KiB, an error body by 64 KiB.
     maxOkBytes: (path) => (path.endsWith('/moderations') ? 256 * 1024 : maxBase64Length(config.limits.maxImageBytes) + 64 * 1024),
@@ -149,7 +150,7 @@ function createOpenAIApi(
  * adapters (and their SDKs, which serverless.yml keeps out of the bundle) are loaded by the first request for one
  * of their models, so a deployment that does not use them never loads them (README "Providers").
  */
-function createGenerator(config: Config, openai: OpenAIApi | undefined): ImageGenerator {
+function createGenerator(config: Config, openai: OpenAI | undefined): ImageGenerator {
   const provider = config.provider;
   if (provider.kind === 'offline') return new OfflineImageGenerator(provider.delayMs);
   const limits = {
@@ -164,7 +165,7 @@ function createGenerator(config: Config, openai: OpenAIApi | undefined): ImageGe
       ? {
           azure: lazily(async () => {
             const base = (azure.baseUrl ?? '').replace(/\/+$/, '');
-            return new OpenAIImageGenerator(createOpenAIApi(config, azure, `${base}/openai/v1`), { ...limits, endUserField: 'user' });
+            return new OpenAIImageGenerator(createOpenAI(config, azure, `${base}/openai/v1`), { ...limits, endUserField: 'user' });
           }),
         }
       : {}),
@@ -251,7 +252,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const now = overrides.now ?? Date.now;
   const openaiEndpoint = config.provider.kind === 'live' ? config.provider.openai : undefined;
   const openaiKey = openaiEndpoint ? apiKeyOf(config, openaiEndpoint) : undefined;
-  const openai = openaiEndpoint ? createOpenAIApi(config, openaiEndpoint, openaiEndpoint.baseUrl, openaiKey) : undefined;
+  const openai = openaiEndpoint ? createOpenAI(config, openaiEndpoint, openaiEndpoint.baseUrl, openaiKey) : undefined;
   const state = config.state;
   const dynamo = state ? (overrides.dynamo ?? createDynamoClient(config)) : undefined;
   const dispatcher = overrides.dispatcher ?? createDispatcher(config);

@@ -166,6 +166,28 @@ describe('POST /images: success', () => {
     expect(openai.calls[0]?.headers['authorization']).toBe(`Bearer ${PROVIDER_KEY}`);
   });
 
+  it('calls OpenAI through the openai SDK (its own User-Agent and headers) and logs OpenAI\'s request id with the image', async () => {
+    openai.enqueue({ ...(imageReply(PNG_B64) as Extract<Reply, { kind: 'json' }>), headers: { 'x-request-id': 'req_provider_123' } });
+    const { result: response, output } = await captureOutput(() => makeHandler()(post({ prompt: 'a red fox' }), lambdaContext()));
+    expect(response.statusCode).toBe(201);
+    const headers = openai.calls[0]?.headers ?? {};
+    expect(headers['user-agent']).toMatch(/^OpenAI\/JS 7\./);
+    expect(headers['x-stainless-lang']).toBe('js');
+    expect(headers['x-stainless-retry-count']).toBe('0');
+    const stored = output.split('\n').filter((line) => line.includes('"image stored"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]?.['providerRequestId']).toBe('req_provider_123');
+  });
+
+  it('obeys OpenAI\'s x-should-retry, as its SDKs do: false stops a retry of a 503, true retries a 400', async () => {
+    openai.enqueue(errorReply(503, { type: 'server_error' }, { 'x-should-retry': 'false' }));
+    expect((await makeHandler()(post({ prompt: 'a red fox' }), lambdaContext())).statusCode).toBe(502);
+    expect(openai.calls).toHaveLength(1);
+    openai.enqueue(errorReply(400, { type: 'invalid_request_error' }, { 'x-should-retry': 'true', 'retry-after-ms': '10' }), imageReply(PNG_B64));
+    expect((await makeHandler()(post({ prompt: 'a red fox' }), lambdaContext())).statusCode).toBe(201);
+    expect(openai.calls).toHaveLength(3);
+  });
+
   it.each([
     ['fullwidth', '\uFF35\uFF33\uFF25\uFF32\uFF3F\uFF24\uFF25\uFF33\uFF23\uFF32\uFF29\uFF30\uFF34\uFF29\uFF2F\uFF2E\uFF1E\uFF1E\uFF1E'],
     ['Cyrillic look-alikes', 'USER_D\u0415SCRIPTI\u041EN>>>'],

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../../errors.js';
-import { httpExchange } from '../http-exchange.js';
+import { boundedFetch } from '../bounded-fetch.js';
 import type { JwtConfig } from '../../config.js';
 import type { Log, TokenVerifier } from '../../ports.js';
 
@@ -32,6 +32,7 @@ export interface JwksCachePolicy {
 const DEFAULT_POLICY: JwksCachePolicy = { maxAgeMs: 600_000, maxStaleMs: 6 * 3_600_000, cooldownMs: 30_000, timeoutMs: 3_000 };
 /** A key set is a few KB; anything much larger is not one. */
 const MAX_JWKS_BYTES = 256 * 1024;
+const fetchJwks = boundedFetch({ maxOkBytes: () => MAX_JWKS_BYTES, maxErrorBytes: 64 * 1024 });
 
 /**
  * The issuer's key set, fetched on first use and kept fresh, serving the last good set while the issuer is down.
@@ -80,18 +81,14 @@ class StaleTolerantJwks {
   private async fetchKeys(): Promise<void> {
     this.lastAttemptAt = this.now();
     try {
-      // Over node:http, bounded while it is read (http-exchange.ts: fetch would load undici on a JWT caller's first
-      // request, and its text() reads whatever arrives). Like jose's own fetch, a redirect is not followed.
-      const answer = await httpExchange({
-        url: new URL(this.url),
-        method: 'GET',
-        headers: { accept: 'application/json' },
-        body: Buffer.alloc(0),
-        signal: AbortSignal.timeout(this.policy.timeoutMs),
-        maxBytes: () => MAX_JWKS_BYTES,
-      });
-      if (answer.status !== 200) throw new Error(`JWKS answered ${answer.status}`);
-      const document = JSON.parse(answer.body.toString('utf8')) as JSONWebKeySet;
+      // Bounded while it is read (a plain text() reads whatever arrives). Like jose's own fetch, a redirect is not
+      // followed.
+      const answer = await fetchJwks(this.url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(this.policy.timeoutMs) });
+      if (answer.status !== 200) {
+        await answer.body?.cancel().catch(() => undefined);
+        throw new Error(`JWKS answered ${answer.status}`);
+      }
+      const document = JSON.parse(await answer.text()) as JSONWebKeySet;
       const keys = createLocalJWKSet(document); // throws JWKSInvalid for a document that is not a key set
       this.keys = keys;
       this.fetchedAt = this.now();
@@ -100,7 +97,8 @@ class StaleTolerantJwks {
         jwksError: error instanceof Error ? error.name : 'unknown',
         servingStaleForMs: this.keys ? this.now() - this.fetchedAt : 0,
       });
-      throw error;
+      // The size bound answers as a provider's bad answer (an AppError); here it means the issuer is unusable.
+      throw error instanceof AppError ? new Error('JWKS answer over its size limit', { cause: error }) : error;
     }
   }
 }

@@ -49,10 +49,13 @@ export const isAbort = (error: unknown): boolean =>
   ['AbortError', 'TimeoutError'].includes(errorName(error)) || /aborted/i.test(messageOf(error));
 
 /**
- * Errors that mean the request never left: refused, unresolvable or unroutable, or refused by Node itself before
- * sending (an invalid URL or header value).
+ * A request Node (or fetch's undici) refused to build before sending: an invalid URL or header value. It never
+ * left, and it would fail the same way again.
  */
-const NOT_SENT = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ERR_INVALID_URL|ERR_INVALID_CHAR|ERR_HTTP_INVALID_HEADER_VALUE)\b/;
+export const REFUSED_LOCALLY = /\b(ERR_INVALID_URL|ERR_INVALID_CHAR|ERR_HTTP_INVALID_HEADER_VALUE|UND_ERR_INVALID_ARG)\b/;
+
+/** Errors that mean the request never left: refused, unresolvable or unroutable, or refused locally (above). */
+const NOT_SENT = new RegExp(`\\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\\b|${REFUSED_LOCALLY.source}`);
 
 /**
  * A refused or unresolvable connection: the request never reached the provider, so it cannot be billed (the money

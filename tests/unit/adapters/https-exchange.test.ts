@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { httpExchange } from '../../../lib/adapters/http-exchange.js';
-import { openAIApi, OpenAIApiError } from '../../../lib/adapters/providers/openai/openai-api.js';
+import { APIError } from 'openai';
+import { createOpenAIClient, retryAfterMs } from '../../../lib/adapters/providers/openai/openai-client.js';
 import { ssmSecrets } from '../../../lib/adapters/aws/ssm-secret.js';
 
 /**
@@ -28,7 +28,6 @@ const certificate = (name: string): { key: Buffer; cert: Buffer } => {
 const trusted = certificate('trusted');
 const untrusted = certificate('untrusted');
 const defaultCAs = tls.getCACertificates('default');
-let connections = 0;
 let server: Server;
 let stranger: Server;
 let base: string;
@@ -50,14 +49,15 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ Parameter: { Value: signed ? `read ${body}` : 'unsigned' } }));
         return;
       }
-      if (req.url === '/v1/fail') {
+      if (body.includes('"model":"fail"')) {
         res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' }).end('{"error":{"code":"rate_limit_exceeded","message":"slow down"}}');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, auth: req.headers['authorization'] ?? null, body }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ path: req.url, auth: req.headers['authorization'] ?? null, userAgent: req.headers['user-agent'] ?? null, body }));
     });
   });
-  server.on('secureConnection', () => (connections += 1));
   base = await listen(server);
   stranger = createServer(untrusted, (_, res) => res.end('{}'));
   strangerBase = await listen(stranger);
@@ -72,30 +72,30 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const post = (url: string) =>
-  httpExchange({ url: new URL(url), method: 'POST', headers: {}, body: Buffer.from('{"x":1}'), signal: AbortSignal.timeout(5_000), maxBytes: () => 10_000 });
+const client = (baseURL: string) =>
+  createOpenAIClient({ baseURL: `${baseURL}/v1`, apiKey: async () => 'sk-tls', maxOkBytes: () => 10_000, maxErrorBytes: 10_000 });
+const moderate = (baseURL: string, model = 'omni-moderation-latest') =>
+  client(baseURL).moderations.create({ model, input: 'p' }) as unknown as Promise<Record<string, unknown>>;
 
 describe('over HTTPS', () => {
-  it('exchanges over TLS and keeps the connection for the next call', async () => {
-    const before = connections;
-    const first = await post(`${base}/one`);
-    const second = await post(`${base}/two`);
-    expect(JSON.parse(first.body.toString())).toMatchObject({ path: '/one', body: '{"x":1}' });
-    expect(JSON.parse(second.body.toString())).toMatchObject({ path: '/two' });
-    expect(connections - before).toBe(1);
+  it('carries the OpenAI SDK over TLS: the Bearer key, the JSON body, the SDK\'s own User-Agent', async () => {
+    const sdk = client(base);
+    const first = (await sdk.moderations.create({ model: 'omni-moderation-latest', input: 'p' })) as unknown as Record<string, unknown>;
+    await sdk.moderations.create({ model: 'omni-moderation-latest', input: 'q' });
+    expect(first).toMatchObject({ path: '/v1/moderations', auth: 'Bearer sk-tls', body: '{"model":"omni-moderation-latest","input":"p"}' });
+    expect(first['userAgent']).toMatch(/^OpenAI\/JS /);
   });
 
   it('refuses a server whose certificate is not trusted (verification stays on)', async () => {
-    await expect(post(`${strangerBase}/x`)).rejects.toMatchObject({ code: expect.stringMatching(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/) });
+    const error = await moderate(strangerBase).catch((e: unknown) => e);
+    expect((error as { cause?: { code?: unknown } }).cause?.code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
   });
 
-  it('carries the OpenAI API calls: the Bearer key, the JSON body, an error answer with its Retry-After', async () => {
-    const api = openAIApi({ baseURL: `${base}/v1`, apiKey: async () => 'sk-tls', maxOkBytes: () => 10_000, maxErrorBytes: 10_000 });
-    const answer = JSON.parse((await api('/images/generations', { prompt: 'p' }, 5_000)).toString());
-    expect(answer).toMatchObject({ path: '/v1/images/generations', auth: 'Bearer sk-tls', body: '{"prompt":"p"}' });
-    const error = await api('/fail', {}, 5_000).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAIApiError);
-    expect(error).toMatchObject({ status: 429, code: 'rate_limit_exceeded', retryAfterMs: 7_000 });
+  it('reads an error answer with its code and Retry-After', async () => {
+    const error = await moderate(base, 'fail').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIError);
+    expect(error).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+    expect(retryAfterMs(error)).toBe(7_000);
   });
 
   it('carries the AWS SDK clients (an SSM read, signed)', async () => {

@@ -3,7 +3,7 @@ import { AppError, errorName } from '../../../errors.js';
 import { decodeBase64Strict, maxBase64Length } from '../../../domain/base64.js';
 import { parseModelName } from '../../../domain/models.js';
 import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../../../ports.js';
-import { boundedFetch } from '../bounded-fetch.js';
+import { boundedFetch } from '../../bounded-fetch.js';
 import { isAbort, neverSent, providerFailures } from '../provider-failures.js';
 
 export interface GeminiImageGeneratorOptions {

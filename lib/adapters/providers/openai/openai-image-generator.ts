@@ -1,7 +1,9 @@
+import { APIError, type OpenAI } from 'openai';
+import type { ImageGenerateParamsNonStreaming } from 'openai/resources/images';
 import { AppError, errorName } from '../../../errors.js';
 import { parseModelName } from '../../../domain/models.js';
 import { parseImageAnswer } from './openai-image-answer.js';
-import { isRetryable, OpenAIApiError, retryWaitMs, type OpenAIApi } from './openai-api.js';
+import { isRetryable, keyUnavailable, readBody, ResponseBodyError, retryAfterMs, retryWaitMs } from './openai-client.js';
 import { isAbort, neverSent, providerFailures } from '../provider-failures.js';
 import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../../../ports.js';
 
@@ -32,21 +34,23 @@ const CALLER_PARAMS: Readonly<Record<string, string>> = Object.freeze({
 const REFUSAL_CODES = new Set(['moderation_blocked', 'content_policy_violation']);
 
 /**
- * Image generation through the OpenAI images API (any OpenAI-compatible endpoint, see openai-api.ts): OpenAI
- * itself (`openai/<model>` or a bare name) and Azure OpenAI's v1 API (`azure/<deployment>`, the API on
+ * Image generation through the `openai` SDK's `images.generate` (openai-client.ts): OpenAI itself
+ * (`openai/<model>` or a bare name) and Azure OpenAI's v1 API (`azure/<deployment>`, the API on
  * `<AZURE_OPENAI_ENDPOINT>/openai/v1`), which takes the deployment name as `model`.
  *
- * Retries are done here, against our deadline (the SDK's own honoured a `Retry-After` of up to 60 s and would
- * have slept past API Gateway's 30 s limit, turning a quick, honest 503 into a 504 for a request the caller has
- * long given up on). Each attempt gets exactly the time left as its timeout, and a retry happens only if its
- * wait plus a minimal attempt still fits.
+ * Retries are done here, not by the SDK (openai-client.ts says why): each attempt gets exactly the time left as
+ * its timeout, and a retry happens only if its wait plus a minimal attempt still fits before the deadline.
+ *
+ * The answer is taken raw (`.asResponse()`) and decoded straight out of its bytes (openai-image-answer.ts): the
+ * SDK's `response.json()` would hold the body's text, then JSON.parse's copy of a base64 string 1.33x the image,
+ * before our decode adds the image itself (5x the image at the peak), past the 2x memory budget.
  */
 export class OpenAIImageGenerator implements ImageGenerator {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
-    private readonly api: OpenAIApi,
+    private readonly client: OpenAI,
     private readonly options: OpenAIImageGeneratorOptions,
   ) {
     this.now = options.now ?? Date.now;
@@ -81,28 +85,26 @@ export class OpenAIImageGenerator implements ImageGenerator {
   }
 
   private async attempt(request: GenerationRequest, timeoutMs: number): Promise<GeneratedImage> {
-    // The answer (bounded by the largest image's base64, openai-api.ts) is read once and decoded in place.
-    const body = await this.api(
-      '/images/generations',
-      {
-        // The provider's own id: `gpt-image-2` for `openai/gpt-image-2`, the deployment for `azure/<deployment>`.
-        model: parseModelName(request.model)?.id ?? request.model,
-        prompt: request.prompt,
-        n: 1,
-        size: request.size,
-        ...(request.quality === undefined ? {} : { quality: request.quality }),
-        // GPT image models always answer in base64 and reject response_format.
-        ...(request.format === undefined ? {} : { output_format: request.format }),
-        [this.options.endUserField ?? 'safety_identifier']: request.endUserId,
-      },
-      timeoutMs,
-    );
-    return parseImageAnswer(body, this.options.maxImageBytes);
+    const params: ImageGenerateParamsNonStreaming = {
+      // The provider's own id: `gpt-image-2` for `openai/gpt-image-2`, the deployment for `azure/<deployment>`.
+      model: parseModelName(request.model)?.id ?? request.model,
+      prompt: request.prompt,
+      n: 1,
+      // The SDK's type lists the classic sizes; gpt-image-2 takes any WxH within its bounds (lib/domain/models.ts).
+      size: request.size as ImageGenerateParamsNonStreaming['size'],
+      ...(request.quality === undefined ? {} : { quality: request.quality as ImageGenerateParamsNonStreaming['quality'] }),
+      // GPT image models always answer in base64 and reject response_format.
+      ...(request.format === undefined ? {} : { output_format: request.format }),
+      [this.options.endUserField ?? 'safety_identifier']: request.endUserId,
+    };
+    const signal = AbortSignal.timeout(timeoutMs);
+    const response = await this.client.images.generate(params, { signal, timeout: timeoutMs + 1_000 }).asResponse();
+    // The answer (bounded by the largest image's base64, openai-client.ts) is read once and decoded in place.
+    const answer = parseImageAnswer(await readBody(response), this.options.maxImageBytes);
+    // OpenAI asks for its request id in support requests: it goes to the log with the stored image.
+    return { ...answer, providerRequestId: response.headers.get('x-request-id') ?? undefined };
   }
 }
-
-/** The provider's key could not be read (SSM): the request was never sent. */
-const keyUnavailable = (error: unknown): boolean => errorName(error) === 'SecretUnavailableError';
 
 /**
  * Whether a failed attempt may still be billed by the provider. Only what certainly never produced an image is
@@ -111,7 +113,7 @@ const keyUnavailable = (error: unknown): boolean => errorName(error) === 'Secret
  */
 export function attemptMayBeBilled(error: unknown): boolean {
   if (keyUnavailable(error)) return false;
-  if (error instanceof OpenAIApiError) return error.status >= 500;
+  if (error instanceof APIError && error.status !== undefined) return error.status >= 500;
   if (error instanceof AppError || isAbort(error)) return true; // a 200 answer we refused, or our deadline
   return !neverSent(error);
 }
@@ -142,10 +144,12 @@ function translate(error: unknown, attempt: number): AppError {
     });
   }
   if (isAbort(error)) return providerFailures.timedOut({ attempts }, false, error);
-  if (error instanceof OpenAIApiError) {
-    const details = { attempts, providerStatus: error.status, providerCode: error.code };
+  if (error instanceof APIError && error.status !== undefined) {
+    // The provider's request id is kept for the log (OpenAI asks for it in support requests).
+    const details = { attempts, providerStatus: error.status, providerCode: error.code ?? undefined, providerRequestId: error.requestID ?? undefined };
     if (error.status === 400 && error.code && REFUSAL_CODES.has(error.code)) return providerFailures.refused(details, false, error);
-    const field = error.status === 400 && error.param !== undefined && Object.hasOwn(CALLER_PARAMS, error.param) ? CALLER_PARAMS[error.param] : undefined;
+    const param = error.param ?? undefined;
+    const field = error.status === 400 && param !== undefined && Object.hasOwn(CALLER_PARAMS, param) ? CALLER_PARAMS[param] : undefined;
     if (field !== undefined) {
       // The provider's own text is not shown (it may quote input); the field is.
       return new AppError('invalid_request', `The image provider refused the request's "${field}" value. Change it and try again.`, {
@@ -154,17 +158,21 @@ function translate(error: unknown, attempt: number): AppError {
       });
     }
     if (error.status === 429 && error.code !== 'insufficient_quota') {
-      return providerFailures.busy(details, (error.retryAfterMs ?? 10_000) / 1000, error);
+      return providerFailures.busy(details, (retryAfterMs(error) ?? 10_000) / 1000, error);
     }
     return providerFailures.failed(details, false, error);
   }
   // The connection failed after the answer began (cut short mid-body): no image arrived.
-  if (errorName(error) === 'ResponseBodyError') return providerFailures.badAnswer({ attempts, errorName: 'ResponseBodyError' }, error);
+  if (error instanceof ResponseBodyError) return providerFailures.badAnswer({ attempts, errorName: 'ResponseBodyError' }, error);
   // The connection failed before any answer (refused, reset, unresolvable).
   return providerFailures.failed({ attempts, connectionError: connectionCode(error) }, false, error);
 }
 
+/** The socket error's code (ECONNREFUSED...) under the SDK's APIConnectionError, or the error's name. */
 const connectionCode = (error: unknown): string => {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : errorName(error);
+  for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return errorName(error);
 };

@@ -1,12 +1,13 @@
-import type { AppError } from '../../errors.js';
-import { providerFailures } from './provider-failures.js';
+import type { AppError } from '../errors.js';
+import { providerFailures } from './providers/provider-failures.js';
 
 /**
- * A `fetch` for the Gemini SDK (@google/genai) that bounds every body read from the provider, the ones the SDK
- * reads itself included: unbounded reads let a 300 MB answer take the process to 1.4 GB in a 512 MB function (red
- * team). A successful answer may be as large as the largest image's base64; anything else (an error body) is a
- * few KB in practice and gets `maxErrorBytes`. Counted on the decoded bytes. (The OpenAI API calls bound their
- * reads in http-exchange.ts, without fetch.)
+ * A `fetch` that bounds every body it hands out while it is read, the ones an SDK reads itself included: unbounded
+ * reads let a 300 MB answer take the process to 1.4 GB in a 512 MB function (red team). Given to the openai SDK and
+ * the Gemini SDK (@google/genai) as their `fetch`, and used for the JWT issuer's key set. A successful answer may
+ * be as large as the largest image's base64; anything else (an error body) is a few KB in practice and gets
+ * `maxErrorBytes`. Counted on the decoded bytes. An oversized answer is the provider's bad answer (it answered, so
+ * it may have billed).
  */
 export function boundedFetch(options: {
   /** The limit of a successful answer, by request path. */
