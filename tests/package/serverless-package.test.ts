@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -305,29 +305,32 @@ describe('serverless package (stage prod)', () => {
   });
 
   it.each([
-    ['generateImage', 'functions/generate-image/handler.cjs'],
-    ['runImageJob', 'functions/run-image-job/handler.cjs'],
-  ])('ships a %s bundle that loads on Node 24 and exports handler', (name, entry) => {
+    ['generateImage', 'functions/generate-image/', 'functions/run-image-job/'],
+    ['runImageJob', 'functions/run-image-job/', 'functions/generate-image/'],
+  ])('ships %s as ES modules with its chunks, at most 3 MB, that load on Node 24', async (name, own, other) => {
     const zip = join(dir, `${name}.zip`);
-    const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).split('\n');
+    expect(statSync(zip).size).toBeLessThanOrEqual(3 * 1024 * 1024);
+    const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).split('\n').filter((file) => file !== '');
+    const entry = `${own}handler.js`;
     expect(listing).toContain(entry);
     // The source map ships for lib/stack-trace.ts; it is not parsed at start-up (no --enable-source-maps).
     expect(listing).toContain(`${entry}.map`);
-    // The only modules shipped beside the bundle: the optional providers' SDKs (and what they need), loaded by
-    // the first request that uses them; jose is in the bundle.
-    const shipped = new Set(listing.filter((file) => file.startsWith('node_modules/')).map((file) => file.split('/').slice(1, 3).join('/')));
-    expect(shipped).toContain('@google/genai');
-    expect(shipped).toContain('@aws-sdk/client-bedrock-runtime');
-    expect(listing.some((file) => file.startsWith('node_modules/jose/'))).toBe(false);
-    expect(listing.some((file) => file.startsWith('node_modules/openai/') || file.startsWith('node_modules/@aws-sdk/client-s3/'))).toBe(false);
+    // Everything is bundled: the provider SDKs are chunks loaded by the first request that uses them.
+    expect(listing.filter((file) => file.startsWith('node_modules/'))).toEqual([]);
+    expect(listing.filter((file) => file.startsWith(other))).toEqual([]);
+    // ES modules in .js files, marked so by functions/package.json for Lambda's runtime.
+    expect(listing).toContain('functions/package.json');
+    const chunks = listing.filter((file) => file.startsWith(`${own}chunks/`) && file.endsWith('.js'));
+    expect(chunks.some((file) => /gemini-image-generator-/.test(file))).toBe(true);
+    expect(chunks.some((file) => /bedrock-image-generator-/.test(file))).toBe(true);
     execFileSync('unzip', ['-q', '-o', zip, '-d', join(dir, `unzipped-${name}`)]);
-    // The handler loads, and so do the externals it loads on first use, from the package's own node_modules.
+    // The handler loads, and so does every chunk it may load on first use.
     const root = join(dir, `unzipped-${name}`);
     const probe =
-      `const m = require(${JSON.stringify(join(root, entry))}); ` +
-      `const from = (id) => require(require.resolve(id, { paths: [${JSON.stringify(root)}] })); ` +
-      `console.log(typeof m.handler, typeof from('@google/genai').GoogleGenAI, ` +
-      `typeof from('@aws-sdk/client-bedrock-runtime').InvokeModelCommand)`;
+      `const m = await import(${JSON.stringify(join(root, entry))}); ` +
+      `for (const chunk of ${JSON.stringify(chunks.map((file) => join(root, file)))}) await import(chunk); ` +
+      `const gemini = await import(${JSON.stringify(join(root, chunks.find((file) => /gemini-image-generator-/.test(file)) ?? ''))}); ` +
+      `console.log(typeof m.handler, Object.values(gemini).some((value) => typeof value === 'function'))`;
     const env = {
       ...process.env,
       IMAGE_BUCKET: 'b',
@@ -335,7 +338,7 @@ describe('serverless package (stage prod)', () => {
       API_KEY_HASHES: `p:${'0'.repeat(64)}`,
       IMAGE_PROVIDER: 'offline',
     };
-    expect(execFileSync(process.execPath, ['-e', probe], { env, encoding: 'utf8', cwd: dir }).trim()).toBe('function function function');
+    expect(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { env, encoding: 'utf8', cwd: dir }).trim()).toBe('function true');
   });
 });
 
