@@ -42,9 +42,13 @@ function checkShape(length: number, maxBytes: number): void {
  * slice of an HTTP body), or throws {@link Base64Error}. From bytes it decodes 64 KiB at a time into one buffer
  * of the exact size, so the only large allocation is the result: no base64 string the size of the image.
  *
+ * With `inPlace` (bytes only), the result is written over the input itself and is a view of its start: a decoded
+ * group is never longer than its text, so each 64 KiB step writes only where text was already read. Then there
+ * is no second large allocation at all; the input's bytes are no longer base64 afterwards.
+ *
  * @example decodeBase64Strict('aGk=', 10) // Buffer <68 69>
  */
-export function decodeBase64Strict(input: string | Buffer, maxBytes: number): Buffer {
+export function decodeBase64Strict(input: string | Buffer, maxBytes: number, options: { inPlace?: boolean } = {}): Buffer {
   checkShape(input.length, maxBytes);
   const urlSafe =
     typeof input === 'string' ? input.includes('-') || input.includes('_') : input.includes(DASH) || input.includes(UNDERSCORE);
@@ -59,12 +63,13 @@ export function decodeBase64Strict(input: string | Buffer, maxBytes: number): Bu
   if (typeof input === 'string') {
     bytes = Buffer.from(input, 'base64');
   } else {
-    bytes = Buffer.allocUnsafe(expected);
+    bytes = options.inPlace ? input : Buffer.allocUnsafe(expected);
     let written = 0;
     for (let start = 0; start < input.length && written <= expected; start += CHUNK) {
       written += bytes.write(input.toString('latin1', start, Math.min(input.length, start + CHUNK)), written, 'base64');
     }
     if (written !== expected) throw new Base64Error('bad_character');
+    if (options.inPlace) bytes = bytes.subarray(0, expected);
   }
   // Shorter than the text says: the decoder skipped or stopped at characters outside the alphabet.
   if (bytes.length !== expected) throw new Base64Error('bad_character');

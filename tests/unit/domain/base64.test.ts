@@ -90,3 +90,20 @@ describe('decodeBase64Strict against a reference regex', () => {
     }
   });
 });
+
+describe('decodeBase64Strict in place', () => {
+  it('decodes a large text over itself, 64 KiB at a time, into a view of its start equal to a fresh decode', () => {
+    const image = Buffer.from(Array.from({ length: 300_001 }, (_, i) => (i * 7919) % 256));
+    const text = Buffer.from(image.toString('base64'));
+    const decoded = decodeBase64Strict(text, 1_000_000, { inPlace: true });
+    expect(decoded.equals(image)).toBe(true);
+    expect(decoded.buffer).toBe(text.buffer); // no second allocation: the result is the input's memory
+    expect(decoded.byteOffset).toBe(text.byteOffset);
+  });
+
+  it('still refuses a character outside the alphabet, wherever it is', () => {
+    const text = Buffer.from(Buffer.alloc(200_000, 7).toString('base64'));
+    text[150_000] = 0x2a; // '*'
+    expect(() => decodeBase64Strict(text, 1_000_000, { inPlace: true })).toThrow(Base64Error);
+  });
+});

@@ -51,7 +51,7 @@ function base64Span(body: Buffer): { start: number; end: number } | undefined {
  * remainder must parse and must have that span as `data[0].b64_json`; anything unusual (the key somewhere else,
  * escapes, a document the cut does not leave valid) falls back to a plain JSON.parse of the whole body.
  */
-export function parseImageAnswer(body: Buffer, maxImageBytes: number): ImageAnswer {
+export function parseImageAnswer(body: Buffer, maxImageBytes: number, options: { inPlace?: boolean } = {}): ImageAnswer {
   let document: unknown;
   let base64: Buffer | string | undefined;
   const span = base64Span(body);
@@ -82,7 +82,8 @@ export function parseImageAnswer(body: Buffer, maxImageBytes: number): ImageAnsw
   }
   let bytes: Buffer;
   try {
-    bytes = decodeBase64Strict(base64, maxImageBytes);
+    // A body read for this call alone is not needed afterwards: the image is decoded over its own base64.
+    bytes = decodeBase64Strict(base64, maxImageBytes, { inPlace: options.inPlace === true && typeof base64 !== 'string' });
   } catch (error) {
     if (!(error instanceof Base64Error)) throw error;
     throw new AppError(

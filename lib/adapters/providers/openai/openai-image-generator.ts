@@ -100,7 +100,7 @@ export class OpenAIImageGenerator implements ImageGenerator {
     const signal = AbortSignal.timeout(timeoutMs);
     const response = await this.client.images.generate(params, { signal, timeout: timeoutMs + 1_000 }).asResponse();
     // The answer (bounded by the largest image's base64, openai-client.ts) is read once and decoded in place.
-    const answer = parseImageAnswer(await readBody(response), this.options.maxImageBytes);
+    const answer = parseImageAnswer(await readBody(response), this.options.maxImageBytes, { inPlace: true });
     // OpenAI asks for its request id in support requests: it goes to the log with the stored image.
     return { ...answer, providerRequestId: response.headers.get('x-request-id') ?? undefined };
   }
