@@ -49,8 +49,15 @@ async function shippedHandler() {
     stdio: 'ignore',
   });
   const root = join(work, 'shipped-api');
+  const workerRoot = join(work, 'shipped-worker');
   execFileSync('unzip', ['-q', '-o', join(out, 'generateImage.zip'), '-d', root]);
-  shipped = { root, handler: join(root, 'functions/generate-image/handler.js'), zipBytes: (await stat(join(out, 'generateImage.zip'))).size };
+  execFileSync('unzip', ['-q', '-o', join(out, 'runImageJob.zip'), '-d', workerRoot]);
+  shipped = {
+    root,
+    handler: join(root, 'functions/generate-image/handler.js'),
+    zipBytes: (await stat(join(out, 'generateImage.zip'))).size,
+    worker: { root: workerRoot, handler: join(workerRoot, 'functions/run-image-job/handler.js'), zipBytes: (await stat(join(out, 'runImageJob.zip'))).size },
+  };
   return shipped;
 }
 
@@ -194,26 +201,28 @@ async function coldStart() {
   record('cold import of the shipped handler vs the bare handler (openai + client-s3 + middy + JSON parser)', median(handlerMs) / median(baselineMs), 1.25, 'x');
   record('bytes loaded at import (handler + its static chunks) vs the bare handler', handlerBytes / baselineBytes, 1.25, 'x');
   record('API function zip', (await shippedHandler()).zipBytes / 1024 / 1024, 3, 'MB');
+  record('worker function zip', (await shippedHandler()).worker.zipBytes / 1024 / 1024, 3, 'MB');
 }
 
 /**
- * 3a. What the optional providers cost, and who pays it. Their SDKs are in chunks of their own, loaded by the
- * first request for one of their models: measured, that load in a fresh process after the handler's own import.
- * A cold start that does not use them does not read them (bytesLoadedAtImport above).
+ * 3a. What the optional providers cost, and who pays it. Only the worker generates on AWS, so only its package has
+ * them; their SDKs are in chunks of their own, loaded by the first job for one of their models: measured, that
+ * load in a fresh process after the worker handler's own import. A cold start that does not use them does not
+ * read them.
  */
 async function providerSdks() {
   const env = { ...process.env, IMAGE_BUCKET: 'b', PUBLIC_BASE_URL: 'https://cdn.example.test', API_KEY_HASHES: `p:${'0'.repeat(64)}`, IMAGE_PROVIDER: 'offline', AWS_REGION: 'us-east-1' };
-  const { handler: handlerFile, root } = await shippedHandler();
-  const chunks = execFileSync('ls', [join(root, 'functions/generate-image/chunks')], { encoding: 'utf8' }).split('\n');
+  const { handler: handlerFile, root } = (await shippedHandler()).worker;
+  const chunks = execFileSync('ls', [join(root, 'functions/run-image-job/chunks')], { encoding: 'utf8' }).split('\n');
   for (const [label, prefix] of [['Gemini (@google/genai)', 'gemini-image-generator-'], ['Bedrock (@aws-sdk/client-bedrock-runtime)', 'bedrock-image-generator-']]) {
     const chunk = chunks.find((name) => name.startsWith(prefix) && name.endsWith('.js'));
     if (!chunk) throw new Error(`no ${prefix} chunk in the package`);
-    const file = join(root, 'functions/generate-image/chunks', chunk);
+    const file = join(root, 'functions/run-image-job/chunks', chunk);
     const loads = [];
     for (let round = 0; round < 15; round += 1) loads.push(timedImport(file, env, handlerFile));
     const own = await bytesLoadedAtImport(file);
     console.log(`${label}: first use loads its chunks (${(own / 1024).toFixed(0)} KB) in ${median(loads).toFixed(1)} ms`);
-    record(`${label}: load of its chunks on first use (fresh process, handler already in)`, median(loads), null, 'ms');
+    record(`${label}: load of its chunks on first use (fresh worker process, handler already in)`, median(loads), null, 'ms');
   }
 }
 

@@ -14,6 +14,7 @@ import { DynamoDbQuotaGate } from './adapters/aws/dynamodb-quota-gate.js';
 import { DynamoDbIdempotencyGuard } from './adapters/aws/dynamodb-idempotency-guard.js';
 import { OpenAIPromptModerator } from './adapters/providers/openai/openai-prompt-moderator.js';
 import { createOpenAIClient } from './adapters/providers/openai/openai-client.js';
+import type { OptionalProviderLoaders } from './optional-providers.js';
 import type { OpenAI } from 'openai';
 import { maxBase64Length } from './domain/base64.js';
 import { DynamoDbJobStore } from './adapters/aws/dynamodb-job-store.js';
@@ -64,6 +65,12 @@ export interface Dependencies {
 }
 
 export interface DependencyOverrides {
+  /**
+   * The Bedrock and Gemini adapters' loaders (lib/optional-providers.ts). Without them, a request for one of
+   * their models is a provider error: the function that generates (the worker, or the API with jobs inline)
+   * passes them.
+   */
+  providers?: OptionalProviderLoaders;
   logger?: Logger;
   generator?: ImageGenerator;
   store?: ImageStore;
@@ -147,10 +154,10 @@ function createOpenAI(
 
 /**
  * The generator for the configured providers: each model goes to its provider's adapter. The Bedrock and Gemini
- * adapters (and their SDKs, which serverless.yml keeps out of the bundle) are loaded by the first request for one
- * of their models, so a deployment that does not use them never loads them (README "Providers").
+ * adapters (chunks of their own, with their SDKs) are loaded by the first request for one of their models, so a
+ * deployment that does not use them never loads them (README "Providers").
  */
-function createGenerator(config: Config, openai: OpenAI | undefined): ImageGenerator {
+function createGenerator(config: Config, openai: OpenAI | undefined, providers: OptionalProviderLoaders | undefined): ImageGenerator {
   const provider = config.provider;
   if (provider.kind === 'offline') return new OfflineImageGenerator(provider.delayMs);
   const limits = {
@@ -172,7 +179,7 @@ function createGenerator(config: Config, openai: OpenAI | undefined): ImageGener
     ...(bedrock
       ? {
           bedrock: lazily(async () => {
-            const { BedrockImageGenerator } = await import('./adapters/providers/bedrock/bedrock-image-generator.js');
+            const { BedrockImageGenerator } = await loaderOf(providers, 'bedrock')();
             return new BedrockImageGenerator({ ...limits, region: bedrock.region, endpoint: bedrock.endpoint });
           }),
         }
@@ -180,13 +187,19 @@ function createGenerator(config: Config, openai: OpenAI | undefined): ImageGener
     ...(google
       ? {
           google: lazily(async () => {
-            const { GeminiImageGenerator } = await import('./adapters/providers/gemini/gemini-image-generator.js');
+            const { GeminiImageGenerator } = await loaderOf(providers, 'google')();
             return new GeminiImageGenerator({ ...limits, apiKey: apiKeyOf(config, google), baseUrl: google.baseUrl });
           }),
         }
       : {}),
   });
 }
+
+const loaderOf = <P extends keyof OptionalProviderLoaders>(providers: OptionalProviderLoaders | undefined, provider: P): OptionalProviderLoaders[P] => {
+  const loader = providers?.[provider];
+  if (!loader) throw new Error(`the ${provider} adapter is not part of this function (it hands generation to the worker)`);
+  return loader;
+};
 
 function createDispatcher(config: Config): JobDispatcher | undefined {
   const jobs = config.jobs;
@@ -260,7 +273,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   return {
     config,
     logger,
-    generator: overrides.generator ?? createGenerator(config, openai),
+    generator: overrides.generator ?? createGenerator(config, openai, overrides.providers),
     store: overrides.store ?? new S3ImageStore(overrides.s3 ?? createS3Client(config), config.imageBucket, now),
     quota: state && dynamo ? new DynamoDbQuotaGate(dynamo, state) : undefined,
     idempotency:

@@ -17,11 +17,17 @@ let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  [stack, browser] = await Promise.all([
+  // Both are started at once; whichever fails, what did start is kept so that afterAll stops it (a stack left
+  // running would keep rebuilding .esbuild from the sources it watches).
+  const [started, launched] = await Promise.allSettled([
     // A short delay so the page shows its progress; the image arrives within the page's wait.
     startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '800' } }),
-    chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true }),
+    (async () => chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true }))(),
   ]);
+  if (started.status === 'fulfilled') stack = started.value;
+  if (launched.status === 'fulfilled') browser = launched.value;
+  if (started.status === 'rejected') throw started.reason;
+  if (launched.status === 'rejected') throw launched.reason;
   page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   await page.goto(`http://127.0.0.1:${stack.ports.api}/`);
 }, 130_000);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createDependencies } from '../../lib/clients.js';
+import { optionalProviders } from '../../lib/optional-providers.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { withContract } from '../support/contract.js';
@@ -69,7 +70,7 @@ beforeEach(async () => {
   await dynamo.createTable(table);
 });
 
-function makeHandler(env: Record<string, string> = {}): Handler {
+function makeHandler(env: Record<string, string> = {}, providers: { providers?: typeof optionalProviders } = { providers: optionalProviders }): Handler {
   const config = parseConfig(
     serversEnv(
       { openaiBaseUrl: 'http://127.0.0.1:9/v1', s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
@@ -90,7 +91,7 @@ function makeHandler(env: Record<string, string> = {}): Handler {
       },
     ),
   );
-  return withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.client })) as unknown as Handler);
+  return withContract(createApiHandler(createDependencies(config, { dynamo: dynamo.client, ...providers })) as unknown as Handler);
 }
 
 const post = (body: object): APIGatewayProxyEventV2 =>
@@ -250,6 +251,17 @@ describe('the Gemini key from SSM', () => {
     expect(response.statusCode).toBe(502);
     expect(json(response)).toMatchObject({ error: { code: 'provider_error' } });
     expect(gemini.calls).toHaveLength(0);
+    expect(await usage()).toEqual({ images: 0, spend: 0, global: 0 });
+  });
+});
+
+describe('a function built without the Bedrock and Gemini adapters (the API on AWS, which hands generation to the worker)', () => {
+  it('answers 502 provider_error for their models, nothing sent, nothing stored, the reservation given back', async () => {
+    const response = await makeHandler({}, {})(post({ model: BEDROCK_MODEL }), lambdaContext());
+    expect(response.statusCode).toBe(502);
+    expect(json(response)['error']).toMatchObject({ code: 'provider_error' });
+    expect(bedrock.calls).toHaveLength(0);
+    expect(await s3.keys()).toEqual([]);
     expect(await usage()).toEqual({ images: 0, spend: 0, global: 0 });
   });
 });
