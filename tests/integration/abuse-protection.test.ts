@@ -299,6 +299,23 @@ describe('state store failures', () => {
   });
 });
 
+describe('AWS SDK endpoint settings', () => {
+  it('honours AWS_ENDPOINT_URL_DYNAMODB when DYNAMODB_ENDPOINT is not set, as every AWS SDK client does', async () => {
+    // Prepare: the SDK's own variable names the local DynamoDB; the service's own variable is empty.
+    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = dynamo.endpoint;
+    try {
+      const handler = makeHandler({ DYNAMODB_ENDPOINT: '' }, 'own');
+      // Act
+      const response = await handler(post(LOW), lambdaContext());
+      // Assess: the quota was counted in that DynamoDB.
+      expect(response.statusCode).toBe(201);
+      expect(await usage()).toEqual({ images: 1, spendMicroUsd: COST });
+    } finally {
+      delete process.env['AWS_ENDPOINT_URL_DYNAMODB'];
+    }
+  });
+});
+
 describe('global spend cap', () => {
   it('stops every caller once the day is spent, without calling the provider', async () => {
     // 2.7 images' worth allows two low images and not a third, whoever asks.
