@@ -541,7 +541,7 @@ async function endToEnd() {
  * - polling overhead: from the moment the worker stored the image (the job's completedAt) to the caller holding
  *   the 201, as a ratio to the generation time;
  * - infrastructure cost of one image, from the measured durations and serverless.yml's memory sizes, against 1% of
- *   the cheapest image this service prices (gpt-image-2, low, 1024x1024).
+ *   the cheapest image this service prices (gpt-image-2, low, 1536x1024).
  */
 async function jobs() {
   const GENERATION_MS = 5_000;
@@ -588,7 +588,8 @@ async function jobs() {
   for (let waited = 0, pause = 100; waited < apiS * 1000; waited += pause, pause = Math.min(pause * 2, 500)) polls += 1;
   const usd =
     PRICE.gbSecond * (apiGb * apiS + workerGb * workerS) + 2 * PRICE.request + (2 + 3 * 2) * PRICE.write + (polls + 3) * PRICE.read + 2 * PRICE.put;
-  const cheapestImageUsd = 0.011;
+  // The cheapest image priced (lib/domain/pricing.ts): gpt-image-2, low, 1536x1024, 168 tokens at $30 per million.
+  const cheapestImageUsd = 0.00504;
   console.log(
     `jobs: one image costs $${usd.toFixed(7)} of infrastructure (API ${apiGb * 1024} MB x ${apiS.toFixed(2)} s, ` +
       `worker ${workerGb * 1024} MB x ${workerS.toFixed(2)} s, ${polls} polls) = ${((usd / cheapestImageUsd) * 100).toFixed(2)}% of $${cheapestImageUsd}`,

@@ -99,11 +99,13 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
   const chosenSize = size ?? family.defaultSize;
   const badSize = sizeProblem(chosenSize, family);
   if (badSize !== undefined) {
-    const custom = family.customSizes
-      ? `, or WIDTHxHEIGHT with both multiples of ${family.customSizes.multipleOf}, at most ` +
-        `${family.customSizes.maxLongEdge}x${family.customSizes.maxShortEdge} and an aspect ratio of at most ${family.customSizes.maxRatio}:1`
+    const rule = family.customSizes;
+    const custom = rule
+      ? `, or WIDTHxHEIGHT with both multiples of ${rule.multipleOf}, a long edge of at most ${rule.maxLongEdge}, an aspect ` +
+        `ratio of at most ${rule.maxRatio}:1 and ${rule.minPixels}-${rule.maxPixels} pixels in all`
       : '';
-    return invalid('size', `"size" must be one of ${list(family.sizes)}${custom} for model ${model}.`);
+    const why = rule && badSize !== 'unknown' ? ` (${chosenSize} needs ${badSize})` : '';
+    return invalid('size', `"size" must be one of ${list(family.sizes)}${custom} for model ${model}${why}.`);
   }
   if (quality !== undefined && !family.qualities.includes(quality)) {
     return family.qualities.length === 0

@@ -36,11 +36,13 @@ export interface FamilyCapabilities {
 export interface CustomSizeRule {
   /** Width and height must be multiples of this. */
   multipleOf: number;
-  /** Longest edge and shortest edge at most (the largest resolution, 3840x2160). */
+  /** Longest edge at most. */
   maxLongEdge: number;
-  maxShortEdge: number;
   /** Aspect ratio (long edge / short edge) at most. */
   maxRatio: number;
+  /** Total pixels, at least and at most. */
+  minPixels: number;
+  maxPixels: number;
 }
 
 /** Aspect ratios of Stable Image Core / Ultra and SD3.5 Large on Bedrock, with the pixel sizes they render. */
@@ -65,13 +67,14 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
     family: 'gpt-image',
     sizes: ['auto', '1024x1024', '1536x1024', '1024x1536'],
     defaultSize: '1024x1024',
-    customSizes: { multipleOf: 16, maxLongEdge: 3840, maxShortEdge: 2160, maxRatio: 3 },
+    customSizes: { multipleOf: 16, maxLongEdge: 3840, maxRatio: 3, minPixels: 655_360, maxPixels: 8_294_400 },
     qualities: ['auto', 'low', 'medium', 'high'],
     formats: ['png', 'jpeg', 'webp'],
     maxPromptChars: 32_000,
     source:
-      'OpenAI Images API reference as shipped in the openai package 7.57.0 (size: any WIDTHxHEIGHT divisible by 16, ' +
-      'aspect ratio 1:3 to 3:1, at most 3840x2160; prompt at most 32,000 characters), read 2026-11-25',
+      'OpenAI image generation guide for gpt-image-2 (custom sizes: both sides multiples of 16, long edge at most ' +
+      '3840, aspect ratio at most 3:1, 655,360 to 8,294,400 pixels) and the Images API reference in the openai ' +
+      'package 7.57.0 (prompt at most 32,000 characters), read 2026-11-30',
   },
   stability: {
     family: 'stability',
@@ -151,8 +154,10 @@ export function sizeProblem(size: string, family: FamilyCapabilities): string | 
   if (short === 0 || width % rule.multipleOf !== 0 || height % rule.multipleOf !== 0) {
     return `width and height must be multiples of ${rule.multipleOf}`;
   }
-  if (long > rule.maxLongEdge || short > rule.maxShortEdge) return `at most ${rule.maxLongEdge}x${rule.maxShortEdge}`;
+  if (long > rule.maxLongEdge) return `a long edge of at most ${rule.maxLongEdge} pixels`;
   if (long / short > rule.maxRatio) return `an aspect ratio of at most ${rule.maxRatio}:1`;
+  const pixels = width * height;
+  if (pixels < rule.minPixels || pixels > rule.maxPixels) return `between ${rule.minPixels} and ${rule.maxPixels} pixels in all`;
   return undefined;
 }
 

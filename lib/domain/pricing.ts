@@ -1,23 +1,52 @@
 /**
  * Estimated price of one image, in micro-dollars (1 USD = 1,000,000), for every wired model (lib/domain/models.ts).
  *
- * The one place to update when prices change (check the provider's pricing page). Integers, so sums in
- * DynamoDB counters never drift. Estimates are deliberately on the high side: they reserve budget before the
- * call, when the real token count is unknown. `auto` is priced as the most expensive choice it could make.
+ * The one place to update when prices change (check the provider's pricing page; each table says which page and
+ * when). Integers, so sums in DynamoDB counters never drift. Estimates are deliberately at or above the published
+ * prices: they reserve budget before the call, when the real token count is unknown. `auto` is priced as the most
+ * expensive choice it could make.
  */
 import { familyOf, parseModelName, pixelSize, type ModelFamily } from './models.js';
-import { codePointLength } from './prompt-policy.js';
 
 type PriceTable = Readonly<Record<string, Readonly<Record<string, number>>>>;
 
-/** GPT image models, per image (quality -> size). */
+/**
+ * gpt-image-2, per image (quality -> size), as OpenAI's pricing page and image generation guide publish them
+ * (read 2026-11-30): 1024x1024 low $0.006, medium $0.053, high $0.211; 1536x1024 and 1024x1536 low $0.005,
+ * medium $0.041, high $0.165. Azure OpenAI's global deployments of gpt-image-2 bill the same rates.
+ */
 export const GPT_IMAGE_PRICES: PriceTable = Object.freeze({
-  // gpt-image-2, per image: OpenAI's pricing page (openai.com/api/pricing), recorded 2026-11 by the session that
-  // built the quotas; re-check there when prices change. Azure OpenAI's global deployments bill the same rates.
-  low: { '1024x1024': 11_000, '1536x1024': 16_000, '1024x1536': 16_000 },
-  medium: { '1024x1024': 42_000, '1536x1024': 63_000, '1024x1536': 63_000 },
-  high: { '1024x1024': 167_000, '1536x1024': 250_000, '1024x1536': 250_000 },
+  low: { '1024x1024': 6_000, '1536x1024': 5_000, '1024x1536': 5_000 },
+  medium: { '1024x1024': 53_000, '1536x1024': 41_000, '1024x1536': 41_000 },
+  high: { '1024x1024': 211_000, '1536x1024': 165_000, '1024x1536': 165_000 },
 });
+
+/**
+ * The image output tokens behind those prices (OpenAI's image generation guide, read 2026-11-30): 1024x1024 196 /
+ * 1,756 / 7,024 at low / medium / high, 1536x1024 (either way round) 168 / 1,372 / 5,488, billed at $30 per
+ * million image output tokens. A larger non-square size costs fewer tokens than the square: the price is not
+ * proportional to pixels, so custom sizes are bounded from the square (customSizeTokens).
+ */
+export const GPT_IMAGE_OUTPUT_TOKENS: PriceTable = Object.freeze({
+  low: { '1024x1024': 196, '1536x1024': 168, '1024x1536': 168 },
+  medium: { '1024x1024': 1_756, '1536x1024': 1_372, '1024x1536': 1_372 },
+  high: { '1024x1024': 7_024, '1536x1024': 5_488, '1024x1536': 5_488 },
+});
+
+/** gpt-image-2's token rates in micro-dollars per token: $30 per million image output tokens, $8 image input, $5 text input. */
+export const GPT_IMAGE_RATES = Object.freeze({ imageOutput: 30, imageInput: 8, textInput: 5 });
+
+const SQUARE = '1024x1024';
+const SQUARE_PIXELS = 1024 * 1024;
+
+/**
+ * An upper bound on the output tokens of a custom gpt-image-2 size: the 1024x1024 square's tokens (the most of the
+ * published sizes, for fewer pixels than 1536x1024) scaled by the size's pixels over the square's, never below the
+ * square's. OpenAI publishes no formula for custom sizes; every published size is within this bound (the square
+ * exactly, 1536x1024 at 52% of it), and a size never costs less than the smallest square it could be.
+ */
+export const customSizeTokens = (quality: string, width: number, height: number): number =>
+  Math.ceil((GPT_IMAGE_OUTPUT_TOKENS[quality]?.[SQUARE] ?? 0) * Math.max(1, (width * height) / SQUARE_PIXELS));
 
 /**
  * Stability AI on Amazon Bedrock, per image whatever its size: the figures AWS's Bedrock pricing page published
@@ -31,69 +60,67 @@ export const BEDROCK_PRICES: Readonly<Record<string, number>> = Object.freeze({
 });
 
 /**
- * Gemini image models, per image by resolution tier. gemini-3-pro-image: $0.134 at 1K and 2K, $0.24 at 4K (Gemini
- * API pricing page: 1,120 and 2,000 output image tokens at $120 per million), read 2026-11. gemini-3.1-flash-image:
- * $0.067 at 1K (same page, via public cost tables of 2026); its 2K and 4K prices were not in our reference
- * material, so they are bounded by the Pro model's (on the high side, as every estimate here).
+ * Gemini image models, per image by resolution tier, rounded up to the micro-dollar (Gemini API pricing page, read
+ * 2026-11-30): gemini-3-pro-image $0.1344 at 1K and 2K (1,120 output image tokens at $120 per million), $0.24 at
+ * 4K (2,000 tokens); gemini-3.1-flash-image $0.0672 at 1K, $0.101 at 2K, $0.151 at 4K.
  */
 export const GEMINI_PRICES: Readonly<Record<string, Readonly<Record<string, number>>>> = Object.freeze({
-  'gemini-3-pro-image': { '1K': 134_000, '2K': 134_000, '4K': 240_000 },
-  'gemini-3.1-flash-image': { '1K': 67_000, '2K': 134_000, '4K': 240_000 },
+  'gemini-3-pro-image': { '1K': 134_400, '2K': 134_400, '4K': 240_000 },
+  'gemini-3.1-flash-image': { '1K': 67_200, '2K': 101_000, '4K': 151_000 },
 });
 
 /**
- * Text input, per token, in micro-dollars, billed on top of the image. GPT image models: $5 per million is
- * gpt-image-1's published text-input rate (OpenAI pricing page, 2025); no gpt-image-2 rate was in our reference
- * material as of 2026-11-25, so the higher known one is used. Gemini image models: $2 per million (gemini-3-pro
- * text input, Gemini API pricing page, 2026), used for both. Stability prices per image only.
+ * Text input, per token, in micro-dollars, billed on top of the image. GPT image models: $5 per million
+ * (GPT_IMAGE_RATES). Gemini image models: $2 per million (gemini-3-pro text input, Gemini API pricing page, 2026),
+ * used for both. Stability prices per image only.
  */
 export const TEXT_INPUT_MICRO_USD_PER_TOKEN: Readonly<Record<ModelFamily, number>> = Object.freeze({
-  'gpt-image': 5,
+  'gpt-image': GPT_IMAGE_RATES.textInput,
   'gemini-image': 2,
   stability: 0,
 });
 
 /**
- * An upper bound on the text tokens of a prompt: its length in characters. Tokenizers put about four characters in
- * a token on average; a token shorter than one character happens only when a rare symbol is split into byte
- * pieces, which a prompt made mostly of such symbols could reach (then the estimate is low by that factor).
+ * An upper bound on the text tokens of a prompt: its length in UTF-8 bytes. Byte-level BPE tokenizers (o200k_base,
+ * and Gemini's) never make a token of less than one byte, while a token of less than one character is common in
+ * some scripts (4,000 characters of CJK Extension B are 15,838 o200k_base tokens: 16,000 bytes bound them, a
+ * count of characters did not).
  */
-export const textTokensUpperBound = (text: string): number => codePointLength(text);
+export const textTokensUpperBound = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 const max = (values: number[]): number => values.reduce((a, b) => Math.max(a, b), 0);
 
 /**
- * A GPT image price for a quality and size. A custom size (gpt-image-2) is priced by its area at the highest
- * per-pixel rate of that quality's standard sizes (output tokens grow with the pixels).
+ * A gpt-image-2 image price for a quality and size, in micro-dollars: for a listed size the published price or
+ * its output tokens at $30 per million, whichever is higher (the published prices are rounded), and for a custom size its output-token bound (customSizeTokens) at
+ * that rate, never less than the square's published price scaled the same way. `auto` quality is priced as the
+ * most expensive, `auto` size as the most expensive listed one.
  *
- * @example estimateCostMicroUsd('gpt-image', 'low', '1024x1024') // 11000
+ * @example estimateCostMicroUsd('gpt-image', 'low', '1024x1024') // 6000
  */
 export function estimateCostMicroUsd(family: 'gpt-image', quality: string | undefined, size: string): number {
   const chosenQuality = quality ?? 'auto';
-  const qualities = chosenQuality === 'auto' ? Object.values(GPT_IMAGE_PRICES) : [GPT_IMAGE_PRICES[chosenQuality] ?? {}];
+  const qualities = chosenQuality === 'auto' ? Object.keys(GPT_IMAGE_PRICES) : [chosenQuality];
   const capabilities = familyOf('gpt-image-2');
   return max(
-    qualities.map((bySize) => {
+    qualities.map((name) => {
+      const bySize = GPT_IMAGE_PRICES[name] ?? {};
       if (size === 'auto') return max(Object.values(bySize));
       const listed = bySize[size];
-      if (listed !== undefined) return listed;
+      // The published price is rounded: 1536x1024 low is 168 tokens ($0.00504) published as $0.005.
+      if (listed !== undefined) return Math.max(listed, (GPT_IMAGE_OUTPUT_TOKENS[name]?.[size] ?? 0) * GPT_IMAGE_RATES.imageOutput);
       const { width, height } = capabilities ? pixelSize(size, capabilities) : { width: 3840, height: 2160 };
-      const perPixel = max(Object.entries(bySize).map(([standard, price]) => price / pixelsOf(standard)));
-      return Math.ceil(perPixel * width * height);
+      const scale = Math.max(1, (width * height) / SQUARE_PIXELS);
+      return Math.max(customSizeTokens(name, width, height) * GPT_IMAGE_RATES.imageOutput, Math.ceil((bySize[SQUARE] ?? 0) * scale));
     }),
   );
 }
-
-const pixelsOf = (size: string): number => {
-  const [width = 1, height = 1] = size.split('x').map(Number);
-  return width * height;
-};
 
 /**
  * The estimate for a model name and the prompt the provider will get (the hardened one: the template is billed
  * too); 0 for a model outside the table, which config validation does not allow.
  *
- * @example estimateImageCostMicroUsd('gpt-image-2', 'low', '1024x1024', 'x'.repeat(1000)) // 11000 + 5000
+ * @example estimateImageCostMicroUsd('gpt-image-2', 'low', '1024x1024', 'x'.repeat(1000)) // 6000 + 5000
  */
 export const estimateImageCostMicroUsd = (model: string, quality: string | undefined, size: string, providerPrompt = ''): number => {
   const family = familyOf(model);

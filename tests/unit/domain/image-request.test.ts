@@ -58,6 +58,12 @@ describe('validateImageRequest', () => {
     [{ prompt: 'fox', size: '3840x1024' }, 'size'],
     [{ prompt: 'fox', size: '4096x2160' }, 'size'],
     [{ prompt: 'fox', size: '0x1024' }, 'size'],
+    // gpt-image-2 refuses fewer than 655,360 pixels and more than 8,294,400 (OpenAI's image generation guide).
+    [{ prompt: 'fox', size: '512x512' }, 'size'],
+    [{ prompt: 'fox', size: '768x768' }, 'size'],
+    [{ prompt: 'fox', size: '1024x576' }, 'size'],
+    [{ prompt: 'fox', size: '16x16' }, 'size'],
+    [{ prompt: 'fox', size: '3840x2880' }, 'size'],
   ])('refuses %j naming the field %s', (body, field) => {
     expect(fieldOf(body)).toBe(field);
   });
@@ -70,7 +76,7 @@ describe('validateImageRequest', () => {
   });
 
   it('accepts gpt-image-2 custom sizes within its stated bounds', () => {
-    for (const size of ['1536x864', '3840x2160', '2160x3840', '768x2304', '16x16']) {
+    for (const size of ['1536x864', '3840x2160', '2160x3840', '768x2304', '2560x2560', '2880x2880', '1024x640']) {
       expect(fieldOf({ prompt: 'fox', size })).toBe('ok');
     }
   });
@@ -85,6 +91,8 @@ describe('validateImageRequest', () => {
     expect(!result.ok && result.message).toContain('"1:1", "16:9"');
     const custom = validateImageRequest({ prompt: 'fox', size: '1000x1000' }, rules);
     expect(!custom.ok && custom.message).toContain('multiples of 16');
+    const small = validateImageRequest({ prompt: 'fox', size: '512x512' }, rules);
+    expect(!small.ok && small.message).toContain('512x512 needs between 655360 and 8294400 pixels in all');
   });
 
   it('holds a Bedrock prompt to Stability\'s 10,000 characters, less the template', () => {
