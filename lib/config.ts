@@ -285,8 +285,9 @@ function parseProvider(env: Env, models: readonly string[]): ProviderConfig {
   const bedrockEndpoint = optional(env, 'BEDROCK_ENDPOINT');
   const bedrock = used.has('bedrock')
     ? {
-        // Bedrock's image models live in a few regions only (us-west-2 for Stability): not necessarily the function's.
-        region: optional(env, 'BEDROCK_REGION') ?? optional(env, 'AWS_REGION') ?? 'us-east-1',
+        // Bedrock's image models live in a few regions only (us-west-2 for every wired Stability model), not
+        // necessarily the function's: the default is theirs, as in serverless.yml, never AWS_REGION.
+        region: optional(env, 'BEDROCK_REGION') ?? 'us-west-2',
         endpoint: bedrockEndpoint === undefined ? undefined : httpUrl(env, 'BEDROCK_ENDPOINT', bedrockEndpoint),
       }
     : undefined;

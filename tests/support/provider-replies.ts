@@ -18,11 +18,11 @@ export const bedrockFiltered = (reason: string): Reply => ({
 });
 
 /** A Bedrock Runtime error: the status, the error type in x-amzn-ErrorType, and a message body (restJson1). */
-export const bedrockError = (status: number, type: string): Reply => ({
+export const bedrockError = (status: number, type: string, message = `${type}: provider says no`): Reply => ({
   kind: 'json',
   status,
   headers: { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/` },
-  body: { message: `${type}: provider says no` },
+  body: { message },
 });
 
 /** A Gemini generateContent answer with one inline PNG part. */
@@ -44,9 +44,16 @@ export const geminiBlocked = (where: 'prompt' | 'image'): Reply => ({
       : { candidates: [{ content: { role: 'model', parts: [] }, finishReason: 'IMAGE_SAFETY', index: 0 }] },
 });
 
-/** A Gemini API error (google.rpc.Status JSON). */
-export const geminiError = (code: number, status: string): Reply => ({
+/** A Gemini API error (google.rpc.Status JSON), with an ErrorInfo reason when given (API_KEY_INVALID). */
+export const geminiError = (code: number, status: string, reason?: string): Reply => ({
   kind: 'json',
   status: code,
-  body: { error: { code, message: 'provider says no', status } },
+  body: {
+    error: {
+      code,
+      message: 'provider says no',
+      status,
+      ...(reason ? { details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'googleapis.com' }] } : {}),
+    },
+  },
 });

@@ -66,6 +66,13 @@ describe('parseConfig', () => {
     expect(config.moderation.mode).toBe('off');
   });
 
+  it('puts Bedrock in us-west-2 (where the Stability models run) unless BEDROCK_REGION says otherwise, whatever AWS_REGION', () => {
+    const env = { IMAGE_PROVIDER: 'live', IMAGE_MODEL: 'bedrock/stability.stable-image-core-v1:1', AWS_REGION: 'us-east-1', STATE_TABLE: 'state' };
+    const config = parseConfig(baseEnv(env));
+    expect(config.provider).toMatchObject({ bedrock: { region: 'us-west-2' } });
+    expect(parseConfig(baseEnv({ ...env, BEDROCK_REGION: 'eu-west-1' })).provider).toMatchObject({ bedrock: { region: 'eu-west-1' } });
+  });
+
   it.each([
     [{ IMAGE_BUCKET: undefined }, 'IMAGE_BUCKET'],
     [{ PUBLIC_BASE_URL: 'cdn.example.test' }, 'PUBLIC_BASE_URL'],

@@ -86,6 +86,11 @@ function imageOf(body: Uint8Array, maxImageBytes: number): GeneratedImage {
   }
 }
 
+const messageOf = (error: unknown): string => {
+  const message = (error as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : '';
+};
+
 function translate(error: unknown, aborted: boolean): AppError {
   if (error instanceof AppError) return error; // the bounded handler's refusal of an oversized answer
   if (aborted || isAbort(error)) return providerFailures.timedOut({}, true, error);
@@ -98,6 +103,11 @@ function translate(error: unknown, aborted: boolean): AppError {
     case 'ModelNotReadyException':
       return providerFailures.busy(details, 10, error);
     case 'ValidationException':
+      // A model this region does not offer (a wrong BEDROCK_REGION) is the deployment's misconfiguration, never
+      // billed; any other validation failure is about what the caller chose.
+      if (/model identifier is invalid|model.*not (supported|available)/i.test(messageOf(error))) {
+        return providerFailures.failed({ ...details, reason: 'model not offered in this region' }, false, error);
+      }
       return providerFailures.callerInput(details, error);
     case 'ModelTimeoutException':
       return providerFailures.timedOut(details, true, error);

@@ -104,6 +104,11 @@ function translate(error: unknown, aborted: boolean): AppError {
   if (error instanceof ApiError) {
     const details = { providerStatus: error.status };
     if (error.status === 429) return providerFailures.busy(details, 10, error);
+    // A bad key is answered 400 INVALID_ARGUMENT with the reason API_KEY_INVALID: the deployment's
+    // misconfiguration (never billed), not the caller's input.
+    if (error.status === 400 && /API_KEY_INVALID/.test(error.message)) {
+      return providerFailures.failed({ ...details, reason: 'provider key invalid' }, false, error);
+    }
     if (error.status === 400) return providerFailures.callerInput(details, error);
     if (error.status === 504) return providerFailures.timedOut(details, true, error);
     // 401/403/404: a wrong key or model (never billed); 5xx after sending may be.
