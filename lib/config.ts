@@ -182,6 +182,20 @@ const httpUrl = (env: Env, name: string, value: string): string => {
   return value.replace(/\/+$/, '');
 };
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/**
+ * An https URL, or http on loopback only (local stand-ins): what signs callers in (the JWT issuer's keys) must not
+ * be readable or replaceable on the way.
+ */
+const httpsUrl = (env: Env, name: string, value: string): string => {
+  const url = new URL(httpUrl(env, name, value));
+  if (url.protocol !== 'https:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    throw new ConfigError(name, `must be an https URL (plain http only on loopback), got "${value}"`);
+  }
+  return value.replace(/\/+$/, '');
+};
+
 const prefix = (env: Env, name: string, fallback: string): string => {
   const value = optional(env, name) ?? fallback;
   if (!/^[a-z0-9][a-z0-9-_/]*\/$/i.test(value) || value.includes('//')) {
@@ -316,7 +330,7 @@ function parseJwt(env: Env): JwtConfig | undefined {
   return {
     issuer,
     audience: required(env, 'JWT_AUDIENCE'),
-    jwksUrl: httpUrl(env, 'JWT_JWKS_URL', jwksRaw),
+    jwksUrl: httpsUrl(env, optional(env, 'JWT_JWKS_URL') === undefined ? 'JWT_ISSUER' : 'JWT_JWKS_URL', jwksRaw),
     algorithms,
     clockSkewSeconds: integer(env, 'JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
     jwksMaxStaleMs: integer(env, 'JWT_JWKS_MAX_STALE_SECONDS', 6 * 3_600, 0, 7 * 86_400) * 1000,

@@ -107,6 +107,9 @@ describe('parseConfig', () => {
     [{ MODERATION: 'fail-closed' }, 'MODERATION'],
     [{ JWT_ISSUER: 'https://issuer.example.test' }, 'JWT_AUDIENCE'],
     [{ JWT_ISSUER: 'https://issuer.example.test', JWT_AUDIENCE: 'api', JWT_ALGORITHMS: 'HS256' }, 'JWT_ALGORITHMS'],
+    // The keys that sign callers in are fetched over https only (plain http on loopback, for local stand-ins).
+    [{ JWT_ISSUER: 'https://issuer.example.test', JWT_AUDIENCE: 'api', JWT_JWKS_URL: 'http://issuer.example.test/jwks.json' }, 'JWT_JWKS_URL'],
+    [{ JWT_ISSUER: 'http://issuer.example.test', JWT_AUDIENCE: 'api' }, 'JWT_ISSUER'],
     [{ WORKER_FUNCTION_NAME: 'durable-image-api-dev-runImageJob' }, 'WORKER_FUNCTION_NAME'],
     [{ STATE_TABLE: 't', WORKER_FUNCTION_NAME: 'bad name!' }, 'WORKER_FUNCTION_NAME'],
     [{ STATE_TABLE: 't', DEFAULT_WAIT_SECONDS: '-1' }, 'DEFAULT_WAIT_SECONDS'],
