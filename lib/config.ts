@@ -439,9 +439,12 @@ function parseJobs(env: Env, state: StateConfig | undefined, gatewayTimeoutMs: n
     workerFunctionName,
     lambdaEndpoint: lambdaEndpoint === undefined ? undefined : httpUrl(env, 'LAMBDA_ENDPOINT', lambdaEndpoint),
     defaultWaitMs: defaultWaitSeconds * 1000,
-    webhookReserveMs: integer(env, 'WEBHOOK_MAX_SECONDS', 60, 1, 600) * 1000,
+    webhookReserveMs: webhookMaxMs(env),
   };
 }
+
+/** WEBHOOK_MAX_SECONDS: all of one event's delivery attempts end within it (and the worker keeps it back). */
+const webhookMaxMs = (env: Env): number => integer(env, 'WEBHOOK_MAX_SECONDS', 60, 1, 600) * 1000;
 
 function parseWebhooks(env: Env): WebhookConfig {
   const secret = optional(env, 'WEBHOOK_SECRET');
@@ -455,7 +458,7 @@ function parseWebhooks(env: Env): WebhookConfig {
     secret,
     secretParameter: secret === undefined ? optional(env, 'WEBHOOK_SECRET_PARAMETER') : undefined,
     allowLoopback: flag(env, 'WEBHOOK_ALLOW_LOOPBACK'),
-    maxDeliveryMs: integer(env, 'WEBHOOK_MAX_SECONDS', 60, 1, 600) * 1000,
+    maxDeliveryMs: webhookMaxMs(env),
   };
 }
 

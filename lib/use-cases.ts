@@ -54,6 +54,7 @@ export function createUseCases(deps: Dependencies) {
     webhooks: deps.webhooks,
     uploadReserveMs: config.limits.uploadReserveMs,
     minProviderTimeMs: config.limits.minProviderTimeMs,
+    webhookMaxDeliveryMs: config.webhooks.maxDeliveryMs,
     newId: deps.newId,
   });
   // No worker function: the job runs inline, in the request's own time, with nothing kept back for a webhook

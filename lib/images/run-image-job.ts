@@ -13,6 +13,8 @@ export interface RunImageJobDeps extends ImagePipelineDeps {
   uploadReserveMs: number;
   /** The provider is not called with less time than this. */
   minProviderTimeMs: number;
+  /** All attempts to deliver one webhook event end within this (WEBHOOK_MAX_SECONDS), whatever the run's budget. */
+  webhookMaxDeliveryMs: number;
   newId: () => string;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -54,7 +56,9 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
     const delivered = await deps.webhooks.deliver(
       job.webhook,
       { id: `${job.id}.${resource.status}`, type: `image.${resource.status}`, data: resource },
-      budget.deadline,
+      // A receiver that keeps failing or never answers must not hold the worker (and the generations queued behind
+      // it) for the rest of its budget.
+      Math.min(budget.deadline, deps.now() + deps.webhookMaxDeliveryMs),
     );
     await deps.jobs.setWebhookState(job.id, delivered ? 'delivered' : 'failed');
     deps.log.info('webhook', { imageId: job.id, delivered });

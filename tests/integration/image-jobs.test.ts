@@ -445,6 +445,22 @@ describe('webhooks', () => {
     expect(deliveries[0]?.headers['webhook-id']).toBe(deliveries[1]?.headers['webhook-id']);
   });
 
+  it('gives up on a receiver that keeps failing within WEBHOOK_MAX_SECONDS, not the worker\'s whole budget', async () => {
+    // Prepare: a receiver that answers 503 to every attempt; 2 s for all attempts of an event (the worker has 60).
+    receiver.statuses.push(...Array.from({ length: 20 }, () => 503));
+    const { api, dispatcher } = makeStack({ WEBHOOK_MAX_SECONDS: '2' });
+    // Act
+    const created = body(await api(post({ ...LOW, webhook: receiver.url }, { prefer: 'respond-async' }), lambdaContext()));
+    await dispatcher.settled();
+    // Assess: the first attempt and one retry after 1 s fit in 2 s; the next (after 2 s more) does not.
+    expect(receiver.received).toHaveLength(2);
+    const job = await createDependencies(
+      parseConfig(serversEnv({ openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table })),
+      { dynamo: dynamo.client },
+    ).jobs?.get(created['id'] as string);
+    expect(job).toMatchObject({ status: 'succeeded', webhookState: 'failed' });
+  });
+
   it.each([
     ['http (not https)', 'http://hooks.example.com/x'],
     ['loopback', 'https://127.0.0.1/hook'],
