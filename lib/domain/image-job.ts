@@ -103,6 +103,12 @@ export const INTERRUPTED: JobError = {
  */
 export const QUEUE_EXPIRY_MS = 6 * 3_600_000 + 15 * 60_000;
 
+/** A queued job that carries no quota reservation while quotas are on: nothing admitted it, so nothing runs it. */
+export const NOT_ADMITTED: JobError = {
+  code: 'quota_exceeded',
+  message: 'The image was not generated: it was not counted against a quota when it was queued. Submit a new request.',
+};
+
 export const NEVER_STARTED: JobError = {
   code: 'queue_unavailable',
   message: 'The image was never started (its queued event expired). It was not billed; submit a new request.',

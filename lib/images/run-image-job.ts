@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import { billableRetryHook, giveBack } from '../admission.js';
 import { runImagePipeline, type ImagePipelineDeps } from '../image-pipeline.js';
-import { INTERRUPTED, isFinal, leaseExpired, toResource, type ImageJob } from '../domain/image-job.js';
+import { INTERRUPTED, NOT_ADMITTED, isFinal, leaseExpired, toResource, type ImageJob } from '../domain/image-job.js';
 import type { JobStore, QuotaGate, WebhookSender } from '../ports.js';
 import { toJobError } from './jobs.js';
 
@@ -143,6 +143,16 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
       }
       const now = deps.now();
       if (job.status === 'queued') {
+        // Every job POST /images queues carries its reservation when quotas are on: one without was never
+        // admitted (written by something else, or queued while quotas were off) and would spend for free.
+        if (deps.quota && !job.reservation) {
+          if (await deps.jobs.fail(id, { status: 'queued' }, NOT_ADMITTED, now)) {
+            deps.log.warn('queued job without a quota reservation: refused, provider not called', { imageId: id });
+            if (job.webhook) await notify(id, budget);
+            return undefined;
+          }
+          continue;
+        }
         const claim = deps.newId();
         if (!(await deps.jobs.claim(id, claim, budget.leaseUntil, now))) continue;
         await execute(job, claim, budget);

@@ -1,3 +1,4 @@
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -267,6 +268,22 @@ describe('the worker: at most one provider call per image', () => {
     expect(listed['data'][0]).toMatchObject({ id, status: 'failed', error: { code: 'generation_interrupted' } });
     expect(body(await api(get(`/images/${id}`), lambdaContext()))['status']).toBe('failed');
     expect(stuck.calls).toBe(1);
+  });
+
+  it('refuses to run a queued job that carries no quota reservation while quotas are on: failed, provider not called', async () => {
+    // Prepare: a job queued as POST /images writes it, less its reservation (written by something else).
+    const { api, dispatcher } = makeStack();
+    dispatcher.deliver = false;
+    const id = body(await api(post(LOW, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
+    await dynamo.client.send(
+      new UpdateItemCommand({ TableName: table, Key: { pk: { S: `image#${id}` } }, UpdateExpression: 'REMOVE reservation' }),
+    );
+    // Act
+    await dispatcher.run(id);
+    // Assess
+    expect(openai.calls).toHaveLength(0);
+    expect(body(await api(get(`/images/${id}`), lambdaContext()))).toMatchObject({ status: 'failed', error: { code: 'quota_exceeded' } });
+    expect((await s3.keys()).filter((key) => key.startsWith('images/'))).toEqual([]);
   });
 
   it('ends a job whose queued event expired (never started) as failed, and gives its reservation back', async () => {
