@@ -1,4 +1,5 @@
 import { AppError } from './errors.js';
+import { quotedText } from './domain/prompt-policy.js';
 import type { ReservationRef } from './domain/image-job.js';
 import type { EstimateCost, IdempotencyGuard, Log, PromptModerator, QuotaGate } from './ports.js';
 
@@ -20,6 +21,10 @@ export interface AdmissionDeps {
 /**
  * The checks before money is spent, shared by the synchronous use case and job creation: moderation of the
  * user's own text, and giving a quota reservation back when the provider certainly did not generate.
+ *
+ * Moderation sees the user's text exactly as the provider will (NFKC-folded, fence markers removed: `𝐚 𝐠𝐫𝐚𝐩𝐡𝐢𝐜`
+ * is checked as `a graphic`), and runs only for a request the quota admitted, so over-quota callers cannot use
+ * up the organisation's moderation rate limit.
  */
 export async function moderate(
   deps: Pick<AdmissionDeps, 'moderator' | 'moderationFailOpen' | 'log'>,
@@ -29,7 +34,7 @@ export async function moderate(
   if (!deps.moderator) return;
   let verdict;
   try {
-    verdict = await deps.moderator.check(prompt, deadline);
+    verdict = await deps.moderator.check(quotedText(prompt), deadline);
   } catch (error) {
     if (deps.moderationFailOpen && error instanceof AppError && error.code === 'moderation_unavailable') {
       deps.log.warn('moderation unavailable, continuing (fail-open)', { errorCode: error.code });

@@ -67,10 +67,9 @@ export const createCreateImage = (deps: CreateImageDeps) => {
   };
 
   /**
-   * The checks before money is spent: the webhook target, the quota reservation and moderation. The quota's
-   * request goes out first and moderation (free) runs meanwhile, deferred by a turn of the event loop so that its
-   * request-building does not hold the quota's back: one round trip before the provider instead of two. The
-   * quota's refusal wins; a moderation refusal gives the reservation back.
+   * The checks before money is spent: the webhook target, the quota reservation, then moderation of what the
+   * quota admitted (over-quota callers must not spend the organisation's moderation rate limit). A moderation
+   * refusal gives the reservation back.
    */
   const admit = async (input: CreateImageInput): Promise<Admitted> => {
     if (input.webhook !== undefined) {
@@ -83,12 +82,9 @@ export const createCreateImage = (deps: CreateImageDeps) => {
     }
     const now = deps.now();
     const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(input.model, input.quality, input.size, input.providerPrompt);
-    const reserving = deps.quota ? deps.quota.reserve(input.principal, costMicroUsd, now) : Promise.resolve(undefined);
-    const moderated = new Promise<void>((resolve) => setImmediate(resolve)).then(() => moderate(deps, input.prompt, input.deadline));
-    moderated.catch(() => undefined); // awaited below; this only keeps an early rejection from being "unhandled"
-    const reservation = await reserving;
+    const reservation = deps.quota ? await deps.quota.reserve(input.principal, costMicroUsd, now) : undefined;
     try {
-      await moderated;
+      await moderate(deps, input.prompt, input.deadline);
     } catch (error) {
       if (reservation) await giveBack(deps, reservation);
       throw error;

@@ -455,6 +455,22 @@ describe('moderation pre-check', () => {
     expect(await usage()).toEqual({ images: 0, spendMicroUsd: 0 });
   });
 
+  it('moderates only what the quota admitted: 8 requests with 3 images left make 3 moderation calls', async () => {
+    const handler = makeHandler({ MODERATION: 'fail-closed', DAILY_IMAGE_LIMIT: '3' });
+    const responses = await Promise.all(Array.from({ length: 8 }, () => handler(post(LOW), lambdaContext())));
+    expect(responses.map((response) => response.statusCode).sort()).toEqual([201, 201, 201, 429, 429, 429, 429, 429]);
+    expect(openai.moderationCalls).toHaveLength(3);
+    expect(openai.calls).toHaveLength(3);
+  });
+
+  it('moderates the text the provider receives (NFKC-folded), not the look-alike letters the caller sent', async () => {
+    const handler = makeHandler({ MODERATION: 'fail-closed' });
+    const response = await handler(post({ ...LOW, prompt: '\u{1D41A} \u{1D420}\u{1D42B}\u{1D41A}\u{1D429}\u{1D421}\u{1D422}\u{1D41C} \u{1D42C}\u{1D41C}\u{1D41E}\u{1D427}\u{1D41E}' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(openai.moderationCalls[0]?.body).toEqual({ model: 'omni-moderation-latest', input: 'a graphic scene' });
+    expect(String(openai.calls[0]?.body['prompt'])).toContain('a graphic scene');
+  });
+
   it('fails closed by default when moderation is down: 503, no generation', async () => {
     openai.moderation = errorReply(500, { type: 'server_error' });
     const response = await makeHandler({ MODERATION: undefined })(post(LOW), lambdaContext());
