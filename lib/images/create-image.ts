@@ -195,7 +195,10 @@ export const createCreateImage = (deps: CreateImageDeps) => {
     }
     const { value, replayed } = claimed;
     if (outcome && !replayed) return outcome;
-    const job = await waitFor(value.id, input.waitUntil);
+    // A replay answers at once with the job as it is now (202 and its Location while it runs): waiting would let
+    // repeats of one paid request hold the API, and its concurrency, for free.
+    let job = await deps.jobs.get(value.id);
+    if (job && !isFinal(job.status)) job = await settleExpired(deps, job);
     if (!job || job.status === 'deleted') {
       throw new AppError('not_found', 'The image this Idempotency-Key created has been deleted. Use a new key.');
     }

@@ -409,6 +409,21 @@ describe('DELETE /images/{id}', () => {
 });
 
 describe('Idempotency-Key across the asynchronous flow', () => {
+  it('answers a replay at once with 202 while the first request\'s job runs, instead of holding the API until it ends', async () => {
+    openai.enqueue(slowImage(3_000));
+    const { api, dispatcher } = makeStack();
+    const first = await api(post(LOW, { 'idempotency-key': 'order-8', prefer: 'respond-async' }), lambdaContext());
+    expect(first.statusCode).toBe(202);
+    // A replay that does not ask for an asynchronous answer would otherwise wait for the image (up to 29 s).
+    const replay = await api(post(LOW, { 'idempotency-key': 'order-8' }), lambdaContext());
+    expect(replay.statusCode).toBe(202);
+    expect(header(replay, 'location')).toBe(header(first, 'location'));
+    expect(body(replay)['status']).not.toBe('succeeded');
+    expect(header(replay, 'idempotent-replayed')).toBe('true');
+    await dispatcher.settled();
+    expect(openai.calls).toHaveLength(1);
+  });
+
   it('returns the same resource to a retry of a POST that got 202, and never generates twice', async () => {
     openai.enqueue(slowImage(600));
     const { api, dispatcher } = makeStack();
