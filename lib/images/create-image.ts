@@ -98,6 +98,18 @@ export const createCreateImage = (deps: CreateImageDeps) => {
     if (admitted?.reservation) await giveBack(deps, admitted.reservation);
   };
 
+  /** Whether a job that may have been written is now certainly gone (removed here, or never written). */
+  const removed = async (job: ImageJob): Promise<boolean> => {
+    try {
+      if (await deps.jobs.remove(job.id, job.status)) deps.log.warn('job written though its create failed: removed', { imageId: job.id });
+      return true; // removed, or there was no such job (the condition failed)
+    } catch {
+      // Unknown: if it exists, whoever settles it gives the reservation back; otherwise it stays counted (errs on
+      // the side of not spending).
+      return false;
+    }
+  };
+
   const start = async (
     input: CreateImageInput,
     { reservation, costMicroUsd, now }: Admitted,
@@ -128,7 +140,10 @@ export const createCreateImage = (deps: CreateImageDeps) => {
     try {
       await deps.jobs.create(job);
     } catch (error) {
-      if (reservation) await giveBack(deps, reservation);
+      // The write may have happened with its answer lost (then a retry of it fails its condition): the job would
+      // exist, and a reader would later settle it and give the reservation back a second time. So the job is
+      // removed first, and the reservation given back only once nothing can refer to it any more.
+      if (reservation && (await removed(job))) await giveBack(deps, reservation);
       throw error;
     }
     let ended: ImageJob | undefined;

@@ -1,4 +1,4 @@
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -73,7 +73,7 @@ interface Stack {
 }
 
 /** The API and the worker on the test servers, wired by the real composition root. */
-function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator, now?: () => number): Stack {
+function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator, now?: () => number, client = dynamo.client): Stack {
   const config = parseConfig(
     serversEnv({ openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table }, { WEBHOOK_SECRET, WEBHOOK_ALLOW_LOOPBACK: 'true', ...env }),
   );
@@ -84,7 +84,7 @@ function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator,
       invalidated.push(keys);
     },
   };
-  const deps = createDependencies(config, { dynamo: dynamo.client, dispatcher, cdn, ...(generator ? { generator } : {}), ...(now ? { now } : {}) });
+  const deps = createDependencies(config, { dynamo: client, dispatcher, cdn, ...(generator ? { generator } : {}), ...(now ? { now } : {}) });
   const useCases = createUseCases(deps);
   const worker = createWorkerHandler(deps, useCases) as unknown as Handler;
   dispatcher.worker = worker as unknown as BackgroundDispatcher['worker'];
@@ -284,6 +284,34 @@ describe('the worker: at most one provider call per image', () => {
     expect(openai.calls).toHaveLength(0);
     expect(body(await api(get(`/images/${id}`), lambdaContext()))).toMatchObject({ status: 'failed', error: { code: 'quota_exceeded' } });
     expect((await s3.keys()).filter((key) => key.startsWith('images/'))).toEqual([]);
+  });
+
+  it('gives a reservation back once when the job\'s create was written but its answer lost', async () => {
+    // Prepare: DynamoDB writes the job, then the answer is lost (the SDK's retry would fail its condition).
+    const lossy = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    lossy.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        const item = (args.input as { Item?: Record<string, { S?: string }> }).Item;
+        if (context.commandName === 'PutItemCommand' && item?.['pk']?.S?.startsWith('image#')) {
+          throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'loseCreateAnswer' },
+    );
+    const { api } = makeStack({}, undefined, undefined, lossy);
+    // Act
+    const response = await api(post(LOW, { prefer: 'respond-async' }), lambdaContext());
+    // Assess: refused, given back once, and nothing left that a later reader could settle (and refund) again.
+    expect(response.statusCode).toBe(503);
+    expect(await usage()).toEqual({ images: 0, spend: 0 });
+    expect((await dynamo.items(table)).filter((item) => String(item['pk']).startsWith('image#'))).toEqual([]);
+    const later = makeStack({}, undefined, () => Date.now() + 7 * 3_600_000);
+    await later.api(get('/images'), lambdaContext());
+    expect(await usage()).toEqual({ images: 0, spend: 0 });
+    expect(openai.calls).toHaveLength(0);
+    lossy.destroy();
   });
 
   it('ends a job whose queued event expired (never started) as failed, and gives its reservation back', async () => {
