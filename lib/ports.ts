@@ -192,7 +192,12 @@ export interface WebhookSender {
   /** Refuses (AppError `invalid_request`) a URL that is not https or resolves to a non-public address. */
   check(url: string, deadline: number): Promise<void>;
   /** Delivers a signed event, retrying with backoff until `deadline`; true when the receiver accepted it. */
-  deliver(url: string, event: { id: string; type: string; data: object }, deadline: number): Promise<boolean>;
+  /**
+   * Delivers one signed event. `owner` (the caller the image belongs to, `api-key:<name>` or `jwt:<sub>`) is in the
+   * signed body: one secret signs every caller's events, so a receiver tells its own from events another caller
+   * pointed at it.
+   */
+  deliver(url: string, event: { id: string; type: string; owner: string; data: object }, deadline: number): Promise<boolean>;
 }
 
 export interface CdnInvalidator {

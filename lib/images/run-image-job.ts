@@ -55,7 +55,7 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
     if (!resource) return;
     const delivered = await deps.webhooks.deliver(
       job.webhook,
-      { id: `${job.id}.${resource.status}`, type: `image.${resource.status}`, data: resource },
+      { id: `${job.id}.${resource.status}`, type: `image.${resource.status}`, owner: job.owner, data: resource },
       // A receiver that keeps failing or never answers must not hold the worker (and the generations queued behind
       // it) for the rest of its budget.
       Math.min(budget.deadline, deps.now() + deps.webhookMaxDeliveryMs),

@@ -483,7 +483,8 @@ describe('webhooks', () => {
       'webhook-timestamp': String(headers['webhook-timestamp']),
       'webhook-signature': String(headers['webhook-signature']),
     }) as Json;
-    expect(verified).toMatchObject({ type: 'image.succeeded', data: { id: created['id'], status: 'succeeded', sha256: sha256(PNG) } });
+    // The owner is inside what is signed: a receiver can tell its callers' events from one another caller sent it.
+    expect(verified).toMatchObject({ type: 'image.succeeded', owner: 'api-key:web-app', data: { id: created['id'], status: 'succeeded', sha256: sha256(PNG) } });
     expect(headers['webhook-id']).toBe(`${created['id'] as string}.succeeded`);
     // A wrong secret does not verify: the check above can fail.
     expect(() =>

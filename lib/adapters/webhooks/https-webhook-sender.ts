@@ -64,9 +64,9 @@ export class HttpsWebhookSender implements WebhookSender {
     }
   }
 
-  async deliver(url: string, event: { id: string; type: string; data: object }, deadline: number): Promise<boolean> {
+  async deliver(url: string, event: { id: string; type: string; owner: string; data: object }, deadline: number): Promise<boolean> {
     const key = await this.signingKey();
-    const body = JSON.stringify({ type: event.type, timestamp: new Date(this.now()).toISOString(), data: event.data });
+    const body = JSON.stringify({ type: event.type, timestamp: new Date(this.now()).toISOString(), owner: event.owner, data: event.data });
     for (let attempt = 0; ; attempt += 1) {
       const remaining = deadline - this.now();
       if (remaining < 500) return false;
