@@ -1,5 +1,5 @@
 import { DEFAULT_CONSTRAINTS, DEFAULT_PROMPT_TEMPLATE, templateProblem } from './domain/prompt-policy.js';
-import { familyOf, parseModelName, type ProviderName } from './domain/models.js';
+import { familyOf, isWiredOpenAIModel, parseModelName, type ProviderName } from './domain/models.js';
 import { usdToMicroUsd } from './domain/pricing.js';
 
 /**
@@ -70,7 +70,7 @@ export type ProviderConfig =
       kind: 'live';
       /** Also present without OpenAI models when an OpenAI key is given: moderation uses it. */
       openai: SecretEndpoint | undefined;
-      azure: SecretEndpoint | undefined;
+      azure: AzureEndpoint | undefined;
       bedrock: { region: string; endpoint: string | undefined } | undefined;
       google: SecretEndpoint | undefined;
       /** Retries of a failed generation (OpenAI and Azure; each one counted against the spend limits). */
@@ -82,6 +82,11 @@ export interface SecretEndpoint {
   apiKey: string | undefined;
   apiKeyParameter: string | undefined;
   baseUrl: string | undefined;
+}
+
+export interface AzureEndpoint extends SecretEndpoint {
+  /** Deployment name -> the OpenAI model it runs (AZURE_OPENAI_DEPLOYMENTS); its capabilities and prices follow. */
+  deployments: ReadonlyMap<string, string>;
 }
 
 export interface JwtConfig {
@@ -268,6 +273,30 @@ function secretEndpoint(env: Env, keyName: string, urlName: string): SecretEndpo
   };
 }
 
+/**
+ * AZURE_OPENAI_DEPLOYMENTS: `deployment=model` pairs, comma-separated (`images-prod=gpt-image-2`). A deployment's
+ * name says nothing about its model, and sizes, qualities, formats and prices follow the model: every azure/
+ * model listed in IMAGE_MODELS must be here, running a wired OpenAI model.
+ */
+function parseAzureDeployments(env: Env, models: readonly string[]): ReadonlyMap<string, string> {
+  const raw = optional(env, 'AZURE_OPENAI_DEPLOYMENTS') ?? '';
+  const deployments = new Map<string, string>();
+  for (const entry of raw.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const [name = '', model = '', ...rest] = entry.split('=').map((part) => part.trim());
+    if (name === '' || rest.length > 0 || !isWiredOpenAIModel(model)) {
+      throw new ConfigError('AZURE_OPENAI_DEPLOYMENTS', `must be deployment=model pairs with a wired OpenAI model (e.g. "images-prod=gpt-image-2"), got "${entry}"`);
+    }
+    deployments.set(name, model);
+  }
+  for (const model of models) {
+    const ref = parseModelName(model);
+    if (ref?.provider === 'azure' && !deployments.has(ref.id)) {
+      throw new ConfigError('AZURE_OPENAI_DEPLOYMENTS', `must say which model the deployment "${ref.id}" runs (e.g. "${ref.id}=gpt-image-2")`);
+    }
+  }
+  return deployments;
+}
+
 function parseProvider(env: Env, models: readonly string[]): ProviderConfig {
   const kind = optional(env, 'IMAGE_PROVIDER') ?? 'offline';
   if (kind === 'offline') return { kind, delayMs: integer(env, 'OFFLINE_DELAY_MS', 0, 0, 600_000) };
@@ -290,6 +319,7 @@ function parseProvider(env: Env, models: readonly string[]): ProviderConfig {
     throw new ConfigError('AZURE_OPENAI_ENDPOINT', 'is required for azure/ models (https://<resource>.openai.azure.com)');
   }
   azure = need('azure', azure, 'AZURE_OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY or AZURE_OPENAI_API_KEY_PARAMETER');
+  const azureDeployments = azure ? parseAzureDeployments(env, models) : undefined;
   const google = need(
     'google',
     used.has('google') ? secretEndpoint(env, 'GEMINI_API_KEY', 'GEMINI_BASE_URL') : undefined,
@@ -305,7 +335,14 @@ function parseProvider(env: Env, models: readonly string[]): ProviderConfig {
         endpoint: bedrockEndpoint === undefined ? undefined : httpUrl(env, 'BEDROCK_ENDPOINT', bedrockEndpoint),
       }
     : undefined;
-  return { kind: 'live', openai, azure, bedrock, google, maxRetries: integer(env, 'PROVIDER_MAX_RETRIES', 2, 0, 5) };
+  return {
+    kind: 'live',
+    openai,
+    azure: azure && azureDeployments ? { ...azure, deployments: azureDeployments } : undefined,
+    bedrock,
+    google,
+    maxRetries: integer(env, 'PROVIDER_MAX_RETRIES', 2, 0, 5),
+  };
 }
 
 const usd = (env: Env, name: string, fallback: number): number => {

@@ -103,11 +103,25 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
   },
 });
 
+/**
+ * A GPT image model deployed on Azure OpenAI: OpenAI's capabilities without webp, which Azure's image generation
+ * documentation does not list among its output formats (png, jpeg; read 2026-11-30).
+ */
+const AZURE_GPT_IMAGE: FamilyCapabilities = Object.freeze({
+  ...FAMILIES['gpt-image'],
+  formats: ['png', 'jpeg'] as const,
+  source: `${FAMILIES['gpt-image'].source}; on Azure OpenAI without webp (Azure OpenAI image generation how-to, output_format png|jpeg, read 2026-11-30)`,
+});
+
+/** Whether an id is one of OpenAI's wired GPT image models (what an Azure deployment may be said to run). */
+export const isWiredOpenAIModel = (id: string): boolean => /^gpt-image-2(-\d{4}-\d{2}-\d{2})?$/.test(id);
+
 /** The wired models by provider: which ids each provider serves, and their family. */
 const WIRED: Readonly<Record<ProviderName, (id: string) => ModelFamily | undefined>> = {
   // gpt-image-2 and its dated snapshots (gpt-image-2-2026-04-21).
-  openai: (id) => (/^gpt-image-2(-\d{4}-\d{2}-\d{2})?$/.test(id) ? 'gpt-image' : undefined),
-  // An Azure deployment is named by its owner; Azure OpenAI's image deployments are GPT image models.
+  openai: (id) => (isWiredOpenAIModel(id) ? 'gpt-image' : undefined),
+  // An Azure deployment is named by its owner; which model it runs is configuration (AZURE_OPENAI_DEPLOYMENTS),
+  // checked at start against the OpenAI models above.
   azure: (id) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id) ? 'gpt-image' : undefined),
   bedrock: (id) =>
     ['stability.stable-image-core-v1:1', 'stability.stable-image-ultra-v1:1', 'stability.sd3-5-large-v1:0'].includes(id)
@@ -138,6 +152,7 @@ export function parseModelName(name: string): ModelRef | undefined {
 export function familyOf(model: string): FamilyCapabilities | undefined {
   const ref = parseModelName(model);
   const family = ref ? WIRED[ref.provider](ref.id) : undefined;
+  if (family && ref?.provider === 'azure') return AZURE_GPT_IMAGE;
   return family ? FAMILIES[family] : undefined;
 }
 

@@ -52,6 +52,7 @@ function makeHandler(env: Record<string, string> = {}, overrides: DependencyOver
       IMAGE_MODELS: 'gpt-image-2,azure/images-prod,bedrock/stability.stable-image-core-v1:1',
       AZURE_OPENAI_ENDPOINT: new URL(openai.baseUrl).origin,
       AZURE_OPENAI_API_KEY: 'azure-test-key',
+      AZURE_OPENAI_DEPLOYMENTS: 'images-prod=gpt-image-2',
       // Nothing listens there: no test in this suite reaches Bedrock (its own suite has a server that speaks it).
       BEDROCK_ENDPOINT: 'http://127.0.0.1:9',
       S3_ENDPOINT: s3.endpoint,
@@ -295,6 +296,18 @@ describe('POST /images: success', () => {
     expect(call?.body).toMatchObject({ model: 'images-prod', size: '1536x1024', quality: 'low' });
     expect(call?.body?.['user']).toMatch(/^[0-9a-f]{32}$/); // the field Azure's v1 API documents
     expect(call?.body).not.toHaveProperty('response_format');
+  });
+
+  it('refuses webp for an Azure deployment (Azure lists none) before the provider; Azure\'s content filter is 422', async () => {
+    const handler = makeHandler();
+    const webp = await handler(post({ prompt: 'a red fox', model: 'azure/images-prod', format: 'webp' }), lambdaContext());
+    expect(webp.statusCode).toBe(400);
+    expect(json(webp)['error']).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('"format"') });
+    expect(openai.calls).toHaveLength(0);
+    openai.enqueue(errorReply(400, { code: 'contentFilter', type: 'invalid_request_error' }));
+    const filtered = await handler(post({ prompt: 'a red fox', model: 'azure/images-prod' }), lambdaContext());
+    expect(filtered.statusCode).toBe(422);
+    expect(json(filtered)['error']).toMatchObject({ code: 'content_policy_violation' });
   });
 
   it('sends a gpt-image-2 custom size as asked, and names OpenAI\'s model without the provider prefix', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, parseConfig } from '../../lib/config.js';
 import { baseEnv } from '../support/env.js';
+import { familyOf } from '../../lib/domain/models.js';
 
 const errorOf = (env: Record<string, string | undefined>): ConfigError => {
   try {
@@ -52,6 +53,7 @@ describe('parseConfig', () => {
         GEMINI_API_KEY_PARAMETER: '/dia/gemini',
         AZURE_OPENAI_ENDPOINT: 'https://example-resource.openai.azure.com',
         AZURE_OPENAI_API_KEY: 'azure-key',
+        AZURE_OPENAI_DEPLOYMENTS: 'images-prod=gpt-image-2',
         STATE_TABLE: 'state',
       }),
     );
@@ -64,6 +66,16 @@ describe('parseConfig', () => {
     });
     // No OpenAI key: no moderation pre-check, the providers' own filters decide (README "Limits").
     expect(config.moderation.mode).toBe('off');
+  });
+
+  it('needs the model of every Azure deployment, a wired OpenAI one, and gives Azure deployments no webp', () => {
+    const env = { IMAGE_PROVIDER: 'live', IMAGE_MODEL: 'azure/images-prod', AZURE_OPENAI_ENDPOINT: 'https://r.openai.azure.com', AZURE_OPENAI_API_KEY: 'k', STATE_TABLE: 's' };
+    expect(() => parseConfig(baseEnv(env))).toThrow(/AZURE_OPENAI_DEPLOYMENTS/);
+    expect(() => parseConfig(baseEnv({ ...env, AZURE_OPENAI_DEPLOYMENTS: 'images-prod=dall-e-3' }))).toThrow(/AZURE_OPENAI_DEPLOYMENTS/);
+    const config = parseConfig(baseEnv({ ...env, AZURE_OPENAI_DEPLOYMENTS: 'images-prod=gpt-image-2' }));
+    expect(config.provider).toMatchObject({ azure: { deployments: new Map([['images-prod', 'gpt-image-2']]) } });
+    expect(familyOf('azure/images-prod')?.formats).toEqual(['png', 'jpeg']);
+    expect(familyOf('gpt-image-2')?.formats).toEqual(['png', 'jpeg', 'webp']);
   });
 
   it('puts Bedrock in us-west-2 (where the Stability models run) unless BEDROCK_REGION says otherwise, whatever AWS_REGION', () => {

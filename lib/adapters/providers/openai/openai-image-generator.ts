@@ -31,7 +31,8 @@ const CALLER_PARAMS: Readonly<Record<string, string>> = Object.freeze({
   output_format: 'format',
   model: 'model',
 });
-const REFUSAL_CODES = new Set(['moderation_blocked', 'content_policy_violation']);
+/** OpenAI's refusal codes, and Azure OpenAI's content filter's (`contentFilter` for images, `content_filter`). */
+const REFUSAL_CODES = new Set(['moderation_blocked', 'content_policy_violation', 'contentFilter', 'content_filter']);
 
 /**
  * Image generation through the `openai` SDK's `images.generate` (openai-client.ts): OpenAI itself
