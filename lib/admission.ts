@@ -63,6 +63,23 @@ export async function giveBack(deps: Pick<AdmissionDeps, 'quota' | 'log'>, reser
   }
 }
 
+/**
+ * Settles a stored image's reservation to its cost from the provider's reported usage (the estimate reserved for
+ * it was an upper bound). A failure is logged, never the caller's: the image exists, and the counter then errs
+ * on the high side.
+ */
+export async function settle(
+  deps: Pick<AdmissionDeps, 'quota' | 'log'>,
+  reservation: ReservationRef,
+  settledCostMicroUsd: number,
+): Promise<void> {
+  try {
+    await deps.quota?.settle(reservation, settledCostMicroUsd - reservation.costMicroUsd);
+  } catch (error) {
+    deps.log.error('could not settle a quota reservation to the reported usage', { errorName: error instanceof Error ? error.name : 'unknown' });
+  }
+}
+
 /** Before a retry after a possibly billed attempt, count that attempt too (or stop retrying at the limit). */
 export const billableRetryHook = (quota: QuotaGate | undefined, reservation: ReservationRef | undefined) =>
   quota && reservation ? { beforeBillableRetry: () => quota.chargeRetry(reservation) } : {};

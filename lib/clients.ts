@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config, SecretEndpoint } from './config.js';
 import { lazily } from './lazy.js';
-import { estimateImageCostMicroUsd } from './domain/pricing.js';
+import { costFromUsage, estimateImageCostMicroUsd } from './domain/pricing.js';
 import { newImageId } from './domain/object-keys.js';
 import { OfflineImageGenerator } from './adapters/providers/offline/offline-image-generator.js';
 import { OpenAIImageGenerator } from './adapters/providers/openai/openai-image-generator.js';
@@ -22,6 +22,7 @@ import { LambdaJobDispatcher } from './adapters/aws/lambda-job-dispatcher.js';
 import { PowertoolsMetrics } from './adapters/aws/powertools-metrics.js';
 import type {
   EstimateCost,
+  SettleCost,
   MetricsRecorder,
   CdnInvalidator,
   IdempotencyGuard,
@@ -58,6 +59,8 @@ export interface Dependencies {
   metrics: MetricsRecorder;
   /** Estimated cost of one image in micro-dollars, for quotas and records. */
   estimateCost: EstimateCost;
+  /** The cost of a generated image from the provider's reported usage, to settle the reservation to. */
+  settleCost: SettleCost;
   /** Starts reading the provider keys kept in SSM, when they are not cached (fire and forget). */
   prefetchSecrets?: (() => void) | undefined;
   now: () => number;
@@ -299,6 +302,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
       typeof openaiKey === 'function' && (config.moderation.mode !== 'off' || dispatcher === undefined) ? prefetcher(openaiKey, now) : undefined,
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.
     estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
+    settleCost: config.provider.kind === 'offline' ? () => ({ costMicroUsd: 0, basis: 'price' }) : costFromUsage,
     now,
     newId: overrides.newId ?? newImageId,
   };

@@ -1,5 +1,5 @@
 import { AppError } from './errors.js';
-import { billableRetryHook, giveBack, moderate, type AdmissionDeps } from './admission.js';
+import { billableRetryHook, giveBack, moderate, settle, type AdmissionDeps } from './admission.js';
 import { runImagePipeline, type ImagePipelineDeps } from './image-pipeline.js';
 import type { StoredImageResult } from './domain/image-job.js';
 import { estimateImageCostMicroUsd } from './domain/pricing.js';
@@ -68,6 +68,7 @@ export const createGenerateImage = (deps: GenerateImageDeps) => {
       if (reservation && !outcome.billed) await giveBack(deps, reservation);
       throw outcome.error;
     }
+    if (reservation) await settle(deps, reservation, outcome.settledCostMicroUsd);
     const { recordKey: _private, ...image } = outcome.image;
     return { image: { ...image, createdAt: outcome.createdAt.toISOString() }, quota: reservation?.status };
   };

@@ -3,7 +3,7 @@ import { AppError } from './errors.js';
 import { ImageVerificationError, verifyImage, type ImageInfo } from './domain/image-format.js';
 import type { StoredImageResult } from './domain/image-job.js';
 import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
-import { microUsdToUsd } from './domain/pricing.js';
+import { costFromUsage, microUsdToUsd } from './domain/pricing.js';
 import { parseModelName } from './domain/models.js';
 import {
   principalKey,
@@ -14,6 +14,7 @@ import {
   type ImageOrder,
   type Log,
   type MetricsRecorder,
+  type SettleCost,
 } from './ports.js';
 
 /** What generating, verifying and storing one image needs; shared by the synchronous and the job use cases. */
@@ -30,6 +31,8 @@ export interface ImagePipelineDeps {
   /** `openai` or `offline`: a metrics dimension. */
   /** 'offline' when the offline generator serves every model; otherwise each model's name says its provider. */
   providerName?: string;
+  /** The image's cost from what the provider reported (the pricing table's costFromUsage by default). */
+  settleCost?: SettleCost | undefined;
 }
 
 export interface ImagePipelineInput extends ImageOrder {
@@ -43,7 +46,7 @@ export interface ImagePipelineInput extends ImageOrder {
 }
 
 export type PipelineOutcome =
-  | { ok: true; image: StoredImageResult; createdAt: Date }
+  | { ok: true; image: StoredImageResult; createdAt: Date; settledCostMicroUsd: number }
   /** `billed`: the provider generated, or may have (the money rule: the reservation is kept). */
   | { ok: false; error: unknown; billed: boolean };
 
@@ -104,7 +107,7 @@ async function verifyAndStore(
   input: ImagePipelineInput,
   generated: GeneratedImage,
   startedAt: number,
-): Promise<{ image: StoredImageResult; createdAt: Date }> {
+): Promise<{ image: StoredImageResult; createdAt: Date; settledCostMicroUsd: number }> {
   const generatedAt = deps.now();
 
   const bytes = generated.bytes;
@@ -118,6 +121,8 @@ async function verifyAndStore(
   const sha256 = digest.toString('hex');
 
   const estimatedCostUsd = microUsdToUsd(input.costMicroUsd);
+  // Settled to what the provider reported, at published prices; the estimate stands where it reported nothing.
+  const settled = (deps.settleCost ?? costFromUsage)(input.model, generated.usage, input.costMicroUsd);
   const id = input.id;
   const createdAt = new Date(generatedAt);
   const key = imageKey(deps.imagePrefix, id, createdAt, info.extension);
@@ -136,6 +141,8 @@ async function verifyAndStore(
     ...(generated.generatedBy === undefined ? {} : { generatedBy: generated.generatedBy }),
     ...(generated.providerRequestId === undefined ? {} : { providerRequestId: generated.providerRequestId }),
     estimatedCostUsd,
+    settledCostUsd: microUsdToUsd(settled.costMicroUsd),
+    costBasis: settled.basis,
     parameters: { size: input.size, quality: input.quality, format: input.format },
     prompt: input.prompt,
     providerPrompt: input.providerPrompt,
@@ -186,6 +193,8 @@ async function verifyAndStore(
     ...(generated.generatedBy === undefined ? {} : { generatedBy: generated.generatedBy }),
     ...(generated.providerRequestId === undefined ? {} : { providerRequestId: generated.providerRequestId }),
     estimatedCostUsd,
+    settledCostUsd: microUsdToUsd(settled.costMicroUsd),
+    costBasis: settled.basis,
     providerMs: generatedAt - startedAt,
     storeMs: deps.now() - generatedAt,
   });
@@ -203,7 +212,11 @@ async function verifyAndStore(
       height: info.height,
       model: input.model,
       ...(generated.revisedPrompt === undefined ? {} : { revisedPrompt: generated.revisedPrompt }),
+      costUsd: microUsdToUsd(settled.costMicroUsd),
+      costBasis: settled.basis,
+      ...(generated.usage === undefined ? {} : { usage: generated.usage }),
     },
+    settledCostMicroUsd: settled.costMicroUsd,
     createdAt,
   };
 }

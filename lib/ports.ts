@@ -5,6 +5,7 @@
 import type { ImageJob, JobError, ReservationRef, StoredImageResult } from './domain/image-job.js';
 import type { ImageRequest } from './domain/image-request.js';
 import type { OutputFormat } from './domain/models.js';
+import type { SettledCost } from './domain/pricing.js';
 
 export interface GenerationRequest {
   /** The hardened prompt (template + quoted user text), never the raw user input. */
@@ -87,6 +88,9 @@ export interface ImageOrder extends Omit<ImageRequest, 'webhook'> {
 /** What one image is estimated to cost, in micro-dollars (lib/domain/pricing.ts; the offline generator is free). */
 export type EstimateCost = (model: string, quality: string | undefined, size: string, providerPrompt: string) => number;
 
+/** What a generated image cost, from the provider's reported usage (lib/domain/pricing.ts costFromUsage). */
+export type SettleCost = (model: string, usage: Record<string, unknown> | undefined, estimateMicroUsd: number) => SettledCost;
+
 /** Who is asking, as established by authentication. */
 export interface Principal {
   /** The key's name or the token's `sub`; shown in logs and records. */
@@ -122,6 +126,12 @@ export interface QuotaGate {
    * false, with nothing counted, when that would pass a limit.
    */
   chargeRetry(reservation: ReservationRef): Promise<boolean>;
+  /**
+   * Settles one generation to its cost from the provider's reported usage: adds `deltaMicroUsd` (the settled cost
+   * less the estimate reserved for it, usually negative) to the caller's and the global spend of the
+   * reservation's day. Never refuses: the image exists.
+   */
+  settle(reservation: ReservationRef, deltaMicroUsd: number): Promise<void>;
 }
 
 export interface ModerationVerdict {

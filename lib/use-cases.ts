@@ -28,6 +28,7 @@ export function createUseCases(deps: Dependencies) {
     now: deps.now,
     metrics: deps.metrics,
     providerName: config.provider.kind,
+    settleCost: deps.settleCost,
   };
   const admission = {
     quota: deps.quota,

@@ -27,6 +27,12 @@ export interface StoredImageResult {
   height: number;
   model: string;
   revisedPrompt?: string;
+  /** What the image cost (USD), settled from the provider's reported usage; shown to its owner. */
+  costUsd?: number;
+  /** How `costUsd` was found: `usage` (the provider's counts at published rates), `price` (per image), `estimate`. */
+  costBasis?: 'usage' | 'price' | 'estimate';
+  /** The provider's counts as it reported them (tokens), when it did. */
+  usage?: Record<string, unknown>;
 }
 
 export interface JobError {
@@ -86,6 +92,9 @@ export interface ImageResource {
   width?: number;
   height?: number;
   revisedPrompt?: string;
+  costUsd?: number;
+  costBasis?: 'usage' | 'price' | 'estimate';
+  usage?: Record<string, unknown>;
   error?: { code: ErrorCode; message: string };
   createdAt: string;
   completedAt?: string;

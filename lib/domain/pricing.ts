@@ -133,5 +133,58 @@ export const estimateImageCostMicroUsd = (model: string, quality: string | undef
   return image + textTokensUpperBound(providerPrompt) * TEXT_INPUT_MICRO_USD_PER_TOKEN[family.family];
 };
 
+/**
+ * Gemini image models' image output rate, micro-dollars per token (Gemini API pricing page, read 2026-11-30):
+ * gemini-3-pro-image $120 per million (1,120 tokens for a 1K or 2K image, 2,000 for 4K), gemini-3.1-flash-image
+ * $60 per million (its $0.0672 for 1,120 tokens).
+ */
+export const GEMINI_IMAGE_OUTPUT_MICRO_USD_PER_TOKEN: Readonly<Record<string, number>> = Object.freeze({
+  'gemini-3-pro-image': 120,
+  'gemini-3.1-flash-image': 60,
+});
+
+/** What an image cost: from the provider's reported usage, its published per-image price, or the estimate. */
+export interface SettledCost {
+  costMicroUsd: number;
+  /** `usage`: tokens the provider reported at published rates; `price`: a per-image price; `estimate`: nothing reported. */
+  basis: 'usage' | 'price' | 'estimate';
+}
+
+const count = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined);
+const field = (record: Record<string, unknown> | undefined, name: string): Record<string, unknown> | undefined => {
+  const value = record?.[name];
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+};
+
+/**
+ * The cost of one generated image at published prices, from what the provider reported: OpenAI's `usage` (text
+ * and image input tokens, image output tokens), Gemini's `usageMetadata` (prompt and candidate tokens), Bedrock's
+ * per-image price. Where a provider reported nothing usable, the estimate stands (`basis: 'estimate'`).
+ *
+ * @example costFromUsage('gpt-image-2', { input_tokens: 50, output_tokens: 196 }, 99_000) // { costMicroUsd: 6130, basis: 'usage' }
+ */
+export function costFromUsage(model: string, usage: Record<string, unknown> | undefined, estimateMicroUsd: number): SettledCost {
+  const family = familyOf(model);
+  const ref = parseModelName(model);
+  const estimate: SettledCost = { costMicroUsd: estimateMicroUsd, basis: 'estimate' };
+  if (!family || !ref) return estimate;
+  if (family.family === 'stability') return { costMicroUsd: BEDROCK_PRICES[ref.id] ?? estimateMicroUsd, basis: 'price' };
+  if (family.family === 'gpt-image') {
+    const output = count(usage?.['output_tokens']);
+    const input = count(usage?.['input_tokens']) ?? 0;
+    if (output === undefined) return estimate;
+    const details = field(usage, 'input_tokens_details');
+    const imageIn = count(details?.['image_tokens']) ?? 0;
+    const textIn = count(details?.['text_tokens']) ?? Math.max(0, input - imageIn);
+    const cost = textIn * GPT_IMAGE_RATES.textInput + imageIn * GPT_IMAGE_RATES.imageInput + output * GPT_IMAGE_RATES.imageOutput;
+    return { costMicroUsd: Math.ceil(cost), basis: 'usage' };
+  }
+  const candidates = count(usage?.['candidatesTokenCount']);
+  const rate = GEMINI_IMAGE_OUTPUT_MICRO_USD_PER_TOKEN[ref.id];
+  if (candidates === undefined || rate === undefined) return estimate;
+  const prompt = count(usage?.['promptTokenCount']) ?? 0;
+  return { costMicroUsd: Math.ceil(prompt * TEXT_INPUT_MICRO_USD_PER_TOKEN['gemini-image'] + candidates * rate), basis: 'usage' };
+}
+
 export const microUsdToUsd = (micro: number): number => Math.round(micro) / 1_000_000;
 export const usdToMicroUsd = (usd: number): number => Math.round(usd * 1_000_000);

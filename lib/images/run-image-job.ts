@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import { billableRetryHook, giveBack } from '../admission.js';
+import { billableRetryHook, giveBack, settle } from '../admission.js';
 import { runImagePipeline, type ImagePipelineDeps } from '../image-pipeline.js';
 import { INTERRUPTED, NOT_ADMITTED, isFinal, leaseExpired, toResource, type ImageJob } from '../domain/image-job.js';
 import type { JobStore, QuotaGate, WebhookSender } from '../ports.js';
@@ -110,6 +110,8 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
       await endAs(outcome.error, outcome.billed);
       return undefined;
     }
+    // Generated and stored: its spend is settled to what the provider reported, whatever happens to the job now.
+    if (job.reservation) await settle(deps, job.reservation, outcome.settledCostMicroUsd);
     const completedAt = deps.now();
     const won = await deps.jobs.succeed(job.id, claim, outcome.image, completedAt);
     if (!won) {

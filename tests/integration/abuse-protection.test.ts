@@ -14,7 +14,7 @@ import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, errorReply, imageReply, moderationReply } from '../support/openai-test-server.js';
-import { estimatedCost } from '../support/pricing.js';
+import { SETTLED_COST, estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 import { AwsStandIn, closedEndpoint } from '../support/aws-stand-in.js';
 
@@ -99,7 +99,7 @@ describe('daily quotas', () => {
       expect(header(response, 'RateLimit-Remaining')).toBe('0');
     }
     expect(created.map((r) => header(r, 'ratelimit-remaining')).sort()).toEqual(['0', '1', '2', '3', '4']);
-    expect(await usage()).toEqual({ images: 5, spendMicroUsd: 5 * COST });
+    expect(await usage()).toEqual({ images: 5, spendMicroUsd: 5 * SETTLED_COST });
   });
 
   it('counts each caller separately and honours per-principal overrides', async () => {
@@ -309,7 +309,7 @@ describe('AWS SDK endpoint settings', () => {
       const response = await handler(post(LOW), lambdaContext());
       // Assess: the quota was counted in that DynamoDB.
       expect(response.statusCode).toBe(201);
-      expect(await usage()).toEqual({ images: 1, spendMicroUsd: COST });
+      expect(await usage()).toEqual({ images: 1, spendMicroUsd: SETTLED_COST });
     } finally {
       delete process.env['AWS_ENDPOINT_URL_DYNAMODB'];
     }
@@ -318,8 +318,8 @@ describe('AWS SDK endpoint settings', () => {
 
 describe('global spend cap', () => {
   it('stops every caller once the day is spent, without calling the provider', async () => {
-    // 2.7 images' worth allows two low images and not a third, whoever asks.
-    const handler = makeHandler({ GLOBAL_DAILY_SPEND_LIMIT_USD: ((2.7 * COST) / 1e6).toFixed(6) });
+    // Two low images (each settled to its reported usage) and 0.7 of an estimate: not a third, whoever asks.
+    const handler = makeHandler({ GLOBAL_DAILY_SPEND_LIMIT_USD: ((2 * SETTLED_COST + 0.7 * COST) / 1e6).toFixed(6) });
     const first = await handler(post(LOW), lambdaContext());
     const second = await handler(post(LOW, { authorization: `Bearer ${OTHER_API_KEY}` }), lambdaContext());
     const thirdWeb = await handler(post(LOW), lambdaContext());
@@ -332,7 +332,7 @@ describe('global spend cap', () => {
     }
     expect(openai.calls).toHaveLength(2);
     // The refused callers' own counters were given back.
-    expect(await usage('api-key:web-app')).toEqual({ images: 1, spendMicroUsd: COST });
+    expect(await usage('api-key:web-app')).toEqual({ images: 1, spendMicroUsd: SETTLED_COST });
   });
 });
 
@@ -385,7 +385,7 @@ describe('Idempotency-Key', () => {
     expect(json(replay).url).toBe(json(first).url);
     expect(header(replay, 'idempotent-replayed')).toBe('true');
     expect(openai.calls).toHaveLength(1);
-    expect(await usage()).toEqual({ images: 1, spendMicroUsd: COST });
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: SETTLED_COST });
   });
 
   it('scopes keys per caller: the same key from another caller is a new request', async () => {
@@ -428,7 +428,7 @@ describe('Idempotency-Key', () => {
     // Assess: the caller learns where its image is, and was charged once.
     expect(response.statusCode).toBe(201);
     expect((await s3.get(json(response).key as string)).body.length).toBe(json(response).bytes);
-    expect(await usage()).toEqual({ images: 1, spendMicroUsd: COST });
+    expect(await usage()).toEqual({ images: 1, spendMicroUsd: SETTLED_COST });
   });
 
   it('refuses a malformed key with 400', async () => {
@@ -586,7 +586,7 @@ describe('JWT auth', () => {
   it('accepts a valid token and bills its subject', async () => {
     const response = await jwtHandler()(withToken(await token()), lambdaContext());
     expect(response.statusCode).toBe(201);
-    expect(await usage('jwt:user-123')).toEqual({ images: 1, spendMicroUsd: COST });
+    expect(await usage('jwt:user-123')).toEqual({ images: 1, spendMicroUsd: SETTLED_COST });
   });
 
   it('keys overrides by principal kind: a JWT subject named like an API key does not get its limits', async () => {
@@ -604,7 +604,7 @@ describe('JWT auth', () => {
   it.each(['constructor', '__proto__', 'toString'])('serves a JWT whose sub is %s like any other', async (sub) => {
     const response = await jwtHandler()(withToken(await token({ sub })), lambdaContext());
     expect(response.statusCode).toBe(201);
-    expect(await usage(`jwt:${sub}`)).toEqual({ images: 1, spendMicroUsd: COST });
+    expect(await usage(`jwt:${sub}`)).toEqual({ images: 1, spendMicroUsd: SETTLED_COST });
   });
 
   it('still accepts API keys when JWT auth is on', async () => {

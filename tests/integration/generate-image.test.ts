@@ -102,6 +102,10 @@ describe('POST /images: success', () => {
       model: 'gpt-image-2',
       status: 'succeeded',
       createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      // Settled from what OpenAI reported: 50 text tokens at $5 and 196 image output tokens at $30 per million.
+      costUsd: 0.00613,
+      costBasis: 'usage',
+      usage: { input_tokens: 50, input_tokens_details: { text_tokens: 50, image_tokens: 0 }, output_tokens: 196, total_tokens: 246 },
     });
     expect(response.headers?.['location']).toBe(body['url']);
     const stored = await s3.get(body['key'] as string);
@@ -132,6 +136,16 @@ describe('POST /images: success', () => {
     }
   });
 
+  it('keeps the estimate as the cost, and says so, when the provider reports no usage', async () => {
+    const reply = imageReply(PNG_B64) as Extract<Reply, { kind: 'json' }>;
+    openai.enqueue({ ...reply, body: { ...(reply.body as Record<string, unknown>), usage: undefined } });
+    const response = await makeHandler()(post({ prompt: 'a red fox', quality: 'low' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(json(response)).toMatchObject({ costBasis: 'estimate' });
+    expect(json(response)['costUsd'] as number).toBeGreaterThanOrEqual(0.006);
+    expect(json(response)).not.toHaveProperty('usage');
+  });
+
   it('writes a private record with the prompt, parameters and principal', async () => {
     const handler = makeHandler();
     const response = await handler(post({ prompt: 'a red fox', quality: 'high', format: 'png' }), lambdaContext());
@@ -149,8 +163,13 @@ describe('POST /images: success', () => {
       model: 'gpt-image-2',
       parameters: { size: '1024x1024', quality: 'high', format: 'png' },
       sha256: body['sha256'],
-      usage: { total_tokens: 4210 },
+      usage: { total_tokens: 246 },
+      // The estimate reserved before the call, and the cost settled from the reported usage.
+      estimatedCostUsd: expect.any(Number),
+      settledCostUsd: 0.00613,
+      costBasis: 'usage',
     });
+    expect(record['estimatedCostUsd'] as number).toBeGreaterThanOrEqual(0.00613);
   });
 
   it('sends a GPT image model no response_format, and the prompt only inside the hardening template', async () => {

@@ -16,7 +16,7 @@ import { pngOf } from '../support/fixtures.js';
 import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, errorReply, imageReply } from '../support/openai-test-server.js';
-import { estimatedCost } from '../support/pricing.js';
+import { SETTLED_COST, estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 
 /**

@@ -22,12 +22,23 @@ export interface RecordedCall {
   body: Record<string, unknown>;
 }
 
+/**
+ * What OpenAI reports for a low-quality 1024x1024 gpt-image-2 image (196 output tokens, OpenAI's image guide) with
+ * 50 text tokens in: $0.00613 at $5 and $30 per million (SETTLED_COST in tests/support/pricing.ts).
+ */
+export const IMAGE_USAGE = Object.freeze({
+  input_tokens: 50,
+  input_tokens_details: { text_tokens: 50, image_tokens: 0 },
+  output_tokens: 196,
+  total_tokens: 246,
+});
+
 export const imageReply = (b64: string, extra: Record<string, unknown> = {}): Reply => ({
   kind: 'json',
   body: {
     created: 1_764_000_000,
     data: [{ b64_json: b64, ...extra }],
-    usage: { input_tokens: 50, output_tokens: 4160, total_tokens: 4210 },
+    usage: IMAGE_USAGE,
   },
 });
 

@@ -5,6 +5,9 @@ import { DEFAULT_CONSTRAINTS, DEFAULT_PROMPT_TEMPLATE, hardenPrompt, normalizePr
  * What the service estimates for a request with the default template: the image plus the hardened prompt's text.
  * Tests about counting (quotas, the money rule) use it; the estimate itself is checked by tests/unit/domain/pricing.
  */
+/** The settled cost of an image the OpenAI test server answers with its IMAGE_USAGE: 50 x $5 + 196 x $30 per million. */
+export const SETTLED_COST = 50 * 5 + 196 * 30;
+
 export const estimatedCost = (prompt: string, quality = 'low', size = '1024x1024', model = 'gpt-image-2'): number =>
   estimateImageCostMicroUsd(
     model,

@@ -155,6 +155,20 @@ export class DynamoDbQuotaGate implements QuotaGate {
     }
   }
 
+  async settle(reservation: ReservationRef, deltaMicroUsd: number): Promise<void> {
+    if (deltaMicroUsd === 0) return;
+    const add = (pk: string) =>
+      this.update({
+        TableName: this.options.table,
+        Key: { pk: { S: pk } },
+        UpdateExpression: 'ADD spendMicroUsd :delta',
+        // Only counters that exist: a settlement never creates a day's counter of its own.
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':delta': { N: String(Math.round(deltaMicroUsd)) } },
+      });
+    await Promise.all([add(`quota#${reservation.principalKey}#${reservation.day}`), add(`spend#global#${reservation.day}`)]);
+  }
+
   async release(reservation: ReservationRef): Promise<void> {
     await Promise.all([this.releasePrincipal(reservation), this.refundGlobal(reservation.day, reservation.costMicroUsd)]);
   }

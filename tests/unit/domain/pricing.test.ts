@@ -3,6 +3,7 @@ import {
   GPT_IMAGE_OUTPUT_TOKENS,
   GPT_IMAGE_PRICES,
   GPT_IMAGE_RATES,
+  costFromUsage,
   customSizeTokens,
   estimateCostMicroUsd,
   estimateImageCostMicroUsd,
@@ -95,6 +96,27 @@ describe('pricing', () => {
     const text = String.fromCodePoint(0x20000).repeat(4_000);
     expect(textTokensUpperBound(text)).toBe(16_000);
     expect(textTokensUpperBound(text)).toBeGreaterThanOrEqual(15_838);
+  });
+
+  it('settles an OpenAI image to its reported tokens: text and image input, image output, at published rates', () => {
+    const usage = { input_tokens: 300, input_tokens_details: { text_tokens: 100, image_tokens: 200 }, output_tokens: 7_024 };
+    expect(costFromUsage('gpt-image-2', usage, 999_999)).toEqual({ costMicroUsd: 100 * 5 + 200 * 8 + 7_024 * 30, basis: 'usage' });
+    // Without details, input tokens are the prompt's text.
+    expect(costFromUsage('azure/images-prod', { input_tokens: 40, output_tokens: 196 }, 9_000)).toEqual({ costMicroUsd: 40 * 5 + 196 * 30, basis: 'usage' });
+  });
+
+  it('settles Gemini by its usageMetadata and Bedrock by its per-image price', () => {
+    expect(costFromUsage('google/gemini-3.1-flash-image', { promptTokenCount: 30, candidatesTokenCount: 1_120 }, 70_000)).toEqual({
+      costMicroUsd: 30 * 2 + 1_120 * 60,
+      basis: 'usage',
+    });
+    expect(costFromUsage('bedrock/stability.sd3-5-large-v1:0', undefined, 80_000)).toEqual({ costMicroUsd: 80_000, basis: 'price' });
+  });
+
+  it('keeps the estimate, and says so, when the provider reported nothing usable', () => {
+    expect(costFromUsage('gpt-image-2', undefined, 12_345)).toEqual({ costMicroUsd: 12_345, basis: 'estimate' });
+    expect(costFromUsage('gpt-image-2', { output_tokens: 'many' }, 12_345)).toEqual({ costMicroUsd: 12_345, basis: 'estimate' });
+    expect(costFromUsage('google/gemini-3-pro-image', { promptTokenCount: 5 }, 134_400)).toEqual({ costMicroUsd: 134_400, basis: 'estimate' });
   });
 
   it('converts between dollars and integer micro-dollars without drift', () => {
