@@ -263,7 +263,10 @@ describe('serverless package (stage prod)', () => {
   });
 
   it('keeps state in an on-demand table with TTL and an owner index that never holds prompts', () => {
+    // Retained, as the bucket is: deleting or replacing the stack keeps the jobs, counters and idempotency records.
+    expect(one('AWS::DynamoDB::Table')).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     const tableProps = one('AWS::DynamoDB::Table')['Properties'];
+    expect(tableProps['PointInTimeRecoverySpecification']).toEqual({ PointInTimeRecoveryEnabled: true });
     expect(tableProps['BillingMode']).toBe('PAY_PER_REQUEST');
     expect(tableProps['KeySchema']).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);
     expect(tableProps['TimeToLiveSpecification']).toEqual({ AttributeName: 'expiresAt', Enabled: true });
