@@ -10,6 +10,11 @@ describe('openapi.yaml', () => {
     expect(served).toEqual(openApiDocument);
   });
 
+  it('names its server relative to where it is served, not a local address', () => {
+    // Fetched from a deployment (or through CloudFront at /api/), a client resolves "." against the document's URL.
+    expect((served as { servers: { url: string }[] }).servers.map((server) => server.url)).toEqual(['.']);
+  });
+
   it('lists exactly the error codes of the taxonomy', () => {
     const schemas = (openApiDocument as unknown as { components: { schemas: Record<string, { enum?: string[] }> } }).components.schemas;
     expect([...(schemas['ErrorCode']?.enum ?? [])].sort()).toEqual(Object.keys(STATUS_BY_CODE).sort());
