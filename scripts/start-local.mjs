@@ -17,6 +17,8 @@ import {
   startLocalS3,
 } from './local-env.mjs';
 
+// Whether the shell itself has the key (then a printed curl may use $LOCAL_API_KEY), before .env adds to it.
+const keyInShell = Boolean(process.env.LOCAL_API_KEY);
 const envFile = loadDotEnv();
 const ignored = ignoredLocally();
 
@@ -139,8 +141,14 @@ function announce() {
   // `openai` is the older name of `live`: each model goes to the provider its name says.
   const live = env.IMAGE_PROVIDER === 'live' || env.IMAGE_PROVIDER === 'openai';
   const provider = live ? `live (${env.IMAGE_MODELS || env.IMAGE_MODEL || 'gpt-image-2'})` : 'offline (no key needed)';
-  const shownKey = apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '$LOCAL_API_KEY';
-  const keyNote = process.env.LOCAL_API_KEY ? 'LOCAL_API_KEY' : `the default local key; set LOCAL_API_KEY to change it`;
+  const ownKey = apiKey !== DEFAULT_LOCAL_API_KEY;
+  // Double quotes, so that the shell expands $LOCAL_API_KEY (single quotes never would: every call a 401).
+  const authorization = ownKey ? '"Authorization: Bearer $LOCAL_API_KEY"' : `'Authorization: Bearer ${apiKey}'`;
+  const keyLine = !ownKey
+    ? `${apiKey}  (the default local key; set LOCAL_API_KEY to change it)`
+    : keyInShell
+      ? 'from LOCAL_API_KEY'
+      : `from LOCAL_API_KEY in ${envFile}: export it in this shell to use the curls below`;
   if (ignored.length > 0) {
     console.warn(`\nWARNING: the local run sets ${ignored.join(', ')} itself; the values given for them are ignored.`);
   }
@@ -152,19 +160,19 @@ durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 100
   image store  ${endpoint}/${env.IMAGE_BUCKET}/images/...  (local S3, files in ${process.env.LOCAL_S3_DIR ?? '.local/s3'})
   provider     ${provider}${env.OFFLINE_DELAY_MS ? ` (takes ${env.OFFLINE_DELAY_MS} ms per image)` : ''}
   worker       ${useWorker ? `${LOCAL_WORKER_FUNCTION} (asynchronous invoke on port ${lambdaPort})` : 'none: jobs run inline in the API function (LOCAL_WORKER=off)'}
-  API key      ${apiKey === DEFAULT_LOCAL_API_KEY ? apiKey : '(from LOCAL_API_KEY)'}  (${keyNote})
+  API key      ${keyLine}
   settings     ${envFile ? `${envFile} and the environment` : 'the environment (no .env file)'}
 
 Try it (waits for the image: 201 with its permanent URL):
   curl -sS -X POST http://127.0.0.1:${port}/images \\
-    -H 'Authorization: Bearer ${shownKey}' \\
+    -H ${authorization} \\
     -H 'Content-Type: application/json' \\
     -d '{"prompt":"a lighthouse on a cliff at dawn, watercolour"}'
 
 Or answer at once (202 + Location) and poll, as for slow generations (OFFLINE_DELAY_MS=40000 npm start shows it):
   curl -sS -i -X POST http://127.0.0.1:${port}/images -H 'Prefer: respond-async' \\
-    -H 'Authorization: Bearer ${shownKey}' -H 'Content-Type: application/json' -d '{"prompt":"a red fox"}'
-  curl -sS http://127.0.0.1:${port}/images/<id> -H 'Authorization: Bearer ${shownKey}'
+    -H ${authorization} -H 'Content-Type: application/json' -d '{"prompt":"a red fox"}'
+  curl -sS http://127.0.0.1:${port}/images/<id> -H ${authorization}
 
 Open the "url" of the answer in a browser to see the image. Ctrl-C stops everything.
 `);

@@ -50,6 +50,10 @@ describe('npm start: the local stack over HTTP', () => {
   it('prints a ready-to-paste curl for the local API', () => {
     expect(stack.output()).toContain(`curl -sS -X POST http://127.0.0.1:${stack.ports.api}/images`);
     expect(stack.output()).toContain('provider     offline');
+    // The caller's own key (LOCAL_API_KEY) in double quotes, so the shell expands it; named once in the banner.
+    expect(stack.output()).toContain('-H "Authorization: Bearer $LOCAL_API_KEY"');
+    expect(stack.output()).not.toContain("'Authorization: Bearer $LOCAL_API_KEY'");
+    expect(stack.output()).toMatch(/API key {6}from LOCAL_API_KEY\n/);
   });
 
   it('answers 201 with a URL that serves the same bytes with the right content type', async () => {
