@@ -103,8 +103,10 @@ export function createS3Client(config: Config): S3Client {
     region: config.awsRegion,
     ...(config.s3Endpoint === undefined ? {} : { endpoint: config.s3Endpoint, forcePathStyle: true }),
     ...s3Credentials(config),
-    // The SDK's default of 3 attempts is kept; each attempt is bounded by the caller's abort signal.
-    requestHandler: { connectionTimeout: 2_000, requestTimeout: 10_000 },
+    // The SDK's default of 3 attempts is kept; each attempt is bounded by the caller's abort signal. Every AWS
+    // client here sets throwOnRequestTimeout: without it the SDK's handler only logs a warning when a request
+    // outlasts requestTimeout, and goes on waiting.
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
   });
 }
 
@@ -113,7 +115,7 @@ export function createDynamoClient(config: Config): DynamoDBClient {
     region: config.awsRegion,
     ...(config.state?.endpoint === undefined ? {} : { endpoint: config.state.endpoint }),
     // Per attempt; each call, retries included, is bounded by the adapters (lib/adapters/aws/dynamodb.ts).
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true },
   });
 }
 

@@ -21,7 +21,7 @@ export class CloudFrontInvalidator implements CdnInvalidator {
     this.client = new CloudFrontClient({
       region: 'us-east-1',
       ...(endpoint === undefined ? {} : { endpoint }),
-      requestHandler: { connectionTimeout: 1_000, requestTimeout: INVALIDATION_TIMEOUT_MS },
+      requestHandler: { connectionTimeout: 1_000, requestTimeout: INVALIDATION_TIMEOUT_MS, throwOnRequestTimeout: true },
     });
   }
 

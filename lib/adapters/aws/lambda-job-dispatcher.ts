@@ -28,7 +28,7 @@ export class LambdaJobDispatcher implements JobDispatcher {
       const client = new Client({
         region,
         ...(endpoint === undefined ? {} : { endpoint }),
-        requestHandler: { connectionTimeout: 1_000, requestTimeout: INVOKE_TIMEOUT_MS },
+        requestHandler: { connectionTimeout: 1_000, requestTimeout: INVOKE_TIMEOUT_MS, throwOnRequestTimeout: true },
       });
       return { client, InvokeCommand };
     });

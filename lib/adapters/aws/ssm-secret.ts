@@ -43,7 +43,7 @@ export function ssmSecrets(options: SsmSecretsOptions): (parameterName: string) 
     const client = new SSMClient({
       region: options.region,
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
-      requestHandler: { connectionTimeout: 1_000, requestTimeout: READ_TIMEOUT_MS },
+      requestHandler: { connectionTimeout: 1_000, requestTimeout: READ_TIMEOUT_MS, throwOnRequestTimeout: true },
     });
     return new Provider({ awsSdkV3Client: client });
   });
