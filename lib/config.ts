@@ -234,15 +234,17 @@ function parseModels(env: Env): { imageModel: string; imageModels: string[] } {
   const imageModel = optional(env, 'IMAGE_MODEL') ?? 'gpt-image-2';
   const listed = optional(env, 'IMAGE_MODELS');
   const imageModels = listed === undefined ? [imageModel] : listed.split(',').map((m) => m.trim()).filter(Boolean);
+  // Without IMAGE_MODELS the list is IMAGE_MODEL alone: a problem with it is named by the variable that was set.
+  const source = listed === undefined ? 'IMAGE_MODEL' : 'IMAGE_MODELS';
   const seen = new Set<string>();
   for (const model of imageModels) {
     // Model names end up in S3 metadata, which must be US-ASCII.
     if (!/^[A-Za-z0-9._:/-]{1,100}$/.test(model)) {
-      throw new ConfigError('IMAGE_MODELS', `has an invalid model name "${model}"`);
+      throw new ConfigError(source, `has an invalid model name "${model}"`);
     }
     if (!familyOf(model)) {
       throw new ConfigError(
-        'IMAGE_MODELS',
+        source,
         `has "${model}", which is not a wired model (openai/gpt-image-2, azure/<deployment>, ` +
           'bedrock/stability.stable-image-core-v1:1, bedrock/stability.stable-image-ultra-v1:1, bedrock/stability.sd3-5-large-v1:0, ' +
           'google/gemini-3.1-flash-image, google/gemini-3-pro-image; README "Providers")',

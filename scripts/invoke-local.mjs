@@ -16,6 +16,7 @@ import {
   startLocalDynamo,
   startLocalS3,
 } from './local-env.mjs';
+import { configProblem } from './check-config.mjs';
 
 // invoke local never exits after a handler load error: bound it.
 const TIMEOUT_MS = 90_000;
@@ -27,6 +28,13 @@ const ignored = ignoredLocally();
 if (ignored.length > 0) console.warn(`WARNING: the local run sets ${ignored.join(', ')} itself; the values given for them are ignored.`);
 const eventPath = process.argv[2] ?? 'events/generate-image.json';
 const apiKey = process.env.LOCAL_API_KEY || DEFAULT_LOCAL_API_KEY;
+
+// A bad value stops here with one line naming it (invoke local would print the handler's stack instead).
+const problem = await configProblem(localEnvironment({ s3Endpoint: 'http://127.0.0.1:4569', dynamoEndpoint: 'http://127.0.0.1:4570', apiKey }));
+if (problem) {
+  console.error(`npm run invoke: ${problem}${envFile ? ` (settings from ${envFile} and the environment)` : ''}`);
+  process.exit(1);
+}
 
 const isFree = (port) =>
   new Promise((resolve) => {

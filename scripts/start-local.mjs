@@ -16,6 +16,7 @@ import {
   startLocalDynamo,
   startLocalS3,
 } from './local-env.mjs';
+import { configProblem } from './check-config.mjs';
 
 // Whether the shell itself has the key (then a printed curl may use $LOCAL_API_KEY), before .env adds to it.
 const keyInShell = Boolean(process.env.LOCAL_API_KEY);
@@ -30,6 +31,15 @@ const apiKey = process.env.LOCAL_API_KEY || DEFAULT_LOCAL_API_KEY;
 const READY_TIMEOUT_MS = 120_000;
 const OFFLINE_STOP_TIMEOUT_MS = 10_000;
 const startedAt = Date.now();
+
+// A bad value (DAILY_IMAGE_LIMIT=fifty in .env) stops here with one line naming it, before anything starts.
+const problem = await configProblem(
+  localEnvironment({ s3Endpoint: `http://127.0.0.1:${s3Port}`, dynamoEndpoint: `http://127.0.0.1:${dynamoPort}`, apiKey }),
+);
+if (problem) {
+  console.error(`npm start: ${problem}${envFile ? ` (settings from ${envFile} and the environment)` : ''}`);
+  process.exit(1);
+}
 
 const { server: s3, endpoint } = await startLocalS3({
   port: s3Port,

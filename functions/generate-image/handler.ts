@@ -1,9 +1,10 @@
 import { createDependencies } from '../../lib/clients.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
+import { apiOrMisconfigured } from '../../lib/http/misconfigured.js';
 
-// Built once per container: config is parsed (failing the cold start with the variable's name if wrong) and SDK
-// clients are created here, then reused by every request this container serves. Serves every route of the API.
-// On AWS the worker generates every image, so this function ships no Bedrock or Gemini adapter (inline-handler.ts
-// is the local stage's, which runs jobs inline too).
-export const handler = createApiHandler(createDependencies(parseConfig(process.env)));
+// Built once per container: config is parsed (a wrong value answers every request with the JSON 500 and names the
+// variable in the log: lib/http/misconfigured.ts) and SDK clients are created here, then reused by every request
+// this container serves. Serves every route of the API. On AWS the worker generates every image, so this function
+// ships no Bedrock or Gemini adapter (inline-handler.ts is the local stage's, which runs jobs inline too).
+export const handler = apiOrMisconfigured(() => createApiHandler(createDependencies(parseConfig(process.env))));

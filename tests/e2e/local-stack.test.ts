@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -174,6 +174,24 @@ describe('npm start: the local stack over HTTP', () => {
     expect(await isListening(stack.ports.lambda)).toBe(false);
     expect(await isListening(stack.ports.dynamo)).toBe(false);
   }, 30_000);
+});
+
+describe('a bad configuration value', () => {
+  it.each([
+    ['npm start', 'scripts/start-local.mjs'],
+    ['npm run invoke', 'scripts/invoke-local.mjs'],
+  ])('stops %s before it starts, with one line naming the variable, exit code 1', async (name, script) => {
+    const dotEnv = await mkdtemp(join(tmpdir(), 'dia-bad-env-'));
+    await writeFile(join(dotEnv, '.env'), 'DAILY_IMAGE_LIMIT=fifty\n');
+    const { code, output } = await run([script], {
+      env: { ...process.env, ENV_FILE: join(dotEnv, '.env'), PORT: String(await freePort()), S3_PORT: String(await freePort()) },
+      timeoutMs: 60_000,
+    });
+    await rm(dotEnv, { recursive: true, force: true });
+    expect(code).toBe(1);
+    expect(output).toContain(`${name}: Invalid configuration: DAILY_IMAGE_LIMIT must be a whole number, got "fifty"`);
+    expect(output).not.toMatch(/running locally|at .*\.(ts|js|mjs):\d+/);
+  }, 70_000);
 });
 
 describe('npm run invoke: serverless invoke local with the sample events', () => {

@@ -94,6 +94,8 @@ describe('parseConfig', () => {
     [{ IMAGE_PROVIDER: 'openai' }, 'OPENAI_API_KEY'],
     [{ IMAGE_MODEL: 'gpt-image-2', IMAGE_MODELS: 'openai/gpt-image-2-2026-04-21' }, 'IMAGE_MODEL'],
     [{ IMAGE_MODELS: 'gpt-image-2,dall-e-3' }, 'IMAGE_MODELS'],
+    // Without IMAGE_MODELS, the variable that was set is the one named.
+    [{ IMAGE_MODEL: 'dall-e-3' }, 'IMAGE_MODEL'],
     [{ IMAGE_MODELS: 'gpt-image-2,google/gemini-2.5-flash-image' }, 'IMAGE_MODELS'],
     [{ IMAGE_MODELS: 'gpt-image-2,openai/gpt-image-2' }, 'IMAGE_MODELS'],
     [{ IMAGE_PROVIDER: 'live', OPENAI_API_KEY: 'sk', STATE_TABLE: 's', IMAGE_MODELS: 'gpt-image-2,google/gemini-3-pro-image' }, 'GEMINI_API_KEY'],
