@@ -13,6 +13,7 @@ import {
   ignoredLocally,
   loadDotEnv,
   localEnvironment,
+  onFreePort,
   startLocalDynamo,
   startLocalS3,
 } from './local-env.mjs';
@@ -44,12 +45,14 @@ const isFree = (port) =>
   });
 
 const s3Port = process.env.S3_PORT ? Number(process.env.S3_PORT) : (await isFree(NPM_START_S3_PORT)) ? NPM_START_S3_PORT : await freePort();
-const { server: s3, endpoint } = await startLocalS3({
-  port: s3Port,
-  ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}),
-});
+const { server: s3, endpoint } = await onFreePort('npm run invoke', 'S3_PORT', s3Port, () =>
+  startLocalS3({ port: s3Port, ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}) }),
+);
 const dynamo = await startLocalDynamo({ port: await freePort() });
-await rm(`${ROOT}.esbuild`, { recursive: true, force: true });
+// Its own build directory: `npm start` may be running from .esbuild/local, which this must not touch. A stale build
+// from an interrupted run would be loaded again (TOOLCHAIN.md), so it starts empty.
+const BUILD_DIR = '.esbuild/invoke';
+await rm(`${ROOT}${BUILD_DIR}`, { recursive: true, force: true });
 
 // The sample events carry the default local key; with LOCAL_API_KEY set, they are sent with that key instead
 // (the unauthorized sample keeps its wrong key).
@@ -64,7 +67,7 @@ const child = spawn(
   [SERVERLESS_BIN, 'invoke', 'local', '--function', 'generateImage', '--stage', 'local', '--path', eventFile],
   {
     cwd: ROOT,
-    env: localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey }),
+    env: { ...localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey }), ESBUILD_WORK_FOLDER: BUILD_DIR },
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
   },

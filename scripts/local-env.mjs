@@ -71,6 +71,20 @@ export async function freePort() {
  *
  * `server.close()` stops both.
  */
+/**
+ * Runs `start` (a server's start-up); a port already taken ends the command with one line naming the variable
+ * that chooses it, instead of a raw EADDRINUSE stack.
+ */
+export async function onFreePort(command, variable, port, start) {
+  try {
+    return await start();
+  } catch (error) {
+    if (error?.code !== 'EADDRINUSE') throw error;
+    console.error(`${command}: port ${port} is already in use (is \`npm start\` running?); choose another with ${variable}=<port>`);
+    process.exit(1);
+  }
+}
+
 export async function startLocalS3({ port, directory = `${ROOT}.local/s3`, publicPrefix = 'images/' }) {
   await mkdir(directory, { recursive: true });
   const s3rver = new S3rver({

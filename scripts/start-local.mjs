@@ -13,6 +13,7 @@ import {
   ignoredLocally,
   loadDotEnv,
   localEnvironment,
+  onFreePort,
   startLocalDynamo,
   startLocalS3,
 } from './local-env.mjs';
@@ -41,11 +42,10 @@ if (problem) {
   process.exit(1);
 }
 
-const { server: s3, endpoint } = await startLocalS3({
-  port: s3Port,
-  ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}),
-});
-const dynamo = await startLocalDynamo({ port: dynamoPort });
+const { server: s3, endpoint } = await onFreePort('npm start', 'S3_PORT', s3Port, () =>
+  startLocalS3({ port: s3Port, ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}) }),
+);
+const dynamo = await onFreePort('npm start', 'DYNAMODB_PORT', dynamoPort, () => startLocalDynamo({ port: dynamoPort }));
 const env = localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey });
 // serverless-offline listens on an internal port behind a small front door on PORT (see below).
 const offlinePort = await freePort();
@@ -76,13 +76,15 @@ const frontDoor = createHttpServer((req, res) => {
   });
   req.pipe(forward);
 });
-await new Promise((resolve, reject) => {
-  frontDoor.once('error', reject);
-  frontDoor.listen(port, '127.0.0.1', resolve);
-});
+await onFreePort('npm start', 'PORT', port, () =>
+  new Promise((resolve, reject) => {
+    frontDoor.once('error', reject);
+    frontDoor.listen(port, '127.0.0.1', resolve);
+  }),
+);
 
 // A stale build from an interrupted run would be served instead of the current code.
-await rm(`${ROOT}.esbuild`, { recursive: true, force: true });
+await rm(`${ROOT}.esbuild/local`, { recursive: true, force: true });
 
 // Detached: serverless-offline gets its own process group, so stopping it stops every child it started.
 const offline = spawn(process.execPath, [SERVERLESS_BIN, 'offline', 'start', '--stage', 'local'], {

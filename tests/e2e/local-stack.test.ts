@@ -165,15 +165,6 @@ describe('npm start: the local stack over HTTP', () => {
     expect(a?.error.requestId).not.toBe('offlineContext_resourceId');
   });
 
-  it('stops everything it started on Ctrl-C', async () => {
-    // Act
-    await stack.stop();
-    // Assess
-    expect(await isListening(stack.ports.api)).toBe(false);
-    expect(await isListening(stack.ports.s3)).toBe(false);
-    expect(await isListening(stack.ports.lambda)).toBe(false);
-    expect(await isListening(stack.ports.dynamo)).toBe(false);
-  }, 30_000);
 });
 
 describe('a bad configuration value', () => {
@@ -223,4 +214,41 @@ describe('npm run invoke: serverless invoke local with the sample events', () =>
     expect(await invoke('events/generate-image-bad-request.json')).toMatch(/"statusCode": 400/);
     expect(await invoke('events/generate-image-unauthorized.json')).toMatch(/"statusCode": 401/);
   }, 250_000);
+
+  it('leaves a running npm start working: its worker still finishes a job after invoke has built and run', async () => {
+    // The invokes above ran while `stack` (npm start) was up; they build in a directory of their own.
+    const accepted = await postImage(JSON.stringify({ prompt: 'a heron after the invokes' }), { prefer: 'respond-async' });
+    expect(accepted.status).toBe(202);
+    const { id } = (await accepted.json()) as { id: string };
+    let image: Record<string, unknown> = {};
+    for (let polls = 0; polls < 100 && image['status'] !== 'succeeded' && image['status'] !== 'failed'; polls += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      image = (await (await checkedFetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as Record<string, unknown>;
+    }
+    expect(image).toMatchObject({ id, status: 'succeeded' });
+  }, 30_000);
+
+  it('says in one line which port is taken, instead of an EADDRINUSE stack', async () => {
+    const { code, output } = await run(['scripts/invoke-local.mjs'], {
+      env: { ...process.env, S3_PORT: String(stack.ports.s3), ENV_FILE: '/dev/null', LOCAL_API_KEY: '' },
+      timeoutMs: 60_000,
+    });
+    expect(code).toBe(1);
+    expect(output).toContain(`npm run invoke: port ${stack.ports.s3} is already in use`);
+    expect(output).toContain('S3_PORT=<port>');
+    expect(output).not.toContain('EADDRINUSE');
+  }, 70_000);
+});
+
+// Last: the invocations above run while this stack is up, as a developer's would beside `npm start`.
+describe('npm start: Ctrl-C', () => {
+  it('stops everything it started on Ctrl-C', async () => {
+    // Act
+    await stack.stop();
+    // Assess
+    expect(await isListening(stack.ports.api)).toBe(false);
+    expect(await isListening(stack.ports.s3)).toBe(false);
+    expect(await isListening(stack.ports.lambda)).toBe(false);
+    expect(await isListening(stack.ports.dynamo)).toBe(false);
+  }, 30_000);
 });
