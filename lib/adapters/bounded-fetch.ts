@@ -1,4 +1,3 @@
-import type { AppError } from '../errors.js';
 import { providerFailures } from './providers/provider-failures.js';
 
 /**
@@ -6,13 +5,15 @@ import { providerFailures } from './providers/provider-failures.js';
  * reads let a 300 MB answer take the process to 1.4 GB in a 512 MB function (red team). Given to the openai SDK and
  * the Gemini SDK (@google/genai) as their `fetch`, and used for the JWT issuer's key set. A successful answer may
  * be as large as the largest image's base64; anything else (an error body) is a few KB in practice and gets
- * `maxErrorBytes`. Counted on the decoded bytes. An oversized answer is the provider's bad answer (it answered, so
- * it may have billed).
+ * `maxErrorBytes`. Counted on the decoded bytes. An oversized answer is, by default, the provider's bad answer (it
+ * answered, so it may have billed); `tooLarge` says what it is for another caller.
  */
 export function boundedFetch(options: {
   /** The limit of a successful answer, by request path. */
   maxOkBytes: (path: string) => number;
   maxErrorBytes: number;
+  /** The error for an answer over its limit (default: the provider's bad answer, which may have been billed). */
+  tooLarge?: (limit: number, status: number) => Error;
 }): typeof fetch {
   return async (input, init) => {
     let response: Response;
@@ -30,7 +31,8 @@ export function boundedFetch(options: {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const limit = response.ok ? options.maxOkBytes(new URL(url).pathname) : options.maxErrorBytes;
     // The provider answered: what it did before answering may be billed (badAnswer says so).
-    const tooLarge = (): AppError =>
+    const tooLarge = (): Error =>
+      options.tooLarge?.(limit, response.status) ??
       providerFailures.badAnswer({ reason: `provider answer over the ${limit}-byte limit`, providerStatus: response.status });
     const announced = announcedLength(response);
     if (Number.isFinite(announced) && announced > limit) {

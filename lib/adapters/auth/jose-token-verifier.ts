@@ -32,7 +32,12 @@ export interface JwksCachePolicy {
 const DEFAULT_POLICY: JwksCachePolicy = { maxAgeMs: 600_000, maxStaleMs: 6 * 3_600_000, cooldownMs: 30_000, timeoutMs: 3_000 };
 /** A key set is a few KB; anything much larger is not one. */
 const MAX_JWKS_BYTES = 256 * 1024;
-const fetchJwks = boundedFetch({ maxOkBytes: () => MAX_JWKS_BYTES, maxErrorBytes: 64 * 1024 });
+const fetchJwks = boundedFetch({
+  maxOkBytes: () => MAX_JWKS_BYTES,
+  maxErrorBytes: 64 * 1024,
+  // An issuer answering this much is unusable now (503 auth_unavailable), not a provider's bad answer.
+  tooLarge: (limit) => new Error(`JWKS answer over its ${limit}-byte limit`),
+});
 
 /**
  * The issuer's key set, fetched on first use and kept fresh, serving the last good set while the issuer is down.
@@ -97,8 +102,7 @@ class StaleTolerantJwks {
         jwksError: error instanceof Error ? error.name : 'unknown',
         servingStaleForMs: this.keys ? this.now() - this.fetchedAt : 0,
       });
-      // The size bound answers as a provider's bad answer (an AppError); here it means the issuer is unusable.
-      throw error instanceof AppError ? new Error('JWKS answer over its size limit', { cause: error }) : error;
+      throw error;
     }
   }
 }

@@ -39,9 +39,25 @@ export const providerFailures = {
     new AppError('bad_provider_response', 'The image provider returned an unreadable response.', { cause, details, mayBeBilled: true }),
 };
 
-const messageOf = (error: unknown): string => {
+export const messageOf = (error: unknown): string => {
   const message = (error as { message?: unknown } | null | undefined)?.message;
   return typeof message === 'string' ? message : '';
+};
+
+/** The error and its causes, outermost first (at most 5: SDKs wrap the socket error two or three times). */
+export function* causes(error: unknown): Generator<unknown> {
+  for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
+    yield current;
+  }
+}
+
+/** The `code` (ECONNREFUSED, UND_ERR_INVALID_ARG...) of the first error down the chain that has one. */
+export const causeCode = (error: unknown): string | undefined => {
+  for (const current of causes(error)) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 };
 
 /** Whether an error is our own deadline (an aborted request) rather than a provider's answer. */
@@ -64,7 +80,7 @@ const NOT_SENT = new RegExp(`\\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|E
  * looked for on the error, down its causes, and in the messages.
  */
 export const neverSent = (error: unknown): boolean => {
-  for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
+  for (const current of causes(error)) {
     const code = (current as { code?: unknown }).code;
     if ((typeof code === 'string' && NOT_SENT.test(code)) || NOT_SENT.test(messageOf(current))) return true;
   }

@@ -5,7 +5,7 @@ import { AppError, errorName } from '../../../errors.js';
 import { decodeBase64Strict, maxBase64Length } from '../../../domain/base64.js';
 import { parseModelName } from '../../../domain/models.js';
 import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../../../ports.js';
-import { isAbort, neverSent, providerFailures } from '../provider-failures.js';
+import { isAbort, messageOf, neverSent, providerFailures } from '../provider-failures.js';
 
 export interface BedrockImageGeneratorOptions {
   region: string;
@@ -85,11 +85,6 @@ function imageOf(body: Uint8Array, maxImageBytes: number): GeneratedImage {
     throw providerFailures.badAnswer({ reason: error instanceof Error ? error.message : 'undecodable image' }, error);
   }
 }
-
-const messageOf = (error: unknown): string => {
-  const message = (error as { message?: unknown } | undefined)?.message;
-  return typeof message === 'string' ? message : '';
-};
 
 function translate(error: unknown, aborted: boolean): AppError {
   if (error instanceof AppError) return error; // the bounded handler's refusal of an oversized answer

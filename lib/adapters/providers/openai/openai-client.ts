@@ -1,7 +1,7 @@
 import OpenAI, { APIError } from 'openai';
 import { AppError, errorName } from '../../../errors.js';
 import { boundedFetch } from '../../bounded-fetch.js';
-import { isAbort, REFUSED_LOCALLY } from '../provider-failures.js';
+import { causeCode, causes, isAbort, REFUSED_LOCALLY } from '../provider-failures.js';
 
 /**
  * The `openai` SDK client for OpenAI itself or Azure OpenAI's v1 API (`<endpoint>/openai/v1`, the same shapes,
@@ -41,16 +41,8 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAI {
   });
 }
 
-/** The first error of the chain (the error, its cause, ...) named `name`, if any. */
-export const causeNamed = (error: unknown, name: string): unknown => {
-  for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
-    if (errorName(current) === name) return current;
-  }
-  return undefined;
-};
-
 /** The provider's key could not be read (SSM; the SDK wraps what its `apiKey` function threw): never sent. */
-export const keyUnavailable = (error: unknown): boolean => causeNamed(error, 'SecretUnavailableError') !== undefined;
+export const keyUnavailable = (error: unknown): boolean => [...causes(error)].some((current) => errorName(current) === 'SecretUnavailableError');
 
 /** An answer whose body failed while it was read (cut short): it was received, so it is never repeated. */
 export class ResponseBodyError extends Error {
@@ -70,15 +62,8 @@ export const isRetryable = (error: unknown): boolean => {
   }
   // A connection that failed (refused, reset, unresolvable). A request refused locally (an invalid URL or header)
   // would fail the same way again.
-  const code = (causeWithCode(error) as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && !REFUSED_LOCALLY.test(code);
-};
-
-const causeWithCode = (error: unknown): unknown => {
-  for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
-    if (typeof (current as { code?: unknown }).code === 'string') return current;
-  }
-  return undefined;
+  const code = causeCode(error);
+  return code !== undefined && !REFUSED_LOCALLY.test(code);
 };
 
 /** Milliseconds the provider asked us to wait (`retry-after-ms`, or `retry-after` in seconds or a date), if it said. */

@@ -4,7 +4,7 @@ import { AppError, errorName } from '../../../errors.js';
 import { parseModelName } from '../../../domain/models.js';
 import { parseImageAnswer } from './openai-image-answer.js';
 import { isRetryable, keyUnavailable, readBody, ResponseBodyError, retryAfterMs, retryWaitMs } from './openai-client.js';
-import { isAbort, neverSent, providerFailures } from '../provider-failures.js';
+import { causeCode, isAbort, neverSent, providerFailures } from '../provider-failures.js';
 import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../../../ports.js';
 
 export interface OpenAIImageGeneratorOptions {
@@ -166,14 +166,6 @@ function translate(error: unknown, attempt: number): AppError {
   // The connection failed after the answer began (cut short mid-body): no image arrived.
   if (error instanceof ResponseBodyError) return providerFailures.badAnswer({ attempts, errorName: 'ResponseBodyError' }, error);
   // The connection failed before any answer (refused, reset, unresolvable).
-  return providerFailures.failed({ attempts, connectionError: connectionCode(error) }, false, error);
+  // The socket error's code (ECONNREFUSED...) under the SDK's APIConnectionError, or the error's name.
+  return providerFailures.failed({ attempts, connectionError: causeCode(error) ?? errorName(error) }, false, error);
 }
-
-/** The socket error's code (ECONNREFUSED...) under the SDK's APIConnectionError, or the error's name. */
-const connectionCode = (error: unknown): string => {
-  for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return errorName(error);
-};
