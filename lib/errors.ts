@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'provider_timeout'
   | 'queue_unavailable'
   | 'generation_interrupted'
+  /** Only the local stack's front door (`npm start`) answers it, with Retry-After, while it starts. */
+  | 'service_starting'
   | 'internal_error';
 
 export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -54,6 +56,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze
   provider_timeout: 504,
   queue_unavailable: 503,
   generation_interrupted: 503,
+  service_starting: 503,
   internal_error: 500,
 });
 

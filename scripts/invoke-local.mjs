@@ -18,6 +18,7 @@ import {
   startLocalS3,
 } from './local-env.mjs';
 import { configProblem } from './check-config.mjs';
+import { runCredentials } from './local-gate.mjs';
 
 // invoke local never exits after a handler load error: bound it.
 const TIMEOUT_MS = 90_000;
@@ -29,6 +30,7 @@ const ignored = ignoredLocally();
 if (ignored.length > 0) console.warn(`WARNING: the local run sets ${ignored.join(', ')} itself; the values given for them are ignored.`);
 const eventPath = process.argv[2] ?? 'events/generate-image.json';
 const apiKey = process.env.LOCAL_API_KEY || DEFAULT_LOCAL_API_KEY;
+const credentials = runCredentials();
 
 // A bad value stops here with one line naming it (invoke local would print the handler's stack instead).
 const problem = await configProblem(localEnvironment({ s3Endpoint: 'http://127.0.0.1:4569', dynamoEndpoint: 'http://127.0.0.1:4570', apiKey }));
@@ -46,9 +48,10 @@ const isFree = (port) =>
 
 const s3Port = process.env.S3_PORT ? Number(process.env.S3_PORT) : (await isFree(NPM_START_S3_PORT)) ? NPM_START_S3_PORT : await freePort();
 const { server: s3, endpoint } = await onFreePort('npm run invoke', 'S3_PORT', s3Port, () =>
-  startLocalS3({ port: s3Port, ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}) }),
+  startLocalS3({ port: s3Port, credentials, ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}) }),
 );
-const dynamo = await startLocalDynamo({ port: await freePort() });
+// In memory: `npm start` may hold .local/dynamodb open.
+const dynamo = await startLocalDynamo({ port: await freePort(), credentials });
 // Its own build directory: `npm start` may be running from .esbuild/local, which this must not touch. A stale build
 // from an interrupted run would be loaded again (TOOLCHAIN.md), so it starts empty.
 const BUILD_DIR = '.esbuild/invoke';
@@ -67,7 +70,7 @@ const child = spawn(
   [SERVERLESS_BIN, 'invoke', 'local', '--function', 'generateImage', '--stage', 'local', '--path', eventFile],
   {
     cwd: ROOT,
-    env: { ...localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey }), ESBUILD_WORK_FOLDER: BUILD_DIR },
+    env: { ...localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey, credentials }), ESBUILD_WORK_FOLDER: BUILD_DIR },
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
   },

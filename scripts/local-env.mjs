@@ -2,12 +2,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
+import { startPrivateGate, startS3Gate } from './local-gate.mjs';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SERVERLESS_BIN = fileURLToPath(new URL('../node_modules/serverless/bin/serverless.js', import.meta.url));
@@ -47,6 +47,12 @@ export const LOCAL_OWNED_VARIABLES = [
 export const ignoredLocally = (env = process.env) => LOCAL_OWNED_VARIABLES.filter((name) => (env[name] ?? '') !== '');
 export const LOCAL_BUCKET = 'local-images';
 
+/**
+ * The credentials of runs that pass none (the benchmarks, which sign with these). `npm start` and `npm run invoke`
+ * use a new secret on each run (local-gate.mjs `runCredentials`), so that nothing outside the run can sign.
+ */
+export const FIXED_CREDENTIALS = Object.freeze({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+
 // Like the CloudFront response headers policy in serverless.yml: browsers may draw the images into a canvas.
 const LOCAL_CORS = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod>
 <AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
@@ -64,14 +70,6 @@ export async function freePort() {
 }
 
 /**
- * Starts s3rver with the image bucket (objects persist in .local/s3 between runs) behind a small gate that makes
- * it behave like the deployed bucket and CloudFront: signed S3 calls (the service's own) pass; an anonymous
- * request may only GET or HEAD the public prefix (`images/`), as CloudFront serves it; anything else, such as a
- * private record with its prompt, is 403 AccessDenied. s3rver alone serves every object to anyone.
- *
- * `server.close()` stops both.
- */
-/**
  * Runs `start` (a server's start-up); a port already taken ends the command with one line naming the variable
  * that chooses it, instead of a raw EADDRINUSE stack.
  */
@@ -85,7 +83,16 @@ export async function onFreePort(command, variable, port, start) {
   }
 }
 
-export async function startLocalS3({ port, directory = `${ROOT}.local/s3`, publicPrefix = 'images/' }) {
+/**
+ * Starts s3rver with the image bucket (objects persist in .local/s3 between runs) behind a gate that makes it
+ * behave like the deployed bucket and CloudFront (scripts/local-gate.mjs): calls signed with `credentials` (the
+ * service's own) pass; an anonymous request may only GET or HEAD the public prefix (`images/`), as CloudFront
+ * serves it; anything else, such as a private record with its prompt, is 403 AccessDenied. s3rver alone serves
+ * every object to anyone.
+ *
+ * `server.close()` stops both.
+ */
+export async function startLocalS3({ port, directory = `${ROOT}.local/s3`, publicPrefix = 'images/', credentials = FIXED_CREDENTIALS }) {
   await mkdir(directory, { recursive: true });
   const s3rver = new S3rver({
     address: '127.0.0.1',
@@ -95,34 +102,7 @@ export async function startLocalS3({ port, directory = `${ROOT}.local/s3`, publi
     configureBuckets: [{ name: LOCAL_BUCKET, configs: [LOCAL_CORS] }],
   });
   const inner = await s3rver.run();
-  const gate = createHttpServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://local');
-    const signed = /^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? '') || url.searchParams.has('X-Amz-Signature');
-    const publicRead =
-      (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') &&
-      url.pathname.startsWith(`/${LOCAL_BUCKET}/${publicPrefix}`);
-    if (!signed && !publicRead) {
-      req.resume();
-      res
-        .writeHead(403, { 'content-type': 'application/xml' })
-        .end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
-      return;
-    }
-    // The Host header is passed on unchanged: a signed request's signature covers it.
-    const forward = httpRequest(
-      { host: '127.0.0.1', port: inner.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  await new Promise((resolve, reject) => {
-    gate.once('error', reject);
-    gate.listen(port, '127.0.0.1', resolve);
-  });
+  const gate = await startS3Gate({ port, targetPort: inner.port, bucket: LOCAL_BUCKET, publicPrefix, credentials });
   const server = {
     close: async () => {
       gate.closeAllConnections?.();
@@ -170,22 +150,47 @@ export async function createStateTable(client, name) {
 /** The worker function's name under serverless-offline (`<service>-<stage>-<function>`). */
 export const LOCAL_WORKER_FUNCTION = 'durable-image-api-local-runImageJob';
 
-/** dynalite (DynamoDB on loopback, in memory: quotas start fresh each run) with the state table created. */
-export async function startLocalDynamo({ port }) {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+/**
+ * dynalite (DynamoDB on loopback) with the state table, behind a gate that takes only calls signed with
+ * `credentials` and none from a web page. With `directory`, its data (jobs, quotas, idempotency records) is kept
+ * there between runs, like the images in .local/s3; without, it is in memory.
+ */
+export async function startLocalDynamo({ port, directory, credentials = FIXED_CREDENTIALS }) {
+  if (directory) await mkdir(directory, { recursive: true });
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(directory ? { path: directory } : {}) });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
+    server.listen(0, '127.0.0.1', resolve);
   });
-  const endpoint = `http://127.0.0.1:${server.address().port}`;
-  const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  await createStateTable(client, LOCAL_TABLE);
+  let gate;
+  try {
+    gate = await startPrivateGate({ port, targetPort: server.address().port, credentials });
+  } catch (error) {
+    await new Promise((resolve) => server.close(() => resolve()));
+    throw error;
+  }
+  const endpoint = `http://127.0.0.1:${gate.address().port}`;
+  const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials });
+  try {
+    await client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE }));
+  } catch (error) {
+    if (error?.name !== 'ResourceNotFoundException') throw error;
+    await createStateTable(client, LOCAL_TABLE);
+  }
   client.destroy();
-  return { server, endpoint, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    server,
+    endpoint,
+    close: async () => {
+      gate.closeAllConnections?.();
+      await new Promise((resolve) => gate.close(() => resolve()));
+      await new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 /** Environment of the `local` stage (serverless.yml `custom.runtimeEnvironment.local` reads these). */
-export function localEnvironment({ s3Endpoint, dynamoEndpoint, apiKey, base = process.env }) {
+export function localEnvironment({ s3Endpoint, dynamoEndpoint, apiKey, credentials = FIXED_CREDENTIALS, base = process.env }) {
   const useOpenAI = Boolean(base.OPENAI_API_KEY);
   return {
     ...base,
@@ -197,8 +202,8 @@ export function localEnvironment({ s3Endpoint, dynamoEndpoint, apiKey, base = pr
     API_KEY_HASHES: `local:${createHash('sha256').update(apiKey).digest('hex')}`,
     STATE_TABLE: LOCAL_TABLE,
     DYNAMODB_ENDPOINT: dynamoEndpoint,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_REGION: base.AWS_REGION ?? 'us-east-1',
   };
 }

@@ -18,6 +18,7 @@ import {
   startLocalS3,
 } from './local-env.mjs';
 import { configProblem } from './check-config.mjs';
+import { asyncInvoke, runCredentials, startPrivateGate } from './local-gate.mjs';
 
 // Whether the shell itself has the key (then a printed curl may use $LOCAL_API_KEY), before .env adds to it.
 const keyInShell = Boolean(process.env.LOCAL_API_KEY);
@@ -29,6 +30,10 @@ const s3Port = Number(process.env.S3_PORT ?? 4569);
 const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
 const dynamoPort = Number(process.env.DYNAMODB_PORT ?? 4570);
 const apiKey = process.env.LOCAL_API_KEY || DEFAULT_LOCAL_API_KEY;
+// Jobs, quotas and idempotency records are kept here between runs, as the images are in .local/s3.
+const stateDir = process.env.LOCAL_STATE_DIR || `${ROOT}.local/dynamodb`;
+// This run's AWS secret: the local S3, DynamoDB and Lambda ports take only calls signed with it.
+const credentials = runCredentials();
 const READY_TIMEOUT_MS = 120_000;
 const OFFLINE_STOP_TIMEOUT_MS = 10_000;
 const startedAt = Date.now();
@@ -43,19 +48,37 @@ if (problem) {
 }
 
 const { server: s3, endpoint } = await onFreePort('npm start', 'S3_PORT', s3Port, () =>
-  startLocalS3({ port: s3Port, ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}) }),
+  startLocalS3({ port: s3Port, credentials, ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}) }),
 );
-const dynamo = await onFreePort('npm start', 'DYNAMODB_PORT', dynamoPort, () => startLocalDynamo({ port: dynamoPort }));
-const env = localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey });
-// serverless-offline listens on an internal port behind a small front door on PORT (see below).
+const dynamo = await onFreePort('npm start', 'DYNAMODB_PORT', dynamoPort, () =>
+  startLocalDynamo({ port: dynamoPort, credentials, directory: stateDir }),
+);
+const env = localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey, credentials });
+// serverless-offline listens on internal ports: its API behind the front door on PORT (see below), its Lambda
+// invoke API behind a gate on LAMBDA_PORT that takes only this run's signed calls and runs Event invocations as
+// Lambda does (local-gate.mjs).
 const offlinePort = await freePort();
+const offlineLambdaPort = await freePort();
 env.PORT = String(offlinePort);
-env.LAMBDA_PORT = String(lambdaPort);
+env.LAMBDA_PORT = String(offlineLambdaPort);
+const invoker = asyncInvoke({ targetPort: offlineLambdaPort });
+const lambdaGate = await onFreePort('npm start', 'LAMBDA_PORT', lambdaPort, () =>
+  startPrivateGate({ port: lambdaPort, targetPort: offlineLambdaPort, credentials, handle: invoker.handle }),
+);
 // Jobs run as in AWS: the API invokes the worker asynchronously, here through serverless-offline's invoke port.
 // LOCAL_WORKER=off runs them inline in the API function instead (the single-function mode of `invoke local`).
 const useWorker = process.env.LOCAL_WORKER !== 'off';
 env.WORKER_FUNCTION_NAME = useWorker ? LOCAL_WORKER_FUNCTION : '';
 env.LAMBDA_ENDPOINT = useWorker ? `http://127.0.0.1:${lambdaPort}` : '';
+
+// Until serverless-offline says it is ready, the front door answers 503 with Retry-After (a browser or script that
+// comes early retries; a 502 would read as a broken service).
+let ready = false;
+const STARTING_RETRY_AFTER_S = 2;
+const starting = (res) =>
+  res
+    .writeHead(503, { 'content-type': 'application/json', 'retry-after': String(STARTING_RETRY_AFTER_S) })
+    .end(JSON.stringify({ error: { code: 'service_starting', message: 'The local API is starting; retry in a moment.', requestId: 'local' } }));
 
 /**
  * The front door on PORT, in front of serverless-offline: it passes everything through, except that it gives a
@@ -63,6 +86,11 @@ env.LAMBDA_ENDPOINT = useWorker ? `http://127.0.0.1:${lambdaPort}` : '';
  * invent `application/json` for it, where API Gateway passes no Content-Type and the API answers 415.
  */
 const frontDoor = createHttpServer((req, res) => {
+  if (!ready) {
+    req.resume();
+    starting(res);
+    return;
+  }
   const headers = { ...req.headers };
   const hasBody = Number(headers['content-length'] ?? 0) > 0 || headers['transfer-encoding'] !== undefined;
   if (hasBody && headers['content-type'] === undefined) headers['content-type'] = 'application/octet-stream';
@@ -71,7 +99,7 @@ const frontDoor = createHttpServer((req, res) => {
     answer.pipe(res);
   });
   forward.on('error', () => {
-    if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end('{"error":{"code":"internal_error","message":"The local API is not up yet.","requestId":"local"}}');
+    if (!res.headersSent) starting(res);
     else res.destroy();
   });
   req.pipe(forward);
@@ -114,12 +142,16 @@ async function stop(code) {
   signalOffline('SIGTERM');
   const killTimer = setTimeout(() => signalOffline('SIGKILL'), OFFLINE_STOP_TIMEOUT_MS);
   frontDoor.closeAllConnections();
+  invoker.stop();
+  lambdaGate.closeAllConnections();
   await Promise.all([
     offlineGone,
     s3.close().catch(() => undefined),
-    dynamo.close(),
     new Promise((resolve) => frontDoor.close(resolve)),
+    new Promise((resolve) => lambdaGate.close(resolve)),
   ]);
+  // After serverless-offline: a worker still writing would otherwise meet a closed database.
+  await dynamo.close();
   clearTimeout(killTimer);
   // Children of serverless-offline (worker runtimes) share its group; make sure none outlives it.
   signalOffline('SIGKILL');
@@ -134,20 +166,38 @@ const readyTimer = setTimeout(() => {
   void stop(1);
 }, READY_TIMEOUT_MS);
 
+// serverless-offline's own start-up lines name its internal ports ("Server ready: http://127.0.0.1:<internal>", a
+// route box): a newcomer would use the wrong address. Its standard output is held back until it is ready, and
+// shown only if it stops before; after that, no line naming an internal port is passed on.
 let announced = false;
-const relay = (stream, target) => {
+let held = '';
+const internalAddress = new RegExp(`(127\\.0\\.0\\.1|localhost):(${offlinePort}|${offlineLambdaPort})\\b`);
+const relay = (stream, target, { holdUntilReady }) => {
   stream.setEncoding('utf8');
+  let partial = '';
   stream.on('data', (text) => {
-    target.write(text);
-    if (!announced && /Server ready:/.test(text)) {
-      announced = true;
-      clearTimeout(readyTimer);
-      announce();
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!announced && /Server ready:/.test(line)) {
+        announced = true;
+        ready = true;
+        held = '';
+        clearTimeout(readyTimer);
+        announce();
+      } else if (!announced && holdUntilReady) {
+        held += `${line}\n`;
+      } else if (!internalAddress.test(line)) {
+        target.write(`${line}\n`);
+      }
     }
   });
 };
-relay(offline.stdout, process.stdout);
-relay(offline.stderr, process.stderr);
+relay(offline.stdout, process.stdout, { holdUntilReady: true });
+relay(offline.stderr, process.stderr, { holdUntilReady: false });
+offline.on('exit', () => {
+  if (!announced && held) process.stderr.write(held);
+});
 
 function announce() {
   // `openai` is the older name of `live`: each model goes to the provider its name says.
@@ -168,7 +218,7 @@ function announce() {
 durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
   page         http://127.0.0.1:${port}/  (the Generate page)
   API          http://127.0.0.1:${port}/images  (POST, GET; GET/DELETE /images/<id>; contract at /openapi.json)
-  quotas       ${env.DAILY_IMAGE_LIMIT || 50} images/day per caller (local DynamoDB at ${dynamo.endpoint}, in memory)
+  quotas       ${env.DAILY_IMAGE_LIMIT || 50} images/day per caller (local DynamoDB; jobs and quotas kept in ${process.env.LOCAL_STATE_DIR || '.local/dynamodb'})
   image store  ${endpoint}/${env.IMAGE_BUCKET}/images/...  (local S3, files in ${process.env.LOCAL_S3_DIR ?? '.local/s3'})
   provider     ${provider}${env.OFFLINE_DELAY_MS ? ` (takes ${env.OFFLINE_DELAY_MS} ms per image)` : ''}
   worker       ${useWorker ? `${LOCAL_WORKER_FUNCTION} (asynchronous invoke on port ${lambdaPort})` : 'none: jobs run inline in the API function (LOCAL_WORKER=off)'}

@@ -45,6 +45,19 @@ const ROUTES = [
 const PAGE_PATHS = new Set(['/', '/app.js', '/app.css']);
 
 /**
+ * The page's Permissions-Policy: every powerful feature off, naming only features browsers recognise. middy's
+ * default list also names retired and proposed ones (battery, document-domain, web-share, ...), which Chromium
+ * reports as 15 console errors on every load; its options merge into that list and cannot remove from it. JSON
+ * answers are no documents and need none.
+ */
+const PAGE_PERMISSIONS_POLICY = [
+  'accelerometer', 'autoplay', 'camera', 'clipboard-read', 'clipboard-write', 'display-capture', 'encrypted-media',
+  'fullscreen', 'gamepad', 'geolocation', 'gyroscope', 'hid', 'idle-detection', 'keyboard-map', 'magnetometer',
+  'microphone', 'midi', 'payment', 'picture-in-picture', 'publickey-credentials-get', 'screen-wake-lock', 'serial',
+  'sync-xhr', 'usb', 'xr-spatial-tracking',
+].map((feature) => `${feature}=()`).join(', ');
+
+/**
  * The contract (openapi.yaml, bundled as JSON), loaded and serialised on its first request: as a lazily loaded
  * module its 12 KB object literal is not compiled by every cold start (README "Performance").
  */
@@ -202,6 +215,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
         // Images come from the image origin as plain <img> loads (no CORS needed, whatever origins CloudFront
         // allows); require-corp would block them, and the page needs no cross-origin isolation.
         headers['Cross-Origin-Embedder-Policy'] = 'unsafe-none';
+        headers['Permissions-Policy'] = PAGE_PERMISSIONS_POLICY;
       }
     },
   };
@@ -263,7 +277,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     // headers are added to it, and only then does the logger drop this request's keys.
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(pageHeaders)
-    .use(httpSecurityHeaders())
+    .use(httpSecurityHeaders({ permissionsPolicy: false }))
     .use(errorResponse({ log: logger, metrics: deps.metrics }))
     .use(httpHeaderNormalizer())
     .use({

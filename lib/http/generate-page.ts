@@ -57,9 +57,10 @@ export function pageHtml(options: PageOptions): string {
   <p><button id="generate-button" type="submit">Generate</button></p>
 </form>
 <p id="status" role="status" aria-live="polite"></p>
+<p id="elapsed" aria-hidden="true" hidden></p>
 <p id="error" role="alert" hidden></p>
 <section id="result" aria-labelledby="result-title" hidden>
-  <h2 id="result-title">Your image</h2>
+  <h2 id="result-title" tabindex="-1">Your image</h2>
   <figure><img id="image" alt=""><figcaption id="details"></figcaption></figure>
 </section>
 <section aria-labelledby="recent-title">
@@ -82,7 +83,8 @@ input,textarea,select{font:inherit;width:100%;box-sizing:border-box;padding:.5re
 small{color:#4a5563}
 .row{display:grid;grid-template-columns:repeat(4,1fr);gap:.75rem}
 button{font:inherit;padding:.6rem 1.2rem;border-radius:.375rem;border:1px solid #1d4ed8;background:#1d4ed8;color:#fff;cursor:pointer}
-button[disabled]{opacity:.6;cursor:progress}
+button[aria-disabled=true]{opacity:.6;cursor:progress}
+#elapsed{color:#4a5563;margin-top:-.5rem}
 button.secondary{background:#fff;color:#1d4ed8}
 :focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 #error{color:#9f1239;background:#ffe4e6;padding:.75rem;border-radius:.375rem}
@@ -108,6 +110,9 @@ export const PAGE_SCRIPT = `'use strict';
   var image = document.getElementById('image');
   var details = document.getElementById('details');
   var recent = document.getElementById('recent');
+  var elapsed = document.getElementById('elapsed');
+  var resultTitle = document.getElementById('result-title');
+  var busy = false;
   var selects = { model: document.getElementById('model'), size: document.getElementById('size'), quality: document.getElementById('quality'), format: document.getElementById('format') };
   var MAX_POLL_MS = 10 * 60 * 1000;
   // How long the API may hold a request before answering 202 (Prefer: wait); ?wait=N on the page's URL changes it.
@@ -156,7 +161,8 @@ export const PAGE_SCRIPT = `'use strict';
     provider_timeout: 'The image took too long to generate. Try again, or choose a lower quality.',
     invalid_request: 'The request is not valid.',
     payload_too_large: 'The prompt is too long.',
-    generation_interrupted: 'The generation was interrupted. It was not charged twice; try again.'
+    generation_interrupted: 'The generation was interrupted. It was not charged twice; try again.',
+    service_starting: 'The local API is still starting; try again in a moment.'
   };
   function describe(status, body, response) {
     var error = (body && body.error) || {};
@@ -185,19 +191,31 @@ export const PAGE_SCRIPT = `'use strict';
   async function generate(event) {
     event.preventDefault();
     showError('');
+    if (busy) return;
     if (keyInput.value.trim() === '') { showError('Enter your API key first.'); keyInput.focus(); return; }
     if (promptInput.value.trim() === '') { showError('Describe the image in the prompt first.'); promptInput.focus(); return; }
     sessionStorage.setItem('durable-image-api-key', keyInput.value.trim());
     var body = { prompt: promptInput.value };
     ['model', 'size', 'quality', 'format'].forEach(function (name) { if (selects[name].value && !selects[name].disabled) body[name] = selects[name].value; });
-    button.disabled = true;
+    // Busy, not disabled: a disabled button loses the keyboard focus (it would drop to the top of the page).
+    busy = true;
+    button.setAttribute('aria-disabled', 'true');
     say('Generating your image...');
+    // The time since Generate was pressed, every second, beside the status (not in it: a live region that
+    // changed every second would be read out every second).
+    var pressed = Date.now();
+    function tick() { elapsed.textContent = Math.floor((Date.now() - pressed) / 1000) + ' s since you pressed Generate'; }
+    tick();
+    elapsed.hidden = false;
+    var ticker = setInterval(tick, 1000);
+    var lastSaid = '';
     try {
       var response = await fetch(API + '/images', { method: 'POST', headers: headers({ 'content-type': 'application/json', prefer: 'wait=' + WAIT_SECONDS }), body: JSON.stringify(body) });
       var resource = await readJson(response);
       var started = Date.now();
       while (response.status === 202 && Date.now() - started < MAX_POLL_MS) {
-        say('Still generating (' + resource.status + ', ' + Math.round((Date.now() - started) / 1000) + ' s)...');
+        var now = resource.status === 'queued' ? 'Still generating: waiting for a worker to start...' : 'Still generating: the image is being made...';
+        if (now !== lastSaid) { say(now); lastSaid = now; }
         await sleep(1000 * Math.max(1, Number(response.headers.get('retry-after')) || 5));
         response = await fetch(API + '/images/' + encodeURIComponent(resource.id), { headers: headers() });
         resource = await readJson(response);
@@ -206,6 +224,8 @@ export const PAGE_SCRIPT = `'use strict';
       if (response.ok && resource && resource.status === 'succeeded') {
         show(resource);
         say('Your image is ready.');
+        // To the new image, where the user goes next (the status above is announced as well).
+        resultTitle.focus();
         loadRecent();
       } else if (response.ok && resource && resource.status === 'failed') {
         say('');
@@ -218,7 +238,10 @@ export const PAGE_SCRIPT = `'use strict';
       say('');
       showError('The service could not be reached. Check your connection and try again.');
     } finally {
-      button.disabled = false;
+      clearInterval(ticker);
+      elapsed.hidden = true;
+      busy = false;
+      button.removeAttribute('aria-disabled');
     }
   }
   form.addEventListener('submit', generate);
@@ -247,7 +270,11 @@ export const PAGE_SCRIPT = `'use strict';
       remove.addEventListener('click', async function () {
         var answer = await fetch(API + '/images/' + encodeURIComponent(item.id), { method: 'DELETE', headers: headers() });
         if (answer.status === 204 || answer.status === 404) {
+          // Focus goes to the next image's Delete (or the previous one's, or Refresh), not back to the page top.
+          var neighbour = entry.nextElementSibling || entry.previousElementSibling;
+          var next = neighbour && neighbour.querySelector('button');
           entry.remove();
+          (next || document.getElementById('refresh')).focus();
           if (image.src === item.url) { result.hidden = true; image.removeAttribute('src'); }
           say('Image deleted.');
         } else {

@@ -15,13 +15,18 @@ const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 let stack: Awaited<ReturnType<typeof startStackProcess>>;
 let browser: Browser;
 let page: Page;
+/** Everything the page logged to the browser's console. */
+const consoleMessages: string[] = [];
+/** The id (or, for a list button, the label) of the element with the keyboard focus. */
+const focused = (): Promise<unknown> =>
+  page.evaluate("document.activeElement && (document.activeElement.id || document.activeElement.getAttribute('aria-label') || document.activeElement.tagName)");
 
 beforeAll(async () => {
   // Both are started at once; whichever fails, what did start is kept so that afterAll stops it (a stack left
   // running would keep rebuilding .esbuild from the sources it watches).
   const [started, launched] = await Promise.allSettled([
-    // A short delay so the page shows its progress; the image arrives within the page's wait.
-    startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '800' } }),
+    // A delay so the page shows its progress for a few seconds; the image arrives within the page's wait.
+    startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '2500' } }),
     (async () => chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true }))(),
   ]);
   if (started.status === 'fulfilled') stack = started.value;
@@ -29,6 +34,7 @@ beforeAll(async () => {
   if (started.status === 'rejected') throw started.reason;
   if (launched.status === 'rejected') throw launched.reason;
   page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  page.on('console', (message) => consoleMessages.push(message.text()));
   await page.goto(`http://127.0.0.1:${stack.ports.api}/`);
 }, 130_000);
 
@@ -47,6 +53,10 @@ describe('the Generate page', () => {
     await expect(page.getByLabel('Model').locator('option').allTextContents()).resolves.toEqual(['gpt-image-2']);
   });
 
+  it('loads without Permissions-Policy errors in the console (only features the browser knows)', () => {
+    expect(consoleMessages.filter((text) => /Permissions-Policy/i.test(text))).toEqual([]);
+  });
+
   it('shows a clear message for a wrong key', async () => {
     await page.getByLabel('API key').fill('not-the-key');
     await page.getByLabel('Prompt').fill('a red fox in the snow');
@@ -54,6 +64,8 @@ describe('the Generate page', () => {
     const alert = page.getByRole('alert');
     await alert.waitFor({ state: 'visible' });
     await expect(alert.textContent()).resolves.toContain('API key');
+    // The keyboard focus stays on the button (a disabled button would have dropped it to the page top).
+    await expect(focused()).resolves.toBe('generate-button');
   });
 
   it('generates an image, shows it from its permanent URL, and lists it', async () => {
@@ -65,6 +77,8 @@ describe('the Generate page', () => {
     await page.keyboard.press('Enter');
     // Assess
     await page.getByRole('status').filter({ hasText: 'Your image is ready.' }).waitFor({ timeout: 30_000 });
+    // The focus moves to the new image's heading, where the user goes next.
+    await expect(focused()).resolves.toBe('result-title');
     const image = page.getByRole('img', { name: /^Generated image: a lighthouse/ });
     await image.waitFor();
     // Loaded and decoded by the browser (no DOM types in this project: the element is read structurally).
@@ -86,7 +100,11 @@ describe('the Generate page', () => {
     await page.getByLabel('Prompt').fill('a heron in the reeds, ink');
     await page.getByRole('button', { name: 'Generate' }).click();
     await page.getByRole('status').filter({ hasText: /^Still generating/ }).waitFor({ timeout: 10_000 });
+    // The time counts from the press, every second, beside the status (which says what is happening, no numbers).
+    await page.locator('#elapsed').filter({ hasText: /^2 s since you pressed Generate$/ }).waitFor({ timeout: 5_000 });
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Still generating: (waiting for a worker to start|the image is being made)\.\.\.$/);
     await page.getByRole('status').filter({ hasText: 'Your image is ready.' }).waitFor({ timeout: 30_000 });
+    await expect(page.locator('#elapsed').isHidden()).resolves.toBe(true);
     await page.getByRole('img', { name: /^Generated image: a heron/ }).waitFor();
   }, 45_000);
 
@@ -97,5 +115,7 @@ describe('the Generate page', () => {
     await remove.first().click();
     await page.getByRole('status').filter({ hasText: 'Image deleted.' }).waitFor();
     await expect(remove.count()).resolves.toBe(before - 1);
+    // The focus goes to the next image's Delete button, not back to the top of the page.
+    await expect(focused()).resolves.toMatch(/^Delete image /);
   });
 });

@@ -2,15 +2,35 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { LOCAL_BUCKET, LOCAL_WORKER_FUNCTION } from '../../scripts/local-env.mjs';
 import { startStackProcess } from '../../scripts/stack-process.mjs';
 import { checkContract, openApiDocument } from '../support/contract.js';
 import { freePort, isListening, run } from '../support/processes.js';
 
 const API_KEY = 'e2e-local-key-0123456789';
+// The secret the stack's S3, DynamoDB and Lambda ports check signatures against (new on each run by default).
+const LOCAL_SECRET = 'e2e-local-aws-secret';
 
 let stack: Awaited<ReturnType<typeof startStackProcess>>;
 let s3Dir: string;
+/** The first answer of the API port while the stack was starting. */
+let earlyAnswer: { status: number; retryAfter: string | null; body: string } | undefined;
+
+/** Polls the API port from the moment the process is spawned until something answers. */
+async function firstAnswer(port: number): Promise<void> {
+  for (let tries = 0; tries < 600 && earlyAnswer === undefined; tries += 1) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/images`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      earlyAnswer = { status: response.status, retryAfter: response.headers.get('retry-after'), body: await response.text() };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
 
 beforeAll(async () => {
   // Exactly what `npm start` runs, on free ports and a throw-away S3 directory, with no OpenAI key.
@@ -19,7 +39,8 @@ beforeAll(async () => {
   stack = await startStackProcess({
     apiKey: API_KEY,
     env: { OPENAI_API_KEY: '' },
-    dotEnv: 'OFFLINE_DELAY_MS=1500\nPROMPT_MAX_CHARS=200\n',
+    dotEnv: `OFFLINE_DELAY_MS=1500\nPROMPT_MAX_CHARS=200\nLOCAL_AWS_SECRET_ACCESS_KEY=${LOCAL_SECRET}\n`,
+    whileStarting: (ports: { api: number }) => firstAnswer(ports.api),
   });
   s3Dir = await mkdtemp(join(tmpdir(), 'dia-e2e-invoke-s3-'));
 }, 130_000);
@@ -54,6 +75,21 @@ describe('npm start: the local stack over HTTP', () => {
     expect(stack.output()).toContain('-H "Authorization: Bearer $LOCAL_API_KEY"');
     expect(stack.output()).not.toContain("'Authorization: Bearer $LOCAL_API_KEY'");
     expect(stack.output()).toMatch(/API key {6}from LOCAL_API_KEY\n/);
+  });
+
+  it('prints only the addresses a caller should use, not serverless-offline\'s internal ones', () => {
+    const printed = stack.output();
+    const ports = new Set([...printed.matchAll(/(?:127\.0\.0\.1|localhost):(\d+)/g)].map((m) => Number(m[1])));
+    expect(ports.size).toBeGreaterThan(0);
+    expect([...ports].filter((port) => !Object.values(stack.ports).includes(port))).toEqual([]);
+    expect(printed).not.toContain('Server ready');
+    expect(printed).not.toMatch(/[┌│└]/);
+  });
+
+  it('answers 503 with Retry-After, not 502, while it is starting', () => {
+    expect(earlyAnswer?.status).toBe(503);
+    expect(Number(earlyAnswer?.retryAfter)).toBeGreaterThan(0);
+    expect(JSON.parse(earlyAnswer?.body ?? '{}')).toMatchObject({ error: { code: 'service_starting' } });
   });
 
   it('answers 201 with a URL that serves the same bytes with the right content type', async () => {
@@ -165,6 +201,133 @@ describe('npm start: the local stack over HTTP', () => {
     expect(a?.error.requestId).not.toBe('offlineContext_resourceId');
   });
 
+});
+
+describe('npm start: the local S3, DynamoDB and Lambda ports are no door into the developer\'s key', () => {
+  const credentials = (secretAccessKey: string) => ({ accessKeyId: 'S3RVER', secretAccessKey });
+  const local = (port: number, secret: string) => ({
+    region: 'us-east-1',
+    endpoint: `http://127.0.0.1:${port}`,
+    credentials: credentials(secret),
+    maxAttempts: 1,
+  });
+  const fromPage = (url: string, init: RequestInit = {}): Promise<Response> =>
+    fetch(url, { ...init, headers: { origin: 'https://some-page.example', 'content-type': 'text/plain', ...init.headers } });
+
+  it('local S3: anonymous callers may only read images/; a wrong signature is refused', async () => {
+    const s3 = `http://127.0.0.1:${stack.ports.s3}/${LOCAL_BUCKET}`;
+    const created = await postImage(JSON.stringify({ prompt: 'a moth on a lamp' }));
+    const { id, url } = (await created.json()) as { id: string; url: string };
+    expect((await fromPage(url)).status).toBe(200);
+    const refused = [
+      await fromPage(`${s3}/`), // bucket listing
+      await fromPage(`${s3}/?list-type=2&X-Amz-Signature=${'0'.repeat(64)}`), // a signature parameter alone
+      await fromPage(`${s3}/images/..%2Frecords%2F${id}.json`), // out of the public prefix once decoded
+      await fromPage(`${s3}/images/page.html`, { method: 'PUT', body: '<script>alert(1)</script>', headers: { 'content-type': 'text/html' } }),
+      await fromPage(url, { method: 'DELETE' }),
+    ];
+    expect(refused.map((response) => response.status)).toEqual([403, 403, 403, 403, 403]);
+    expect(refused.map((response) => response.headers.get('access-control-allow-origin'))).toEqual([null, null, null, null, null]);
+    expect((await fetch(url)).status).toBe(200); // the DELETE did nothing
+
+    const wrong = new S3Client({ ...local(stack.ports.s3, 'not-this-run'), forcePathStyle: true });
+    await expect(wrong.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    await expect(wrong.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: `records/${id}.json` }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 403 },
+    });
+    const right = new S3Client({ ...local(stack.ports.s3, LOCAL_SECRET), forcePathStyle: true });
+    const listed = await right.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET, Prefix: 'images/' }));
+    expect(listed.Contents?.some((object) => object.Key?.includes(id))).toBe(true);
+    wrong.destroy();
+    right.destroy();
+  });
+
+  it('local DynamoDB: no request from a page, no preflight, no call without this run\'s signature', async () => {
+    const dynamo = `http://127.0.0.1:${stack.ports.dynamo}/`;
+    const preflight = await fetch(dynamo, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://some-page.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-amz-target' },
+    });
+    expect(preflight.status).toBe(403);
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    const put = await fromPage(dynamo, {
+      method: 'POST',
+      headers: { 'x-amz-target': 'DynamoDB_20120810.PutItem' },
+      body: JSON.stringify({ TableName: 'local-state', Item: { pk: { S: 'job#planted' }, status: { S: 'queued' } } }),
+    });
+    expect(put.status).toBe(403);
+    const wrong = new DynamoDBClient(local(stack.ports.dynamo, 'not-this-run'));
+    await expect(wrong.send(new ListTablesCommand({}))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    const right = new DynamoDBClient(local(stack.ports.dynamo, LOCAL_SECRET));
+    expect((await right.send(new ListTablesCommand({}))).TableNames).toEqual(['local-state']);
+    wrong.destroy();
+    right.destroy();
+  });
+
+  it('local Lambda: a page cannot invoke the worker, nor a caller without this run\'s signature', async () => {
+    const invocations = `http://127.0.0.1:${stack.ports.lambda}/2015-03-31/functions/${LOCAL_WORKER_FUNCTION}/invocations`;
+    const fromAPage = await fromPage(invocations, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: '{"id":"AAAAAAAAAAAAAAAAAAAAAA"}' });
+    expect(fromAPage.status).toBe(403);
+    expect(fromAPage.headers.get('access-control-allow-origin')).toBeNull();
+    const wrong = new LambdaClient(local(stack.ports.lambda, 'not-this-run'));
+    await expect(
+      wrong.send(new InvokeCommand({ FunctionName: LOCAL_WORKER_FUNCTION, InvocationType: 'Event', Payload: Buffer.from('{}') })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    wrong.destroy();
+  });
+
+  it('survives a duplicate worker event for a running job (JobBusyError), and Lambda-like retries it', async () => {
+    const accepted = await postImage(JSON.stringify({ prompt: 'a kettle, twice' }), { prefer: 'respond-async' });
+    const { id } = (await accepted.json()) as { id: string };
+    const status = async (): Promise<string> =>
+      ((await (await fetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as { status: string }).status;
+    for (let polls = 0; polls < 100 && (await status()) !== 'running'; polls += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Act: the same event again while the first worker holds the job, as Lambda may deliver it.
+    const lambda = new LambdaClient(local(stack.ports.lambda, LOCAL_SECRET));
+    const duplicate = await lambda.send(
+      new InvokeCommand({ FunctionName: LOCAL_WORKER_FUNCTION, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ id })) }),
+    );
+    lambda.destroy();
+    // Assess
+    expect(duplicate.StatusCode).toBe(202);
+    for (let polls = 0; polls < 100 && (await status()) !== 'succeeded'; polls += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await status()).toBe('succeeded');
+    expect(stack.output()).toMatch(/local Lambda: durable-image-api-local-runImageJob failed; retrying the event in 60 s, as Lambda would: .*JobBusyError/);
+    expect((await postImage(JSON.stringify({ prompt: 'still up' }))).status).toBe(201);
+  }, 30_000);
+});
+
+describe('npm start: local state across restarts', () => {
+  it('still knows an image after a restart on the same .local files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dia-restart-'));
+    const options = { apiKey: API_KEY, env: { OPENAI_API_KEY: '' }, dir };
+    const first = await startStackProcess(options);
+    const created = await fetch(`http://127.0.0.1:${first.ports.api}/images`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'a stone that stays' }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    await first.stop();
+    // Act
+    const second = await startStackProcess(options);
+    try {
+      const again = await fetch(`http://127.0.0.1:${second.ports.api}/images/${id}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      // Assess: the job and the quota it used are still there.
+      expect(again.status).toBe(200);
+      expect(await again.json()).toMatchObject({ id, status: 'succeeded' });
+      const next = await fetch(`http://127.0.0.1:${second.ports.api}/images`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'the second stone' }),
+      });
+      expect(next.headers.get('ratelimit-remaining')).toBe('48');
+    } finally {
+      await second.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });
 
 describe('a bad configuration value', () => {

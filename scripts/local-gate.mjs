@@ -1,0 +1,240 @@
+// The gates in front of the local stack's S3, DynamoDB and Lambda servers. s3rver, dynalite and serverless-offline's
+// invoke port check no signature and answer browsers' CORS requests, so a web page the developer visits could
+// otherwise read private records or queue a job on the developer's provider key. Each gate lets through what the
+// deployed service would: requests signed (AWS Signature Version 4) with this run's own secret, and, for S3 only,
+// anonymous GET/HEAD of the public prefix as CloudFront serves it.
+//
+// Signatures are checked by signing the same request again with the AWS SDK's own signer (@smithy/signature-v4),
+// not by a second implementation of SigV4.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, request as httpRequest } from 'node:http';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+/** AWS accepts a signed request up to 15 minutes either side of its clock. */
+const MAX_CLOCK_SKEW_MS = 15 * 60_000;
+/** The largest body a gate buffers to hash it: DynamoDB's request limit is 16 MB, Lambda's payload 6 MB. */
+export const MAX_SIGNED_BODY_BYTES = 16 * 1024 * 1024;
+
+const AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
+
+/**
+ * Credentials for one local run: s3rver only knows the access key id `S3RVER`, and checks no V4 signature; the
+ * gates check it against this secret, new on every run unless LOCAL_AWS_SECRET_ACCESS_KEY sets one (to call the
+ * local ports with the AWS CLI).
+ */
+export const runCredentials = (env = process.env) => ({
+  accessKeyId: 'S3RVER',
+  secretAccessKey: env.LOCAL_AWS_SECRET_ACCESS_KEY || randomBytes(24).toString('base64url'),
+});
+
+const sha256 = Hash.bind(null, 'sha256');
+
+/**
+ * Whether `req` carries a valid SigV4 Authorization header made with `credentials`. `body` is the request body when
+ * the signature covers it (no `x-amz-content-sha256` header), else undefined. Query-string (presigned) signatures
+ * are not accepted: nothing in the service presigns.
+ */
+export async function verifySignature(req, body, credentials, now = Date.now()) {
+  const match = AUTHORIZATION.exec(req.headers.authorization ?? '');
+  if (!match) return false;
+  const [, accessKeyId, day, region, service, signedHeaderList, signature] = match;
+  if (accessKeyId !== credentials.accessKeyId) return false;
+  const amzDate = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(req.headers['x-amz-date'] ?? '');
+  if (!amzDate || `${amzDate[1]}${amzDate[2]}${amzDate[3]}` !== day) return false;
+  const signingDate = new Date(Date.UTC(+amzDate[1], +amzDate[2] - 1, +amzDate[3], +amzDate[4], +amzDate[5], +amzDate[6]));
+  if (Math.abs(now - signingDate.getTime()) > MAX_CLOCK_SKEW_MS) return false;
+
+  const signedHeaders = signedHeaderList.split(';');
+  if (!signedHeaders.includes('host')) return false;
+  const headers = {};
+  for (const name of signedHeaders) {
+    const value = req.headers[name];
+    if (value === undefined) return false;
+    headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const url = new URL(req.url ?? '/', 'http://local');
+  const query = {};
+  for (const [key, value] of url.searchParams) {
+    const seen = query[key];
+    query[key] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  // S3 signs its path as sent; every other service escapes it once more (the SDK's `uriEscapePath`).
+  const isS3 = service === 's3';
+  const signer = new SignatureV4({ credentials, region, service, sha256, uriEscapePath: !isS3, applyChecksum: isS3 });
+  const rawPath = (req.url ?? '/').split('?')[0];
+  const resigned = await signer.sign(
+    { method: req.method, protocol: 'http:', hostname: '127.0.0.1', path: rawPath, query, headers, body },
+    { signingDate, signableHeaders: new Set(signedHeaders) },
+  );
+  const expected = AUTHORIZATION.exec(resigned.headers.authorization)?.[6];
+  return expected !== undefined && timingSafeEqual(Buffer.from(expected), Buffer.from(signature));
+}
+
+const refuse = (res, status, contentType, body) => {
+  res.writeHead(status, { 'content-type': contentType, connection: 'close' }).end(body);
+};
+const s3Denied = (res) =>
+  refuse(res, 403, 'application/xml', '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+const awsDenied = (res, message) =>
+  refuse(res, 403, 'application/x-amz-json-1.0', JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', message }));
+
+/** Reads a body of at most `limit` bytes; undefined when it is longer. */
+async function readBody(req, limit) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function forward(req, res, targetPort, body) {
+  const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
+  upstream.on('error', () => res.destroy());
+  if (body === undefined) req.pipe(upstream);
+  else upstream.end(body);
+}
+
+/**
+ * Whether the S3 key path `pathname` (as received, escaped) is under `/<bucket>/<prefix>` once decoded, with no
+ * dot segments: `images/..%2Frecords%2Fx` is not under `images/`.
+ */
+export function isPublicPath(pathname, bucket, prefix) {
+  let decoded;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    return false;
+  }
+  if (!decoded.startsWith(`/${bucket}/${prefix}`) || decoded.includes('\\')) return false;
+  return !decoded.split('/').some((segment) => segment === '.' || segment === '..');
+}
+
+async function listen(server, port) {
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  return server;
+}
+
+/**
+ * The S3 gate: signed calls (the service's own) pass to s3rver; an anonymous request may only GET or HEAD an
+ * object under the public prefix, with no query string (CloudFront forwards none), or ask a CORS preflight for
+ * one. Everything else is 403 AccessDenied with no CORS headers.
+ */
+export async function startS3Gate({ port, targetPort, bucket, publicPrefix, credentials }) {
+  const gate = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://local');
+      if (req.headers.authorization !== undefined) {
+        // The signature covers x-amz-content-sha256 (which the SDK always sends to S3), not the streamed body.
+        if (req.headers['x-amz-content-sha256'] === undefined || !(await verifySignature(req, undefined, credentials))) {
+          req.resume();
+          return s3Denied(res);
+        }
+        return forward(req, res, targetPort);
+      }
+      const anonymous =
+        ['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? '') && url.search === '' && isPublicPath(url.pathname, bucket, publicPrefix);
+      if (!anonymous) {
+        req.resume();
+        return s3Denied(res);
+      }
+      forward(req, res, targetPort);
+    } catch {
+      res.destroy();
+    }
+  });
+  return listen(gate, port);
+}
+
+/**
+ * The gate of a port only the stack's own functions call (DynamoDB, the Lambda invoke API): no request from a
+ * browser (anything with an Origin header, any CORS preflight), and only requests signed with this run's secret.
+ * `handle(req, res, body)` serves what passes; by default it forwards to `targetPort`.
+ *
+ * @param {{ port: number, targetPort: number, credentials: { accessKeyId: string, secretAccessKey: string },
+ *   handle?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: Buffer) => unknown }} options
+ */
+export async function startPrivateGate({ port, targetPort, credentials, handle = (req, res, body) => forward(req, res, targetPort, body) }) {
+  const gate = createServer(async (req, res) => {
+    try {
+      if (req.method === 'OPTIONS' || req.headers.origin !== undefined) {
+        req.resume();
+        return awsDenied(res, 'This local port takes no requests from web pages.');
+      }
+      const body = await readBody(req, MAX_SIGNED_BODY_BYTES);
+      if (body === undefined) return awsDenied(res, 'Request body too large.');
+      // The signature covers x-amz-content-sha256 when it is sent (newer SDKs do): the body must match it.
+      const declared = req.headers['x-amz-content-sha256'];
+      const bodyMatches = declared === undefined || declared === createHash('sha256').update(body).digest('hex');
+      if (!bodyMatches || !(await verifySignature(req, body, credentials))) return awsDenied(res, 'The request is not signed with this local run\'s credentials.');
+      await handle(req, res, body);
+    } catch {
+      res.destroy();
+    }
+  });
+  return listen(gate, port);
+}
+
+/**
+ * Serves the Lambda invoke API like Lambda does for asynchronous invocations: `X-Amz-Invocation-Type: Event` is
+ * answered 202 at once and the function runs afterwards; a function error is retried after `retryDelaysMs` (Lambda
+ * retries an asynchronous event twice, about 1 and 2 minutes later), then dropped with one log line.
+ * serverless-offline itself runs an Event invocation without catching its error, which ends the whole process.
+ */
+export function asyncInvoke({ targetPort, retryDelaysMs = [60_000, 120_000], log = (line) => console.warn(line) }) {
+  const timers = new Set();
+  const invokeOnce = (req, body) =>
+    new Promise((resolve) => {
+      const headers = { ...req.headers, 'x-amz-invocation-type': 'RequestResponse', 'content-length': String(body.length) };
+      delete headers.authorization;
+      const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: 'POST', path: req.url, headers }, (answer) => {
+        const chunks = [];
+        answer.on('data', (chunk) => chunks.push(chunk));
+        answer.on('end', () => {
+          const failed = (answer.statusCode ?? 500) >= 300 || answer.headers['x-amz-function-error'] !== undefined || /"errorMessage"/.test(Buffer.concat(chunks).toString('utf8'));
+          resolve(failed ? Buffer.concat(chunks).toString('utf8').slice(0, 300) : undefined);
+        });
+        answer.on('error', () => resolve('connection lost'));
+      });
+      upstream.on('error', (error) => resolve(error.message));
+      upstream.end(body);
+    });
+  const run = async (req, body, attempt) => {
+    const failure = await invokeOnce(req, body);
+    if (failure === undefined) return;
+    const name = decodeURIComponent(/\/functions\/([^/]+)\//.exec(req.url ?? '')?.[1] ?? 'function');
+    const delay = retryDelaysMs[attempt];
+    if (delay === undefined) {
+      log(`local Lambda: ${name} failed on its last attempt; the event is dropped, as Lambda drops it: ${failure}`);
+      return;
+    }
+    log(`local Lambda: ${name} failed; retrying the event in ${Math.round(delay / 1000)} s, as Lambda would: ${failure}`);
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      void run(req, body, attempt + 1);
+    }, delay);
+    timer.unref();
+    timers.add(timer);
+  };
+  return {
+    handle(req, res, body) {
+      if (req.headers['x-amz-invocation-type'] !== 'Event') return forward(req, res, targetPort, body);
+      res.writeHead(202, { 'content-type': 'application/json', 'x-amzn-requestid': randomBytes(16).toString('hex') }).end();
+      void run(req, body, 0);
+    },
+    stop() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
+}

@@ -1,0 +1,164 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { asyncInvoke, isPublicPath, startPrivateGate, verifySignature } from '../../scripts/local-gate.mjs';
+
+/** The gates of `npm start` (scripts/local-gate.mjs), against a stand-in for the server behind them. */
+
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'this-run-secret' };
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+const listen = async (server: Server): Promise<number> => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+  return (server.address() as AddressInfo).port;
+};
+
+/** A stand-in for dynalite or serverless-offline's invoke port: records what reached it, answers `reply`. */
+async function behind(reply: (req: IncomingMessage) => { status: number; body: string; headers?: Record<string, string> }) {
+  const reached: { headers: IncomingMessage['headers']; body: string }[] = [];
+  const server = createServer(async (req, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    reached.push({ headers: req.headers, body });
+    const answer = reply(req);
+    res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body);
+  });
+  return { port: await listen(server), reached };
+}
+
+async function gate(targetPort: number, handle?: Parameters<typeof startPrivateGate>[0]['handle']) {
+  const server = await startPrivateGate({ port: 0, targetPort, credentials: CREDENTIALS, ...(handle ? { handle } : {}) });
+  closers.push(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+const dynamo = (port: number, secretAccessKey: string) =>
+  new DynamoDBClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'S3RVER', secretAccessKey }, maxAttempts: 1 });
+
+describe('the private gate (local DynamoDB and Lambda ports)', () => {
+  it('passes a call the SDK signed with this run\'s secret, and refuses the same call signed with another', async () => {
+    const target = await behind(() => ({ status: 200, body: '{"TableNames":["local-state"]}' }));
+    const port = await gate(target.port);
+    const right = dynamo(port, CREDENTIALS.secretAccessKey);
+    const wrong = dynamo(port, 'another-secret');
+    // Act
+    const listed = await right.send(new ListTablesCommand({}));
+    const refused = wrong.send(new ListTablesCommand({}));
+    // Assess
+    expect(listed.TableNames).toEqual(['local-state']);
+    await expect(refused).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    expect(target.reached).toHaveLength(1);
+    right.destroy();
+    wrong.destroy();
+  });
+
+  it('refuses a signed request whose body was changed after signing', async () => {
+    const target = await behind(() => ({ status: 200, body: '{}' }));
+    const port = await gate(target.port);
+    const client = dynamo(port, CREDENTIALS.secretAccessKey);
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { body: Uint8Array };
+        expect(Buffer.from(request.body).toString()).toBe('{}');
+        request.body = Buffer.from('[]'); // same length: only the signature can tell
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'tamperAfterSigning' },
+    );
+    // Act / Assess
+    await expect(client.send(new ListTablesCommand({}))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    expect(target.reached).toHaveLength(0);
+    client.destroy();
+  });
+
+  it('refuses anything with an Origin header or a CORS preflight, signed or not', async () => {
+    const target = await behind(() => ({ status: 200, body: '{}' }));
+    const port = await gate(target.port);
+    const page = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { origin: 'https://page.example', 'content-type': 'text/plain' }, body: '{}' });
+    const preflight = await fetch(`http://127.0.0.1:${port}/`, { method: 'OPTIONS', headers: { origin: 'https://page.example' } });
+    expect([page.status, preflight.status]).toEqual([403, 403]);
+    expect(page.headers.get('access-control-allow-origin')).toBeNull();
+    expect(target.reached).toHaveLength(0);
+  });
+
+  it('refuses a signature older than the 15 minutes AWS accepts', async () => {
+    const client = dynamo(1, CREDENTIALS.secretAccessKey);
+    let captured: { headers: Record<string, string>; body: Uint8Array; path: string } | undefined;
+    client.middlewareStack.add(
+      () => async (args) => {
+        captured = args.request as typeof captured;
+        throw new Error('captured');
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'capture' },
+    );
+    await expect(client.send(new ListTablesCommand({}))).rejects.toThrow('captured');
+    client.destroy();
+    const req = { method: 'POST', url: captured?.path ?? '/', headers: captured?.headers ?? {} } as unknown as IncomingMessage;
+    const body = Buffer.from(captured?.body ?? new Uint8Array());
+    // Act / Assess
+    expect(await verifySignature(req, body, CREDENTIALS)).toBe(true);
+    expect(await verifySignature(req, body, CREDENTIALS, Date.now() + 16 * 60_000)).toBe(false);
+    expect(await verifySignature(req, body, { ...CREDENTIALS, accessKeyId: 'OTHER' })).toBe(false);
+  });
+});
+
+describe('asynchronous invocations on the local Lambda port', () => {
+  const invokeEvent = async (port: number) => {
+    const lambda = new LambdaClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: CREDENTIALS, maxAttempts: 1 });
+    const answer = await lambda.send(new InvokeCommand({ FunctionName: 'worker', InvocationType: 'Event', Payload: Buffer.from('{"id":"x"}') }));
+    lambda.destroy();
+    return answer;
+  };
+
+  it('answers 202 at once, runs the function synchronously behind, and retries a failure after each delay, then drops it', async () => {
+    // The function fails every time, as serverless-offline reports an unhandled error.
+    const target = await behind(() => ({ status: 200, body: '{"errorMessage":"job busy","errorType":"JobBusyError"}', headers: { 'x-amz-function-error': 'Unhandled' } }));
+    const logged: string[] = [];
+    const invoker = asyncInvoke({ targetPort: target.port, retryDelaysMs: [10, 20], log: (line: string) => logged.push(line) });
+    closers.push(async () => invoker.stop());
+    const port = await gate(target.port, invoker.handle);
+    // Act
+    const answer = await invokeEvent(port);
+    for (let waits = 0; waits < 100 && logged.length < 3; waits += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Assess
+    expect(answer.StatusCode).toBe(202);
+    expect(target.reached).toHaveLength(3);
+    expect(target.reached.map((call) => call.headers['x-amz-invocation-type'])).toEqual(['RequestResponse', 'RequestResponse', 'RequestResponse']);
+    expect(target.reached.every((call) => call.body === '{"id":"x"}')).toBe(true);
+    expect(logged[0]).toMatch(/^local Lambda: worker failed; retrying the event in 0 s, as Lambda would: .*JobBusyError/);
+    expect(logged[2]).toMatch(/^local Lambda: worker failed on its last attempt; the event is dropped/);
+  });
+
+  it('runs a succeeding function once', async () => {
+    const target = await behind(() => ({ status: 200, body: '{"id":"x"}' }));
+    const invoker = asyncInvoke({ targetPort: target.port, retryDelaysMs: [10], log: () => undefined });
+    closers.push(async () => invoker.stop());
+    const port = await gate(target.port, invoker.handle);
+    expect((await invokeEvent(port)).StatusCode).toBe(202);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(target.reached).toHaveLength(1);
+  });
+});
+
+describe('the public prefix of local S3', () => {
+  it.each([
+    ['/local-images/images/2026/11/30/a.png', true],
+    ['/local-images/images/..%2Frecords%2Fa.json', false],
+    ['/local-images/images/%2e%2e/records/a.json', false],
+    ['/local-images/images/./a.png', false],
+    ['/local-images/images%5C..%5Crecords/a.json', false],
+    ['/local-images/records/a.json', false],
+    ['/local-images/images/%E0%A4%A', false],
+  ])('%s is public: %s', (path, expected) => {
+    expect(isPublicPath(path, 'local-images', 'images/')).toBe(expected);
+  });
+});
