@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { ROOT, SERVERLESS_BIN, run } from '../support/processes.js';
@@ -201,13 +201,18 @@ describe('serverless package (stage prod)', () => {
     expect(api['CorsConfiguration']['AllowOrigins']).toEqual(['https://app.example.com']);
   });
 
-  it('gives each function its own role with exactly what its code does, and no wildcards', () => {
+  it('gives each function its own role with exactly what its code does, and no wildcards but X-Ray\'s', () => {
     expect(api()['Role']).toEqual({ 'Fn::GetAtt': ['ApiFunctionRole', 'Arn'] });
     expect(worker()['Role']).toEqual({ 'Fn::GetAtt': ['WorkerFunctionRole', 'Arn'] });
     expect(ofType('AWS::IAM::Role')).toHaveLength(2);
     for (const roleId of ['ApiFunctionRole', 'WorkerFunctionRole']) {
       for (const statement of statementsOf(roleId)) {
         expect(statement['Effect']).toBe('Allow');
+        // X-Ray has no resource-level permissions: writing traces is allowed on "*", and only that.
+        if (text(statement['Action']).includes('xray:')) {
+          expect(statement).toEqual({ Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' });
+          continue;
+        }
         expect(text(statement['Resource'])).not.toMatch(/^"\*"$|^\["\*"\]$/);
         for (const action of [statement['Action']].flat() as string[]) expect(action).not.toMatch(/\*/);
       }
@@ -225,6 +230,8 @@ describe('serverless package (stage prod)', () => {
       'logs:PutLogEvents',
       's3:DeleteObject',
       'ssm:GetParameter',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
     ]);
     expect(text(withPrefix(apiStatements, 'lambda:')[0]?.['Resource'])).toContain(':function:durable-image-api-prod-runImageJob');
     expect(text(withPrefix(apiStatements, 'dynamodb:Query')[0]?.['Resource'])).toContain('/index/byOwner');
@@ -244,6 +251,8 @@ describe('serverless package (stage prod)', () => {
       'bedrock:InvokeModel',
       'sqs:SendMessage',
       'ssm:GetParameter',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
     ].sort());
     // Exactly the foundation models the stage lists, in Bedrock's region.
     expect(withPrefix(workerStatements, 'bedrock:')[0]?.['Resource']).toEqual([
@@ -301,11 +310,46 @@ describe('serverless package (stage prod)', () => {
     expect(worker()['ReservedConcurrentExecutions']).toBe(10);
   });
 
-  it('sets log retention', () => {
+  it('sets log retention, and deletes the log groups and the dead-letter queue with the stack explicitly', () => {
     const groups = ofType('AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(2);
-    for (const group of groups) expect(group['Properties']['RetentionInDays']).toBe(90);
+    expect(groups).toHaveLength(3); // both functions and the HTTP API's access log
+    for (const group of groups) {
+      expect(group['Properties']['RetentionInDays']).toBe(90);
+      expect(group).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    }
+    expect(resources['WorkerDeadLetterQueue']).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
   });
+
+  it('writes an access log of the HTTP API, one JSON line per request with no header or body', () => {
+    const settings = resources['HttpApiStage']['Properties']['AccessLogSettings'] as Json;
+    expect(settings['DestinationArn']).toEqual({ 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] });
+    const format = JSON.parse(settings['Format'] as string) as Record<string, string>;
+    expect(format).toMatchObject({ requestId: '$context.requestId', routeKey: '$context.routeKey', status: '$context.status' });
+    expect(settings['Format']).not.toMatch(/header|body|authorizer/i);
+  });
+
+  it('traces both functions with X-Ray (Lambda active tracing)', () => {
+    expect(api()['TracingConfig']).toEqual({ Mode: 'Active' });
+    expect(worker()['TracingConfig']).toEqual({ Mode: 'Active' });
+  });
+
+  // cfn-lint (AWS's CloudFormation linter, with its informational checks) on exactly what would be deployed. It is
+  // in CI's image (.ci/run checks); elsewhere `pip install cfn-lint`, or the test is skipped with a note. Ignored:
+  // W3005 ("dependency already enforced"): serverless writes DependsOn beside a Ref/GetAtt of the same resource;
+  // W8003 ("always true or false"): the stage's parameters are filled in at package time, so HasCustomPublicBaseUrl
+  // compares two constants in a packaged template, as it is meant to; I1022 (prefer Fn::Sub to Fn::Join): style
+  // only, and most of those joins are serverless's own.
+  const cfnLint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' }).status === 0;
+  if (!cfnLint) console.warn('cfn-lint is not installed: the packaged template is not linted (pip install cfn-lint)');
+  (cfnLint || process.env['CI'] ? it : it.skip)('passes cfn-lint with its informational checks, nothing ignored but three explained', () => {
+    const lint = spawnSync(
+      'cfn-lint',
+      ['--include-checks', 'I', '--ignore-checks', 'W3005', 'W8003', 'I1022', '--', join(dir, 'cloudformation-template-update-stack.json')],
+      { encoding: 'utf8' },
+    );
+    expect(`${lint.stdout}${lint.stderr}`).toBe('');
+    expect(lint.status).toBe(0);
+  }, 60_000);
 
   it.each([
     // The API hands every generation to the worker: it ships no Bedrock or Gemini adapter (nor their SDKs).
