@@ -11,7 +11,7 @@ import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/clie
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { ROOT } from '../scripts/local-env.mjs';
-import { makePng, median, percentile, sha256, startStack, startZeroDelayProvider } from './support.mjs';
+import { STACK_CREDENTIALS, makePng, median, percentile, sha256, startStack, startZeroDelayProvider } from './support.mjs';
 
 const work = await mkdtemp(join(tmpdir(), 'dia-bench-'));
 const results = [];
@@ -471,14 +471,14 @@ async function endToEnd() {
       region: 'us-east-1',
       endpoint: stack.s3Endpoint,
       forcePathStyle: true,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      credentials: { ...STACK_CREDENTIALS },
       requestHandler: { connectionTimeout: 2_000, requestTimeout: 10_000 },
     });
     const digest = execFileSync('sha256sum', { input: the3MbPng }).toString().split(' ')[0];
     const dynamo = new DynamoDBClient({
       region: 'us-east-1',
       endpoint: `http://127.0.0.1:${stack.ports.dynamo}`,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      credentials: { ...STACK_CREDENTIALS },
     });
     const checksum = Buffer.from(digest, 'hex').toString('base64');
     const put = (key, body) =>

@@ -51,6 +51,9 @@ export async function startZeroDelayProvider(png) {
   };
 }
 
+/** What the benchmarks sign their own calls to the stack's S3 and DynamoDB with (its ports check signatures). */
+export const STACK_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'bench-local-secret' };
+
 /** The local stack with the given provider (or the offline one) and limits high enough not to interfere. */
 export function startStack({ providerBaseUrl, env = {} }) {
   return startStackProcess({
@@ -63,6 +66,7 @@ export function startStack({ providerBaseUrl, env = {} }) {
       DAILY_SPEND_LIMIT_USD: '1000000',
       GLOBAL_DAILY_SPEND_LIMIT_USD: '1000000',
       POWERTOOLS_LOG_LEVEL: 'WARN',
+      LOCAL_AWS_SECRET_ACCESS_KEY: STACK_CREDENTIALS.secretAccessKey,
     },
   });
 }

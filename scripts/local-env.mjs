@@ -170,7 +170,8 @@ export async function startLocalDynamo({ port, directory, credentials = FIXED_CR
     throw error;
   }
   const endpoint = `http://127.0.0.1:${gate.address().port}`;
-  const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials });
+  // A copy: the SDK writes into the credentials object it is given.
+  const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials: { ...credentials } });
   try {
     await client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE }));
   } catch (error) {
