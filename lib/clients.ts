@@ -160,7 +160,7 @@ function createOpenAI(
 /**
  * The generator for the configured providers: each model goes to its provider's adapter. The Bedrock and Gemini
  * adapters (chunks of their own, with their SDKs) are loaded by the first request for one of their models, so a
- * deployment that does not use them never loads them (README "Providers").
+ * deployment that does not use them never loads them (docs/providers.md).
  */
 function createGenerator(config: Config, openai: OpenAI | undefined, providers: OptionalProviderLoaders | undefined): ImageGenerator {
   const provider = config.provider;

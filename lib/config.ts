@@ -247,7 +247,7 @@ function parseModels(env: Env): { imageModel: string; imageModels: string[] } {
         source,
         `has "${model}", which is not a wired model (openai/gpt-image-2, azure/<deployment>, ` +
           'bedrock/stability.stable-image-core-v1:1, bedrock/stability.stable-image-ultra-v1:1, bedrock/stability.sd3-5-large-v1:0, ' +
-          'google/gemini-3.1-flash-image, google/gemini-3-pro-image; README "Providers")',
+          'google/gemini-3.1-flash-image, google/gemini-3-pro-image; docs/providers.md)',
       );
     }
     const canonical = parseModelName(model)?.canonical ?? model;
@@ -445,7 +445,7 @@ function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined
 
 function parseModeration(env: Env, provider: ProviderConfig): ModerationConfig {
   // On by default wherever there is an OpenAI key to moderate with (it is free); without one (a Bedrock- or
-  // Gemini-only deployment) the providers' own safety filters are what refuses (README "Limits").
+  // Gemini-only deployment) the providers' own safety filters are what refuses (docs/limits.md).
   const canModerate = provider.kind === 'live' && provider.openai !== undefined;
   const mode = optional(env, 'MODERATION') ?? (canModerate ? 'fail-closed' : 'off');
   if (mode !== 'off' && mode !== 'fail-closed' && mode !== 'fail-open') {

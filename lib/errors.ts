@@ -69,8 +69,8 @@ export interface AppErrorOptions {
   details?: Record<string, string | number | boolean | undefined>;
   /**
    * Set by image generators: the request reached the provider and its outcome is unknown (timeout, reset, 5xx
-   * after sending), so the provider may bill for it. Quota reservations are kept for such failures (README
-   * "Limits and quotas", the money rule). Absent means the provider certainly did not generate.
+   * after sending), so the provider may bill for it. Quota reservations are kept for such failures (the money
+   * rule, docs/limits.md). Absent means the provider certainly did not generate.
    */
   mayBeBilled?: boolean;
 }

@@ -37,7 +37,7 @@ export interface GenerateImageOutcome {
  *
  * Order matters for money: the provider is called only with enough time left to finish, after the quota is
  * reserved and the prompt passed moderation. A reservation is given back only when the provider certainly did
- * not generate (the money rule, README "Limits and quotas").
+ * not generate (the money rule, docs/limits.md).
  */
 export const createGenerateImage = (deps: GenerateImageDeps) => {
   const generateOnce = async (input: GenerateImageInput): Promise<Omit<GenerateImageOutcome, 'replayed'>> => {

@@ -5,7 +5,7 @@
  *
  * The ranges are IANA's special-purpose address registries (IPv4 and IPv6, as of 2026-11), checked with Node's
  * own `net.BlockList`. Why not ipaddr.js, which did this before with the same ranges: it was 13 KB of the bundle
- * that every cold start compiles, for a table and a prefix match (hardening issue, README "Performance").
+ * that every cold start compiles, for a table and a prefix match (hardening issue, docs/performance.md).
  * IPv4-mapped IPv6 (`::ffff:10.0.0.1`) is judged as the IPv4 address it is.
  */
 import { BlockList, isIP } from 'node:net';

@@ -59,7 +59,7 @@ const PAGE_PERMISSIONS_POLICY = [
 
 /**
  * The contract (openapi.yaml, bundled as JSON), loaded and serialised on its first request: as a lazily loaded
- * module its 12 KB object literal is not compiled by every cold start (README "Performance").
+ * module its 12 KB object literal is not compiled by every cold start (docs/performance.md).
  */
 const openApiDocumentText = lazily(() =>
   import('./openapi.json', { with: { type: 'json' } }).then((module) => JSON.stringify(module.default)),
@@ -268,7 +268,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
           headers: { Allow: known.methods.join(', ') },
         });
       }
-      throw new AppError('not_found', 'No such route. See the API section of the README.');
+      throw new AppError('not_found', 'No such route. The routes are listed at GET /openapi.json.');
     },
   });
 

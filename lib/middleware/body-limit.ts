@@ -28,7 +28,7 @@ export function bodyLimit(options: { maxBytes: number }): HttpMiddleware {
 
 /**
  * A POST needs a body, sent as JSON: an empty body is `400 invalid_request` saying so (not a JSON parse error),
- * and a body without a Content-Type is `415`, as the README promises (some clients and local gateways send none).
+ * and a body without a Content-Type is `415`, as docs/api.md promises (some clients and local gateways send none).
  */
 export function requireJsonBody(): HttpMiddleware {
   const requireJsonBodyMiddlewareBefore = (request: HttpRequest): void => {

@@ -64,7 +64,7 @@ describe('parseConfig', () => {
       google: { apiKey: undefined, apiKeyParameter: '/dia/gemini' },
       azure: { apiKey: 'azure-key', baseUrl: 'https://example-resource.openai.azure.com' },
     });
-    // No OpenAI key: no moderation pre-check, the providers' own filters decide (README "Limits").
+    // No OpenAI key: no moderation pre-check, the providers' own filters decide (docs/limits.md).
     expect(config.moderation.mode).toBe('off');
   });
 

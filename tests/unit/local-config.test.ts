@@ -31,9 +31,9 @@ describe('local configuration', () => {
     expect(configVariables.filter((name) => !provided.has(name))).toEqual([]);
   });
 
-  it('lists every variable in .env.example and in the README configuration table', () => {
+  it('lists every variable in .env.example and in the configuration table (docs/configuration.md)', () => {
     const example = new Set([...read('.env.example').matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]));
-    const readme = read('README.md');
+    const readme = read('docs/configuration.md');
     expect(configVariables.filter((name) => !example.has(name))).toEqual([]);
     expect(configVariables.filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
   });

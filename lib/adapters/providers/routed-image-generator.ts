@@ -5,7 +5,7 @@ import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator
 /**
  * One ImageGenerator for all configured providers: each request goes to the adapter of its model's provider
  * (`bedrock/...` to Bedrock). Adapters are created on first use, so a deployment loads the SDK of a provider only
- * when one of its models is asked for (README "Providers", cold start).
+ * when one of its models is asked for (docs/providers.md, cold start).
  */
 export class RoutedImageGenerator implements ImageGenerator {
   constructor(private readonly routes: Partial<Record<ProviderName, () => Promise<ImageGenerator>>>) {}
