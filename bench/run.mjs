@@ -237,7 +237,7 @@ async function importAndFirstRequest() {
   // target row); and, for comparison, all of them in this process, where concurrent calls queue on one thread.
   await firstRequestWith('own-processes');
   await firstRequestWith('one-process');
-  // The red team's first request: a JWT caller (jose loaded from node_modules, the key set fetched) and the
+  // The heaviest first request: a JWT caller (jose loaded from node_modules, the key set fetched) and the
   // provider key read from SSM, on top of the rest.
   await firstRequestWith('own-processes', 'jwt-ssm');
 }
@@ -344,7 +344,7 @@ async function firstRequestWith(hosting, caller = 'api-key') {
   }
   console.log(`import + first request (${caller}, stand-ins in ${hosting}): handler ${median(handlerMs).toFixed(1)} ms, openai+client-s3 import + generation + PutObject ${median(baselineMs).toFixed(1)} ms`);
   const ratio = median(handlerMs) / median(baselineMs);
-  if (caller === 'jwt-ssm') record('the same with a JWT caller and the provider key read from SSM (the red team\'s first request)', ratio, 1.5, 'x');
+  if (caller === 'jwt-ssm') record('the same with a JWT caller and the provider key read from SSM', ratio, 1.5, 'x');
   else if (separate) record('fresh process: import plus first request vs the bare handler\'s import plus one generation and one PutObject', ratio, 1.5, 'x');
   else record('the same, with every stand-in in the benchmark\'s own process (calls at once queue on one thread)', ratio, null, 'x');
 }

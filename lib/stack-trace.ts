@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 
 /**
- * Maps a minified stack trace back to the TypeScript sources, on demand. `--enable-source-maps` parses the 1.7 MB
- * map at every cold start (measured: import 149 ms instead of 131 ms, +14%) to serve the rare unexpected error;
+ * Maps a minified stack trace back to the TypeScript sources, on demand. `--enable-source-maps` parses the whole
+ * map at every cold start (its cost is in docs/performance.md) to serve the rare unexpected error;
  * here the map beside the bundle (`<bundle>.cjs.map`, shipped in the zip) is read only when such an error is
  * logged, once per container, with Node's own SourceMap class.
  */

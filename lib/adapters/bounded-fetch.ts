@@ -1,8 +1,8 @@
 import { providerFailures } from './providers/provider-failures.js';
 
 /**
- * A `fetch` that bounds every body it hands out while it is read, the ones an SDK reads itself included: unbounded
- * reads let a 300 MB answer take the process to 1.4 GB in a 512 MB function (red team). Given to the openai SDK and
+ * A `fetch` that bounds every body it hands out while it is read, the ones an SDK reads itself included: an unbounded
+ * read lets one huge answer take a function past its memory. Given to the openai SDK and
  * the Gemini SDK (@google/genai) as their `fetch`, and used for the JWT issuer's key set. A successful answer may
  * be as large as the largest image's base64; anything else (an error body) is a few KB in practice and gets
  * `maxErrorBytes`. Counted on the decoded bytes. An oversized answer is, by default, the provider's bad answer (it

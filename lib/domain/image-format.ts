@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
  * Written here rather than taken from a library because the common ones (file-type, image-size) look only at the
  * first bytes: they accept a truncated upload or a forged header followed by junk. We need "is this a complete
  * file of this type", which means walking every chunk / segment to the end marker. The walk touches only headers;
- * the one full pass over the data is PNG's CRC check, native and about 1 ms per 3 MB.
+ * the one full pass over the data is PNG's CRC check, which is native (zlib's crc32).
  */
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';

@@ -13,7 +13,7 @@ export type JobStatus = ImageStatus | 'deleted';
 
 export const isFinal = (status: JobStatus): boolean => status === 'succeeded' || status === 'failed';
 
-/** The fields of today's 201 answer: the stored image. */
+/** The fields of a 201 answer: the stored image. */
 export interface StoredImageResult {
   id: string;
   url: string;
@@ -38,7 +38,7 @@ export interface StoredImageResult {
 export interface JobError {
   code: ErrorCode;
   message: string;
-  /** Kept so that a waited-for failure answers with today's headers (provider_busy, quota). */
+  /** Kept so that a waited-for failure answers with its Retry-After (provider_busy, quota). */
   retryAfterSeconds?: number;
 }
 

@@ -5,7 +5,7 @@ import { familyOf, parseModelName, sizeProblem, type OutputFormat } from './mode
 /**
  * The body of `POST /images`, checked strictly: unknown fields are an error (a typo like `qualty` should not be
  * silently ignored and billed at the default). valibot builds schemas as plain objects, so nothing is compiled
- * at cold start (unlike Ajv), and it is about 4 KB in the bundle.
+ * at cold start (unlike Ajv), and it is small in the bundle.
  */
 const BodySchema = v.strictObject(
   {

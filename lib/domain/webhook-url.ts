@@ -4,8 +4,8 @@
  * (169.254.169.254 is the instance metadata service), or any range that is not globally routable.
  *
  * The ranges are IANA's special-purpose address registries (IPv4 and IPv6, as of 2026-11), checked with Node's
- * own `net.BlockList`. Why not ipaddr.js, which did this before with the same ranges: it was 13 KB of the bundle
- * that every cold start compiles, for a table and a prefix match (hardening issue, docs/performance.md).
+ * own `net.BlockList`. Not ipaddr.js: it would add a library that every
+ * cold start compiles, for a table and a prefix match that BlockList does natively (docs/performance.md).
  * IPv4-mapped IPv6 (`::ffff:10.0.0.1`) is judged as the IPv4 address it is.
  */
 import { BlockList, isIP } from 'node:net';

@@ -59,7 +59,7 @@ const PAGE_PERMISSIONS_POLICY = [
 
 /**
  * The contract (openapi.yaml, bundled as JSON), loaded and serialised on its first request: as a lazily loaded
- * module its 12 KB object literal is not compiled by every cold start (docs/performance.md).
+ * module its object literal is not compiled by every cold start (docs/performance.md).
  */
 const openApiDocumentText = lazily(() =>
   import('./openapi.json', { with: { type: 'json' } }).then((module) => JSON.stringify(module.default)),

@@ -1,6 +1,6 @@
 /**
  * The Generate page: one static HTML document and one script, no framework (a form, a fetch loop and a list do
- * not need one; the whole page is about 9 KB). Served by the API function itself at `GET /` and `GET /app.js`, and
+ * not need one). Served by the API function itself at `GET /` and `GET /app.js`, and
  * deployed also at `/app/` on the CloudFront domain, where the API is at `/api/` (serverless.yml maps the paths).
  * Either way page and API share one origin: no CORS to configure, and the API URL is the page's own.
  *

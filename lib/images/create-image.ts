@@ -45,12 +45,13 @@ const POLL_MAX_MS = 500;
 
 /**
  * `POST /images`: admits the request (webhook target, quota, moderation: all before any money is spent), creates
- * the image resource, starts its worker, and waits for it until `waitUntil`. A failed image is thrown as the
- * error today's synchronous answer had; a finished one or one still in progress is returned.
+ * the image resource, starts its worker, and waits for it until `waitUntil`. A failed image is thrown as its
+ * error (fromJobError: the status, code and headers of the failure); a finished one or one still in progress is
+ * returned.
  *
  * With an Idempotency-Key the creation and the wait run once per key: a retry names the same resource (same id)
- * and waits for it again; it never starts a second generation. A request that ends in an error stores nothing,
- * so it may be retried with the same key, as before.
+ * and waits for it again; it never starts a second generation. A request that ends in an error stores nothing
+ * under the key, so it may be retried with the same key.
  */
 export const createCreateImage = (deps: CreateImageDeps) => {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -180,7 +181,7 @@ export const createCreateImage = (deps: CreateImageDeps) => {
     }
     // Admission starts together with the claim of the key instead of after it (one round trip less before the
     // provider). When the key turns out to be a replay, or in use, or reused with another body, the work does not
-    // run and what admission reserved is given back: a replay never counts against the quota, as before.
+    // run and what admission reserved is given back: a replay never counts against the quota.
     const admitting = admit(input);
     admitting.catch(() => undefined); // awaited by the work, or withdrawn below
     let outcome: CreateImageOutcome | undefined;

@@ -70,7 +70,7 @@ export function toJobError(error: unknown): JobError {
   return { code: 'internal_error', message: 'Internal error. Retry later or report the requestId.' };
 }
 
-/** A failed job as the error today's synchronous answer would have been (same status, code and headers). */
+/** A failed job as the error a caller waiting for it gets (the status, code and headers of the failure). */
 export function fromJobError(error: JobError | undefined): AppError {
   const { code, message, retryAfterSeconds } = error ?? INTERRUPTED;
   return new AppError(code, message, {

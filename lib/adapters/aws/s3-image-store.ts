@@ -16,7 +16,7 @@ const MIN_WRITE_MS = 1_000;
  *   some S3-compatible servers store verbatim.
  * - `ChecksumSHA256` makes S3 verify the bytes it received against the digest we computed before answering.
  * - The same digest, as `x-amz-content-sha256`, is the payload hash SigV4 signs: without it the signer hashes the
- *   body a second time (3 ms for a 3 MB image on this machine, on AWS as well as locally).
+ *   body a second time.
  * - `IfNoneMatch: '*'` turns an (astronomically unlikely) key collision into a failure instead of an overwrite.
  *   The SDK retries a PUT whose answer was lost; if S3 had committed the first attempt, the retry meets its own
  *   object (412). A 412 whose stored object carries our checksum is therefore a success; anything else fails.
