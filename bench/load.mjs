@@ -1,7 +1,7 @@
 // `npm run load`: 1,000 requests at concurrency 20 against the local stack (serverless-offline, local S3, local
 // DynamoDB with quotas on) with a zero-delay provider. Every answer must be 201, and every returned URL is fetched
 // back and its sha256 compared with the one returned. Prints requests/s, latency percentiles and errors.
-import { makePng, percentile, pool, sha256, startStack, startZeroDelayProvider } from '../bench/support.mjs';
+import { makePng, percentile, pool, sha256, startStack, startZeroDelayProvider } from './support.mjs';
 
 const TOTAL = Number(process.env.LOAD_REQUESTS ?? 1000);
 const CONCURRENCY = Number(process.env.LOAD_CONCURRENCY ?? 20);
