@@ -1,0 +1,89 @@
+import { listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../../domain/image-job.js';
+import type { JobStore } from '../../ports.js';
+
+/**
+ * The JobStore contract kept in this process's memory, with the same conditional transitions as the DynamoDB
+ * store (a claim only from `queued`, an end only under the claim, a removal only in the status given). For the use
+ * cases' table tests, and for a deployment without a state table, where a job lives only as long as the request
+ * that runs it.
+ */
+export class MemoryJobStore implements JobStore {
+  private readonly jobs = new Map<string, ImageJob>();
+
+  async create(job: ImageJob): Promise<void> {
+    if (this.jobs.has(job.id)) throw new Error(`job ${job.id} exists`);
+    this.jobs.set(job.id, { ...job });
+  }
+
+  async get(id: string): Promise<ImageJob | undefined> {
+    const job = this.jobs.get(id);
+    return job && { ...job };
+  }
+
+  async claim(id: string, claim: string, leaseUntil: number, now: number): Promise<boolean> {
+    return this.update(id, (job) => job.status === 'queued', { status: 'running', claim, leaseUntil, startedAt: now });
+  }
+
+  async succeed(id: string, claim: string, result: StoredImageResult, now: number): Promise<boolean> {
+    return this.update(id, (job) => job.status === 'running' && job.claim === claim, {
+      status: 'succeeded',
+      result,
+      completedAt: now,
+      prompt: undefined,
+      providerPrompt: undefined,
+      leaseUntil: undefined,
+    });
+  }
+
+  async fail(id: string, from: { status: 'queued' | 'running'; claim?: string | undefined }, error: JobError, now: number): Promise<boolean> {
+    const byClaim = from.status === 'running' && from.claim !== undefined;
+    return this.update(id, (job) => job.status === from.status && (!byClaim || job.claim === from.claim), {
+      status: 'failed',
+      error,
+      completedAt: now,
+      prompt: undefined,
+      providerPrompt: undefined,
+      leaseUntil: undefined,
+    });
+  }
+
+  async setWebhookState(id: string, state: 'delivered' | 'failed'): Promise<void> {
+    this.update(id, () => true, { webhookState: state });
+  }
+
+  async list(owner: string, limit: number, cursor: { id: string; listKey: string } | undefined) {
+    const newestFirst = [...this.jobs.values()]
+      .filter((job) => job.owner === owner && job.status !== 'deleted')
+      .sort((a, b) => listKey(b.createdAt, b.id).localeCompare(listKey(a.createdAt, a.id)));
+    const after = cursor ? newestFirst.filter((job) => listKey(job.createdAt, job.id) < cursor.listKey) : newestFirst;
+    const page = after.slice(0, limit).map((job) => ({ ...job }));
+    const last = page[page.length - 1];
+    return { jobs: page, next: after.length > limit && last ? { id: last.id, listKey: listKey(last.createdAt, last.id) } : undefined };
+  }
+
+  async remove(id: string, status: JobStatus): Promise<boolean> {
+    if (this.jobs.get(id)?.status !== status) return false;
+    return this.jobs.delete(id);
+  }
+
+  async markDeleted(id: string, claim: string | undefined, _expiresAt: number): Promise<boolean> {
+    return this.update(id, (job) => job.status === 'running' && (claim === undefined || job.claim === claim), {
+      status: 'deleted',
+      owner: '',
+      prompt: undefined,
+      providerPrompt: undefined,
+    });
+  }
+
+  /** How many jobs it holds (a deployment without a state table drops each job when its request ends). */
+  get size(): number {
+    return this.jobs.size;
+  }
+
+  private update(id: string, condition: (job: ImageJob) => boolean, change: Partial<ImageJob>): boolean {
+    const job = this.jobs.get(id);
+    if (!job || !condition(job)) return false;
+    this.jobs.set(id, { ...job, ...change });
+    return true;
+  }
+}
