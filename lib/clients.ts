@@ -280,7 +280,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     logger,
     generator: overrides.generator ?? createGenerator(config, openai, overrides.providers),
     store: overrides.store ?? new S3ImageStore(overrides.s3 ?? createS3Client(config), config.imageBucket, now),
-    quota: state && dynamo ? new DynamoDbQuotaGate(dynamo, state) : undefined,
+    quota: state?.quotas && dynamo ? new DynamoDbQuotaGate(dynamo, state) : undefined,
     idempotency:
       state && dynamo
         ? new DynamoDbIdempotencyGuard(

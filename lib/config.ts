@@ -28,7 +28,10 @@ export interface Config {
   apiKeys: readonly ApiKeyEntry[];
   jwt: JwtConfig | undefined;
   limits: Limits;
-  /** DynamoDB state (quotas, idempotency); undefined when quotas are off (offline provider or QUOTAS=off). */
+  /**
+   * DynamoDB state (image resources, idempotency, and quotas unless QUOTAS=off); undefined without STATE_TABLE,
+   * which real providers need unless QUOTAS=off.
+   */
   state: StateConfig | undefined;
   moderation: ModerationConfig;
   prompt: { template: string; constraints: string };
@@ -106,6 +109,8 @@ export interface QuotaLimits {
 
 export interface StateConfig {
   table: string;
+  /** Daily limits and spend caps (QUOTAS, on by default); off keeps the table for resources and idempotency. */
+  quotas: boolean;
   endpoint: string | undefined;
   defaultLimits: QuotaLimits;
   /**
@@ -403,9 +408,9 @@ function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined
   const quotas = optional(env, 'QUOTAS') ?? 'on';
   if (quotas !== 'on' && quotas !== 'off') throw new ConfigError('QUOTAS', `must be "on" or "off", got "${quotas}"`);
   const table = optional(env, 'STATE_TABLE');
-  if (quotas === 'off') return undefined;
   if (table === undefined) {
-    if (provider.kind === 'offline') return undefined; // costs nothing, nothing to protect
+    // The offline generator costs nothing: nothing to protect. QUOTAS=off says so for real providers.
+    if (provider.kind === 'offline' || quotas === 'off') return undefined;
     throw new ConfigError('STATE_TABLE', 'is required with real providers (quotas and spend caps); QUOTAS=off disables them');
   }
   const endpointRaw = optional(env, 'DYNAMODB_ENDPOINT');
@@ -433,6 +438,7 @@ function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined
   }
   return {
     table,
+    quotas: quotas === 'on',
     endpoint: endpointRaw === undefined ? undefined : httpUrl(env, 'DYNAMODB_ENDPOINT', endpointRaw),
     defaultLimits,
     principalLimits,

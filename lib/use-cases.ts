@@ -1,6 +1,6 @@
 import type { Dependencies } from './clients.js';
 import { InlineJobDispatcher } from './adapters/in-process/inline-job-dispatcher.js';
-import { createGenerateImage } from './generate-image.js';
+import { MemoryJobStore } from './adapters/in-process/memory-job-store.js';
 import { createCreateImage } from './images/create-image.js';
 import { createDeleteImage } from './images/delete-image.js';
 import { createGetImage } from './images/get-image.js';
@@ -12,8 +12,18 @@ export { LEASE_MARGIN_MS } from './domain/image-job.js';
 import { LEASE_MARGIN_MS } from './domain/image-job.js';
 
 /**
+ * Jobs a deployment without a state table keeps in memory: each lives only while its request runs it inline, and a
+ * function instance serves one request at a time; the bound is a guard, not a cache.
+ */
+const STATELESS_JOBS_HELD = 16;
+
+/**
  * The use cases (one per verb) wired to the ports of the composition root. Shared by the API and the worker
  * handler, so both run the same code; only their budgets differ.
+ *
+ * Without a state table there is one POST /images path all the same: its jobs are kept in memory and run inline,
+ * within the request; `resources` is then false, and the routes that read resources later answer that they are
+ * not kept.
  */
 export function createUseCases(deps: Dependencies) {
   const { config, logger } = deps;
@@ -38,15 +48,8 @@ export function createUseCases(deps: Dependencies) {
     estimateCost: deps.estimateCost,
     newId: deps.newId,
   };
-  const generateImage = createGenerateImage({
-    ...pipeline,
-    ...admission,
-    uploadReserveMs: config.limits.uploadReserveMs,
-    minProviderTimeMs: config.limits.minProviderTimeMs,
-  });
-
-  const jobs = deps.jobs;
-  if (!jobs) return { generateImage, images: undefined };
+  const resources = deps.jobs !== undefined;
+  const jobs = deps.jobs ?? new MemoryJobStore(STATELESS_JOBS_HELD);
 
   const runImageJob = createRunImageJob({
     ...pipeline,
@@ -58,18 +61,18 @@ export function createUseCases(deps: Dependencies) {
     webhookMaxDeliveryMs: config.webhooks.maxDeliveryMs,
     newId: deps.newId,
   });
-  // No worker function: the job runs inline, in the request's own time, with nothing kept back for a webhook
-  // beyond what is left at the end.
+  // No worker function (or no state it could share): the job runs inline, in the request's own time, with nothing
+  // kept back for a webhook beyond what is left at the end.
   const dispatcher =
-    deps.dispatcher ??
+    (resources ? deps.dispatcher : undefined) ??
     new InlineJobDispatcher(
       (id, deadline, claimed) => runImageJob(id, { deadline, leaseUntil: deadline + LEASE_MARGIN_MS, webhookReserveMs: 0 }, claimed),
       logger,
     );
   const read = { jobs, log: logger, now: deps.now, dispatcher, quota: deps.quota };
   return {
-    generateImage,
     images: {
+      resources,
       dispatcher,
       create: createCreateImage({ ...read, ...admission, webhooks: deps.webhooks }),
       run: runImageJob,

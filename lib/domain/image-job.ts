@@ -69,6 +69,8 @@ export interface ImageJob {
   webhook?: string | undefined;
   webhookState?: 'pending' | 'delivered' | 'failed' | undefined;
   reservation?: ReservationRef | undefined;
+  /** What the image was estimated to cost (micro-dollars), reserved or not: the record's estimate, and the cost when the provider reports no usage. */
+  estimateMicroUsd?: number | undefined;
   createdAt: number;
   startedAt?: number | undefined;
   completedAt?: number | undefined;

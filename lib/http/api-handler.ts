@@ -104,7 +104,7 @@ const noResources = (): AppError =>
  */
 export function createApiHandler(deps: Dependencies, useCases: UseCases = createUseCases(deps)) {
   const { config, logger } = deps;
-  const { generateImage, images } = useCases;
+  const { images } = useCases;
 
   const auth = authenticate({
     apiKeys: config.apiKeys,
@@ -132,17 +132,9 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     const requestId = requestIdFrom(event, context);
     const idempotencyKey = idempotencyKeyOf(headers);
 
-    if (!images) {
-      if (imageRequest.webhook !== undefined) {
-        throw new AppError('invalid_request', '"webhook" needs image resources, which this deployment does not keep (no STATE_TABLE).', {
-          details: { field: 'webhook' },
-        });
-      }
-      const { image, quota, replayed } = await generateImage({ requestId, principal, idempotencyKey, ...imageRequest, providerPrompt, deadline });
-      return json(201, { ...image, status: 'succeeded' }, {
-        location: image.url,
-        ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
-        ...rateLimitHeaders(quota, now),
+    if (!images.resources && imageRequest.webhook !== undefined) {
+      throw new AppError('invalid_request', '"webhook" needs image resources, which this deployment does not keep (no STATE_TABLE).', {
+        details: { field: 'webhook' },
       });
     }
 
@@ -175,18 +167,18 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
   };
 
   const getImage: RouteHandler = async (event, context) => {
-    if (!images) throw noResources();
+    if (!images.resources) throw noResources();
     return json(200, await images.get(principalOf(context), event.pathParameters?.['id'] ?? ''));
   };
 
   const listImages: RouteHandler = async (event, context) => {
-    if (!images) throw noResources();
+    if (!images.resources) throw noResources();
     const query = event.queryStringParameters ?? {};
     return json(200, await images.list({ principal: principalOf(context), limit: query['limit'], cursor: query['cursor'] }));
   };
 
   const deleteImage: RouteHandler = async (event, context) => {
-    if (!images) throw noResources();
+    if (!images.resources) throw noResources();
     await images.delete(principalOf(context), event.pathParameters?.['id'] ?? '');
     return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
   };

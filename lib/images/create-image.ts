@@ -136,6 +136,7 @@ export const createCreateImage = (deps: CreateImageDeps) => {
       reservation: reservation
         ? { principalKey: reservation.principalKey, day: reservation.day, costMicroUsd, spendLimitMicroUsd: reservation.spendLimitMicroUsd }
         : undefined,
+      estimateMicroUsd: costMicroUsd,
       createdAt: now,
     };
     try {

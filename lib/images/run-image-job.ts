@@ -101,7 +101,7 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
       size: job.size,
       quality: job.quality,
       format: job.format,
-      costMicroUsd: job.reservation?.costMicroUsd ?? 0,
+      costMicroUsd: job.reservation?.costMicroUsd ?? job.estimateMicroUsd ?? 0,
       providerDeadline,
       deadline: storeDeadline,
       hooks: billableRetryHook(deps.quota, job.reservation),

@@ -26,7 +26,7 @@ export function createWorkerHandler(deps: Dependencies, useCases: UseCases = cre
       logger.error('worker event without a valid image id: ignored');
       return { ignored: 'invalid event' };
     }
-    if (!useCases.images) {
+    if (!useCases.images.resources) {
       logger.error('worker started without a state table: ignored', { imageId: id });
       return { ignored: 'no state table' };
     }

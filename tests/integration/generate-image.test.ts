@@ -102,6 +102,8 @@ describe('POST /images: success', () => {
       model: 'gpt-image-2',
       status: 'succeeded',
       createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      // Without a state table too, the answer is the image resource of every other deployment.
+      completedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
       // Settled from what OpenAI reported: 50 text tokens at $5 and 196 image output tokens at $30 per million.
       costUsd: 0.00613,
       costBasis: 'usage',
@@ -677,6 +679,34 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
     expect(response.statusCode).toBe(500);
     expect(errorCode(response)).toBe('internal_error');
     expect(response.body).not.toContain('secret internal detail');
+  });
+});
+
+describe('without a state table: the same POST /images, and clear errors for what needs one', () => {
+  it('answers GET, list and DELETE of images with 404 naming STATE_TABLE, and refuses Idempotency-Key and webhook', async () => {
+    const handler = makeHandler();
+    const created = await handler(post({ prompt: 'a lone pine' }), lambdaContext());
+    expect(created.statusCode).toBe(201);
+    const id = json(created)['id'] as string;
+    const auth = { authorization: `Bearer ${TEST_API_KEY}` };
+    // Act
+    const answers = await Promise.all([
+      handler(httpEvent({ method: 'GET', path: `/images/${id}`, headers: auth }), lambdaContext()),
+      handler(httpEvent({ method: 'GET', path: '/images', headers: auth }), lambdaContext()),
+      handler(httpEvent({ method: 'DELETE', path: `/images/${id}`, headers: auth }), lambdaContext()),
+    ]);
+    const keyed = await handler(post({ prompt: 'a lone pine' }, { 'idempotency-key': 'k-1' }), lambdaContext());
+    const hooked = await handler(post({ prompt: 'a lone pine', webhook: 'https://hooks.example.com/x' }), lambdaContext());
+    // Assess
+    for (const answer of answers) {
+      expect(answer.statusCode).toBe(404);
+      expect(json(answer)['error']).toMatchObject({ code: 'not_found', message: expect.stringContaining('STATE_TABLE') });
+    }
+    expect([keyed.statusCode, errorCode(keyed)]).toEqual([400, 'invalid_request']);
+    expect([hooked.statusCode, errorCode(hooked)]).toEqual([400, 'invalid_request']);
+    expect(openai.calls).toHaveLength(1);
+    // The image itself stays: DELETE did nothing.
+    expect((await s3.get(json(created)['key'] as string)).body.length).toBeGreaterThan(0);
   });
 });
 

@@ -471,6 +471,25 @@ describe('Idempotency-Key across the asynchronous flow', () => {
   });
 });
 
+describe('QUOTAS=off with a state table', () => {
+  it('keeps image resources and Idempotency-Key; only the daily limits and spend caps are off', async () => {
+    const { api } = makeStack({ QUOTAS: 'off' });
+    // Act
+    const created = await api(post(LOW, { 'idempotency-key': 'no-quota-1' }), lambdaContext());
+    const replay = await api(post(LOW, { 'idempotency-key': 'no-quota-1' }), lambdaContext());
+    const read = await api(get(`/images/${body(created)['id'] as string}`), lambdaContext());
+    // Assess
+    expect(created.statusCode).toBe(201);
+    expect(header(created, 'ratelimit-limit')).toBeUndefined();
+    expect(replay.statusCode).toBe(201);
+    expect(header(replay, 'idempotent-replayed')).toBe('true');
+    expect(read.statusCode).toBe(200);
+    expect(body(read)).toMatchObject({ id: body(created)['id'], status: 'succeeded' });
+    expect(openai.calls).toHaveLength(1);
+    expect(await usage()).toEqual({ images: undefined, spend: undefined });
+  });
+});
+
 describe('webhooks', () => {
   it('POSTs the finished resource, signed the Standard Webhooks way (verified by the standardwebhooks library)', async () => {
     const { api, dispatcher } = makeStack();

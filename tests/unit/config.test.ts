@@ -43,6 +43,16 @@ describe('parseConfig', () => {
     expect(viaSsm.provider).toMatchObject({ kind: 'live', openai: { apiKey: undefined, apiKeyParameter: '/dia/dev/openai' } });
   });
 
+  it('QUOTAS=off turns off the daily limits only: a state table still keeps resources and idempotency', () => {
+    const live = { IMAGE_PROVIDER: 'live', OPENAI_API_KEY: 'sk-test' };
+    expect(parseConfig(baseEnv({ ...live, STATE_TABLE: 'state' })).state).toMatchObject({ table: 'state', quotas: true });
+    const off = parseConfig(baseEnv({ ...live, STATE_TABLE: 'state', QUOTAS: 'off' }));
+    expect(off.state).toMatchObject({ table: 'state', quotas: false });
+    expect(off.jobs).toBeDefined();
+    expect(parseConfig(baseEnv({ ...live, QUOTAS: 'off' })).state).toBeUndefined();
+    expect(() => parseConfig(baseEnv(live))).toThrow(/STATE_TABLE/);
+  });
+
   it('configures each provider the models name, and only those', () => {
     const config = parseConfig(
       baseEnv({

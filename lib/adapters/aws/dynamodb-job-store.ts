@@ -216,6 +216,7 @@ function toItem(job: ImageJob): Item {
   if (job.leaseUntil !== undefined) item['leaseUntil'] = N(job.leaseUntil);
   if (job.startedAt !== undefined) item['startedAt'] = N(job.startedAt);
   if (job.reservation) item['reservation'] = S(JSON.stringify(job.reservation));
+  if (job.estimateMicroUsd !== undefined) item['estimateMicroUsd'] = N(job.estimateMicroUsd);
   return item;
 }
 
@@ -246,6 +247,7 @@ function fromItem(item: Item): ImageJob {
     webhook: str(item, 'webhook'),
     webhookState: str(item, 'webhookState') as ImageJob['webhookState'],
     reservation: json(item, 'reservation'),
+    estimateMicroUsd: num(item, 'estimateMicroUsd'),
     createdAt: num(item, 'createdAt') ?? 0,
     startedAt: num(item, 'startedAt'),
     completedAt: num(item, 'completedAt'),

@@ -1,17 +1,27 @@
-import { listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../../domain/image-job.js';
+import { isFinal, listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../../domain/image-job.js';
 import type { JobStore } from '../../ports.js';
 
 /**
  * The JobStore contract kept in this process's memory, with the same conditional transitions as the DynamoDB
- * store (a claim only from `queued`, an end only under the claim, a removal only in the status given). For the use
- * cases' table tests, and for a deployment without a state table, where a job lives only as long as the request
- * that runs it.
+ * store (a claim only from `queued`, an end only under the claim, a removal only in the status given). For a
+ * deployment without a state table, where a job lives only as long as the request that runs it inline, and for the
+ * use cases' table tests.
+ *
+ * It holds at most `maxJobs`: creating one more forgets the oldest finished job (a function instance serves one
+ * request at a time, so its own request's job is never the one forgotten).
  */
 export class MemoryJobStore implements JobStore {
   private readonly jobs = new Map<string, ImageJob>();
 
+  constructor(private readonly maxJobs = Number.POSITIVE_INFINITY) {}
+
   async create(job: ImageJob): Promise<void> {
     if (this.jobs.has(job.id)) throw new Error(`job ${job.id} exists`);
+    if (this.jobs.size >= this.maxJobs) {
+      // Map order is insertion order: the first finished one found is the oldest.
+      const oldest = [...this.jobs.values()].find((held) => isFinal(held.status)) ?? this.jobs.values().next().value;
+      if (oldest) this.jobs.delete(oldest.id);
+    }
     this.jobs.set(job.id, { ...job });
   }
 
