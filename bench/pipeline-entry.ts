@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { createDependencies } from '../lib/clients.js';
+import { createDependencies } from '../lib/composition-root.js';
 import { parseConfig } from '../lib/config.js';
 import { createApiHandler } from '../lib/http/api-handler.js';
 import { parseImageAnswer } from '../lib/adapters/providers/openai/openai-image-answer.js';

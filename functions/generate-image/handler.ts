@@ -1,4 +1,4 @@
-import { createDependencies } from '../../lib/clients.js';
+import { createDependencies } from '../../lib/composition-root.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { apiOrMisconfigured } from '../../lib/http/misconfigured.js';

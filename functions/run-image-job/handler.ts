@@ -1,4 +1,4 @@
-import { createDependencies } from '../../lib/clients.js';
+import { createDependencies } from '../../lib/composition-root.js';
 import { parseConfig } from '../../lib/config.js';
 import { optionalProviders } from '../../lib/optional-providers.js';
 import { createWorkerHandler } from '../../lib/worker/run-image-job-handler.js';

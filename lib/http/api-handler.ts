@@ -5,7 +5,6 @@ import httpRouterHandler from '@middy/http-router';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { Dependencies } from '../clients.js';
 import { requestDeadline } from '../domain/deadline.js';
 import { parsePrefer, toResource, waitPlan } from '../domain/image-job.js';
 import { familyOf } from '../domain/models.js';
@@ -18,7 +17,7 @@ import { hardenPromptMiddleware } from '../middleware/harden-prompt.js';
 import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/types.js';
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
 import type { QuotaStatus } from '../ports.js';
-import { createUseCases, type UseCases } from '../use-cases.js';
+import { createUseCases, type Dependencies, type UseCases } from '../composition-root.js';
 
 type Event = APIGatewayProxyEventV2;
 type Result = APIGatewayProxyStructuredResultV2;

@@ -1,8 +1,8 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
-import type { Dependencies } from '../clients.js';
-import { LEASE_MARGIN_MS, createUseCases, type UseCases } from '../use-cases.js';
+import { createUseCases, type Dependencies, type UseCases } from '../composition-root.js';
+import { LEASE_MARGIN_MS } from '../domain/image-job.js';
 
 export interface RunImageJobEvent {
   id?: unknown;

@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { createDependencies, type DependencyOverrides } from '../../lib/clients.js';
+import { createDependencies, type DependencyOverrides } from '../../lib/composition-root.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { withContract } from '../support/contract.js';

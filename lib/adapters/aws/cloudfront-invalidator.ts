@@ -8,7 +8,7 @@ const INVALIDATION_TIMEOUT_MS = 5_000;
 /**
  * Removes deleted images from CloudFront's edge caches (`CreateInvalidation`). Images are cached for a year
  * (immutable), so without this a deleted image would keep being served. This module (and the CloudFront client)
- * is imported by the first DELETE only (lib/clients.ts). CloudFront's API is global (signed for us-east-1).
+ * is imported by the first DELETE only (lib/composition-root.ts). CloudFront's API is global (signed for us-east-1).
  */
 export class CloudFrontInvalidator implements CdnInvalidator {
   private readonly client: CloudFrontClient;

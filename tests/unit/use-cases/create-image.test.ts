@@ -2,8 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { InlineJobDispatcher } from '../../../lib/adapters/in-process/inline-job-dispatcher.js';
 import { LEASE_MARGIN_MS } from '../../../lib/domain/image-job.js';
 import { AppError } from '../../../lib/errors.js';
-import { createCreateImage, type CreateImageInput } from '../../../lib/images/create-image.js';
-import { createRunImageJob } from '../../../lib/images/run-image-job.js';
+import { makeCreateImage, type CreateImageInput } from '../../../lib/use-cases/create-image.js';
+import { makeRunImageJob } from '../../../lib/use-cases/run-image-job.js';
 import type { JobDispatcher } from '../../../lib/ports.js';
 import { inMemoryPorts, providerFailure } from '../../support/in-memory-ports.js';
 
@@ -17,7 +17,7 @@ function setUp(options: Parameters<typeof inMemoryPorts>[0] & { dispatcher?: Job
   const ports = inMemoryPorts(options);
   let ids = 0;
   const newId = () => `id-${String((ids += 1)).padStart(19, '0')}`;
-  const run = createRunImageJob({
+  const run = makeRunImageJob({
     ...ports.pipeline,
     jobs: ports.jobs,
     quota: ports.quota,
@@ -30,7 +30,7 @@ function setUp(options: Parameters<typeof inMemoryPorts>[0] & { dispatcher?: Job
   const dispatcher =
     options.dispatcher ??
     new InlineJobDispatcher((id, deadline, claimed) => run(id, { deadline, leaseUntil: deadline + LEASE_MARGIN_MS, webhookReserveMs: 0 }, claimed), ports.log);
-  const create = createCreateImage({
+  const create = makeCreateImage({
     jobs: ports.jobs,
     log: ports.log,
     now: ports.now,

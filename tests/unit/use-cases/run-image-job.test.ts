@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { INTERRUPTED, NOT_ADMITTED, type ImageJob } from '../../../lib/domain/image-job.js';
-import { JobBusyError, createRunImageJob } from '../../../lib/images/run-image-job.js';
+import { JobBusyError, makeRunImageJob } from '../../../lib/use-cases/run-image-job.js';
 import { inMemoryPorts, providerFailure } from '../../support/in-memory-ports.js';
 
 /**
@@ -13,7 +13,7 @@ const MINUTE = 60_000;
 
 function setUp(options: Parameters<typeof inMemoryPorts>[0] = {}) {
   const ports = inMemoryPorts(options);
-  const run = createRunImageJob({
+  const run = makeRunImageJob({
     ...ports.pipeline,
     jobs: ports.jobs,
     quota: ports.quota,

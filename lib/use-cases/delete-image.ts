@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
-import { giveBack } from '../admission.js';
+import { giveBack } from './admission.js';
 import type { CdnInvalidator, ImageStore, Principal, QuotaGate } from '../ports.js';
-import { ownJob, type JobReadDeps } from './jobs.js';
+import { ownJob, type JobReadDeps } from './job-reads.js';
 
 export interface DeleteImageDeps extends JobReadDeps {
   store: ImageStore;
@@ -19,7 +19,7 @@ const TOMBSTONE_TTL_MS = 7 * 86_400_000;
  * its worker removes what it writes when the generation returns (a provider call in flight cannot be recalled,
  * and stays counted). A deleted image leaves the CDN through an invalidation.
  */
-export const createDeleteImage =
+export const makeDeleteImage =
   (deps: DeleteImageDeps) =>
   async (principal: Principal, id: string): Promise<void> => {
     for (let attempt = 0; attempt < 3; attempt += 1) {

@@ -3,7 +3,7 @@
  * recording the end of a job whose worker died, and turning job errors into AppErrors and back.
  */
 import { AppError, isAppError } from '../errors.js';
-import { giveBack } from '../admission.js';
+import { giveBack } from './admission.js';
 import { INTERRUPTED, NEVER_STARTED, leaseExpired, queueExpired, type ImageJob, type JobError } from '../domain/image-job.js';
 import { principalKey, type JobDispatcher, type JobStore, type Log, type Principal, type QuotaGate } from '../ports.js';
 

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import { decodeCursor, encodeCursor, toResource, type ImageResource } from '../domain/image-job.js';
 import { principalKey, type Principal } from '../ports.js';
-import type { JobReadDeps } from './jobs.js';
+import type { JobReadDeps } from './job-reads.js';
 
 export const DEFAULT_LIST_LIMIT = 20;
 export const MAX_LIST_LIMIT = 100;
@@ -17,7 +17,7 @@ export interface ListImagesInput {
  * `GET /images`: the caller's own images, newest first, a page at a time. The cursor is opaque and only ever
  * continues the caller's own list: the owner comes from authentication, never from the cursor.
  */
-export const createListImages =
+export const makeListImages =
   (deps: JobReadDeps) =>
   async (input: ListImagesInput): Promise<{ data: ImageResource[]; nextCursor: string | null }> => {
     let limit = DEFAULT_LIST_LIMIT;

@@ -1,11 +1,11 @@
 import { AppError } from '../errors.js';
-import { billableRetryHook, giveBack, settle } from '../admission.js';
-import { runImagePipeline, type ImagePipelineDeps } from '../image-pipeline.js';
+import { billableRetryHook, giveBack, settle } from './admission.js';
+import { generateAndStore, type GenerateAndStoreDeps } from './generate-and-store.js';
 import { INTERRUPTED, NOT_ADMITTED, isFinal, leaseExpired, toResource, type ImageJob } from '../domain/image-job.js';
 import type { JobStore, QuotaGate, WebhookSender } from '../ports.js';
-import { toJobError } from './jobs.js';
+import { toJobError } from './job-reads.js';
 
-export interface RunImageJobDeps extends ImagePipelineDeps {
+export interface RunImageJobDeps extends GenerateAndStoreDeps {
   jobs: JobStore;
   quota?: QuotaGate | undefined;
   webhooks?: WebhookSender | undefined;
@@ -45,7 +45,7 @@ export class JobBusyError extends Error {
  * the provider again. The end of a job (success or failure) is a conditional write on the claim too; a DELETE
  * that arrived meanwhile wins, and the worker removes what it wrote.
  */
-export const createRunImageJob = (deps: RunImageJobDeps) => {
+export const makeRunImageJob = (deps: RunImageJobDeps) => {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
   const notify = async (id: string, budget: RunBudget): Promise<void> => {
@@ -91,7 +91,7 @@ export const createRunImageJob = (deps: RunImageJobDeps) => {
       await endAs(new AppError('provider_timeout', 'Not enough time left to generate an image.'), false);
       return undefined;
     }
-    const outcome = await runImagePipeline(deps, {
+    const outcome = await generateAndStore(deps, {
       id: job.id,
       requestId: job.requestId,
       principal: { id: job.principalId, kind: job.principalKind },

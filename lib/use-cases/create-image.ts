@@ -1,9 +1,9 @@
 import { AppError } from '../errors.js';
-import { giveBack, moderate, type AdmissionDeps } from '../admission.js';
+import { giveBack, moderate, type AdmissionDeps } from './admission.js';
 import { LEASE_MARGIN_MS, isFinal, type ImageJob } from '../domain/image-job.js';
 import { estimateImageCostMicroUsd } from '../domain/pricing.js';
 import { principalKey, type ImageOrder, type JobDispatcher, type QuotaStatus, type Reservation, type WebhookSender } from '../ports.js';
-import { fromJobError, settleExpired, type JobReadDeps } from './jobs.js';
+import { fromJobError, settleExpired, type JobReadDeps } from './job-reads.js';
 
 export interface CreateImageDeps extends JobReadDeps, AdmissionDeps {
   dispatcher: JobDispatcher;
@@ -53,7 +53,7 @@ const POLL_MAX_MS = 500;
  * and waits for it again; it never starts a second generation. A request that ends in an error stores nothing
  * under the key, so it may be retried with the same key.
  */
-export const createCreateImage = (deps: CreateImageDeps) => {
+export const makeCreateImage = (deps: CreateImageDeps) => {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
   const waitFor = async (id: string, until: number): Promise<ImageJob | undefined> => {

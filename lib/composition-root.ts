@@ -20,6 +20,15 @@ import { maxBase64Length } from './domain/base64.js';
 import { DynamoDbJobStore } from './adapters/aws/dynamodb-job-store.js';
 import { LambdaJobDispatcher } from './adapters/aws/lambda-job-dispatcher.js';
 import { PowertoolsMetrics } from './adapters/aws/powertools-metrics.js';
+import { InlineJobDispatcher } from './adapters/in-process/inline-job-dispatcher.js';
+import { MemoryJobStore } from './adapters/in-process/memory-job-store.js';
+import { LEASE_MARGIN_MS } from './domain/image-job.js';
+import { makeCreateImage } from './use-cases/create-image.js';
+import { makeDeleteImage } from './use-cases/delete-image.js';
+import { makeGetImage } from './use-cases/get-image.js';
+import { makeListImages } from './use-cases/list-images.js';
+import { makeRunImageJob } from './use-cases/run-image-job.js';
+import type { GenerateAndStoreDeps } from './use-cases/generate-and-store.js';
 import type {
   EstimateCost,
   SettleCost,
@@ -37,9 +46,9 @@ import type {
 } from './ports.js';
 
 /**
- * The composition root: the one place that builds SDK clients and wires adapters to ports. Called once per
- * container (at module scope in the handler), so clients and their connection pools are reused across requests.
- * Nothing here touches the network.
+ * The composition root: the one place that builds SDK clients, wires adapters to ports (createDependencies) and
+ * the use cases to those (createUseCases). Called once per container (at module scope in the handler), so clients
+ * and their connection pools are reused across requests. Nothing here touches the network.
  */
 export interface Dependencies {
   config: Config;
@@ -52,7 +61,7 @@ export interface Dependencies {
   tokens: TokenVerifier | undefined;
   /** Image resources; undefined without a state table (POST /images is then synchronous only). */
   jobs: JobStore | undefined;
-  /** The worker function; undefined = jobs run inline (lib/use-cases.ts builds the inline dispatcher). */
+  /** The worker function; undefined = jobs run inline (createUseCases builds the inline dispatcher). */
   dispatcher: JobDispatcher | undefined;
   webhooks: WebhookSender | undefined;
   cdn: CdnInvalidator | undefined;
@@ -309,3 +318,77 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     newId: overrides.newId ?? newImageId,
   };
 }
+
+/**
+ * Jobs a deployment without a state table keeps in memory: each lives only while its request runs it inline, and a
+ * function instance serves one request at a time; the bound is a guard, not a cache.
+ */
+const STATELESS_JOBS_HELD = 16;
+
+/**
+ * The use cases (one per verb) wired to the ports of the composition root. Shared by the API and the worker
+ * handler, so both run the same code; only their budgets differ.
+ *
+ * Without a state table there is one POST /images path all the same: its jobs are kept in memory and run inline,
+ * within the request; `resources` is then false, and the routes that read resources later answer that they are
+ * not kept.
+ */
+export function createUseCases(deps: Dependencies) {
+  const { config, logger } = deps;
+  const pipeline: GenerateAndStoreDeps = {
+    generator: deps.generator,
+    store: deps.store,
+    log: logger,
+    publicBaseUrl: config.publicBaseUrl,
+    imagePrefix: config.imagePrefix,
+    recordPrefix: config.recordPrefix,
+    maxImageBytes: config.limits.maxImageBytes,
+    now: deps.now,
+    metrics: deps.metrics,
+    providerName: config.provider.kind,
+    settleCost: deps.settleCost,
+  };
+  const admission = {
+    quota: deps.quota,
+    moderator: deps.moderator,
+    moderationFailOpen: config.moderation.mode === 'fail-open',
+    idempotency: deps.idempotency,
+    estimateCost: deps.estimateCost,
+    newId: deps.newId,
+  };
+  const resources = deps.jobs !== undefined;
+  const jobs = deps.jobs ?? new MemoryJobStore(STATELESS_JOBS_HELD);
+
+  const runImageJob = makeRunImageJob({
+    ...pipeline,
+    jobs,
+    quota: deps.quota,
+    webhooks: deps.webhooks,
+    uploadReserveMs: config.limits.uploadReserveMs,
+    minProviderTimeMs: config.limits.minProviderTimeMs,
+    webhookMaxDeliveryMs: config.webhooks.maxDeliveryMs,
+    newId: deps.newId,
+  });
+  // No worker function (or no state it could share): the job runs inline, in the request's own time, with nothing
+  // kept back for a webhook beyond what is left at the end.
+  const dispatcher =
+    (resources ? deps.dispatcher : undefined) ??
+    new InlineJobDispatcher(
+      (id, deadline, claimed) => runImageJob(id, { deadline, leaseUntil: deadline + LEASE_MARGIN_MS, webhookReserveMs: 0 }, claimed),
+      logger,
+    );
+  const read = { jobs, log: logger, now: deps.now, dispatcher, quota: deps.quota };
+  return {
+    images: {
+      resources,
+      dispatcher,
+      create: makeCreateImage({ ...read, ...admission, webhooks: deps.webhooks }),
+      run: runImageJob,
+      get: makeGetImage(read),
+      list: makeListImages(read),
+      delete: makeDeleteImage({ ...read, store: deps.store, cdn: deps.cdn }),
+    },
+  };
+}
+
+export type UseCases = ReturnType<typeof createUseCases>;

@@ -1,7 +1,7 @@
-import { AppError } from './errors.js';
-import { quotedText } from './domain/prompt-policy.js';
-import type { ReservationRef } from './domain/image-job.js';
-import type { EstimateCost, IdempotencyGuard, Log, PromptModerator, QuotaGate } from './ports.js';
+import { AppError } from '../errors.js';
+import { quotedText } from '../domain/prompt-policy.js';
+import type { ReservationRef } from '../domain/image-job.js';
+import type { EstimateCost, IdempotencyGuard, Log, PromptModerator, QuotaGate } from '../ports.js';
 
 /** What admitting a request needs, for the synchronous use case and job creation alike. */
 export interface AdmissionDeps {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { AppError } from './errors.js';
-import { ImageVerificationError, verifyImage, type ImageInfo } from './domain/image-format.js';
-import type { StoredImageResult } from './domain/image-job.js';
-import { imageKey, publicUrl, recordKey } from './domain/object-keys.js';
-import { costFromUsage, microUsdToUsd } from './domain/pricing.js';
-import { parseModelName } from './domain/models.js';
+import { AppError } from '../errors.js';
+import { ImageVerificationError, verifyImage, type ImageInfo } from '../domain/image-format.js';
+import type { StoredImageResult } from '../domain/image-job.js';
+import { imageKey, publicUrl, recordKey } from '../domain/object-keys.js';
+import { costFromUsage, microUsdToUsd } from '../domain/pricing.js';
+import { parseModelName } from '../domain/models.js';
 import {
   principalKey,
   type GeneratedImage,
@@ -15,10 +15,10 @@ import {
   type Log,
   type MetricsRecorder,
   type SettleCost,
-} from './ports.js';
+} from '../ports.js';
 
 /** What generating, verifying and storing one image needs; shared by the synchronous and the job use cases. */
-export interface ImagePipelineDeps {
+export interface GenerateAndStoreDeps {
   generator: ImageGenerator;
   store: ImageStore;
   log: Log;
@@ -35,7 +35,7 @@ export interface ImagePipelineDeps {
   settleCost?: SettleCost | undefined;
 }
 
-export interface ImagePipelineInput extends ImageOrder {
+export interface GenerateAndStoreInput extends ImageOrder {
   id: string;
   costMicroUsd: number;
   /** The provider must have answered by then (epoch ms). */
@@ -55,7 +55,7 @@ export type PipelineOutcome =
  * record are both written (in parallel) before a URL exists, and if either write fails the other is removed, so
  * there is no image without a record, no record without an image, and no URL for bytes S3 did not accept.
  */
-export async function runImagePipeline(deps: ImagePipelineDeps, input: ImagePipelineInput): Promise<PipelineOutcome> {
+export async function generateAndStore(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput): Promise<PipelineOutcome> {
   let generated;
   const startedAt = deps.now();
   try {
@@ -89,22 +89,22 @@ export async function runImagePipeline(deps: ImagePipelineDeps, input: ImagePipe
 }
 
 /** The provider a metric is about: the offline generator, or the one the model's name says. */
-const providerOf = (deps: ImagePipelineDeps, model: string): string =>
+const providerOf = (deps: GenerateAndStoreDeps, model: string): string =>
   deps.providerName === 'offline' ? 'offline' : (parseModelName(model)?.provider ?? 'unknown');
 
 /** Failures the provider caused (an alarm watches their count); refusals and our own limits are not among them. */
 const PROVIDER_FAILURES = new Set(['provider_error', 'bad_provider_response', 'provider_timeout', 'provider_busy']);
 
 /** Provider latency by outcome, and the estimated spend of every call that may be billed (the daily spend alarm). */
-function recordProvider(deps: ImagePipelineDeps, input: ImagePipelineInput, outcome: string, ms: number, billed: boolean): void {
+function recordProvider(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput, outcome: string, ms: number, billed: boolean): void {
   if (!deps.metrics) return;
   deps.metrics.record('ProviderLatency', ms, 'Milliseconds', { model: input.model, provider: providerOf(deps, input.model), outcome });
   if (billed && input.costMicroUsd > 0) deps.metrics.record('EstimatedCostUsd', microUsdToUsd(input.costMicroUsd), 'None');
 }
 
 async function verifyAndStore(
-  deps: ImagePipelineDeps,
-  input: ImagePipelineInput,
+  deps: GenerateAndStoreDeps,
+  input: GenerateAndStoreInput,
   generated: GeneratedImage,
   startedAt: number,
 ): Promise<{ image: StoredImageResult; createdAt: Date; settledCostMicroUsd: number }> {
@@ -236,7 +236,7 @@ function verify(bytes: Buffer): ImageInfo {
 }
 
 async function writeBoth(
-  deps: ImagePipelineDeps,
+  deps: GenerateAndStoreDeps,
   writes: { key: string; write: () => Promise<void> }[],
 ): Promise<void> {
   const results = await Promise.allSettled(writes.map(({ write }) => write()));

@@ -1,9 +1,9 @@
 import { toResource, type ImageResource } from '../domain/image-job.js';
 import type { Principal } from '../ports.js';
-import { notFound, ownJob, type JobReadDeps } from './jobs.js';
+import { notFound, ownJob, type JobReadDeps } from './job-reads.js';
 
 /** `GET /images/{id}`: the caller's own image resource; 404 for anything else. */
-export const createGetImage =
+export const makeGetImage =
   (deps: JobReadDeps) =>
   async (principal: Principal, id: string): Promise<ImageResource> => {
     const job = await ownJob(deps, principal, id);
