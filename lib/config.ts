@@ -1,6 +1,7 @@
 import { DEFAULT_CONSTRAINTS, DEFAULT_PROMPT_TEMPLATE, templateProblem } from './domain/prompt-policy.js';
 import { familyOf, isWiredOpenAIModel, parseModelName, type ProviderName } from './domain/models.js';
 import { usdToMicroUsd } from './domain/pricing.js';
+import { ConfigError, readVariables, type Env, type Values, type VariableName } from './config/variables.js';
 
 /**
  * The service's whole configuration, parsed once from the environment at cold start and frozen. A wrong value
@@ -147,50 +148,7 @@ export interface Limits {
   minProviderTimeMs: number;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    problem: string,
-  ) {
-    super(`Invalid configuration: ${variable} ${problem}`);
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-const optional = (env: Env, name: string): string | undefined => {
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? undefined : value;
-};
-
-const required = (env: Env, name: string): string => {
-  const value = optional(env, name);
-  if (value === undefined) throw new ConfigError(name, 'is required but not set');
-  return value;
-};
-
-const integer = (env: Env, name: string, fallback: number, min: number, max: number): number => {
-  const raw = optional(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
-  return value;
-};
-
-const httpUrl = (env: Env, name: string, value: string): string => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(name, `must be an absolute http(s) URL, got "${value}"`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError(name, `must be an http(s) URL, got "${value}"`);
-  }
-  return value.replace(/\/+$/, '');
-};
+export { ConfigError };
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
@@ -198,25 +156,20 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
  * An https URL, or http on loopback only (local stand-ins): what signs callers in (the JWT issuer's keys) must not
  * be readable or replaceable on the way.
  */
-const httpsUrl = (env: Env, name: string, value: string): string => {
-  const url = new URL(httpUrl(env, name, value));
-  if (url.protocol !== 'https:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+function requireHttps(name: VariableName, value: string): string {
+  if (new URL(value).protocol !== 'https:' && !LOOPBACK_HOSTS.has(new URL(value).hostname)) {
     throw new ConfigError(name, `must be an https URL (plain http only on loopback), got "${value}"`);
   }
-  return value.replace(/\/+$/, '');
-};
+  return value;
+}
 
-const prefix = (env: Env, name: string, fallback: string): string => {
-  const value = optional(env, name) ?? fallback;
-  if (!/^[a-z0-9][a-z0-9-_/]*\/$/i.test(value) || value.includes('//')) {
-    throw new ConfigError(name, `must be a key prefix like "images/", got "${value}"`);
-  }
+const required = <T>(name: VariableName, value: T | undefined, why = 'is required but not set'): T => {
+  if (value === undefined) throw new ConfigError(name, why);
   return value;
 };
 
-function parseApiKeys(env: Env, jwtEnabled: boolean): ApiKeyEntry[] {
+function parseApiKeys(raw: string | undefined, jwtEnabled: boolean): ApiKeyEntry[] {
   const name = 'API_KEY_HASHES';
-  const raw = optional(env, name);
   if (raw === undefined) {
     if (jwtEnabled) return [];
     throw new ConfigError(name, 'is required (or JWT_ISSUER for JWT auth): nobody could call the API');
@@ -235,9 +188,9 @@ function parseApiKeys(env: Env, jwtEnabled: boolean): ApiKeyEntry[] {
   return entries;
 }
 
-function parseModels(env: Env): { imageModel: string; imageModels: string[] } {
-  const imageModel = optional(env, 'IMAGE_MODEL') ?? 'gpt-image-2';
-  const listed = optional(env, 'IMAGE_MODELS');
+function parseModels(values: Values): { imageModel: string; imageModels: string[] } {
+  const imageModel = values.IMAGE_MODEL;
+  const listed = values.IMAGE_MODELS;
   const imageModels = listed === undefined ? [imageModel] : listed.split(',').map((m) => m.trim()).filter(Boolean);
   // Without IMAGE_MODELS the list is IMAGE_MODEL alone: a problem with it is named by the variable that was set.
   const source = listed === undefined ? 'IMAGE_MODEL' : 'IMAGE_MODELS';
@@ -268,16 +221,9 @@ function parseModels(env: Env): { imageModel: string; imageModels: string[] } {
 }
 
 /** An API key given directly or as an SSM parameter, and an optional base URL; undefined when neither key is set. */
-function secretEndpoint(env: Env, keyName: string, urlName: string): SecretEndpoint | undefined {
-  const apiKey = optional(env, keyName);
-  const apiKeyParameter = optional(env, `${keyName}_PARAMETER`);
+function secretEndpoint(apiKey: string | undefined, apiKeyParameter: string | undefined, baseUrl: string | undefined): SecretEndpoint | undefined {
   if (apiKey === undefined && apiKeyParameter === undefined) return undefined;
-  const baseUrlRaw = optional(env, urlName);
-  return {
-    apiKey,
-    apiKeyParameter: apiKey === undefined ? apiKeyParameter : undefined,
-    baseUrl: baseUrlRaw === undefined ? undefined : httpUrl(env, urlName, baseUrlRaw),
-  };
+  return { apiKey, apiKeyParameter: apiKey === undefined ? apiKeyParameter : undefined, baseUrl };
 }
 
 /**
@@ -285,10 +231,9 @@ function secretEndpoint(env: Env, keyName: string, urlName: string): SecretEndpo
  * name says nothing about its model, and sizes, qualities, formats and prices follow the model: every azure/
  * model listed in IMAGE_MODELS must be here, running a wired OpenAI model.
  */
-function parseAzureDeployments(env: Env, models: readonly string[]): ReadonlyMap<string, string> {
-  const raw = optional(env, 'AZURE_OPENAI_DEPLOYMENTS') ?? '';
+function parseAzureDeployments(raw: string | undefined, models: readonly string[]): ReadonlyMap<string, string> {
   const deployments = new Map<string, string>();
-  for (const entry of raw.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+  for (const entry of (raw ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '')) {
     const [name = '', model = '', ...rest] = entry.split('=').map((part) => part.trim());
     if (name === '' || rest.length > 0 || !isWiredOpenAIModel(model)) {
       throw new ConfigError('AZURE_OPENAI_DEPLOYMENTS', `must be deployment=model pairs with a wired OpenAI model (e.g. "images-prod=gpt-image-2"), got "${entry}"`);
@@ -304,15 +249,11 @@ function parseAzureDeployments(env: Env, models: readonly string[]): ReadonlyMap
   return deployments;
 }
 
-function parseProvider(env: Env, models: readonly string[]): ProviderConfig {
-  const kind = optional(env, 'IMAGE_PROVIDER') ?? 'offline';
-  if (kind === 'offline') return { kind, delayMs: integer(env, 'OFFLINE_DELAY_MS', 0, 0, 600_000) };
-  // "openai" is what this setting said before other providers existed; it means the same now.
-  if (kind !== 'live' && kind !== 'openai') {
-    throw new ConfigError('IMAGE_PROVIDER', `must be "live" (the providers named by IMAGE_MODELS) or "offline", got "${kind}"`);
-  }
+function parseProvider(values: Values, models: readonly string[]): ProviderConfig {
+  if (values.IMAGE_PROVIDER === 'offline') return { kind: 'offline', delayMs: values.OFFLINE_DELAY_MS };
+  // "openai" is the older name of "live"; it means the same.
   const used = new Set<ProviderName>(models.map((model) => parseModelName(model)?.provider ?? 'openai'));
-  const need = <T>(provider: ProviderName, value: T | undefined, variable: string, what: string): T | undefined => {
+  const need = <T>(provider: ProviderName, value: T | undefined, variable: VariableName, what: string): T | undefined => {
     if (used.has(provider) && value === undefined) {
       throw new ConfigError(variable, `${what} is required for the ${provider}/ models in IMAGE_MODELS`);
     }
@@ -320,51 +261,43 @@ function parseProvider(env: Env, models: readonly string[]): ProviderConfig {
   };
   // OpenAI's key also serves moderation, so it is read whenever it is given; Azure and Gemini only when models
   // of theirs are listed (a deployment may name their SSM parameters without using them).
-  const openai = need('openai', secretEndpoint(env, 'OPENAI_API_KEY', 'OPENAI_BASE_URL'), 'OPENAI_API_KEY', 'OPENAI_API_KEY or OPENAI_API_KEY_PARAMETER');
-  let azure = used.has('azure') ? secretEndpoint(env, 'AZURE_OPENAI_API_KEY', 'AZURE_OPENAI_ENDPOINT') : undefined;
+  const openai = need(
+    'openai',
+    secretEndpoint(values.OPENAI_API_KEY, values.OPENAI_API_KEY_PARAMETER, values.OPENAI_BASE_URL),
+    'OPENAI_API_KEY',
+    'OPENAI_API_KEY or OPENAI_API_KEY_PARAMETER',
+  );
+  let azure = used.has('azure')
+    ? secretEndpoint(values.AZURE_OPENAI_API_KEY, values.AZURE_OPENAI_API_KEY_PARAMETER, values.AZURE_OPENAI_ENDPOINT)
+    : undefined;
   if (azure !== undefined && azure.baseUrl === undefined) {
     throw new ConfigError('AZURE_OPENAI_ENDPOINT', 'is required for azure/ models (https://<resource>.openai.azure.com)');
   }
   azure = need('azure', azure, 'AZURE_OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY or AZURE_OPENAI_API_KEY_PARAMETER');
-  const azureDeployments = azure ? parseAzureDeployments(env, models) : undefined;
+  const azureDeployments = azure ? parseAzureDeployments(values.AZURE_OPENAI_DEPLOYMENTS, models) : undefined;
   const google = need(
     'google',
-    used.has('google') ? secretEndpoint(env, 'GEMINI_API_KEY', 'GEMINI_BASE_URL') : undefined,
+    used.has('google') ? secretEndpoint(values.GEMINI_API_KEY, values.GEMINI_API_KEY_PARAMETER, values.GEMINI_BASE_URL) : undefined,
     'GEMINI_API_KEY',
     'GEMINI_API_KEY or GEMINI_API_KEY_PARAMETER',
   );
-  const bedrockEndpoint = optional(env, 'BEDROCK_ENDPOINT');
-  const bedrock = used.has('bedrock')
-    ? {
-        // Bedrock's image models live in a few regions only (us-west-2 for every wired Stability model), not
-        // necessarily the function's: the default is theirs, as in serverless.yml, never AWS_REGION.
-        region: optional(env, 'BEDROCK_REGION') ?? 'us-west-2',
-        endpoint: bedrockEndpoint === undefined ? undefined : httpUrl(env, 'BEDROCK_ENDPOINT', bedrockEndpoint),
-      }
-    : undefined;
+  // Bedrock's image models live in a few regions only (us-west-2 for every wired Stability model), not
+  // necessarily the function's: the default is theirs, as in serverless.yml, never AWS_REGION.
+  const bedrock = used.has('bedrock') ? { region: values.BEDROCK_REGION, endpoint: values.BEDROCK_ENDPOINT } : undefined;
   return {
     kind: 'live',
     openai,
     azure: azure && azureDeployments ? { ...azure, deployments: azureDeployments } : undefined,
     bedrock,
     google,
-    maxRetries: integer(env, 'PROVIDER_MAX_RETRIES', 2, 0, 5),
+    maxRetries: values.PROVIDER_MAX_RETRIES,
   };
 }
 
-const usd = (env: Env, name: string, fallback: number): number => {
-  const raw = optional(env, name);
-  if (raw === undefined) return usdToMicroUsd(fallback);
-  if (!/^\d+(\.\d{1,6})?$/.test(raw)) throw new ConfigError(name, `must be an amount in USD like "5" or "12.50", got "${raw}"`);
-  return usdToMicroUsd(Number(raw));
-};
-
-function parseJwt(env: Env): JwtConfig | undefined {
-  const issuer = optional(env, 'JWT_ISSUER');
+function parseJwt(values: Values): JwtConfig | undefined {
+  const issuer = values.JWT_ISSUER;
   if (issuer === undefined) return undefined;
-  httpUrl(env, 'JWT_ISSUER', issuer);
-  const jwksRaw = optional(env, 'JWT_JWKS_URL') ?? `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
-  const algorithms = (optional(env, 'JWT_ALGORITHMS') ?? 'RS256,ES256').split(',').map((a) => a.trim());
+  const algorithms = values.JWT_ALGORITHMS.split(',').map((a) => a.trim());
   for (const algorithm of algorithms) {
     // Asymmetric algorithms only: a shared secret would have to live in every verifier, and 'none' is never ok.
     if (!/^(RS|PS|ES)(256|384|512)$|^EdDSA$/.test(algorithm)) {
@@ -373,16 +306,19 @@ function parseJwt(env: Env): JwtConfig | undefined {
   }
   return {
     issuer,
-    audience: required(env, 'JWT_AUDIENCE'),
-    jwksUrl: httpsUrl(env, optional(env, 'JWT_JWKS_URL') === undefined ? 'JWT_ISSUER' : 'JWT_JWKS_URL', jwksRaw),
+    audience: required('JWT_AUDIENCE', values.JWT_AUDIENCE),
+    jwksUrl:
+      values.JWT_JWKS_URL === undefined
+        ? requireHttps('JWT_ISSUER', `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`)
+        : requireHttps('JWT_JWKS_URL', values.JWT_JWKS_URL),
     algorithms,
-    clockSkewSeconds: integer(env, 'JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
-    jwksMaxStaleMs: integer(env, 'JWT_JWKS_MAX_STALE_SECONDS', 6 * 3_600, 0, 7 * 86_400) * 1000,
+    clockSkewSeconds: values.JWT_CLOCK_SKEW_SECONDS,
+    jwksMaxStaleMs: values.JWT_JWKS_MAX_STALE_SECONDS * 1000,
   };
 }
 
 /** One PRINCIPAL_LIMITS entry; a field it leaves out takes the default. */
-function parseLimits(name: string, raw: unknown, defaults: QuotaLimits): QuotaLimits {
+function parseLimits(name: VariableName, raw: unknown, defaults: QuotaLimits): QuotaLimits {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(name, 'entries must be objects like {"dailyImages": 100, "dailySpendUsd": 10}');
   }
@@ -404,21 +340,17 @@ function parseLimits(name: string, raw: unknown, defaults: QuotaLimits): QuotaLi
   };
 }
 
-function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined {
-  const quotas = optional(env, 'QUOTAS') ?? 'on';
-  if (quotas !== 'on' && quotas !== 'off') throw new ConfigError('QUOTAS', `must be "on" or "off", got "${quotas}"`);
-  const table = optional(env, 'STATE_TABLE');
+function parseState(values: Values, provider: ProviderConfig): StateConfig | undefined {
+  const table = values.STATE_TABLE;
   if (table === undefined) {
     // The offline generator costs nothing: nothing to protect. QUOTAS=off says so for real providers.
-    if (provider.kind === 'offline' || quotas === 'off') return undefined;
+    if (provider.kind === 'offline' || values.QUOTAS === 'off') return undefined;
     throw new ConfigError('STATE_TABLE', 'is required with real providers (quotas and spend caps); QUOTAS=off disables them');
   }
-  const endpointRaw = optional(env, 'DYNAMODB_ENDPOINT');
   let overrides: unknown = {};
-  const overridesRaw = optional(env, 'PRINCIPAL_LIMITS');
-  if (overridesRaw !== undefined) {
+  if (values.PRINCIPAL_LIMITS !== undefined) {
     try {
-      overrides = JSON.parse(overridesRaw);
+      overrides = JSON.parse(values.PRINCIPAL_LIMITS);
     } catch {
       throw new ConfigError('PRINCIPAL_LIMITS', 'must be a JSON object like {"web-app": {"dailyImages": 500}}');
     }
@@ -426,10 +358,7 @@ function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined
       throw new ConfigError('PRINCIPAL_LIMITS', 'must be a JSON object like {"web-app": {"dailyImages": 500}}');
     }
   }
-  const defaultLimits: QuotaLimits = {
-    dailyImages: integer(env, 'DAILY_IMAGE_LIMIT', 50, 0, 1_000_000),
-    dailySpendMicroUsd: usd(env, 'DAILY_SPEND_LIMIT_USD', 5),
-  };
+  const defaultLimits: QuotaLimits = { dailyImages: values.DAILY_IMAGE_LIMIT, dailySpendMicroUsd: values.DAILY_SPEND_LIMIT_USD };
   const principalLimits = new Map<string, QuotaLimits>();
   for (const [name, limits] of Object.entries(overrides as Record<string, unknown>)) {
     // "jwt:<sub>" or "api-key:<name>"; a bare name is an API key's, as the keys are the ones operators name.
@@ -438,140 +367,119 @@ function parseState(env: Env, provider: ProviderConfig): StateConfig | undefined
   }
   return {
     table,
-    quotas: quotas === 'on',
-    endpoint: endpointRaw === undefined ? undefined : httpUrl(env, 'DYNAMODB_ENDPOINT', endpointRaw),
+    quotas: values.QUOTAS === 'on',
+    endpoint: values.DYNAMODB_ENDPOINT,
     defaultLimits,
     principalLimits,
-    globalDailySpendMicroUsd: usd(env, 'GLOBAL_DAILY_SPEND_LIMIT_USD', 50),
-    idempotencyTtlSeconds: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 7 * 86_400),
+    globalDailySpendMicroUsd: values.GLOBAL_DAILY_SPEND_LIMIT_USD,
+    idempotencyTtlSeconds: values.IDEMPOTENCY_TTL_SECONDS,
     // Powertools' prefix for idempotency keys, kept so records stay readable across the switch (set by Lambda).
-    idempotencyKeyPrefix: optional(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? '',
+    idempotencyKeyPrefix: values.AWS_LAMBDA_FUNCTION_NAME ?? '',
   };
 }
 
-function parseModeration(env: Env, provider: ProviderConfig): ModerationConfig {
+function parseModeration(values: Values, provider: ProviderConfig): ModerationConfig {
   // On by default wherever there is an OpenAI key to moderate with (it is free); without one (a Bedrock- or
   // Gemini-only deployment) the providers' own safety filters are what refuses (docs/limits.md).
   const canModerate = provider.kind === 'live' && provider.openai !== undefined;
-  const mode = optional(env, 'MODERATION') ?? (canModerate ? 'fail-closed' : 'off');
-  if (mode !== 'off' && mode !== 'fail-closed' && mode !== 'fail-open') {
-    throw new ConfigError('MODERATION', `must be "off", "fail-closed" or "fail-open", got "${mode}"`);
-  }
+  const mode = values.MODERATION ?? (canModerate ? 'fail-closed' : 'off');
   if (mode !== 'off' && !canModerate) {
     throw new ConfigError('MODERATION', 'needs real providers and an OpenAI key (OPENAI_API_KEY or OPENAI_API_KEY_PARAMETER): it uses the OpenAI moderations API');
   }
-  return { mode, model: optional(env, 'MODERATION_MODEL') ?? 'omni-moderation-latest' };
+  return { mode, model: values.MODERATION_MODEL };
 }
 
-const flag = (env: Env, name: string): boolean => {
-  const raw = optional(env, name) ?? 'false';
-  if (raw !== 'true' && raw !== 'false') throw new ConfigError(name, `must be "true" or "false", got "${raw}"`);
-  return raw === 'true';
-};
-
-function parseJobs(env: Env, state: StateConfig | undefined, gatewayTimeoutMs: number): JobsConfig | undefined {
-  const workerFunctionName = optional(env, 'WORKER_FUNCTION_NAME');
+function parseJobs(values: Values, state: StateConfig | undefined, gatewayTimeoutMs: number): JobsConfig | undefined {
+  const workerFunctionName = values.WORKER_FUNCTION_NAME;
   if (state === undefined) {
     if (workerFunctionName !== undefined) throw new ConfigError('WORKER_FUNCTION_NAME', 'needs STATE_TABLE (jobs live in the state table)');
     return undefined;
   }
-  if (workerFunctionName !== undefined && !/^[A-Za-z0-9:_.-]{1,170}$/.test(workerFunctionName)) {
-    throw new ConfigError('WORKER_FUNCTION_NAME', `must be a Lambda function name or ARN, got "${workerFunctionName}"`);
-  }
-  const lambdaEndpoint = optional(env, 'LAMBDA_ENDPOINT');
-  const defaultWaitSeconds = integer(env, 'DEFAULT_WAIT_SECONDS', Math.ceil(gatewayTimeoutMs / 1000), 0, 900);
   return {
     workerFunctionName,
-    lambdaEndpoint: lambdaEndpoint === undefined ? undefined : httpUrl(env, 'LAMBDA_ENDPOINT', lambdaEndpoint),
-    defaultWaitMs: defaultWaitSeconds * 1000,
-    webhookReserveMs: webhookMaxMs(env),
+    lambdaEndpoint: values.LAMBDA_ENDPOINT,
+    defaultWaitMs: (values.DEFAULT_WAIT_SECONDS ?? Math.ceil(gatewayTimeoutMs / 1000)) * 1000,
+    webhookReserveMs: values.WEBHOOK_MAX_SECONDS * 1000,
   };
 }
 
-/** WEBHOOK_MAX_SECONDS: all of one event's delivery attempts end within it (and the worker keeps it back). */
-const webhookMaxMs = (env: Env): number => integer(env, 'WEBHOOK_MAX_SECONDS', 60, 1, 600) * 1000;
-
-function parseWebhooks(env: Env): WebhookConfig {
-  const secret = optional(env, 'WEBHOOK_SECRET');
+function parseWebhooks(values: Values): WebhookConfig {
+  const secret = values.WEBHOOK_SECRET;
   if (secret !== undefined) {
-    const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
-    const bytes = match ? Buffer.from(match[1] as string, 'base64').length : 0;
+    const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64').length;
     // The value is never echoed: it is a secret.
     if (bytes < 24 || bytes > 64) throw new ConfigError('WEBHOOK_SECRET', 'must be "whsec_" + base64 of 24 to 64 random bytes');
   }
   return {
     secret,
-    secretParameter: secret === undefined ? optional(env, 'WEBHOOK_SECRET_PARAMETER') : undefined,
-    allowLoopback: flag(env, 'WEBHOOK_ALLOW_LOOPBACK'),
-    maxDeliveryMs: webhookMaxMs(env),
+    secretParameter: secret === undefined ? values.WEBHOOK_SECRET_PARAMETER : undefined,
+    allowLoopback: values.WEBHOOK_ALLOW_LOOPBACK,
+    maxDeliveryMs: values.WEBHOOK_MAX_SECONDS * 1000,
   };
 }
 
-function parseS3Credentials(env: Env): Config['s3Credentials'] {
-  const accessKeyId = optional(env, 'S3_ACCESS_KEY_ID');
-  const secretAccessKey = optional(env, 'S3_SECRET_ACCESS_KEY');
-  const secretAccessKeyParameter = optional(env, 'S3_SECRET_ACCESS_KEY_PARAMETER');
+function parseS3Credentials(values: Values): Config['s3Credentials'] {
+  const accessKeyId = values.S3_ACCESS_KEY_ID;
+  const secretAccessKey = values.S3_SECRET_ACCESS_KEY;
+  const secretAccessKeyParameter = values.S3_SECRET_ACCESS_KEY_PARAMETER;
   const secretGiven = secretAccessKey !== undefined || secretAccessKeyParameter !== undefined;
   if (accessKeyId === undefined && !secretGiven) return undefined;
   if (accessKeyId === undefined) throw new ConfigError('S3_ACCESS_KEY_ID', 'is required with S3_SECRET_ACCESS_KEY(_PARAMETER)');
   if (!secretGiven) throw new ConfigError('S3_SECRET_ACCESS_KEY', 'or S3_SECRET_ACCESS_KEY_PARAMETER is required with S3_ACCESS_KEY_ID');
-  if (optional(env, 'S3_ENDPOINT') === undefined) {
+  if (values.S3_ENDPOINT === undefined) {
     throw new ConfigError('S3_ACCESS_KEY_ID', 'is for an S3-compatible store: set S3_ENDPOINT too (on AWS the function role signs)');
   }
   return { accessKeyId, secretAccessKey, secretAccessKeyParameter: secretAccessKey === undefined ? secretAccessKeyParameter : undefined };
 }
 
-/** Parses and validates the environment. Pure: the same env always gives the same config or the same error. */
+/**
+ * Parses and validates the environment: every variable through the table of lib/config/variables.ts, then the
+ * rules between them. Pure: the same env always gives the same config or the same error.
+ */
 export function parseConfig(env: Env): Config {
-  const s3EndpointRaw = optional(env, 'S3_ENDPOINT');
-  const ssmEndpointRaw = optional(env, 'AWS_ENDPOINT_URL_SSM');
-  const template = optional(env, 'PROMPT_TEMPLATE') ?? DEFAULT_PROMPT_TEMPLATE;
+  const values = readVariables(env);
+  const template = values.PROMPT_TEMPLATE ?? DEFAULT_PROMPT_TEMPLATE;
   const problem = templateProblem(template);
   if (problem) throw new ConfigError('PROMPT_TEMPLATE', problem);
-  const imagePrefix = prefix(env, 'IMAGE_PREFIX', 'images/');
-  const recordPrefix = prefix(env, 'RECORD_PREFIX', 'records/');
+  const { IMAGE_PREFIX: imagePrefix, RECORD_PREFIX: recordPrefix } = values;
   if (imagePrefix.startsWith(recordPrefix) || recordPrefix.startsWith(imagePrefix)) {
     // The public prefix is what CloudFront serves; records must never be under it.
     throw new ConfigError('RECORD_PREFIX', 'must not overlap IMAGE_PREFIX');
   }
   const limits: Limits = {
-    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 16 * 1024, 256, 1024 * 1024),
-    maxPromptChars: integer(env, 'PROMPT_MAX_CHARS', 4000, 1, 32_000),
-    maxImageBytes: integer(env, 'MAX_IMAGE_BYTES', 20 * 1024 * 1024, 1024, 50 * 1024 * 1024),
-    gatewayTimeoutMs: integer(env, 'GATEWAY_TIMEOUT_MS', 29_000, 1_000, 900_000),
-    uploadReserveMs: integer(env, 'UPLOAD_RESERVE_MS', 3_000, 0, 60_000),
-    minProviderTimeMs: integer(env, 'MIN_PROVIDER_TIME_MS', 2_000, 0, 60_000),
+    maxBodyBytes: values.MAX_BODY_BYTES,
+    maxPromptChars: values.PROMPT_MAX_CHARS,
+    maxImageBytes: values.MAX_IMAGE_BYTES,
+    gatewayTimeoutMs: values.GATEWAY_TIMEOUT_MS,
+    uploadReserveMs: values.UPLOAD_RESERVE_MS,
+    minProviderTimeMs: values.MIN_PROVIDER_TIME_MS,
   };
-  const models = parseModels(env);
-  const provider = parseProvider(env, models.imageModels);
-  const jwt = parseJwt(env);
-  const state = parseState(env, provider);
-  const cdnDistributionId = optional(env, 'CLOUDFRONT_DISTRIBUTION_ID');
-  if (cdnDistributionId !== undefined && !/^[A-Z0-9]{1,32}$/.test(cdnDistributionId)) {
-    throw new ConfigError('CLOUDFRONT_DISTRIBUTION_ID', `must be a distribution id like "E2QWRUHAPOMQZL", got "${cdnDistributionId}"`);
-  }
+  const models = parseModels(values);
+  const provider = parseProvider(values, models.imageModels);
+  const jwt = parseJwt(values);
+  const state = parseState(values, provider);
   return deepFreeze({
-    imageBucket: required(env, 'IMAGE_BUCKET'),
-    publicBaseUrl: httpUrl(env, 'PUBLIC_BASE_URL', required(env, 'PUBLIC_BASE_URL')),
-    s3Endpoint: s3EndpointRaw === undefined ? undefined : httpUrl(env, 'S3_ENDPOINT', s3EndpointRaw),
-    ssmEndpoint: ssmEndpointRaw === undefined ? undefined : httpUrl(env, 'AWS_ENDPOINT_URL_SSM', ssmEndpointRaw),
-    s3Credentials: parseS3Credentials(env),
-    awsRegion: optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
+    imageBucket: required('IMAGE_BUCKET', values.IMAGE_BUCKET),
+    publicBaseUrl: required('PUBLIC_BASE_URL', values.PUBLIC_BASE_URL),
+    s3Endpoint: values.S3_ENDPOINT,
+    ssmEndpoint: values.AWS_ENDPOINT_URL_SSM,
+    s3Credentials: parseS3Credentials(values),
+    awsRegion: values.AWS_REGION ?? values.AWS_DEFAULT_REGION ?? 'us-east-1',
     imagePrefix,
     recordPrefix,
     provider,
     ...models,
-    apiKeys: parseApiKeys(env, jwt !== undefined),
+    apiKeys: parseApiKeys(values.API_KEY_HASHES, jwt !== undefined),
     jwt,
     limits,
     state,
-    moderation: parseModeration(env, provider),
-    prompt: { template, constraints: optional(env, 'PROMPT_CONSTRAINTS') ?? DEFAULT_CONSTRAINTS },
-    jobs: parseJobs(env, state, limits.gatewayTimeoutMs),
-    webhooks: parseWebhooks(env),
-    cdnDistributionId,
+    moderation: parseModeration(values, provider),
+    prompt: { template, constraints: values.PROMPT_CONSTRAINTS ?? DEFAULT_CONSTRAINTS },
+    jobs: parseJobs(values, state, limits.gatewayTimeoutMs),
+    webhooks: parseWebhooks(values),
+    cdnDistributionId: values.CLOUDFRONT_DISTRIBUTION_ID,
     // Powertools' name for it, kept from when Powertools Metrics wrote them.
-    metricsEnabled: !flag(env, 'POWERTOOLS_METRICS_DISABLED'),
+    metricsEnabled: !values.POWERTOOLS_METRICS_DISABLED,
   });
 }
 
