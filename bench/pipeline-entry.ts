@@ -17,10 +17,7 @@ const API_KEY = 'bench-key-0123456789abcdef';
  * CPU overhead) or, when `openaiBaseUrl` is given, the real OpenAI adapter over HTTP (for memory: that path
  * includes the HTTP client's own buffering).
  */
-export function makePipeline(
-  providerBody: () => Buffer,
-  openaiBaseUrl?: string,
-): () => Promise<APIGatewayProxyStructuredResultV2> {
+export function makePipeline(providerBody: () => Buffer, openaiBaseUrl?: string): () => Promise<APIGatewayProxyStructuredResultV2> {
   const config = parseConfig({
     IMAGE_BUCKET: 'bench',
     PUBLIC_BASE_URL: 'https://cdn.bench.test',

@@ -56,7 +56,11 @@ async function shippedHandler() {
     root,
     handler: join(root, 'functions/generate-image/handler.js'),
     zipBytes: (await stat(join(out, 'generateImage.zip'))).size,
-    worker: { root: workerRoot, handler: join(workerRoot, 'functions/run-image-job/handler.js'), zipBytes: (await stat(join(out, 'runImageJob.zip'))).size },
+    worker: {
+      root: workerRoot,
+      handler: join(workerRoot, 'functions/run-image-job/handler.js'),
+      zipBytes: (await stat(join(out, 'runImageJob.zip'))).size,
+    },
   };
   return shipped;
 }
@@ -74,7 +78,19 @@ async function bareHandler(name, body) {
      import middy from '@middy/core'; import jsonBodyParser from '@middy/http-json-body-parser';
      ${body}`,
   );
-  await build({ entryPoints: [entry], outfile, bundle: true, minify: true, platform: 'node', target: 'node24', format: 'esm', mainFields: ['module', 'main'], logLevel: 'error', nodePaths: [join(ROOT, 'node_modules')], banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" } });
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    logLevel: 'error',
+    nodePaths: [join(ROOT, 'node_modules')],
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  });
   return outfile;
 }
 
@@ -198,7 +214,12 @@ async function coldStart() {
     `cold import: handler ${median(handlerMs).toFixed(1)} ms (${handlerBytes} bytes loaded at import), ` +
       `bare handler ${median(baselineMs).toFixed(1)} ms (${baselineBytes} bytes)`,
   );
-  record('cold import of the shipped handler vs the bare handler (openai + client-s3 + middy + JSON parser)', median(handlerMs) / median(baselineMs), 1.25, 'x');
+  record(
+    'cold import of the shipped handler vs the bare handler (openai + client-s3 + middy + JSON parser)',
+    median(handlerMs) / median(baselineMs),
+    1.25,
+    'x',
+  );
   record('bytes loaded at import (handler + its static chunks) vs the bare handler', handlerBytes / baselineBytes, 1.25, 'x');
   record('API function zip', (await shippedHandler()).zipBytes / 1024 / 1024, 3, 'MB');
   record('worker function zip', (await shippedHandler()).worker.zipBytes / 1024 / 1024, 3, 'MB');
@@ -211,10 +232,20 @@ async function coldStart() {
  * read them.
  */
 async function providerSdks() {
-  const env = { ...process.env, IMAGE_BUCKET: 'b', PUBLIC_BASE_URL: 'https://cdn.example.test', API_KEY_HASHES: `p:${'0'.repeat(64)}`, IMAGE_PROVIDER: 'offline', AWS_REGION: 'us-east-1' };
+  const env = {
+    ...process.env,
+    IMAGE_BUCKET: 'b',
+    PUBLIC_BASE_URL: 'https://cdn.example.test',
+    API_KEY_HASHES: `p:${'0'.repeat(64)}`,
+    IMAGE_PROVIDER: 'offline',
+    AWS_REGION: 'us-east-1',
+  };
   const { handler: handlerFile, root } = (await shippedHandler()).worker;
   const chunks = execFileSync('ls', [join(root, 'functions/run-image-job/chunks')], { encoding: 'utf8' }).split('\n');
-  for (const [label, prefix] of [['Gemini (@google/genai)', 'gemini-image-generator-'], ['Bedrock (@aws-sdk/client-bedrock-runtime)', 'bedrock-image-generator-']]) {
+  for (const [label, prefix] of [
+    ['Gemini (@google/genai)', 'gemini-image-generator-'],
+    ['Bedrock (@aws-sdk/client-bedrock-runtime)', 'bedrock-image-generator-'],
+  ]) {
     const chunk = chunks.find((name) => name.startsWith(prefix) && name.endsWith('.js'));
     if (!chunk) throw new Error(`no ${prefix} chunk in the package`);
     const file = join(root, 'functions/run-image-job/chunks', chunk);
@@ -271,7 +302,9 @@ async function firstRequestWith(hosting, caller = 'api-key') {
   );
   const { startLocalS3, startLocalDynamo, freePort } = await import('../scripts/local-env.mjs');
   const separate = hosting === 'own-processes';
-  const provider = separate ? await standIn('provider').then((p) => ({ baseUrl: p.endpoint, close: p.close })) : await startZeroDelayProvider(png);
+  const provider = separate
+    ? await standIn('provider').then((p) => ({ baseUrl: p.endpoint, close: p.close }))
+    : await startZeroDelayProvider(png);
   const s3 = separate
     ? await standIn('s3').then((p) => ({ endpoint: p.endpoint, server: { close: p.close } }))
     : await startLocalS3({ port: await freePort(), directory: join(work, 's3') });
@@ -300,7 +333,7 @@ async function firstRequestWith(hosting, caller = 'api-key') {
     ...(jwt?.env ?? {}),
   };
   const authorization = jwt ? `Bearer ${jwt.token}` : 'Bearer bench-first-request-key';
-  const handlerProbe = (round) => String.raw`
+  const handlerProbe = (round) => `
     const t = performance.now();
     const { handler } = await import(${JSON.stringify(handlerFile)});
     const now = Date.now();
@@ -314,7 +347,7 @@ async function firstRequestWith(hosting, caller = 'api-key') {
       process.stdout.write(String(performance.now() - t));
       process.exit(0);
     });`;
-  const baselineProbe = (round) => String.raw`
+  const baselineProbe = (round) => `
     const t = performance.now();
     const { run } = await import(${JSON.stringify(baselineFile)});
     const body = JSON.stringify({ baseURL: ${JSON.stringify(provider.baseUrl)}, endpoint: ${JSON.stringify(s3.endpoint)}, key: 'images/baseline/${round}.png' });
@@ -342,11 +375,14 @@ async function firstRequestWith(hosting, caller = 'api-key') {
   } finally {
     await Promise.all([provider.close(), s3.server.close(), dynamo.close(), jwt?.close()]);
   }
-  console.log(`import + first request (${caller}, stand-ins in ${hosting}): handler ${median(handlerMs).toFixed(1)} ms, openai+client-s3 import + generation + PutObject ${median(baselineMs).toFixed(1)} ms`);
+  console.log(
+    `import + first request (${caller}, stand-ins in ${hosting}): handler ${median(handlerMs).toFixed(1)} ms, openai+client-s3 import + generation + PutObject ${median(baselineMs).toFixed(1)} ms`,
+  );
   const ratio = median(handlerMs) / median(baselineMs);
   if (caller === 'jwt-ssm') record('the same with a JWT caller and the provider key read from SSM', ratio, 1.5, 'x');
-  else if (separate) record('fresh process: import plus first request vs the bare handler\'s import plus one generation and one PutObject', ratio, 1.5, 'x');
-  else record('the same, with every stand-in in the benchmark\'s own process (calls at once queue on one thread)', ratio, null, 'x');
+  else if (separate)
+    record("fresh process: import plus first request vs the bare handler's import plus one generation and one PutObject", ratio, 1.5, 'x');
+  else record("the same, with every stand-in in the benchmark's own process (calls at once queue on one thread)", ratio, null, 'x');
 }
 
 /**
@@ -450,12 +486,19 @@ async function memoryPerRequest() {
     );
     record(`peak memory growth of a warm request / image size, ${label}`, ratio, 2, 'x');
     if (label.startsWith('20 MiB')) {
-      record('peak RSS serving the largest image (20 MiB) in a fresh process, of a 256 MB function', (coldPeak - answerBytes) / 1024 / 1024, 256, 'MB');
+      record(
+        'peak RSS serving the largest image (20 MiB) in a fresh process, of a 256 MB function',
+        (coldPeak - answerBytes) / 1024 / 1024,
+        256,
+        'MB',
+      );
     }
   }
   const [small, large] = growths;
   const slope = (large.growth - small.growth) / (large.size - small.size);
-  console.log(`memory per extra byte of image (slope 3 MB -> 20 MiB): ${slope.toFixed(2)}x; fixed part ${mb(small.growth - slope * small.size)} MB`);
+  console.log(
+    `memory per extra byte of image (slope 3 MB -> 20 MiB): ${slope.toFixed(2)}x; fixed part ${mb(small.growth - slope * small.size)} MB`,
+  );
 }
 
 /**
@@ -482,20 +525,41 @@ async function endToEnd() {
     });
     const checksum = Buffer.from(digest, 'hex').toString('base64');
     const put = (key, body) =>
-      client.send(new PutObjectCommand({ Bucket: 'local-images', Key: key, Body: body, ContentType: 'image/png', ChecksumSHA256: checksum }));
+      client.send(
+        new PutObjectCommand({ Bucket: 'local-images', Key: key, Body: body, ContentType: 'image/png', ChecksumSHA256: checksum }),
+      );
     // The floor: what a request cannot avoid, done directly on the same servers: one generation (the provider's
     // 4 MB answer read), the quota counters (principal and global, together), the job (created already claimed,
     // as an inline run writes it, then succeeded) and the two objects (image and record).
     const floor = async (round) => {
-      const answer = await fetch(`${provider.baseUrl}/images/generations`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      const answer = await fetch(`${provider.baseUrl}/images/generations`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
       await answer.arrayBuffer();
       const add = (pk) =>
-        dynamo.send(new UpdateItemCommand({ TableName: 'local-state', Key: { pk: { S: pk } }, UpdateExpression: 'ADD images :one', ExpressionAttributeValues: { ':one': { N: '1' } } }));
+        dynamo.send(
+          new UpdateItemCommand({
+            TableName: 'local-state',
+            Key: { pk: { S: pk } },
+            UpdateExpression: 'ADD images :one',
+            ExpressionAttributeValues: { ':one': { N: '1' } },
+          }),
+        );
       await Promise.all([add(`bench#quota#${round}`), add(`bench#global#${round}`)]);
       const pk = { S: `bench#job#${round}` };
       await dynamo.send(new PutItemCommand({ TableName: 'local-state', Item: { pk, status: { S: 'running' } } }));
       await Promise.all([put(`images/bench/${round}.png`, the3MbPng), put(`records/bench/${round}.json`, Buffer.from('{"bench":true}'))]);
-      await dynamo.send(new UpdateItemCommand({ TableName: 'local-state', Key: { pk }, UpdateExpression: 'SET #s = :d', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':d': { S: 'succeeded' } } }));
+      await dynamo.send(
+        new UpdateItemCommand({
+          TableName: 'local-state',
+          Key: { pk },
+          UpdateExpression: 'SET #s = :d',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':d': { S: 'succeeded' } },
+        }),
+      );
     };
     const putMs = [];
     const floorMs = [];
@@ -524,7 +588,12 @@ async function endToEnd() {
       `end to end p50 ${median(e2eMs).toFixed(1)} ms (p95 ${percentile(sortedE2e, 95).toFixed(1)}), ` +
         `same writes done directly p50 ${median(floorMs).toFixed(1)} ms, bare PutObject p50 ${median(putMs).toFixed(1)} ms`,
     );
-    record('end-to-end p50 (local stack, jobs inline, zero-delay provider) vs one generation and the same writes done directly', median(e2eMs) / median(floorMs), 1.3, 'x');
+    record(
+      'end-to-end p50 (local stack, jobs inline, zero-delay provider) vs one generation and the same writes done directly',
+      median(e2eMs) / median(floorMs),
+      1.3,
+      'x',
+    );
     // The old floor, one bare PutObject, for comparison with earlier figures (no target: it leaves out the
     // provider, the quota and the job, which a request cannot).
     console.log(`end to end vs one bare PutObject: ${(median(e2eMs) / median(putMs)).toFixed(2)}x`);
@@ -571,7 +640,12 @@ async function jobs() {
   }
   const overheadMs = median(overheads);
   console.log(`jobs: generation ${GENERATION_MS} ms, stored -> 201 median ${overheadMs} ms (${overheads.join(', ')} ms)`);
-  record(`polling overhead (image stored -> 201) / generation time, ${GENERATION_MS / 1000} s generations`, overheadMs / GENERATION_MS, 0.15, 'x');
+  record(
+    `polling overhead (image stored -> 201) / generation time, ${GENERATION_MS / 1000} s generations`,
+    overheadMs / GENERATION_MS,
+    0.15,
+    'x',
+  );
 
   // AWS prices, us-east-1, checked 2026-11-25: Lambda arm64 $0.0000133334 per GB-second and $0.20 per million
   // requests; DynamoDB on-demand $0.625 per million write and $0.125 per million read request units; S3 Standard
@@ -587,7 +661,11 @@ async function jobs() {
   let polls = 0;
   for (let waited = 0, pause = 100; waited < apiS * 1000; waited += pause, pause = Math.min(pause * 2, 500)) polls += 1;
   const usd =
-    PRICE.gbSecond * (apiGb * apiS + workerGb * workerS) + 2 * PRICE.request + (2 + 3 * 2) * PRICE.write + (polls + 3) * PRICE.read + 2 * PRICE.put;
+    PRICE.gbSecond * (apiGb * apiS + workerGb * workerS) +
+    2 * PRICE.request +
+    (2 + 3 * 2) * PRICE.write +
+    (polls + 3) * PRICE.read +
+    2 * PRICE.put;
   // The cheapest image priced (lib/domain/pricing.ts): gpt-image-2, low, 1536x1024, 168 tokens at $30 per million.
   const cheapestImageUsd = 0.00504;
   console.log(

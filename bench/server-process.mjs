@@ -22,6 +22,7 @@ if (kind === 's3') endpoint = (await startLocalS3({ port: 0, directory: argument
 else if (kind === 'dynamo') endpoint = (await startLocalDynamo({ port: 0 })).endpoint;
 else if (kind === 'provider') endpoint = (await startZeroDelayProvider(makePng(1024, 1024, 0.3))).baseUrl;
 else if (kind === 'jwks') endpoint = `${await fixedJson(argument)}/.well-known/jwks.json`;
-else if (kind === 'ssm') endpoint = await fixedJson(JSON.stringify({ Parameter: { Name: '/bench/openai-api-key', Type: 'SecureString', Value: 'sk-bench' } }));
+else if (kind === 'ssm')
+  endpoint = await fixedJson(JSON.stringify({ Parameter: { Name: '/bench/openai-api-key', Type: 'SecureString', Value: 'sk-bench' } }));
 else throw new Error(`unknown stand-in ${kind}`);
 process.stdout.write(`${JSON.stringify({ endpoint })}\n`);

@@ -27,9 +27,7 @@ export function makePng(width, height, noiseFraction = 1, seed = 7) {
 
 /** An OpenAI-compatible server that answers every generation at once with the same image. */
 export async function startZeroDelayProvider(png) {
-  const imageBody = Buffer.from(
-    JSON.stringify({ created: 1, data: [{ b64_json: png.toString('base64') }], usage: { total_tokens: 1 } }),
-  );
+  const imageBody = Buffer.from(JSON.stringify({ created: 1, data: [{ b64_json: png.toString('base64') }], usage: { total_tokens: 1 } }));
   const moderationBody = Buffer.from(JSON.stringify({ results: [{ flagged: false, categories: {} }] }));
   let generations = 0;
   const server = createServer((req, res) => {
@@ -44,10 +42,11 @@ export async function startZeroDelayProvider(png) {
   return {
     baseUrl: `http://127.0.0.1:${server.address().port}/v1`,
     generations: () => generations,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(resolve);
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(resolve);
+      }),
   };
 }
 
@@ -77,7 +76,11 @@ export function percentile(sorted, p) {
   return sorted[Math.max(0, index)];
 }
 
-export const median = (values) => percentile([...values].sort((a, b) => a - b), 50);
+export const median = (values) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 
 /** Runs `task(i)` for i in [0, total) with at most `concurrency` in flight. */
 export async function pool(total, concurrency, task) {

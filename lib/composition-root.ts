@@ -209,7 +209,10 @@ function createGenerator(config: Config, openai: OpenAI | undefined, providers: 
   });
 }
 
-const loaderOf = <P extends keyof OptionalProviderLoaders>(providers: OptionalProviderLoaders | undefined, provider: P): OptionalProviderLoaders[P] => {
+const loaderOf = <P extends keyof OptionalProviderLoaders>(
+  providers: OptionalProviderLoaders | undefined,
+  provider: P,
+): OptionalProviderLoaders[P] => {
   const loader = providers?.[provider];
   if (!loader) throw new Error(`the ${provider} adapter is not part of this function (it hands generation to the worker)`);
   return loader;
@@ -306,11 +309,12 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     dispatcher,
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),
     metrics: overrides.metrics ?? new PowertoolsMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
-    cdn:
-      overrides.cdn ?? createCdnInvalidator(config),
+    cdn: overrides.cdn ?? createCdnInvalidator(config),
     // Only where this function uses the key: moderation, or generation when jobs run inline.
     prefetchSecrets:
-      typeof openaiKey === 'function' && (config.moderation.mode !== 'off' || dispatcher === undefined) ? prefetcher(openaiKey, now) : undefined,
+      typeof openaiKey === 'function' && (config.moderation.mode !== 'off' || dispatcher === undefined)
+        ? prefetcher(openaiKey, now)
+        : undefined,
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.
     estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
     settleCost: config.provider.kind === 'offline' ? () => ({ costMicroUsd: 0, basis: 'price' }) : costFromUsage,

@@ -191,7 +191,13 @@ function parseApiKeys(raw: string | undefined, jwtEnabled: boolean): ApiKeyEntry
 function parseModels(values: Values): { imageModel: string; imageModels: string[] } {
   const imageModel = values.IMAGE_MODEL;
   const listed = values.IMAGE_MODELS;
-  const imageModels = listed === undefined ? [imageModel] : listed.split(',').map((m) => m.trim()).filter(Boolean);
+  const imageModels =
+    listed === undefined
+      ? [imageModel]
+      : listed
+          .split(',')
+          .map((m) => m.trim())
+          .filter(Boolean);
   // Without IMAGE_MODELS the list is IMAGE_MODEL alone: a problem with it is named by the variable that was set.
   const source = listed === undefined ? 'IMAGE_MODEL' : 'IMAGE_MODELS';
   const seen = new Set<string>();
@@ -221,7 +227,11 @@ function parseModels(values: Values): { imageModel: string; imageModels: string[
 }
 
 /** An API key given directly or as an SSM parameter, and an optional base URL; undefined when neither key is set. */
-function secretEndpoint(apiKey: string | undefined, apiKeyParameter: string | undefined, baseUrl: string | undefined): SecretEndpoint | undefined {
+function secretEndpoint(
+  apiKey: string | undefined,
+  apiKeyParameter: string | undefined,
+  baseUrl: string | undefined,
+): SecretEndpoint | undefined {
   if (apiKey === undefined && apiKeyParameter === undefined) return undefined;
   return { apiKey, apiKeyParameter: apiKey === undefined ? apiKeyParameter : undefined, baseUrl };
 }
@@ -233,17 +243,26 @@ function secretEndpoint(apiKey: string | undefined, apiKeyParameter: string | un
  */
 function parseAzureDeployments(raw: string | undefined, models: readonly string[]): ReadonlyMap<string, string> {
   const deployments = new Map<string, string>();
-  for (const entry of (raw ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+  for (const entry of (raw ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')) {
     const [name = '', model = '', ...rest] = entry.split('=').map((part) => part.trim());
     if (name === '' || rest.length > 0 || !isWiredOpenAIModel(model)) {
-      throw new ConfigError('AZURE_OPENAI_DEPLOYMENTS', `must be deployment=model pairs with a wired OpenAI model (e.g. "images-prod=gpt-image-2"), got "${entry}"`);
+      throw new ConfigError(
+        'AZURE_OPENAI_DEPLOYMENTS',
+        `must be deployment=model pairs with a wired OpenAI model (e.g. "images-prod=gpt-image-2"), got "${entry}"`,
+      );
     }
     deployments.set(name, model);
   }
   for (const model of models) {
     const ref = parseModelName(model);
     if (ref?.provider === 'azure' && !deployments.has(ref.id)) {
-      throw new ConfigError('AZURE_OPENAI_DEPLOYMENTS', `must say which model the deployment "${ref.id}" runs (e.g. "${ref.id}=gpt-image-2")`);
+      throw new ConfigError(
+        'AZURE_OPENAI_DEPLOYMENTS',
+        `must say which model the deployment "${ref.id}" runs (e.g. "${ref.id}=gpt-image-2")`,
+      );
     }
   }
   return deployments;
@@ -384,7 +403,10 @@ function parseModeration(values: Values, provider: ProviderConfig): ModerationCo
   const canModerate = provider.kind === 'live' && provider.openai !== undefined;
   const mode = values.MODERATION ?? (canModerate ? 'fail-closed' : 'off');
   if (mode !== 'off' && !canModerate) {
-    throw new ConfigError('MODERATION', 'needs real providers and an OpenAI key (OPENAI_API_KEY or OPENAI_API_KEY_PARAMETER): it uses the OpenAI moderations API');
+    throw new ConfigError(
+      'MODERATION',
+      'needs real providers and an OpenAI key (OPENAI_API_KEY or OPENAI_API_KEY_PARAMETER): it uses the OpenAI moderations API',
+    );
   }
   return { mode, model: values.MODERATION_MODEL };
 }

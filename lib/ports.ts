@@ -179,7 +179,11 @@ export interface JobStore {
   fail(id: string, from: { status: 'queued' | 'running'; claim?: string | undefined }, error: JobError, now: number): Promise<boolean>;
   setWebhookState(id: string, state: 'delivered' | 'failed'): Promise<void>;
   /** The owner's jobs, newest first. */
-  list(owner: string, limit: number, cursor: { id: string; listKey: string } | undefined): Promise<{ jobs: ImageJob[]; next: { id: string; listKey: string } | undefined }>;
+  list(
+    owner: string,
+    limit: number,
+    cursor: { id: string; listKey: string } | undefined,
+  ): Promise<{ jobs: ImageJob[]; next: { id: string; listKey: string } | undefined }>;
   /** Removes a job in the given status; false when its status was different. */
   remove(id: string, status: ImageJob['status']): Promise<boolean>;
   /** `running` -> `deleted`: the worker removes what it writes and then the job. False when no longer running. */
@@ -193,7 +197,7 @@ export interface JobDispatcher {
    * then runs it without reading and claiming it again: two state round trips fewer before the provider). Such a
    * run may answer the job as it ended (succeeded), which the caller then need not read back.
    */
-  dispatch(id: string, deadline: number, claimed?: ImageJob): Promise<ImageJob | void>;
+  dispatch(id: string, deadline: number, claimed?: ImageJob): Promise<ImageJob | undefined>;
   /** True when jobs run elsewhere (a worker function); false when dispatch runs them in this process. */
   readonly background: boolean;
 }

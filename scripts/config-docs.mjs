@@ -9,7 +9,14 @@ import { ROOT } from './local-env.mjs';
 const work = await mkdtemp(join(tmpdir(), 'dia-config-docs-'));
 try {
   const outfile = join(work, 'variables.mjs');
-  await build({ entryPoints: [`${ROOT}lib/config/variables.ts`], bundle: true, platform: 'node', format: 'esm', outfile, logLevel: 'error' });
+  await build({
+    entryPoints: [`${ROOT}lib/config/variables.ts`],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    outfile,
+    logLevel: 'error',
+  });
   const { variablesTable } = await import(outfile);
   const path = `${ROOT}docs/configuration.md`;
   const docs = await readFile(path, 'utf8');

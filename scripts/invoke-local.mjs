@@ -33,7 +33,9 @@ const apiKey = process.env.LOCAL_API_KEY || DEFAULT_LOCAL_API_KEY;
 const credentials = runCredentials();
 
 // A bad value stops here with one line naming it (invoke local would print the handler's stack instead).
-const problem = await configProblem(localEnvironment({ s3Endpoint: 'http://127.0.0.1:4569', dynamoEndpoint: 'http://127.0.0.1:4570', apiKey }));
+const problem = await configProblem(
+  localEnvironment({ s3Endpoint: 'http://127.0.0.1:4569', dynamoEndpoint: 'http://127.0.0.1:4570', apiKey }),
+);
 if (problem) {
   console.error(`npm run invoke: ${problem}${envFile ? ` (settings from ${envFile} and the environment)` : ''}`);
   process.exit(1);
@@ -70,7 +72,10 @@ const child = spawn(
   [SERVERLESS_BIN, 'invoke', 'local', '--function', 'generateImage', '--stage', 'local', '--path', eventFile],
   {
     cwd: ROOT,
-    env: { ...localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey, credentials }), ESBUILD_WORK_FOLDER: BUILD_DIR },
+    env: {
+      ...localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey, credentials }),
+      ESBUILD_WORK_FOLDER: BUILD_DIR,
+    },
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
   },

@@ -76,7 +76,12 @@ const refuse = (res, status, contentType, body) => {
   res.writeHead(status, { 'content-type': contentType, connection: 'close' }).end(body);
 };
 const s3Denied = (res) =>
-  refuse(res, 403, 'application/xml', '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+  refuse(
+    res,
+    403,
+    'application/xml',
+    '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
+  );
 const awsDenied = (res, message) =>
   refuse(res, 403, 'application/x-amz-json-1.0', JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', message }));
 
@@ -93,10 +98,13 @@ async function readBody(req, limit) {
 }
 
 function forward(req, res, targetPort, body) {
-  const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-    res.writeHead(answer.statusCode ?? 502, answer.headers);
-    answer.pipe(res);
-  });
+  const upstream = httpRequest(
+    { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
   upstream.on('error', () => res.destroy());
   if (body === undefined) req.pipe(upstream);
   else upstream.end(body);
@@ -164,7 +172,12 @@ export async function startS3Gate({ port, targetPort, bucket, publicPrefix, cred
  * @param {{ port: number, targetPort: number, credentials: { accessKeyId: string, secretAccessKey: string },
  *   handle?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: Buffer) => unknown }} options
  */
-export async function startPrivateGate({ port, targetPort, credentials, handle = (req, res, body) => forward(req, res, targetPort, body) }) {
+export async function startPrivateGate({
+  port,
+  targetPort,
+  credentials,
+  handle = (req, res, body) => forward(req, res, targetPort, body),
+}) {
   const gate = createServer(async (req, res) => {
     try {
       if (req.method === 'OPTIONS' || req.headers.origin !== undefined) {
@@ -176,7 +189,8 @@ export async function startPrivateGate({ port, targetPort, credentials, handle =
       // The signature covers x-amz-content-sha256 when it is sent (newer SDKs do): the body must match it.
       const declared = req.headers['x-amz-content-sha256'];
       const bodyMatches = declared === undefined || declared === createHash('sha256').update(body).digest('hex');
-      if (!bodyMatches || !(await verifySignature(req, body, credentials))) return awsDenied(res, 'The request is not signed with this local run\'s credentials.');
+      if (!bodyMatches || !(await verifySignature(req, body, credentials)))
+        return awsDenied(res, "The request is not signed with this local run's credentials.");
       await handle(req, res, body);
     } catch {
       res.destroy();
@@ -201,7 +215,10 @@ export function asyncInvoke({ targetPort, retryDelaysMs = [60_000, 120_000], log
         const chunks = [];
         answer.on('data', (chunk) => chunks.push(chunk));
         answer.on('end', () => {
-          const failed = (answer.statusCode ?? 500) >= 300 || answer.headers['x-amz-function-error'] !== undefined || /"errorMessage"/.test(Buffer.concat(chunks).toString('utf8'));
+          const failed =
+            (answer.statusCode ?? 500) >= 300 ||
+            answer.headers['x-amz-function-error'] !== undefined ||
+            /"errorMessage"/.test(Buffer.concat(chunks).toString('utf8'));
           resolve(failed ? Buffer.concat(chunks).toString('utf8').slice(0, 300) : undefined);
         });
         answer.on('error', () => resolve('connection lost'));

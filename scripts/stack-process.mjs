@@ -15,7 +15,14 @@ import { ROOT, freePort } from './local-env.mjs';
  * @param {{ env?: Record<string, string>, apiKey?: string, readyTimeoutMs?: number, dotEnv?: string, dir?: string,
  *   whileStarting?: (ports: { api: number, s3: number, lambda: number, dynamo: number }) => Promise<void> }} [options]
  */
-export async function startStackProcess({ env = {}, apiKey = 'stack-test-key', readyTimeoutMs = 120_000, dotEnv = '', dir, whileStarting } = {}) {
+export async function startStackProcess({
+  env = {},
+  apiKey = 'stack-test-key',
+  readyTimeoutMs = 120_000,
+  dotEnv = '',
+  dir,
+  whileStarting,
+} = {}) {
   const ports = { api: await freePort(), s3: await freePort(), lambda: await freePort(), dynamo: await freePort() };
   const keepDir = dir !== undefined;
   const s3Dir = dir ?? (await mkdtemp(join(tmpdir(), 'dia-stack-')));

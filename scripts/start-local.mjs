@@ -78,7 +78,9 @@ const STARTING_RETRY_AFTER_S = 2;
 const starting = (res) =>
   res
     .writeHead(503, { 'content-type': 'application/json', 'retry-after': String(STARTING_RETRY_AFTER_S) })
-    .end(JSON.stringify({ error: { code: 'service_starting', message: 'The local API is starting; retry in a moment.', requestId: 'local' } }));
+    .end(
+      JSON.stringify({ error: { code: 'service_starting', message: 'The local API is starting; retry in a moment.', requestId: 'local' } }),
+    );
 
 /**
  * The front door on PORT, in front of serverless-offline: it passes everything through, except that it gives a
@@ -104,11 +106,15 @@ const frontDoor = createHttpServer((req, res) => {
   });
   req.pipe(forward);
 });
-await onFreePort('npm start', 'PORT', port, () =>
-  new Promise((resolve, reject) => {
-    frontDoor.once('error', reject);
-    frontDoor.listen(port, '127.0.0.1', resolve);
-  }),
+await onFreePort(
+  'npm start',
+  'PORT',
+  port,
+  () =>
+    new Promise((resolve, reject) => {
+      frontDoor.once('error', reject);
+      frontDoor.listen(port, '127.0.0.1', resolve);
+    }),
 );
 
 // A stale build from an interrupted run would be served instead of the current code.
@@ -136,9 +142,8 @@ async function stop(code) {
   // Wait for serverless-offline to exit: its API and Lambda ports are closed only then, and a caller that sees
   // this process gone (a test, a script restarting the stack) must find every port free. Bounded: after 10 s the
   // group is killed.
-  const offlineGone = offline.exitCode !== null || offline.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => offline.once('exit', resolve));
+  const offlineGone =
+    offline.exitCode !== null || offline.signalCode !== null ? Promise.resolve() : new Promise((resolve) => offline.once('exit', resolve));
   signalOffline('SIGTERM');
   const killTimer = setTimeout(() => signalOffline('SIGKILL'), OFFLINE_STOP_TIMEOUT_MS);
   frontDoor.closeAllConnections();

@@ -24,8 +24,7 @@ function variable<T, F extends Fallback>(schema: v.GenericSchema<string, T>, doc
 }
 
 /** Free text. */
-const text = <F extends Fallback = undefined>(doc: string, fallback?: F, shown?: string) =>
-  variable(v.string(), doc, fallback as F, shown);
+const text = <F extends Fallback = undefined>(doc: string, fallback?: F, shown?: string) => variable(v.string(), doc, fallback as F, shown);
 
 /** A whole number within [min, max]. */
 const wholeNumber = <F extends Fallback = undefined>(min: number, max: number, doc: string, fallback?: F, shown?: string) =>
@@ -34,7 +33,10 @@ const wholeNumber = <F extends Fallback = undefined>(min: number, max: number, d
       v.string(),
       v.regex(/^\d+$/, (issue) => `must be a whole number, ${got(issue)}`),
       v.transform(Number),
-      v.check((value) => value >= min && value <= max, (issue) => `must be between ${min} and ${max}, got ${String(issue.input)}`),
+      v.check(
+        (value) => value >= min && value <= max,
+        (issue) => `must be between ${min} and ${max}, got ${String(issue.input)}`,
+      ),
     ),
     doc,
     fallback as F,
@@ -75,11 +77,19 @@ const httpUrl = <F extends Fallback = undefined>(doc: string, fallback?: F, show
   );
 
 /** One of a few words. */
-function oneOf<const W extends readonly [string, ...string[]], F extends Fallback = undefined>(words: W, doc: string, fallback?: F, shown?: string) {
+function oneOf<const W extends readonly [string, ...string[]], F extends Fallback = undefined>(
+  words: W,
+  doc: string,
+  fallback?: F,
+  shown?: string,
+) {
   const listed = words.map((word) => `"${word}"`);
   const expected = listed.length === 1 ? listed[0] : `${listed.slice(0, -1).join(', ')} or ${listed[listed.length - 1]}`;
   return variable(
-    v.pipe(v.string(), v.picklist(words, (issue) => `must be ${expected}, ${got(issue)}`)) as v.GenericSchema<string, W[number]>,
+    v.pipe(
+      v.string(),
+      v.picklist(words, (issue) => `must be ${expected}, ${got(issue)}`),
+    ) as v.GenericSchema<string, W[number]>,
     doc,
     fallback as F,
     shown,
@@ -88,58 +98,91 @@ function oneOf<const W extends readonly [string, ...string[]], F extends Fallbac
 
 /** `true` or `false`. */
 const flag = (doc: string) =>
-  variable(v.pipe(v.string(), v.picklist(['true', 'false'], (issue) => `must be "true" or "false", ${got(issue)}`), v.transform((value) => value === 'true')), doc, 'false');
+  variable(
+    v.pipe(
+      v.string(),
+      v.picklist(['true', 'false'], (issue) => `must be "true" or "false", ${got(issue)}`),
+      v.transform((value) => value === 'true'),
+    ),
+    doc,
+    'false',
+  );
 
 /** An S3 key prefix like `images/`. */
 const keyPrefix = <F extends string>(doc: string, fallback: F) =>
   variable(
     v.pipe(
       v.string(),
-      v.check((value) => /^[a-z0-9][a-z0-9-_/]*\/$/i.test(value) && !value.includes('//'), (issue) => `must be a key prefix like "images/", ${got(issue)}`),
+      v.check(
+        (value) => /^[a-z0-9][a-z0-9-_/]*\/$/i.test(value) && !value.includes('//'),
+        (issue) => `must be a key prefix like "images/", ${got(issue)}`,
+      ),
     ),
     doc,
     fallback,
   );
 
 /** A value of a fixed shape; `message` says the shape (the value itself is not echoed when `secret`). */
-const shaped = <F extends Fallback = undefined>(pattern: RegExp, message: string, doc: string, options: { secret?: boolean; fallback?: F } = {}) =>
+const shaped = <F extends Fallback = undefined>(
+  pattern: RegExp,
+  message: string,
+  doc: string,
+  options: { secret?: boolean; fallback?: F } = {},
+) =>
   variable(
-    v.pipe(v.string(), v.regex(pattern, (issue) => (options.secret ? message : `${message}, ${got(issue)}`))),
+    v.pipe(
+      v.string(),
+      v.regex(pattern, (issue) => (options.secret ? message : `${message}, ${got(issue)}`)),
+    ),
     doc,
     options.fallback as F,
   );
 
 export const VARIABLES = {
   IMAGE_BUCKET: text('bucket the images and records go to', undefined, 'required'),
-  PUBLIC_BASE_URL: httpUrl('base of permanent URLs (CloudFront or a custom domain); URL = `${PUBLIC_BASE_URL}/${key}`', undefined, 'required'),
+  PUBLIC_BASE_URL: httpUrl(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the docs' text shows how the URL is formed.
+    'base of permanent URLs (CloudFront or a custom domain); URL = `${PUBLIC_BASE_URL}/${key}`',
+    undefined,
+    'required',
+  ),
   S3_ENDPOINT: httpUrl('an S3-compatible endpoint (local S3, Cloudflare R2); implies path-style addressing'),
-  S3_ACCESS_KEY_ID: text('the image store\'s own key id (R2), used for S3 only; needs `S3_ENDPOINT` and a secret'),
+  S3_ACCESS_KEY_ID: text("the image store's own key id (R2), used for S3 only; needs `S3_ENDPOINT` and a secret"),
   S3_SECRET_ACCESS_KEY: text('its secret'),
   S3_SECRET_ACCESS_KEY_PARAMETER: text('or the name of an SSM SecureString holding that secret'),
-  AWS_REGION: text('region of the bucket (and of SSM); standard AWS credential variables apply', undefined, '`AWS_DEFAULT_REGION`, else `us-east-1`'),
+  AWS_REGION: text(
+    'region of the bucket (and of SSM); standard AWS credential variables apply',
+    undefined,
+    '`AWS_DEFAULT_REGION`, else `us-east-1`',
+  ),
   AWS_DEFAULT_REGION: text('the region when `AWS_REGION` is not set'),
   IMAGE_PROVIDER: oneOf(
     ['offline', 'live', 'openai'],
-    '`live` (each model\'s provider, named by its `provider/` prefix) or `offline`; `openai` is an older name of `live`',
+    "`live` (each model's provider, named by its `provider/` prefix) or `offline`; `openai` is an older name of `live`",
     'offline',
   ),
   OFFLINE_DELAY_MS: wholeNumber(0, 600_000, 'the offline generator takes this long per image', '0'),
   OPENAI_API_KEY: text('the key itself (local use)'),
   OPENAI_API_KEY_PARAMETER: text(
-    'or the name of an SSM SecureString holding it (deployed use; read on first use through Powertools parameters (`GetParameter`, decrypted), cached 15 min; unreadable -> `502 provider_error`, nothing sent, quota given back)',
+    'or the name of an SSM SecureString holding it (deployed use; read on first use through Powertools parameters ' +
+      '(`GetParameter`, decrypted), cached 15 min; unreadable -> `502 provider_error`, nothing sent, quota given ' +
+      'back)',
   ),
   AWS_ENDPOINT_URL_SSM: httpUrl(
-    'the AWS SDKs\' variable for another SSM endpoint (a local stand-in); every AWS client also honours the SDK\'s other `AWS_ENDPOINT_URL*`, FIPS and dual-stack settings',
+    "the AWS SDKs' variable for another SSM endpoint (a local stand-in); every AWS client also honours the SDK's " +
+      'other `AWS_ENDPOINT_URL*`, FIPS and dual-stack settings',
   ),
   OPENAI_BASE_URL: httpUrl('any OpenAI-compatible endpoint', undefined, 'OpenAI'),
   AZURE_OPENAI_ENDPOINT: httpUrl('`https://<resource>.openai.azure.com`, for `azure/<deployment>` models (the v1 API at `/openai/v1`)'),
   AZURE_OPENAI_DEPLOYMENTS: text(
-    'which model each `azure/<deployment>` runs, `deployment=model` pairs, comma-separated (`images-prod=gpt-image-2`); required for every listed deployment',
+    'which model each `azure/<deployment>` runs, `deployment=model` pairs, comma-separated ' +
+      '(`images-prod=gpt-image-2`); required for every listed deployment',
   ),
   AZURE_OPENAI_API_KEY: text('Azure OpenAI key (local use)'),
   AZURE_OPENAI_API_KEY_PARAMETER: text('or the SSM SecureString holding it (deployed use)'),
   BEDROCK_REGION: text(
-    'region of Bedrock for `bedrock/...` models (every wired Stability model runs in `us-west-2`; a model not offered in the region is `502 provider_error`, a deployment\'s misconfiguration)',
+    'region of Bedrock for `bedrock/...` models (every wired Stability model runs in `us-west-2`; a model not ' +
+      "offered in the region is `502 provider_error`, a deployment's misconfiguration)",
     'us-west-2',
   ),
   BEDROCK_ENDPOINT: httpUrl('another endpoint (a local test server)', undefined, 'Bedrock Runtime'),
@@ -148,7 +191,7 @@ export const VARIABLES = {
   GEMINI_BASE_URL: httpUrl('another Gemini API endpoint (a local test server)', undefined, 'Google'),
   IMAGE_MODEL: text('default model', 'gpt-image-2'),
   IMAGE_MODELS: text(
-    'comma-separated allow-list of `provider/model` names a request may ask for ([providers.md](providers.md); a bare name is OpenAI\'s)',
+    "comma-separated allow-list of `provider/model` names a request may ask for ([providers.md](providers.md); a bare name is OpenAI's)",
     undefined,
     '`IMAGE_MODEL`',
   ),
@@ -158,7 +201,12 @@ export const VARIABLES = {
   MAX_IMAGE_BYTES: wholeNumber(1024, 50 * 1024 * 1024, 'largest image accepted from the provider (20 MiB)', '20971520'),
   GATEWAY_TIMEOUT_MS: wholeNumber(1_000, 900_000, 'when the caller stops waiting (API Gateway HTTP API: 30 s at most)', '29000'),
   UPLOAD_RESERVE_MS: wholeNumber(0, 60_000, 'time kept back from the provider for verifying and storing', '3000'),
-  MIN_PROVIDER_TIME_MS: wholeNumber(0, 60_000, 'below this much time left, the provider is not called (504 instead of a wasted generation)', '2000'),
+  MIN_PROVIDER_TIME_MS: wholeNumber(
+    0,
+    60_000,
+    'below this much time left, the provider is not called (504 instead of a wasted generation)',
+    '2000',
+  ),
   PROVIDER_MAX_RETRIES: wholeNumber(0, 5, 'retries of 408/409/429/5xx/connection failures, each only if it still fits the deadline', '2'),
   PROMPT_TEMPLATE: text('hardening template; must contain `{{prompt}}` once, may contain `{{constraints}}`', undefined, 'built in'),
   PROMPT_CONSTRAINTS: text('the hidden rules inserted at `{{constraints}}`', undefined, 'built in'),
@@ -166,14 +214,20 @@ export const VARIABLES = {
   RECORD_PREFIX: keyPrefix('private key prefix of the records (must not overlap `IMAGE_PREFIX`)', 'records/'),
   // Kept as given: a trailing slash is part of the `iss` claim the tokens carry.
   JWT_ISSUER: variable(
-    v.pipe(v.string(), v.check(isHttpUrl, (issue) => `must be an absolute http(s) URL, ${got(issue)}`)),
+    v.pipe(
+      v.string(),
+      v.check(isHttpUrl, (issue) => `must be an absolute http(s) URL, ${got(issue)}`),
+    ),
     'JWT auth is on when set (e.g. `https://cognito-idp.<region>.amazonaws.com/<pool id>`)',
     undefined,
   ),
   JWT_AUDIENCE: text('expected `aud`', undefined, 'required with `JWT_ISSUER`'),
   JWT_JWKS_URL: httpUrl(
-    'where the issuer\'s public keys are (cached 10 min; an unknown `kid` refetches at most every 30 s; a fetch is bounded to 3 s and 256 KiB, and, as with jose\'s own fetch, a redirect is not followed); https only (plain http is refused at start, but on loopback)',
+    "where the issuer's public keys are (cached 10 min; an unknown `kid` refetches at most every 30 s; a fetch is " +
+      "bounded to 3 s and 256 KiB, and, as with jose's own fetch, a redirect is not followed); https only (plain http " +
+      'is refused at start, but on loopback)',
     undefined,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the docs' text shows how the default is formed.
     '`${JWT_ISSUER}/.well-known/jwks.json`',
   ),
   JWT_ALGORITHMS: text('allowed algorithms (asymmetric only: RS*, PS*, ES*, EdDSA)', 'RS256,ES256'),
@@ -181,40 +235,61 @@ export const VARIABLES = {
   JWT_JWKS_MAX_STALE_SECONDS: wholeNumber(
     0,
     7 * 86_400,
-    'while the issuer\'s JWKS cannot be fetched, the last good key set keeps verifying for this long past its 10-minute age (refreshed in the background); then `503 auth_unavailable`',
+    "while the issuer's JWKS cannot be fetched, the last good key set keeps verifying for this long past its " +
+      '10-minute age (refreshed in the background); then `503 auth_unavailable`',
     '21600',
   ),
   STATE_TABLE: text(
-    'DynamoDB table for quotas, idempotency and image jobs (key `pk`, TTL attribute `expiresAt`, index `byOwner` on `owner` + `listKey`). Without it (offline, or `QUOTAS=off`) `POST /images` works the same way, its job kept in memory and run within the request; `GET`/`DELETE /images/...` then answer `404` naming `STATE_TABLE`, and `Idempotency-Key` and `webhook` are refused (`400`)',
+    'DynamoDB table for quotas, idempotency and image jobs (key `pk`, TTL attribute `expiresAt`, index `byOwner` on ' +
+      '`owner` + `listKey`). Without it (offline, or `QUOTAS=off`) `POST /images` works the same way, its job kept in ' +
+      'memory and run within the request; `GET`/`DELETE /images/...` then answer `404` naming `STATE_TABLE`, and ' +
+      '`Idempotency-Key` and `webhook` are refused (`400`)',
     undefined,
     'required for `live` (unless `QUOTAS=off`)',
   ),
   DYNAMODB_ENDPOINT: httpUrl('a local DynamoDB'),
-  QUOTAS: oneOf(['on', 'off'], '`off` disables the daily limits and spend caps (then `STATE_TABLE` is not needed; when it is set, resources and `Idempotency-Key` stay)', 'on'),
+  QUOTAS: oneOf(
+    ['on', 'off'],
+    '`off` disables the daily limits and spend caps (then `STATE_TABLE` is not needed; when it is set, resources ' +
+      'and `Idempotency-Key` stay)',
+    'on',
+  ),
   DAILY_IMAGE_LIMIT: wholeNumber(0, 1_000_000, 'images per caller per UTC day', '50'),
   DAILY_SPEND_LIMIT_USD: usd('estimated spend per caller per UTC day', '5'),
   PRINCIPAL_LIMITS: text(
-    'per-caller overrides, JSON keyed by principal: `{"api-key:web-app": {"dailyImages": 500, "dailySpendUsd": 50}, "jwt:user-42": {"dailyImages": 5}}`; a bare name (`"web-app"`) is an API key\'s',
+    'per-caller overrides, JSON keyed by principal: `{"api-key:web-app": {"dailyImages": 500, "dailySpendUsd": 50}, ' +
+      '"jwt:user-42": {"dailyImages": 5}}`; a bare name (`"web-app"`) is an API key\'s',
     undefined,
     '`{}`',
   ),
   GLOBAL_DAILY_SPEND_LIMIT_USD: usd('estimated spend of the whole service per UTC day (circuit breaker)', '50'),
-  AWS_LAMBDA_FUNCTION_NAME: text('prefixes Idempotency-Key records (Powertools idempotency\'s key prefix); empty locally', undefined, 'set by Lambda'),
+  AWS_LAMBDA_FUNCTION_NAME: text(
+    "prefixes Idempotency-Key records (Powertools idempotency's key prefix); empty locally",
+    undefined,
+    'set by Lambda',
+  ),
   IDEMPOTENCY_TTL_SECONDS: wholeNumber(60, 7 * 86_400, 'how long an `Idempotency-Key` answer is kept', '86400'),
   MODERATION: oneOf(
     ['off', 'fail-closed', 'fail-open'],
     '`off`, `fail-closed` (moderation down -> 503) or `fail-open` (proceed)',
     undefined,
-    '`fail-closed` with real providers and an OpenAI key, `off` otherwise (offline, or no OpenAI key: the providers\' own filters decide)',
+    "`fail-closed` with real providers and an OpenAI key, `off` otherwise (offline, or no OpenAI key: the providers' own filters decide)",
   ),
   MODERATION_MODEL: text('moderation model', 'omni-moderation-latest'),
   WORKER_FUNCTION_NAME: shaped(
     /^[A-Za-z0-9:_.-]{1,170}$/,
     'must be a Lambda function name or ARN',
-    'the worker function, invoked asynchronously (needs `STATE_TABLE`); unset = jobs run inline in the API function (as with `invoke local`)',
+    'the worker function, invoked asynchronously (needs `STATE_TABLE`); unset = jobs run inline in the API function ' +
+      '(as with `invoke local`)',
   ),
   LAMBDA_ENDPOINT: httpUrl('a local Lambda endpoint (serverless-offline)'),
-  DEFAULT_WAIT_SECONDS: wholeNumber(0, 900, 'how long `POST /images` waits without `Prefer` (capped by the gateway limit)', undefined, 'gateway limit (29)'),
+  DEFAULT_WAIT_SECONDS: wholeNumber(
+    0,
+    900,
+    'how long `POST /images` waits without `Prefer` (capped by the gateway limit)',
+    undefined,
+    'gateway limit (29)',
+  ),
   WEBHOOK_SECRET: shaped(
     /^whsec_[A-Za-z0-9+/]+={0,2}$/,
     'must be "whsec_" + base64 of 24 to 64 random bytes',
@@ -224,12 +299,19 @@ export const VARIABLES = {
   WEBHOOK_SECRET_PARAMETER: text('or the name of an SSM SecureString holding it (deployed use; read by the worker on first use)'),
   WEBHOOK_MAX_SECONDS: wholeNumber(1, 600, 'how long one webhook is retried; the worker keeps this much of its time back for it', '60'),
   WEBHOOK_ALLOW_LOOPBACK: flag('`true` also allows `http` and loopback webhook receivers (local development and tests only)'),
-  CLOUDFRONT_DISTRIBUTION_ID: shaped(/^[A-Z0-9]{1,32}$/, 'must be a distribution id like "E2QWRUHAPOMQZL"', 'invalidate a deleted image\'s path in this distribution'),
+  CLOUDFRONT_DISTRIBUTION_ID: shaped(
+    /^[A-Z0-9]{1,32}$/,
+    'must be a distribution id like "E2QWRUHAPOMQZL"',
+    "invalidate a deleted image's path in this distribution",
+  ),
   POWERTOOLS_LOG_LEVEL: variable(
     v.pipe(
       v.string(),
       v.toUpperCase(),
-      v.picklist(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'], (issue) => `must be a log level like "INFO" or "DEBUG", ${got(issue)}`),
+      v.picklist(
+        ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'],
+        (issue) => `must be a log level like "INFO" or "DEBUG", ${got(issue)}`,
+      ),
     ),
     'log level (read by Powertools Logger)',
     'INFO',

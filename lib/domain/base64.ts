@@ -54,8 +54,7 @@ export function decodeBase64Strict(input: string | Buffer, maxBytes: number, opt
     typeof input === 'string' ? input.includes('-') || input.includes('_') : input.includes(DASH) || input.includes(UNDERSCORE);
   if (urlSafe) throw new Base64Error('bad_character');
   const last = input.length - 1;
-  const isEquals = (index: number): boolean =>
-    typeof input === 'string' ? input.charCodeAt(index) === EQUALS : input[index] === EQUALS;
+  const isEquals = (index: number): boolean => (typeof input === 'string' ? input.charCodeAt(index) === EQUALS : input[index] === EQUALS);
   const padding = isEquals(last) ? (isEquals(last - 1) ? 2 : 1) : 0;
   const expected = (input.length / 4) * 3 - padding;
   if (expected > maxBytes) throw new Base64Error('too_large');

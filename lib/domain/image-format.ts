@@ -107,8 +107,7 @@ function verifyPng(bytes: Buffer): ImageInfo {
   return fail('png: no IEND chunk (truncated)');
 }
 
-const isStandaloneJpegMarker = (marker: number): boolean =>
-  marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7);
+const isStandaloneJpegMarker = (marker: number): boolean => marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7);
 
 // SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
 const isStartOfFrame = (marker: number): boolean =>

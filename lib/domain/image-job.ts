@@ -69,7 +69,10 @@ export interface ImageJob {
   webhook?: string | undefined;
   webhookState?: 'pending' | 'delivered' | 'failed' | undefined;
   reservation?: ReservationRef | undefined;
-  /** What the image was estimated to cost (micro-dollars), reserved or not: the record's estimate, and the cost when the provider reports no usage. */
+  /**
+   * What the image was estimated to cost (micro-dollars), reserved or not: the record's estimate, and the cost when
+   * the provider reports no usage.
+   */
   estimateMicroUsd?: number | undefined;
   createdAt: number;
   startedAt?: number | undefined;
@@ -104,8 +107,7 @@ export interface ImageResource {
 
 export const INTERRUPTED: JobError = {
   code: 'generation_interrupted',
-  message:
-    'The generation was interrupted (its worker stopped). It was not retried, so it is not billed twice; submit a new request.',
+  message: 'The generation was interrupted (its worker stopped). It was not retried, so it is not billed twice; submit a new request.',
 };
 
 /**
@@ -125,15 +127,13 @@ export const NEVER_STARTED: JobError = {
   message: 'The image was never started (its queued event expired). It was not billed; submit a new request.',
 };
 
-export const queueExpired = (job: ImageJob, now: number): boolean =>
-  job.status === 'queued' && now - job.createdAt > QUEUE_EXPIRY_MS;
+export const queueExpired = (job: ImageJob, now: number): boolean => job.status === 'queued' && now - job.createdAt > QUEUE_EXPIRY_MS;
 
 /**
  * A running job whose lease has run out has no live worker: its worker is killed at its timeout and the lease
  * is longer than that. Readers show it as failed straight away; the first writer records it.
  */
-export const leaseExpired = (job: ImageJob, now: number): boolean =>
-  job.status === 'running' && (job.leaseUntil ?? 0) < now;
+export const leaseExpired = (job: ImageJob, now: number): boolean => job.status === 'running' && (job.leaseUntil ?? 0) < now;
 
 /** The job as its owner sees it; undefined for a deleted one. */
 export function toResource(job: ImageJob, now: number): ImageResource | undefined {

@@ -15,7 +15,13 @@ const BodySchema = v.strictObject(
     quality: v.optional(v.string('must be a string')),
     format: v.optional(v.picklist(['png', 'jpeg', 'webp'], 'must be one of "png", "jpeg", "webp"')),
     // Where to POST the finished image resource; the target itself is checked (https, public address) later.
-    webhook: v.optional(v.pipe(v.string('must be a string (an https URL)'), v.nonEmpty('must not be empty'), v.maxLength(2048, 'must be at most 2048 characters'))),
+    webhook: v.optional(
+      v.pipe(
+        v.string('must be a string (an https URL)'),
+        v.nonEmpty('must not be empty'),
+        v.maxLength(2048, 'must be at most 2048 characters'),
+      ),
+    ),
   },
   () => 'is not a known field',
 );

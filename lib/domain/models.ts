@@ -110,7 +110,9 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
 const AZURE_GPT_IMAGE: FamilyCapabilities = Object.freeze({
   ...FAMILIES['gpt-image'],
   formats: ['png', 'jpeg'] as const,
-  source: `${FAMILIES['gpt-image'].source}; on Azure OpenAI without webp (Azure OpenAI image generation how-to, output_format png|jpeg, read 2026-11-30)`,
+  source:
+    `${FAMILIES['gpt-image'].source}; on Azure OpenAI without webp ` +
+    '(Azure OpenAI image generation how-to, output_format png|jpeg, read 2026-11-30)',
 });
 
 /** Whether an id is one of OpenAI's wired GPT image models (what an Azure deployment may be said to run). */

@@ -15,12 +15,10 @@ const datePath = (at: Date): string => {
 };
 
 /** @example imageKey('images/', 'abc', new Date('2026-11-25'), 'png') // 'images/2026/11/25/abc.png' */
-export const imageKey = (prefix: string, id: string, at: Date, extension: string): string =>
-  `${prefix}${datePath(at)}/${id}.${extension}`;
+export const imageKey = (prefix: string, id: string, at: Date, extension: string): string => `${prefix}${datePath(at)}/${id}.${extension}`;
 
 /** @example recordKey('records/', 'abc', new Date('2026-11-25')) // 'records/2026/11/25/abc.json' */
 export const recordKey = (prefix: string, id: string, at: Date): string => `${prefix}${datePath(at)}/${id}.json`;
 
 /** The permanent URL of a key; each path segment is encoded, the slashes are kept. */
-export const publicUrl = (baseUrl: string, key: string): string =>
-  `${baseUrl}/${key.split('/').map(encodeURIComponent).join('/')}`;
+export const publicUrl = (baseUrl: string, key: string): string => `${baseUrl}/${key.split('/').map(encodeURIComponent).join('/')}`;

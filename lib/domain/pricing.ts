@@ -92,13 +92,13 @@ const max = (values: number[]): number => values.reduce((a, b) => Math.max(a, b)
 
 /**
  * A gpt-image-2 image price for a quality and size, in micro-dollars: for a listed size the published price or
- * its output tokens at $30 per million, whichever is higher (the published prices are rounded), and for a custom size its output-token bound (customSizeTokens) at
- * that rate, never less than the square's published price scaled the same way. `auto` quality is priced as the
- * most expensive, `auto` size as the most expensive listed one.
+ * its output tokens at $30 per million, whichever is higher (the published prices are rounded), and for a custom
+ * size its output-token bound (customSizeTokens) at that rate, never less than the square's published price scaled
+ * the same way. `auto` quality is priced as the most expensive, `auto` size as the most expensive listed one.
  *
- * @example estimateCostMicroUsd('gpt-image', 'low', '1024x1024') // 6000
+ * @example estimateCostMicroUsd('low', '1024x1024') // 6000
  */
-export function estimateCostMicroUsd(family: 'gpt-image', quality: string | undefined, size: string): number {
+export function estimateCostMicroUsd(quality: string | undefined, size: string): number {
   const chosenQuality = quality ?? 'auto';
   const qualities = chosenQuality === 'auto' ? Object.keys(GPT_IMAGE_PRICES) : [chosenQuality];
   const capabilities = familyOf('gpt-image-2');
@@ -127,7 +127,7 @@ export const estimateImageCostMicroUsd = (model: string, quality: string | undef
   const ref = parseModelName(model);
   if (!family || !ref) return 0;
   let image = 0;
-  if (family.family === 'gpt-image') image = estimateCostMicroUsd('gpt-image', quality, size);
+  if (family.family === 'gpt-image') image = estimateCostMicroUsd(quality, size);
   else if (family.family === 'stability') image = BEDROCK_PRICES[ref.id] ?? 0;
   else image = GEMINI_PRICES[ref.id]?.[quality ?? '1K'] ?? max(Object.values(GEMINI_PRICES[ref.id] ?? {}));
   return image + textTokensUpperBound(providerPrompt) * TEXT_INPUT_MICRO_USD_PER_TOKEN[family.family];
@@ -150,7 +150,8 @@ export interface SettledCost {
   basis: 'usage' | 'price' | 'estimate';
 }
 
-const count = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined);
+const count = (value: unknown): number | undefined =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
 const field = (record: Record<string, unknown> | undefined, name: string): Record<string, unknown> | undefined => {
   const value = record?.[name];
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;

@@ -64,12 +64,67 @@ const LOOKALIKES: Readonly<Record<string, string>> = Object.freeze({
   ...Object.fromEntries([...'❵⦄｝'].map((c) => [c, '}'])),
   ...Object.fromEntries([...'‗ˍ＿'].map((c) => [c, '_'])),
   // Cyrillic
-  А: 'A', В: 'B', Е: 'E', З: '3', І: 'I', Ј: 'J', К: 'K', М: 'M', Н: 'H', О: 'O', Р: 'P', С: 'C', Т: 'T', У: 'Y',
-  Х: 'X', Ѕ: 'S', Ԁ: 'D', Ԛ: 'Q', Ԝ: 'W', а: 'a', е: 'e', і: 'i', ј: 'j', о: 'o', р: 'p', с: 'c', у: 'y', х: 'x',
-  ѕ: 's', ԁ: 'd', ԛ: 'q', ԝ: 'w', ս: 'u', Ս: 'U', Ꭰ: 'D', Ꮪ: 'S', Ꮲ: 'P', Ꭱ: 'R', Ꭼ: 'E', Ꮢ: 'R', Ꮯ: 'C', Ꭲ: 'T',
+  А: 'A',
+  В: 'B',
+  Е: 'E',
+  З: '3',
+  І: 'I',
+  Ј: 'J',
+  К: 'K',
+  М: 'M',
+  Н: 'H',
+  О: 'O',
+  Р: 'P',
+  С: 'C',
+  Т: 'T',
+  У: 'Y',
+  Х: 'X',
+  Ѕ: 'S',
+  Ԁ: 'D',
+  Ԛ: 'Q',
+  Ԝ: 'W',
+  а: 'a',
+  е: 'e',
+  і: 'i',
+  ј: 'j',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  у: 'y',
+  х: 'x',
+  ѕ: 's',
+  ԁ: 'd',
+  ԛ: 'q',
+  ԝ: 'w',
+  ս: 'u',
+  Ս: 'U',
+  Ꭰ: 'D',
+  Ꮪ: 'S',
+  Ꮲ: 'P',
+  Ꭱ: 'R',
+  Ꭼ: 'E',
+  Ꮢ: 'R',
+  Ꮯ: 'C',
+  Ꭲ: 'T',
   // Greek
-  Α: 'A', Β: 'B', Ε: 'E', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P', Τ: 'T', Υ: 'Y', Χ: 'X', Ζ: 'Z',
-  ο: 'o', ι: 'i', ρ: 'p', υ: 'u', ν: 'v',
+  Α: 'A',
+  Β: 'B',
+  Ε: 'E',
+  Ι: 'I',
+  Κ: 'K',
+  Μ: 'M',
+  Ν: 'N',
+  Ο: 'O',
+  Ρ: 'P',
+  Τ: 'T',
+  Υ: 'Y',
+  Χ: 'X',
+  Ζ: 'Z',
+  ο: 'o',
+  ι: 'i',
+  ρ: 'p',
+  υ: 'u',
+  ν: 'v',
 });
 
 /**
@@ -124,12 +179,7 @@ const truncateCodePoints = (text: string, max: number): string => {
  * @example normalizePrompt(' a\u200b cat\n\non   a mat ', 100) // 'a cat on a mat'
  */
 export function normalizePrompt(text: string, maxCodePoints: number): string {
-  const cleaned = text
-    .normalize('NFC')
-    .replace(SPACE_LIKE, ' ')
-    .replace(INVISIBLE, '')
-    .replace(WHITESPACE_RUN, ' ')
-    .trim();
+  const cleaned = text.normalize('NFC').replace(SPACE_LIKE, ' ').replace(INVISIBLE, '').replace(WHITESPACE_RUN, ' ').trim();
   return truncateCodePoints(cleaned, maxCodePoints).trim();
 }
 
@@ -162,5 +212,4 @@ export function hardenPrompt(normalizedUserText: string, options: HardenOptions)
 export const quotedText = (normalizedUserText: string): string => stripFences(normalizedUserText);
 
 /** Characters the template adds around the user's text (used to keep the whole prompt under a model's limit). */
-export const templateOverhead = (options: HardenOptions): number =>
-  codePointLength(hardenPrompt('', options));
+export const templateOverhead = (options: HardenOptions): number => codePointLength(hardenPrompt('', options));

@@ -50,11 +50,34 @@ const PAGE_PATHS = new Set(['/', '/app.js', '/app.css']);
  * answers are no documents and need none.
  */
 const PAGE_PERMISSIONS_POLICY = [
-  'accelerometer', 'autoplay', 'camera', 'clipboard-read', 'clipboard-write', 'display-capture', 'encrypted-media',
-  'fullscreen', 'gamepad', 'geolocation', 'gyroscope', 'hid', 'idle-detection', 'keyboard-map', 'magnetometer',
-  'microphone', 'midi', 'payment', 'picture-in-picture', 'publickey-credentials-get', 'screen-wake-lock', 'serial',
-  'sync-xhr', 'usb', 'xr-spatial-tracking',
-].map((feature) => `${feature}=()`).join(', ');
+  'accelerometer',
+  'autoplay',
+  'camera',
+  'clipboard-read',
+  'clipboard-write',
+  'display-capture',
+  'encrypted-media',
+  'fullscreen',
+  'gamepad',
+  'geolocation',
+  'gyroscope',
+  'hid',
+  'idle-detection',
+  'keyboard-map',
+  'magnetometer',
+  'microphone',
+  'midi',
+  'payment',
+  'picture-in-picture',
+  'publickey-credentials-get',
+  'screen-wake-lock',
+  'serial',
+  'sync-xhr',
+  'usb',
+  'xr-spatial-tracking',
+]
+  .map((feature) => `${feature}=()`)
+  .join(', ');
 
 /**
  * The contract (openapi.yaml, bundled as JSON), loaded and serialised on its first request: as a lazily loaded
@@ -185,7 +208,11 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
   // The Generate page's module is loaded by its first request only: API cold starts do not compile it.
   const pageParts = lazily(() =>
     import('./generate-page.js').then((page) => ({
-      html: page.pageHtml({ models: config.imageModels, defaultModel: config.imageModel, imageOrigin: new URL(config.publicBaseUrl).origin }),
+      html: page.pageHtml({
+        models: config.imageModels,
+        defaultModel: config.imageModel,
+        imageOrigin: new URL(config.publicBaseUrl).origin,
+      }),
       script: page.PAGE_SCRIPT,
       style: page.PAGE_STYLE,
       csp: page.pageCsp(new URL(config.publicBaseUrl).origin),
@@ -263,23 +290,25 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     },
   });
 
-  return middy<Event, Result, Error, RequestContext>()
-    // onError handlers run in reverse order: errorResponse builds the error response first, then the security
-    // headers are added to it, and only then does the logger drop this request's keys.
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(pageHeaders)
-    .use(httpSecurityHeaders({ permissionsPolicy: false }))
-    .use(errorResponse({ log: logger, metrics: deps.metrics }))
-    .use(httpHeaderNormalizer())
-    .use({
-      before: (request: HttpRequest) => {
-        deps.metrics.coldStart?.(request.context.functionName);
-        logger.appendKeys({ requestId: requestIdOf(request) });
-        // A key kept in SSM is read beside authentication rather than after it (one round trip less when the
-        // cache is cold). Cached and shared, so unauthenticated requests cannot multiply the reads.
-        const http = request.event.requestContext?.http;
-        if (http?.method === 'POST' && IMAGES_PATH.test(http.path)) deps.prefetchSecrets?.();
-      },
-    })
-    .handler(router as unknown as RouteHandler);
+  return (
+    middy<Event, Result, Error, RequestContext>()
+      // onError handlers run in reverse order: errorResponse builds the error response first, then the security
+      // headers are added to it, and only then does the logger drop this request's keys.
+      .use(injectLambdaContext(logger, { resetKeys: true }))
+      .use(pageHeaders)
+      .use(httpSecurityHeaders({ permissionsPolicy: false }))
+      .use(errorResponse({ log: logger, metrics: deps.metrics }))
+      .use(httpHeaderNormalizer())
+      .use({
+        before: (request: HttpRequest) => {
+          deps.metrics.coldStart?.(request.context.functionName);
+          logger.appendKeys({ requestId: requestIdOf(request) });
+          // A key kept in SSM is read beside authentication rather than after it (one round trip less when the
+          // cache is cold). Cached and shared, so unauthenticated requests cannot multiply the reads.
+          const http = request.event.requestContext?.http;
+          if (http?.method === 'POST' && IMAGES_PATH.test(http.path)) deps.prefetchSecrets?.();
+        },
+      })
+      .handler(router as unknown as RouteHandler)
+  );
 }

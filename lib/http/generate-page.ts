@@ -17,7 +17,9 @@ export interface PageOptions {
 }
 
 /** What the page may offer: each allowed model's sizes, qualities and formats (from the domain's table). */
-function modelOptions(models: readonly string[]): Record<string, { sizes: readonly string[]; qualities: readonly string[]; formats: readonly string[] }> {
+function modelOptions(
+  models: readonly string[],
+): Record<string, { sizes: readonly string[]; qualities: readonly string[]; formats: readonly string[] }> {
   const options: Record<string, { sizes: readonly string[]; qualities: readonly string[]; formats: readonly string[] }> = {};
   for (const model of models) {
     const family = familyOf(model);
@@ -79,7 +81,8 @@ export function pageHtml(options: PageOptions): string {
 export const PAGE_STYLE = `body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}
 main{max-width:52rem;margin:0 auto;padding:1.5rem}
 label{display:block;font-weight:600;margin-bottom:.25rem}
-input,textarea,select{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #8a94a3;border-radius:.375rem;background:#fff}
+input,textarea,select{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #8a94a3;border-radius:.375rem;
+background:#fff}
 small{color:#4a5563}
 .row{display:grid;grid-template-columns:repeat(4,1fr);gap:.75rem}
 button{font:inherit;padding:.6rem 1.2rem;border-radius:.375rem;border:1px solid #1d4ed8;background:#1d4ed8;color:#fff;cursor:pointer}
@@ -113,14 +116,23 @@ export const PAGE_SCRIPT = `'use strict';
   var elapsed = document.getElementById('elapsed');
   var resultTitle = document.getElementById('result-title');
   var busy = false;
-  var selects = { model: document.getElementById('model'), size: document.getElementById('size'), quality: document.getElementById('quality'), format: document.getElementById('format') };
+  var selects = {
+    model: document.getElementById('model'),
+    size: document.getElementById('size'),
+    quality: document.getElementById('quality'),
+    format: document.getElementById('format')
+  };
   var MAX_POLL_MS = 10 * 60 * 1000;
   // How long the API may hold a request before answering 202 (Prefer: wait); ?wait=N on the page's URL changes it.
   var waitParam = Number(new URLSearchParams(location.search).get('wait'));
-  var WAIT_SECONDS = Number.isInteger(waitParam) && waitParam >= 0 && waitParam <= 25 && location.search.indexOf('wait=') >= 0 ? waitParam : 20;
+  var waitGiven = Number.isInteger(waitParam) && waitParam >= 0 && waitParam <= 25 && location.search.indexOf('wait=') >= 0;
+  var WAIT_SECONDS = waitGiven ? waitParam : 20;
 
   keyInput.value = sessionStorage.getItem('durable-image-api-key') || '';
-  keyInput.addEventListener('change', function () { sessionStorage.setItem('durable-image-api-key', keyInput.value.trim()); loadRecent(); });
+  keyInput.addEventListener('change', function () {
+    sessionStorage.setItem('durable-image-api-key', keyInput.value.trim());
+    loadRecent();
+  });
 
   function fill(select, values, withDefault) {
     select.replaceChildren();
@@ -169,7 +181,8 @@ export const PAGE_SCRIPT = `'use strict';
     var text = MESSAGES[error.code] || 'Something went wrong (' + (error.code || 'HTTP ' + status) + ').';
     if (error.code === 'invalid_request' && error.message) text = error.message;
     var retryAfter = response && Number(response.headers.get('retry-after'));
-    if ((error.code === 'quota_exceeded' || error.code === 'spend_cap_reached') && retryAfter > 0) text += ' It resets at ' + whenText(retryAfter) + '.';
+    var daily = error.code === 'quota_exceeded' || error.code === 'spend_cap_reached';
+    if (daily && retryAfter > 0) text += ' It resets at ' + whenText(retryAfter) + '.';
     else if (retryAfter > 0) text += ' Retry in ' + retryAfter + ' s.';
     if (error.requestId) text += ' (request ' + error.requestId + ')';
     return text;
@@ -178,7 +191,8 @@ export const PAGE_SCRIPT = `'use strict';
   function show(resource) {
     image.alt = 'Generated image: ' + promptInput.value.trim().slice(0, 120);
     image.src = resource.url;
-    details.textContent = resource.width + ' x ' + resource.height + ', ' + resource.contentType + ', ' + Math.round(resource.bytes / 1024) + ' KB, ' + resource.model + ' - ';
+    details.textContent = resource.width + ' x ' + resource.height + ', ' + resource.contentType + ', ' +
+      Math.round(resource.bytes / 1024) + ' KB, ' + resource.model + ' - ';
     var link = document.createElement('a');
     link.href = resource.url;
     link.textContent = 'permanent URL';
@@ -196,7 +210,9 @@ export const PAGE_SCRIPT = `'use strict';
     if (promptInput.value.trim() === '') { showError('Describe the image in the prompt first.'); promptInput.focus(); return; }
     sessionStorage.setItem('durable-image-api-key', keyInput.value.trim());
     var body = { prompt: promptInput.value };
-    ['model', 'size', 'quality', 'format'].forEach(function (name) { if (selects[name].value && !selects[name].disabled) body[name] = selects[name].value; });
+    ['model', 'size', 'quality', 'format'].forEach(function (name) {
+      if (selects[name].value && !selects[name].disabled) body[name] = selects[name].value;
+    });
     // Busy, not disabled: a disabled button loses the keyboard focus (it would drop to the top of the page).
     busy = true;
     button.setAttribute('aria-disabled', 'true');
@@ -210,16 +226,24 @@ export const PAGE_SCRIPT = `'use strict';
     var ticker = setInterval(tick, 1000);
     var lastSaid = '';
     try {
-      var response = await fetch(API + '/images', { method: 'POST', headers: headers({ 'content-type': 'application/json', prefer: 'wait=' + WAIT_SECONDS }), body: JSON.stringify(body) });
+      var response = await fetch(API + '/images', {
+        method: 'POST',
+        headers: headers({ 'content-type': 'application/json', prefer: 'wait=' + WAIT_SECONDS }),
+        body: JSON.stringify(body)
+      });
       var resource = await readJson(response);
       var started = Date.now();
       while (response.status === 202 && Date.now() - started < MAX_POLL_MS) {
-        var now = resource.status === 'queued' ? 'Still generating: waiting for a worker to start...' : 'Still generating: the image is being made...';
+        var now = resource.status === 'queued'
+          ? 'Still generating: waiting for a worker to start...'
+          : 'Still generating: the image is being made...';
         if (now !== lastSaid) { say(now); lastSaid = now; }
         await sleep(1000 * Math.max(1, Number(response.headers.get('retry-after')) || 5));
         response = await fetch(API + '/images/' + encodeURIComponent(resource.id), { headers: headers() });
         resource = await readJson(response);
-        if (response.ok && (resource.status === 'queued' || resource.status === 'running')) response = new Response(JSON.stringify(resource), { status: 202, headers: { 'retry-after': '5' } });
+        if (response.ok && (resource.status === 'queued' || resource.status === 'running')) {
+          response = new Response(JSON.stringify(resource), { status: 202, headers: { 'retry-after': '5' } });
+        }
       }
       if (response.ok && resource && resource.status === 'succeeded') {
         show(resource);

@@ -18,7 +18,14 @@ export function apiOrMisconfigured(build: () => unknown): ApiHandler {
     if (!(error instanceof ConfigError)) throw error;
     // One JSON line, as the Logger would write it: the variable and the problem, never a value that is a secret
     // (ConfigError messages do not echo secrets).
-    process.stderr.write(`${JSON.stringify({ level: 'ERROR', message: 'invalid configuration: every request answers 500', variable: error.variable, problem: error.message })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({
+        level: 'ERROR',
+        message: 'invalid configuration: every request answers 500',
+        variable: error.variable,
+        problem: error.message,
+      })}\n`,
+    );
     const failure = new AppError('internal_error', 'The service is misconfigured.');
     return async (event, context) => {
       const { statusCode, headers, body } = toErrorResponse(failure, requestIdFrom(event, context));

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import { quotedText } from '../domain/prompt-policy.js';
 import type { ReservationRef } from '../domain/image-job.js';
-import type { EstimateCost, IdempotencyGuard, Log, PromptModerator, QuotaGate } from '../ports.js';
+import type { EstimateCost, IdempotencyGuard, Log, ModerationVerdict, PromptModerator, QuotaGate } from '../ports.js';
 
 /** What admitting a request needs, for the synchronous use case and job creation alike. */
 export interface AdmissionDeps {
@@ -32,7 +32,7 @@ export async function moderate(
   deadline: number,
 ): Promise<void> {
   if (!deps.moderator) return;
-  let verdict;
+  let verdict: ModerationVerdict;
   try {
     verdict = await deps.moderator.check(quotedText(prompt), deadline);
   } catch (error) {
@@ -76,7 +76,9 @@ export async function settle(
   try {
     await deps.quota?.settle(reservation, settledCostMicroUsd - reservation.costMicroUsd);
   } catch (error) {
-    deps.log.error('could not settle a quota reservation to the reported usage', { errorName: error instanceof Error ? error.name : 'unknown' });
+    deps.log.error('could not settle a quota reservation to the reported usage', {
+      errorName: error instanceof Error ? error.name : 'unknown',
+    });
   }
 }
 

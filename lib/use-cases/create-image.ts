@@ -154,7 +154,12 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
     } catch (error) {
       // Nothing will ever run it: end it now, and the provider was never called.
       const ended = await deps.jobs
-        .fail(job.id, { status: 'queued' }, { code: 'queue_unavailable', message: 'The image could not be queued for generation.' }, deps.now())
+        .fail(
+          job.id,
+          { status: 'queued' },
+          { code: 'queue_unavailable', message: 'The image could not be queued for generation.' },
+          deps.now(),
+        )
         .catch(() => false);
       if (reservation && ended) await giveBack(deps, reservation);
       throw error;

@@ -56,7 +56,7 @@ export type PipelineOutcome =
  * there is no image without a record, no record without an image, and no URL for bytes S3 did not accept.
  */
 export async function generateAndStore(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput): Promise<PipelineOutcome> {
-  let generated;
+  let generated: GeneratedImage;
   const startedAt = deps.now();
   try {
     generated = await deps.generator.generate(
@@ -235,10 +235,7 @@ function verify(bytes: Buffer): ImageInfo {
   }
 }
 
-async function writeBoth(
-  deps: GenerateAndStoreDeps,
-  writes: { key: string; write: () => Promise<void> }[],
-): Promise<void> {
+async function writeBoth(deps: GenerateAndStoreDeps, writes: { key: string; write: () => Promise<void> }[]): Promise<void> {
   const results = await Promise.allSettled(writes.map(({ write }) => write()));
   const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (!failed) return;
@@ -260,7 +257,6 @@ async function writeBoth(
 }
 
 /** Providers want a stable end-user id for abuse monitoring; a hash keeps our principal names private. */
-const endUserId = (principal: string): string =>
-  createHash('sha256').update(`durable-image-api:${principal}`).digest('hex').slice(0, 32);
+const endUserId = (principal: string): string => createHash('sha256').update(`durable-image-api:${principal}`).digest('hex').slice(0, 32);
 
 const asciiOnly = (value: string): string => value.replace(/[^\x20-\x7e]/g, '?');

@@ -20,8 +20,7 @@ export interface JobReadDeps {
 /** Image ids are 22 base64url characters (lib/domain/object-keys.ts); anything else cannot exist. */
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
-export const notFound = (): AppError =>
-  new AppError('not_found', 'No image with this id exists for this caller.');
+export const notFound = (): AppError => new AppError('not_found', 'No image with this id exists for this caller.');
 
 /**
  * The caller's own job, or 404 `not_found`: for an unknown id, another caller's image (ids are never confirmed

@@ -23,11 +23,13 @@ export const makeListImages =
     let limit = DEFAULT_LIST_LIMIT;
     if (input.limit !== undefined) {
       if (!/^\d{1,4}$/.test(input.limit) || Number(input.limit) < 1 || Number(input.limit) > MAX_LIST_LIMIT) {
-        throw new AppError('invalid_request', `"limit" must be a whole number from 1 to ${MAX_LIST_LIMIT}.`, { details: { field: 'limit' } });
+        throw new AppError('invalid_request', `"limit" must be a whole number from 1 to ${MAX_LIST_LIMIT}.`, {
+          details: { field: 'limit' },
+        });
       }
       limit = Number(input.limit);
     }
-    let cursor;
+    let cursor: ReturnType<typeof decodeCursor>;
     if (input.cursor !== undefined) {
       cursor = decodeCursor(input.cursor);
       if (!cursor) throw new AppError('invalid_request', '"cursor" is not a cursor this API returned.', { details: { field: 'cursor' } });

@@ -120,7 +120,15 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
       return undefined;
     }
     // What `succeed` wrote, so an inline caller need not read it back.
-    return { ...job, status: 'succeeded', result: outcome.image, completedAt, prompt: undefined, providerPrompt: undefined, leaseUntil: undefined };
+    return {
+      ...job,
+      status: 'succeeded',
+      result: outcome.image,
+      completedAt,
+      prompt: undefined,
+      providerPrompt: undefined,
+      leaseUntil: undefined,
+    };
   };
 
   /**

@@ -19,7 +19,9 @@ let page: Page;
 const consoleMessages: string[] = [];
 /** The id (or, for a list button, the label) of the element with the keyboard focus. */
 const focused = (): Promise<unknown> =>
-  page.evaluate("document.activeElement && (document.activeElement.id || document.activeElement.getAttribute('aria-label') || document.activeElement.tagName)");
+  page.evaluate(
+    "document.activeElement && (document.activeElement.id || document.activeElement.getAttribute('aria-label') || document.activeElement.tagName)",
+  );
 
 beforeAll(async () => {
   // Both are started at once; whichever fails, what did start is kept so that afterAll stops it (a stack left
@@ -89,7 +91,10 @@ describe('the Generate page', () => {
     await expect(loaded).resolves.toBe(1024);
     await expect(image.getAttribute('src')).resolves.toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${stack.ports.s3}/local-images/images/`));
     await expect(page.getByRole('alert').isHidden()).resolves.toBe(true);
-    await page.getByRole('button', { name: /^Delete image / }).first().waitFor();
+    await page
+      .getByRole('button', { name: /^Delete image / })
+      .first()
+      .waitFor();
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: new URL('generate-page.png', ARTIFACTS).pathname, fullPage: true });
   }, 40_000);
@@ -99,10 +104,18 @@ describe('the Generate page', () => {
     await page.goto(`http://127.0.0.1:${stack.ports.api}/?wait=0`);
     await page.getByLabel('Prompt').fill('a heron in the reeds, ink');
     await page.getByRole('button', { name: 'Generate' }).click();
-    await page.getByRole('status').filter({ hasText: /^Still generating/ }).waitFor({ timeout: 10_000 });
+    await page
+      .getByRole('status')
+      .filter({ hasText: /^Still generating/ })
+      .waitFor({ timeout: 10_000 });
     // The time counts from the press, every second, beside the status (which says what is happening, no numbers).
-    await page.locator('#elapsed').filter({ hasText: /^2 s since you pressed Generate$/ }).waitFor({ timeout: 5_000 });
-    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Still generating: (waiting for a worker to start|the image is being made)\.\.\.$/);
+    await page
+      .locator('#elapsed')
+      .filter({ hasText: /^2 s since you pressed Generate$/ })
+      .waitFor({ timeout: 5_000 });
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(
+      /^Still generating: (waiting for a worker to start|the image is being made)\.\.\.$/,
+    );
     await page.getByRole('status').filter({ hasText: 'Your image is ready.' }).waitFor({ timeout: 30_000 });
     await expect(page.locator('#elapsed').isHidden()).resolves.toBe(true);
     await page.getByRole('img', { name: /^Generated image: a heron/ }).waitFor();

@@ -77,7 +77,7 @@ describe('npm start: the local stack over HTTP', () => {
     expect(stack.output()).toMatch(/API key {6}from LOCAL_API_KEY\n/);
   });
 
-  it('prints only the addresses a caller should use, not serverless-offline\'s internal ones', () => {
+  it("prints only the addresses a caller should use, not serverless-offline's internal ones", () => {
     const printed = stack.output();
     const ports = new Set([...printed.matchAll(/(?:127\.0\.0\.1|localhost):(\d+)/g)].map((m) => Number(m[1])));
     expect(ports.size).toBeGreaterThan(0);
@@ -120,7 +120,9 @@ describe('npm start: the local stack over HTTP', () => {
   it('honours .env settings: PROMPT_MAX_CHARS=200 refuses a 201-character prompt', async () => {
     const response = await postImage(JSON.stringify({ prompt: 'x'.repeat(201) }));
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ error: { code: 'invalid_request', message: '"prompt" must be at most 200 characters.' } });
+    expect(await response.json()).toMatchObject({
+      error: { code: 'invalid_request', message: '"prompt" must be at most 200 characters.' },
+    });
     expect(stack.output()).toContain('settings     ');
   });
 
@@ -170,7 +172,7 @@ describe('npm start: the local stack over HTTP', () => {
     expect(await gone.json()).toMatchObject({ error: { code: 'not_found' } });
   }, 30_000);
 
-  it('answers unknown routes and wrong methods with the API\'s JSON errors, not the framework\'s', async () => {
+  it("answers unknown routes and wrong methods with the API's JSON errors, not the framework's", async () => {
     const unknown = await checkedFetch(api('/no-such-route'), { headers: { authorization: `Bearer ${API_KEY}` } });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: { code: 'not_found' } });
@@ -200,10 +202,9 @@ describe('npm start: the local stack over HTTP', () => {
     expect(a?.error.requestId).not.toBe(b?.error.requestId);
     expect(a?.error.requestId).not.toBe('offlineContext_resourceId');
   });
-
 });
 
-describe('npm start: the local S3, DynamoDB and Lambda ports are no door into the developer\'s key', () => {
+describe("npm start: the local S3, DynamoDB and Lambda ports are no door into the developer's key", () => {
   const credentials = (secretAccessKey: string) => ({ accessKeyId: 'S3RVER', secretAccessKey });
   const local = (port: number, secret: string) => ({
     region: 'us-east-1',
@@ -223,7 +224,11 @@ describe('npm start: the local S3, DynamoDB and Lambda ports are no door into th
       await fromPage(`${s3}/`), // bucket listing
       await fromPage(`${s3}/?list-type=2&X-Amz-Signature=${'0'.repeat(64)}`), // a signature parameter alone
       await fromPage(`${s3}/images/..%2Frecords%2F${id}.json`), // out of the public prefix once decoded
-      await fromPage(`${s3}/images/page.html`, { method: 'PUT', body: '<script>alert(1)</script>', headers: { 'content-type': 'text/html' } }),
+      await fromPage(`${s3}/images/page.html`, {
+        method: 'PUT',
+        body: '<script>alert(1)</script>',
+        headers: { 'content-type': 'text/html' },
+      }),
       await fromPage(url, { method: 'DELETE' }),
     ];
     expect(refused.map((response) => response.status)).toEqual([403, 403, 403, 403, 403]);
@@ -231,7 +236,9 @@ describe('npm start: the local S3, DynamoDB and Lambda ports are no door into th
     expect((await fetch(url)).status).toBe(200); // the DELETE did nothing
 
     const wrong = new S3Client({ ...local(stack.ports.s3, 'not-this-run'), forcePathStyle: true });
-    await expect(wrong.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    await expect(wrong.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 403 },
+    });
     await expect(wrong.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: `records/${id}.json` }))).rejects.toMatchObject({
       $metadata: { httpStatusCode: 403 },
     });
@@ -242,11 +249,15 @@ describe('npm start: the local S3, DynamoDB and Lambda ports are no door into th
     right.destroy();
   });
 
-  it('local DynamoDB: no request from a page, no preflight, no call without this run\'s signature', async () => {
+  it("local DynamoDB: no request from a page, no preflight, no call without this run's signature", async () => {
     const dynamo = `http://127.0.0.1:${stack.ports.dynamo}/`;
     const preflight = await fetch(dynamo, {
       method: 'OPTIONS',
-      headers: { origin: 'https://some-page.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-amz-target' },
+      headers: {
+        origin: 'https://some-page.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'x-amz-target',
+      },
     });
     expect(preflight.status).toBe(403);
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
@@ -264,9 +275,13 @@ describe('npm start: the local S3, DynamoDB and Lambda ports are no door into th
     right.destroy();
   });
 
-  it('local Lambda: a page cannot invoke the worker, nor a caller without this run\'s signature', async () => {
+  it("local Lambda: a page cannot invoke the worker, nor a caller without this run's signature", async () => {
     const invocations = `http://127.0.0.1:${stack.ports.lambda}/2015-03-31/functions/${LOCAL_WORKER_FUNCTION}/invocations`;
-    const fromAPage = await fromPage(invocations, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: '{"id":"AAAAAAAAAAAAAAAAAAAAAA"}' });
+    const fromAPage = await fromPage(invocations, {
+      method: 'POST',
+      headers: { 'x-amz-invocation-type': 'Event' },
+      body: '{"id":"AAAAAAAAAAAAAAAAAAAAAA"}',
+    });
     expect(fromAPage.status).toBe(403);
     expect(fromAPage.headers.get('access-control-allow-origin')).toBeNull();
     const wrong = new LambdaClient(local(stack.ports.lambda, 'not-this-run'));
@@ -280,7 +295,8 @@ describe('npm start: the local S3, DynamoDB and Lambda ports are no door into th
     const accepted = await postImage(JSON.stringify({ prompt: 'a kettle, twice' }), { prefer: 'respond-async' });
     const { id } = (await accepted.json()) as { id: string };
     const status = async (): Promise<string> =>
-      ((await (await fetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as { status: string }).status;
+      ((await (await fetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as { status: string })
+        .status;
     for (let polls = 0; polls < 100 && (await status()) !== 'running'; polls += 1) await new Promise((resolve) => setTimeout(resolve, 20));
     // Act: the same event again while the first worker holds the job, as Lambda may deliver it.
     const lambda = new LambdaClient(local(stack.ports.lambda, LOCAL_SECRET));
@@ -290,9 +306,12 @@ describe('npm start: the local S3, DynamoDB and Lambda ports are no door into th
     lambda.destroy();
     // Assess
     expect(duplicate.StatusCode).toBe(202);
-    for (let polls = 0; polls < 100 && (await status()) !== 'succeeded'; polls += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let polls = 0; polls < 100 && (await status()) !== 'succeeded'; polls += 1)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await status()).toBe('succeeded');
-    expect(stack.output()).toMatch(/local Lambda: durable-image-api-local-runImageJob failed; retrying the event in 60 s, as Lambda would: .*JobBusyError/);
+    expect(stack.output()).toMatch(
+      /local Lambda: durable-image-api-local-runImageJob failed; retrying the event in 60 s, as Lambda would: .*JobBusyError/,
+    );
     expect((await postImage(JSON.stringify({ prompt: 'still up' }))).status).toBe(201);
   }, 30_000);
 });
@@ -334,18 +353,22 @@ describe('a bad configuration value', () => {
   it.each([
     ['npm start', 'scripts/start-local.mjs'],
     ['npm run invoke', 'scripts/invoke-local.mjs'],
-  ])('stops %s before it starts, with one line naming the variable, exit code 1', async (name, script) => {
-    const dotEnv = await mkdtemp(join(tmpdir(), 'dia-bad-env-'));
-    await writeFile(join(dotEnv, '.env'), 'DAILY_IMAGE_LIMIT=fifty\n');
-    const { code, output } = await run([script], {
-      env: { ...process.env, ENV_FILE: join(dotEnv, '.env'), PORT: String(await freePort()), S3_PORT: String(await freePort()) },
-      timeoutMs: 60_000,
-    });
-    await rm(dotEnv, { recursive: true, force: true });
-    expect(code).toBe(1);
-    expect(output).toContain(`${name}: Invalid configuration: DAILY_IMAGE_LIMIT must be a whole number, got "fifty"`);
-    expect(output).not.toMatch(/running locally|at .*\.(ts|js|mjs):\d+/);
-  }, 70_000);
+  ])(
+    'stops %s before it starts, with one line naming the variable, exit code 1',
+    async (name, script) => {
+      const dotEnv = await mkdtemp(join(tmpdir(), 'dia-bad-env-'));
+      await writeFile(join(dotEnv, '.env'), 'DAILY_IMAGE_LIMIT=fifty\n');
+      const { code, output } = await run([script], {
+        env: { ...process.env, ENV_FILE: join(dotEnv, '.env'), PORT: String(await freePort()), S3_PORT: String(await freePort()) },
+        timeoutMs: 60_000,
+      });
+      await rm(dotEnv, { recursive: true, force: true });
+      expect(code).toBe(1);
+      expect(output).toContain(`${name}: Invalid configuration: DAILY_IMAGE_LIMIT must be a whole number, got "fifty"`);
+      expect(output).not.toMatch(/running locally|at .*\.(ts|js|mjs):\d+/);
+    },
+    70_000,
+  );
 });
 
 describe('npm run invoke: serverless invoke local with the sample events', () => {
@@ -386,7 +409,10 @@ describe('npm run invoke: serverless invoke local with the sample events', () =>
     let image: Record<string, unknown> = {};
     for (let polls = 0; polls < 100 && image['status'] !== 'succeeded' && image['status'] !== 'failed'; polls += 1) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      image = (await (await checkedFetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as Record<string, unknown>;
+      image = (await (await checkedFetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as Record<
+        string,
+        unknown
+      >;
     }
     expect(image).toMatchObject({ id, status: 'succeeded' });
   }, 30_000);

@@ -66,8 +66,9 @@ function makeHandler(env: Record<string, string | undefined> = {}, client: Dynam
 const post = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
   httpEvent({ body: JSON.stringify(body), headers: { authorization: `Bearer ${TEST_API_KEY}`, ...headers } });
 
-const json = (response: APIGatewayProxyStructuredResultV2): Record<string, any> => // eslint-disable-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
-  JSON.parse(response.body ?? '{}') as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
+type Json = Record<string, any>;
+const json = (response: APIGatewayProxyStructuredResultV2): Json => JSON.parse(response.body ?? '{}') as Json;
 
 const header = (response: APIGatewayProxyStructuredResultV2, name: string): unknown => {
   const entry = Object.entries(response.headers ?? {}).find(([key]) => key.toLowerCase() === name.toLowerCase());
@@ -191,14 +192,20 @@ describe('daily quotas', () => {
 });
 
 describe('metrics (CloudWatch EMF)', () => {
-  interface Emf { name: string; value: unknown; dimensions: Record<string, unknown> }
+  interface Emf {
+    name: string;
+    value: unknown;
+    dimensions: Record<string, unknown>;
+  }
   /** The EMF lines of the output, one entry per metric, with its dimensions. */
   const emf = (output: string): Emf[] =>
     output
       .split('\n')
       .filter((line) => line.includes('"_aws"'))
       .flatMap((line) => {
-        const blob = JSON.parse(line) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] } };
+        const blob = JSON.parse(line) as Record<string, unknown> & {
+          _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+        };
         const [directive] = blob._aws.CloudWatchMetrics;
         const names = directive?.Dimensions.flat() ?? [];
         return (directive?.Metrics ?? []).map((metric) => ({
@@ -221,7 +228,9 @@ describe('metrics (CloudWatch EMF)', () => {
     });
     const metrics = emf(output);
     const named = (name: string): Emf[] => metrics.filter((metric) => metric.name === name);
-    expect(named('ImagesStored')).toEqual([{ name: 'ImagesStored', value: 1, dimensions: { service: 'durable-image-api', model: 'gpt-image-2', provider: 'openai' } }]);
+    expect(named('ImagesStored')).toEqual([
+      { name: 'ImagesStored', value: 1, dimensions: { service: 'durable-image-api', model: 'gpt-image-2', provider: 'openai' } },
+    ]);
     // Both generations may be billed: the stored one and the one that failed after sending.
     expect(named('EstimatedCostUsd').map((metric) => metric.value)).toEqual([COST / 1e6, COST / 1e6]);
     expect(named('EstimatedCostUsd')[0]?.dimensions).toEqual({ service: 'durable-image-api' });
@@ -251,7 +260,11 @@ describe('provider key from SSM', () => {
   });
 
   const ssmHandler = (): Handler =>
-    makeHandler({ OPENAI_API_KEY: undefined, OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key', AWS_ENDPOINT_URL_SSM: ssm.endpoint });
+    makeHandler({
+      OPENAI_API_KEY: undefined,
+      OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key',
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+    });
 
   it('calls the provider with the key read from SSM (stored with a trailing line break, as pasted keys often are)', async () => {
     ssm.fallback = { status: 200, body: JSON.stringify({ Parameter: { Value: 'sk-from-parameter-store\n' } }) };
@@ -391,10 +404,7 @@ describe('Idempotency-Key', () => {
   it('scopes keys per caller: the same key from another caller is a new request', async () => {
     const handler = makeHandler();
     const first = await handler(post(LOW, { 'idempotency-key': 'k1' }), lambdaContext());
-    const other = await handler(
-      post(LOW, { 'idempotency-key': 'k1', authorization: `Bearer ${OTHER_API_KEY}` }),
-      lambdaContext(),
-    );
+    const other = await handler(post(LOW, { 'idempotency-key': 'k1', authorization: `Bearer ${OTHER_API_KEY}` }), lambdaContext());
     expect([first.statusCode, other.statusCode]).toEqual([201, 201]);
     expect(json(first).url).not.toBe(json(other).url);
     expect(openai.calls).toHaveLength(2);
@@ -411,12 +421,21 @@ describe('Idempotency-Key', () => {
 
   it('answers 201 when the image is stored but its idempotency record cannot be saved', async () => {
     // Prepare: DynamoDB that fails exactly the "COMPLETED" update of the idempotency record.
-    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: dynamo.endpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const input = args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> };
         if (context.commandName === 'UpdateItemCommand' && input.ExpressionAttributeValues?.[':status']?.S === 'COMPLETED') {
-          throw new DynamoDBServiceException({ name: 'InternalServerError', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: 'simulated DynamoDB failure' });
+          throw new DynamoDBServiceException({
+            name: 'InternalServerError',
+            $fault: 'server',
+            $metadata: { httpStatusCode: 500 },
+            message: 'simulated DynamoDB failure',
+          });
         }
         return next(args);
       },
@@ -465,7 +484,13 @@ describe('moderation pre-check', () => {
 
   it('moderates the text the provider receives (NFKC-folded), not the look-alike letters the caller sent', async () => {
     const handler = makeHandler({ MODERATION: 'fail-closed' });
-    const response = await handler(post({ ...LOW, prompt: '\u{1D41A} \u{1D420}\u{1D42B}\u{1D41A}\u{1D429}\u{1D421}\u{1D422}\u{1D41C} \u{1D42C}\u{1D41C}\u{1D41E}\u{1D427}\u{1D41E}' }), lambdaContext());
+    const response = await handler(
+      post({
+        ...LOW,
+        prompt: '\u{1D41A} \u{1D420}\u{1D42B}\u{1D41A}\u{1D429}\u{1D421}\u{1D422}\u{1D41C} \u{1D42C}\u{1D41C}\u{1D41E}\u{1D427}\u{1D41E}',
+      }),
+      lambdaContext(),
+    );
     expect(response.statusCode).toBe(201);
     expect(openai.moderationCalls[0]?.body).toEqual({ model: 'omni-moderation-latest', input: 'a graphic scene' });
     expect(String(openai.calls[0]?.body['prompt'])).toContain('a graphic scene');
@@ -525,7 +550,7 @@ describe('JWT auth', () => {
     signingKey = pair.privateKey;
     otherKey = (await generateKeyPair('RS256')).privateKey;
     publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
-    jwksServer = createServer((req, res) => {
+    jwksServer = createServer((_req, res) => {
       if (!jwksUp) {
         res.writeHead(503).end();
         return;
@@ -572,7 +597,11 @@ describe('JWT auth', () => {
       jwksDelayMs = 200;
       let ssmReadsWhenKeysArrived = -1;
       onJwksAnswer = () => (ssmReadsWhenKeysArrived = ssm.received.length);
-      const handler = jwtHandler({ OPENAI_API_KEY: '', OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key', AWS_ENDPOINT_URL_SSM: ssm.endpoint });
+      const handler = jwtHandler({
+        OPENAI_API_KEY: '',
+        OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key',
+        AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+      });
       const response = await handler(withToken(await token()), lambdaContext());
       expect(response.statusCode).toBe(201);
       expect(ssmReadsWhenKeysArrived).toBe(1);
@@ -590,7 +619,10 @@ describe('JWT auth', () => {
   });
 
   it('keys overrides by principal kind: a JWT subject named like an API key does not get its limits', async () => {
-    const handler = jwtHandler({ DAILY_IMAGE_LIMIT: '1', PRINCIPAL_LIMITS: '{"mobile": {"dailyImages": 3}, "jwt:vip": {"dailyImages": 2}}' });
+    const handler = jwtHandler({
+      DAILY_IMAGE_LIMIT: '1',
+      PRINCIPAL_LIMITS: '{"mobile": {"dailyImages": 3}, "jwt:vip": {"dailyImages": 2}}',
+    });
     const asMobile = await token({ sub: 'mobile' });
     const mobile = [];
     for (let i = 0; i < 2; i += 1) mobile.push((await handler(withToken(asMobile), lambdaContext())).statusCode);
@@ -616,13 +648,24 @@ describe('JWT auth', () => {
     ['signed with another key', () => token({ key: otherKey })],
     ['for another audience', () => token({ aud: 'someone-else' })],
     ['from another issuer', () => token({ iss: 'https://evil.example.test' })],
-    ['unsigned (alg none)', async () => {
-      const [, payload] = (await token()).split('.');
-      return `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`;
-    }],
-    ['HS256 with the public key as secret', async () =>
-      new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('user-123').setIssuer(ISSUER).setAudience(AUDIENCE)
-        .setExpirationTime('5m').sign(new TextEncoder().encode(JSON.stringify(publicJwk)))],
+    [
+      'unsigned (alg none)',
+      async () => {
+        const [, payload] = (await token()).split('.');
+        return `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`;
+      },
+    ],
+    [
+      'HS256 with the public key as secret',
+      async () =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('user-123')
+          .setIssuer(ISSUER)
+          .setAudience(AUDIENCE)
+          .setExpirationTime('5m')
+          .sign(new TextEncoder().encode(JSON.stringify(publicJwk))),
+    ],
   ])('refuses a token %s with 401, never reaching the provider', async (_, makeToken) => {
     const response = await jwtHandler()(withToken(await makeToken()), lambdaContext());
     expect(response.statusCode).toBe(401);

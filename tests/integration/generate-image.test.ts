@@ -124,7 +124,11 @@ describe('POST /images: success', () => {
     process.env['AWS_ACCESS_KEY_ID'] = 'AKIAAWSROLEKEY';
     process.env['AWS_SECRET_ACCESS_KEY'] = 'aws-role-secret';
     try {
-      const handler = makeHandler({ S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', PUBLIC_BASE_URL: 'https://images.example.com' });
+      const handler = makeHandler({
+        S3_ACCESS_KEY_ID: 'S3RVER',
+        S3_SECRET_ACCESS_KEY: 'S3RVER',
+        PUBLIC_BASE_URL: 'https://images.example.com',
+      });
       // Act
       const response = await handler(post({ prompt: 'a red fox' }), lambdaContext());
       // Assess
@@ -188,7 +192,7 @@ describe('POST /images: success', () => {
     expect(openai.calls[0]?.headers['authorization']).toBe(`Bearer ${PROVIDER_KEY}`);
   });
 
-  it('calls OpenAI through the openai SDK (its own User-Agent and headers) and logs OpenAI\'s request id with the image', async () => {
+  it("calls OpenAI through the openai SDK (its own User-Agent and headers) and logs OpenAI's request id with the image", async () => {
     openai.enqueue({ ...(imageReply(PNG_B64) as Extract<Reply, { kind: 'json' }>), headers: { 'x-request-id': 'req_provider_123' } });
     const { result: response, output } = await captureOutput(() => makeHandler()(post({ prompt: 'a red fox' }), lambdaContext()));
     expect(response.statusCode).toBe(201);
@@ -196,16 +200,22 @@ describe('POST /images: success', () => {
     expect(headers['user-agent']).toMatch(/^OpenAI\/JS 7\./);
     expect(headers['x-stainless-lang']).toBe('js');
     expect(headers['x-stainless-retry-count']).toBe('0');
-    const stored = output.split('\n').filter((line) => line.includes('"image stored"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const stored = output
+      .split('\n')
+      .filter((line) => line.includes('"image stored"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(stored).toHaveLength(1);
     expect(stored[0]?.['providerRequestId']).toBe('req_provider_123');
   });
 
-  it('obeys OpenAI\'s x-should-retry, as its SDKs do: false stops a retry of a 503, true retries a 400', async () => {
+  it("obeys OpenAI's x-should-retry, as its SDKs do: false stops a retry of a 503, true retries a 400", async () => {
     openai.enqueue(errorReply(503, { type: 'server_error' }, { 'x-should-retry': 'false' }));
     expect((await makeHandler()(post({ prompt: 'a red fox' }), lambdaContext())).statusCode).toBe(502);
     expect(openai.calls).toHaveLength(1);
-    openai.enqueue(errorReply(400, { type: 'invalid_request_error' }, { 'x-should-retry': 'true', 'retry-after-ms': '10' }), imageReply(PNG_B64));
+    openai.enqueue(
+      errorReply(400, { type: 'invalid_request_error' }, { 'x-should-retry': 'true', 'retry-after-ms': '10' }),
+      imageReply(PNG_B64),
+    );
     expect((await makeHandler()(post({ prompt: 'a red fox' }), lambdaContext())).statusCode).toBe(201);
     expect(openai.calls).toHaveLength(3);
   });
@@ -240,7 +250,7 @@ describe('POST /images: success', () => {
     },
   );
 
-  it('stores the provider\'s bytes unchanged, content credentials and gain maps included', async () => {
+  it("stores the provider's bytes unchanged, content credentials and gain maps included", async () => {
     // A PNG with a C2PA manifest chunk, and an Ultra HDR JPEG (MPF index + gain map image after the primary).
     const chunk = (type: string, data: Buffer): Buffer => {
       const typed = Buffer.concat([Buffer.from(type, 'latin1'), data]);
@@ -281,9 +291,15 @@ describe('POST /images: success', () => {
     // U+FDFA is one code point that NFKC turns into 18 letters: 600 of them pass the 20,000-character check and
     // become 10,800 characters, more than Stability's 10,000.
     const model = 'bedrock/stability.stable-image-core-v1:1';
-    const response = await makeHandler({ PROMPT_MAX_CHARS: '20000', MAX_BODY_BYTES: '65536' })(post({ prompt: '\uFDFA'.repeat(600), model }), lambdaContext());
+    const response = await makeHandler({ PROMPT_MAX_CHARS: '20000', MAX_BODY_BYTES: '65536' })(
+      post({ prompt: '\uFDFA'.repeat(600), model }),
+      lambdaContext(),
+    );
     expect(response.statusCode).toBe(400);
-    expect(json(response)['error']).toMatchObject({ code: 'invalid_request', message: expect.stringContaining(`too long for model ${model}`) });
+    expect(json(response)['error']).toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringContaining(`too long for model ${model}`),
+    });
     expect(openai.calls).toHaveLength(0);
   });
 
@@ -291,7 +307,7 @@ describe('POST /images: success', () => {
     ['prompt', 'string_above_max_length', 'prompt'],
     ['size', 'invalid_value', 'size'],
     ['output_format', 'invalid_value', 'format'],
-  ])('answers a provider 400 about the caller\'s %s as 400 invalid_request naming the field', async (param, code, field) => {
+  ])("answers a provider 400 about the caller's %s as 400 invalid_request naming the field", async (param, code, field) => {
     openai.enqueue(errorReply(400, { code, param } as { code: string }));
     const response = await makeHandler()(post({ prompt: 'a red fox' }), lambdaContext());
     expect(response.statusCode).toBe(400);
@@ -308,7 +324,10 @@ describe('POST /images: success', () => {
 
   it('generates with an Azure OpenAI deployment through the v1 API: its path, its key, the deployment as model', async () => {
     const handler = makeHandler();
-    const response = await handler(post({ prompt: 'a red fox', model: 'azure/images-prod', size: '1536x1024', quality: 'low' }), lambdaContext());
+    const response = await handler(
+      post({ prompt: 'a red fox', model: 'azure/images-prod', size: '1536x1024', quality: 'low' }),
+      lambdaContext(),
+    );
     expect(response.statusCode).toBe(201);
     expect(json(response)).toMatchObject({ model: 'azure/images-prod' });
     const [call] = openai.calls;
@@ -319,7 +338,7 @@ describe('POST /images: success', () => {
     expect(call?.body).not.toHaveProperty('response_format');
   });
 
-  it('refuses webp for an Azure deployment (Azure lists none) before the provider; Azure\'s content filter is 422', async () => {
+  it("refuses webp for an Azure deployment (Azure lists none) before the provider; Azure's content filter is 422", async () => {
     const handler = makeHandler();
     const webp = await handler(post({ prompt: 'a red fox', model: 'azure/images-prod', format: 'webp' }), lambdaContext());
     expect(webp.statusCode).toBe(400);
@@ -331,7 +350,7 @@ describe('POST /images: success', () => {
     expect(json(filtered)['error']).toMatchObject({ code: 'content_policy_violation' });
   });
 
-  it('sends a gpt-image-2 custom size as asked, and names OpenAI\'s model without the provider prefix', async () => {
+  it("sends a gpt-image-2 custom size as asked, and names OpenAI's model without the provider prefix", async () => {
     const response = await makeHandler()(post({ prompt: 'a red fox', model: 'openai/gpt-image-2', size: '2560x1440' }), lambdaContext());
     expect(response.statusCode).toBe(201);
     expect(json(response)).toMatchObject({ model: 'gpt-image-2' });
@@ -401,8 +420,10 @@ describe('POST /images: success', () => {
     });
     Object.assign(process.env, env);
     const { handler } = await import('../../functions/generate-image/handler.js');
-    const response = (await handler(post({ prompt: 'offline fox', size: '1024x1536' }), lambdaContext())) as
-      | APIGatewayProxyStructuredResultV2;
+    const response = (await handler(
+      post({ prompt: 'offline fox', size: '1024x1536' }),
+      lambdaContext(),
+    )) as APIGatewayProxyStructuredResultV2;
     expect(response.statusCode).toBe(201);
     expect(json(response)).toMatchObject({ contentType: 'image/png', width: 1024, height: 1536 });
     expect(openai.calls).toHaveLength(0);
@@ -428,7 +449,13 @@ const failures: FailureCase[] = [
   { name: 'malformed JSON', status: 400, code: 'invalid_json', calls: 0, event: () => post('{"prompt": "fox",') },
   { name: 'a JSON array body', status: 400, code: 'invalid_request', calls: 0, event: () => post([1]) },
   { name: 'an empty body', status: 400, code: 'invalid_request', calls: 0, event: () => post('') },
-  { name: 'no body at all', status: 400, code: 'invalid_request', calls: 0, event: () => httpEvent({ headers: { authorization: `Bearer ${TEST_API_KEY}` } }) },
+  {
+    name: 'no body at all',
+    status: 400,
+    code: 'invalid_request',
+    calls: 0,
+    event: () => httpEvent({ headers: { authorization: `Bearer ${TEST_API_KEY}` } }),
+  },
   {
     name: 'a JSON body without Content-Type',
     status: 415,
@@ -450,8 +477,20 @@ const failures: FailureCase[] = [
     calls: 0,
     event: () => httpEvent({ body: JSON.stringify({ prompt: 'fox' }) }),
   },
-  { name: 'a wrong API key', status: 401, code: 'unauthorized', calls: 0, event: () => post({ prompt: 'fox' }, { authorization: 'Bearer nope' }) },
-  { name: 'a Basic authorization', status: 401, code: 'unauthorized', calls: 0, event: () => post({ prompt: 'fox' }, { authorization: `Basic ${TEST_API_KEY}` }) },
+  {
+    name: 'a wrong API key',
+    status: 401,
+    code: 'unauthorized',
+    calls: 0,
+    event: () => post({ prompt: 'fox' }, { authorization: 'Bearer nope' }),
+  },
+  {
+    name: 'a Basic authorization',
+    status: 401,
+    code: 'unauthorized',
+    calls: 0,
+    event: () => post({ prompt: 'fox' }, { authorization: `Basic ${TEST_API_KEY}` }),
+  },
   {
     name: 'a body over the limit',
     status: 413,
@@ -601,7 +640,7 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
     expect(output).not.toContain('\u202e');
   });
 
-  it('serves the Generate page with its own CSP, and keeps the API\'s sandboxed CSP everywhere else', async () => {
+  it("serves the Generate page with its own CSP, and keeps the API's sandboxed CSP everywhere else", async () => {
     const handler = makeHandler();
     const page = await handler(httpEvent({ method: 'GET', path: '/' }), lambdaContext());
     expect(page.statusCode).toBe(200);
@@ -668,13 +707,16 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
   });
 
   it('answers 500 internal_error with nothing internal exposed for an unexpected failure', async () => {
-    const handler = makeHandler({}, {
-      generator: {
-        generate: async () => {
-          throw new TypeError('secret internal detail at /var/task/index.js:1:2');
+    const handler = makeHandler(
+      {},
+      {
+        generator: {
+          generate: async () => {
+            throw new TypeError('secret internal detail at /var/task/index.js:1:2');
+          },
         },
       },
-    });
+    );
     const response = await handler(post({ prompt: 'fox' }), lambdaContext());
     expect(response.statusCode).toBe(500);
     expect(errorCode(response)).toBe('internal_error');
@@ -724,7 +766,10 @@ describe('logs', () => {
       await handler(post({ prompt }, { authorization: `Bearer wrong-${TEST_API_KEY}` }), lambdaContext());
     });
     // Assess
-    const lines = output.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.find((line) => line['message'] === 'image stored')).toMatchObject({ principal: 'web-app' });
     expect(lines.find((line) => line['errorCode'] === 'content_policy_violation')).toMatchObject({
       principal: 'web-app',

@@ -26,7 +26,8 @@ beforeEach(async () => {
   await dynamo.createTable(table);
 });
 
-const guard = (client: DynamoDBClient = dynamo.client) => new DynamoDbIdempotencyGuard(client, { table, ttlSeconds: 86_400, keyPrefix: FUNCTION_NAME });
+const guard = (client: DynamoDBClient = dynamo.client) =>
+  new DynamoDbIdempotencyGuard(client, { table, ttlSeconds: 86_400, keyPrefix: FUNCTION_NAME });
 const scope = { principal: 'api-key:web-app', key: 'order-42' };
 const payload = { prompt: 'a lighthouse', model: 'gpt-image-2', size: '1024x1024', quality: 'low', format: null, webhook: null };
 const until = async (check: () => Promise<boolean>): Promise<void> => {
@@ -41,8 +42,13 @@ describe('DynamoDbIdempotencyGuard', () => {
       ran = true;
       return { id: 'BBBBBBBBBBBBBBBBBBBBBB' };
     };
-    await expect(guard().run(scope, payload, Date.now() + 20_000, work)).resolves.toEqual({ value: { id: 'AAAAAAAAAAAAAAAAAAAAAA' }, replayed: true });
-    await expect(guard().run(scope, { ...payload, prompt: 'a barn' }, Date.now() + 20_000, work)).rejects.toMatchObject({ code: 'idempotency_key_reused' });
+    await expect(guard().run(scope, payload, Date.now() + 20_000, work)).resolves.toEqual({
+      value: { id: 'AAAAAAAAAAAAAAAAAAAAAA' },
+      replayed: true,
+    });
+    await expect(guard().run(scope, { ...payload, prompt: 'a barn' }, Date.now() + 20_000, work)).rejects.toMatchObject({
+      code: 'idempotency_key_reused',
+    });
     expect(ran).toBe(false);
   });
 
@@ -56,22 +62,34 @@ describe('DynamoDbIdempotencyGuard', () => {
     expect(Number(record?.['expiresAt']) - before).toBeLessThanOrEqual(86_402);
   });
 
-  it('answers 409 while the first request runs, and its lock ends at that request\'s deadline', async () => {
+  it("answers 409 while the first request runs, and its lock ends at that request's deadline", async () => {
     let release: () => void = () => undefined;
     const deadline = Date.now() + 20_000;
-    const first = guard().run(scope, payload, deadline, () => new Promise<object>((resolve) => (release = () => resolve({ id: 'AAAAAAAAAAAAAAAAAAAAAA' }))));
+    const first = guard().run(
+      scope,
+      payload,
+      deadline,
+      () => new Promise<object>((resolve) => (release = () => resolve({ id: 'AAAAAAAAAAAAAAAAAAAAAA' }))),
+    );
     await until(async () => (await dynamo.items(table)).length > 0);
     const [lock] = await dynamo.items(table);
     expect(lock?.['status']).toBe('INPROGRESS');
     expect(Math.abs(Number(lock?.['in_progress_expiration']) - deadline)).toBeLessThan(1_000);
-    await expect(guard().run(scope, payload, Date.now() + 20_000, async () => ({ id: 'x' }))).rejects.toMatchObject({ code: 'request_in_progress' });
+    await expect(guard().run(scope, payload, Date.now() + 20_000, async () => ({ id: 'x' }))).rejects.toMatchObject({
+      code: 'request_in_progress',
+    });
     release();
     await expect(first).resolves.toMatchObject({ replayed: false });
   });
 
   it('lets the next request take over a lock whose request passed its deadline (a crashed attempt)', async () => {
     let release: () => void = () => undefined;
-    const crashed = guard().run(scope, payload, Date.now() + 50, () => new Promise<object>((resolve) => (release = () => resolve({ id: 'x' }))));
+    const crashed = guard().run(
+      scope,
+      payload,
+      Date.now() + 50,
+      () => new Promise<object>((resolve) => (release = () => resolve({ id: 'x' }))),
+    );
     await until(async () => (await dynamo.items(table)).length > 0);
     await new Promise((resolve) => setTimeout(resolve, 100));
     await expect(guard().run(scope, payload, Date.now() + 20_000, async () => ({ id: 'CCCCCCCCCCCCCCCCCCCCCC' }))).resolves.toEqual({
@@ -83,27 +101,45 @@ describe('DynamoDbIdempotencyGuard', () => {
   });
 
   it('deletes the record when the work fails, so the key can be retried', async () => {
-    await expect(guard().run(scope, payload, Date.now() + 20_000, async () => Promise.reject(new Error('provider failed')))).rejects.toThrow('provider failed');
+    await expect(
+      guard().run(scope, payload, Date.now() + 20_000, async () => Promise.reject(new Error('provider failed'))),
+    ).rejects.toThrow('provider failed');
     expect(await dynamo.items(table)).toEqual([]);
   });
 
-  it('passes on the work\'s own error when the record cannot be deleted after it', async () => {
-    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  it("passes on the work's own error when the record cannot be deleted after it", async () => {
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: dynamo.endpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     client.middlewareStack.add(
       (next, context) => async (args) => {
         if (context.commandName === 'DeleteItemCommand') {
-          throw new DynamoDBServiceException({ name: 'InternalServerError', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: 'simulated' });
+          throw new DynamoDBServiceException({
+            name: 'InternalServerError',
+            $fault: 'server',
+            $metadata: { httpStatusCode: 500 },
+            message: 'simulated',
+          });
         }
         return next(args);
       },
       { step: 'initialize', name: 'failDelete' },
     );
-    await expect(guard(client).run(scope, payload, Date.now() + 20_000, async () => Promise.reject(new Error('provider failed')))).rejects.toThrow('provider failed');
+    await expect(
+      guard(client).run(scope, payload, Date.now() + 20_000, async () => Promise.reject(new Error('provider failed'))),
+    ).rejects.toThrow('provider failed');
     client.destroy();
   });
 
   it('answers state_unavailable, without running the work, when DynamoDB cannot be reached', async () => {
-    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', maxAttempts: 1, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:9',
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     let ran = false;
     await expect(
       guard(client).run(scope, payload, Date.now() + 20_000, async () => {

@@ -15,7 +15,7 @@ import { pngOf } from '../support/fixtures.js';
 import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, errorReply, imageReply } from '../support/openai-test-server.js';
-import { SETTLED_COST, estimatedCost } from '../support/pricing.js';
+import { estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 
 /**
@@ -30,7 +30,8 @@ const COST = estimatedCost(LOW.prompt);
 const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
+type Json = Record<string, any>;
 
 let s3: LocalS3;
 let dynamo: LocalDynamo;
@@ -74,7 +75,10 @@ interface Stack {
 /** The API and the worker on the test servers, wired by the real composition root. */
 function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator, now?: () => number, client = dynamo.client): Stack {
   const config = parseConfig(
-    serversEnv({ openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table }, { WEBHOOK_SECRET, WEBHOOK_ALLOW_LOOPBACK: 'true', ...env }),
+    serversEnv(
+      { openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
+      { WEBHOOK_SECRET, WEBHOOK_ALLOW_LOOPBACK: 'true', ...env },
+    ),
   );
   const dispatcher = new BackgroundDispatcher();
   const invalidated: string[][] = [];
@@ -83,7 +87,13 @@ function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator,
       invalidated.push(keys);
     },
   };
-  const deps = createDependencies(config, { dynamo: client, dispatcher, cdn, ...(generator ? { generator } : {}), ...(now ? { now } : {}) });
+  const deps = createDependencies(config, {
+    dynamo: client,
+    dispatcher,
+    cdn,
+    ...(generator ? { generator } : {}),
+    ...(now ? { now } : {}),
+  });
   const useCases = createUseCases(deps);
   const worker = createWorkerHandler(deps, useCases) as unknown as Handler;
   dispatcher.worker = worker as unknown as BackgroundDispatcher['worker'];
@@ -140,12 +150,19 @@ const stuckGenerator = (): ImageGenerator & { calls: number } => {
 };
 
 describe('POST /images with a worker', () => {
-  it('answers 201 with today\'s body and status succeeded when the image is ready within the wait', async () => {
+  it("answers 201 with today's body and status succeeded when the image is ready within the wait", async () => {
     const { api, dispatcher } = makeStack();
     const response = await api(post(LOW), lambdaContext());
     expect(response.statusCode).toBe(201);
     const image = body(response);
-    expect(image).toMatchObject({ status: 'succeeded', model: 'gpt-image-2', contentType: 'image/png', sha256: sha256(PNG), width: 48, height: 32 });
+    expect(image).toMatchObject({
+      status: 'succeeded',
+      model: 'gpt-image-2',
+      contentType: 'image/png',
+      sha256: sha256(PNG),
+      width: 48,
+      height: 32,
+    });
     expect(header(response, 'location')).toBe(image['url']);
     expect((await s3.get(image['key'] as string)).body.equals(PNG)).toBe(true);
     expect(dispatcher.dispatched).toEqual([image['id']]);
@@ -161,7 +178,12 @@ describe('POST /images with a worker', () => {
     // Assess
     expect(accepted.statusCode).toBe(202);
     const created = body(accepted);
-    expect(created).toEqual({ id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), status: 'running', model: 'gpt-image-2', createdAt: expect.any(String) });
+    expect(created).toEqual({
+      id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+      status: 'running',
+      model: 'gpt-image-2',
+      createdAt: expect.any(String),
+    });
     expect(header(accepted, 'location')).toBe(`/images/${created['id'] as string}`);
     expect(Number(header(accepted, 'retry-after'))).toBeGreaterThan(0);
     expect(header(accepted, 'preference-applied')).toBe('wait=1');
@@ -188,7 +210,7 @@ describe('POST /images with a worker', () => {
     expect(body(await api(get(`/images/${body(accepted)['id'] as string}`), lambdaContext()))['status']).toBe('succeeded');
   });
 
-  it('answers a failed generation finished within the wait with today\'s error status and code', async () => {
+  it("answers a failed generation finished within the wait with today's error status and code", async () => {
     openai.enqueue(errorReply(400, { code: 'moderation_blocked' }));
     const { api, dispatcher } = makeStack();
     const response = await api(post(LOW), lambdaContext());
@@ -225,7 +247,7 @@ describe('the worker: at most one provider call per image', () => {
     // Assess: the duplicate found the job held by a live worker and asked the platform to retry it later.
     expect(both.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
     const refused = both.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    expect((refused?.reason as Error).name).toBe('JobBusyError');
+    expect((refused?.reason as Error | undefined)?.name).toBe('JobBusyError');
     expect(openai.calls).toHaveLength(1);
     expect(body(await api(get(`/images/${id}`), lambdaContext()))['status']).toBe('succeeded');
     expect((await s3.keys()).filter((key) => key.startsWith('images/'))).toHaveLength(1);
@@ -285,9 +307,13 @@ describe('the worker: at most one provider call per image', () => {
     expect((await s3.keys()).filter((key) => key.startsWith('images/'))).toEqual([]);
   });
 
-  it('gives a reservation back once when the job\'s create was written but its answer lost', async () => {
+  it("gives a reservation back once when the job's create was written but its answer lost", async () => {
     // Prepare: DynamoDB writes the job, then the answer is lost (the SDK's retry would fail its condition).
-    const lossy = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const lossy = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: dynamo.endpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     lossy.middlewareStack.add(
       (next, context) => async (args) => {
         const result = await next(args);
@@ -330,7 +356,7 @@ describe('the worker: at most one provider call per image', () => {
 });
 
 describe('GET /images and GET /images/{id}', () => {
-  it('lists the caller\'s own images newest first over several pages, with an opaque cursor', async () => {
+  it("lists the caller's own images newest first over several pages, with an opaque cursor", async () => {
     const { api, dispatcher } = makeStack();
     const ids: string[] = [];
     for (let i = 0; i < 5; i += 1) {
@@ -365,7 +391,7 @@ describe('GET /images and GET /images/{id}', () => {
     }
   });
 
-  it('answers 404 for another caller\'s image, an unknown id and a malformed one, the same way', async () => {
+  it("answers 404 for another caller's image, an unknown id and a malformed one, the same way", async () => {
     const { api, dispatcher } = makeStack();
     const id = body(await api(post(LOW), lambdaContext()))['id'] as string;
     const answers = await Promise.all([
@@ -436,7 +462,7 @@ describe('DELETE /images/{id}', () => {
 });
 
 describe('Idempotency-Key across the asynchronous flow', () => {
-  it('answers a replay at once with 202 while the first request\'s job runs, instead of holding the API until it ends', async () => {
+  it("answers a replay at once with 202 while the first request's job runs, instead of holding the API until it ends", async () => {
     openai.enqueue(slowImage(3_000));
     const { api, dispatcher } = makeStack();
     const first = await api(post(LOW, { 'idempotency-key': 'order-8', prefer: 'respond-async' }), lambdaContext());
@@ -502,7 +528,11 @@ describe('webhooks', () => {
       'webhook-signature': String(headers['webhook-signature']),
     }) as Json;
     // The owner is inside what is signed: a receiver can tell its callers' events from one another caller sent it.
-    expect(verified).toMatchObject({ type: 'image.succeeded', owner: 'api-key:web-app', data: { id: created['id'], status: 'succeeded', sha256: sha256(PNG) } });
+    expect(verified).toMatchObject({
+      type: 'image.succeeded',
+      owner: 'api-key:web-app',
+      data: { id: created['id'], status: 'succeeded', sha256: sha256(PNG) },
+    });
     expect(headers['webhook-id']).toBe(`${created['id'] as string}.succeeded`);
     // A wrong secret does not verify: the check above can fail.
     expect(() =>
@@ -524,7 +554,7 @@ describe('webhooks', () => {
     expect(deliveries[0]?.headers['webhook-id']).toBe(deliveries[1]?.headers['webhook-id']);
   });
 
-  it('gives up on a receiver that keeps failing within WEBHOOK_MAX_SECONDS, not the worker\'s whole budget', async () => {
+  it("gives up on a receiver that keeps failing within WEBHOOK_MAX_SECONDS, not the worker's whole budget", async () => {
     // Prepare: a receiver that answers 503 to every attempt; 2 s for all attempts of an event (the worker has 60).
     receiver.statuses.push(...Array.from({ length: 20 }, () => 503));
     const { api, dispatcher } = makeStack({ WEBHOOK_MAX_SECONDS: '2' });

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { ROOT, SERVERLESS_BIN, run } from '../support/processes.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- CloudFormation JSON is untyped
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped
+type Json = Record<string, any>;
 
 let dir: string;
 let template: Json;
@@ -74,7 +75,9 @@ describe('serverless package (stage prod)', () => {
   });
 
   it('routes every API route, and everything else, to the API function (JSON 404/405 from the router)', () => {
-    const routes = ofType('AWS::ApiGatewayV2::Route').map((route) => route['Properties']['RouteKey'] as string).sort();
+    const routes = ofType('AWS::ApiGatewayV2::Route')
+      .map((route) => route['Properties']['RouteKey'] as string)
+      .sort();
     expect(routes).toEqual([
       '$default',
       'DELETE /images/{id}',
@@ -126,9 +129,7 @@ describe('serverless package (stage prod)', () => {
     expect(bucket['Properties']).not.toHaveProperty('AccessControl');
     expect(text(bucket['Properties']['BucketEncryption'])).toContain('SSEAlgorithm');
     const statements = resources['ImageBucketPolicy']['Properties']['PolicyDocument']['Statement'] as Json[];
-    expect(statements).toContainEqual(
-      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-    );
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
     for (const statement of statements.filter((s) => s['Effect'] === 'Allow')) {
       expect(statement['Principal']).not.toBe('*');
     }
@@ -201,7 +202,7 @@ describe('serverless package (stage prod)', () => {
     expect(api['CorsConfiguration']['AllowOrigins']).toEqual(['https://app.example.com']);
   });
 
-  it('gives each function its own role with exactly what its code does, and no wildcards but X-Ray\'s', () => {
+  it("gives each function its own role with exactly what its code does, and no wildcards but X-Ray's", () => {
     expect(api()['Role']).toEqual({ 'Fn::GetAtt': ['ApiFunctionRole', 'Arn'] });
     expect(worker()['Role']).toEqual({ 'Fn::GetAtt': ['WorkerFunctionRole', 'Arn'] });
     expect(ofType('AWS::IAM::Role')).toHaveLength(2);
@@ -239,21 +240,23 @@ describe('serverless package (stage prod)', () => {
     expect(text(withPrefix(apiStatements, 'ssm:'))).not.toContain('webhook-secret');
 
     const workerStatements = statementsOf('WorkerFunctionRole');
-    expect(actionsOf(workerStatements)).toEqual([
-      'dynamodb:DeleteItem',
-      'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
-      'logs:CreateLogStream',
-      'logs:PutLogEvents',
-      's3:DeleteObject',
-      's3:GetObject',
-      's3:PutObject',
-      'bedrock:InvokeModel',
-      'sqs:SendMessage',
-      'ssm:GetParameter',
-      'xray:PutTelemetryRecords',
-      'xray:PutTraceSegments',
-    ].sort());
+    expect(actionsOf(workerStatements)).toEqual(
+      [
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:PutObject',
+        'bedrock:InvokeModel',
+        'sqs:SendMessage',
+        'ssm:GetParameter',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
+    );
     // Exactly the foundation models the stage lists, in Bedrock's region.
     expect(withPrefix(workerStatements, 'bedrock:')[0]?.['Resource']).toEqual([
       'arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-core-v1:1',
@@ -290,7 +293,7 @@ describe('serverless package (stage prod)', () => {
     expect(index?.['Projection']['NonKeyAttributes']).not.toEqual(expect.arrayContaining(['providerPrompt']));
   });
 
-  it('alarms on the 5xx rate, provider failures and daily spend into the stage\'s SNS topic', () => {
+  it("alarms on the 5xx rate, provider failures and daily spend into the stage's SNS topic", () => {
     expect(one('AWS::SNS::Topic')['Properties']['TopicName']).toBe('durable-image-api-prod-alarms');
     const alarms = ofType('AWS::CloudWatch::Alarm').map((alarm) => alarm['Properties'] as Json);
     expect(alarms).toHaveLength(3);
@@ -341,15 +344,28 @@ describe('serverless package (stage prod)', () => {
   // only, and most of those joins are serverless's own.
   const cfnLint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' }).status === 0;
   if (!cfnLint) console.warn('cfn-lint is not installed: the packaged template is not linted (pip install cfn-lint)');
-  (cfnLint || process.env['CI'] ? it : it.skip)('passes cfn-lint with its informational checks, nothing ignored but three explained', () => {
-    const lint = spawnSync(
-      'cfn-lint',
-      ['--include-checks', 'I', '--ignore-checks', 'W3005', 'W8003', 'I1022', '--', join(dir, 'cloudformation-template-update-stack.json')],
-      { encoding: 'utf8' },
-    );
-    expect(`${lint.stdout}${lint.stderr}`).toBe('');
-    expect(lint.status).toBe(0);
-  }, 60_000);
+  (cfnLint || process.env['CI'] ? it : it.skip)(
+    'passes cfn-lint with its informational checks, nothing ignored but three explained',
+    () => {
+      const lint = spawnSync(
+        'cfn-lint',
+        [
+          '--include-checks',
+          'I',
+          '--ignore-checks',
+          'W3005',
+          'W8003',
+          'I1022',
+          '--',
+          join(dir, 'cloudformation-template-update-stack.json'),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(`${lint.stdout}${lint.stderr}`).toBe('');
+      expect(lint.status).toBe(0);
+    },
+    60_000,
+  );
 
   it.each([
     // The API hands every generation to the worker: it ships no Bedrock or Gemini adapter (nor their SDKs).
@@ -358,7 +374,9 @@ describe('serverless package (stage prod)', () => {
   ])('ships %s as ES modules with its chunks, at most 3 MB, that load on Node 24', async (name, own, other, generates) => {
     const zip = join(dir, `${name}.zip`);
     expect(statSync(zip).size).toBeLessThanOrEqual(3 * 1024 * 1024);
-    const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).split('\n').filter((file) => file !== '');
+    const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' })
+      .split('\n')
+      .filter((file) => file !== '');
     const entry = `${own}handler.js`;
     expect(listing).toContain(entry);
     // The source map ships for lib/stack-trace.ts; it is not parsed at start-up (no --enable-source-maps).
@@ -388,7 +406,9 @@ describe('serverless package (stage prod)', () => {
       API_KEY_HASHES: `p:${'0'.repeat(64)}`,
       IMAGE_PROVIDER: 'offline',
     };
-    expect(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { env, encoding: 'utf8', cwd: dir }).trim()).toBe('function');
+    expect(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { env, encoding: 'utf8', cwd: dir }).trim()).toBe(
+      'function',
+    );
   });
 });
 

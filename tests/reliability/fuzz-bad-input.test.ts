@@ -72,7 +72,14 @@ const oddText = fc.oneof(
 );
 const prompt = fc.oneof(fc.string({ minLength: 1, maxLength: 200 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 50 }));
 const anyJson = fc.jsonValue({ maxDepth: 3 });
-const notAString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(anyJson, { maxLength: 3 }), fc.dictionary(fc.string(), anyJson, { maxKeys: 3 }));
+const notAString = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(anyJson, { maxLength: 3 }),
+  fc.dictionary(fc.string(), anyJson, { maxKeys: 3 }),
+);
 
 interface BadRequest {
   kind: string;
@@ -89,56 +96,96 @@ const request = (kind: string, body: unknown, headers: Record<string, string> = 
 
 const badRequests: fc.Arbitrary<BadRequest> = fc.oneof(
   // The body is JSON but not an object.
-  fc.oneof(fc.constant(null), fc.array(anyJson, { maxLength: 4 }), fc.string(), fc.integer(), fc.boolean()).map((body) =>
-    request('not an object', JSON.stringify(body)),
-  ),
+  fc
+    .oneof(fc.constant(null), fc.array(anyJson, { maxLength: 4 }), fc.string(), fc.integer(), fc.boolean())
+    .map((body) => request('not an object', JSON.stringify(body))),
   // The body is not JSON at all.
-  oddText.filter((text) => {
-    try {
-      JSON.parse(text);
-      return false;
-    } catch {
-      return true;
-    }
-  }).map((text) => request('malformed JSON', text)),
+  oddText
+    .filter((text) => {
+      try {
+        JSON.parse(text);
+        return false;
+      } catch {
+        return true;
+      }
+    })
+    .map((text) => request('malformed JSON', text)),
   fc.constant(request('no body', undefined)),
   // A valid request plus a field that does not exist.
-  fc.tuple(prompt, oddText.filter((key) => key !== '' && !FIELDS.includes(key)), anyJson).map(([p, key, value]) =>
-    request('unknown field', { prompt: p, [key]: value }),
-  ),
+  fc
+    .tuple(
+      prompt,
+      oddText.filter((key) => key !== '' && !FIELDS.includes(key)),
+      anyJson,
+    )
+    .map(([p, key, value]) => request('unknown field', { prompt: p, [key]: value })),
   // prompt missing, of the wrong type, empty, invisible only, or too long.
-  fc.oneof(
-    fc.constant({}),
-    notAString.map((value) => ({ prompt: value })),
-    fc.constant({ prompt: '' }),
-    fc.stringMatching(/^[\s\u200b\u200c\u200d\u2060\ufeff\u202e]{0,30}$/).map((value) => ({ prompt: value })),
-    fc.integer({ min: 4001, max: 5000 }).map((n) => ({ prompt: '🦊'.repeat(n) })),
-  ).map((body) => request('bad prompt', body)),
+  fc
+    .oneof(
+      fc.constant({}),
+      notAString.map((value) => ({ prompt: value })),
+      fc.constant({ prompt: '' }),
+      // biome-ignore lint/suspicious/noMisleadingCharacterClass: each invisible character on its own is the point.
+      fc.stringMatching(/^[\s\u200b\u200c\u200d\u2060\ufeff\u202e]{0,30}$/).map((value) => ({ prompt: value })),
+      fc.integer({ min: 4001, max: 5000 }).map((n) => ({ prompt: '🦊'.repeat(n) })),
+    )
+    .map((body) => request('bad prompt', body)),
   // An enum field with a value the model does not take.
-  fc.tuple(prompt, fc.constantFrom('model', 'size', 'quality', 'format'), fc.oneof(oddText, notAString)).filter(
-    ([, field, value]) =>
-      !(typeof value === 'string' && ['gpt-image-2', 'google/gemini-3-pro-image', 'auto', 'low', 'medium', 'high', 'png', 'jpeg', 'webp'].includes(value)) &&
-      // Any WIDTHxHEIGHT may be a valid gpt-image-2 size.
-      !(typeof value === 'string' && /^\d+x\d+$/.test(value)) &&
-      !(field === 'model' && value === undefined),
-  ).map(([p, field, value]) => request(`bad ${field}`, { prompt: p, [field]: value })),
+  fc
+    .tuple(prompt, fc.constantFrom('model', 'size', 'quality', 'format'), fc.oneof(oddText, notAString))
+    .filter(
+      ([, field, value]) =>
+        !(
+          typeof value === 'string' &&
+          ['gpt-image-2', 'google/gemini-3-pro-image', 'auto', 'low', 'medium', 'high', 'png', 'jpeg', 'webp'].includes(value)
+        ) &&
+        // Any WIDTHxHEIGHT may be a valid gpt-image-2 size.
+        !(typeof value === 'string' && /^\d+x\d+$/.test(value)) &&
+        !(field === 'model' && value === undefined),
+    )
+    .map(([p, field, value]) => request(`bad ${field}`, { prompt: p, [field]: value })),
   // A combination the chosen model does not support.
   prompt.map((p) => request('gemini with webp', { prompt: p, model: 'google/gemini-3-pro-image', format: 'webp' })),
   // Wrong or missing content type.
-  fc.tuple(prompt, fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/jsonx', 'json', '')).map(
-    ([p, type]) => request('bad content type', { prompt: p }, { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': type }),
-  ),
+  fc
+    .tuple(
+      prompt,
+      fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/jsonx', 'json', ''),
+    )
+    .map(([p, type]) => request('bad content type', { prompt: p }, { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': type })),
   prompt.map((p) => request('no content type', { prompt: p }, { authorization: `Bearer ${TEST_API_KEY}` })),
   // Missing, malformed or wrong credentials.
-  fc.tuple(prompt, fc.oneof(fc.constant(undefined), oddText.map((t) => t.replace(/[\r\n]/g, '')), fc.string().map((t) => `Bearer ${t}`), fc.constant(`Basic ${TEST_API_KEY}`), fc.constant(`Bearer ${TEST_API_KEY}x`)))
+  fc
+    .tuple(
+      prompt,
+      fc.oneof(
+        fc.constant(undefined),
+        oddText.map((t) => t.replace(/[\r\n]/g, '')),
+        fc.string().map((t) => `Bearer ${t}`),
+        fc.constant(`Basic ${TEST_API_KEY}`),
+        fc.constant(`Bearer ${TEST_API_KEY}x`),
+      ),
+    )
     .filter(([, value]) => value !== `Bearer ${TEST_API_KEY}`)
     .map(([p, value]) =>
-      request('bad credentials', { prompt: p }, value === undefined ? { 'content-type': 'application/json' } : { authorization: value, 'content-type': 'application/json' }),
+      request(
+        'bad credentials',
+        { prompt: p },
+        value === undefined ? { 'content-type': 'application/json' } : { authorization: value, 'content-type': 'application/json' },
+      ),
     ),
   // Huge bodies.
   fc.integer({ min: 16_385, max: 200_000 }).map((n) => request('oversized body', { prompt: 'x'.repeat(n) })),
   // A malformed Idempotency-Key on an otherwise valid request.
-  fc.tuple(prompt, fc.oneof(fc.constant(''), fc.string({ minLength: 256, maxLength: 300 }), fc.string({ unit: 'grapheme', minLength: 1 }).filter((k) => /[^\x21-\x7e]/.test(k))))
+  fc
+    .tuple(
+      prompt,
+      fc.oneof(
+        fc.constant(''),
+        fc.string({ minLength: 256, maxLength: 300 }),
+        fc.string({ unit: 'grapheme', minLength: 1 }).filter((k) => /[^\x21-\x7e]/.test(k)),
+      ),
+    )
     .map(([p, key]) => request('bad idempotency key', { prompt: p }, { ...auth, 'idempotency-key': key })),
 );
 

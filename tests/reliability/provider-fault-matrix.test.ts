@@ -70,7 +70,10 @@ beforeEach(async () => {
   await dynamo.createTable(table);
 });
 
-function makeHandler(env: Record<string, string> = {}, providers: { providers?: typeof optionalProviders } = { providers: optionalProviders }): Handler {
+function makeHandler(
+  env: Record<string, string> = {},
+  providers: { providers?: typeof optionalProviders } = { providers: optionalProviders },
+): Handler {
   const config = parseConfig(
     serversEnv(
       { openaiBaseUrl: 'http://127.0.0.1:9/v1', s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
@@ -126,7 +129,14 @@ interface FaultCell {
 const transportFaults = (image: Reply): FaultCell[] => [
   { name: 'a hang past the deadline', reply: { kind: 'hang' }, status: 504, code: 'provider_timeout', billed: 1 },
   { name: 'a reset connection', reply: { kind: 'reset' }, status: 502, code: 'provider_error', billed: 1 },
-  { name: 'an answer over the size limit', reply: { kind: 'huge', bytes: 256 * 1024 }, status: 502, code: 'bad_provider_response', billed: 1, env: { MAX_IMAGE_BYTES: '4096' } },
+  {
+    name: 'an answer over the size limit',
+    reply: { kind: 'huge', bytes: 256 * 1024 },
+    status: 502,
+    code: 'bad_provider_response',
+    billed: 1,
+    env: { MAX_IMAGE_BYTES: '4096' },
+  },
   { name: 'a refused connection', reply: image, status: 502, code: 'provider_error', billed: 0, refused: true },
 ];
 
@@ -148,7 +158,7 @@ async function expectFault(
 }
 
 describe('Amazon Bedrock (Stability) through @aws-sdk/client-bedrock-runtime', () => {
-  it('generates: a signed InvokeModel of the model id with Stability\'s JSON, the image stored byte for byte', async () => {
+  it("generates: a signed InvokeModel of the model id with Stability's JSON, the image stored byte for byte", async () => {
     const response = await makeHandler()(post({ model: BEDROCK_MODEL, size: '16:9', format: 'png' }), lambdaContext(60_000));
     expect(response.statusCode).toBe(201);
     expect(json(response)).toMatchObject({ model: BEDROCK_MODEL, contentType: 'image/png', bytes: PNG.length });
@@ -172,20 +182,74 @@ describe('Amazon Bedrock (Stability) through @aws-sdk/client-bedrock-runtime', (
 
   const cost = 40_000;
   it.each<FaultCell>([
-    { name: 'a filtered prompt', reply: bedrockFiltered('Filter reason: prompt'), status: 422, code: 'content_policy_violation', billed: 0 },
-    { name: 'a filtered output image', reply: bedrockFiltered('Filter reason: output image'), status: 422, code: 'content_policy_violation', billed: 1 },
+    {
+      name: 'a filtered prompt',
+      reply: bedrockFiltered('Filter reason: prompt'),
+      status: 422,
+      code: 'content_policy_violation',
+      billed: 0,
+    },
+    {
+      name: 'a filtered output image',
+      reply: bedrockFiltered('Filter reason: output image'),
+      status: 422,
+      code: 'content_policy_violation',
+      billed: 1,
+    },
     { name: 'ThrottlingException', reply: bedrockError(429, 'ThrottlingException'), status: 503, code: 'provider_busy', billed: 0 },
-    { name: 'ServiceUnavailableException', reply: bedrockError(503, 'ServiceUnavailableException'), status: 502, code: 'provider_error', billed: 1 },
-    { name: 'InternalServerException', reply: bedrockError(500, 'InternalServerException'), status: 502, code: 'provider_error', billed: 1 },
-    { name: 'AccessDeniedException (model not enabled)', reply: bedrockError(403, 'AccessDeniedException'), status: 502, code: 'provider_error', billed: 0 },
+    {
+      name: 'ServiceUnavailableException',
+      reply: bedrockError(503, 'ServiceUnavailableException'),
+      status: 502,
+      code: 'provider_error',
+      billed: 1,
+    },
+    {
+      name: 'InternalServerException',
+      reply: bedrockError(500, 'InternalServerException'),
+      status: 502,
+      code: 'provider_error',
+      billed: 1,
+    },
+    {
+      name: 'AccessDeniedException (model not enabled)',
+      reply: bedrockError(403, 'AccessDeniedException'),
+      status: 502,
+      code: 'provider_error',
+      billed: 0,
+    },
     { name: 'ValidationException', reply: bedrockError(400, 'ValidationException'), status: 400, code: 'invalid_request', billed: 0 },
-    { name: 'ValidationException for a model the region does not offer (misconfiguration)', reply: bedrockError(400, 'ValidationException', 'The provided model identifier is invalid.'), status: 502, code: 'provider_error', billed: 0 },
+    {
+      name: 'ValidationException for a model the region does not offer (misconfiguration)',
+      reply: bedrockError(400, 'ValidationException', 'The provided model identifier is invalid.'),
+      status: 502,
+      code: 'provider_error',
+      billed: 0,
+    },
     { name: 'malformed JSON', reply: { kind: 'raw', body: '{"images": ["iVBOR' }, status: 502, code: 'bad_provider_response', billed: 1 },
-    { name: 'an answer without an image', reply: { kind: 'json', body: { seeds: [1], finish_reasons: [null], images: [] } }, status: 502, code: 'bad_provider_response', billed: 1 },
-    { name: 'a truncated image', reply: bedrockImage(PNG.subarray(0, PNG.length - 30).toString('base64')), status: 502, code: 'bad_provider_response', billed: 1 },
+    {
+      name: 'an answer without an image',
+      reply: { kind: 'json', body: { seeds: [1], finish_reasons: [null], images: [] } },
+      status: 502,
+      code: 'bad_provider_response',
+      billed: 1,
+    },
+    {
+      name: 'a truncated image',
+      reply: bedrockImage(PNG.subarray(0, PNG.length - 30).toString('base64')),
+      status: 502,
+      code: 'bad_provider_response',
+      billed: 1,
+    },
     ...transportFaults(bedrockImage(PNG_B64)),
   ])('$name -> $status $code, nothing stored, $billed billable attempts counted', async (cell) => {
-    await expectFault(cell, { server: bedrock, endpointVariable: 'BEDROCK_ENDPOINT', body: { model: BEDROCK_MODEL }, leaks: /provider says no|Exception|bedrock/i, cost });
+    await expectFault(cell, {
+      server: bedrock,
+      endpointVariable: 'BEDROCK_ENDPOINT',
+      body: { model: BEDROCK_MODEL },
+      leaks: /provider says no|Exception|bedrock/i,
+      cost,
+    });
   });
 });
 
@@ -197,7 +261,13 @@ describe('Google Gemini through @google/genai', () => {
     expect(response.statusCode).toBe(201);
     // Settled from Gemini's usageMetadata: 12 prompt tokens at $2 and 1,120 image tokens at $120 per million.
     const settled = 12 * 2 + 1_120 * 120;
-    expect(json(response)).toMatchObject({ model: GEMINI_MODEL, contentType: 'image/png', bytes: PNG.length, costUsd: settled / 1e6, costBasis: 'usage' });
+    expect(json(response)).toMatchObject({
+      model: GEMINI_MODEL,
+      contentType: 'image/png',
+      bytes: PNG.length,
+      costUsd: settled / 1e6,
+      costBasis: 'usage',
+    });
     expect((await s3.get(json(response)['key'] as string)).body.equals(PNG)).toBe(true);
     const [call] = gemini.calls;
     expect(call?.path).toBe('/v1/models/gemini-3-pro-image:generateContent');
@@ -216,16 +286,52 @@ describe('Google Gemini through @google/genai', () => {
     { name: '429 RESOURCE_EXHAUSTED', reply: geminiError(429, 'RESOURCE_EXHAUSTED'), status: 503, code: 'provider_busy', billed: 0 },
     { name: '500 INTERNAL', reply: geminiError(500, 'INTERNAL'), status: 502, code: 'provider_error', billed: 1 },
     { name: '503 UNAVAILABLE', reply: geminiError(503, 'UNAVAILABLE'), status: 502, code: 'provider_error', billed: 1 },
-    { name: '403 PERMISSION_DENIED (a wrong key)', reply: geminiError(403, 'PERMISSION_DENIED'), status: 502, code: 'provider_error', billed: 0 },
+    {
+      name: '403 PERMISSION_DENIED (a wrong key)',
+      reply: geminiError(403, 'PERMISSION_DENIED'),
+      status: 502,
+      code: 'provider_error',
+      billed: 0,
+    },
     { name: '400 INVALID_ARGUMENT', reply: geminiError(400, 'INVALID_ARGUMENT'), status: 400, code: 'invalid_request', billed: 0 },
-    { name: '400 INVALID_ARGUMENT API_KEY_INVALID (a bad key: the deployment\'s, not the caller\'s)', reply: geminiError(400, 'INVALID_ARGUMENT', 'API_KEY_INVALID'), status: 502, code: 'provider_error', billed: 0 },
-    { name: 'malformed JSON', reply: { kind: 'raw', body: '{"candidates": [{"content": ' }, status: 502, code: 'bad_provider_response', billed: 1 },
-    { name: 'an answer without an image part', reply: { kind: 'json', body: { candidates: [{ content: { parts: [{ text: 'no' }] }, finishReason: 'STOP' }] } }, status: 502, code: 'bad_provider_response', billed: 1 },
-    { name: 'a truncated image', reply: geminiImage(PNG.subarray(0, PNG.length - 30).toString('base64')), status: 502, code: 'bad_provider_response', billed: 1 },
+    {
+      name: "400 INVALID_ARGUMENT API_KEY_INVALID (a bad key: the deployment's, not the caller's)",
+      reply: geminiError(400, 'INVALID_ARGUMENT', 'API_KEY_INVALID'),
+      status: 502,
+      code: 'provider_error',
+      billed: 0,
+    },
+    {
+      name: 'malformed JSON',
+      reply: { kind: 'raw', body: '{"candidates": [{"content": ' },
+      status: 502,
+      code: 'bad_provider_response',
+      billed: 1,
+    },
+    {
+      name: 'an answer without an image part',
+      reply: { kind: 'json', body: { candidates: [{ content: { parts: [{ text: 'no' }] }, finishReason: 'STOP' }] } },
+      status: 502,
+      code: 'bad_provider_response',
+      billed: 1,
+    },
+    {
+      name: 'a truncated image',
+      reply: geminiImage(PNG.subarray(0, PNG.length - 30).toString('base64')),
+      status: 502,
+      code: 'bad_provider_response',
+      billed: 1,
+    },
     ...transportFaults(geminiImage(PNG_B64)),
   ])('$name -> $status $code, nothing stored, $billed billable attempts counted', async (cell) => {
     const body = { model: GEMINI_MODEL, size: '4:3', quality: '2K' };
-    await expectFault(cell, { server: gemini, endpointVariable: 'GEMINI_BASE_URL', body, leaks: /provider says no|RESOURCE_EXHAUSTED|gemini/i, cost });
+    await expectFault(cell, {
+      server: gemini,
+      endpointVariable: 'GEMINI_BASE_URL',
+      body,
+      leaks: /provider says no|RESOURCE_EXHAUSTED|gemini/i,
+      cost,
+    });
   });
 });
 
@@ -241,7 +347,11 @@ describe('the Gemini key from SSM', () => {
   });
 
   const viaSsm = () =>
-    makeHandler({ GEMINI_API_KEY: '', GEMINI_API_KEY_PARAMETER: '/durable-image-api/test/gemini-api-key', AWS_ENDPOINT_URL_SSM: ssm.endpoint });
+    makeHandler({
+      GEMINI_API_KEY: '',
+      GEMINI_API_KEY_PARAMETER: '/durable-image-api/test/gemini-api-key',
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+    });
 
   it('calls Gemini with the key read from SSM', async () => {
     ssm.fallback = { status: 200, body: JSON.stringify({ Parameter: { Value: 'gemini-key-from-parameter-store' } }) };

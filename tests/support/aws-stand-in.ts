@@ -48,7 +48,8 @@ export class AwsStandIn {
           req.socket.destroy();
           return;
         }
-        const answer = () => res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'application/x-amz-json-1.1' }).end(reply.body);
+        const answer = () =>
+          res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'application/x-amz-json-1.1' }).end(reply.body);
         if (reply.delayMs) setTimeout(answer, reply.delayMs);
         else answer();
       });

@@ -5,9 +5,15 @@ import { existsSync } from 'node:fs';
  * a browser download. CHROMIUM_PATH overrides.
  */
 export function chromiumPath(): string {
-  const candidates = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+  const candidates = [
+    process.env['CHROMIUM_PATH'],
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome',
+    '/usr/bin/google-chrome-stable',
+  ];
   const found = candidates.find((path): path is string => typeof path === 'string' && path !== '' && existsSync(path));
-  if (!found) throw new Error('No Chromium found: install Debian\'s chromium (bash .ci/run does) or set CHROMIUM_PATH');
+  if (!found) throw new Error("No Chromium found: install Debian's chromium (bash .ci/run does) or set CHROMIUM_PATH");
   return found;
 }
 

@@ -45,7 +45,8 @@ const headerObject = (headers: CheckedResponse['headers']): Record<string, strin
 export function checkContract(method: string, path: string, response: CheckedResponse): void {
   const contentType = headerObject(response.headers)['content-type'] ?? '';
   const isJson = contentType === '' || contentType.startsWith('application/json');
-  const body = response.body === undefined || response.body === '' ? undefined : isJson ? (JSON.parse(response.body) as unknown) : response.body;
+  const body =
+    response.body === undefined || response.body === '' ? undefined : isJson ? (JSON.parse(response.body) as unknown) : response.body;
   const operation = api.matchOperation({ method: method.toLowerCase(), path: path.split('?')[0] ?? path, headers: {} });
   const where = `${method} ${path} -> ${response.statusCode}`;
   if (!operation) {

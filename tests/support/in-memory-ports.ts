@@ -17,13 +17,15 @@ import { pngOf } from './fixtures.js';
  * The use cases' ports kept in memory, each writing what it is asked into one ordered `events` list, so a test reads
  * the order of admission, generation and storage in one place. What each answers is set per test.
  */
-export function inMemoryPorts(options: {
-  generate?: () => Promise<GeneratedImage>;
-  reserve?: () => Promise<void>;
-  moderate?: () => Promise<{ flagged: boolean; categories: string[] }>;
-  checkWebhook?: () => Promise<void>;
-  putImage?: () => Promise<void>;
-} = {}) {
+export function inMemoryPorts(
+  options: {
+    generate?: () => Promise<GeneratedImage>;
+    reserve?: () => Promise<void>;
+    moderate?: () => Promise<{ flagged: boolean; categories: string[] }>;
+    checkWebhook?: () => Promise<void>;
+    putImage?: () => Promise<void>;
+  } = {},
+) {
   const events: string[] = [];
   let clock = Date.UTC(2026, 10, 30, 12, 0, 0);
   const now = (): number => clock;

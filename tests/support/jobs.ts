@@ -21,10 +21,10 @@ export class BackgroundDispatcher implements JobDispatcher {
   workerTimeoutMs = 60_000;
   private readonly running = new Set<Promise<unknown>>();
 
-  async dispatch(id: string): Promise<void> {
+  async dispatch(id: string): Promise<undefined> {
     this.dispatched.push(id);
-    if (!this.deliver) return;
-    this.run(id);
+    if (this.deliver) this.run(id);
+    return undefined;
   }
 
   /** Delivers the event (again), as a Lambda retry or a duplicate delivery would. */

@@ -185,9 +185,7 @@ export class OpenAITestServer {
         return;
       }
       case 'raw':
-        res
-          .writeHead(reply.status ?? 200, { 'content-type': reply.contentType ?? 'application/json', ...reply.headers })
-          .end(reply.body);
+        res.writeHead(reply.status ?? 200, { 'content-type': reply.contentType ?? 'application/json', ...reply.headers }).end(reply.body);
         return;
       case 'huge': {
         this.bytesSent = 0;
@@ -198,7 +196,11 @@ export class OpenAITestServer {
           // Waits for the client to take each chunk, so what was sent is what the client chose to read.
           const drained = res.write(chunk);
           this.bytesSent += chunk.length;
-          if (!drained) await new Promise((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+          if (!drained)
+            await new Promise((resolve) => {
+              res.once('drain', resolve);
+              res.once('close', resolve);
+            });
         }
         res.end('"}}');
         return;

@@ -40,7 +40,9 @@ export class S3FaultProxy {
         }
         res
           .writeHead(fault.status, { 'content-type': 'application/xml' })
-          .end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected</Message><RequestId>fault</RequestId></Error>`);
+          .end(
+            `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected</Message><RequestId>fault</RequestId></Error>`,
+          );
         return;
       }
       const forward = request(

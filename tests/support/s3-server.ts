@@ -10,7 +10,9 @@ export interface LocalS3 {
   client: S3Client;
   /** Every key in the bucket, sorted. */
   keys(): Promise<string[]>;
-  get(key: string): Promise<{ body: Buffer; contentType: string | undefined; cacheControl: string | undefined; metadata: Record<string, string> }>;
+  get(
+    key: string,
+  ): Promise<{ body: Buffer; contentType: string | undefined; cacheControl: string | undefined; metadata: Record<string, string> }>;
   /** Removes every object, so each test starts from an empty bucket. */
   clear(): Promise<void>;
   stop(): Promise<void>;
@@ -45,7 +47,8 @@ export async function startLocalS3(bucket = 'test-images'): Promise<LocalS3> {
     keys,
     async get(key) {
       const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const body = Buffer.from(await object.Body!.transformToByteArray());
+      if (!object.Body) throw new Error(`s3rver answered GetObject of ${key} with no body`);
+      const body = Buffer.from(await object.Body.transformToByteArray());
       return {
         body,
         contentType: object.ContentType,
@@ -56,9 +59,7 @@ export async function startLocalS3(bucket = 'test-images'): Promise<LocalS3> {
     async clear() {
       const existing = await keys();
       if (existing.length === 0) return;
-      await client.send(
-        new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: existing.map((Key) => ({ Key })) } }),
-      );
+      await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: existing.map((Key) => ({ Key })) } }));
     },
     async stop() {
       client.destroy();

@@ -14,7 +14,10 @@ export function verifySigV4(options: {
   secretAccessKey: string;
 }): { service: string; region: string } {
   const authorization = String(options.headers['authorization'] ?? '');
-  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
+  const match =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+      authorization,
+    );
   if (!match) throw new Error(`not a SigV4 Authorization header: ${authorization.slice(0, 40)}`);
   const [, keyId, date, region, service, signedHeaders, signature] = match as unknown as string[];
   if (keyId !== options.accessKeyId) throw new Error('wrong access key id');
@@ -29,7 +32,14 @@ export function verifySigV4(options: {
     .join('/');
   const names = (signedHeaders as string).split(';');
   if (!names.includes('host') || !names.includes('x-amz-date')) throw new Error('host and x-amz-date must be signed');
-  const canonicalHeaders = names.map((name) => `${name}:${String(options.headers[name] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonicalHeaders = names
+    .map(
+      (name) =>
+        `${name}:${String(options.headers[name] ?? '')
+          .trim()
+          .replace(/\s+/g, ' ')}\n`,
+    )
+    .join('');
   const canonicalRequest = [options.method, canonicalUri, query, canonicalHeaders, signedHeaders, sha(options.body)].join('\n');
   const scope = `${date}/${region}/${service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha(canonicalRequest)].join('\n');

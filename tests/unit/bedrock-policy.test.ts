@@ -6,12 +6,17 @@ const policyFor = createRequire(import.meta.url)('../../scripts/bedrock-policy.c
   resolveVariable: (name: string) => Promise<string>;
 }) => Promise<Record<string, unknown>>;
 
-const resolving = (params: Record<string, string>) => ({ resolveVariable: async (name: string) => params[name.replace(/^param:/, '')] ?? '' });
+const resolving = (params: Record<string, string>) => ({
+  resolveVariable: async (name: string) => params[name.replace(/^param:/, '')] ?? '',
+});
 
-describe('the worker\'s Bedrock permission', () => {
-  it('allows InvokeModel on exactly the listed bedrock/ models, in Bedrock\'s region', async () => {
+describe("the worker's Bedrock permission", () => {
+  it("allows InvokeModel on exactly the listed bedrock/ models, in Bedrock's region", async () => {
     const statement = await policyFor(
-      resolving({ imageModels: 'gpt-image-2, bedrock/stability.stable-image-ultra-v1:1,bedrock/stability.sd3-5-large-v1:0,google/gemini-3-pro-image', bedrockRegion: 'us-west-2' }),
+      resolving({
+        imageModels: 'gpt-image-2, bedrock/stability.stable-image-ultra-v1:1,bedrock/stability.sd3-5-large-v1:0,google/gemini-3-pro-image',
+        bedrockRegion: 'us-west-2',
+      }),
     );
     expect(statement).toEqual({
       Effect: 'Allow',

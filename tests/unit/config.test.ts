@@ -37,9 +37,7 @@ describe('parseConfig', () => {
   it('configures OpenAI with a key or an SSM parameter name', () => {
     const direct = parseConfig(baseEnv({ IMAGE_PROVIDER: 'openai', OPENAI_API_KEY: 'sk-test', STATE_TABLE: 'state' }));
     expect(direct.provider).toMatchObject({ kind: 'live', openai: { apiKey: 'sk-test', apiKeyParameter: undefined } });
-    const viaSsm = parseConfig(
-      baseEnv({ IMAGE_PROVIDER: 'openai', OPENAI_API_KEY_PARAMETER: '/dia/dev/openai', STATE_TABLE: 'state' }),
-    );
+    const viaSsm = parseConfig(baseEnv({ IMAGE_PROVIDER: 'openai', OPENAI_API_KEY_PARAMETER: '/dia/dev/openai', STATE_TABLE: 'state' }));
     expect(viaSsm.provider).toMatchObject({ kind: 'live', openai: { apiKey: undefined, apiKeyParameter: '/dia/dev/openai' } });
   });
 
@@ -79,7 +77,13 @@ describe('parseConfig', () => {
   });
 
   it('needs the model of every Azure deployment, a wired OpenAI one, and gives Azure deployments no webp', () => {
-    const env = { IMAGE_PROVIDER: 'live', IMAGE_MODEL: 'azure/images-prod', AZURE_OPENAI_ENDPOINT: 'https://r.openai.azure.com', AZURE_OPENAI_API_KEY: 'k', STATE_TABLE: 's' };
+    const env = {
+      IMAGE_PROVIDER: 'live',
+      IMAGE_MODEL: 'azure/images-prod',
+      AZURE_OPENAI_ENDPOINT: 'https://r.openai.azure.com',
+      AZURE_OPENAI_API_KEY: 'k',
+      STATE_TABLE: 's',
+    };
     expect(() => parseConfig(baseEnv(env))).toThrow(/AZURE_OPENAI_DEPLOYMENTS/);
     expect(() => parseConfig(baseEnv({ ...env, AZURE_OPENAI_DEPLOYMENTS: 'images-prod=dall-e-3' }))).toThrow(/AZURE_OPENAI_DEPLOYMENTS/);
     const config = parseConfig(baseEnv({ ...env, AZURE_OPENAI_DEPLOYMENTS: 'images-prod=gpt-image-2' }));
@@ -89,7 +93,12 @@ describe('parseConfig', () => {
   });
 
   it('puts Bedrock in us-west-2 (where the Stability models run) unless BEDROCK_REGION says otherwise, whatever AWS_REGION', () => {
-    const env = { IMAGE_PROVIDER: 'live', IMAGE_MODEL: 'bedrock/stability.stable-image-core-v1:1', AWS_REGION: 'us-east-1', STATE_TABLE: 'state' };
+    const env = {
+      IMAGE_PROVIDER: 'live',
+      IMAGE_MODEL: 'bedrock/stability.stable-image-core-v1:1',
+      AWS_REGION: 'us-east-1',
+      STATE_TABLE: 'state',
+    };
     const config = parseConfig(baseEnv(env));
     expect(config.provider).toMatchObject({ bedrock: { region: 'us-west-2' } });
     expect(parseConfig(baseEnv({ ...env, BEDROCK_REGION: 'eu-west-1' })).provider).toMatchObject({ bedrock: { region: 'eu-west-1' } });
@@ -108,11 +117,20 @@ describe('parseConfig', () => {
     [{ IMAGE_MODEL: 'dall-e-3' }, 'IMAGE_MODEL'],
     [{ IMAGE_MODELS: 'gpt-image-2,google/gemini-2.5-flash-image' }, 'IMAGE_MODELS'],
     [{ IMAGE_MODELS: 'gpt-image-2,openai/gpt-image-2' }, 'IMAGE_MODELS'],
-    [{ IMAGE_PROVIDER: 'live', OPENAI_API_KEY: 'sk', STATE_TABLE: 's', IMAGE_MODELS: 'gpt-image-2,google/gemini-3-pro-image' }, 'GEMINI_API_KEY'],
+    [
+      { IMAGE_PROVIDER: 'live', OPENAI_API_KEY: 'sk', STATE_TABLE: 's', IMAGE_MODELS: 'gpt-image-2,google/gemini-3-pro-image' },
+      'GEMINI_API_KEY',
+    ],
     [{ IMAGE_PROVIDER: 'live', OPENAI_API_KEY: 'sk', STATE_TABLE: 's', IMAGE_MODELS: 'gpt-image-2,azure/images' }, 'AZURE_OPENAI_API_KEY'],
     [{ IMAGE_PROVIDER: 'live', AZURE_OPENAI_API_KEY: 'k', STATE_TABLE: 's', IMAGE_MODEL: 'azure/images' }, 'AZURE_OPENAI_ENDPOINT'],
-    [{ IMAGE_PROVIDER: 'live', STATE_TABLE: 's', IMAGE_MODEL: 'bedrock/stability.sd3-5-large-v1:0', MODERATION: 'fail-closed' }, 'MODERATION'],
-    [{ IMAGE_PROVIDER: 'live', STATE_TABLE: 's', IMAGE_MODEL: 'bedrock/stability.sd3-5-large-v1:0', BEDROCK_ENDPOINT: 'nope' }, 'BEDROCK_ENDPOINT'],
+    [
+      { IMAGE_PROVIDER: 'live', STATE_TABLE: 's', IMAGE_MODEL: 'bedrock/stability.sd3-5-large-v1:0', MODERATION: 'fail-closed' },
+      'MODERATION',
+    ],
+    [
+      { IMAGE_PROVIDER: 'live', STATE_TABLE: 's', IMAGE_MODEL: 'bedrock/stability.sd3-5-large-v1:0', BEDROCK_ENDPOINT: 'nope' },
+      'BEDROCK_ENDPOINT',
+    ],
     [{ IMAGE_MODELS: 'gpt-image-2,stable-diffusion' }, 'IMAGE_MODELS'],
     [{ API_KEY_HASHES: undefined }, 'API_KEY_HASHES'],
     [{ API_KEY_HASHES: 'web-app:abc' }, 'API_KEY_HASHES'],
@@ -132,7 +150,10 @@ describe('parseConfig', () => {
     [{ JWT_ISSUER: 'https://issuer.example.test' }, 'JWT_AUDIENCE'],
     [{ JWT_ISSUER: 'https://issuer.example.test', JWT_AUDIENCE: 'api', JWT_ALGORITHMS: 'HS256' }, 'JWT_ALGORITHMS'],
     // The keys that sign callers in are fetched over https only (plain http on loopback, for local stand-ins).
-    [{ JWT_ISSUER: 'https://issuer.example.test', JWT_AUDIENCE: 'api', JWT_JWKS_URL: 'http://issuer.example.test/jwks.json' }, 'JWT_JWKS_URL'],
+    [
+      { JWT_ISSUER: 'https://issuer.example.test', JWT_AUDIENCE: 'api', JWT_JWKS_URL: 'http://issuer.example.test/jwks.json' },
+      'JWT_JWKS_URL',
+    ],
     [{ JWT_ISSUER: 'http://issuer.example.test', JWT_AUDIENCE: 'api' }, 'JWT_ISSUER'],
     [{ WORKER_FUNCTION_NAME: 'durable-image-api-dev-runImageJob' }, 'WORKER_FUNCTION_NAME'],
     [{ STATE_TABLE: 't', WORKER_FUNCTION_NAME: 'bad name!' }, 'WORKER_FUNCTION_NAME'],
@@ -156,7 +177,12 @@ describe('parseConfig', () => {
 
   it('parses jobs and webhooks: inline without a worker, the default wait from the gateway limit', () => {
     const inline = parseConfig(baseEnv({ STATE_TABLE: 't' }));
-    expect(inline.jobs).toEqual({ workerFunctionName: undefined, lambdaEndpoint: undefined, defaultWaitMs: 29_000, webhookReserveMs: 60_000 });
+    expect(inline.jobs).toEqual({
+      workerFunctionName: undefined,
+      lambdaEndpoint: undefined,
+      defaultWaitMs: 29_000,
+      webhookReserveMs: 60_000,
+    });
     expect(parseConfig(baseEnv()).jobs).toBeUndefined();
     const worker = parseConfig(
       baseEnv({

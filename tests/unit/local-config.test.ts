@@ -14,7 +14,9 @@ const PLATFORM = new Set(['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_LAMBDA_FUNCTI
 
 describe('local configuration', () => {
   it('passes every variable to the local stage, or sets it itself and says so', () => {
-    const local = Object.keys((parse(read('serverless.yml')) as { custom: { runtimeEnvironment: { local: object } } }).custom.runtimeEnvironment.local);
+    const local = Object.keys(
+      (parse(read('serverless.yml')) as { custom: { runtimeEnvironment: { local: object } } }).custom.runtimeEnvironment.local,
+    );
     const provided = new Set([...local, ...LOCAL_OWNED_VARIABLES, ...PLATFORM]);
     expect(names.filter((name) => !provided.has(name))).toEqual([]);
   });

@@ -42,10 +42,15 @@ async function gate(targetPort: number, handle?: Parameters<typeof startPrivateG
 }
 
 const dynamo = (port: number, secretAccessKey: string) =>
-  new DynamoDBClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'S3RVER', secretAccessKey }, maxAttempts: 1 });
+  new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: `http://127.0.0.1:${port}`,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey },
+    maxAttempts: 1,
+  });
 
 describe('the private gate (local DynamoDB and Lambda ports)', () => {
-  it('passes a call the SDK signed with this run\'s secret, and refuses the same call signed with another', async () => {
+  it("passes a call the SDK signed with this run's secret, and refuses the same call signed with another", async () => {
     const target = await behind(() => ({ status: 200, body: '{"TableNames":["local-state"]}' }));
     const port = await gate(target.port);
     const right = dynamo(port, CREDENTIALS.secretAccessKey);
@@ -83,7 +88,11 @@ describe('the private gate (local DynamoDB and Lambda ports)', () => {
   it('refuses anything with an Origin header or a CORS preflight, signed or not', async () => {
     const target = await behind(() => ({ status: 200, body: '{}' }));
     const port = await gate(target.port);
-    const page = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { origin: 'https://page.example', 'content-type': 'text/plain' }, body: '{}' });
+    const page = await fetch(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      headers: { origin: 'https://page.example', 'content-type': 'text/plain' },
+      body: '{}',
+    });
     const preflight = await fetch(`http://127.0.0.1:${port}/`, { method: 'OPTIONS', headers: { origin: 'https://page.example' } });
     expect([page.status, preflight.status]).toEqual([403, 403]);
     expect(page.headers.get('access-control-allow-origin')).toBeNull();
@@ -113,15 +122,26 @@ describe('the private gate (local DynamoDB and Lambda ports)', () => {
 
 describe('asynchronous invocations on the local Lambda port', () => {
   const invokeEvent = async (port: number) => {
-    const lambda = new LambdaClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: CREDENTIALS, maxAttempts: 1 });
-    const answer = await lambda.send(new InvokeCommand({ FunctionName: 'worker', InvocationType: 'Event', Payload: Buffer.from('{"id":"x"}') }));
+    const lambda = new LambdaClient({
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+    });
+    const answer = await lambda.send(
+      new InvokeCommand({ FunctionName: 'worker', InvocationType: 'Event', Payload: Buffer.from('{"id":"x"}') }),
+    );
     lambda.destroy();
     return answer;
   };
 
   it('answers 202 at once, runs the function synchronously behind, and retries a failure after each delay, then drops it', async () => {
     // The function fails every time, as serverless-offline reports an unhandled error.
-    const target = await behind(() => ({ status: 200, body: '{"errorMessage":"job busy","errorType":"JobBusyError"}', headers: { 'x-amz-function-error': 'Unhandled' } }));
+    const target = await behind(() => ({
+      status: 200,
+      body: '{"errorMessage":"job busy","errorType":"JobBusyError"}',
+      headers: { 'x-amz-function-error': 'Unhandled' },
+    }));
     const logged: string[] = [];
     const invoker = asyncInvoke({ targetPort: target.port, retryDelaysMs: [10, 20], log: (line: string) => logged.push(line) });
     closers.push(async () => invoker.stop());
@@ -132,7 +152,11 @@ describe('asynchronous invocations on the local Lambda port', () => {
     // Assess
     expect(answer.StatusCode).toBe(202);
     expect(target.reached).toHaveLength(3);
-    expect(target.reached.map((call) => call.headers['x-amz-invocation-type'])).toEqual(['RequestResponse', 'RequestResponse', 'RequestResponse']);
+    expect(target.reached.map((call) => call.headers['x-amz-invocation-type'])).toEqual([
+      'RequestResponse',
+      'RequestResponse',
+      'RequestResponse',
+    ]);
     expect(target.reached.every((call) => call.body === '{"id":"x"}')).toBe(true);
     expect(logged[0]).toMatch(/^local Lambda: worker failed; retrying the event in 0 s, as Lambda would: .*JobBusyError/);
     expect(logged[2]).toMatch(/^local Lambda: worker failed on its last attempt; the event is dropped/);

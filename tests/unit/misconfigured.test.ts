@@ -5,7 +5,7 @@ import { captureOutput } from '../support/capture-logs.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 
 describe('a cold start with a wrong configuration value', () => {
-  it('answers every request with the API\'s JSON 500, no stack, and names the variable once in the log', async () => {
+  it("answers every request with the API's JSON 500, no stack, and names the variable once in the log", async () => {
     const { result: handler, output } = await captureOutput(async () =>
       apiOrMisconfigured(() => {
         throw new ConfigError('DAILY_IMAGE_LIMIT', 'must be a whole number, got "fifty"');

@@ -21,7 +21,10 @@ describe('openapi.yaml', () => {
   });
 
   it('declares, for each error code, the status it maps to on POST /images', () => {
-    const responses = (openApiDocument as unknown as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }).paths['/images']?.['post']?.responses ?? {};
+    const responses =
+      (openApiDocument as unknown as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }).paths['/images']?.[
+        'post'
+      ]?.responses ?? {};
     const missing = Object.entries(STATUS_BY_CODE)
       .filter(([code]) => code !== 'not_found' && code !== 'method_not_allowed')
       .filter(([, status]) => !(String(status) in responses));
@@ -33,14 +36,21 @@ describe('openapi.yaml', () => {
     expect(() => checkContract('GET', '/images', { statusCode: 200, body: '{"data": []}' })).toThrow('body does not match');
     expect(() => checkContract('GET', '/nowhere', { statusCode: 200, body: '{}' })).toThrow('route missing');
     const image = JSON.stringify({ id: 'A'.repeat(22), status: 'running', model: 'gpt-image-2', createdAt: '2026-11-25T09:15:44.623Z' });
-    expect(() => checkContract('POST', '/images', { statusCode: 202, headers: { location: '/images/x', 'retry-after': '5' }, body: image })).toThrow(
-      'headers do not match',
-    );
-    expect(() => checkContract('POST', '/images', { statusCode: 202, headers: { location: `/images/${'A'.repeat(22)}` }, body: image.replace('2026-11-25T', 'yesterday ') })).toThrow(
-      'body does not match',
-    );
     expect(() =>
-      checkContract('POST', '/images', { statusCode: 400, body: JSON.stringify({ error: { code: 'made_up', message: 'x', requestId: 'r' } }) }),
+      checkContract('POST', '/images', { statusCode: 202, headers: { location: '/images/x', 'retry-after': '5' }, body: image }),
+    ).toThrow('headers do not match');
+    expect(() =>
+      checkContract('POST', '/images', {
+        statusCode: 202,
+        headers: { location: `/images/${'A'.repeat(22)}` },
+        body: image.replace('2026-11-25T', 'yesterday '),
+      }),
+    ).toThrow('body does not match');
+    expect(() =>
+      checkContract('POST', '/images', {
+        statusCode: 400,
+        body: JSON.stringify({ error: { code: 'made_up', message: 'x', requestId: 'r' } }),
+      }),
     ).toThrow('body does not match');
   });
 });

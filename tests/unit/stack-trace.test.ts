@@ -21,9 +21,21 @@ describe('mapStackFrames', () => {
     // Prepare: a bundle built like serverless.yml builds the functions (minified CJS, external map, no sources).
     await writeFile(
       join(dir, 'failing.ts'),
-      ['export function outer(): void {', '  inner();', '}', '', 'function inner(): void {', "  throw new Error('boom');", '}', ''].join('\n'),
+      ['export function outer(): void {', '  inner();', '}', '', 'function inner(): void {', "  throw new Error('boom');", '}', ''].join(
+        '\n',
+      ),
     );
-    await build({ entryPoints: [join(dir, 'failing.ts')], outfile: join(dir, 'failing.cjs'), bundle: true, minify: true, platform: 'node', format: 'cjs', sourcemap: true, sourcesContent: false, logLevel: 'error' });
+    await build({
+      entryPoints: [join(dir, 'failing.ts')],
+      outfile: join(dir, 'failing.cjs'),
+      bundle: true,
+      minify: true,
+      platform: 'node',
+      format: 'cjs',
+      sourcemap: true,
+      sourcesContent: false,
+      logLevel: 'error',
+    });
     // A plain Node process, as on Lambda without --enable-source-maps (jest would map the stack itself).
     const probe = `try { require(${JSON.stringify(join(dir, 'failing.cjs'))}).outer() } catch (e) { process.stdout.write(e.stack) }`;
     const stack = execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });

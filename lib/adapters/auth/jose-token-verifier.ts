@@ -88,7 +88,11 @@ class StaleTolerantJwks {
     try {
       // Bounded while it is read (a plain text() reads whatever arrives). Like jose's own fetch, a redirect is not
       // followed.
-      const answer = await fetchJwks(this.url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(this.policy.timeoutMs) });
+      const answer = await fetchJwks(this.url, {
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.policy.timeoutMs),
+      });
       if (answer.status !== 200) {
         await answer.body?.cancel().catch(() => undefined);
         throw new Error(`JWKS answered ${answer.status}`);
@@ -121,7 +125,11 @@ export class JoseTokenVerifier implements TokenVerifier {
     private readonly config: JwtConfig,
     options: { policy?: Partial<JwksCachePolicy>; now?: () => number; log?: Log } = {},
   ) {
-    const policy = { ...DEFAULT_POLICY, ...(config.jwksMaxStaleMs === undefined ? {} : { maxStaleMs: config.jwksMaxStaleMs }), ...options.policy };
+    const policy = {
+      ...DEFAULT_POLICY,
+      ...(config.jwksMaxStaleMs === undefined ? {} : { maxStaleMs: config.jwksMaxStaleMs }),
+      ...options.policy,
+    };
     this.jwks = new StaleTolerantJwks(config.jwksUrl, policy, options.now ?? Date.now, options.log);
   }
 

@@ -100,7 +100,8 @@ export class DynamoDbIdempotencyGuard implements IdempotencyGuard {
       if (call.failure !== undefined) {
         // Powertools reports a failed delete of the in-progress record instead of the work's own error; the
         // caller's error matters more, and the lock ends with this request's deadline anyway.
-        if (error !== call.failure) this.log?.error('idempotency record could not be deleted after the work failed', { idempotencyError: errorName(error) });
+        if (error !== call.failure)
+          this.log?.error('idempotency record could not be deleted after the work failed', { idempotencyError: errorName(error) });
         throw call.failure;
       }
       if (isAppError(error)) throw error;

@@ -34,16 +34,21 @@ export class DynamoDbJobStore implements JobStore {
 
   async create(job: ImageJob): Promise<void> {
     await this.send((dynamo, options) =>
-      dynamo.send(new PutItemCommand({
-        TableName: this.table,
-        Item: toItem(job),
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }), options),
+      dynamo.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: toItem(job),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+        options,
+      ),
     );
   }
 
   async get(id: string): Promise<ImageJob | undefined> {
-    const { Item } = await this.send((dynamo, options) => dynamo.send(new GetItemCommand({ TableName: this.table, Key: pk(id), ConsistentRead: true }), options));
+    const { Item } = await this.send((dynamo, options) =>
+      dynamo.send(new GetItemCommand({ TableName: this.table, Key: pk(id), ConsistentRead: true }), options),
+    );
     return Item ? fromItem(Item) : undefined;
   }
 
@@ -55,7 +60,13 @@ export class DynamoDbJobStore implements JobStore {
         UpdateExpression: 'SET #status = :running, claim = :claim, leaseUntil = :lease, startedAt = :now',
         ConditionExpression: '#status = :queued',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':running': S('running'), ':queued': S('queued'), ':claim': S(claim), ':lease': N(leaseUntil), ':now': N(now) },
+        ExpressionAttributeValues: {
+          ':running': S('running'),
+          ':queued': S('queued'),
+          ':claim': S(claim),
+          ':lease': N(leaseUntil),
+          ':now': N(now),
+        },
       }),
     );
   }
@@ -80,7 +91,12 @@ export class DynamoDbJobStore implements JobStore {
     );
   }
 
-  async fail(id: string, from: { status: 'queued' | 'running'; claim?: string | undefined }, error: JobError, now: number): Promise<boolean> {
+  async fail(
+    id: string,
+    from: { status: 'queued' | 'running'; claim?: string | undefined },
+    error: JobError,
+    now: number,
+  ): Promise<boolean> {
     const byClaim = from.status === 'running' && from.claim !== undefined;
     return this.conditional(
       new UpdateItemCommand({
@@ -114,17 +130,20 @@ export class DynamoDbJobStore implements JobStore {
 
   async list(owner: string, limit: number, cursor: { id: string; listKey: string } | undefined) {
     const queried = await this.send((dynamo, options) =>
-      dynamo.send(new QueryCommand({
-        TableName: this.table,
-        IndexName: OWNER_INDEX,
-        KeyConditionExpression: '#owner = :owner',
-        ExpressionAttributeNames: { '#owner': 'owner' },
-        ExpressionAttributeValues: { ':owner': S(owner) },
-        ScanIndexForward: false,
-        // One more than asked: a next page is announced only when there is one.
-        Limit: limit + 1,
-        ...(cursor ? { ExclusiveStartKey: { ...pk(cursor.id), owner: S(owner), listKey: S(cursor.listKey) } } : {}),
-      }), options),
+      dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: OWNER_INDEX,
+          KeyConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': S(owner) },
+          ScanIndexForward: false,
+          // One more than asked: a next page is announced only when there is one.
+          Limit: limit + 1,
+          ...(cursor ? { ExclusiveStartKey: { ...pk(cursor.id), owner: S(owner), listKey: S(cursor.listKey) } } : {}),
+        }),
+        options,
+      ),
     );
     const jobs = (queried.Items ?? []).map(fromItem);
     const page = jobs.slice(0, limit);
@@ -168,7 +187,9 @@ export class DynamoDbJobStore implements JobStore {
   private async conditional(command: UpdateItemCommand | DeleteItemCommand): Promise<boolean> {
     try {
       // Two branches only for the types: the SDK's send is typed per command.
-      await this.send((dynamo, options) => (command instanceof UpdateItemCommand ? dynamo.send(command, options) : dynamo.send(command, options)));
+      await this.send((dynamo, options) =>
+        command instanceof UpdateItemCommand ? dynamo.send(command, options) : dynamo.send(command, options),
+      );
       return true;
     } catch (error) {
       if (error instanceof AppError && isConditionFailed(error.cause)) return false;

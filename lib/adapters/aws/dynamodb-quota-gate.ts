@@ -97,7 +97,10 @@ export class DynamoDbQuotaGate implements QuotaGate {
       if (!isConditionFailed(error)) throw unavailable(error);
       // Tell the caller which limit it hit; the read is only for the message, the refusal is already decided.
       const current = await this.dynamo
-        .send(new GetItemCommand({ TableName: this.options.table, Key: { pk: { S: `quota#${key}#${day}` } }, ConsistentRead: true }), boundedCall())
+        .send(
+          new GetItemCommand({ TableName: this.options.table, Key: { pk: { S: `quota#${key}#${day}` } }, ConsistentRead: true }),
+          boundedCall(),
+        )
         .catch(() => undefined);
       const used = Number(current?.Item?.['images']?.N ?? limits.dailyImages);
       if (used >= limits.dailyImages) {
@@ -117,7 +120,11 @@ export class DynamoDbQuotaGate implements QuotaGate {
     if (globalUpdate.status === 'rejected') {
       await this.releasePrincipal(reservation).catch(() => undefined);
       if (isConditionFailed(globalUpdate.reason)) {
-        throw refuse('spend_cap_reached', 'The service has reached its daily spending cap. It resets at 00:00 UTC.', reservation.status.remaining);
+        throw refuse(
+          'spend_cap_reached',
+          'The service has reached its daily spending cap. It resets at 00:00 UTC.',
+          reservation.status.remaining,
+        );
       }
       throw unavailable(globalUpdate.reason);
     }
@@ -127,12 +134,12 @@ export class DynamoDbQuotaGate implements QuotaGate {
   async chargeRetry(reservation: ReservationRef): Promise<boolean> {
     const cost = reservation.costMicroUsd;
     const spendOnly = (pk: string, limit: number): UpdateItemCommandInput => ({
-        TableName: this.options.table,
-        Key: { pk: { S: pk } },
-        UpdateExpression: 'ADD spendMicroUsd :cost',
-        ConditionExpression: 'attribute_exists(pk) AND spendMicroUsd <= :maxSpendBefore',
-        ExpressionAttributeValues: { ':cost': { N: String(cost) }, ':maxSpendBefore': { N: String(limit - cost) } },
-      });
+      TableName: this.options.table,
+      Key: { pk: { S: pk } },
+      UpdateExpression: 'ADD spendMicroUsd :cost',
+      ConditionExpression: 'attribute_exists(pk) AND spendMicroUsd <= :maxSpendBefore',
+      ExpressionAttributeValues: { ':cost': { N: String(cost) }, ':maxSpendBefore': { N: String(limit - cost) } },
+    });
     const principalPk = `quota#${reservation.principalKey}#${reservation.day}`;
     try {
       await this.update(spendOnly(principalPk, reservation.spendLimitMicroUsd));

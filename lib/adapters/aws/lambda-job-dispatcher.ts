@@ -34,7 +34,8 @@ export class LambdaJobDispatcher implements JobDispatcher {
     });
   }
 
-  async dispatch(id: string): Promise<void> {
+  /** Queues the job; it runs elsewhere, so there is no job to answer with. */
+  async dispatch(id: string): Promise<undefined> {
     let status: number | undefined;
     try {
       const { client, InvokeCommand } = await this.client();
@@ -47,6 +48,7 @@ export class LambdaJobDispatcher implements JobDispatcher {
     }
     // 202 Accepted: the event is queued.
     if (status !== 202) throw unavailable(undefined, status);
+    return undefined;
   }
 }
 

@@ -53,7 +53,10 @@ export function ssmSecrets(options: SsmSecretsOptions): (parameterName: string) 
     const read = async (): Promise<string> => {
       let value: unknown;
       try {
-        value = await withTimeout((await provider()).get(parameterName, { decrypt: true, maxAge: SECRET_MAX_AGE_SECONDS }), READ_TIMEOUT_MS);
+        value = await withTimeout(
+          (await provider()).get(parameterName, { decrypt: true, maxAge: SECRET_MAX_AGE_SECONDS }),
+          READ_TIMEOUT_MS,
+        );
       } catch (error) {
         // Powertools wraps the SDK's error: its name (ParameterNotFound, AccessDeniedException) and status are
         // safe to log, never a value.

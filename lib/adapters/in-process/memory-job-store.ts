@@ -45,7 +45,12 @@ export class MemoryJobStore implements JobStore {
     });
   }
 
-  async fail(id: string, from: { status: 'queued' | 'running'; claim?: string | undefined }, error: JobError, now: number): Promise<boolean> {
+  async fail(
+    id: string,
+    from: { status: 'queued' | 'running'; claim?: string | undefined },
+    error: JobError,
+    now: number,
+  ): Promise<boolean> {
     const byClaim = from.status === 'running' && from.claim !== undefined;
     return this.update(id, (job) => job.status === from.status && (!byClaim || job.claim === from.claim), {
       status: 'failed',

@@ -10,11 +10,15 @@ type Details = Record<string, string | number | boolean | undefined>;
 export const providerFailures = {
   /** The provider's safety system refused the prompt or the image (422). */
   refused: (details: Details, mayBeBilled: boolean, cause?: unknown): AppError =>
-    new AppError('content_policy_violation', 'The image provider refused this prompt under its content policy. Change the prompt and try again.', {
-      cause,
-      details,
-      mayBeBilled,
-    }),
+    new AppError(
+      'content_policy_violation',
+      'The image provider refused this prompt under its content policy. Change the prompt and try again.',
+      {
+        cause,
+        details,
+        mayBeBilled,
+      },
+    ),
   /** Throttled (503 with Retry-After); never billed. */
   busy: (details: Details, retryAfterSeconds: number, cause?: unknown): AppError =>
     new AppError('provider_busy', 'The image provider is rate-limiting requests. Retry later.', {
@@ -30,10 +34,14 @@ export const providerFailures = {
     new AppError('provider_error', 'The image provider failed to generate the image.', { cause, details, mayBeBilled }),
   /** A request the provider says is invalid because of what the caller chose (400). */
   callerInput: (details: Details, cause?: unknown): AppError =>
-    new AppError('invalid_request', 'The image provider refused the request\'s parameters. Change the prompt or the options and try again.', {
-      cause,
-      details,
-    }),
+    new AppError(
+      'invalid_request',
+      "The image provider refused the request's parameters. Change the prompt or the options and try again.",
+      {
+        cause,
+        details,
+      },
+    ),
   /** An answer without a usable image (502); the provider answered, so it may have billed. */
   badAnswer: (details: Details, cause?: unknown): AppError =>
     new AppError('bad_provider_response', 'The image provider returned an unreadable response.', { cause, details, mayBeBilled: true }),

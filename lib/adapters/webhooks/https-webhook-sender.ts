@@ -23,8 +23,7 @@ const DNS_TIMEOUT_MS = 3_000;
 /** The receiver's answer is not ours to keep: read at most this much of it, then drop the connection. */
 const MAX_RESPONSE_BYTES = 16 * 1024;
 
-const refused = (problem: string): AppError =>
-  new AppError('invalid_request', `"webhook" ${problem}.`, { details: { field: 'webhook' } });
+const refused = (problem: string): AppError => new AppError('invalid_request', `"webhook" ${problem}.`, { details: { field: 'webhook' } });
 
 /**
  * Delivers webhooks the Standard Webhooks way (https://www.standardwebhooks.com): headers `webhook-id`,
@@ -72,13 +71,18 @@ export class HttpsWebhookSender implements WebhookSender {
       if (remaining < 500) return false;
       const timestamp = Math.floor(this.now() / 1000).toString();
       const signature = createHmac('sha256', key).update(`${event.id}.${timestamp}.${body}`).digest('base64');
-      const status = await this.post(url, body, {
-        'content-type': 'application/json',
-        'user-agent': 'durable-image-api-webhooks',
-        'webhook-id': event.id,
-        'webhook-timestamp': timestamp,
-        'webhook-signature': `v1,${signature}`,
-      }, Math.min(ATTEMPT_TIMEOUT_MS, remaining));
+      const status = await this.post(
+        url,
+        body,
+        {
+          'content-type': 'application/json',
+          'user-agent': 'durable-image-api-webhooks',
+          'webhook-id': event.id,
+          'webhook-timestamp': timestamp,
+          'webhook-signature': `v1,${signature}`,
+        },
+        Math.min(ATTEMPT_TIMEOUT_MS, remaining),
+      );
       if (status !== undefined && status >= 200 && status < 300) return true;
       this.options.log.warn('webhook delivery failed', { webhookId: event.id, attempt, receiverStatus: status });
       // A 4xx other than 408/429 is the receiver's final word; anything else is worth another try.

@@ -34,8 +34,7 @@ beforeEach(() => {
   aws.reset();
 });
 
-const verify = (request: Received) =>
-  verifySigV4({ ...request, accessKeyId: KEY_ID, secretAccessKey: SECRET });
+const verify = (request: Received) => verifySigV4({ ...request, accessKeyId: KEY_ID, secretAccessKey: SECRET });
 
 describe('LambdaJobDispatcher', () => {
   it('sends a signed asynchronous Invoke of the worker with only the job id, through the SDK', async () => {
@@ -63,7 +62,9 @@ describe('LambdaJobDispatcher', () => {
     ['a synchronous answer instead of queued', 200, 1],
   ])('answers queue_unavailable when %s (status %i), after %i attempt(s)', async (_, status, attempts) => {
     answer({ status, body: '{}' });
-    const error = await new LambdaJobDispatcher('worker', 'us-east-1', endpoint).dispatch('AAAAAAAAAAAAAAAAAAAAAA').catch((e: unknown) => e);
+    const error = await new LambdaJobDispatcher('worker', 'us-east-1', endpoint)
+      .dispatch('AAAAAAAAAAAAAAAAAAAAAA')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe('queue_unavailable');
     expect(received).toHaveLength(attempts);
@@ -78,7 +79,9 @@ describe('LambdaJobDispatcher', () => {
   });
 
   it('answers queue_unavailable when Lambda cannot be reached', async () => {
-    const error = await new LambdaJobDispatcher('worker', 'us-east-1', await closedEndpoint()).dispatch('AAAAAAAAAAAAAAAAAAAAAA').catch((e: unknown) => e);
+    const error = await new LambdaJobDispatcher('worker', 'us-east-1', await closedEndpoint())
+      .dispatch('AAAAAAAAAAAAAAAAAAAAAA')
+      .catch((e: unknown) => e);
     expect((error as AppError).code).toBe('queue_unavailable');
   });
 });
@@ -99,13 +102,18 @@ describe('CloudFrontInvalidator', () => {
       status: 403,
       body: '<ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>denied</Message></Error><RequestId>r1</RequestId></ErrorResponse>',
     });
-    await expect(new CloudFrontInvalidator('E2QWRUHAPOMQZL', endpoint).invalidate(['images/a.png'])).rejects.toMatchObject({ name: 'AccessDenied' });
+    await expect(new CloudFrontInvalidator('E2QWRUHAPOMQZL', endpoint).invalidate(['images/a.png'])).rejects.toMatchObject({
+      name: 'AccessDenied',
+    });
     expect(received).toHaveLength(1);
   });
 });
 
 describe('ssmSecrets (Powertools parameters)', () => {
-  const ssmAnswer = (value: string) => ({ status: 200, body: JSON.stringify({ Parameter: { Name: '/dia/dev/openai-api-key', Type: 'SecureString', Value: value } }) });
+  const ssmAnswer = (value: string) => ({
+    status: 200,
+    body: JSON.stringify({ Parameter: { Name: '/dia/dev/openai-api-key', Type: 'SecureString', Value: value } }),
+  });
   const secretAt = (name: string, region = 'us-east-1') => ssmSecrets({ region, endpoint })(name);
 
   afterEach(() => {
@@ -114,7 +122,21 @@ describe('ssmSecrets (Powertools parameters)', () => {
 
   it('reads the parameter with one signed GetParameter (decrypted), then serves it from memory for 15 minutes', async () => {
     // Only the clock is faked: the HTTP exchange needs real timers.
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'hrtime', 'performance'], now: 1_000_000 });
+    jest.useFakeTimers({
+      doNotFake: [
+        'nextTick',
+        'setImmediate',
+        'clearImmediate',
+        'setTimeout',
+        'clearTimeout',
+        'setInterval',
+        'clearInterval',
+        'queueMicrotask',
+        'hrtime',
+        'performance',
+      ],
+      now: 1_000_000,
+    });
     answer(ssmAnswer('sk-from-ssm'));
     const secret = secretAt('/dia/dev/openai-api-key', 'eu-west-1');
     expect(received).toHaveLength(0); // nothing is read before it is needed

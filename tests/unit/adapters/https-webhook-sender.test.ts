@@ -31,7 +31,8 @@ beforeEach(() => {
   answers = {};
 });
 
-const sender = (allowLoopback: boolean): HttpsWebhookSender => new HttpsWebhookSender({ secret: SECRET, allowLoopback, log: quiet, resolve });
+const sender = (allowLoopback: boolean): HttpsWebhookSender =>
+  new HttpsWebhookSender({ secret: SECRET, allowLoopback, log: quiet, resolve });
 const codeOf = (promise: Promise<unknown>): Promise<string> =>
   promise.then(
     () => 'ok',
@@ -65,7 +66,11 @@ describe('HttpsWebhookSender.deliver', () => {
   it('connects to the address its own resolution checked (a name unknown to real DNS reaches the receiver)', async () => {
     answers['hooks.example.test'] = ['127.0.0.1'];
     const url = receiver.url.replace('127.0.0.1', 'hooks.example.test');
-    const delivered = await sender(true).deliver(url, { id: 'a.succeeded', type: 'image.succeeded', owner: 'api-key:web-app', data: {} }, Date.now() + 5_000);
+    const delivered = await sender(true).deliver(
+      url,
+      { id: 'a.succeeded', type: 'image.succeeded', owner: 'api-key:web-app', data: {} },
+      Date.now() + 5_000,
+    );
     expect(delivered).toBe(true);
     expect(receiver.received).toHaveLength(1);
   });
@@ -77,7 +82,11 @@ describe('HttpsWebhookSender.deliver', () => {
     await expect(codeOf(webhooks.check(url, Date.now() + 5_000))).resolves.toBe('ok');
     // Act: between the check and the delivery, the name's answer changes.
     answers['rebind.example.test'] = ['10.0.0.7'];
-    const delivered = await webhooks.deliver(url, { id: 'b.succeeded', type: 'image.succeeded', owner: 'api-key:web-app', data: {} }, Date.now() + 1_500);
+    const delivered = await webhooks.deliver(
+      url,
+      { id: 'b.succeeded', type: 'image.succeeded', owner: 'api-key:web-app', data: {} },
+      Date.now() + 1_500,
+    );
     // Assess
     expect(delivered).toBe(false);
     expect(receiver.received).toHaveLength(0);

@@ -70,7 +70,18 @@ afterEach(() => {
 
 beforeEach(async () => {
   jest.useFakeTimers({
-    doNotFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'nextTick', 'queueMicrotask', 'hrtime', 'performance'],
+    doNotFake: [
+      'setTimeout',
+      'clearTimeout',
+      'setInterval',
+      'clearInterval',
+      'setImmediate',
+      'clearImmediate',
+      'nextTick',
+      'queueMicrotask',
+      'hrtime',
+      'performance',
+    ],
   });
   up = true;
   endless = false;
@@ -91,9 +102,14 @@ const token = (): Promise<string> =>
     .sign(signing.key);
 
 const verifier = (maxStaleMs = 3_600_000): JoseTokenVerifier =>
-  new JoseTokenVerifier(
-    { issuer: ISSUER, audience: AUDIENCE, jwksUrl, algorithms: ['RS256'], clockSkewSeconds: 30, jwksMaxStaleMs: maxStaleMs },
-  );
+  new JoseTokenVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    jwksUrl,
+    algorithms: ['RS256'],
+    clockSkewSeconds: 30,
+    jwksMaxStaleMs: maxStaleMs,
+  });
 
 const codeOf = (promise: Promise<unknown>): Promise<string> =>
   promise.then(

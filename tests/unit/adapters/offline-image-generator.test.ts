@@ -14,7 +14,7 @@ describe('OfflineImageGenerator', () => {
     expect(verifyImage(image.bytes)).toMatchObject({ contentType: 'image/png', width: 1536, height: 1024 });
   });
 
-  it('renders a provider\'s aspect ratio at its resolution tier', async () => {
+  it("renders a provider's aspect ratio at its resolution tier", async () => {
     const image = await new OfflineImageGenerator().generate(
       { prompt: 'a lighthouse', model: 'google/gemini-3-pro-image', size: '16:9', quality: '1K', format: undefined, endUserId: 'u' },
       Date.now() + 5_000,

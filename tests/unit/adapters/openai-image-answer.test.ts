@@ -34,10 +34,7 @@ describe('parseImageAnswer', () => {
   });
 
   it('falls back to a full parse when the first "b64_json" is not data[0] (for example inside another field)', () => {
-    const answer = parseImageAnswer(
-      body({ note: 'the key "b64_json": "QUJD" appears in text', data: [{ b64_json: B64 }] }),
-      1_000_000,
-    );
+    const answer = parseImageAnswer(body({ note: 'the key "b64_json": "QUJD" appears in text', data: [{ b64_json: B64 }] }), 1_000_000);
     expect(answer.bytes.equals(PNG)).toBe(true);
   });
 
@@ -54,7 +51,11 @@ describe('parseImageAnswer', () => {
     ['an empty b64_json', { data: [{ b64_json: '' }] }, 'base64 empty'],
     ['a number as b64_json', { data: [{ b64_json: 12 }] }, 'missing b64_json'],
     ['an invalid escape in the value', `{"data":[{"b64_json":"${B64.slice(0, 8)}\\q${B64.slice(10)}"}]}`, 'answer is not valid JSON'],
-    ['a URL-safe alphabet', { data: [{ b64_json: B64.replace(/\+/g, '-').replace(/\//g, '_') + (B64.includes('+') || B64.includes('/') ? '' : '-AAA') }] }, 'base64'],
+    [
+      'a URL-safe alphabet',
+      { data: [{ b64_json: B64.replace(/\+/g, '-').replace(/\//g, '_') + (B64.includes('+') || B64.includes('/') ? '' : '-AAA') }] },
+      'base64',
+    ],
     ['a cut-off document', `{"data":[{"b64_json":"${B64}"`, 'answer is not valid JSON'],
     ['a cut-off value', `{"data":[{"b64_json":"${B64.slice(0, 40)}`, 'answer is not valid JSON'],
     ['HTML', '<html>502 Bad Gateway</html>', 'answer is not valid JSON'],
@@ -63,8 +64,6 @@ describe('parseImageAnswer', () => {
   });
 
   it('refuses an image over the limit before decoding it', () => {
-    expect(reasonOf(() => parseImageAnswer(body({ data: [{ b64_json: B64 }] }), 100))).toBe(
-      'bad_provider_response: base64 too_large',
-    );
+    expect(reasonOf(() => parseImageAnswer(body({ data: [{ b64_json: B64 }] }), 100))).toBe('bad_provider_response: base64 too_large');
   });
 });

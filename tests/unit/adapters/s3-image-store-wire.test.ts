@@ -33,7 +33,7 @@ afterAll(async () => {
 const sha256 = (bytes: Buffer): Buffer => createHash('sha256').update(bytes).digest();
 
 describe('S3ImageStore on the wire', () => {
-  it('sends exactly the image\'s bytes, with its SHA-256 as the signed payload hash and as the checksum', async () => {
+  it("sends exactly the image's bytes, with its SHA-256 as the signed payload hash and as the checksum", async () => {
     const bytes = pngOf(16, 16);
     await store.putImage({ key: 'images/a.png', bytes, contentType: 'image/png', sha256: sha256(bytes), metadata: {} }, Date.now() + 5_000);
     const put = received.at(-1);
@@ -52,7 +52,7 @@ describe('S3ImageStore on the wire', () => {
     expect(received.at(-1)?.headers['x-amz-content-sha256']).toBe(other.toString('hex'));
   });
 
-  it('sends the private record\'s exact bytes with their SHA-256 as the signed payload hash', async () => {
+  it("sends the private record's exact bytes with their SHA-256 as the signed payload hash", async () => {
     await store.putRecord('records/a.json', { id: 'a' }, Date.now() + 5_000);
     const put = received.at(-1);
     expect(put?.body.toString()).toBe('{"id":"a"}');

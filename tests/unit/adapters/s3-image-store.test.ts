@@ -46,7 +46,7 @@ describe('S3ImageStore', () => {
     await store.putRecord('records/a.json', { prompt: '狐狸 🦊' }, Date.now() + 5_000);
     const input = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input;
     expect(input).toMatchObject({ Key: 'records/a.json', ContentType: 'application/json; charset=utf-8', IfNoneMatch: '*' });
-    expect(JSON.parse((input?.Body as Buffer).toString('utf8'))).toEqual({ prompt: '狐狸 🦊' });
+    expect(JSON.parse((input?.Body as Buffer | undefined)?.toString('utf8') ?? '')).toEqual({ prompt: '狐狸 🦊' });
   });
 
   it.each([
@@ -54,9 +54,9 @@ describe('S3ImageStore', () => {
     ['AccessDenied', 403],
     ['InternalError', 500],
   ])('turns S3 %s into storage_unavailable', async (name, status) => {
-    s3Mock.on(PutObjectCommand).rejects(
-      new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } }),
-    );
+    s3Mock
+      .on(PutObjectCommand)
+      .rejects(new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } }));
     const store = new S3ImageStore(new S3Client({ region: 'us-east-1', maxAttempts: 1 }), 'bucket');
     const error = await store.putRecord('records/a.json', {}, Date.now() + 5_000).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
@@ -76,14 +76,22 @@ describe('S3ImageStore', () => {
     // Act
     await store.putImage({ key: 'images/a.png', bytes, contentType: 'image/png', sha256, metadata: {} }, Date.now() + 5_000);
     // Assess
-    expect(s3Mock.commandCalls(HeadObjectCommand)[0]?.args[0].input).toEqual({ Bucket: 'bucket', Key: 'images/a.png', ChecksumMode: 'ENABLED' });
+    expect(s3Mock.commandCalls(HeadObjectCommand)[0]?.args[0].input).toEqual({
+      Bucket: 'bucket',
+      Key: 'images/a.png',
+      ChecksumMode: 'ENABLED',
+    });
   });
 
   it('treats a 412 as success for a record whose MD5 ETag matches (no checksum stored)', async () => {
     const body = Buffer.from(JSON.stringify({ a: 1 }), 'utf8');
     s3Mock.on(PutObjectCommand).rejects(preconditionFailed());
     s3Mock.on(HeadObjectCommand).resolves({ ContentLength: body.length, ETag: `"${createHash('md5').update(body).digest('hex')}"` });
-    await new S3ImageStore(new S3Client({ region: 'us-east-1', maxAttempts: 1 }), 'bucket').putRecord('records/a.json', { a: 1 }, Date.now() + 5_000);
+    await new S3ImageStore(new S3Client({ region: 'us-east-1', maxAttempts: 1 }), 'bucket').putRecord(
+      'records/a.json',
+      { a: 1 },
+      Date.now() + 5_000,
+    );
   });
 
   it.each([
@@ -96,7 +104,10 @@ describe('S3ImageStore', () => {
     s3Mock.on(HeadObjectCommand).resolves(head);
     const store = new S3ImageStore(new S3Client({ region: 'us-east-1', maxAttempts: 1 }), 'bucket');
     const error = await store
-      .putImage({ key: 'images/a.png', bytes, contentType: 'image/png', sha256: createHash('sha256').update(bytes).digest(), metadata: {} }, Date.now() + 5_000)
+      .putImage(
+        { key: 'images/a.png', bytes, contentType: 'image/png', sha256: createHash('sha256').update(bytes).digest(), metadata: {} },
+        Date.now() + 5_000,
+      )
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'storage_unavailable', details: { s3Status: 412 } });
   });

@@ -17,11 +17,29 @@ import { ssmSecrets } from '../../../lib/adapters/aws/ssm-secret.js';
  */
 const dir = mkdtempSync(join(tmpdir(), 'dia-tls-'));
 const certificate = (name: string): { key: Buffer; cert: Buffer } => {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`),
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-keyout',
+      join(dir, `${name}.key`),
+      '-out',
+      join(dir, `${name}.crt`),
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   return { key: readFileSync(join(dir, `${name}.key`)), cert: readFileSync(join(dir, `${name}.crt`)) };
 };
 
@@ -46,16 +64,22 @@ beforeAll(async () => {
     req.on('end', () => {
       if (req.headers['x-amz-target'] === 'AmazonSSM.GetParameter') {
         const signed = /^AWS4-HMAC-SHA256 Credential=AKID\//.test(String(req.headers['authorization']));
-        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ Parameter: { Value: signed ? `read ${body}` : 'unsigned' } }));
+        res
+          .writeHead(200, { 'content-type': 'application/x-amz-json-1.1' })
+          .end(JSON.stringify({ Parameter: { Value: signed ? `read ${body}` : 'unsigned' } }));
         return;
       }
       if (body.includes('"model":"fail"')) {
-        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' }).end('{"error":{"code":"rate_limit_exceeded","message":"slow down"}}');
+        res
+          .writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' })
+          .end('{"error":{"code":"rate_limit_exceeded","message":"slow down"}}');
         return;
       }
       res
         .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ path: req.url, auth: req.headers['authorization'] ?? null, userAgent: req.headers['user-agent'] ?? null, body }));
+        .end(
+          JSON.stringify({ path: req.url, auth: req.headers['authorization'] ?? null, userAgent: req.headers['user-agent'] ?? null, body }),
+        );
     });
   });
   base = await listen(server);
@@ -78,7 +102,7 @@ const moderate = (baseURL: string, model = 'omni-moderation-latest') =>
   client(baseURL).moderations.create({ model, input: 'p' }) as unknown as Promise<Record<string, unknown>>;
 
 describe('over HTTPS', () => {
-  it('carries the OpenAI SDK over TLS: the Bearer key, the JSON body, the SDK\'s own User-Agent', async () => {
+  it("carries the OpenAI SDK over TLS: the Bearer key, the JSON body, the SDK's own User-Agent", async () => {
     const sdk = client(base);
     const first = (await sdk.moderations.create({ model: 'omni-moderation-latest', input: 'p' })) as unknown as Record<string, unknown>;
     await sdk.moderations.create({ model: 'omni-moderation-latest', input: 'q' });

@@ -149,8 +149,16 @@ describe('verifyImage: what the specifications allow', () => {
 
   it.each([
     ['a second image without an MPF index', () => Buffer.concat([fixture('small.jpg'), fixture('small.jpg')]), /bytes after EOI/],
-    ['a truncated second image', () => Buffer.concat([afterSoi(fixture('small.jpg'), MPF), fixture('small.jpg').subarray(0, 200)]), /truncated|no EOI/],
-    ['junk after the primary image', () => Buffer.concat([afterSoi(fixture('small.jpg'), MPF), Buffer.from('junk after the image')]), /not a JPEG image/],
+    [
+      'a truncated second image',
+      () => Buffer.concat([afterSoi(fixture('small.jpg'), MPF), fixture('small.jpg').subarray(0, 200)]),
+      /truncated|no EOI/,
+    ],
+    [
+      'junk after the primary image',
+      () => Buffer.concat([afterSoi(fixture('small.jpg'), MPF), Buffer.from('junk after the image')]),
+      /not a JPEG image/,
+    ],
   ])('refuses %s', (_, bytes, problem) => {
     expect(problemOf(bytes())).toMatch(problem);
   });

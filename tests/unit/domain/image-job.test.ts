@@ -50,7 +50,13 @@ describe('cursors', () => {
   it('round-trips a position and refuses anything else', () => {
     const position = { id: 'AAAAAAAAAAAAAAAAAAAAAA', listKey: listKey(Date.parse('2026-11-25T10:00:00Z'), 'AAAAAAAAAAAAAAAAAAAAAA') };
     expect(decodeCursor(encodeCursor(position))).toEqual(position);
-    for (const bad of ['', 'not base64!', Buffer.from('{"a":1}').toString('base64url'), Buffer.from('["x"]').toString('base64url'), 'A'.repeat(600)]) {
+    for (const bad of [
+      '',
+      'not base64!',
+      Buffer.from('{"a":1}').toString('base64url'),
+      Buffer.from('["x"]').toString('base64url'),
+      'A'.repeat(600),
+    ]) {
       expect(decodeCursor(bad)).toBeUndefined();
     }
     expect(decodeCursor(Buffer.from(JSON.stringify(['../x', position.listKey])).toString('base64url'))).toBeUndefined();
@@ -82,12 +88,19 @@ describe('toResource', () => {
       ),
     );
     for (const secret of ['secret prompt', 'web-app', 'claim-1', 'records/']) expect(shown).not.toContain(secret);
-    expect(JSON.parse(shown)).toMatchObject({ status: 'succeeded', url: 'https://cdn.example.test/images/a.png', completedAt: '2026-11-25T10:00:09.000Z' });
+    expect(JSON.parse(shown)).toMatchObject({
+      status: 'succeeded',
+      url: 'https://cdn.example.test/images/a.png',
+      completedAt: '2026-11-25T10:00:09.000Z',
+    });
   });
 
   it('shows a running job past its lease as failed (interrupted), and hides a deleted one', () => {
     const now = Date.parse('2026-11-25T10:10:00Z');
-    expect(toResource(job({ status: 'running', leaseUntil: now - 1 }), now)).toMatchObject({ status: 'failed', error: { code: 'generation_interrupted' } });
+    expect(toResource(job({ status: 'running', leaseUntil: now - 1 }), now)).toMatchObject({
+      status: 'failed',
+      error: { code: 'generation_interrupted' },
+    });
     expect(toResource(job({ status: 'running', leaseUntil: now + 1 }), now)).toMatchObject({ status: 'running' });
     expect(toResource(job({ status: 'deleted' }), now)).toBeUndefined();
   });

@@ -23,10 +23,7 @@ describe('validateImageRequest', () => {
   });
 
   it('accepts every parameter the gpt-image family takes', () => {
-    const result = validateImageRequest(
-      { prompt: 'fox', model: 'gpt-image-2', size: '1536x1024', quality: 'high', format: 'webp' },
-      rules,
-    );
+    const result = validateImageRequest({ prompt: 'fox', model: 'gpt-image-2', size: '1536x1024', quality: 'high', format: 'webp' }, rules);
     expect(result.ok).toBe(true);
   });
 
@@ -95,7 +92,7 @@ describe('validateImageRequest', () => {
     expect(!small.ok && small.message).toContain('512x512 needs between 655360 and 8294400 pixels in all');
   });
 
-  it('holds a Bedrock prompt to Stability\'s 10,000 characters, less the template', () => {
+  it("holds a Bedrock prompt to Stability's 10,000 characters, less the template", () => {
     const long = { ...rules, maxPromptChars: 32_000 };
     expect(fieldOf({ prompt: 'x'.repeat(9_990), model: 'bedrock/stability.stable-image-core-v1:1' }, long)).toBe('prompt');
     expect(fieldOf({ prompt: 'x'.repeat(9_990) }, long)).toBe('ok');

@@ -16,9 +16,7 @@ describe('object keys', () => {
   });
 
   it('builds the permanent URL from the base and the key', () => {
-    expect(publicUrl('https://cdn.example.com', 'images/2026/01/02/a-b_c.png')).toBe(
-      'https://cdn.example.com/images/2026/01/02/a-b_c.png',
-    );
+    expect(publicUrl('https://cdn.example.com', 'images/2026/01/02/a-b_c.png')).toBe('https://cdn.example.com/images/2026/01/02/a-b_c.png');
   });
 });
 
@@ -26,20 +24,16 @@ describe('requestDeadline', () => {
   const now = 1_000_000;
 
   it('ends at the gateway limit counted from when the gateway received the request', () => {
-    expect(
-      requestDeadline({ now, lambdaRemainingMs: 120_000, gatewayReceivedAt: now - 2_000, gatewayTimeoutMs: 29_000 }),
-    ).toBe(now + 27_000);
+    expect(requestDeadline({ now, lambdaRemainingMs: 120_000, gatewayReceivedAt: now - 2_000, gatewayTimeoutMs: 29_000 })).toBe(
+      now + 27_000,
+    );
   });
 
   it('ends with the Lambda when that comes first', () => {
-    expect(
-      requestDeadline({ now, lambdaRemainingMs: 5_000, gatewayReceivedAt: now, gatewayTimeoutMs: 29_000 }),
-    ).toBe(now + 5_000);
+    expect(requestDeadline({ now, lambdaRemainingMs: 5_000, gatewayReceivedAt: now, gatewayTimeoutMs: 29_000 })).toBe(now + 5_000);
   });
 
   it('ignores the stale timestamp of a replayed sample event', () => {
-    expect(
-      requestDeadline({ now, lambdaRemainingMs: 60_000, gatewayReceivedAt: 1, gatewayTimeoutMs: 29_000 }),
-    ).toBe(now + 29_000);
+    expect(requestDeadline({ now, lambdaRemainingMs: 60_000, gatewayReceivedAt: 1, gatewayTimeoutMs: 29_000 })).toBe(now + 29_000);
   });
 });

@@ -16,7 +16,10 @@ import { inMemoryPorts, providerFailure } from '../../support/in-memory-ports.js
 function setUp(options: Parameters<typeof inMemoryPorts>[0] & { dispatcher?: JobDispatcher; moderationFailOpen?: boolean } = {}) {
   const ports = inMemoryPorts(options);
   let ids = 0;
-  const newId = () => `id-${String((ids += 1)).padStart(19, '0')}`;
+  const newId = () => {
+    ids += 1;
+    return `id-${String(ids).padStart(19, '0')}`;
+  };
   const run = makeRunImageJob({
     ...ports.pipeline,
     jobs: ports.jobs,
@@ -29,7 +32,10 @@ function setUp(options: Parameters<typeof inMemoryPorts>[0] & { dispatcher?: Job
   });
   const dispatcher =
     options.dispatcher ??
-    new InlineJobDispatcher((id, deadline, claimed) => run(id, { deadline, leaseUntil: deadline + LEASE_MARGIN_MS, webhookReserveMs: 0 }, claimed), ports.log);
+    new InlineJobDispatcher(
+      (id, deadline, claimed) => run(id, { deadline, leaseUntil: deadline + LEASE_MARGIN_MS, webhookReserveMs: 0 }, claimed),
+      ports.log,
+    );
   const create = makeCreateImage({
     jobs: ports.jobs,
     log: ports.log,
@@ -59,7 +65,8 @@ function setUp(options: Parameters<typeof inMemoryPorts>[0] & { dispatcher?: Job
   return { ...ports, create, input };
 }
 
-const refusal = (code: 'invalid_request' | 'quota_exceeded' | 'moderation_unavailable') => () => Promise.reject(new AppError(code, 'refused'));
+const refusal = (code: 'invalid_request' | 'quota_exceeded' | 'moderation_unavailable') => () =>
+  Promise.reject(new AppError(code, 'refused'));
 
 describe('create-image: admission, in order, before any money is spent', () => {
   it.each([

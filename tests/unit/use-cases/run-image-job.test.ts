@@ -70,7 +70,7 @@ describe('run-image-job: what a delivery does in each state of the job', () => {
       events: [],
     },
     {
-      state: 'running under a live lease that ends within this run\'s budget',
+      state: "running under a live lease that ends within this run's budget",
       job: { status: 'running' as const, claim: 'other-worker', leaseUntil: Date.UTC(2026, 10, 30, 12, 2) },
       status: 'failed',
       error: INTERRUPTED.code,
@@ -141,15 +141,18 @@ describe('run-image-job: the money rule when the provider fails', () => {
     { failure: 'provider_busy', billed: false, events: ['generate', 'release 40000'] },
     { failure: 'provider_error', billed: true, events: ['generate'] },
     { failure: 'provider_timeout', billed: true, events: ['generate'] },
-  ] as const)('$failure (may have billed: $billed) -> failed, reservation given back only if it did not bill', async ({ failure, billed, events }) => {
-    const t = setUp({ generate: () => Promise.reject(providerFailure(failure, billed)) });
-    await t.jobs.create(t.job({}));
-    await t.run('AAAAAAAAAAAAAAAAAAAAAA', t.budget());
-    const after = await t.jobs.get('AAAAAAAAAAAAAAAAAAAAAA');
-    expect(after).toMatchObject({ status: 'failed', error: { code: failure } });
-    expect(after?.prompt).toBeUndefined();
-    expect(t.events).toEqual(events);
-  });
+  ] as const)(
+    '$failure (may have billed: $billed) -> failed, reservation given back only if it did not bill',
+    async ({ failure, billed, events }) => {
+      const t = setUp({ generate: () => Promise.reject(providerFailure(failure, billed)) });
+      await t.jobs.create(t.job({}));
+      await t.run('AAAAAAAAAAAAAAAAAAAAAA', t.budget());
+      const after = await t.jobs.get('AAAAAAAAAAAAAAAAAAAAAA');
+      expect(after).toMatchObject({ status: 'failed', error: { code: failure } });
+      expect(after?.prompt).toBeUndefined();
+      expect(t.events).toEqual(events);
+    },
+  );
 
   it('an image the store refuses after the provider answered: failed, the reservation kept (it was billed)', async () => {
     const t = setUp({ putImage: () => Promise.reject(new Error('disk full')) });

@@ -17,7 +17,16 @@ export interface GeminiImageGeneratorOptions {
 }
 
 /** Finish reasons of a candidate that a safety or policy system ended (Gemini API `FinishReason`). */
-const REFUSED = new Set(['SAFETY', 'IMAGE_SAFETY', 'PROHIBITED_CONTENT', 'IMAGE_PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'RECITATION', 'IMAGE_RECITATION']);
+const REFUSED = new Set([
+  'SAFETY',
+  'IMAGE_SAFETY',
+  'PROHIBITED_CONTENT',
+  'IMAGE_PROHIBITED_CONTENT',
+  'BLOCKLIST',
+  'SPII',
+  'RECITATION',
+  'IMAGE_RECITATION',
+]);
 
 /**
  * Gemini image models (`google/gemini-3.1-flash-image`, `google/gemini-3-pro-image`) through Google's

@@ -42,7 +42,8 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAI {
 }
 
 /** The provider's key could not be read (SSM; the SDK wraps what its `apiKey` function threw): never sent. */
-export const keyUnavailable = (error: unknown): boolean => [...causes(error)].some((current) => errorName(current) === 'SecretUnavailableError');
+export const keyUnavailable = (error: unknown): boolean =>
+  [...causes(error)].some((current) => errorName(current) === 'SecretUnavailableError');
 
 /** An answer whose body failed while it was read (cut short): it was received, so it is never repeated. */
 export class ResponseBodyError extends Error {
@@ -79,7 +80,10 @@ export function retryAfterMs(error: unknown): number | undefined {
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
-/** The wait before the next attempt: what the provider asked for, else exponential backoff with jitter (0.5 s doubling to 8 s, the SDK's curve). */
+/**
+ * The wait before the next attempt: what the provider asked for, else exponential backoff with jitter (0.5 s
+ * doubling to 8 s, the SDK's curve).
+ */
 export const retryWaitMs = (error: unknown, attempt: number): number =>
   retryAfterMs(error) ?? Math.min(500 * 2 ** attempt, 8_000) * (0.75 + Math.random() * 0.25);
 

@@ -23,8 +23,7 @@ const KEY = Buffer.from('"b64_json"');
 /** The provider answered 200, so the attempt may be billed (badAnswer says so). */
 const bad = (reason: string, cause?: unknown): AppError => providerFailures.badAnswer({ reason }, cause);
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The span of the first `"b64_json": "..."` string value in the body, if there is one. */
 function base64Span(body: Buffer): { start: number; end: number } | undefined {

@@ -147,7 +147,12 @@ function translate(error: unknown, attempt: number): AppError {
   if (isAbort(error)) return providerFailures.timedOut({ attempts }, false, error);
   if (error instanceof APIError && error.status !== undefined) {
     // The provider's request id is kept for the log (OpenAI asks for it in support requests).
-    const details = { attempts, providerStatus: error.status, providerCode: error.code ?? undefined, providerRequestId: error.requestID ?? undefined };
+    const details = {
+      attempts,
+      providerStatus: error.status,
+      providerCode: error.code ?? undefined,
+      providerRequestId: error.requestID ?? undefined,
+    };
     if (error.status === 400 && error.code && REFUSAL_CODES.has(error.code)) return providerFailures.refused(details, false, error);
     const param = error.param ?? undefined;
     const field = error.status === 400 && param !== undefined && Object.hasOwn(CALLER_PARAMS, param) ? CALLER_PARAMS[param] : undefined;

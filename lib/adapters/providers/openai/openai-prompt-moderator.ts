@@ -30,13 +30,18 @@ export class OpenAIPromptModerator implements PromptModerator {
       return { flagged: result.flagged, categories };
     } catch (error) {
       const providerStatus = error instanceof APIError ? error.status : undefined;
-      const details = { moderationError: errorName(error), providerStatus, providerRequestId: error instanceof APIError ? (error.requestID ?? undefined) : undefined };
+      const details = {
+        moderationError: errorName(error),
+        providerStatus,
+        providerRequestId: error instanceof APIError ? (error.requestID ?? undefined) : undefined,
+      };
       // A wrong key (401), a key without access (403) or a wrong base URL or model (404) will never work: say so,
       // instead of "retry later", and never let fail-open turn it into generation without moderation.
       if (providerStatus === 401 || providerStatus === 403 || providerStatus === 404) {
         throw new AppError(
           'moderation_misconfigured',
-          'The prompt could not be checked: the moderation service refused this deployment\'s credentials or endpoint. Contact the operator.',
+          "The prompt could not be checked: the moderation service refused this deployment's credentials or endpoint. " +
+            'Contact the operator.',
           { cause: error, details },
         );
       }
@@ -49,7 +54,10 @@ export class OpenAIPromptModerator implements PromptModerator {
     for (let attempt = 0; ; attempt += 1) {
       const timeoutMs = Math.max(1, until - Date.now());
       try {
-        return await this.client.moderations.create({ model: this.model, input: text }, { signal: AbortSignal.timeout(timeoutMs), timeout: timeoutMs + 1_000 });
+        return await this.client.moderations.create(
+          { model: this.model, input: text },
+          { signal: AbortSignal.timeout(timeoutMs), timeout: timeoutMs + 1_000 },
+        );
       } catch (error) {
         const wait = retryWaitMs(error, attempt);
         if (attempt >= 1 || !isRetryable(error) || Date.now() + wait + MIN_ATTEMPT_MS > until) throw error;
