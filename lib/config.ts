@@ -270,7 +270,7 @@ function parseAzureDeployments(raw: string | undefined, models: readonly string[
 
 function parseProvider(values: Values, models: readonly string[]): ProviderConfig {
   if (values.IMAGE_PROVIDER === 'offline') return { kind: 'offline', delayMs: values.OFFLINE_DELAY_MS };
-  // "openai" is the older name of "live"; it means the same.
+  // "openai" means "live" (each model goes to the provider its name says).
   const used = new Set<ProviderName>(models.map((model) => parseModelName(model)?.provider ?? 'openai'));
   const need = <T>(provider: ProviderName, value: T | undefined, variable: VariableName, what: string): T | undefined => {
     if (used.has(provider) && value === undefined) {
@@ -392,7 +392,7 @@ function parseState(values: Values, provider: ProviderConfig): StateConfig | und
     principalLimits,
     globalDailySpendMicroUsd: values.GLOBAL_DAILY_SPEND_LIMIT_USD,
     idempotencyTtlSeconds: values.IDEMPOTENCY_TTL_SECONDS,
-    // Powertools' prefix for idempotency keys, kept so records stay readable across the switch (set by Lambda).
+    // Powertools idempotency prefixes its keys with the function's name (set by Lambda).
     idempotencyKeyPrefix: values.AWS_LAMBDA_FUNCTION_NAME ?? '',
   };
 }
@@ -500,7 +500,7 @@ export function parseConfig(env: Env): Config {
     jobs: parseJobs(values, state, limits.gatewayTimeoutMs),
     webhooks: parseWebhooks(values),
     cdnDistributionId: values.CLOUDFRONT_DISTRIBUTION_ID,
-    // Powertools' name for it, kept from when Powertools Metrics wrote them.
+    // Powertools Metrics' own switch.
     metricsEnabled: !values.POWERTOOLS_METRICS_DISABLED,
   });
 }

@@ -205,7 +205,7 @@ offline.on('exit', () => {
 });
 
 function announce() {
-  // `openai` is the older name of `live`: each model goes to the provider its name says.
+  // `openai` means `live`: each model goes to the provider its name says.
   const live = env.IMAGE_PROVIDER === 'live' || env.IMAGE_PROVIDER === 'openai';
   const provider = live ? `live (${env.IMAGE_MODELS || env.IMAGE_MODEL || 'gpt-image-2'})` : 'offline (no key needed)';
   const ownKey = apiKey !== DEFAULT_LOCAL_API_KEY;

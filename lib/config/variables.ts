@@ -158,7 +158,7 @@ export const VARIABLES = {
   AWS_DEFAULT_REGION: text('the region when `AWS_REGION` is not set'),
   IMAGE_PROVIDER: oneOf(
     ['offline', 'live', 'openai'],
-    "`live` (each model's provider, named by its `provider/` prefix) or `offline`; `openai` is an older name of `live`",
+    "`live` (each model's provider, named by its `provider/` prefix) or `offline`; `openai` means `live`",
     'offline',
   ),
   OFFLINE_DELAY_MS: wholeNumber(0, 600_000, 'the offline generator takes this long per image', '0'),
