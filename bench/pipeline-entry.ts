@@ -31,7 +31,12 @@ export function makePipeline(providerBody: () => Buffer, openaiBaseUrl?: string)
     // The probes silence metrics (EMF lines on stdout) as they silence logs.
     POWERTOOLS_METRICS_DISABLED: process.env['POWERTOOLS_METRICS_DISABLED'],
   });
-  const store = { putImage: async () => undefined, putRecord: async () => undefined, delete: async () => undefined };
+  const store = {
+    putImage: async () => undefined,
+    putRecord: async () => undefined,
+    read: async () => Buffer.alloc(0),
+    delete: async () => undefined,
+  };
   const handler = createApiHandler(
     createDependencies(
       config,

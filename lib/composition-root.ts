@@ -27,6 +27,7 @@ import { makeCreateImage } from './use-cases/create-image.js';
 import { makeDeleteImage } from './use-cases/delete-image.js';
 import { makeGetImage } from './use-cases/get-image.js';
 import { makeListImages } from './use-cases/list-images.js';
+import { makeReadImage } from './use-cases/read-image.js';
 import { makeRunImageJob } from './use-cases/run-image-job.js';
 import type { GenerateAndStoreDeps } from './use-cases/generate-and-store.js';
 import type {
@@ -391,6 +392,7 @@ export function createUseCases(deps: Dependencies) {
       get: makeGetImage(read),
       list: makeListImages(read),
       delete: makeDeleteImage({ ...read, store: deps.store, cdn: deps.cdn }),
+      read: makeReadImage({ store: deps.store }),
     },
   };
 }

@@ -65,6 +65,8 @@ export interface ImageStore {
   putImage(image: StoredImage, deadline: number): Promise<void>;
   /** Writes the private JSON record of a generation. Throws AppError `storage_unavailable`. */
   putRecord(key: string, record: unknown, deadline: number): Promise<void>;
+  /** Reads a stored image back (at most `maxBytes`). Throws AppError `storage_unavailable`. */
+  read(key: string, maxBytes: number, deadline: number): Promise<Buffer>;
   /** Removes an object (absent is fine). Throws AppError `storage_unavailable`. */
   delete(key: string): Promise<void>;
 }

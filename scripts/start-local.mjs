@@ -223,6 +223,7 @@ function announce() {
 durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
   page         http://127.0.0.1:${port}/  (the Generate page)
   API          http://127.0.0.1:${port}/images  (POST, GET; GET/DELETE /images/<id>; contract at /openapi.json)
+  OpenAI SDKs  base URL http://127.0.0.1:${port}/v1  (images.generate, models.list; the same key)
   quotas       ${env.DAILY_IMAGE_LIMIT || 50} images/day per caller (local DynamoDB; jobs and quotas kept in ${process.env.LOCAL_STATE_DIR || '.local/dynamodb'})
   image store  ${endpoint}/${env.IMAGE_BUCKET}/images/...  (local S3, files in ${process.env.LOCAL_S3_DIR ?? '.local/s3'})
   provider     ${provider}${env.OFFLINE_DELAY_MS ? ` (takes ${env.OFFLINE_DELAY_MS} ms per image)` : ''}

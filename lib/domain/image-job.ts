@@ -40,6 +40,8 @@ export interface JobError {
   message: string;
   /** Kept so that a waited-for failure answers with its Retry-After (provider_busy, quota). */
   retryAfterSeconds?: number;
+  /** The provider generated, or may have: a caller must not be told to retry as if nothing was spent. */
+  billed?: boolean;
 }
 
 /** The part of a quota reservation a worker needs to give it back. */
@@ -107,6 +109,7 @@ export interface ImageResource {
 
 export const INTERRUPTED: JobError = {
   code: 'generation_interrupted',
+  billed: true,
   message: 'The generation was interrupted (its worker stopped). It was not retried, so it is not billed twice; submit a new request.',
 };
 

@@ -16,6 +16,8 @@ import { errorResponse, requestIdFrom, requestIdOf } from '../middleware/error-r
 import { hardenPromptMiddleware } from '../middleware/harden-prompt.js';
 import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/types.js';
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
+import { openAIImageRequestBody } from '../middleware/openai-image-request.js';
+import { openAIImageAnswer, openAIModelList } from './openai-compat.js';
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type Dependencies, type UseCases } from '../composition-root.js';
 
@@ -30,6 +32,14 @@ const RETRY_AFTER_SECONDS = 5;
 
 const IMAGES_PATH = /^\/images\/?$/;
 
+/**
+ * `/v1`: time kept back from the function's own end (not the gateway's: served by a function URL, it has none), and
+ * the largest image an answer carries as `b64_json` (Lambda answers at most 6 MB; base64 is 4/3 of the bytes).
+ */
+const V1_END_MARGIN_MS = 2_000;
+const V1_READ_BACK_MS = 3_000;
+export const V1_MAX_B64_IMAGE_BYTES = 4 * 1024 * 1024;
+
 /** The routes, for the router and for `405 Allow` (a path that exists under other methods). */
 const ROUTES = [
   { path: '/images', pattern: IMAGES_PATH, methods: ['GET', 'POST'] },
@@ -38,6 +48,8 @@ const ROUTES = [
   { path: '/', pattern: /^\/$/, methods: ['GET'] },
   { path: '/app.js', pattern: /^\/app\.js$/, methods: ['GET'] },
   { path: '/app.css', pattern: /^\/app\.css$/, methods: ['GET'] },
+  { path: '/v1/images/generations', pattern: /^\/v1\/images\/generations\/?$/, methods: ['POST'] },
+  { path: '/v1/models', pattern: /^\/v1\/models\/?$/, methods: ['GET'] },
 ] as const;
 
 /** The Generate page's paths: their answers get the page's CSP instead of the API's (see pageHeaders below). */
@@ -188,6 +200,48 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     );
   };
 
+  /**
+   * OpenAI's `images.generate`: the same use case as `POST /images`, waiting for the image as long as the function
+   * lives (a function URL has no 30 s limit), answered in OpenAI's shape. A replay of an Idempotency-Key whose image
+   * is still being made is 409, which the SDKs retry until it is done.
+   */
+  const postV1Generations: RouteHandler = async (event, context) => {
+    const { imageRequest, providerPrompt, responseFormat } = context;
+    const principal = principalOf(context);
+    if (imageRequest === undefined || providerPrompt === undefined) throw new Error('middleware chain is incomplete');
+    const now = deps.now();
+    const deadline = now + (context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs) - V1_END_MARGIN_MS;
+    const requestId = requestIdFrom(event, context);
+    const { job, replayed } = await images.create({
+      requestId,
+      principal,
+      idempotencyKey: idempotencyKeyOf(event.headers ?? {}),
+      ...imageRequest,
+      providerPrompt,
+      deadline,
+      waitUntil: deadline - V1_READ_BACK_MS,
+    });
+    const resource = toResource(job, deps.now());
+    if (resource?.status !== 'succeeded') {
+      if (replayed)
+        throw new AppError('request_in_progress', 'The image for this Idempotency-Key is still being generated. Retry shortly.');
+      throw new AppError(
+        'provider_timeout',
+        `The image was not finished within this request's time; it is still being generated as /images/${job.id} (GET it later).`,
+        { mayBeBilled: true },
+      );
+    }
+    const b64 =
+      responseFormat === 'b64_json' ? (await images.read(resource, V1_MAX_B64_IMAGE_BYTES, deadline)).toString('base64') : undefined;
+    return json(200, openAIImageAnswer(resource, job.quality, job.size, b64), {
+      'x-request-id': requestId,
+      ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+    });
+  };
+
+  const listV1Models: RouteHandler = async (event, context) =>
+    json(200, openAIModelList(config.imageModels), { 'x-request-id': requestIdFrom(event, context) });
+
   const getImage: RouteHandler = async (event, context) => {
     if (!images.resources) throw noResources();
     return json(200, await images.get(principalOf(context), event.pathParameters?.['id'] ?? ''));
@@ -241,25 +295,29 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
   const route = (handler: RouteHandler, ...middlewares: HttpMiddleware[]) =>
     middy<Event, Result, Error, RequestContext>().use(auth).use(middlewares).handler(handler);
 
+  // Both image-creating routes: the same bounds, parsing, rules and prompt hardening; only the body's shape differs.
+  const readBody = [bodyLimit({ maxBytes: config.limits.maxBodyBytes }), requireJsonBody(), httpJsonBodyParser() as HttpMiddleware];
+  const requestRules = {
+    defaultModel: config.imageModel,
+    allowedModels: config.imageModels,
+    maxPromptChars: config.limits.maxPromptChars,
+    prompt: config.prompt,
+  };
+  const harden = hardenPromptMiddleware({ ...config.prompt, maxPromptUnits: (model) => familyOf(model)?.maxPromptChars ?? 0 });
+
   const router = httpRouterHandler({
     routes: [
       {
         method: 'POST',
         path: '/images',
-        handler: route(
-          postImages,
-          bodyLimit({ maxBytes: config.limits.maxBodyBytes }),
-          requireJsonBody(),
-          httpJsonBodyParser() as HttpMiddleware,
-          validateImageRequestBody({
-            defaultModel: config.imageModel,
-            allowedModels: config.imageModels,
-            maxPromptChars: config.limits.maxPromptChars,
-            prompt: config.prompt,
-          }),
-          hardenPromptMiddleware({ ...config.prompt, maxPromptUnits: (model) => familyOf(model)?.maxPromptChars ?? 0 }),
-        ),
+        handler: route(postImages, ...readBody, validateImageRequestBody(requestRules), harden),
       },
+      {
+        method: 'POST',
+        path: '/v1/images/generations',
+        handler: route(postV1Generations, ...readBody, openAIImageRequestBody(requestRules), harden),
+      },
+      { method: 'GET', path: '/v1/models', handler: route(listV1Models) },
       { method: 'GET', path: '/images', handler: route(listImages) },
       { method: 'GET', path: '/images/{id}', handler: route(getImage) },
       { method: 'DELETE', path: '/images/{id}', handler: route(deleteImage) },

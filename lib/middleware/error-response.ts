@@ -1,4 +1,5 @@
 import { AppError, isAppError, toErrorResponse } from '../errors.js';
+import { openAIErrorResponse } from '../http/openai-compat.js';
 import { mapStackFrames } from '../stack-trace.js';
 import type { Log, MetricsRecorder } from '../ports.js';
 import type { HttpMiddleware, HttpRequest } from './types.js';
@@ -18,6 +19,21 @@ export function errorResponse(options: { log: Log; metrics?: MetricsRecorder | u
     options.metrics?.record('Failures', 1, 'Count', { errorCode: body.error.code });
     if (body.error.code === 'quota_exceeded' || body.error.code === 'spend_cap_reached') {
       options.metrics?.record('QuotaRefusals', 1, 'Count', { errorCode: body.error.code });
+    }
+    // `/v1` speaks OpenAI's API: its errors are in OpenAI's shape, with the request id where OpenAI puts it.
+    if (request.event.requestContext?.http?.path?.startsWith('/v1/')) {
+      const openAI = openAIErrorResponse(error, requestId);
+      request.response = {
+        statusCode: openAI.statusCode,
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'cache-control': 'no-store',
+          'x-request-id': requestId,
+          ...openAI.headers,
+        },
+        body: openAI.body,
+      };
+      return;
     }
     request.response = {
       statusCode,

@@ -11,6 +11,8 @@ export type RequestState = {
   principal?: Principal;
   imageRequest?: ImageRequest;
   providerPrompt?: string;
+  /** `/v1` only: whether the answer carries the image's URL or its bytes. */
+  responseFormat?: 'url' | 'b64_json';
 };
 
 export type RequestContext = Context & RequestState;

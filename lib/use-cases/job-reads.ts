@@ -57,22 +57,25 @@ export async function settleExpired(deps: JobReadDeps, job: ImageJob): Promise<I
 }
 
 /** How a failure is kept on the job: our code and a message safe to show (never a provider's or SDK's text). */
-export function toJobError(error: unknown): JobError {
+export function toJobError(error: unknown, billed = false): JobError {
+  const spent = billed ? { billed: true } : {};
   if (isAppError(error)) {
     const retryAfter = Number(error.headers['Retry-After']);
     return {
       code: error.code,
       message: error.expose ? error.message : 'Internal error. Retry later or report the requestId.',
       ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+      ...spent,
     };
   }
-  return { code: 'internal_error', message: 'Internal error. Retry later or report the requestId.' };
+  return { code: 'internal_error', message: 'Internal error. Retry later or report the requestId.', ...spent };
 }
 
 /** A failed job as the error a caller waiting for it gets (the status, code and headers of the failure). */
 export function fromJobError(error: JobError | undefined): AppError {
-  const { code, message, retryAfterSeconds } = error ?? INTERRUPTED;
+  const { code, message, retryAfterSeconds, billed } = error ?? INTERRUPTED;
   return new AppError(code, message, {
     ...(retryAfterSeconds === undefined ? {} : { headers: { 'Retry-After': String(retryAfterSeconds) } }),
+    mayBeBilled: billed === true,
   });
 }

@@ -78,7 +78,7 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
     const startedAt = deps.now();
     const endAs = async (error: unknown, billed: boolean): Promise<void> => {
       if (job.reservation && !billed) await giveBack(deps, job.reservation);
-      const ended = await deps.jobs.fail(job.id, { status: 'running', claim }, toJobError(error), deps.now());
+      const ended = await deps.jobs.fail(job.id, { status: 'running', claim }, toJobError(error, billed), deps.now());
       if (!ended) {
         const current = await deps.jobs.get(job.id);
         if (current?.status === 'deleted') await cleanUpDeleted(current, []);

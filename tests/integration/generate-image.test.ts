@@ -691,6 +691,7 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
         await real.putImage(image, deadline);
         imageWritten = true;
       },
+      read: (key, maxBytes, deadline) => real.read(key, maxBytes, deadline),
       putRecord: async () => {
         throw new AppError('storage_unavailable', 'The image could not be stored. Retry later.');
       },

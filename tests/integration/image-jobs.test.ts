@@ -598,6 +598,98 @@ describe('webhooks', () => {
   });
 });
 
+describe("/v1: OpenAI's image API on the same use case", () => {
+  const v1 = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
+    httpEvent({ path: '/v1/images/generations', body: JSON.stringify(body), headers: { ...auth(), ...headers } });
+  const openAIError = (response: APIGatewayProxyStructuredResultV2) => body(response)['error'] as Json;
+
+  it("answers OpenAI's shape with the permanent URL, or the stored bytes as b64_json", async () => {
+    const { api } = makeStack();
+    // Act
+    const asUrl = await api(v1({ model: 'gpt-image-2', prompt: 'a red fox', quality: 'low', size: '1024x1024' }), lambdaContext());
+    const asBytes = await api(v1({ prompt: 'a red fox', response_format: 'b64_json' }), lambdaContext());
+    // Assess
+    expect(asUrl.statusCode).toBe(200);
+    expect(body(asUrl)).toMatchObject({
+      data: [{ url: expect.stringMatching(/^https:\/\/cdn\.example\.test\/images\//) }],
+      quality: 'low',
+      size: '1024x1024',
+    });
+    expect(header(asUrl, 'x-request-id')).toBeTruthy();
+    const stored = await s3.get(new URL((body(asUrl)['data'] as Json[])[0]?.['url'] as string).pathname.slice(1));
+    expect(sha256(stored.body)).toBe(sha256(PNG));
+    expect(sha256(Buffer.from((body(asBytes)['data'] as Json[])[0]?.['b64_json'] as string, 'base64'))).toBe(sha256(PNG));
+    expect(openai.calls).toHaveLength(2);
+  });
+
+  it("refuses in OpenAI's shape, naming the parameter, before anything is spent", async () => {
+    const { api } = makeStack();
+    const cases: [unknown, string][] = [
+      [{ prompt: 'a fox', size: '100x100' }, 'size'],
+      [{ prompt: 'a fox', output_format: 'gif' }, 'output_format'],
+      [{ prompt: 'a fox', n: 3 }, 'n'],
+      [{ prompt: 'a fox', style: 'vivid' }, 'style'],
+      [{ prompt: 'a fox', stream: true }, 'stream'],
+      [{ prompt: 'a fox', response_format: 'jpeg' }, 'response_format'],
+      [{ prompt: 'a fox', colour: 'red' }, 'colour'],
+      [{ model: 'gpt-image-2' }, 'prompt'],
+    ];
+    for (const [request, param] of cases) {
+      const response = await api(v1(request), lambdaContext());
+      expect([response.statusCode, openAIError(response)['param'], openAIError(response)['type']]).toEqual([
+        400,
+        param,
+        'invalid_request_error',
+      ]);
+    }
+    const unauthenticated = await api(v1({ prompt: 'a fox' }, { authorization: 'Bearer nope' }), lambdaContext());
+    expect(unauthenticated.statusCode).toBe(401);
+    expect(openAIError(unauthenticated)).toMatchObject({ code: 'invalid_api_key', param: null });
+    expect(openai.calls).toHaveLength(0);
+    expect(await usage()).toEqual({ images: undefined, spend: undefined });
+  });
+
+  it('marks a failure the provider may have billed x-should-retry: false, and keeps its reservation', async () => {
+    openai.enqueue(errorReply(500, { message: 'boom', type: 'server_error' }));
+    const { api } = makeStack({ PROVIDER_MAX_RETRIES: '0' });
+    const response = await api(v1({ prompt: 'a broken lamp', quality: 'low' }), lambdaContext());
+    expect(response.statusCode).toBeGreaterThanOrEqual(500);
+    expect(header(response, 'x-should-retry')).toBe('false');
+    expect(openAIError(response)['type']).toBe('server_error');
+    expect((await usage()).images).toBe(1);
+  });
+
+  it('lets a busy provider be retried (it billed nothing), and gives the reservation back', async () => {
+    openai.enqueue(errorReply(429, { message: 'slow down', type: 'rate_limit_error' }, { 'retry-after': '2' }));
+    const { api } = makeStack({ PROVIDER_MAX_RETRIES: '0' });
+    const response = await api(v1({ prompt: 'a busy day', quality: 'low' }), lambdaContext());
+    expect(response.statusCode).toBe(503);
+    expect(header(response, 'x-should-retry')).toBeUndefined();
+    expect((await usage()).images).toBe(0);
+  });
+
+  it('takes an Idempotency-Key: a retry with it gets the same image, generated once', async () => {
+    const { api } = makeStack();
+    const first = await api(v1({ prompt: 'a kite', quality: 'low' }, { 'idempotency-key': 'sdk-1' }), lambdaContext());
+    const again = await api(v1({ prompt: 'a kite', quality: 'low' }, { 'idempotency-key': 'sdk-1' }), lambdaContext());
+    expect(first.statusCode).toBe(200);
+    expect(body(again)['data']).toEqual(body(first)['data']);
+    expect(header(again, 'idempotent-replayed')).toBe('true');
+    expect(openai.calls).toHaveLength(1);
+  });
+
+  it("lists the allowed models, and answers unknown /v1 routes in OpenAI's shape", async () => {
+    const { api } = makeStack();
+    const models = await api(get('/v1/models'), lambdaContext());
+    expect(body(models)).toEqual({ object: 'list', data: [{ id: 'gpt-image-2', object: 'model', created: 0, owned_by: 'openai' }] });
+    const edits = await api(httpEvent({ path: '/v1/images/edits', body: '{}', headers: auth() }), lambdaContext());
+    expect(edits.statusCode).toBe(404);
+    expect(openAIError(edits)).toMatchObject({ type: 'invalid_request_error', code: 'not_found' });
+    const wrongMethod = await api(get('/v1/images/generations'), lambdaContext());
+    expect(wrongMethod.statusCode).toBe(405);
+  });
+});
+
 describe('routing', () => {
   it.each([
     ['PUT', '/images', 405, 'GET, POST'],

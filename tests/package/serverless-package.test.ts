@@ -54,7 +54,7 @@ const withPrefix = (statements: Json[], prefix: string): Json[] =>
 
 describe('serverless package (stage prod)', () => {
   it('deploys the API and the worker on nodejs24.x arm64, the API inside the gateway limit, the worker with minutes', () => {
-    expect(ofType('AWS::Lambda::Function')).toHaveLength(2);
+    expect(ofType('AWS::Lambda::Function')).toHaveLength(3);
     expect(api()).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'functions/generate-image/handler.handler' });
     expect(api()['Timeout']).toBeLessThanOrEqual(29);
     expect(worker()).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'functions/run-image-job/handler.handler' });
@@ -202,7 +202,19 @@ describe('serverless package (stage prod)', () => {
     expect(api['CorsConfiguration']['AllowOrigins']).toEqual(['https://app.example.com']);
   });
 
-  it("gives each function its own role with exactly what its code does, and no wildcards but X-Ray's", () => {
+  it("serves /v1 from a function URL (no 30 s limit) with the API's code, its role and a bounded concurrency", () => {
+    const v1 = fn('OpenaiCompatibleLambdaFunction');
+    expect(v1).toMatchObject({ Handler: api()['Handler'], Role: api()['Role'], Timeout: 300, ReservedConcurrentExecutions: 20 });
+    expect(v1['Environment']['Variables']).toEqual(api()['Environment']['Variables']);
+    // Auth is the API's own (API key or JWT, in code): the URL itself is public, and invokes nothing else.
+    expect(one('AWS::Lambda::Url')['Properties']).toEqual({
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': ['OpenaiCompatibleLambdaFunction', 'Arn'] },
+    });
+    expect(template['Outputs']).toHaveProperty('OpenaiCompatibleLambdaFunctionUrl');
+  });
+
+  it("gives the API's code and the worker each their own role with exactly what it does, no wildcards but X-Ray's", () => {
     expect(api()['Role']).toEqual({ 'Fn::GetAtt': ['ApiFunctionRole', 'Arn'] });
     expect(worker()['Role']).toEqual({ 'Fn::GetAtt': ['WorkerFunctionRole', 'Arn'] });
     expect(ofType('AWS::IAM::Role')).toHaveLength(2);
@@ -230,10 +242,13 @@ describe('serverless package (stage prod)', () => {
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       's3:DeleteObject',
+      's3:GetObject',
       'ssm:GetParameter',
       'xray:PutTelemetryRecords',
       'xray:PutTraceSegments',
     ]);
+    // /v1's b64_json reads back public images only.
+    expect(text(withPrefix(apiStatements, 's3:GetObject')[0]?.['Resource'])).not.toContain('records');
     expect(text(withPrefix(apiStatements, 'lambda:')[0]?.['Resource'])).toContain(':function:durable-image-api-prod-runImageJob');
     expect(text(withPrefix(apiStatements, 'dynamodb:Query')[0]?.['Resource'])).toContain('/index/byOwner');
     expect(text(withPrefix(apiStatements, 'cloudfront:')[0]?.['Resource'])).toContain('"Ref":"ImageDistribution"');
@@ -315,7 +330,7 @@ describe('serverless package (stage prod)', () => {
 
   it('sets log retention, and deletes the log groups and the dead-letter queue with the stack explicitly', () => {
     const groups = ofType('AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(3); // both functions and the HTTP API's access log
+    expect(groups).toHaveLength(4); // the three functions and the HTTP API's access log
     for (const group of groups) {
       expect(group['Properties']['RetentionInDays']).toBe(90);
       expect(group).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });

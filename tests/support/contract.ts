@@ -52,8 +52,8 @@ export function checkContract(method: string, path: string, response: CheckedRes
   if (!operation) {
     // A path or method the API does not have: only the JSON 404/405 may answer it.
     if (response.statusCode !== 404 && response.statusCode !== 405) throw new Error(`${where}: route missing in openapi.yaml`);
-    // Validated as the documented 404 error body (the same Error schema as every error answer).
-    const result = api.validateResponse(body, 'getImage', 404);
+    // Validated as the documented 404 error body (the same Error schema as every error answer; OpenAI's under /v1).
+    const result = api.validateResponse(body, path.startsWith('/v1/') ? 'createImageOpenAI' : 'getImage', 404);
     if (result.errors?.length) throw new Error(`${where}: ${JSON.stringify(result.errors)}`);
     return;
   }

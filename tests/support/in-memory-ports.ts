@@ -53,6 +53,12 @@ export function inMemoryPorts(
       events.push('putRecord');
       objects.set(key, record);
     },
+    async read(key) {
+      events.push('read');
+      const bytes = objects.get(key);
+      if (!Buffer.isBuffer(bytes)) throw new AppError('storage_unavailable', 'no such object');
+      return bytes;
+    },
     async delete(key) {
       events.push('delete');
       objects.delete(key);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { AppError } from '../../errors.js';
 import type { ImageStore, StoredImage } from '../../ports.js';
 
@@ -67,6 +67,18 @@ export class S3ImageStore implements ImageStore {
       digest,
       deadline,
     );
+  }
+
+  async read(key: string, maxBytes: number, deadline: number): Promise<Buffer> {
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+        abortSignal: AbortSignal.timeout(Math.max(MIN_WRITE_MS, deadline - this.now())),
+      });
+      if (!object.Body || (object.ContentLength ?? 0) > maxBytes) throw new Error(`object of ${object.ContentLength ?? 0} bytes`);
+      return Buffer.from(await object.Body.transformToByteArray());
+    } catch (error) {
+      throw storageUnavailable(error, key, 'The stored image could not be read back. Retry later.');
+    }
   }
 
   async delete(key: string): Promise<void> {

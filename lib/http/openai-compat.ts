@@ -1,0 +1,162 @@
+/**
+ * OpenAI's image API, spoken at `/v1`: what an OpenAI SDK sends becomes the native request, and the native answer
+ * and errors become what the SDK reads (`{ created, data[], usage }`; `{ error: { message, type, param, code } }`).
+ * Pure translation: the request runs through the same use case as `POST /images`.
+ *
+ * The field names and values are those of OpenAI's API reference for `POST /v1/images/generations` (gpt-image
+ * models), read 2026-11-30.
+ */
+import { AppError, toErrorResponse } from '../errors.js';
+import type { ImageResource } from '../domain/image-job.js';
+import { parseModelName } from '../domain/models.js';
+
+export type ResponseFormat = 'url' | 'b64_json';
+
+/** The native body (`POST /images`) and how the answer is wanted. */
+export interface TranslatedRequest {
+  body: { prompt: unknown; model?: unknown; size?: unknown; quality?: unknown; format?: unknown };
+  responseFormat: ResponseFormat;
+}
+
+/** OpenAI's parameter name for a native field, so that a refusal names what the caller sent. */
+export const OPENAI_PARAM: Readonly<Record<string, string>> = { format: 'output_format' };
+
+const refuse = (param: string, message: string): AppError => new AppError('invalid_request', message, { details: { field: param } });
+
+/**
+ * Values this service accepts only at OpenAI's default, because it does not pass them on (yet): asking for another
+ * is refused rather than silently ignored and billed.
+ */
+const DEFAULT_ONLY: Readonly<Record<string, unknown>> = { background: 'auto', moderation: 'auto', output_compression: 100 };
+
+/** Fields of OpenAI's API this endpoint does not serve, with why. */
+const NOT_SERVED: Readonly<Record<string, string>> = {
+  stream: 'Streaming is not supported by this endpoint; leave "stream" out.',
+  partial_images: 'Partial images are not supported by this endpoint; leave "partial_images" out.',
+  style: '"style" is a dall-e-3 parameter; the models of this service do not take it.',
+};
+
+const KNOWN = new Set([
+  'model',
+  'prompt',
+  'size',
+  'quality',
+  'output_format',
+  'output_compression',
+  'background',
+  'moderation',
+  'n',
+  'response_format',
+  'user',
+  'safety_identifier',
+]);
+
+/**
+ * `n`: one image per request. Each image is a resource of its own, with its own quota reservation, job and
+ * permanent URL; several in one answer would make one request wait for the slowest and share one fate, where
+ * separate requests are admitted, billed and retried one by one.
+ */
+export function translateGenerationRequest(raw: unknown): TranslatedRequest {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw refuse('body', 'The request body must be a JSON object.');
+  const body = raw as Record<string, unknown>;
+  for (const [field, why] of Object.entries(NOT_SERVED)) if (field in body) throw refuse(field, why);
+  for (const field of Object.keys(body)) {
+    if (!KNOWN.has(field)) throw refuse(field.slice(0, 64), `Unrecognized request argument supplied: ${field.slice(0, 64)}`);
+  }
+  for (const [field, allowed] of Object.entries(DEFAULT_ONLY)) {
+    if (body[field] !== undefined && body[field] !== null && body[field] !== allowed) {
+      throw refuse(field, `Invalid value for '${field}': this service supports only ${JSON.stringify(allowed)}.`);
+    }
+  }
+  if (body['n'] !== undefined && body['n'] !== null && body['n'] !== 1) {
+    throw refuse('n', "Invalid value for 'n': this service generates one image per request (n=1); send one request per image.");
+  }
+  const format = body['response_format'] ?? 'url';
+  if (format !== 'url' && format !== 'b64_json') {
+    throw refuse('response_format', "Invalid value for 'response_format': must be 'url' or 'b64_json'.");
+  }
+  for (const field of ['user', 'safety_identifier']) {
+    const value = body[field];
+    if (value !== undefined && value !== null && (typeof value !== 'string' || value.length > 256)) {
+      throw refuse(field, `Invalid value for '${field}': must be a string of at most 256 characters.`);
+    }
+  }
+  const native: TranslatedRequest['body'] = { prompt: body['prompt'] };
+  if (body['model'] !== undefined && body['model'] !== null) native.model = body['model'];
+  if (body['size'] !== undefined && body['size'] !== null) native.size = body['size'];
+  // OpenAI's `auto` quality is this service's default (left out), as in OpenAI's own API.
+  if (body['quality'] !== undefined && body['quality'] !== null && body['quality'] !== 'auto') native.quality = body['quality'];
+  if (body['output_format'] !== undefined && body['output_format'] !== null) native.format = body['output_format'];
+  return { body: native, responseFormat: format };
+}
+
+/** The OpenAI `type` of an error, by status, as OpenAI's API answers them. */
+const typeOf = (status: number, code: string): string => {
+  if (code === 'quota_exceeded' || code === 'spend_cap_reached') return 'insufficient_quota';
+  if (status === 429) return 'rate_limit_exceeded';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+};
+
+/** Refusals a retry cannot change: the SDKs would otherwise retry a 429 (and 5xx) on their own. */
+const FINAL_CODES = new Set(['quota_exceeded', 'spend_cap_reached', 'payload_too_large']);
+
+/**
+ * An error in OpenAI's shape, with the status that makes the SDKs raise their typed error. `x-should-retry: false`
+ * (which the SDKs obey) wherever the provider may have billed, so an automatic retry never pays twice.
+ */
+export function openAIErrorResponse(
+  error: unknown,
+  requestId: string,
+): { statusCode: number; headers: Record<string, string>; body: string } {
+  const { statusCode, headers, body } = toErrorResponse(error, requestId);
+  const code = body.error.code;
+  const appError = error instanceof AppError ? error : undefined;
+  const field = appError?.details['field'];
+  const param = typeof field === 'string' && field !== 'body' ? (OPENAI_PARAM[field] ?? field) : null;
+  const billed = appError?.mayBeBilled ?? false;
+  // A refusal by moderation is OpenAI's 400 `moderation_blocked` for the gpt-image models.
+  const refused = code === 'content_policy_violation';
+  const status = refused ? 400 : statusCode;
+  const shown = {
+    error: {
+      message: body.error.message,
+      type: refused ? 'image_generation_user_error' : typeOf(statusCode, code),
+      param,
+      code: refused ? 'moderation_blocked' : code === 'unauthorized' ? 'invalid_api_key' : code,
+    },
+  };
+  const noRetry = billed || FINAL_CODES.has(code);
+  return {
+    statusCode: status,
+    headers: { ...headers, ...(noRetry ? { 'x-should-retry': 'false' } : {}) },
+    body: JSON.stringify(shown),
+  };
+}
+
+/** `POST /v1/images/generations`'s answer for a stored image. `b64` is the stored bytes when asked for. */
+export function openAIImageAnswer(resource: ImageResource, quality: string | undefined, size: string, b64?: string): object {
+  const usage = resource.usage;
+  const reportsTokens = usage !== undefined && typeof usage['input_tokens'] === 'number' && typeof usage['output_tokens'] === 'number';
+  return {
+    created: Math.floor(Date.parse(resource.createdAt) / 1000),
+    data: [
+      {
+        ...(b64 === undefined ? { url: resource.url } : { b64_json: b64 }),
+        ...(resource.revisedPrompt === undefined ? {} : { revised_prompt: resource.revisedPrompt }),
+      },
+    ],
+    ...(resource.contentType ? { output_format: resource.contentType.replace('image/', '') } : {}),
+    quality: quality ?? 'auto',
+    size,
+    ...(reportsTokens ? { usage } : {}),
+  };
+}
+
+/** `GET /v1/models`: the models this deployment allows, as the SDKs list them. */
+export function openAIModelList(models: readonly string[]): object {
+  return {
+    object: 'list',
+    data: models.map((id) => ({ id, object: 'model', created: 0, owned_by: parseModelName(id)?.provider ?? 'openai' })),
+  };
+}

@@ -1,0 +1,183 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import OpenAI from 'openai';
+import { startStackProcess } from '../../scripts/stack-process.mjs';
+import { pngOf } from '../support/fixtures.js';
+import { OpenAITestServer, errorReply, imageReply, moderationReply } from '../support/openai-test-server.js';
+
+/**
+ * `/v1` through the official `openai` JS SDK (and the Python one, from the machine's wheel), against `npm start`
+ * with a stand-in for OpenAI behind it: what a caller that only changed its `baseURL` gets.
+ */
+
+const API_KEY = 'sdk-test-key-0123456789';
+const PNG = pngOf(64, 48, 'sdk image');
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+const run = promisify(execFile);
+
+let provider: OpenAITestServer;
+let stack: Awaited<ReturnType<typeof startStackProcess>>;
+let slowStack: Awaited<ReturnType<typeof startStackProcess>>;
+let client: OpenAI;
+/** A generation that takes 60 s on the offline generator, started first and awaited last. */
+let slow: Promise<OpenAI.ImagesResponse> | undefined;
+let python: string | undefined;
+let pythonDir: string | undefined;
+
+/** The machine's wheel of the official Python SDK (TOOLCHAIN.md), installed offline into a throw-away venv. */
+async function pythonSdk(): Promise<string | undefined> {
+  const wheels = '/opt/pypi/files';
+  if (!existsSync(wheels) || !readdirSync(wheels).some((name) => name.startsWith('openai-'))) return undefined;
+  pythonDir = await mkdtemp(join(tmpdir(), 'dia-python-sdk-'));
+  await run('python3', ['-m', 'venv', pythonDir], { timeout: 60_000 });
+  await run(join(pythonDir, 'bin/pip'), ['install', '-q', '--no-index', '--find-links', wheels, 'openai'], { timeout: 120_000 });
+  return join(pythonDir, 'bin/python');
+}
+
+beforeAll(async () => {
+  provider = await OpenAITestServer.start(imageReply(PNG.toString('base64')));
+  const sdk = (port: number) => new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: API_KEY });
+  [stack, slowStack, python] = await Promise.all([
+    startStackProcess({
+      apiKey: API_KEY,
+      env: {
+        IMAGE_PROVIDER: 'live',
+        OPENAI_API_KEY: 'sk-stand-in',
+        OPENAI_BASE_URL: provider.baseUrl,
+        // One provider call per SDK call: what the stand-in counts is what a retry would have cost.
+        PROVIDER_MAX_RETRIES: '0',
+        DAILY_IMAGE_LIMIT: '5',
+      },
+    }),
+    startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '60000' } }),
+    pythonSdk(),
+  ]);
+  client = sdk(stack.ports.api);
+  slow = sdk(slowStack.ports.api).images.generate({ model: 'gpt-image-2', prompt: 'a slow sunrise', quality: 'high' });
+  slow.catch(() => undefined);
+}, 240_000);
+
+afterAll(async () => {
+  await Promise.all([stack?.stop(), slowStack?.stop(), provider?.close()]);
+  if (pythonDir) await rm(pythonDir, { recursive: true, force: true });
+}, 60_000);
+
+describe('the official openai JS SDK against /v1', () => {
+  it('generates an image and answers with its permanent URL, which serves the stored bytes', async () => {
+    // Act
+    const answer = await client.images.generate({ model: 'gpt-image-2', prompt: 'a red fox in the snow', size: '1024x1024' });
+    // Assess
+    const url = answer.data?.[0]?.url ?? '';
+    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${stack.ports.s3}/local-images/images/`));
+    const served = Buffer.from(await (await fetch(url)).arrayBuffer());
+    expect(sha256(served)).toBe(sha256(PNG));
+    expect(answer.created).toBeGreaterThan(1_700_000_000);
+    expect(answer.usage).toMatchObject({ input_tokens: 50, output_tokens: 196 });
+    expect(answer).toMatchObject({ output_format: 'png', size: '1024x1024' });
+    expect(provider.calls).toHaveLength(1);
+    // The provider is asked as the native API asks it: base64, no response_format.
+    expect(provider.calls[0]?.body).not.toHaveProperty('response_format');
+  });
+
+  it('answers b64_json with the stored bytes when asked', async () => {
+    const answer = await client.images.generate({ prompt: 'a heron', response_format: 'b64_json' });
+    const bytes = Buffer.from(answer.data?.[0]?.b64_json ?? '', 'base64');
+    expect(sha256(bytes)).toBe(sha256(PNG));
+    expect(answer.data?.[0]?.url).toBeUndefined();
+  });
+
+  it('lists the models this deployment allows', async () => {
+    const models = [];
+    for await (const model of client.models.list()) models.push(model.id);
+    expect(models).toEqual(['gpt-image-2']);
+  });
+
+  it('raises AuthenticationError for a wrong key, with a request id', async () => {
+    const wrong = new OpenAI({ baseURL: `http://127.0.0.1:${stack.ports.api}/v1`, apiKey: 'not-the-key' });
+    const error = await wrong.images.generate({ prompt: 'a fox' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(error).toMatchObject({ status: 401, code: 'invalid_api_key', type: 'invalid_request_error' });
+    expect((error as InstanceType<typeof OpenAI.APIError>).requestID).toBeTruthy();
+  });
+
+  it('raises BadRequestError naming the parameter, as OpenAI does', async () => {
+    const cases = [
+      [{ prompt: 'a fox', size: '512x512' }, 'size'],
+      [{ prompt: 'a fox', output_format: 'gif' as 'png' }, 'output_format'],
+      [{ prompt: 'a fox', n: 2 }, 'n'],
+      [{ prompt: 'a fox', model: 'dall-e-3' }, 'model'],
+      [{ prompt: 'a fox', background: 'transparent' as const }, 'background'],
+    ] as const;
+    for (const [body, param] of cases) {
+      const error = await client.images.generate(body).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(error).toMatchObject({ status: 400, param, type: 'invalid_request_error' });
+    }
+    expect(provider.calls).toHaveLength(2); // none of these reached the provider
+  });
+
+  it('raises a 400 moderation_blocked for a refused prompt, before the provider is called', async () => {
+    provider.moderation = moderationReply(true, ['violence']);
+    const error = await client.images.generate({ prompt: 'something refused' }).catch((caught: unknown) => caught);
+    provider.moderation = moderationReply(false);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error).toMatchObject({ status: 400, code: 'moderation_blocked' });
+    expect(provider.calls).toHaveLength(2);
+  });
+
+  it('tells the SDK not to retry a failure the provider may have billed: one generation, one call', async () => {
+    provider.enqueue(errorReply(500, { message: 'upstream broke', type: 'server_error' }));
+    const error = await client.images.generate({ prompt: 'a broken lamp' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get('x-should-retry')).toBe('false');
+    // The SDK retries a 5xx twice by default; it obeyed the header.
+    expect(provider.calls).toHaveLength(3);
+  });
+
+  it('works the same from the official Python SDK: only base_url changed, a URL that serves the image', async () => {
+    if (!python) {
+      console.warn('No wheel of the openai Python SDK in /opt/pypi/files: the Python SDK check is skipped.');
+      return;
+    }
+    const script = join(pythonDir ?? tmpdir(), 'generate.py');
+    await writeFile(
+      script,
+      [
+        'import sys',
+        'from openai import OpenAI',
+        'client = OpenAI(base_url=sys.argv[1], api_key=sys.argv[2])',
+        'image = client.images.generate(model="gpt-image-2", prompt="a lighthouse, watercolour")',
+        'print(image.data[0].url)',
+      ].join('\n'),
+    );
+    const { stdout } = await run(python, [script, `http://127.0.0.1:${stack.ports.api}/v1`, API_KEY], { timeout: 60_000 });
+    const url = stdout.trim();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/local-images\/images\/.*\.png$/);
+    const served = Buffer.from(await (await fetch(url)).arrayBuffer());
+    expect(sha256(served)).toBe(sha256(PNG));
+  }, 90_000);
+
+  it('raises RateLimitError at the daily limit, and the SDK does not retry it', async () => {
+    // Four images counted so far (three generated, one failed after the provider may have billed); the limit is 5.
+    await client.images.generate({ prompt: 'the fifth' });
+    const callsBefore = provider.calls.length;
+    const error = await client.images.generate({ prompt: 'one too many' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(error).toMatchObject({ status: 429, code: 'quota_exceeded', type: 'insufficient_quota' });
+    expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')).toMatch(/^\d+$/);
+    expect(provider.calls.length).toBe(callsBefore);
+  });
+
+  it('waits out a 60 s generation with its defaults, past the 30 s a gateway allows', async () => {
+    const answer = await slow;
+    const url = answer?.data?.[0]?.url ?? '';
+    expect(url).toMatch(/\/local-images\/images\/.*\.png$/);
+    expect((await fetch(url)).status).toBe(200);
+  }, 120_000);
+});
