@@ -7,6 +7,21 @@ import { join } from 'node:path';
 import { ROOT, freePort } from './local-env.mjs';
 
 /**
+ * A port was free when chosen, but another process (a parallel test binding port 0) may take it before the stack
+ * binds it: `npm start` then stops with its one-line "already in use" message, and the stack starts again on other
+ * ports, at most this many times.
+ */
+const PORT_ATTEMPTS = 3;
+
+/** Four distinct ports that were free a moment ago. */
+async function freePorts() {
+  const chosen = new Set();
+  while (chosen.size < 4) chosen.add(await freePort());
+  const [api, s3, lambda, dynamo] = [...chosen];
+  return { api, s3, lambda, dynamo };
+}
+
+/**
  * `dotEnv`: the text of the `.env` file the stack reads (none by default, so a developer's .env never leaks in).
  * `dir`: where its S3 files and DynamoDB data live (kept after stop(), to start again on the same state); by default
  * a new temporary directory, removed by stop(). `whileStarting(ports)`: runs once the process is spawned, before it
@@ -15,15 +30,19 @@ import { ROOT, freePort } from './local-env.mjs';
  * @param {{ env?: Record<string, string>, apiKey?: string, readyTimeoutMs?: number, dotEnv?: string, dir?: string,
  *   whileStarting?: (ports: { api: number, s3: number, lambda: number, dynamo: number }) => Promise<void> }} [options]
  */
-export async function startStackProcess({
-  env = {},
-  apiKey = 'stack-test-key',
-  readyTimeoutMs = 120_000,
-  dotEnv = '',
-  dir,
-  whileStarting,
-} = {}) {
-  const ports = { api: await freePort(), s3: await freePort(), lambda: await freePort(), dynamo: await freePort() };
+export async function startStackProcess(options = {}) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOnce(await freePorts(), options);
+    } catch (error) {
+      if (!(error instanceof PortTaken) || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOnce(ports, { env = {}, apiKey = 'stack-test-key', readyTimeoutMs = 120_000, dotEnv = '', dir, whileStarting } = {}) {
   const keepDir = dir !== undefined;
   const s3Dir = dir ?? (await mkdtemp(join(tmpdir(), 'dia-stack-')));
   const envFile = join(s3Dir, 'dot.env');
@@ -61,6 +80,7 @@ export async function startStackProcess({
     if (child.exitCode !== null || Date.now() - startedAt > readyTimeoutMs) {
       kill('SIGKILL');
       if (!keepDir) await rm(s3Dir, { recursive: true, force: true });
+      if (child.exitCode !== null && /is already in use/.test(output)) throw new PortTaken(output);
       throw new Error(`local stack did not start within ${readyTimeoutMs} ms:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
