@@ -1,6 +1,7 @@
 import { MemoryJobStore } from '../../lib/adapters/in-process/memory-job-store.js';
 import type { ReservationRef } from '../../lib/domain/image-job.js';
 import { AppError } from '../../lib/errors.js';
+import { makeRunImageJob } from '../../lib/use-cases/run-image-job.js';
 import type {
   GeneratedImage,
   ImageGenerator,
@@ -98,10 +99,38 @@ export function inMemoryPorts(
     },
   };
   const log: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+  const jobs = new MemoryJobStore();
+  const pipeline = {
+    generator,
+    store,
+    log,
+    publicBaseUrl: 'https://images.example.com',
+    imagePrefix: 'images/',
+    recordPrefix: 'records/',
+    maxImageBytes: 20 * 1024 * 1024,
+    now,
+    settleCost: (_model: string, _usage: unknown, estimate: number) => ({ costMicroUsd: estimate - 10_000, basis: 'usage' as const }),
+  };
+  /** The worker's use case on these ports; its sleeps move the clock. */
+  const runner = (newId: () => string) =>
+    makeRunImageJob({
+      ...pipeline,
+      jobs,
+      quota,
+      webhooks,
+      uploadReserveMs: 5_000,
+      minProviderTimeMs: 2_000,
+      webhookMaxDeliveryMs: 30_000,
+      newId,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+    });
   return {
     events,
     objects,
-    jobs: new MemoryJobStore(),
+    jobs,
+    runner,
     generator,
     store,
     quota,
@@ -113,17 +142,7 @@ export function inMemoryPorts(
     advance: (ms: number) => {
       clock += ms;
     },
-    pipeline: {
-      generator,
-      store,
-      log,
-      publicBaseUrl: 'https://images.example.com',
-      imagePrefix: 'images/',
-      recordPrefix: 'records/',
-      maxImageBytes: 20 * 1024 * 1024,
-      now,
-      settleCost: (_model: string, _usage: unknown, estimate: number) => ({ costMicroUsd: estimate - 10_000, basis: 'usage' as const }),
-    },
+    pipeline,
   };
 }
 

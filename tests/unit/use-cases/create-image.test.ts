@@ -3,7 +3,6 @@ import { InlineJobDispatcher } from '../../../lib/adapters/in-process/inline-job
 import { LEASE_MARGIN_MS } from '../../../lib/domain/image-job.js';
 import { AppError } from '../../../lib/errors.js';
 import { makeCreateImage, type CreateImageInput } from '../../../lib/use-cases/create-image.js';
-import { makeRunImageJob } from '../../../lib/use-cases/run-image-job.js';
 import type { JobDispatcher } from '../../../lib/ports.js';
 import { inMemoryPorts, providerFailure } from '../../support/in-memory-ports.js';
 
@@ -20,16 +19,7 @@ function setUp(options: Parameters<typeof inMemoryPorts>[0] & { dispatcher?: Job
     ids += 1;
     return `id-${String(ids).padStart(19, '0')}`;
   };
-  const run = makeRunImageJob({
-    ...ports.pipeline,
-    jobs: ports.jobs,
-    quota: ports.quota,
-    webhooks: ports.webhooks,
-    uploadReserveMs: 5_000,
-    minProviderTimeMs: 2_000,
-    webhookMaxDeliveryMs: 30_000,
-    newId,
-  });
+  const run = ports.runner(newId);
   const dispatcher =
     options.dispatcher ??
     new InlineJobDispatcher(

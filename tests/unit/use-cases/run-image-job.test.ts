@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { INTERRUPTED, NOT_ADMITTED, type ImageJob } from '../../../lib/domain/image-job.js';
-import { JobBusyError, makeRunImageJob } from '../../../lib/use-cases/run-image-job.js';
+import { JobBusyError } from '../../../lib/use-cases/run-image-job.js';
 import { inMemoryPorts, providerFailure } from '../../support/in-memory-ports.js';
 
 /**
@@ -13,17 +13,7 @@ const MINUTE = 60_000;
 
 function setUp(options: Parameters<typeof inMemoryPorts>[0] = {}) {
   const ports = inMemoryPorts(options);
-  const run = makeRunImageJob({
-    ...ports.pipeline,
-    jobs: ports.jobs,
-    quota: ports.quota,
-    webhooks: ports.webhooks,
-    uploadReserveMs: 5_000,
-    minProviderTimeMs: 2_000,
-    webhookMaxDeliveryMs: 30_000,
-    newId: () => 'claim-of-this-run',
-    sleep: async (ms) => ports.advance(ms),
-  });
+  const run = ports.runner(() => 'claim-of-this-run');
   const budget = () => ({ deadline: ports.now() + 6 * MINUTE, leaseUntil: ports.now() + 7 * MINUTE, webhookReserveMs: 0 });
   const job = (fields: Partial<ImageJob>): ImageJob => ({
     id: 'AAAAAAAAAAAAAAAAAAAAAA',
