@@ -8,6 +8,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { requestDeadline } from '../domain/deadline.js';
 import { parsePrefer, toResource, waitPlan } from '../domain/image-job.js';
 import { familyOf } from '../domain/models.js';
+import { rateLimitHeaders } from '../domain/rate-limit.js';
 import { AppError } from '../errors.js';
 import { lazily } from '../lazy.js';
 import { authenticate } from '../middleware/authenticate.js';
@@ -117,14 +118,8 @@ const json = (statusCode: number, body: unknown, headers: Record<string, string>
   body: JSON.stringify(body),
 });
 
-const rateLimitHeaders = (quota: QuotaStatus | undefined, now: number): Record<string, string> =>
-  quota
-    ? {
-        'ratelimit-limit': String(quota.limit),
-        'ratelimit-remaining': String(quota.remaining),
-        'ratelimit-reset': String(Math.max(0, Math.ceil((quota.resetAt - now) / 1000))),
-      }
-    : {};
+const quotaHeaders = (quota: QuotaStatus | undefined, now: number): Record<string, string> =>
+  quota ? rateLimitHeaders(quota.limit, quota.remaining, (quota.resetAt - now) / 1000) : {};
 
 const noResources = (): AppError =>
   new AppError('not_found', 'This deployment keeps no image resources (no STATE_TABLE): only POST /images is served.');
@@ -188,7 +183,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
       // An inline job ran to its end whatever was asked: no preference was applied then.
       ...(plan.applied !== undefined && images.dispatcher.background ? { 'preference-applied': plan.applied } : {}),
-      ...rateLimitHeaders(quota, now),
+      ...quotaHeaders(quota, now),
     };
     if (resource?.status === 'succeeded' && resource.url !== undefined) {
       return json(201, resource, { location: resource.url, ...common });

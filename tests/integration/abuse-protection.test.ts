@@ -98,8 +98,15 @@ describe('daily quotas', () => {
       expect(Number(header(response, 'Retry-After'))).toBeGreaterThan(0);
       expect(header(response, 'RateLimit-Limit')).toBe('5');
       expect(header(response, 'RateLimit-Remaining')).toBe('0');
+      // The IETF draft's pair, and the same reset as Retry-After.
+      expect(header(response, 'RateLimit-Policy')).toBe('"daily";q=5;w=86400');
+      expect(header(response, 'RateLimit')).toBe(`"daily";r=0;t=${header(response, 'Retry-After')}`);
     }
     expect(created.map((r) => header(r, 'ratelimit-remaining')).sort()).toEqual(['0', '1', '2', '3', '4']);
+    expect(created.map((r) => String(header(r, 'ratelimit')).replace(/;t=\d+$/, '')).sort()).toEqual(
+      ['0', '1', '2', '3', '4'].map((left) => `"daily";r=${left}`),
+    );
+    for (const response of created) expect(header(response, 'ratelimit-policy')).toBe('"daily";q=5;w=86400');
     expect(await usage()).toEqual({ images: 5, spendMicroUsd: 5 * SETTLED_COST });
   });
 

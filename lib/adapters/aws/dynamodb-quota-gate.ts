@@ -3,6 +3,7 @@ import { boundedCall, isConditionFailed } from './dynamodb.js';
 import { AppError } from '../../errors.js';
 import type { QuotaLimits } from '../../config.js';
 import { microUsdToUsd } from '../../domain/pricing.js';
+import { rateLimitHeaders } from '../../domain/rate-limit.js';
 import type { ReservationRef } from '../../domain/image-job.js';
 import { principalKey, type Principal, type QuotaGate, type Reservation } from '../../ports.js';
 
@@ -42,12 +43,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
     const refuse = (code: 'quota_exceeded' | 'spend_cap_reached', message: string, remaining: number): AppError => {
       const retryAfter = String(Math.max(1, Math.ceil((resetAt - now) / 1000)));
       return new AppError(code, message, {
-        headers: {
-          'Retry-After': retryAfter,
-          'RateLimit-Limit': String(limits.dailyImages),
-          'RateLimit-Remaining': String(remaining),
-          'RateLimit-Reset': retryAfter,
-        },
+        headers: { 'Retry-After': retryAfter, ...rateLimitHeaders(limits.dailyImages, remaining, Number(retryAfter)) },
         details: { costUsd: microUsdToUsd(costMicroUsd) },
       });
     };
