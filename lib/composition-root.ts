@@ -28,6 +28,7 @@ import { makeDeleteImage } from './use-cases/delete-image.js';
 import { makeGetImage } from './use-cases/get-image.js';
 import { makeListImages } from './use-cases/list-images.js';
 import { makeReadImage } from './use-cases/read-image.js';
+import { makeGetUsage } from './use-cases/get-usage.js';
 import { makeRunImageJob } from './use-cases/run-image-job.js';
 import type { GenerateAndStoreDeps } from './use-cases/generate-and-store.js';
 import type {
@@ -393,6 +394,7 @@ export function createUseCases(deps: Dependencies) {
       list: makeListImages(read),
       delete: makeDeleteImage({ ...read, store: deps.store, cdn: deps.cdn }),
       read: makeReadImage({ store: deps.store }),
+      usage: makeGetUsage({ quota: deps.quota, now: deps.now }),
     },
   };
 }

@@ -115,6 +115,23 @@ export interface Reservation extends ReservationRef {
   status: QuotaStatus;
 }
 
+/** One caller's day against its limits (GET /usage). Nothing about what other callers spent. */
+export interface QuotaUsage {
+  /** The UTC day counted (YYYY-MM-DD). */
+  day: string;
+  imagesUsed: number;
+  imageLimit: number;
+  /** Spend of finished work: settled to the provider's reported usage, or kept at its estimate when it may have billed. */
+  settledMicroUsd: number;
+  /** Estimates held for work still running. */
+  reservedMicroUsd: number;
+  spendLimitMicroUsd: number;
+  /** Epoch ms when the counters start again (next UTC midnight). */
+  resetAt: number;
+  /** Whether the service-wide daily cap is reached, so that new work is refused until the reset. */
+  serviceCapReached: boolean;
+}
+
 export interface QuotaGate {
   /**
    * Atomically reserves one image and its estimated cost for the principal and against the global cap, or throws
@@ -134,6 +151,8 @@ export interface QuotaGate {
    * reservation's day. Never refuses: the image exists.
    */
   settle(reservation: ReservationRef, deltaMicroUsd: number): Promise<void>;
+  /** The principal's day as it stands. Throws AppError `state_unavailable`. */
+  usage(principal: Principal, now: number): Promise<QuotaUsage>;
 }
 
 export interface ModerationVerdict {

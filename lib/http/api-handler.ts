@@ -9,6 +9,7 @@ import { requestDeadline } from '../domain/deadline.js';
 import { parsePrefer, toResource, waitPlan } from '../domain/image-job.js';
 import { familyOf } from '../domain/models.js';
 import { rateLimitHeaders } from '../domain/rate-limit.js';
+import { microUsdToUsd } from '../domain/pricing.js';
 import { AppError } from '../errors.js';
 import { lazily } from '../lazy.js';
 import { authenticate } from '../middleware/authenticate.js';
@@ -49,6 +50,7 @@ const ROUTES = [
   { path: '/', pattern: /^\/$/, methods: ['GET'] },
   { path: '/app.js', pattern: /^\/app\.js$/, methods: ['GET'] },
   { path: '/app.css', pattern: /^\/app\.css$/, methods: ['GET'] },
+  { path: '/usage', pattern: /^\/usage\/?$/, methods: ['GET'] },
   { path: '/v1/images/generations', pattern: /^\/v1\/images\/generations\/?$/, methods: ['POST'] },
   { path: '/v1/models', pattern: /^\/v1\/models\/?$/, methods: ['GET'] },
 ] as const;
@@ -234,6 +236,29 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     });
   };
 
+  const getUsage: RouteHandler = async (_event, context) => {
+    const usage = await images.usage(principalOf(context));
+    const now = deps.now();
+    const usd = microUsdToUsd;
+    const spent = usage.settledMicroUsd + usage.reservedMicroUsd;
+    return json(
+      200,
+      {
+        day: usage.day,
+        images: { used: usage.imagesUsed, limit: usage.imageLimit, remaining: Math.max(0, usage.imageLimit - usage.imagesUsed) },
+        spendUsd: {
+          settled: usd(usage.settledMicroUsd),
+          reserved: usd(usage.reservedMicroUsd),
+          limit: usd(usage.spendLimitMicroUsd),
+          remaining: usd(Math.max(0, usage.spendLimitMicroUsd - spent)),
+        },
+        resetsAt: new Date(usage.resetAt).toISOString(),
+        serviceCapReached: usage.serviceCapReached,
+      },
+      quotaHeaders({ limit: usage.imageLimit, remaining: Math.max(0, usage.imageLimit - usage.imagesUsed), resetAt: usage.resetAt }, now),
+    );
+  };
+
   const listV1Models: RouteHandler = async (event, context) =>
     json(200, openAIModelList(config.imageModels), { 'x-request-id': requestIdFrom(event, context) });
 
@@ -313,6 +338,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
         handler: route(postV1Generations, ...readBody, openAIImageRequestBody(requestRules), harden),
       },
       { method: 'GET', path: '/v1/models', handler: route(listV1Models) },
+      { method: 'GET', path: '/usage', handler: route(getUsage) },
       { method: 'GET', path: '/images', handler: route(listImages) },
       { method: 'GET', path: '/images/{id}', handler: route(getImage) },
       { method: 'DELETE', path: '/images/{id}', handler: route(deleteImage) },

@@ -67,6 +67,7 @@ export function pageHtml(options: PageOptions): string {
 </section>
 <section aria-labelledby="recent-title">
   <h2 id="recent-title">Recent images</h2>
+  <p id="usage" hidden></p>
   <p><button id="refresh" type="button">Refresh list</button></p>
   <ul id="recent"></ul>
 </section>
@@ -114,6 +115,7 @@ export const PAGE_SCRIPT = `'use strict';
   var details = document.getElementById('details');
   var recent = document.getElementById('recent');
   var elapsed = document.getElementById('elapsed');
+  var usageLine = document.getElementById('usage');
   var resultTitle = document.getElementById('result-title');
   var busy = false;
   var selects = {
@@ -270,8 +272,22 @@ export const PAGE_SCRIPT = `'use strict';
   }
   form.addEventListener('submit', generate);
 
+  function dollars(amount) { return '$' + amount.toFixed(2); }
+  // The caller's day (GET /usage); hidden where the deployment counts none (404) or it cannot be read.
+  async function loadUsage() {
+    var response = await fetch(API + '/usage', { headers: headers() });
+    var usage = response.ok ? await readJson(response) : undefined;
+    if (!usage) { usageLine.hidden = true; return; }
+    var spent = usage.spendUsd.settled + usage.spendUsd.reserved;
+    usageLine.textContent = usage.images.used + ' of ' + usage.images.limit + ' images today, ' +
+      dollars(spent) + ' of ' + dollars(usage.spendUsd.limit) +
+      (usage.serviceCapReached ? ' (the service has reached its daily cap)' : '');
+    usageLine.hidden = false;
+  }
+
   async function loadRecent() {
     if (keyInput.value.trim() === '') return;
+    loadUsage().catch(function () { usageLine.hidden = true; });
     var response = await fetch(API + '/images?limit=12', { headers: headers() });
     if (!response.ok) return;
     var page = await readJson(response);

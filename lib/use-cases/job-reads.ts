@@ -3,7 +3,7 @@
  * recording the end of a job whose worker died, and turning job errors into AppErrors and back.
  */
 import { AppError, isAppError } from '../errors.js';
-import { giveBack } from './admission.js';
+import { giveBack, settle } from './admission.js';
 import { INTERRUPTED, NEVER_STARTED, leaseExpired, queueExpired, type ImageJob, type JobError } from '../domain/image-job.js';
 import { principalKey, type JobDispatcher, type JobStore, type Log, type Principal, type QuotaGate } from '../ports.js';
 
@@ -46,8 +46,10 @@ export async function settleExpired(deps: JobReadDeps, job: ImageJob): Promise<I
     ? await deps.jobs.fail(job.id, { status: 'queued' }, NEVER_STARTED, now)
     : await deps.jobs.fail(job.id, { status: 'running', claim: job.claim }, INTERRUPTED, now);
   if (won) {
-    // A job that never started never reached the provider: its reservation goes back (the money rule).
+    // A job that never started never reached the provider: its reservation goes back (the money rule). One whose
+    // worker died may have been billed: its estimate stays, now as spend rather than a reservation.
     if (neverStarted && job.reservation) await giveBack(deps, job.reservation);
+    else if (job.reservation) await settle(deps, job.reservation, job.reservation.costMicroUsd);
     deps.log.warn(neverStarted ? 'queued job expired: marked failed' : 'job lease expired: marked failed', { imageId: job.id });
     if (job.webhook && deps.dispatcher?.background) {
       await deps.dispatcher.dispatch(job.id, now).catch(() => undefined);

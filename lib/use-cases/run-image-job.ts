@@ -77,7 +77,9 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
     const providerDeadline = storeDeadline - deps.uploadReserveMs;
     const startedAt = deps.now();
     const endAs = async (error: unknown, billed: boolean): Promise<void> => {
+      // Not billed: the reservation goes back. Maybe billed: its estimate stays, now as spend, not a reservation.
       if (job.reservation && !billed) await giveBack(deps, job.reservation);
+      else if (job.reservation) await settle(deps, job.reservation, job.reservation.costMicroUsd);
       const ended = await deps.jobs.fail(job.id, { status: 'running', claim }, toJobError(error, billed), deps.now());
       if (!ended) {
         const current = await deps.jobs.get(job.id);
@@ -172,7 +174,10 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
       }
       if (job.status === 'running') {
         if (leaseExpired(job, now)) {
-          await deps.jobs.fail(id, { status: 'running', claim: job.claim }, INTERRUPTED, now);
+          if (await deps.jobs.fail(id, { status: 'running', claim: job.claim }, INTERRUPTED, now)) {
+            // Its worker may have been billed: the estimate stays, as spend.
+            if (job.reservation) await settle(deps, job.reservation, job.reservation.costMicroUsd);
+          }
           deps.log.warn('job lease expired: marked failed, provider not called again', { imageId: id });
           continue; // the next step delivers its webhook
         }

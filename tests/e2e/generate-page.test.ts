@@ -95,6 +95,11 @@ describe('the Generate page', () => {
       .getByRole('button', { name: /^Delete image / })
       .first()
       .waitFor();
+    // The caller's day, from GET /usage (the offline generator costs nothing).
+    await page
+      .locator('#usage')
+      .filter({ hasText: /^1 of 50 images today, \$0\.00 of \$5\.00$/ })
+      .waitFor({ timeout: 5_000 });
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: new URL('generate-page.png', ARTIFACTS).pathname, fullPage: true });
   }, 40_000);

@@ -15,7 +15,7 @@ import { pngOf } from '../support/fixtures.js';
 import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, errorReply, imageReply } from '../support/openai-test-server.js';
-import { estimatedCost } from '../support/pricing.js';
+import { SETTLED_COST, estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 
 /**
@@ -595,6 +595,69 @@ describe('webhooks', () => {
     const response = await api(post({ ...LOW, webhook: 'https://hooks.example.com/x' }), lambdaContext());
     expect(response.statusCode).toBe(400);
     expect(body(response)['error']['message']).toContain('WEBHOOK_SECRET');
+  });
+});
+
+describe("GET /usage: the caller's own day", () => {
+  const usd = (micro: number): number => Math.round(micro) / 1_000_000;
+  const usageOf = async (api: Handler, key = TEST_API_KEY): Promise<Json> => {
+    const response = await api(get('/usage', key), lambdaContext());
+    expect(response.statusCode).toBe(200);
+    return body(response);
+  };
+
+  it('moves an estimate from reserved to settled when the image is stored, at what the provider reported', async () => {
+    const { api, dispatcher } = makeStack();
+    dispatcher.deliver = false;
+    expect(await usageOf(api)).toMatchObject({
+      images: { used: 0, limit: 50, remaining: 50 },
+      spendUsd: { settled: 0, reserved: 0, limit: 5 },
+    });
+    // Act: queued, not yet run.
+    const accepted = await api(post(LOW, { prefer: 'respond-async' }), lambdaContext());
+    const queued = await usageOf(api);
+    await dispatcher.run(body(accepted)['id'] as string);
+    const done = await usageOf(api);
+    // Assess
+    expect(queued).toMatchObject({ images: { used: 1, remaining: 49 }, spendUsd: { settled: 0, reserved: usd(COST) } });
+    expect(done).toMatchObject({
+      images: { used: 1 },
+      spendUsd: { settled: usd(SETTLED_COST), reserved: 0, remaining: usd(5_000_000 - SETTLED_COST) },
+    });
+    expect(done['resetsAt']).toMatch(/T00:00:00\.000Z$/);
+    expect(done['serviceCapReached']).toBe(false);
+  });
+
+  it("keeps a possibly billed failure's estimate as settled spend, and gives an unbilled one back", async () => {
+    openai.enqueue(
+      errorReply(500, { message: 'boom', type: 'server_error' }),
+      errorReply(429, { message: 'slow down' }, { 'retry-after': '1' }),
+    );
+    const { api } = makeStack({ PROVIDER_MAX_RETRIES: '0' });
+    await api(post(LOW), lambdaContext());
+    const afterBilled = await usageOf(api);
+    await api(post(LOW), lambdaContext());
+    const afterBusy = await usageOf(api);
+    expect(afterBilled).toMatchObject({ images: { used: 1 }, spendUsd: { settled: usd(COST), reserved: 0 } });
+    expect(afterBusy).toEqual(afterBilled);
+  });
+
+  it('shows each caller only its own counters, and whether the service-wide cap refuses new work', async () => {
+    // The cap is below one image's settled cost: after one image, nobody may start another today.
+    const { api } = makeStack({ GLOBAL_DAILY_SPEND_LIMIT_USD: '0.005' });
+    expect((await api(post(LOW), lambdaContext())).statusCode).toBe(201);
+    const own = await usageOf(api);
+    const other = await usageOf(api, OTHER_API_KEY);
+    expect(own).toMatchObject({ images: { used: 1 }, serviceCapReached: true });
+    expect(other).toMatchObject({ images: { used: 0 }, spendUsd: { settled: 0, reserved: 0 }, serviceCapReached: true });
+    expect(JSON.stringify(other)).not.toContain(String(usd(SETTLED_COST)));
+  });
+
+  it('answers 404 where the deployment counts no usage', async () => {
+    const { api } = makeStack({ QUOTAS: 'off' });
+    const response = await api(get('/usage'), lambdaContext());
+    expect(response.statusCode).toBe(404);
+    expect(body(response)['error']).toMatchObject({ code: 'not_found', message: expect.stringContaining('QUOTAS=off') });
   });
 });
 

@@ -87,6 +87,7 @@ describe('serverless package (stage prod)', () => {
       'GET /images',
       'GET /images/{id}',
       'GET /openapi.json',
+      'GET /usage',
       'POST /images',
     ]);
     const cors = one('AWS::ApiGatewayV2::Api')['Properties']['CorsConfiguration'];

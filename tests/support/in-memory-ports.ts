@@ -81,6 +81,19 @@ export function inMemoryPorts(
     async settle(_reservation, delta) {
       events.push(`settle ${delta}`);
     },
+    async usage() {
+      events.push('usage');
+      return {
+        day: '2026-11-30',
+        imagesUsed: 0,
+        imageLimit: 50,
+        settledMicroUsd: 0,
+        reservedMicroUsd: 0,
+        spendLimitMicroUsd: 5_000_000,
+        resetAt: clock + 3_600_000,
+        serviceCapReached: false,
+      };
+    },
   };
   const moderator: PromptModerator = {
     async check() {

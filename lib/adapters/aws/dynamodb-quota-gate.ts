@@ -5,7 +5,7 @@ import type { QuotaLimits } from '../../config.js';
 import { microUsdToUsd } from '../../domain/pricing.js';
 import { rateLimitHeaders } from '../../domain/rate-limit.js';
 import type { ReservationRef } from '../../domain/image-job.js';
-import { principalKey, type Principal, type QuotaGate, type Reservation } from '../../ports.js';
+import { principalKey, type Principal, type QuotaGate, type QuotaUsage, type Reservation } from '../../ports.js';
 
 export interface DynamoDbQuotaGateOptions {
   table: string;
@@ -61,7 +61,9 @@ export class DynamoDbQuotaGate implements QuotaGate {
       this.update({
         TableName: this.options.table,
         Key: { pk: { S: `quota#${key}#${day}` } },
-        UpdateExpression: 'ADD images :one, spendMicroUsd :cost SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
+        // reservedMicroUsd: the part of spendMicroUsd still held as an estimate, until settle or release.
+        UpdateExpression:
+          'ADD images :one, spendMicroUsd :cost, reservedMicroUsd :cost SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
         ConditionExpression:
           '(attribute_not_exists(images) OR images < :maxImages) AND ' +
           '(attribute_not_exists(spendMicroUsd) OR spendMicroUsd <= :maxSpendBefore)',
@@ -159,17 +161,50 @@ export class DynamoDbQuotaGate implements QuotaGate {
   }
 
   async settle(reservation: ReservationRef, deltaMicroUsd: number): Promise<void> {
-    if (deltaMicroUsd === 0) return;
-    const add = (pk: string) =>
-      this.update({
-        TableName: this.options.table,
-        Key: { pk: { S: pk } },
-        UpdateExpression: 'ADD spendMicroUsd :delta',
-        // Only counters that exist: a settlement never creates a day's counter of its own.
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':delta': { N: String(Math.round(deltaMicroUsd)) } },
-      });
-    await Promise.all([add(`quota#${reservation.principalKey}#${reservation.day}`), add(`spend#global#${reservation.day}`)]);
+    const delta = { ':delta': { N: String(Math.round(deltaMicroUsd)) } };
+    // Only counters that exist: a settlement never creates a day's counter of its own.
+    const principal = this.update({
+      TableName: this.options.table,
+      Key: { pk: { S: `quota#${reservation.principalKey}#${reservation.day}` } },
+      UpdateExpression: 'ADD spendMicroUsd :delta, reservedMicroUsd :unreserve',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ...delta, ':unreserve': { N: String(-reservation.costMicroUsd) } },
+    });
+    const global =
+      deltaMicroUsd === 0
+        ? undefined
+        : this.update({
+            TableName: this.options.table,
+            Key: { pk: { S: `spend#global#${reservation.day}` } },
+            UpdateExpression: 'ADD spendMicroUsd :delta',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: delta,
+          });
+    await Promise.all([principal, global]);
+  }
+
+  async usage(principal: Principal, now: number): Promise<QuotaUsage> {
+    const key = principalKey(principal);
+    const limits = this.options.principalLimits.get(key) ?? this.options.defaultLimits;
+    const day = utcDay(now);
+    const read = (pk: string) =>
+      this.dynamo.send(new GetItemCommand({ TableName: this.options.table, Key: { pk: { S: pk } }, ConsistentRead: true }), boundedCall());
+    const [own, global] = await Promise.all([read(`quota#${key}#${day}`), read(`spend#global#${day}`)]).catch((error: unknown) => {
+      throw unavailable(error);
+    });
+    const count = (item: typeof own.Item, name: string): number => Math.max(0, Number(item?.[name]?.N ?? 0));
+    const spent = count(own.Item, 'spendMicroUsd');
+    const reserved = Math.min(spent, count(own.Item, 'reservedMicroUsd'));
+    return {
+      day,
+      imagesUsed: count(own.Item, 'images'),
+      imageLimit: limits.dailyImages,
+      settledMicroUsd: spent - reserved,
+      reservedMicroUsd: reserved,
+      spendLimitMicroUsd: limits.dailySpendMicroUsd,
+      resetAt: nextUtcMidnight(now),
+      serviceCapReached: count(global.Item, 'spendMicroUsd') >= this.options.globalDailySpendMicroUsd,
+    };
   }
 
   async release(reservation: ReservationRef): Promise<void> {
@@ -189,7 +224,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
     await this.update({
       TableName: this.options.table,
       Key: { pk: { S: `quota#${reservation.principalKey}#${reservation.day}` } },
-      UpdateExpression: 'ADD images :minusOne, spendMicroUsd :refund',
+      UpdateExpression: 'ADD images :minusOne, spendMicroUsd :refund, reservedMicroUsd :refund',
       ExpressionAttributeValues: { ':minusOne': { N: '-1' }, ':refund': { N: String(-reservation.costMicroUsd) } },
     });
   }

@@ -108,7 +108,8 @@ describe('create-image: admission, in order, before any money is spent', () => {
       case: 'the provider timed out after the request was sent (may have billed)',
       options: { generate: () => Promise.reject(providerFailure('provider_timeout', true)) },
       outcome: 'provider_timeout',
-      events: ['checkWebhook', 'reserve', 'moderate', 'generate', 'deliver'],
+      // The estimate is kept as spend ("settle 0"): not given back.
+      events: ['checkWebhook', 'reserve', 'moderate', 'generate', 'settle 0', 'deliver'],
     },
   ])('$case -> $outcome', async ({ options, outcome, events }) => {
     const t = setUp(options);

@@ -56,8 +56,8 @@ describe('run-image-job: what a delivery does in each state of the job', () => {
       job: { status: 'running' as const, claim: 'dead-worker', leaseUntil: Date.UTC(2026, 10, 30, 11, 59) },
       status: 'failed',
       error: INTERRUPTED.code,
-      // Not generated again, and the reservation is kept: the dead worker's call may have been billed.
-      events: [],
+      // Not generated again, and the reservation is kept, as spend: the dead worker's call may have been billed.
+      events: ['settle 0'],
     },
     {
       state: "running under a live lease that ends within this run's budget",
@@ -65,7 +65,7 @@ describe('run-image-job: what a delivery does in each state of the job', () => {
       status: 'failed',
       error: INTERRUPTED.code,
       // It waits the lease out; the other worker never finished, so the job is ended without a second call.
-      events: [],
+      events: ['settle 0'],
     },
     {
       state: 'succeeded',
@@ -129,8 +129,8 @@ describe('run-image-job: what a delivery does in each state of the job', () => {
 describe('run-image-job: the money rule when the provider fails', () => {
   it.each([
     { failure: 'provider_busy', billed: false, events: ['generate', 'release 40000'] },
-    { failure: 'provider_error', billed: true, events: ['generate'] },
-    { failure: 'provider_timeout', billed: true, events: ['generate'] },
+    { failure: 'provider_error', billed: true, events: ['generate', 'settle 0'] },
+    { failure: 'provider_timeout', billed: true, events: ['generate', 'settle 0'] },
   ] as const)(
     '$failure (may have billed: $billed) -> failed, reservation given back only if it did not bill',
     async ({ failure, billed, events }) => {
