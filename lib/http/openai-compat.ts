@@ -8,6 +8,7 @@
  */
 import { AppError, toErrorResponse } from '../errors.js';
 import type { ImageResource } from '../domain/image-job.js';
+import { safeFieldName } from '../domain/image-request.js';
 import { parseModelName } from '../domain/models.js';
 
 export type ResponseFormat = 'url' | 'b64_json';
@@ -61,7 +62,11 @@ export function translateGenerationRequest(raw: unknown): TranslatedRequest {
   const body = raw as Record<string, unknown>;
   for (const [field, why] of Object.entries(NOT_SERVED)) if (field in body) throw refuse(field, why);
   for (const field of Object.keys(body)) {
-    if (!KNOWN.has(field)) throw refuse(field.slice(0, 64), `Unrecognized request argument supplied: ${field.slice(0, 64)}`);
+    if (!KNOWN.has(field)) {
+      // The caller's text: cut and made printable before it reaches a message or a log.
+      const name = safeFieldName(field);
+      throw refuse(name, `Unrecognized request argument supplied: ${name}`);
+    }
   }
   for (const [field, allowed] of Object.entries(DEFAULT_ONLY)) {
     if (body[field] !== undefined && body[field] !== null && body[field] !== allowed) {
