@@ -2,7 +2,7 @@
 // Starts a local S3 server (s3rver) with the bucket, then the HTTP API (serverless-offline, stage `local`),
 // prints a ready-to-paste curl, and stops both on Ctrl-C.
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import {
   DEFAULT_LOCAL_API_KEY,
@@ -46,6 +46,27 @@ if (problem) {
   console.error(`npm start: ${problem}${envFile ? ` (settings from ${envFile} and the environment)` : ''}`);
   process.exit(1);
 }
+
+// One `npm start` per state directory: a second one's DynamoDB would find the database locked and die with a stack.
+const stateLock = `${stateDir}/npm-start.pid`;
+await mkdir(stateDir, { recursive: true });
+const holder = Number(await readFile(stateLock, 'utf8').catch(() => '0'));
+const holderAlive = (() => {
+  if (!holder || holder === process.pid) return false;
+  try {
+    process.kill(holder, 0);
+    return true;
+  } catch {
+    return false; // stale: that process is gone
+  }
+})();
+if (holderAlive) {
+  console.error(
+    `npm start: the local state in ${stateDir} is in use by another npm start (process ${holder}); stop it, or choose another with LOCAL_STATE_DIR=<dir>`,
+  );
+  process.exit(1);
+}
+await writeFile(stateLock, String(process.pid));
 
 const { server: s3, endpoint } = await onFreePort('npm start', 'S3_PORT', s3Port, () =>
   startLocalS3({ port: s3Port, credentials, ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}) }),
@@ -157,6 +178,7 @@ async function stop(code) {
   ]);
   // After serverless-offline: a worker still writing would otherwise meet a closed database.
   await dynamo.close();
+  await rm(stateLock, { force: true });
   clearTimeout(killTimer);
   // Children of serverless-offline (worker runtimes) share its group; make sure none outlives it.
   signalOffline('SIGKILL');

@@ -328,22 +328,41 @@ describe('npm start: local state across restarts', () => {
     });
     expect(created.status).toBe(201);
     const { id } = (await created.json()) as { id: string };
+    // A second npm start on the same state is refused in one line (its database would be locked).
+    const second = await run(['scripts/start-local.mjs'], {
+      env: {
+        ...process.env,
+        PORT: String(await freePort()),
+        S3_PORT: String(await freePort()),
+        LAMBDA_PORT: String(await freePort()),
+        DYNAMODB_PORT: String(await freePort()),
+        LOCAL_S3_DIR: join(dir, 's3'),
+        LOCAL_STATE_DIR: join(dir, 'dynamodb'),
+        ENV_FILE: '/dev/null',
+      },
+      timeoutMs: 60_000,
+    });
+    expect(second.code).toBe(1);
+    expect(second.output).toMatch(/^npm start: the local state in .* is in use by another npm start \(process \d+\)/m);
+    expect(second.output).not.toMatch(/at .*\.(js|mjs):\d+/);
     await first.stop();
     // Act
-    const second = await startStackProcess(options);
+    const restarted = await startStackProcess(options);
     try {
-      const again = await fetch(`http://127.0.0.1:${second.ports.api}/images/${id}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      const again = await fetch(`http://127.0.0.1:${restarted.ports.api}/images/${id}`, {
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
       // Assess: the job and the quota it used are still there.
       expect(again.status).toBe(200);
       expect(await again.json()).toMatchObject({ id, status: 'succeeded' });
-      const next = await fetch(`http://127.0.0.1:${second.ports.api}/images`, {
+      const next = await fetch(`http://127.0.0.1:${restarted.ports.api}/images`, {
         method: 'POST',
         headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
         body: JSON.stringify({ prompt: 'the second stone' }),
       });
       expect(next.headers.get('ratelimit-remaining')).toBe('48');
     } finally {
-      await second.stop();
+      await restarted.stop();
       await rm(dir, { recursive: true, force: true });
     }
   }, 150_000);
