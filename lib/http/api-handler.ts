@@ -239,7 +239,6 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
   const getUsage: RouteHandler = async (_event, context) => {
     const usage = await images.usage(principalOf(context));
     const now = deps.now();
-    const usd = microUsdToUsd;
     const spent = usage.settledMicroUsd + usage.reservedMicroUsd;
     return json(
       200,
@@ -247,10 +246,10 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
         day: usage.day,
         images: { used: usage.imagesUsed, limit: usage.imageLimit, remaining: Math.max(0, usage.imageLimit - usage.imagesUsed) },
         spendUsd: {
-          settled: usd(usage.settledMicroUsd),
-          reserved: usd(usage.reservedMicroUsd),
-          limit: usd(usage.spendLimitMicroUsd),
-          remaining: usd(Math.max(0, usage.spendLimitMicroUsd - spent)),
+          settled: microUsdToUsd(usage.settledMicroUsd),
+          reserved: microUsdToUsd(usage.reservedMicroUsd),
+          limit: microUsdToUsd(usage.spendLimitMicroUsd),
+          remaining: microUsdToUsd(Math.max(0, usage.spendLimitMicroUsd - spent)),
         },
         resetsAt: new Date(usage.resetAt).toISOString(),
         serviceCapReached: usage.serviceCapReached,
