@@ -4,6 +4,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config, SecretEndpoint } from './config.js';
 import { lazily } from './lazy.js';
 import { costFromUsage, estimateImageCostMicroUsd } from './domain/pricing.js';
+import { MAX_PREVIEWS } from './domain/image-request.js';
 import { newImageId } from './domain/object-keys.js';
 import { OfflineImageGenerator } from './adapters/providers/offline/offline-image-generator.js';
 import { OpenAIImageGenerator } from './adapters/providers/openai/openai-image-generator.js';
@@ -163,7 +164,12 @@ function createOpenAI(
     baseURL,
     // Every body read from the provider is bounded: an image answer by the largest image's base64 plus its JSON,
     // a moderation answer by 256 KiB, an error body by 64 KiB.
-    maxOkBytes: (path) => (path.endsWith('/moderations') ? 256 * 1024 : maxBase64Length(config.limits.maxImageBytes) + 64 * 1024),
+    maxOkBytes: (path, contentType) => {
+      if (path.endsWith('/moderations')) return 256 * 1024;
+      const image = maxBase64Length(config.limits.maxImageBytes) + 64 * 1024;
+      // A stream of previews: each partial image and then the final one, every one within the image limit.
+      return contentType.startsWith('text/event-stream') ? image * (MAX_PREVIEWS + 1) : image;
+    },
     maxErrorBytes: 64 * 1024,
   });
 }

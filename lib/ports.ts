@@ -2,7 +2,7 @@
  * Ports: what the use case needs from the outside world. Adapters in lib/adapters implement them; the use case
  * and its tests see only these interfaces, so a new provider (Azure OpenAI, Bedrock) or store is a new adapter.
  */
-import type { ImageJob, JobError, ReservationRef, StoredImageResult } from './domain/image-job.js';
+import type { ImageJob, JobError, ReservationRef, StoredImageResult, StoredPreview } from './domain/image-job.js';
 import type { ImageRequest } from './domain/image-request.js';
 import type { OutputFormat } from './domain/models.js';
 import type { SettledCost } from './domain/pricing.js';
@@ -17,6 +17,8 @@ export interface GenerationRequest {
   format: OutputFormat | undefined;
   /** An opaque, stable id of the caller for the provider's abuse monitoring (not the principal itself). */
   endUserId: string;
+  /** Partial images to stream while it generates (0-3), each handed to `GenerationHooks.onPreview`. */
+  previews?: number | undefined;
 }
 
 export interface GeneratedImage {
@@ -31,6 +33,15 @@ export interface GeneratedImage {
   generatedBy?: string | undefined;
   /** The provider's id of the request (OpenAI's `x-request-id`), for the log: what its support asks for. */
   providerRequestId?: string | undefined;
+  /** How many partial images the provider streamed (each billed on top of the image). */
+  previews?: number | undefined;
+}
+
+/** One partial image as the provider streamed it: decoded, not yet verified. */
+export interface PreviewImage {
+  /** 0-based, in the order the provider sent them. */
+  index: number;
+  bytes: Buffer;
 }
 
 export interface GenerationHooks {
@@ -39,6 +50,11 @@ export interface GenerationHooks {
    * attempt against the quota and answers true, or answers false (over a limit) and no retry is made.
    */
   beforeBillableRetry?: () => Promise<boolean>;
+  /**
+   * Called with each partial image as it arrives, before the next is read. It never throws (a preview that cannot
+   * be kept is the caller's to log), so a preview never decides the generation's outcome.
+   */
+  onPreview?: (preview: PreviewImage) => Promise<void>;
 }
 
 export interface ImageGenerator {
@@ -88,10 +104,15 @@ export interface ImageOrder extends Omit<ImageRequest, 'webhook'> {
 }
 
 /** What one image is estimated to cost, in micro-dollars (lib/domain/pricing.ts; the offline generator is free). */
-export type EstimateCost = (model: string, quality: string | undefined, size: string, providerPrompt: string) => number;
+export type EstimateCost = (model: string, quality: string | undefined, size: string, providerPrompt: string, previews?: number) => number;
 
 /** What a generated image cost, from the provider's reported usage (lib/domain/pricing.ts costFromUsage). */
-export type SettleCost = (model: string, usage: Record<string, unknown> | undefined, estimateMicroUsd: number) => SettledCost;
+export type SettleCost = (
+  model: string,
+  usage: Record<string, unknown> | undefined,
+  estimateMicroUsd: number,
+  previews?: number,
+) => SettledCost;
 
 /** Who is asking, as established by authentication. */
 export interface Principal {
@@ -199,6 +220,11 @@ export interface JobStore {
    */
   fail(id: string, from: { status: 'queued' | 'running'; claim?: string | undefined }, error: JobError, now: number): Promise<boolean>;
   setWebhookState(id: string, state: 'delivered' | 'failed'): Promise<void>;
+  /**
+   * Appends a stored partial image to a `running` job under this claim; false when the claim was lost (deleted,
+   * taken over or ended), and then the caller removes the preview's object.
+   */
+  addPreview(id: string, claim: string, preview: StoredPreview): Promise<boolean>;
   /** The owner's jobs, newest first. */
   list(
     owner: string,

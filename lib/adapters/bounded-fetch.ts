@@ -9,8 +9,8 @@ import { providerFailures } from './providers/provider-failures.js';
  * answered, so it may have billed); `tooLarge` says what it is for another caller.
  */
 export function boundedFetch(options: {
-  /** The limit of a successful answer, by request path. */
-  maxOkBytes: (path: string) => number;
+  /** The limit of a successful answer, by request path and content type (an event stream carries several images). */
+  maxOkBytes: (path: string, contentType: string) => number;
   maxErrorBytes: number;
   /** The error for an answer over its limit (default: the provider's bad answer, which may have been billed). */
   tooLarge?: (limit: number, status: number) => Error;
@@ -29,7 +29,9 @@ export function boundedFetch(options: {
       throw Object.assign(new Error(`fetch failed${typeof code === 'string' ? `: ${code}` : ''}`, { cause: error }), { code });
     }
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const limit = response.ok ? options.maxOkBytes(new URL(url).pathname) : options.maxErrorBytes;
+    const limit = response.ok
+      ? options.maxOkBytes(new URL(url).pathname, response.headers.get('content-type') ?? '')
+      : options.maxErrorBytes;
     // The provider answered: what it did before answering may be billed (badAnswer says so).
     const tooLarge = (): Error =>
       options.tooLarge?.(limit, response.status) ??

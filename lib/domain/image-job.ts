@@ -35,6 +35,19 @@ export interface StoredImageResult {
   usage?: Record<string, unknown>;
 }
 
+/** A partial image stored while its job ran (`previews`). */
+export interface StoredPreview {
+  index: number;
+  url: string;
+  key: string;
+}
+
+/**
+ * How long previews are kept: the bucket's lifecycle rule on the previews prefix (serverless.yml) expires them after
+ * one day, and a resource shows them no longer than that.
+ */
+export const PREVIEW_RETENTION_MS = 86_400_000;
+
 export interface JobError {
   code: ErrorCode;
   message: string;
@@ -64,6 +77,10 @@ export interface ImageJob {
   size: string;
   quality: string | undefined;
   format: OutputFormat | undefined;
+  /** Partial images asked for (absent: none). */
+  previews?: number | undefined;
+  /** The partial images stored so far, in the order they arrived. */
+  previewImages?: StoredPreview[] | undefined;
   /** The user's text and the hardened prompt; kept only until the job ends (then in the private S3 record). */
   prompt?: string | undefined;
   providerPrompt?: string | undefined;
@@ -103,6 +120,8 @@ export interface ImageResource {
   costBasis?: 'usage' | 'price' | 'estimate';
   usage?: Record<string, unknown>;
   error?: { code: ErrorCode; message: string };
+  /** Partial images stored while it ran, in order; shown until they expire (PREVIEW_RETENTION_MS). */
+  previews?: { index: number; url: string }[];
   createdAt: string;
   completedAt?: string;
 }
@@ -144,7 +163,7 @@ export function toResource(job: ImageJob, now: number): ImageResource | undefine
   const expired = leaseExpired(job, now);
   const stale = queueExpired(job, now);
   const status: ImageStatus = expired || stale ? 'failed' : job.status;
-  const base = { id: job.id, status, model: job.model, createdAt: new Date(job.createdAt).toISOString() };
+  const base = { id: job.id, status, model: job.model, ...previewsOf(job, now), createdAt: new Date(job.createdAt).toISOString() };
   if (status === 'succeeded' && job.result) {
     const { recordKey: _private, id: _id, model: _model, ...image } = job.result;
     return { ...base, ...image, ...completed(job.completedAt) };
@@ -156,6 +175,15 @@ export function toResource(job: ImageJob, now: number): ImageResource | undefine
   }
   return base;
 }
+
+/** The objects of a job's stored previews. */
+export const previewKeys = (job: ImageJob): string[] => (job.previewImages ?? []).map((preview) => preview.key);
+
+/** The previews a resource shows: those stored, until the lifecycle rule has expired them. */
+const previewsOf = (job: ImageJob, now: number): { previews?: { index: number; url: string }[] } =>
+  job.previewImages?.length && now - job.createdAt < PREVIEW_RETENTION_MS
+    ? { previews: [...job.previewImages].sort((a, b) => a.index - b.index).map(({ index, url }) => ({ index, url })) }
+    : {};
 
 const completed = (at: number | undefined): { completedAt?: string } =>
   at === undefined ? {} : { completedAt: new Date(at).toISOString() };

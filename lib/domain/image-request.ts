@@ -7,6 +7,9 @@ import { familyOf, parseModelName, sizeProblem, type OutputFormat } from './mode
  * silently ignored and billed at the default). valibot builds schemas as plain objects, so nothing is compiled
  * at cold start (unlike Ajv), and it is small in the bundle.
  */
+/** The most partial images any provider streams (OpenAI's `partial_images` is 0-3). */
+export const MAX_PREVIEWS = 3;
+
 const BodySchema = v.strictObject(
   {
     prompt: v.pipe(v.string('must be a string'), v.nonEmpty('must not be empty')),
@@ -14,6 +17,15 @@ const BodySchema = v.strictObject(
     size: v.optional(v.string('must be a string like "1024x1024"')),
     quality: v.optional(v.string('must be a string')),
     format: v.optional(v.picklist(['png', 'jpeg', 'webp'], 'must be one of "png", "jpeg", "webp"')),
+    // Partial images streamed while the model paints (OpenAI's `partial_images`); which models can is checked below.
+    previews: v.optional(
+      v.pipe(
+        v.number('must be an integer from 0 to 3'),
+        v.integer('must be an integer from 0 to 3'),
+        v.minValue(0, 'must be an integer from 0 to 3'),
+        v.maxValue(MAX_PREVIEWS, 'must be an integer from 0 to 3'),
+      ),
+    ),
     // Where to POST the finished image resource; the target itself is checked (https, public address) later.
     webhook: v.optional(
       v.pipe(
@@ -33,6 +45,8 @@ export interface ImageRequest {
   size: string;
   quality: string | undefined;
   format: OutputFormat | undefined;
+  /** Partial images to store while it generates (0-3; absent is 0). */
+  previews?: number | undefined;
   webhook?: string | undefined;
 }
 
@@ -75,7 +89,7 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
     const field = safeFieldName(issue.path?.map((item) => String(item.key)).join('.') ?? 'body');
     return invalid(field, `"${field}" ${issue.message}.`);
   }
-  const { prompt: rawPrompt, model: asked = rules.defaultModel, size, quality, format, webhook } = parsed.output;
+  const { prompt: rawPrompt, model: asked = rules.defaultModel, size, quality, format, previews, webhook } = parsed.output;
 
   // `gpt-image-2` and `openai/gpt-image-2` name one model; the answer uses the spelling the deployment lists.
   const canonical = parseModelName(asked)?.canonical;
@@ -121,5 +135,21 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
   if (format !== undefined && !family.formats.includes(format)) {
     return invalid('format', `"format" must be one of ${list(family.formats)} for model ${model}.`);
   }
-  return { ok: true, value: { prompt, model, size: chosenSize, quality, format, ...(webhook === undefined ? {} : { webhook }) } };
+  if (previews !== undefined && previews > family.maxPreviews) {
+    return family.maxPreviews === 0
+      ? invalid('previews', `"previews" is not supported by model ${model}: it does not stream partial images.`)
+      : invalid('previews', `"previews" must be at most ${family.maxPreviews} for model ${model}.`);
+  }
+  return {
+    ok: true,
+    value: {
+      prompt,
+      model,
+      size: chosenSize,
+      quality,
+      format,
+      ...(previews ? { previews } : {}),
+      ...(webhook === undefined ? {} : { webhook }),
+    },
+  };
 }

@@ -29,6 +29,8 @@ export interface FamilyCapabilities {
   formats: readonly OutputFormat[];
   /** Longest prompt the provider accepts for this family, in UTF-16 code units (never fewer than characters). */
   maxPromptChars: number;
+  /** Partial images the provider can stream while it generates (`previews`); 0 when it streams none. */
+  maxPreviews: number;
   /** Where these values came from, and when. */
   source: string;
 }
@@ -71,10 +73,11 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
     qualities: ['auto', 'low', 'medium', 'high'],
     formats: ['png', 'jpeg', 'webp'],
     maxPromptChars: 32_000,
+    maxPreviews: 3,
     source:
       'OpenAI image generation guide for gpt-image-2 (custom sizes: both sides multiples of 16, long edge at most ' +
       '3840, aspect ratio at most 3:1, 655,360 to 8,294,400 pixels) and the Images API reference in the openai ' +
-      'package 7.57.0 (prompt at most 32,000 characters), read 2026-11-30',
+      'package 7.57.0 (prompt at most 32,000 characters; `stream` with `partial_images` 0-3), read 2026-11-30',
   },
   stability: {
     family: 'stability',
@@ -83,6 +86,7 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
     qualities: [],
     formats: ['png', 'jpeg'],
     maxPromptChars: 10_000,
+    maxPreviews: 0,
     source:
       'Amazon Bedrock user guide, Stability AI models (Stable Image Core/Ultra, SD3.5 Large request and response: ' +
       'aspect_ratio, output_format png|jpeg, prompt at most 10,000 characters), read 2026-11-25',
@@ -97,6 +101,7 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
     // The Gemini API takes far more input than this (its limit is in tokens); 32,000 is this service's own bound,
     // the same as OpenAI's, so no prompt is accepted for one provider and refused for another.
     maxPromptChars: 32_000,
+    maxPreviews: 0,
     source:
       'Gemini API image generation guide and GenerationConfig.imageConfig reference (aspectRatio, imageSize ' +
       '1K|2K|4K, images returned as inline PNG data); model list from the Gemini deprecations page, read 2026-11-25',
@@ -105,13 +110,16 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
 
 /**
  * A GPT image model deployed on Azure OpenAI: OpenAI's capabilities without webp, which Azure's image generation
- * documentation does not list among its output formats (png, jpeg; read 2026-11-30).
+ * documentation does not list among its output formats (png, jpeg; read 2026-11-30), and without previews: the
+ * material read on 2026-11-30 documents no `partial_images` streaming on Azure's images API, and a preview asked of
+ * a deployment that cannot stream would be refused by Azure after admission instead of here.
  */
 const AZURE_GPT_IMAGE: FamilyCapabilities = Object.freeze({
   ...FAMILIES['gpt-image'],
   formats: ['png', 'jpeg'] as const,
+  maxPreviews: 0,
   source:
-    `${FAMILIES['gpt-image'].source}; on Azure OpenAI without webp ` +
+    `${FAMILIES['gpt-image'].source}; on Azure OpenAI without webp and without streamed partial images ` +
     '(Azure OpenAI image generation how-to, output_format png|jpeg, read 2026-11-30)',
 });
 

@@ -17,6 +17,15 @@ const datePath = (at: Date): string => {
 /** @example imageKey('images/', 'abc', new Date('2026-11-25'), 'png') // 'images/2026/11/25/abc.png' */
 export const imageKey = (prefix: string, id: string, at: Date, extension: string): string => `${prefix}${datePath(at)}/${id}.${extension}`;
 
+/**
+ * A partial image's key: under the public prefix (served and granted like images), in a `previews/` folder that
+ * the bucket's lifecycle rule expires; dated by the job's creation so all of a job's previews share a folder.
+ *
+ * @example previewKey('images/', 'abc', new Date('2026-11-25'), 1, 'png') // 'images/previews/2026/11/25/abc-1.png'
+ */
+export const previewKey = (prefix: string, id: string, at: Date, index: number, extension: string): string =>
+  `${prefix}previews/${datePath(at)}/${id}-${index}.${extension}`;
+
 /** @example recordKey('records/', 'abc', new Date('2026-11-25')) // 'records/2026/11/25/abc.json' */
 export const recordKey = (prefix: string, id: string, at: Date): string => `${prefix}${datePath(at)}/${id}.json`;
 

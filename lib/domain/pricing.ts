@@ -36,6 +36,16 @@ export const GPT_IMAGE_OUTPUT_TOKENS: PriceTable = Object.freeze({
 /** gpt-image-2's token rates in micro-dollars per token: $30 per million image output tokens, $8 image input, $5 text input. */
 export const GPT_IMAGE_RATES = Object.freeze({ imageOutput: 30, imageInput: 8, textInput: 5 });
 
+/**
+ * The image output tokens of one streamed partial image (`previews`): OpenAI's image generation guide says each
+ * partial image costs 100 more image output tokens (read 2026-11-30), $0.003 at $30 per million. The usage of the
+ * final event counts "the image tokens in the output image" (the Images API reference, openai 7.57.0), so partials
+ * are added to it, one per partial image received.
+ */
+export const PREVIEW_OUTPUT_TOKENS = 100;
+
+const previewsMicroUsd = (previews: number): number => Math.max(0, previews) * PREVIEW_OUTPUT_TOKENS * GPT_IMAGE_RATES.imageOutput;
+
 const SQUARE = '1024x1024';
 const SQUARE_PIXELS = 1024 * 1024;
 
@@ -118,16 +128,23 @@ export function estimateCostMicroUsd(quality: string | undefined, size: string):
 
 /**
  * The estimate for a model name and the prompt the provider will get (the hardened one: the template is billed
- * too); 0 for a model outside the table, which config validation does not allow.
+ * too), with the partial images asked for; 0 for a model outside the table, which config validation does not allow.
  *
  * @example estimateImageCostMicroUsd('gpt-image-2', 'low', '1024x1024', 'x'.repeat(1000)) // 6000 + 5000
+ * @example estimateImageCostMicroUsd('gpt-image-2', 'low', '1024x1024', '', 2) // 6000 + 2 x 3000
  */
-export const estimateImageCostMicroUsd = (model: string, quality: string | undefined, size: string, providerPrompt = ''): number => {
+export const estimateImageCostMicroUsd = (
+  model: string,
+  quality: string | undefined,
+  size: string,
+  providerPrompt = '',
+  previews = 0,
+): number => {
   const family = familyOf(model);
   const ref = parseModelName(model);
   if (!family || !ref) return 0;
   let image = 0;
-  if (family.family === 'gpt-image') image = estimateCostMicroUsd(quality, size);
+  if (family.family === 'gpt-image') image = estimateCostMicroUsd(quality, size) + previewsMicroUsd(Math.min(previews, family.maxPreviews));
   else if (family.family === 'stability') image = BEDROCK_PRICES[ref.id] ?? 0;
   else image = GEMINI_PRICES[ref.id]?.[quality ?? '1K'] ?? max(Object.values(GEMINI_PRICES[ref.id] ?? {}));
   return image + textTokensUpperBound(providerPrompt) * TEXT_INPUT_MICRO_USD_PER_TOKEN[family.family];
@@ -159,12 +176,18 @@ const field = (record: Record<string, unknown> | undefined, name: string): Recor
 
 /**
  * The cost of one generated image at published prices, from what the provider reported: OpenAI's `usage` (text
- * and image input tokens, image output tokens), Gemini's `usageMetadata` (prompt and candidate tokens), Bedrock's
- * per-image price. Where a provider reported nothing usable, the estimate stands (`basis: 'estimate'`).
+ * and image input tokens, image output tokens) and the partial images it streamed (`previews`, 100 output tokens
+ * each), Gemini's `usageMetadata` (prompt and candidate tokens), Bedrock's per-image price. Where a provider
+ * reported nothing usable, the estimate stands (`basis: 'estimate'`; it counted every partial image asked for).
  *
  * @example costFromUsage('gpt-image-2', { input_tokens: 50, output_tokens: 196 }, 99_000) // { costMicroUsd: 6130, basis: 'usage' }
  */
-export function costFromUsage(model: string, usage: Record<string, unknown> | undefined, estimateMicroUsd: number): SettledCost {
+export function costFromUsage(
+  model: string,
+  usage: Record<string, unknown> | undefined,
+  estimateMicroUsd: number,
+  previews = 0,
+): SettledCost {
   const family = familyOf(model);
   const ref = parseModelName(model);
   const estimate: SettledCost = { costMicroUsd: estimateMicroUsd, basis: 'estimate' };
@@ -178,7 +201,7 @@ export function costFromUsage(model: string, usage: Record<string, unknown> | un
     const imageIn = count(details?.['image_tokens']) ?? 0;
     const textIn = count(details?.['text_tokens']) ?? Math.max(0, input - imageIn);
     const cost = textIn * GPT_IMAGE_RATES.textInput + imageIn * GPT_IMAGE_RATES.imageInput + output * GPT_IMAGE_RATES.imageOutput;
-    return { costMicroUsd: Math.ceil(cost), basis: 'usage' };
+    return { costMicroUsd: Math.ceil(cost) + previewsMicroUsd(previews), basis: 'usage' };
   }
   const candidates = count(usage?.['candidatesTokenCount']);
   const rate = GEMINI_IMAGE_OUTPUT_MICRO_USD_PER_TOKEN[ref.id];

@@ -168,6 +168,12 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
         details: { field: 'webhook' },
       });
     }
+    if (!images.resources && imageRequest.previews) {
+      // Nobody could see them while it runs (no GET): refused before they are paid for.
+      throw new AppError('invalid_request', '"previews" needs image resources, which this deployment does not keep (no STATE_TABLE).', {
+        details: { field: 'previews' },
+      });
+    }
 
     const plan = waitPlan(parsePrefer(headers['prefer']), config.jobs?.defaultWaitMs ?? 0, deadline - ANSWER_MARGIN_MS - now);
     const { job, quota, replayed } = await images.create({

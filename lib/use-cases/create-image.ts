@@ -82,7 +82,13 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
       await deps.webhooks.check(input.webhook, input.deadline);
     }
     const now = deps.now();
-    const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(input.model, input.quality, input.size, input.providerPrompt);
+    const costMicroUsd = (deps.estimateCost ?? estimateImageCostMicroUsd)(
+      input.model,
+      input.quality,
+      input.size,
+      input.providerPrompt,
+      input.previews ?? 0,
+    );
     const reservation = deps.quota ? await deps.quota.reserve(input.principal, costMicroUsd, now) : undefined;
     try {
       await moderate(deps, input.prompt, input.deadline);
@@ -128,6 +134,7 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
       size: input.size,
       quality: input.quality,
       format: input.format,
+      ...(input.previews ? { previews: input.previews } : {}),
       prompt: input.prompt,
       providerPrompt: input.providerPrompt,
       requestId: input.requestId,

@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js';
 import { giveBack } from './admission.js';
+import { previewKeys } from '../domain/image-job.js';
 import type { CdnInvalidator, ImageStore, Principal, QuotaGate } from '../ports.js';
 import { ownJob, type JobReadDeps } from './job-reads.js';
 
@@ -35,11 +36,13 @@ export const makeDeleteImage =
         deps.log.info('image deleted while running: its worker removes the objects', { imageId: id });
         return;
       }
-      const keys = job.result ? [job.result.key, job.result.recordKey] : [];
+      // Its previews go with it (a failed job may have some too); the lifecycle rule would only expire them later.
+      const keys = [...(job.result ? [job.result.key, job.result.recordKey] : []), ...previewKeys(job)];
       await Promise.all(keys.map((key) => deps.store.delete(key)));
       if (!(await deps.jobs.remove(id, job.status))) continue;
-      if (job.result && deps.cdn) {
-        await deps.cdn.invalidate([job.result.key]).catch((error: unknown) => {
+      const served = [...(job.result ? [job.result.key] : []), ...previewKeys(job)];
+      if (served.length > 0 && deps.cdn) {
+        await deps.cdn.invalidate(served).catch((error: unknown) => {
           deps.log.error('CDN invalidation failed; the image may be served from edge caches until they expire', {
             imageId: id,
             errorName: error instanceof Error ? error.name : 'unknown',

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
 import { ImageVerificationError, verifyImage, type ImageInfo } from '../domain/image-format.js';
-import type { StoredImageResult } from '../domain/image-job.js';
-import { imageKey, publicUrl, recordKey } from '../domain/object-keys.js';
+import type { StoredImageResult, StoredPreview } from '../domain/image-job.js';
+import { imageKey, previewKey, publicUrl, recordKey } from '../domain/object-keys.js';
 import { costFromUsage, microUsdToUsd } from '../domain/pricing.js';
 import { parseModelName } from '../domain/models.js';
 import {
@@ -14,6 +14,7 @@ import {
   type ImageOrder,
   type Log,
   type MetricsRecorder,
+  type PreviewImage,
   type SettleCost,
 } from '../ports.js';
 
@@ -43,6 +44,13 @@ export interface GenerateAndStoreInput extends ImageOrder {
   /** The writes must have finished by then. */
   deadline: number;
   hooks?: GenerationHooks | undefined;
+  /** When the job was created (epoch ms): its previews' keys are dated by it. */
+  createdAt?: number | undefined;
+  /**
+   * Records a stored preview on the job; false when the job is no longer this run's (deleted meanwhile), and the
+   * preview's object is then removed. Without it, previews are not asked for.
+   */
+  keepPreview?: ((preview: StoredPreview) => Promise<boolean>) | undefined;
 }
 
 export type PipelineOutcome =
@@ -67,9 +75,10 @@ export async function generateAndStore(deps: GenerateAndStoreDeps, input: Genera
         quality: input.quality,
         format: input.format,
         endUserId: endUserId(principalKey(input.principal)),
+        ...(wantsPreviews(input) ? { previews: input.previews } : {}),
       },
       input.providerDeadline,
-      input.hooks,
+      withPreviews(deps, input),
     );
   } catch (error) {
     const billed = error instanceof AppError && error.mayBeBilled;
@@ -85,6 +94,70 @@ export async function generateAndStore(deps: GenerateAndStoreDeps, input: Genera
   } catch (error) {
     // The provider answered with an image: it was generated, and billed, whatever happened to it afterwards.
     return { ok: false, error, billed: true };
+  }
+}
+
+/** Whether this run asks for previews: some were asked for, and there is a job to record them on. */
+const wantsPreviews = (input: GenerateAndStoreInput): boolean => (input.previews ?? 0) > 0 && input.keepPreview !== undefined;
+
+/** The run's hooks, with `onPreview` storing each partial image when previews were asked for. */
+function withPreviews(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput): GenerationHooks | undefined {
+  if (!wantsPreviews(input)) return input.hooks;
+  const seen = new Set<number>();
+  return { ...input.hooks, onPreview: (preview) => storePreview(deps, input, preview, seen) };
+}
+
+/**
+ * Stores one partial image, verified like the final one (a complete PNG/JPEG/WebP within the size limit, its
+ * checksum on the PUT), then records it on the job. A preview is never the image: one that fails any of this is
+ * logged and skipped, and the generation goes on to its final image, which is checked on its own.
+ */
+async function storePreview(
+  deps: GenerateAndStoreDeps,
+  input: GenerateAndStoreInput,
+  preview: PreviewImage,
+  seen: Set<number>,
+): Promise<void> {
+  const startedAt = deps.now();
+  const { index, bytes } = preview;
+  try {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= (input.previews ?? 0) || seen.has(index)) {
+      throw new AppError('bad_provider_response', 'The image provider sent an unexpected partial image.', {
+        details: { reason: 'unexpected partial image index' },
+      });
+    }
+    seen.add(index);
+    if (bytes.length > deps.maxImageBytes) {
+      throw new AppError('bad_provider_response', 'The partial image is too large.', { details: { reason: 'image too large' } });
+    }
+    const info = verify(bytes);
+    const digest = createHash('sha256').update(bytes).digest();
+    const key = previewKey(deps.imagePrefix, input.id, new Date(input.createdAt ?? startedAt), index, info.extension);
+    await deps.store.putImage(
+      {
+        key,
+        bytes,
+        contentType: info.contentType,
+        sha256: digest,
+        metadata: { 'image-id': input.id, 'preview-index': String(index), sha256: digest.toString('hex'), model: input.model },
+      },
+      input.deadline,
+    );
+    const kept = await (input.keepPreview as (preview: StoredPreview) => Promise<boolean>)({
+      index,
+      key,
+      url: publicUrl(deps.publicBaseUrl, key),
+    });
+    if (!kept) await deps.store.delete(key);
+    deps.log.info('preview stored', { imageId: input.id, index, key, bytes: bytes.length, kept, storeMs: deps.now() - startedAt });
+  } catch (error) {
+    deps.log.warn('preview not kept', {
+      imageId: input.id,
+      index,
+      bytes: bytes.length,
+      errorCode: error instanceof AppError ? error.code : 'internal_error',
+      reason: error instanceof AppError ? error.details['reason'] : error instanceof Error ? error.name : 'unknown',
+    });
   }
 }
 
@@ -122,7 +195,7 @@ async function verifyAndStore(
 
   const estimatedCostUsd = microUsdToUsd(input.costMicroUsd);
   // Settled to what the provider reported, at published prices; the estimate stands where it reported nothing.
-  const settled = (deps.settleCost ?? costFromUsage)(input.model, generated.usage, input.costMicroUsd);
+  const settled = (deps.settleCost ?? costFromUsage)(input.model, generated.usage, input.costMicroUsd, generated.previews ?? 0);
   const id = input.id;
   const createdAt = new Date(generatedAt);
   const key = imageKey(deps.imagePrefix, id, createdAt, info.extension);
@@ -143,7 +216,8 @@ async function verifyAndStore(
     estimatedCostUsd,
     settledCostUsd: microUsdToUsd(settled.costMicroUsd),
     costBasis: settled.basis,
-    parameters: { size: input.size, quality: input.quality, format: input.format },
+    parameters: { size: input.size, quality: input.quality, format: input.format, previews: input.previews ?? 0 },
+    ...(generated.previews ? { partialImages: generated.previews } : {}),
     prompt: input.prompt,
     providerPrompt: input.providerPrompt,
     revisedPrompt: generated.revisedPrompt,

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import { billableRetryHook, giveBack, settle } from './admission.js';
 import { generateAndStore, type GenerateAndStoreDeps } from './generate-and-store.js';
-import { INTERRUPTED, NOT_ADMITTED, isFinal, leaseExpired, toResource, type ImageJob } from '../domain/image-job.js';
+import { INTERRUPTED, NOT_ADMITTED, isFinal, leaseExpired, previewKeys, toResource, type ImageJob } from '../domain/image-job.js';
 import type { JobStore, QuotaGate, WebhookSender } from '../ports.js';
 import { toJobError } from './job-reads.js';
 
@@ -64,9 +64,9 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
     deps.log.info('webhook', { imageId: job.id, delivered });
   };
 
-  /** Removes what a worker wrote for a job that was deleted while it ran, then the job itself. */
+  /** Removes what a worker wrote for a job that was deleted while it ran (its previews too), then the job itself. */
   const cleanUpDeleted = async (job: ImageJob, keys: string[]): Promise<void> => {
-    await Promise.all(keys.map((key) => deps.store.delete(key)));
+    await Promise.all([...keys, ...previewKeys(job)].map((key) => deps.store.delete(key)));
     await deps.jobs.remove(job.id, 'deleted');
     deps.log.info('job deleted while running: removed its objects', { imageId: job.id, objects: keys.length });
   };
@@ -103,10 +103,13 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
       size: job.size,
       quality: job.quality,
       format: job.format,
+      previews: job.previews,
       costMicroUsd: job.reservation?.costMicroUsd ?? job.estimateMicroUsd ?? 0,
       providerDeadline,
       deadline: storeDeadline,
       hooks: billableRetryHook(deps.quota, job.reservation),
+      createdAt: job.createdAt,
+      keepPreview: (preview) => deps.jobs.addPreview(job.id, claim, preview),
     });
     if (!outcome.ok) {
       await endAs(outcome.error, outcome.billed);

@@ -14,8 +14,8 @@ import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
 import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
-import { OpenAITestServer, errorReply, imageReply } from '../support/openai-test-server.js';
-import { SETTLED_COST, estimatedCost } from '../support/pricing.js';
+import { OpenAITestServer, errorReply, imageReply, streamReply } from '../support/openai-test-server.js';
+import { PREVIEW_COST, SETTLED_COST, estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 
 /**
@@ -595,6 +595,142 @@ describe('webhooks', () => {
     const response = await api(post({ ...LOW, webhook: 'https://hooks.example.com/x' }), lambdaContext());
     expect(response.statusCode).toBe(400);
     expect(body(response)['error']['message']).toContain('WEBHOOK_SECRET');
+  });
+});
+
+describe('previews: partial images while it paints', () => {
+  const PREVIEW_A = pngOf(48, 32, 'preview a');
+  const PREVIEW_B = pngOf(48, 32, 'preview b');
+  const WITH_PREVIEWS = { ...LOW, previews: 2 };
+  const previewKeys = async (): Promise<string[]> => (await s3.keys()).filter((key) => key.startsWith('images/previews/'));
+
+  it('shows each stored preview in GET while the job runs, in order, and keeps them with the final image', async () => {
+    openai.enqueue(streamReply(PNG_B64, [PREVIEW_A.toString('base64'), PREVIEW_B.toString('base64')], { gapMs: 400 }));
+    const { api, dispatcher } = makeStack();
+    const id = body(await api(post(WITH_PREVIEWS, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
+    // Act: poll while it runs.
+    const seen: Json[] = [];
+    await until(async () => {
+      const resource = body(await api(get(`/images/${id}`), lambdaContext()));
+      if (resource['status'] === 'running' && resource['previews']) seen.push(resource);
+      return (resource['previews'] as unknown[] | undefined)?.length === 2 || resource['status'] === 'succeeded';
+    });
+    const final = body(await pollUntilFinal(api, id));
+    await dispatcher.settled();
+    // Assess: the provider was asked to stream two partial images.
+    expect(openai.calls[0]?.body).toMatchObject({ stream: true, partial_images: 2, model: 'gpt-image-2' });
+    const running = seen.at(-1) as Json;
+    expect(running['status']).toBe('running');
+    expect((running['previews'] as Json[]).map((preview) => preview['index'])).toEqual([0, 1]);
+    expect(final['status']).toBe('succeeded');
+    expect(final['previews']).toEqual(running['previews']);
+    // Each preview URL is the public URL of stored, verified bytes: exactly what the provider streamed.
+    const keys = await previewKeys();
+    expect(keys).toEqual([
+      expect.stringMatching(new RegExp(`^images/previews/\\d{4}/\\d{2}/\\d{2}/${id}-0\\.png$`)),
+      expect.stringMatching(new RegExp(`^images/previews/\\d{4}/\\d{2}/\\d{2}/${id}-1\\.png$`)),
+    ]);
+    expect((await s3.get(keys[0] as string)).body.equals(PREVIEW_A)).toBe(true);
+    expect((await s3.get(keys[1] as string)).body.equals(PREVIEW_B)).toBe(true);
+    expect((final['previews'] as Json[])[1]?.['url']).toMatch(new RegExp(`/${keys[1]}$`));
+    expect((await s3.get(final['key'] as string)).body.equals(PNG)).toBe(true);
+    // Money: the estimate counted both partial images; the settlement, what was reported plus the two received.
+    expect(await usage()).toEqual({ images: 1, spend: SETTLED_COST + 2 * PREVIEW_COST });
+  });
+
+  it('reserves the partial images asked for in the estimate', async () => {
+    const { api, dispatcher } = makeStack();
+    dispatcher.deliver = false;
+    await api(post({ ...LOW, previews: 3 }, { prefer: 'respond-async' }), lambdaContext());
+    expect(await usage()).toEqual({ images: 1, spend: estimatedCost(LOW.prompt, 'low', '1024x1024', 'gpt-image-2', 3) });
+    expect(estimatedCost(LOW.prompt, 'low', '1024x1024', 'gpt-image-2', 3)).toBe(COST + 3 * PREVIEW_COST);
+  });
+
+  it('skips a partial image that is not a valid image, and the job still succeeds on its final image', async () => {
+    const truncated = PREVIEW_A.subarray(0, PREVIEW_A.length - 20).toString('base64');
+    openai.enqueue(streamReply(PNG_B64, [truncated, PREVIEW_B.toString('base64')]));
+    const { api } = makeStack();
+    const image = body(await api(post(WITH_PREVIEWS), lambdaContext()));
+    expect(image['status']).toBe('succeeded');
+    expect((image['previews'] as Json[]).map((preview) => preview['index'])).toEqual([1]);
+    expect(await previewKeys()).toHaveLength(1);
+  });
+
+  it('fails a job whose final image fails verification, whatever its previews were, and keeps its spend', async () => {
+    const broken = PNG.subarray(0, PNG.length - 20).toString('base64');
+    openai.enqueue(streamReply(broken, [PREVIEW_A.toString('base64')]));
+    const { api } = makeStack();
+    const response = await api(post({ ...LOW, previews: 1 }), lambdaContext());
+    expect(response.statusCode).toBe(502);
+    expect(body(response)['error']['code']).toBe('bad_provider_response');
+    expect((await s3.keys()).filter((key) => !key.startsWith('images/previews/'))).toEqual([]);
+    expect(await usage()).toEqual({ images: 1, spend: estimatedCost(LOW.prompt, 'low', '1024x1024', 'gpt-image-2', 1) });
+  });
+
+  it('treats a stream cut off midway as sent with an unknown outcome: failed, not retried, its estimate kept', async () => {
+    openai.enqueue(streamReply(PNG_B64, [PREVIEW_A.toString('base64'), PREVIEW_B.toString('base64')], { cutAfter: 1 }));
+    const { api } = makeStack();
+    const response = await api(post(WITH_PREVIEWS), lambdaContext());
+    expect(response.statusCode).toBe(502);
+    expect(body(response)['error']['code']).toBe('bad_provider_response');
+    expect(openai.calls).toHaveLength(1);
+    expect(await usage()).toEqual({ images: 1, spend: estimatedCost(LOW.prompt, 'low', '1024x1024', 'gpt-image-2', 2) });
+    // The preview that did arrive stays visible on the failed image (it expires with the lifecycle rule).
+    const listed = body(await api(get('/images'), lambdaContext()))['data'][0] as Json;
+    const failed = body(await api(get(`/images/${listed['id'] as string}`), lambdaContext()));
+    expect(failed['status']).toBe('failed');
+    expect((failed['previews'] as Json[]).map((preview) => preview['index'])).toEqual([0]);
+  });
+
+  it('answers a refusal sent inside the stream as 422, final', async () => {
+    openai.enqueue({ kind: 'stream', events: [{ type: 'error', code: 'moderation_blocked' }] });
+    const { api } = makeStack();
+    const response = await api(post(WITH_PREVIEWS), lambdaContext());
+    expect(response.statusCode).toBe(422);
+    expect(body(response)['error']['code']).toBe('content_policy_violation');
+    expect(openai.calls).toHaveLength(1);
+  });
+
+  it('removes the previews with the image on DELETE, and from the CDN', async () => {
+    openai.enqueue(streamReply(PNG_B64, [PREVIEW_A.toString('base64'), PREVIEW_B.toString('base64')]));
+    const { api, invalidated } = makeStack();
+    const image = body(await api(post(WITH_PREVIEWS), lambdaContext()));
+    expect(await previewKeys()).toHaveLength(2);
+    const keys = await previewKeys();
+    expect((await api(del(`/images/${image['id'] as string}`), lambdaContext())).statusCode).toBe(204);
+    expect(await s3.keys()).toEqual([]);
+    expect(invalidated).toEqual([[image['key'], ...keys]]);
+  });
+
+  it('has the worker remove the previews of a job deleted while it ran', async () => {
+    openai.enqueue(streamReply(PNG_B64, [PREVIEW_A.toString('base64'), PREVIEW_B.toString('base64')], { gapMs: 500 }));
+    const { api, dispatcher } = makeStack();
+    const id = body(await api(post(WITH_PREVIEWS, { prefer: 'respond-async' }), lambdaContext()))['id'] as string;
+    await until(async () => (await previewKeys()).length === 1);
+    expect((await api(del(`/images/${id}`), lambdaContext())).statusCode).toBe(204);
+    await dispatcher.settled();
+    expect(await s3.keys()).toEqual([]);
+    expect((await dynamo.items(table)).filter((item) => String(item['pk']).startsWith('image#'))).toEqual([]);
+  });
+
+  it('refuses previews for a model that does not stream them, and outside 0-3, before anything is spent', async () => {
+    const { api } = makeStack({ IMAGE_MODELS: 'gpt-image-2,google/gemini-3.1-flash-image', GEMINI_API_KEY: 'g-key' });
+    const cases: [unknown, string][] = [
+      [{ ...LOW, previews: 4 }, '"previews" must be an integer from 0 to 3.'],
+      [{ ...LOW, previews: 1.5 }, '"previews" must be an integer from 0 to 3.'],
+      [{ ...LOW, previews: '2' }, '"previews" must be an integer from 0 to 3.'],
+      [
+        { prompt: LOW.prompt, model: 'google/gemini-3.1-flash-image', previews: 1 },
+        '"previews" is not supported by model google/gemini-3.1-flash-image: it does not stream partial images.',
+      ],
+    ];
+    for (const [request, message] of cases) {
+      const response = await api(post(request), lambdaContext());
+      expect(response.statusCode).toBe(400);
+      expect(body(response)['error']).toMatchObject({ code: 'invalid_request', message });
+    }
+    expect(openai.calls).toHaveLength(0);
+    expect(await usage()).toEqual({ images: undefined, spend: undefined });
   });
 });
 

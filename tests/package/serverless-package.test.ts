@@ -118,6 +118,12 @@ describe('serverless package (stage prod)', () => {
     }
   });
 
+  it('expires previews after a day, and nothing else: images and records are permanent', () => {
+    expect(resources['ImageBucket']['Properties']['LifecycleConfiguration']).toEqual({
+      Rules: [{ Id: 'ExpirePreviews', Status: 'Enabled', Prefix: 'images/previews/', ExpirationInDays: 1 }],
+    });
+  });
+
   it('keeps the bucket private: public access blocked, no ACLs, encrypted, TLS only', () => {
     const bucket = resources['ImageBucket'];
     expect(bucket['Properties']['PublicAccessBlockConfiguration']).toEqual({

@@ -13,7 +13,43 @@ export type Reply =
   /** Destroys the connection without an answer (a reset). */
   | { kind: 'reset' }
   /** Announces `body` whole (status 200, its Content-Length), sends the first half of it, then resets. */
-  | { kind: 'cut'; body: unknown };
+  | { kind: 'cut'; body: unknown }
+  /**
+   * A streamed image answer (`stream: true`): server-sent events as OpenAI's Images API sends them, `gapMs` apart.
+   * `cutAfter`: the connection is reset after that many events (a stream broken midway).
+   */
+  | { kind: 'stream'; events: StreamEvent[]; gapMs?: number; cutAfter?: number };
+
+/** One event of a streamed image answer. */
+export type StreamEvent =
+  | { type: 'partial'; index: number; b64: string }
+  | { type: 'completed'; b64: string; usage?: unknown }
+  | { type: 'error'; code: string; message?: string };
+
+/** A stream of `partials` (base64 each) and then the final image, with the usage OpenAI reports for it. */
+export const streamReply = (finalB64: string, partials: string[], options: { gapMs?: number; cutAfter?: number } = {}): Reply => ({
+  kind: 'stream',
+  events: [
+    ...partials.map((b64, index): StreamEvent => ({ type: 'partial', index, b64 })),
+    { type: 'completed', b64: finalB64, usage: IMAGE_USAGE },
+  ],
+  ...options,
+});
+
+/** The SSE frame of one event, in the shape the SDK's `images.generate({ stream: true })` parses. */
+function sseFrame(event: StreamEvent): string {
+  const common = { created_at: 1_764_000_000, size: '1024x1024', quality: 'low', background: 'opaque', output_format: 'png' };
+  if (event.type === 'partial') {
+    const data = { type: 'image_generation.partial_image', b64_json: event.b64, partial_image_index: event.index, ...common };
+    return `event: image_generation.partial_image\ndata: ${JSON.stringify(data)}\n\n`;
+  }
+  if (event.type === 'completed') {
+    const data = { type: 'image_generation.completed', b64_json: event.b64, usage: event.usage, ...common };
+    return `event: image_generation.completed\ndata: ${JSON.stringify(data)}\n\n`;
+  }
+  const data = { type: 'error', error: { type: 'invalid_request_error', code: event.code, message: event.message ?? 'no', param: null } };
+  return `event: error\ndata: ${JSON.stringify(data)}\n\n`;
+}
 
 export interface RecordedCall {
   method: string;
@@ -95,6 +131,8 @@ export class OpenAITestServer {
   moderation: Reply = moderationReply(false);
   /** Bytes of the last `huge` reply that were written before the client stopped reading (or all of them). */
   bytesSent = 0;
+  /** When (epoch ms) each partial image event of the streams so far was written. */
+  readonly partialsSentAt: number[] = [];
   private readonly queue: Reply[] = [];
   private fallback: Reply;
   private readonly sockets = new Set<Socket>();
@@ -182,6 +220,21 @@ export class OpenAITestServer {
         const whole = Buffer.from(JSON.stringify(reply.body));
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(whole.length) });
         res.write(whole.subarray(0, whole.length >> 1), () => setTimeout(() => req.socket.destroy(), 20));
+        return;
+      }
+      case 'stream': {
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_stream' });
+        for (const [count, event] of reply.events.entries()) {
+          if (reply.cutAfter !== undefined && count >= reply.cutAfter) {
+            req.socket.destroy();
+            return;
+          }
+          if (reply.gapMs && count > 0) await new Promise((resolve) => setTimeout(resolve, reply.gapMs));
+          if (res.destroyed) return;
+          await new Promise((resolve) => res.write(sseFrame(event), resolve));
+          if (event.type === 'partial') this.partialsSentAt.push(Date.now());
+        }
+        res.end();
         return;
       }
       case 'raw':

@@ -9,7 +9,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { boundedCall, isConditionFailed } from './dynamodb.js';
 import { AppError } from '../../errors.js';
-import { listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../../domain/image-job.js';
+import {
+  listKey,
+  type ImageJob,
+  type JobError,
+  type JobStatus,
+  type StoredImageResult,
+  type StoredPreview,
+} from '../../domain/image-job.js';
 import type { JobStore } from '../../ports.js';
 
 /** The owner index of the state table (serverless.yml `StateTable`): owner -> jobs by creation time. */
@@ -128,6 +135,25 @@ export class DynamoDbJobStore implements JobStore {
     );
   }
 
+  async addPreview(id: string, claim: string, preview: StoredPreview): Promise<boolean> {
+    return this.conditional(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: pk(id),
+        // A list of JSON strings: appended in one write, never read-modify-written (at most 3, a few hundred bytes).
+        UpdateExpression: 'SET previewImages = list_append(if_not_exists(previewImages, :none), :preview)',
+        ConditionExpression: '#status = :running AND claim = :claim',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':running': S('running'),
+          ':claim': S(claim),
+          ':none': { L: [] },
+          ':preview': { L: [S(JSON.stringify(preview))] },
+        },
+      }),
+    );
+  }
+
   async list(owner: string, limit: number, cursor: { id: string; listKey: string } | undefined) {
     const queried = await this.send((dynamo, options) =>
       dynamo.send(
@@ -238,6 +264,8 @@ function toItem(job: ImageJob): Item {
   if (job.startedAt !== undefined) item['startedAt'] = N(job.startedAt);
   if (job.reservation) item['reservation'] = S(JSON.stringify(job.reservation));
   if (job.estimateMicroUsd !== undefined) item['estimateMicroUsd'] = N(job.estimateMicroUsd);
+  if (job.previews !== undefined) item['previews'] = N(job.previews);
+  if (job.previewImages?.length) item['previewImages'] = { L: job.previewImages.map((preview) => S(JSON.stringify(preview))) };
   return item;
 }
 
@@ -269,6 +297,8 @@ function fromItem(item: Item): ImageJob {
     webhookState: str(item, 'webhookState') as ImageJob['webhookState'],
     reservation: json(item, 'reservation'),
     estimateMicroUsd: num(item, 'estimateMicroUsd'),
+    previews: num(item, 'previews'),
+    previewImages: item['previewImages']?.L?.flatMap((entry) => (entry.S === undefined ? [] : [JSON.parse(entry.S) as StoredPreview])),
     createdAt: num(item, 'createdAt') ?? 0,
     startedAt: num(item, 'startedAt'),
     completedAt: num(item, 'completedAt'),

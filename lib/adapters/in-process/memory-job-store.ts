@@ -1,4 +1,12 @@
-import { isFinal, listKey, type ImageJob, type JobError, type JobStatus, type StoredImageResult } from '../../domain/image-job.js';
+import {
+  isFinal,
+  listKey,
+  type ImageJob,
+  type JobError,
+  type JobStatus,
+  type StoredImageResult,
+  type StoredPreview,
+} from '../../domain/image-job.js';
 import type { JobStore } from '../../ports.js';
 
 /**
@@ -64,6 +72,11 @@ export class MemoryJobStore implements JobStore {
 
   async setWebhookState(id: string, state: 'delivered' | 'failed'): Promise<void> {
     this.update(id, () => true, { webhookState: state });
+  }
+
+  async addPreview(id: string, claim: string, preview: StoredPreview): Promise<boolean> {
+    const previewImages = [...(this.jobs.get(id)?.previewImages ?? []), preview];
+    return this.update(id, (job) => job.status === 'running' && job.claim === claim, { previewImages });
   }
 
   async list(owner: string, limit: number, cursor: { id: string; listKey: string } | undefined) {

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { providerFailures } from '../provider-failures.js';
 import { encodePng } from '../../../domain/png-encoder.js';
 import { familyOf, pixelSize } from '../../../domain/models.js';
-import type { GeneratedImage, GenerationRequest, ImageGenerator } from '../../../ports.js';
+import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../../../ports.js';
 
 /** The offline generator's own model name, in records and S3 metadata instead of the model asked for. */
 export const OFFLINE_MODEL = 'offline/placeholder';
@@ -20,24 +20,46 @@ export class OfflineImageGenerator implements ImageGenerator {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async generate(request: GenerationRequest, deadline: number): Promise<GeneratedImage> {
-    if (this.delayMs > 0) {
-      const left = deadline - this.now();
-      await sleep(Math.max(0, Math.min(this.delayMs, left)));
-      if (this.delayMs > left) {
-        throw providerFailures.timedOut({ offlineDelayMs: this.delayMs }, false);
-      }
-    }
+  /**
+   * With `previews`, streams them as a provider does: preview k of n (a coarser rendering of the same picture) at
+   * k/(n+1) of the delay, the final image at the end; with OFFLINE_DELAY_MS=9000 and 2 previews, at 3 s and 6 s.
+   */
+  async generate(request: GenerationRequest, deadline: number, hooks: GenerationHooks = {}): Promise<GeneratedImage> {
+    const startedAt = this.now();
     const family = familyOf(request.model);
     const { width, height } = family ? pixelSize(request.size, family, request.quality) : { width: 1024, height: 1024 };
+    const previews = hooks.onPreview ? (request.previews ?? 0) : 0;
+    for (let index = 0; index < previews; index += 1) {
+      await this.waitUntil(startedAt + (this.delayMs * (index + 1)) / (previews + 1), deadline);
+      // Blocks of 32, 16, 8 pixels: each preview sharper than the one before.
+      const block = 2 ** (3 + previews - 1 - index);
+      await hooks.onPreview?.({ index, bytes: renderPicture(request.prompt, width, height, block) });
+    }
+    await this.waitUntil(startedAt + this.delayMs, deadline);
     const png = renderPicture(request.prompt, width, height);
     // Says what it is: its own name, and the format it was asked for next to the PNG it always renders.
-    return { bytes: png, generatedBy: OFFLINE_MODEL, usage: { offline: true, formatAsked: request.format ?? 'png' } };
+    return {
+      bytes: png,
+      generatedBy: OFFLINE_MODEL,
+      usage: { offline: true, formatAsked: request.format ?? 'png' },
+      ...(previews > 0 ? { previews } : {}),
+    };
+  }
+
+  /** Sleeps until `at`, or fails as a provider that did not answer in time when that is past the deadline. */
+  private async waitUntil(at: number, deadline: number): Promise<void> {
+    const now = this.now();
+    if (at <= now) return;
+    await sleep(Math.max(0, Math.min(at, deadline) - now));
+    if (at > deadline) throw providerFailures.timedOut({ offlineDelayMs: this.delayMs }, false);
   }
 }
 
-/** Two-colour gradient with a few soft discs; every parameter comes from sha256(prompt). */
-export function renderPicture(prompt: string, width: number, height: number): Buffer {
+/**
+ * Two-colour gradient with a few soft discs; every parameter comes from sha256(prompt). `block` > 1 renders it
+ * coarsely (each block of pixels one colour), as the offline previews.
+ */
+export function renderPicture(prompt: string, width: number, height: number, block = 1): Buffer {
   const seed = createHash('sha256').update(prompt).digest();
   const byte = (i: number): number => seed[i % seed.length] as number;
   const from = [byte(0), byte(1), byte(2)];
@@ -49,8 +71,10 @@ export function renderPicture(prompt: string, width: number, height: number): Bu
     colour: [byte(10 + i * 4), byte(11 + i * 5), byte(12 + i * 3)],
   }));
   const rgb = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y += 1) {
-    for (let x = 0; x < width; x += 1) {
+  for (let row = 0; row < height; row += 1) {
+    for (let column = 0; column < width; column += 1) {
+      const x = column - (column % block);
+      const y = row - (row % block);
       const t = (x + y) / (width + height);
       let r = (from[0] as number) * (1 - t) + (to[0] as number) * t;
       let g = (from[1] as number) * (1 - t) + (to[1] as number) * t;
@@ -63,7 +87,7 @@ export function renderPicture(prompt: string, width: number, height: number): Bu
           b = (b + (disc.colour[2] as number)) / 2;
         }
       }
-      const i = (y * width + x) * 3;
+      const i = (row * width + column) * 3;
       rgb[i] = r;
       rgb[i + 1] = g;
       rgb[i + 2] = b;

@@ -20,8 +20,11 @@ export interface OpenAIClientOptions {
   baseURL?: string | undefined;
   /** The key, or a function reading it (an SSM parameter through its cache) before every call. */
   apiKey: string | (() => Promise<string>);
-  /** The limit of a successful answer, by path (a moderation answer is a few KB, an image megabytes). */
-  maxOkBytes: (path: string) => number;
+  /**
+   * The limit of a successful answer, by path and content type (a moderation answer is a few KB, an image
+   * megabytes, an event stream of partial images and the image a few times that).
+   */
+  maxOkBytes: (path: string, contentType: string) => number;
   /** The limit of an error answer: a few KB in practice. */
   maxErrorBytes: number;
 }

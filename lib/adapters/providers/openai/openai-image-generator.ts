@@ -1,11 +1,12 @@
 import { APIError, type OpenAI } from 'openai';
-import type { ImageGenerateParamsNonStreaming } from 'openai/resources/images';
+import type { ImageGenerateParamsNonStreaming, ImageGenStreamEvent } from 'openai/resources/images';
+import { Base64Error, decodeBase64Strict } from '../../../domain/base64.js';
 import { AppError, errorName } from '../../../errors.js';
 import { parseModelName } from '../../../domain/models.js';
 import { parseImageAnswer } from './openai-image-answer.js';
 import { isRetryable, keyUnavailable, readBody, ResponseBodyError, retryAfterMs, retryWaitMs } from './openai-client.js';
 import { causeCode, isAbort, neverSent, providerFailures } from '../provider-failures.js';
-import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator } from '../../../ports.js';
+import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator, PreviewImage } from '../../../ports.js';
 
 export interface OpenAIImageGeneratorOptions {
   /** Retries after the first attempt, each only when it can still finish before the deadline. */
@@ -67,7 +68,7 @@ export class OpenAIImageGenerator implements ImageGenerator {
         throw providerFailures.timedOut({ attempt, remainingMs: remaining }, mayBeBilled);
       }
       try {
-        return await this.attempt(request, remaining);
+        return await this.attempt(request, remaining, hooks.onPreview);
       } catch (error) {
         const billable = attemptMayBeBilled(error);
         mayBeBilled ||= billable;
@@ -85,7 +86,11 @@ export class OpenAIImageGenerator implements ImageGenerator {
     }
   }
 
-  private async attempt(request: GenerationRequest, timeoutMs: number): Promise<GeneratedImage> {
+  private async attempt(
+    request: GenerationRequest,
+    timeoutMs: number,
+    onPreview: ((preview: PreviewImage) => Promise<void>) | undefined,
+  ): Promise<GeneratedImage> {
     const params: ImageGenerateParamsNonStreaming = {
       // The provider's own id: `gpt-image-2` for `openai/gpt-image-2`, the deployment for `azure/<deployment>`.
       model: parseModelName(request.model)?.id ?? request.model,
@@ -99,11 +104,84 @@ export class OpenAIImageGenerator implements ImageGenerator {
       [this.options.endUserField ?? 'safety_identifier']: request.endUserId,
     };
     const signal = AbortSignal.timeout(timeoutMs);
+    if (request.previews) return this.streamed(params, request.previews, signal, timeoutMs, onPreview);
     const response = await this.client.images.generate(params, { signal, timeout: timeoutMs + 1_000 }).asResponse();
     // The answer (bounded by the largest image's base64, openai-client.ts) is read once and decoded in place.
     const answer = parseImageAnswer(await readBody(response), this.options.maxImageBytes, { inPlace: true });
     // OpenAI asks for its request id in support requests: it goes to the log with the stored image.
     return { ...answer, providerRequestId: response.headers.get('x-request-id') ?? undefined };
+  }
+
+  /**
+   * The SDK's streaming images API (`stream: true` with `partial_images`), which parses the event stream: each
+   * `image_generation.partial_image` goes to `onPreview` as it arrives (awaited, so the stream is read no faster
+   * than previews are stored), and `image_generation.completed` carries the image and its usage. A stream that ends
+   * without the final image, or breaks midway, was sent and may have been billed: a bad answer, never retried.
+   */
+  private async streamed(
+    params: ImageGenerateParamsNonStreaming,
+    previews: number,
+    signal: AbortSignal,
+    timeoutMs: number,
+    onPreview: ((preview: PreviewImage) => Promise<void>) | undefined,
+  ): Promise<GeneratedImage> {
+    const { data: stream, response } = await this.client.images
+      .generate({ ...params, stream: true, partial_images: previews }, { signal, timeout: timeoutMs + 1_000 })
+      .withResponse();
+    let final: ImageGenStreamEvent | undefined;
+    let partials = 0;
+    try {
+      for await (const event of stream) {
+        if (event.type === 'image_generation.partial_image') {
+          partials += 1;
+          // A partial image that is not valid base64 reaches the hook empty: it fails verification there and is
+          // skipped, as any preview that cannot be kept; the final image decides the outcome.
+          await onPreview?.({ index: event.partial_image_index, bytes: this.decodeOrEmpty(event.b64_json) });
+        } else if (event.type === 'image_generation.completed') {
+          final = event;
+          break;
+        }
+      }
+    } catch (error) {
+      // An error event in the stream (the SDK raises it as an APIError) is the provider's answer; anything else
+      // broke the stream after the request was sent.
+      if (error instanceof APIError || error instanceof AppError) throw error;
+      throw new ResponseBodyError('the event stream was cut short', { cause: error });
+    }
+    if (final?.type !== 'image_generation.completed') {
+      // The SDK ends a stream quietly when its signal aborts: that is our deadline, not the provider's doing.
+      if (signal.aborted) throw signal.reason;
+      throw new ResponseBodyError('the event stream ended without the final image');
+    }
+    const bytes = decodeImage(final.b64_json, this.options.maxImageBytes);
+    const usage = final.usage as unknown as Record<string, unknown> | undefined;
+    return {
+      bytes,
+      usage: typeof usage === 'object' && usage !== null ? usage : undefined,
+      previews: partials,
+      providerRequestId: response.headers.get('x-request-id') ?? undefined,
+    };
+  }
+
+  private decodeOrEmpty(base64: unknown): Buffer {
+    try {
+      return decodeImage(base64, this.options.maxImageBytes);
+    } catch {
+      return Buffer.alloc(0);
+    }
+  }
+}
+
+/** One streamed image's base64, decoded strictly within the size limit; the provider's bad answer otherwise. */
+function decodeImage(base64: unknown, maxImageBytes: number): Buffer {
+  if (typeof base64 !== 'string' || base64 === '') {
+    throw providerFailures.badAnswer({ reason: 'missing b64_json' });
+  }
+  try {
+    return decodeBase64Strict(base64, maxImageBytes);
+  } catch (error) {
+    if (!(error instanceof Base64Error)) throw error;
+    throw providerFailures.badAnswer({ reason: `base64 ${error.problem}`, base64Length: base64.length }, error);
   }
 }
 
@@ -145,6 +223,10 @@ function translate(error: unknown, attempt: number): AppError {
     });
   }
   if (isAbort(error)) return providerFailures.timedOut({ attempts }, false, error);
+  // An error event inside an event stream (no status: the answer had begun). A refusal there is still final.
+  if (error instanceof APIError && error.status === undefined && error.code && REFUSAL_CODES.has(error.code)) {
+    return providerFailures.refused({ attempts, providerCode: error.code, inStream: true }, true, error);
+  }
   if (error instanceof APIError && error.status !== undefined) {
     // The provider's request id is kept for the log (OpenAI asks for it in support requests).
     const details = {
