@@ -726,7 +726,7 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
 });
 
 describe('without a state table: the same POST /images, and clear errors for what needs one', () => {
-  it('answers GET, list and DELETE of images with 404 naming STATE_TABLE, and refuses Idempotency-Key and webhook', async () => {
+  it('answers GET, list and DELETE of images with 404 naming STATE_TABLE, and refuses Idempotency-Key, webhook and previews', async () => {
     const handler = makeHandler();
     const created = await handler(post({ prompt: 'a lone pine' }), lambdaContext());
     expect(created.statusCode).toBe(201);
@@ -740,6 +740,7 @@ describe('without a state table: the same POST /images, and clear errors for wha
     ]);
     const keyed = await handler(post({ prompt: 'a lone pine' }, { 'idempotency-key': 'k-1' }), lambdaContext());
     const hooked = await handler(post({ prompt: 'a lone pine', webhook: 'https://hooks.example.com/x' }), lambdaContext());
+    const previewed = await handler(post({ prompt: 'a lone pine', previews: 2 }), lambdaContext());
     // Assess
     for (const answer of answers) {
       expect(answer.statusCode).toBe(404);
@@ -747,6 +748,10 @@ describe('without a state table: the same POST /images, and clear errors for wha
     }
     expect([keyed.statusCode, errorCode(keyed)]).toEqual([400, 'invalid_request']);
     expect([hooked.statusCode, errorCode(hooked)]).toEqual([400, 'invalid_request']);
+    expect([previewed.statusCode, (json(previewed)['error'] as Record<string, unknown>)['message']]).toEqual([
+      400,
+      '"previews" needs image resources, which this deployment does not keep (no STATE_TABLE).',
+    ]);
     expect(openai.calls).toHaveLength(1);
     // The image itself stays: DELETE did nothing.
     expect((await s3.get(json(created)['key'] as string)).body.length).toBeGreaterThan(0);

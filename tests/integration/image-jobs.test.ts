@@ -682,6 +682,17 @@ describe('previews: partial images while it paints', () => {
     expect((failed['previews'] as Json[]).map((preview) => preview['index'])).toEqual([0]);
   });
 
+  it('bounds the whole event stream: (3 previews + the image) x the image limit, then it is a bad answer', async () => {
+    // MAX_IMAGE_BYTES 1024: each image's base64 may be about 1.4 KB (+64 KiB of JSON), the stream four times that.
+    const big = randomBytes(90 * 1024).toString('base64');
+    openai.enqueue(streamReply(PNG_B64, [big, big, big]));
+    const { api } = makeStack({ MAX_IMAGE_BYTES: '1024' });
+    const response = await api(post({ ...LOW, previews: 3 }), lambdaContext());
+    expect(response.statusCode).toBe(502);
+    expect(body(response)['error']['code']).toBe('bad_provider_response');
+    expect(await s3.keys()).toEqual([]);
+  });
+
   it('answers a refusal sent inside the stream as 422, final', async () => {
     openai.enqueue({ kind: 'stream', events: [{ type: 'error', code: 'moderation_blocked' }] });
     const { api } = makeStack();

@@ -223,7 +223,11 @@ export class OpenAITestServer {
         return;
       }
       case 'stream': {
-        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_stream' });
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+          'x-request-id': 'req_stream',
+        });
         for (const [count, event] of reply.events.entries()) {
           if (reply.cutAfter !== undefined && count >= reply.cutAfter) {
             req.socket.destroy();

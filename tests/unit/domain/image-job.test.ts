@@ -95,6 +95,23 @@ describe('toResource', () => {
     });
   });
 
+  it('shows stored previews in index order until they expire a day after the image was created, never their keys', () => {
+    const createdAt = Date.parse('2026-11-25T10:00:00Z');
+    const previewImages = [
+      { index: 1, url: 'https://cdn.example.test/images/previews/b-1.png', key: 'images/previews/b-1.png' },
+      { index: 0, url: 'https://cdn.example.test/images/previews/b-0.png', key: 'images/previews/b-0.png' },
+    ];
+    const running = job({ status: 'running', leaseUntil: createdAt + 600_000, previewImages });
+    expect(toResource(running, createdAt + 5_000)?.previews).toEqual([
+      { index: 0, url: 'https://cdn.example.test/images/previews/b-0.png' },
+      { index: 1, url: 'https://cdn.example.test/images/previews/b-1.png' },
+    ]);
+    const failed = job({ status: 'failed', error: { code: 'bad_provider_response', message: 'x' }, previewImages });
+    expect(toResource(failed, createdAt + 86_400_000 - 1)?.previews).toHaveLength(2);
+    expect(toResource(failed, createdAt + 86_400_000)).not.toHaveProperty('previews');
+    expect(toResource(job(), createdAt)).not.toHaveProperty('previews');
+  });
+
   it('shows a running job past its lease as failed (interrupted), and hides a deleted one', () => {
     const now = Date.parse('2026-11-25T10:10:00Z');
     expect(toResource(job({ status: 'running', leaseUntil: now - 1 }), now)).toMatchObject({

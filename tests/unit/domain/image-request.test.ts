@@ -98,6 +98,27 @@ describe('validateImageRequest', () => {
     expect(fieldOf({ prompt: 'x'.repeat(9_990) }, long)).toBe('ok');
   });
 
+  it('takes previews 0-3 for OpenAI GPT image models only, and names the model that cannot stream them', () => {
+    const value = (body: object) => {
+      const result = validateImageRequest({ prompt: 'fox', ...body }, rules);
+      return result.ok ? result.value : result;
+    };
+    expect(value({ previews: 3 })).toMatchObject({ previews: 3 });
+    // 0 asks for nothing: the request is the same as without the field.
+    expect(value({ previews: 0 })).not.toHaveProperty('previews');
+    for (const bad of [4, -1, 1.5, '2', null, true]) {
+      expect(value({ previews: bad })).toEqual({ ok: false, field: 'previews', message: '"previews" must be an integer from 0 to 3.' });
+    }
+    for (const model of ['bedrock/stability.stable-image-core-v1:1', 'google/gemini-3-pro-image', 'azure/images-prod']) {
+      expect(value({ model, previews: 1 })).toEqual({
+        ok: false,
+        field: 'previews',
+        message: `"previews" is not supported by model ${model}: it does not stream partial images.`,
+      });
+      expect(value({ model, previews: 0 })).toMatchObject({ model });
+    }
+  });
+
   it('names the unknown field in the message', () => {
     const result = validateImageRequest({ prompt: 'fox', qualty: 'high' }, rules);
     expect(result).toMatchObject({ ok: false, field: 'qualty' });

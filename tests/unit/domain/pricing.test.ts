@@ -125,6 +125,20 @@ describe('pricing', () => {
     });
   });
 
+  it('reserves 100 image output tokens per preview asked of a GPT image model, and settles those received', () => {
+    const plain = estimateImageCostMicroUsd('gpt-image-2', 'low', '1024x1024');
+    expect(estimateImageCostMicroUsd('gpt-image-2', 'low', '1024x1024', '', 2)).toBe(plain + 2 * 100 * 30);
+    // Models that stream no partial images are never charged for them.
+    expect(estimateImageCostMicroUsd('azure/images-prod', 'low', '1024x1024', '', 2)).toBe(plain);
+    expect(estimateImageCostMicroUsd('google/gemini-3-pro-image', '1K', '1:1', '', 2)).toBe(
+      estimateImageCostMicroUsd('google/gemini-3-pro-image', '1K', '1:1'),
+    );
+    const usage = { input_tokens: 50, input_tokens_details: { text_tokens: 50, image_tokens: 0 }, output_tokens: 196 };
+    expect(costFromUsage('gpt-image-2', usage, 99_000, 1)).toEqual({ costMicroUsd: 50 * 5 + 196 * 30 + 3_000, basis: 'usage' });
+    // Nothing reported: the estimate, which counted every preview asked for, stands.
+    expect(costFromUsage('gpt-image-2', undefined, 99_000, 1)).toEqual({ costMicroUsd: 99_000, basis: 'estimate' });
+  });
+
   it('converts between dollars and integer micro-dollars without drift', () => {
     expect(usdToMicroUsd(0.1 + 0.2)).toBe(300_000);
     expect(microUsdToUsd(6_000)).toBe(0.006);
