@@ -16,14 +16,21 @@ export interface PageOptions {
   imageOrigin: string;
 }
 
-/** What the page may offer: each allowed model's sizes, qualities and formats (from the domain's table). */
-function modelOptions(
-  models: readonly string[],
-): Record<string, { sizes: readonly string[]; qualities: readonly string[]; formats: readonly string[] }> {
-  const options: Record<string, { sizes: readonly string[]; qualities: readonly string[]; formats: readonly string[] }> = {};
+interface ModelOptions {
+  sizes: readonly string[];
+  qualities: readonly string[];
+  formats: readonly string[];
+  /** How many partial images the model can stream (0: the Previews choice is not offered). */
+  previews: number;
+}
+
+/** What the page may offer: each allowed model's sizes, qualities, formats and previews (from the domain's table). */
+function modelOptions(models: readonly string[]): Record<string, ModelOptions> {
+  const options: Record<string, ModelOptions> = {};
   for (const model of models) {
     const family = familyOf(model);
-    if (family) options[model] = { sizes: family.sizes, qualities: family.qualities, formats: family.formats };
+    if (family)
+      options[model] = { sizes: family.sizes, qualities: family.qualities, formats: family.formats, previews: family.maxPreviews };
   }
   return options;
 }
@@ -55,7 +62,10 @@ export function pageHtml(options: PageOptions): string {
     <p><label for="size">Size</label><select id="size" name="size"></select></p>
     <p><label for="quality">Quality</label><select id="quality" name="quality"></select></p>
     <p><label for="format">Format</label><select id="format" name="format"></select></p>
+    <p><label for="previews">Previews</label><select id="previews" name="previews" aria-describedby="previews-help"></select></p>
   </div>
+  <p><small id="previews-help">Previews show the picture forming while it is made; each costs a little extra
+  (100 image output tokens). Offered for models that stream them.</small></p>
   <p><button id="generate-button" type="submit">Generate</button></p>
 </form>
 <p id="status" role="status" aria-live="polite"></p>
@@ -85,7 +95,7 @@ label{display:block;font-weight:600;margin-bottom:.25rem}
 input,textarea,select{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #8a94a3;border-radius:.375rem;
 background:#fff}
 small{color:#4a5563}
-.row{display:grid;grid-template-columns:repeat(4,1fr);gap:.75rem}
+.row{display:grid;grid-template-columns:repeat(auto-fit,minmax(8rem,1fr));gap:.75rem}
 button{font:inherit;padding:.6rem 1.2rem;border-radius:.375rem;border:1px solid #1d4ed8;background:#1d4ed8;color:#fff;cursor:pointer}
 button[aria-disabled=true]{opacity:.6;cursor:progress}
 #elapsed{color:#4a5563;margin-top:-.5rem}
@@ -122,7 +132,8 @@ export const PAGE_SCRIPT = `'use strict';
     model: document.getElementById('model'),
     size: document.getElementById('size'),
     quality: document.getElementById('quality'),
-    format: document.getElementById('format')
+    format: document.getElementById('format'),
+    previews: document.getElementById('previews')
   };
   var MAX_POLL_MS = 10 * 60 * 1000;
   // How long the API may hold a request before answering 202 (Prefer: wait); ?wait=N on the page's URL changes it.
@@ -144,9 +155,13 @@ export const PAGE_SCRIPT = `'use strict';
   fill(selects.model, Object.keys(config.models), false);
   selects.model.value = config.defaultModel;
   function modelChanged() {
-    var options = config.models[selects.model.value] || { sizes: [], qualities: [], formats: [] };
+    var options = config.models[selects.model.value] || { sizes: [], qualities: [], formats: [], previews: 0 };
     fill(selects.size, options.sizes, true);
     fill(selects.quality, options.qualities, true);
+    var counts = [];
+    for (var count = 0; count <= options.previews; count += 1) counts.push(String(count));
+    fill(selects.previews, counts, false);
+    selects.previews.disabled = options.previews === 0;
     fill(selects.format, options.formats, true);
     selects.quality.disabled = options.qualities.length === 0;
   }
@@ -190,6 +205,21 @@ export const PAGE_SCRIPT = `'use strict';
     return text;
   }
 
+  // The latest preview of a running image, in place of the image until it is ready ("preview 1 of 2").
+  var shownPreview = '';
+  function showPreview(resource, asked) {
+    var latest = resource.previews && resource.previews[resource.previews.length - 1];
+    if (!latest || latest.url === shownPreview) return false;
+    shownPreview = latest.url;
+    var which = 'preview ' + (latest.index + 1) + ' of ' + asked;
+    image.alt = 'Preview of the image being generated (' + which + '): ' + promptInput.value.trim().slice(0, 120);
+    image.src = latest.url;
+    details.textContent = 'This is ' + which + ', not the final image.';
+    result.hidden = false;
+    say('Still generating: ' + which + '...');
+    return true;
+  }
+
   function show(resource) {
     image.alt = 'Generated image: ' + promptInput.value.trim().slice(0, 120);
     image.src = resource.url;
@@ -215,6 +245,9 @@ export const PAGE_SCRIPT = `'use strict';
     ['model', 'size', 'quality', 'format'].forEach(function (name) {
       if (selects[name].value && !selects[name].disabled) body[name] = selects[name].value;
     });
+    var previews = selects.previews.disabled ? 0 : Number(selects.previews.value) || 0;
+    if (previews > 0) body.previews = previews;
+    shownPreview = '';
     // Busy, not disabled: a disabled button loses the keyboard focus (it would drop to the top of the page).
     busy = true;
     button.setAttribute('aria-disabled', 'true');
@@ -228,9 +261,11 @@ export const PAGE_SCRIPT = `'use strict';
     var ticker = setInterval(tick, 1000);
     var lastSaid = '';
     try {
+      // With previews, answered at once and polled every second, so each preview shows as it arrives; without,
+      // the API holds the request until the image is ready (or its wait ends).
       var response = await fetch(API + '/images', {
         method: 'POST',
-        headers: headers({ 'content-type': 'application/json', prefer: 'wait=' + WAIT_SECONDS }),
+        headers: headers({ 'content-type': 'application/json', prefer: previews > 0 ? 'respond-async' : 'wait=' + WAIT_SECONDS }),
         body: JSON.stringify(body)
       });
       var resource = await readJson(response);
@@ -239,8 +274,9 @@ export const PAGE_SCRIPT = `'use strict';
         var now = resource.status === 'queued'
           ? 'Still generating: waiting for a worker to start...'
           : 'Still generating: the image is being made...';
-        if (now !== lastSaid) { say(now); lastSaid = now; }
-        await sleep(1000 * Math.max(1, Number(response.headers.get('retry-after')) || 5));
+        if (previews > 0 && showPreview(resource, previews)) lastSaid = statusLine.textContent;
+        else if (now !== lastSaid && !shownPreview) { say(now); lastSaid = now; }
+        await sleep(previews > 0 ? 1000 : 1000 * Math.max(1, Number(response.headers.get('retry-after')) || 5));
         response = await fetch(API + '/images/' + encodeURIComponent(resource.id), { headers: headers() });
         resource = await readJson(response);
         if (response.ok && (resource.status === 'queued' || resource.status === 'running')) {

@@ -27,8 +27,9 @@ beforeAll(async () => {
   // Both are started at once; whichever fails, what did start is kept so that afterAll stops it (a stack left
   // running would keep rebuilding .esbuild from the sources it watches).
   const [started, launched] = await Promise.allSettled([
-    // A delay so the page shows its progress for a few seconds; the image arrives within the page's wait.
-    startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '2500' } }),
+    // A delay so the page shows its progress for a few seconds; the image arrives within the page's wait. With 2
+    // previews they come 2 s apart, twice the page's polling interval, so the page shows each of them.
+    startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '6000' } }),
     (async () => chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true }))(),
   ]);
   if (started.status === 'fulfilled') stack = started.value;
@@ -124,6 +125,40 @@ describe('the Generate page', () => {
     await page.getByRole('status').filter({ hasText: 'Your image is ready.' }).waitFor({ timeout: 30_000 });
     await expect(page.locator('#elapsed').isHidden()).resolves.toBe(true);
     await page.getByRole('img', { name: /^Generated image: a heron/ }).waitFor();
+  }, 45_000);
+
+  it('shows each preview while the image is made, with an accessible status, then the final image', async () => {
+    await page.goto(`http://127.0.0.1:${stack.ports.api}/`);
+    await page.getByLabel('Prompt').fill('a kingfisher on a branch, oil');
+    await page.getByLabel('Previews').selectOption('2');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const loadedWidth = (name: RegExp) =>
+      page.getByRole('img', { name }).evaluate((element) => {
+        const img = element as unknown as { complete: boolean; naturalWidth: number };
+        return img.complete ? img.naturalWidth : 0;
+      });
+    const sources: string[] = [];
+    for (const which of ['preview 1 of 2', 'preview 2 of 2']) {
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Still generating: ${which}...` })
+        .waitFor({ timeout: 15_000 });
+      const name = new RegExp(`^Preview of the image being generated \\(${which}\\): a kingfisher`);
+      await page.getByRole('img', { name }).waitFor();
+      // Decoded by the browser (src set, then loaded): polled, bounded.
+      for (let tries = 0; tries < 50 && (await loadedWidth(name)) !== 1024; tries += 1) await page.waitForTimeout(100);
+      await expect(loadedWidth(name)).resolves.toBe(1024);
+      sources.push((await page.getByRole('img', { name }).getAttribute('src')) ?? '');
+      await expect(page.locator('#details').textContent()).resolves.toBe(`This is ${which}, not the final image.`);
+    }
+    // Two stored previews, at their own public URLs under the previews prefix.
+    expect(sources).toEqual([
+      expect.stringMatching(/\/images\/previews\/.+-0\.png$/),
+      expect.stringMatching(/\/images\/previews\/.+-1\.png$/),
+    ]);
+    await page.getByRole('status').filter({ hasText: 'Your image is ready.' }).waitFor({ timeout: 15_000 });
+    await page.getByRole('img', { name: /^Generated image: a kingfisher/ }).waitFor();
+    await expect(loadedWidth(/^Generated image: a kingfisher/)).resolves.toBe(1024);
   }, 45_000);
 
   it('deletes an image from the list', async () => {

@@ -8,6 +8,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LOCAL_BUCKET, LOCAL_WORKER_FUNCTION } from '../../scripts/local-env.mjs';
 import { startStackProcess } from '../../scripts/stack-process.mjs';
+import { verifyImage } from '../../lib/domain/image-format.js';
 import { checkContract, openApiDocument } from '../support/contract.js';
 import { freePort, isListening, run } from '../support/processes.js';
 
@@ -170,6 +171,43 @@ describe('npm start: the local stack over HTTP', () => {
     const gone = await checkedFetch(api(`/images/${id}`), { headers: { authorization: `Bearer ${API_KEY}` } });
     expect(gone.status).toBe(404);
     expect(await gone.json()).toMatchObject({ error: { code: 'not_found' } });
+  }, 30_000);
+
+  it('shows two preview URLs, each a valid image, before the image succeeds, and /usage moves by exactly one image', async () => {
+    const auth = { authorization: `Bearer ${API_KEY}` };
+    const usage = async (): Promise<{ images: { used: number }; spendUsd: { settled: number; reserved: number } }> =>
+      (await (await checkedFetch(api('/usage'), { headers: auth })).json()) as never;
+    const before = await usage();
+    // Act: the offline generator streams its previews at a third and two thirds of OFFLINE_DELAY_MS (1.5 s).
+    const accepted = await postImage(JSON.stringify({ prompt: 'a slow watercolour kingfisher', previews: 2 }), { prefer: 'respond-async' });
+    expect(accepted.status).toBe(202);
+    const { id } = (await accepted.json()) as { id: string };
+    const whileRunning: { index: number; url: string }[][] = [];
+    let image: Record<string, unknown> = {};
+    for (let polls = 0; polls < 200 && image['status'] !== 'succeeded' && image['status'] !== 'failed'; polls += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      image = (await (await checkedFetch(api(`/images/${id}`), { headers: auth })).json()) as Record<string, unknown>;
+      if (image['status'] === 'running' && image['previews']) whileRunning.push(image['previews'] as { index: number; url: string }[]);
+    }
+    // Assess: both previews were visible while it ran, in order, and each URL serves a complete PNG.
+    expect(image['status']).toBe('succeeded');
+    const previews = whileRunning.at(-1) ?? [];
+    expect(previews.map((preview) => preview.index)).toEqual([0, 1]);
+    expect(whileRunning.some((shown) => shown.length === 1)).toBe(true);
+    for (const preview of previews) {
+      const served = await fetch(preview.url);
+      expect(served.status).toBe(200);
+      expect(served.headers.get('content-type')).toBe('image/png');
+      expect(verifyImage(Buffer.from(await served.arrayBuffer()))).toMatchObject({ width: 1024, height: 1024 });
+    }
+    expect(image['previews']).toEqual(previews);
+    const after = await usage();
+    expect(after.images.used).toBe(before.images.used + 1);
+    expect(after.spendUsd.settled).toBeCloseTo(before.spendUsd.settled + (image['costUsd'] as number), 6);
+    expect(after.spendUsd.reserved).toBe(0);
+    // DELETE takes the previews with the image.
+    expect((await checkedFetch(api(`/images/${id}`), { method: 'DELETE', headers: auth })).status).toBe(204);
+    for (const preview of previews) expect((await fetch(preview.url)).status).toBe(404);
   }, 30_000);
 
   it("answers unknown routes and wrong methods with the API's JSON errors, not the framework's", async () => {
