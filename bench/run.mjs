@@ -11,7 +11,16 @@ import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/clie
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { ROOT } from '../scripts/local-env.mjs';
-import { STACK_CREDENTIALS, makePng, median, percentile, sha256, startStack, startZeroDelayProvider } from './support.mjs';
+import {
+  STACK_CREDENTIALS,
+  makePng,
+  median,
+  percentile,
+  sha256,
+  startStack,
+  startStreamingProvider,
+  startZeroDelayProvider,
+} from './support.mjs';
 
 const work = await mkdtemp(join(tmpdir(), 'dia-bench-'));
 const results = [];
@@ -117,7 +126,7 @@ const the3MbPng = makePng(1536, 1024, 0.63);
 const providerBody = JSON.stringify({ created: 1, data: [{ b64_json: the3MbPng.toString('base64') }] });
 console.log(`test image: 1536x1024 PNG, ${the3MbPng.length} bytes; provider answer ${providerBody.length} bytes`);
 
-// BENCH_ONLY=pipeline,cold,providers,first,memory,e2e,jobs runs a subset.
+// BENCH_ONLY=pipeline,cold,providers,first,memory,e2e,jobs,previews runs a subset.
 const only = process.env.BENCH_ONLY?.split(',');
 const wanted = (name) => !only || only.includes(name);
 try {
@@ -128,6 +137,7 @@ try {
   if (wanted('memory')) await memoryPerRequest();
   if (wanted('e2e')) await endToEnd();
   if (wanted('jobs')) await jobs();
+  if (wanted('previews')) await previews();
 } finally {
   await rm(work, { recursive: true, force: true });
 }
@@ -499,6 +509,132 @@ async function memoryPerRequest() {
   console.log(
     `memory per extra byte of image (slope 3 MB -> 20 MiB): ${slope.toFixed(2)}x; fixed part ${mb(small.growth - slope * small.size)} MB`,
   );
+}
+
+/**
+ * 5. Previews. Memory: an image generated through the generator the composition root wires for OpenAI, streamed
+ * (the SDK's event-stream parser, two small partial images first) and, for comparison, answered as JSON (the
+ * adapter's raw path), as growth of a warm call over the image's size, median of three fresh processes, and the
+ * first call's absolute peak. Two images: 20 MiB (the largest accepted as JSON; streamed, it would not fit a 256 MB
+ * worker, which is why previews stop at 2048x1536) and the largest RGB PNG of 2048x1536 (9 MB). Latency: from the provider writing a partial image to a caller polling GET /images/{id} every 20 ms
+ * seeing its URL, on the local stack with its worker (`npm start`), 3 previews per image.
+ */
+async function previews() {
+  const outfile = join(work, 'stream.cjs');
+  await bundle([join(ROOT, 'bench/stream-entry.ts')], outfile);
+  for (const [imageLabel, png] of [
+    ['20 MiB', makePng(2900, 2400, 1, 11)],
+    ['9 MB (2048x1536, the largest size with previews)', makePng(2048, 1536, 1, 5)],
+  ]) {
+    await streamingMemory(outfile, imageLabel, png);
+  }
+  await previewLatency();
+}
+
+async function streamingMemory(outfile, imageLabel, png) {
+  const partial = makePng(64, 64);
+  const frame = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, created_at: 1, output_format: 'png', ...data })}\n\n`;
+  const sseFile = join(work, 'stream.sse');
+  await writeFile(
+    sseFile,
+    [0, 1]
+      .map((index) => frame('image_generation.partial_image', { b64_json: partial.toString('base64'), partial_image_index: index }))
+      .join('') + frame('image_generation.completed', { b64_json: png.toString('base64'), usage: { input_tokens: 1, output_tokens: 1 } }),
+  );
+  const jsonFile = join(work, 'answer.json');
+  await writeFile(jsonFile, JSON.stringify({ created: 1, data: [{ b64_json: png.toString('base64') }], usage: { output_tokens: 1 } }));
+  for (const [label, previewsAsked] of [
+    ['streamed with 2 previews (SDK event stream)', 2],
+    ['answered as JSON, no previews (raw path)', 0],
+  ]) {
+    const probe = String.raw`
+      process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+      const { readFileSync, writeFileSync } = require('node:fs');
+      const { createServer } = require('node:http');
+      const kb = (field) => Number(new RegExp(field + ':\\s+(\\d+)').exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+      const { makeGeneration } = require(${JSON.stringify(outfile)});
+      const answer = readFileSync(${JSON.stringify(previewsAsked > 0 ? sseFile : jsonFile)});
+      const server = createServer((req, res) => {
+        const parts = [];
+        req.on('data', (part) => parts.push(part));
+        req.on('end', () => {
+          const streamed = JSON.parse(Buffer.concat(parts).toString('utf8')).stream === true;
+          if (streamed) res.writeHead(200, { 'content-type': 'text/event-stream' }).end(answer);
+          else res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length }).end(answer);
+        });
+      });
+      server.listen(0, '127.0.0.1', async () => {
+        const run = makeGeneration('http://127.0.0.1:' + server.address().port + '/v1', ${previewsAsked});
+        await run();
+        // The first call's absolute peak, less the server's copy of the answer (a Lambda does not hold one).
+        const coldPeak = kb('VmHWM') - answer.length;
+        global.gc(); global.gc();
+        writeFileSync('/proc/self/clear_refs', '5');
+        const before = kb('VmRSS');
+        const bytes = await run();
+        const peak = kb('VmHWM');
+        process.stdout.write(JSON.stringify({ bytes, before, peak, coldPeak }));
+        server.close();
+        process.exit(0);
+      });`;
+    const runs = [0, 1, 2].map(() => {
+      const child = spawnSync(process.execPath, ['--expose-gc', '-e', probe], { encoding: 'utf8', env: process.env });
+      if (child.status !== 0) throw new Error(child.stderr);
+      const parsed = JSON.parse(child.stdout);
+      if (parsed.bytes !== png.length) throw new Error(`stream probe decoded ${parsed.bytes} bytes, not ${png.length}`);
+      return parsed;
+    });
+    const ratios = runs.map(({ before, peak }) => (peak - before) / png.length).sort((a, b) => a - b);
+    const coldPeaks = runs.map(({ coldPeak }) => coldPeak).sort((a, b) => a - b);
+    console.log(
+      `previews memory, ${imageLabel} ${label}: growth ${ratios.map((r) => r.toFixed(2)).join(', ')}x the image; ` +
+        `first call's peak RSS ${coldPeaks.map(mb).join(', ')} MB`,
+    );
+    record(`peak memory growth of a warm generation / image size, ${imageLabel}, ${label}`, ratios[1], previewsAsked > 0 ? 2 : null, 'x');
+    record(`peak RSS of a fresh process's first generation, ${imageLabel}, ${label}`, coldPeaks[1] / 1024 / 1024, 256, 'MB');
+  }
+}
+
+async function previewLatency() {
+  // Latency: a 256x256 final image, partial images 300 ms apart, polled every 20 ms.
+  const provider = await startStreamingProvider(makePng(256, 256), makePng(256, 256, 0.5, 3), 300);
+  const stack = await startStack({ providerBaseUrl: provider.baseUrl });
+  try {
+    const api = `http://127.0.0.1:${stack.ports.api}`;
+    const auth = { authorization: 'Bearer bench-local-key' };
+    const delays = [];
+    for (let image = 0; image < 10; image += 1) {
+      const accepted = await fetch(`${api}/images`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json', prefer: 'respond-async' },
+        body: JSON.stringify({ prompt: `preview latency ${image}`, quality: 'low', previews: 3 }),
+      });
+      const { id } = await accepted.json();
+      const seenAt = new Map();
+      for (let status = 'queued'; status === 'queued' || status === 'running'; ) {
+        const resource = await (await fetch(`${api}/images/${id}`, { headers: auth })).json();
+        status = resource.status;
+        for (const preview of resource.previews ?? []) if (!seenAt.has(preview.index)) seenAt.set(preview.index, Date.now());
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const sent = provider.partialsSentAt.at(-1) ?? [];
+      for (const [index, at] of seenAt) if (sent[index] !== undefined) delays.push(at - sent[index]);
+    }
+    delays.sort((a, b) => a - b);
+    if (delays.length < 20) throw new Error(`only ${delays.length} previews seen`);
+    console.log(
+      `previews: partial image sent -> its URL seen by a poller, ${delays.length} previews: p50 ${percentile(delays, 50)} ms, p90 ${percentile(delays, 90)} ms`,
+    );
+    record(
+      'previews: provider sends a partial image -> a caller polling GET /images/{id} (every 20 ms) sees its URL, p50',
+      percentile(delays, 50) / 1000,
+      0.5,
+      's',
+    );
+  } finally {
+    await stack.stop();
+    await provider.close();
+  }
 }
 
 /**

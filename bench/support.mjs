@@ -50,6 +50,53 @@ export async function startZeroDelayProvider(png) {
   };
 }
 
+/**
+ * An OpenAI-compatible server that streams every generation (`stream: true`) as the Images API does: one
+ * `image_generation.partial_image` event per preview asked, `gapMs` apart, then `image_generation.completed`.
+ * `partialsSentAt` holds when (epoch ms) each partial image was written, by image and index.
+ */
+export async function startStreamingProvider(png, partialPng, gapMs) {
+  const frame = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, created_at: 1, output_format: 'png', ...data })}\n\n`;
+  const moderationBody = Buffer.from(JSON.stringify({ results: [{ flagged: false, categories: {} }] }));
+  const partialsSentAt = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', async () => {
+      if (req.url === '/v1/moderations') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': moderationBody.length }).end(moderationBody);
+        return;
+      }
+      const asked = JSON.parse(Buffer.concat(chunks).toString('utf8')).partial_images ?? 0;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const sent = [];
+      partialsSentAt.push(sent);
+      for (let index = 0; index < asked; index += 1) {
+        await new Promise((resolve) => setTimeout(resolve, gapMs));
+        await new Promise((resolve) =>
+          res.write(
+            frame('image_generation.partial_image', { b64_json: partialPng.toString('base64'), partial_image_index: index }),
+            resolve,
+          ),
+        );
+        sent.push(Date.now());
+      }
+      await new Promise((resolve) => setTimeout(resolve, gapMs));
+      res.end(frame('image_generation.completed', { b64_json: png.toString('base64'), usage: { input_tokens: 1, output_tokens: 1 } }));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    baseUrl: `http://127.0.0.1:${server.address().port}/v1`,
+    partialsSentAt,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(resolve);
+      }),
+  };
+}
+
 /** What the benchmarks sign their own calls to the stack's S3 and DynamoDB with (its ports check signatures). */
 export const STACK_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'bench-local-secret' };
 

@@ -4,7 +4,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config, SecretEndpoint } from './config.js';
 import { lazily } from './lazy.js';
 import { costFromUsage, estimateImageCostMicroUsd } from './domain/pricing.js';
-import { MAX_PREVIEWS } from './domain/image-request.js';
+import { MAX_PREVIEWS, MAX_STREAMED_IMAGE_BYTES } from './domain/image-request.js';
 import { newImageId } from './domain/object-keys.js';
 import { OfflineImageGenerator } from './adapters/providers/offline/offline-image-generator.js';
 import { OpenAIImageGenerator } from './adapters/providers/openai/openai-image-generator.js';
@@ -166,9 +166,10 @@ function createOpenAI(
     // a moderation answer by 256 KiB, an error body by 64 KiB.
     maxOkBytes: (path, contentType) => {
       if (path.endsWith('/moderations')) return 256 * 1024;
-      const image = maxBase64Length(config.limits.maxImageBytes) + 64 * 1024;
-      // A stream of previews: each partial image and then the final one, every one within the image limit.
-      return contentType.startsWith('text/event-stream') ? image * (MAX_PREVIEWS + 1) : image;
+      if (!contentType.startsWith('text/event-stream')) return maxBase64Length(config.limits.maxImageBytes) + 64 * 1024;
+      // A stream of previews: each partial image and then the final one, every one within the streamed image limit.
+      const streamed = Math.min(config.limits.maxImageBytes, MAX_STREAMED_IMAGE_BYTES);
+      return (maxBase64Length(streamed) + 64 * 1024) * (MAX_PREVIEWS + 1);
     },
     maxErrorBytes: 64 * 1024,
   });

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { codePointLength, normalizePrompt, templateOverhead, type HardenOptions } from './prompt-policy.js';
-import { familyOf, parseModelName, sizeProblem, type OutputFormat } from './models.js';
+import { familyOf, parseModelName, pixelSize, sizeProblem, type OutputFormat } from './models.js';
 
 /**
  * The body of `POST /images`, checked strictly: unknown fields are an error (a typo like `qualty` should not be
@@ -9,6 +9,19 @@ import { familyOf, parseModelName, sizeProblem, type OutputFormat } from './mode
  */
 /** The most partial images any provider streams (OpenAI's `partial_images` is 0-3). */
 export const MAX_PREVIEWS = 3;
+
+/**
+ * The largest size (in pixels) previews are offered for: 2048x1536. A streamed image goes through the openai SDK's
+ * event-stream parser, which holds about 8 times the image at its peak (the line buffer, the line's text, the
+ * parsed event; docs/performance.md), against under 2 times for an image answered as JSON. At this size an RGBA
+ * PNG (4 bytes a pixel, its worst case) is at most MAX_STREAMED_IMAGE_BYTES, which a 256 MB worker holds 8 times
+ * over; a 20 MiB image streamed would not fit (measured: 279 MB). So larger sizes are refused before anything is
+ * spent, rather than failing after the provider has billed.
+ */
+export const MAX_PREVIEW_PIXELS = 2048 * 1536;
+
+/** The largest image accepted from an event stream: an RGBA PNG of MAX_PREVIEW_PIXELS and its framing (12 MiB). */
+export const MAX_STREAMED_IMAGE_BYTES = MAX_PREVIEW_PIXELS * 4 + 64 * 1024;
 
 const BodySchema = v.strictObject(
   {
@@ -139,6 +152,15 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
     return family.maxPreviews === 0
       ? invalid('previews', `"previews" is not supported by model ${model}: it does not stream partial images.`)
       : invalid('previews', `"previews" must be at most ${family.maxPreviews} for model ${model}.`);
+  }
+  if (previews) {
+    const { width, height } = pixelSize(chosenSize, family, quality);
+    if (width * height > MAX_PREVIEW_PIXELS) {
+      return invalid(
+        'previews',
+        `"previews" is available for sizes of at most ${MAX_PREVIEW_PIXELS} pixels (2048x1536); ${chosenSize} has ${width * height}.`,
+      );
+    }
   }
   return {
     ok: true,

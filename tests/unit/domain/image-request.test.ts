@@ -117,6 +117,15 @@ describe('validateImageRequest', () => {
       });
       expect(value({ model, previews: 0 })).toMatchObject({ model });
     }
+    // Up to 2048x1536 (what a worker holds while the SDK parses the stream); larger sizes before anything is spent.
+    expect(value({ size: '2048x1536', previews: 1 })).toMatchObject({ previews: 1 });
+    expect(value({ size: '1536x1024', previews: 3 })).toMatchObject({ previews: 3 });
+    expect(value({ size: '3840x2160', previews: 1 })).toEqual({
+      ok: false,
+      field: 'previews',
+      message: '"previews" is available for sizes of at most 3145728 pixels (2048x1536); 3840x2160 has 8294400.',
+    });
+    expect(value({ size: '3840x2160' })).toMatchObject({ size: '3840x2160' });
   });
 
   it('names the unknown field in the message', () => {

@@ -1,6 +1,7 @@
 import { APIError, type OpenAI } from 'openai';
 import type { ImageGenerateParamsNonStreaming, ImageGenStreamEvent } from 'openai/resources/images';
 import { Base64Error, decodeBase64Strict } from '../../../domain/base64.js';
+import { MAX_STREAMED_IMAGE_BYTES } from '../../../domain/image-request.js';
 import { AppError, errorName } from '../../../errors.js';
 import { parseModelName } from '../../../domain/models.js';
 import { parseImageAnswer } from './openai-image-answer.js';
@@ -15,6 +16,8 @@ export interface OpenAIImageGeneratorOptions {
   maxImageBytes: number;
   /** An attempt is not started with less time than this left. */
   minAttemptMs: number;
+  /** Largest image accepted from an event stream (previews); MAX_STREAMED_IMAGE_BYTES by default. */
+  maxStreamedImageBytes?: number;
   /**
    * Where the hashed end-user id goes: OpenAI's `safety_identifier` (its `user` is deprecated for it, per the
    * Images API reference in openai 7.57.0), or `user` for Azure OpenAI, whose v1 API documents that one.
@@ -153,7 +156,7 @@ export class OpenAIImageGenerator implements ImageGenerator {
       if (signal.aborted) throw signal.reason;
       throw new ResponseBodyError('the event stream ended without the final image');
     }
-    const bytes = decodeImage(final.b64_json, this.options.maxImageBytes);
+    const bytes = decodeImage(final.b64_json, this.streamedImageBytes());
     const usage = final.usage as unknown as Record<string, unknown> | undefined;
     return {
       bytes,
@@ -163,9 +166,14 @@ export class OpenAIImageGenerator implements ImageGenerator {
     };
   }
 
+  /** A streamed image is held about 8 times over by the SDK's parser: its own, lower bound (MAX_STREAMED_IMAGE_BYTES). */
+  private streamedImageBytes(): number {
+    return Math.min(this.options.maxImageBytes, this.options.maxStreamedImageBytes ?? MAX_STREAMED_IMAGE_BYTES);
+  }
+
   private decodeOrEmpty(base64: unknown): Buffer {
     try {
-      return decodeImage(base64, this.options.maxImageBytes);
+      return decodeImage(base64, this.streamedImageBytes());
     } catch {
       return Buffer.alloc(0);
     }
