@@ -210,7 +210,7 @@ describe('POST /images: success', () => {
 
   it("obeys OpenAI's x-should-retry, as its SDKs do: false stops a retry of a 503, true retries a 400", async () => {
     openai.enqueue(errorReply(503, { type: 'server_error' }, { 'x-should-retry': 'false' }));
-    expect((await makeHandler()(post({ prompt: 'a red fox' }), lambdaContext())).statusCode).toBe(502);
+    expect((await makeHandler()(post({ prompt: 'a red fox' }), lambdaContext())).statusCode).toBe(503);
     expect(openai.calls).toHaveLength(1);
     openai.enqueue(
       errorReply(400, { type: 'invalid_request_error' }, { 'x-should-retry': 'true', 'retry-after-ms': '10' }),

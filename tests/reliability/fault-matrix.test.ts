@@ -126,7 +126,8 @@ const cells: Cell[] = [
     providerFallback: errorReply(429, { code: 'rate_limit_exceeded' }),
   },
   { name: 'provider 500', billed: 2, status: 502, code: 'provider_error', providerFallback: errorReply(500, { type: 'server_error' }) },
-  { name: 'provider 503', billed: 2, status: 502, code: 'provider_error', providerFallback: errorReply(503, { type: 'server_error' }) },
+  // Overloaded: not taken, so never billed (retried, then answered as busy).
+  { name: 'provider 503', billed: 0, status: 503, code: 'provider_busy', providerFallback: errorReply(503, { type: 'server_error' }) },
   { name: 'provider resets the connection', billed: 2, status: 502, code: 'provider_error', providerFallback: { kind: 'reset' } },
   { name: 'provider hangs past the deadline', billed: 1, status: 504, code: 'provider_timeout', providerFallback: { kind: 'hang' } },
   {

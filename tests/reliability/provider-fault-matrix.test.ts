@@ -200,9 +200,9 @@ describe('Amazon Bedrock (Stability) through @aws-sdk/client-bedrock-runtime', (
     {
       name: 'ServiceUnavailableException',
       reply: bedrockError(503, 'ServiceUnavailableException'),
-      status: 502,
-      code: 'provider_error',
-      billed: 1,
+      status: 503,
+      code: 'provider_busy',
+      billed: 0,
     },
     {
       name: 'InternalServerException',
@@ -285,7 +285,7 @@ describe('Google Gemini through @google/genai', () => {
     { name: 'an image stopped by safety', reply: geminiBlocked('image'), status: 422, code: 'content_policy_violation', billed: 1 },
     { name: '429 RESOURCE_EXHAUSTED', reply: geminiError(429, 'RESOURCE_EXHAUSTED'), status: 503, code: 'provider_busy', billed: 0 },
     { name: '500 INTERNAL', reply: geminiError(500, 'INTERNAL'), status: 502, code: 'provider_error', billed: 1 },
-    { name: '503 UNAVAILABLE', reply: geminiError(503, 'UNAVAILABLE'), status: 502, code: 'provider_error', billed: 1 },
+    { name: '503 UNAVAILABLE', reply: geminiError(503, 'UNAVAILABLE'), status: 503, code: 'provider_busy', billed: 0 },
     {
       name: '403 PERMISSION_DENIED (a wrong key)',
       reply: geminiError(403, 'PERMISSION_DENIED'),

@@ -96,6 +96,8 @@ function translate(error: unknown, aborted: boolean): AppError {
     case 'ThrottlingException':
     case 'ServiceQuotaExceededException':
     case 'ModelNotReadyException':
+    // The service says it cannot take the request now: refused before generating, as a throttle is.
+    case 'ServiceUnavailableException':
       return providerFailures.busy(details, 10, error);
     case 'ValidationException':
       // A model this region does not offer (a wrong BEDROCK_REGION) is the deployment's misconfiguration, never
@@ -113,7 +115,7 @@ function translate(error: unknown, aborted: boolean): AppError {
       return providerFailures.failed(details, false, error);
     default:
       if (neverSent(error)) return providerFailures.failed({ reason: 'connection refused' }, false, error);
-      // ModelErrorException, InternalServerException, ServiceUnavailableException, a reset: sent, outcome unknown.
+      // ModelErrorException, InternalServerException, a reset: sent, outcome unknown.
       return providerFailures.failed(details, true, error);
   }
 }

@@ -112,7 +112,8 @@ function translate(error: unknown, aborted: boolean): AppError {
   if (aborted || isAbort(error)) return providerFailures.timedOut({}, true, error);
   if (error instanceof ApiError) {
     const details = { providerStatus: error.status };
-    if (error.status === 429) return providerFailures.busy(details, 10, error);
+    // 429 RESOURCE_EXHAUSTED, and 503 UNAVAILABLE ("the model is overloaded"): refused before generating.
+    if (error.status === 429 || error.status === 503) return providerFailures.busy(details, 10, error);
     // A bad key is answered 400 INVALID_ARGUMENT with the reason API_KEY_INVALID: the deployment's
     // misconfiguration (never billed), not the caller's input.
     if (error.status === 400 && /API_KEY_INVALID/.test(error.message)) {

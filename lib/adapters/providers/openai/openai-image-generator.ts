@@ -195,12 +195,13 @@ function decodeImage(base64: unknown, maxImageBytes: number): Buffer {
 
 /**
  * Whether a failed attempt may still be billed by the provider. Only what certainly never produced an image is
- * free: a 4xx answer (refusal, validation, rate limit) or a connection that was never made. A timeout, a reset,
- * a 5xx after sending, or a 200 whose image we refuse are all treated as billed.
+ * free: a 4xx answer (refusal, validation, rate limit), a 503 (overloaded: not taken) or a connection that was
+ * never made. A timeout, a reset, another 5xx after sending, or a 200 whose image we refuse are all treated as billed.
  */
 export function attemptMayBeBilled(error: unknown): boolean {
   if (keyUnavailable(error)) return false;
-  if (error instanceof APIError && error.status !== undefined) return error.status >= 500;
+  // 503: the provider says it is overloaded and did not take the request (as a 429): never billed.
+  if (error instanceof APIError && error.status !== undefined) return error.status >= 500 && error.status !== 503;
   if (error instanceof AppError || isAbort(error)) return true; // a 200 answer we refused, or our deadline
   return !neverSent(error);
 }
@@ -253,7 +254,7 @@ function translate(error: unknown, attempt: number): AppError {
         details: { ...details, field },
       });
     }
-    if (error.status === 429 && error.code !== 'insufficient_quota') {
+    if ((error.status === 429 && error.code !== 'insufficient_quota') || error.status === 503) {
       return providerFailures.busy(details, (retryAfterMs(error) ?? 10_000) / 1000, error);
     }
     return providerFailures.failed(details, false, error);
