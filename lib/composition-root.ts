@@ -5,6 +5,7 @@ import type { Config, SecretEndpoint } from './config.js';
 import { lazily } from './lazy.js';
 import { costFromUsage, estimateImageCostMicroUsd } from './domain/pricing.js';
 import { MAX_PREVIEWS, MAX_STREAMED_IMAGE_BYTES } from './domain/image-request.js';
+import { ProviderBreaker } from './domain/provider-breaker.js';
 import { newImageId } from './domain/object-keys.js';
 import { OfflineImageGenerator } from './adapters/providers/offline/offline-image-generator.js';
 import { OpenAIImageGenerator } from './adapters/providers/openai/openai-image-generator.js';
@@ -360,6 +361,12 @@ export function createUseCases(deps: Dependencies) {
     metrics: deps.metrics,
     providerName: config.provider.kind,
     settleCost: deps.settleCost,
+    // Fallbacks and their circuit breaker: one breaker per function instance (this composition runs once in it).
+    fallbacks: config.fallbacks,
+    breaker: config.fallbacks.size > 0 ? new ProviderBreaker(config.breaker, deps.now) : undefined,
+    quota: deps.quota,
+    estimateCost: deps.estimateCost,
+    minProviderTimeMs: config.limits.minProviderTimeMs,
   };
   const admission = {
     quota: deps.quota,

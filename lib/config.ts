@@ -26,6 +26,10 @@ export interface Config {
   provider: ProviderConfig;
   imageModel: string;
   imageModels: readonly string[];
+  /** Fallbacks by the canonical name of the model asked for (`openai/gpt-image-2`), in the order they are tried. */
+  fallbacks: ReadonlyMap<string, readonly string[]>;
+  /** The circuit breaker of providers that have a fallback: skipped after `failures` unbilled failures in a row. */
+  breaker: { failures: number; cooldownMs: number };
   apiKeys: readonly ApiKeyEntry[];
   jwt: JwtConfig | undefined;
   limits: Limits;
@@ -226,6 +230,46 @@ function parseModels(values: Values): { imageModel: string; imageModels: string[
   return { imageModel: listedDefault, imageModels };
 }
 
+/** The most fallbacks a model may have: each is one more provider call's wait before the caller hears. */
+const MAX_FALLBACKS = 3;
+
+/**
+ * MODEL_FALLBACKS: `{"gpt-image-2": ["google/gemini-3.1-flash-image", ...]}`. Each key is a model of IMAGE_MODELS,
+ * each fallback a wired model (whose provider must then be configured) other than the key, named once.
+ */
+function parseFallbacks(raw: string | undefined, models: readonly string[]): ReadonlyMap<string, readonly string[]> {
+  const fallbacks = new Map<string, readonly string[]>();
+  if (raw === undefined || raw.trim() === '') return fallbacks;
+  const shape = 'must be a JSON object like {"gpt-image-2": ["google/gemini-3.1-flash-image"]}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('MODEL_FALLBACKS', shape);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('MODEL_FALLBACKS', shape);
+  for (const [model, list] of Object.entries(parsed)) {
+    const canonical = parseModelName(model)?.canonical;
+    if (!models.some((listed) => parseModelName(listed)?.canonical === canonical) || canonical === undefined) {
+      throw new ConfigError('MODEL_FALLBACKS', `has "${model}", which is not in IMAGE_MODELS`);
+    }
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_FALLBACKS || !list.every((item) => typeof item === 'string')) {
+      throw new ConfigError('MODEL_FALLBACKS', `"${model}" must list 1 to ${MAX_FALLBACKS} model names`);
+    }
+    const seen = new Set([canonical]);
+    for (const fallback of list as string[]) {
+      if (!/^[A-Za-z0-9._:/-]{1,100}$/.test(fallback) || !familyOf(fallback)) {
+        throw new ConfigError('MODEL_FALLBACKS', `has "${fallback}", which is not a wired model (docs/providers.md)`);
+      }
+      const name = parseModelName(fallback)?.canonical ?? fallback;
+      if (seen.has(name)) throw new ConfigError('MODEL_FALLBACKS', `"${model}" names "${fallback}" twice, or as its own fallback`);
+      seen.add(name);
+    }
+    fallbacks.set(canonical, list as string[]);
+  }
+  return fallbacks;
+}
+
 /** An API key given directly or as an SSM parameter, and an optional base URL; undefined when neither key is set. */
 function secretEndpoint(
   apiKey: string | undefined,
@@ -274,7 +318,7 @@ function parseProvider(values: Values, models: readonly string[]): ProviderConfi
   const used = new Set<ProviderName>(models.map((model) => parseModelName(model)?.provider ?? 'openai'));
   const need = <T>(provider: ProviderName, value: T | undefined, variable: VariableName, what: string): T | undefined => {
     if (used.has(provider) && value === undefined) {
-      throw new ConfigError(variable, `${what} is required for the ${provider}/ models in IMAGE_MODELS`);
+      throw new ConfigError(variable, `${what} is required for the ${provider}/ models in IMAGE_MODELS or MODEL_FALLBACKS`);
     }
     return value;
   };
@@ -477,7 +521,9 @@ export function parseConfig(env: Env): Config {
     minProviderTimeMs: values.MIN_PROVIDER_TIME_MS,
   };
   const models = parseModels(values);
-  const provider = parseProvider(values, models.imageModels);
+  const fallbacks = parseFallbacks(values.MODEL_FALLBACKS, models.imageModels);
+  // A fallback's provider must be configured like a listed model's.
+  const provider = parseProvider(values, [...models.imageModels, ...[...fallbacks.values()].flat()]);
   const jwt = parseJwt(values);
   const state = parseState(values, provider);
   return deepFreeze({
@@ -491,6 +537,8 @@ export function parseConfig(env: Env): Config {
     recordPrefix,
     provider,
     ...models,
+    fallbacks,
+    breaker: { failures: values.PROVIDER_BREAKER_FAILURES, cooldownMs: values.PROVIDER_BREAKER_SECONDS * 1000 },
     apiKeys: parseApiKeys(values.API_KEY_HASHES, jwt !== undefined),
     jwt,
     limits,

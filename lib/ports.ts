@@ -167,6 +167,12 @@ export interface QuotaGate {
    */
   chargeRetry(reservation: ReservationRef): Promise<boolean>;
   /**
+   * Reserves `extraMicroUsd` more for the same image (a fallback model that costs more than the one reserved for),
+   * within the day's spend limits; false, with nothing counted, when that would pass one. The reservation's
+   * `costMicroUsd` is then the sum for everything that follows (settle, release).
+   */
+  extend(reservation: ReservationRef, extraMicroUsd: number): Promise<boolean>;
+  /**
    * Settles one generation to its cost from the provider's reported usage: adds `deltaMicroUsd` (the settled cost
    * less the estimate reserved for it, usually negative) to the caller's and the global spend of the
    * reservation's day. Never refuses: the image exists.
@@ -266,7 +272,15 @@ export interface CdnInvalidator {
   invalidate(keys: string[]): Promise<void>;
 }
 
-export type MetricName = 'ImagesStored' | 'EstimatedCostUsd' | 'ProviderLatency' | 'ProviderFailures' | 'Failures' | 'QuotaRefusals';
+export type MetricName =
+  | 'ImagesStored'
+  | 'EstimatedCostUsd'
+  | 'ProviderLatency'
+  | 'ProviderFailures'
+  | 'Failures'
+  | 'QuotaRefusals'
+  /** A request that went past the model asked for (dimensions: the model asked for, and whether one answered). */
+  | 'Fallbacks';
 
 /**
  * Operational metrics (CloudWatch EMF lines, lib/adapters/aws/powertools-metrics.ts). Dimensions stay low-cardinality (model,

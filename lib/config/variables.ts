@@ -208,6 +208,15 @@ export const VARIABLES = {
     '2000',
   ),
   PROVIDER_MAX_RETRIES: wholeNumber(0, 5, 'retries of 408/409/429/5xx/connection failures, each only if it still fits the deadline', '2'),
+  MODEL_FALLBACKS: text(
+    'per-model fallbacks, JSON: `{"gpt-image-2": ["google/gemini-3.1-flash-image", "bedrock/stability.stable-image-core-v1:1"]}`; ' +
+      'tried in order only after a failure that certainly did not bill (429, 503, a refused connection); at most 3 per model ' +
+      '([providers.md](providers.md#fallback))',
+    undefined,
+    '`{}`',
+  ),
+  PROVIDER_BREAKER_FAILURES: wholeNumber(1, 100, 'unbilled failures in a row after which a provider with a fallback is skipped', '3'),
+  PROVIDER_BREAKER_SECONDS: wholeNumber(1, 3_600, 'how long such a provider is skipped (per function instance)', '60'),
   PROMPT_TEMPLATE: text('hardening template; must contain `{{prompt}}` once, may contain `{{constraints}}`', undefined, 'built in'),
   PROMPT_CONSTRAINTS: text('the hidden rules inserted at `{{constraints}}`', undefined, 'built in'),
   IMAGE_PREFIX: keyPrefix('public key prefix (`serverless.yml` grants and serves it: change it with it)', 'images/'),

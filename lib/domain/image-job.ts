@@ -26,6 +26,8 @@ export interface StoredImageResult {
   width: number;
   height: number;
   model: string;
+  /** The model asked for, when a fallback (`model`) made the image instead. */
+  requestedModel?: string;
   revisedPrompt?: string;
   /** What the image cost (USD), settled from the provider's reported usage; shown to its owner. */
   costUsd?: number;
@@ -108,6 +110,7 @@ export interface ImageResource {
   id: string;
   status: ImageStatus;
   model: string;
+  requestedModel?: string;
   url?: string;
   key?: string;
   contentType?: string;
@@ -165,7 +168,8 @@ export function toResource(job: ImageJob, now: number): ImageResource | undefine
   const status: ImageStatus = expired || stale ? 'failed' : job.status;
   const base = { id: job.id, status, model: job.model, ...previewsOf(job, now), createdAt: new Date(job.createdAt).toISOString() };
   if (status === 'succeeded' && job.result) {
-    const { recordKey: _private, id: _id, model: _model, ...image } = job.result;
+    // `model` is what made the image: a fallback's when one answered, with the model asked for as `requestedModel`.
+    const { recordKey: _private, id: _id, ...image } = job.result;
     return { ...base, ...image, ...completed(job.completedAt) };
   }
   if (status === 'failed') {

@@ -81,7 +81,3 @@ export async function settle(
     });
   }
 }
-
-/** Before a retry after a possibly billed attempt, count that attempt too (or stop retrying at the limit). */
-export const billableRetryHook = (quota: QuotaGate | undefined, reservation: ReservationRef | undefined) =>
-  quota && reservation ? { beforeBillableRetry: () => quota.chargeRetry(reservation) } : {};

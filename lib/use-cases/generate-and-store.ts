@@ -5,6 +5,8 @@ import type { StoredImageResult, StoredPreview } from '../domain/image-job.js';
 import { imageKey, previewKey, publicUrl, recordKey } from '../domain/object-keys.js';
 import { costFromUsage, microUsdToUsd } from '../domain/pricing.js';
 import { parseModelName } from '../domain/models.js';
+import type { ReservationRef } from '../domain/image-job.js';
+import { generateWithFallback, type CandidateOutcome, type FallbackDeps } from './generate-with-fallback.js';
 import {
   principalKey,
   type GeneratedImage,
@@ -19,7 +21,7 @@ import {
 } from '../ports.js';
 
 /** What generating, verifying and storing one image needs; shared by the synchronous and the job use cases. */
-export interface GenerateAndStoreDeps {
+export interface GenerateAndStoreDeps extends FallbackDeps {
   generator: ImageGenerator;
   store: ImageStore;
   log: Log;
@@ -43,7 +45,8 @@ export interface GenerateAndStoreInput extends ImageOrder {
   providerDeadline: number;
   /** The writes must have finished by then. */
   deadline: number;
-  hooks?: GenerationHooks | undefined;
+  /** The quota reservation this image runs under (a dearer fallback extends it). */
+  reservation?: ReservationRef | undefined;
   /** When the job was created (epoch ms): its previews' keys are dated by it. */
   createdAt?: number | undefined;
   /**
@@ -53,10 +56,11 @@ export interface GenerateAndStoreInput extends ImageOrder {
   keepPreview?: ((preview: StoredPreview) => Promise<boolean>) | undefined;
 }
 
+/** `reservation`: the reservation as it ends (extended when a dearer fallback ran), for settling or giving back. */
 export type PipelineOutcome =
-  | { ok: true; image: StoredImageResult; createdAt: Date; settledCostMicroUsd: number }
+  | { ok: true; image: StoredImageResult; createdAt: Date; settledCostMicroUsd: number; reservation: ReservationRef | undefined }
   /** `billed`: the provider generated, or may have (the money rule: the reservation is kept). */
-  | { ok: false; error: unknown; billed: boolean };
+  | { ok: false; error: unknown; billed: boolean; reservation: ReservationRef | undefined };
 
 /**
  * Generate -> verify -> two writes. Its image is verified before anything is written; the image and its private
@@ -64,36 +68,40 @@ export type PipelineOutcome =
  * there is no image without a record, no record without an image, and no URL for bytes S3 did not accept.
  */
 export async function generateAndStore(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput): Promise<PipelineOutcome> {
-  let generated: GeneratedImage;
   const startedAt = deps.now();
-  try {
-    generated = await deps.generator.generate(
-      {
-        prompt: input.providerPrompt,
-        model: input.model,
-        size: input.size,
-        quality: input.quality,
-        format: input.format,
-        endUserId: endUserId(principalKey(input.principal)),
-        ...(wantsPreviews(input) ? { previews: input.previews } : {}),
-      },
-      input.providerDeadline,
-      withPreviews(deps, input),
-    );
-  } catch (error) {
-    const billed = error instanceof AppError && error.mayBeBilled;
+  const result = await generateWithFallback(deps, {
+    model: input.model,
+    size: input.size,
+    quality: input.quality,
+    format: input.format,
+    request: {
+      prompt: input.providerPrompt,
+      endUserId: endUserId(principalKey(input.principal)),
+      ...(wantsPreviews(input) ? { previews: input.previews } : {}),
+    },
+    deadline: input.providerDeadline,
+    hooks: withPreviews(deps, input),
+    reservation: input.reservation,
+  });
+  const { reservation } = result;
+  if (result.tried.length > 1)
+    deps.metrics?.record('Fallbacks', 1, 'Count', { model: input.model, outcome: result.ok ? 'answered' : 'failed' });
+  if (!result.ok) {
+    const { error, billed } = result;
     recordProvider(deps, input, 'failed', deps.now() - startedAt, billed);
     if (error instanceof AppError && PROVIDER_FAILURES.has(error.code)) deps.metrics?.record('ProviderFailures', 1, 'Count');
-    return { ok: false, error, billed };
+    return { ok: false, error, billed, reservation };
   }
-  recordProvider(deps, input, 'answered', deps.now() - startedAt, true);
+  // What made the image: the model asked for, or the fallback that answered, with the parameters it was given.
+  const made = { ...input, model: result.model, ...result.choice, costMicroUsd: reservation?.costMicroUsd ?? input.costMicroUsd };
+  recordProvider(deps, made, 'answered', deps.now() - startedAt, true);
   try {
-    const stored = await verifyAndStore(deps, input, generated, startedAt);
-    deps.metrics?.record('ImagesStored', 1, 'Count', { model: input.model, provider: providerOf(deps, input.model) });
-    return { ok: true, ...stored };
+    const stored = await verifyAndStore(deps, made, result.generated, startedAt, { requestedModel: input.model, tried: result.tried });
+    deps.metrics?.record('ImagesStored', 1, 'Count', { model: made.model, provider: providerOf(deps, made.model) });
+    return { ok: true, ...stored, reservation };
   } catch (error) {
     // The provider answered with an image: it was generated, and billed, whatever happened to it afterwards.
-    return { ok: false, error, billed: true };
+    return { ok: false, error, billed: true, reservation };
   }
 }
 
@@ -101,10 +109,10 @@ export async function generateAndStore(deps: GenerateAndStoreDeps, input: Genera
 const wantsPreviews = (input: GenerateAndStoreInput): boolean => (input.previews ?? 0) > 0 && input.keepPreview !== undefined;
 
 /** The run's hooks, with `onPreview` storing each partial image when previews were asked for. */
-function withPreviews(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput): GenerationHooks | undefined {
-  if (!wantsPreviews(input)) return input.hooks;
+function withPreviews(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput): GenerationHooks {
+  if (!wantsPreviews(input)) return {};
   const seen = new Set<number>();
-  return { ...input.hooks, onPreview: (preview) => storePreview(deps, input, preview, seen) };
+  return { onPreview: (preview) => storePreview(deps, input, preview, seen) };
 }
 
 /**
@@ -180,7 +188,9 @@ async function verifyAndStore(
   input: GenerateAndStoreInput,
   generated: GeneratedImage,
   startedAt: number,
+  fallback: { requestedModel: string; tried: CandidateOutcome[] },
 ): Promise<{ image: StoredImageResult; createdAt: Date; settledCostMicroUsd: number }> {
+  const fellBack = fallback.requestedModel !== input.model;
   const generatedAt = deps.now();
 
   const bytes = generated.bytes;
@@ -210,6 +220,8 @@ async function verifyAndStore(
     principal: input.principal.id,
     principalKind: input.principal.kind,
     model: input.model,
+    // Which models were tried, and why the others did not make it (a fallback answered).
+    ...(fellBack ? { requestedModel: fallback.requestedModel, fallback: fallback.tried } : {}),
     // The generator's own name when it is not the model asked for (offline runs say so).
     ...(generated.generatedBy === undefined ? {} : { generatedBy: generated.generatedBy }),
     ...(generated.providerRequestId === undefined ? {} : { providerRequestId: generated.providerRequestId }),
@@ -263,6 +275,9 @@ async function verifyAndStore(
     width: info.width,
     height: info.height,
     model: input.model,
+    ...(fellBack
+      ? { requestedModel: fallback.requestedModel, fallback: fallback.tried.map((entry) => `${entry.model}:${entry.outcome}`).join(',') }
+      : {}),
     // The generator's own name when it is not the model asked for (offline runs say so).
     ...(generated.generatedBy === undefined ? {} : { generatedBy: generated.generatedBy }),
     ...(generated.providerRequestId === undefined ? {} : { providerRequestId: generated.providerRequestId }),
@@ -285,6 +300,7 @@ async function verifyAndStore(
       width: info.width,
       height: info.height,
       model: input.model,
+      ...(fellBack ? { requestedModel: fallback.requestedModel } : {}),
       ...(generated.revisedPrompt === undefined ? {} : { revisedPrompt: generated.revisedPrompt }),
       costUsd: microUsdToUsd(settled.costMicroUsd),
       costBasis: settled.basis,

@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import { billableRetryHook, giveBack, settle } from './admission.js';
+import { giveBack, settle } from './admission.js';
 import { generateAndStore, type GenerateAndStoreDeps } from './generate-and-store.js';
 import { INTERRUPTED, NOT_ADMITTED, isFinal, leaseExpired, previewKeys, toResource, type ImageJob } from '../domain/image-job.js';
 import type { JobStore, QuotaGate, WebhookSender } from '../ports.js';
@@ -76,10 +76,10 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
     const storeDeadline = budget.deadline - budget.webhookReserveMs;
     const providerDeadline = storeDeadline - deps.uploadReserveMs;
     const startedAt = deps.now();
-    const endAs = async (error: unknown, billed: boolean): Promise<void> => {
+    const endAs = async (error: unknown, billed: boolean, reservation = job.reservation): Promise<void> => {
       // Not billed: the reservation goes back. Maybe billed: its estimate stays, now as spend, not a reservation.
-      if (job.reservation && !billed) await giveBack(deps, job.reservation);
-      else if (job.reservation) await settle(deps, job.reservation, job.reservation.costMicroUsd);
+      if (reservation && !billed) await giveBack(deps, reservation);
+      else if (reservation) await settle(deps, reservation, reservation.costMicroUsd);
       const ended = await deps.jobs.fail(job.id, { status: 'running', claim }, toJobError(error, billed), deps.now());
       if (!ended) {
         const current = await deps.jobs.get(job.id);
@@ -107,16 +107,17 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
       costMicroUsd: job.reservation?.costMicroUsd ?? job.estimateMicroUsd ?? 0,
       providerDeadline,
       deadline: storeDeadline,
-      hooks: billableRetryHook(deps.quota, job.reservation),
+      reservation: job.reservation,
       createdAt: job.createdAt,
       keepPreview: (preview) => deps.jobs.addPreview(job.id, claim, preview),
     });
+    // The reservation as it ends: extended when a dearer fallback ran.
     if (!outcome.ok) {
-      await endAs(outcome.error, outcome.billed);
+      await endAs(outcome.error, outcome.billed, outcome.reservation);
       return undefined;
     }
     // Generated and stored: its spend is settled to what the provider reported, whatever happens to the job now.
-    if (job.reservation) await settle(deps, job.reservation, outcome.settledCostMicroUsd);
+    if (outcome.reservation) await settle(deps, outcome.reservation, outcome.settledCostMicroUsd);
     const completedAt = deps.now();
     const won = await deps.jobs.succeed(job.id, claim, outcome.image, completedAt);
     if (!won) {

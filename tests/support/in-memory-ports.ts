@@ -78,6 +78,10 @@ export function inMemoryPorts(
       events.push('chargeRetry');
       return true;
     },
+    async extend(_reservation, extra) {
+      events.push(`extend ${extra}`);
+      return true;
+    },
     async settle(_reservation, delta) {
       events.push(`settle ${delta}`);
     },

@@ -130,29 +130,41 @@ export class DynamoDbQuotaGate implements QuotaGate {
   }
 
   async chargeRetry(reservation: ReservationRef): Promise<boolean> {
-    const cost = reservation.costMicroUsd;
-    const spendOnly = (pk: string, limit: number): UpdateItemCommandInput => ({
+    return this.charge(reservation, reservation.costMicroUsd, false);
+  }
+
+  async extend(reservation: ReservationRef, extraMicroUsd: number): Promise<boolean> {
+    return this.charge(reservation, extraMicroUsd, true);
+  }
+
+  /**
+   * Adds `cost` to the principal's and the global spend of the reservation's day, within their limits (and, for
+   * an extension, to the principal's reserved part too, which its settlement takes back); false, with nothing
+   * counted, when that would pass a limit.
+   */
+  private async charge(reservation: ReservationRef, cost: number, reserved: boolean): Promise<boolean> {
+    const spend = (pk: string, limit: number, withReserved: boolean): UpdateItemCommandInput => ({
       TableName: this.options.table,
       Key: { pk: { S: pk } },
-      UpdateExpression: 'ADD spendMicroUsd :cost',
+      UpdateExpression: withReserved ? 'ADD spendMicroUsd :cost, reservedMicroUsd :cost' : 'ADD spendMicroUsd :cost',
       ConditionExpression: 'attribute_exists(pk) AND spendMicroUsd <= :maxSpendBefore',
       ExpressionAttributeValues: { ':cost': { N: String(cost) }, ':maxSpendBefore': { N: String(limit - cost) } },
     });
     const principalPk = `quota#${reservation.principalKey}#${reservation.day}`;
     try {
-      await this.update(spendOnly(principalPk, reservation.spendLimitMicroUsd));
+      await this.update(spend(principalPk, reservation.spendLimitMicroUsd, reserved));
     } catch (error) {
       if (isConditionFailed(error)) return false;
       throw unavailable(error);
     }
     try {
-      await this.update(spendOnly(`spend#global#${reservation.day}`, this.options.globalDailySpendMicroUsd));
+      await this.update(spend(`spend#global#${reservation.day}`, this.options.globalDailySpendMicroUsd, false));
       return true;
     } catch (error) {
       await this.update({
         TableName: this.options.table,
         Key: { pk: { S: principalPk } },
-        UpdateExpression: 'ADD spendMicroUsd :refund',
+        UpdateExpression: reserved ? 'ADD spendMicroUsd :refund, reservedMicroUsd :refund' : 'ADD spendMicroUsd :refund',
         ExpressionAttributeValues: { ':refund': { N: String(-cost) } },
       }).catch(() => undefined);
       if (isConditionFailed(error)) return false;
