@@ -19,6 +19,15 @@ export interface GenerationRequest {
   endUserId: string;
   /** Partial images to stream while it generates (0-3), each handed to `GenerationHooks.onPreview`. */
   previews?: number | undefined;
+  /** Input images (verified, in order): the image to edit first, or references. */
+  images?: InputImageBytes[] | undefined;
+  /** A PNG with transparency the size of the first image: where to edit it. */
+  mask?: InputImageBytes | undefined;
+}
+
+export interface InputImageBytes {
+  bytes: Buffer;
+  contentType: string;
 }
 
 export interface GeneratedImage {
@@ -81,7 +90,10 @@ export interface ImageStore {
   putImage(image: StoredImage, deadline: number): Promise<void>;
   /** Writes the private JSON record of a generation. Throws AppError `storage_unavailable`. */
   putRecord(key: string, record: unknown, deadline: number): Promise<void>;
-  /** Reads a stored image back (at most `maxBytes`). Throws AppError `storage_unavailable`. */
+  /**
+   * Reads a stored object back (at most `maxBytes`). Throws AppError `not_found` (no such object), `payload_too_large`
+   * (over `maxBytes`) or `storage_unavailable`.
+   */
   read(key: string, maxBytes: number, deadline: number): Promise<Buffer>;
   /** Removes an object (absent is fine). Throws AppError `storage_unavailable`. */
   delete(key: string): Promise<void>;
@@ -104,7 +116,15 @@ export interface ImageOrder extends Omit<ImageRequest, 'webhook'> {
 }
 
 /** What one image is estimated to cost, in micro-dollars (lib/domain/pricing.ts; the offline generator is free). */
-export type EstimateCost = (model: string, quality: string | undefined, size: string, providerPrompt: string, previews?: number) => number;
+export type EstimateCost = (
+  model: string,
+  quality: string | undefined,
+  size: string,
+  providerPrompt: string,
+  previews?: number,
+  /** Input images, a mask included. */
+  inputImages?: number,
+) => number;
 
 /** What a generated image cost, from the provider's reported usage (lib/domain/pricing.ts costFromUsage). */
 export type SettleCost = (

@@ -3,7 +3,7 @@
  * quality and format map to the nearest a fallback model offers.
  */
 import type { AppError } from '../errors.js';
-import { familyOf, pixelSize, sizeProblem, type FamilyCapabilities, type OutputFormat } from './models.js';
+import { familyOf, imageInputOf, pixelSize, sizeProblem, type FamilyCapabilities, type OutputFormat } from './models.js';
 
 /**
  * Whether a provider's failure certainly did not bill, so another model may be tried: busy (429, 503), or not
@@ -23,11 +23,14 @@ export interface ModelChoice {
 /** Why a fallback model cannot take the request (undefined when it can). */
 export function unfitFor(
   model: string,
-  request: { previews?: number | undefined; providerPrompt: string },
-): 'unknown model' | 'no previews' | 'prompt too long' | undefined {
+  request: { previews?: number | undefined; providerPrompt: string; images?: number | undefined; mask?: boolean | undefined },
+): 'unknown model' | 'no previews' | 'prompt too long' | 'too many input images' | 'no mask' | undefined {
   const family = familyOf(model);
   if (!family) return 'unknown model';
   if ((request.previews ?? 0) > family.maxPreviews) return 'no previews';
+  const takes = imageInputOf(model);
+  if ((request.images ?? 0) > takes.maxImages) return 'too many input images';
+  if (request.mask && !takes.mask) return 'no mask';
   if (request.providerPrompt.length > family.maxPromptChars) return 'prompt too long';
   return undefined;
 }

@@ -4,6 +4,7 @@
  * states, the view a caller sees, RFC 7240 `Prefer`, and list cursors.
  */
 import type { ErrorCode } from '../errors.js';
+import type { ImageRef } from './image-request.js';
 import type { OutputFormat } from './models.js';
 
 /** What a caller sees. `queued` and `running` are not final; `succeeded` and `failed` are. */
@@ -35,6 +36,17 @@ export interface StoredImageResult {
   costBasis?: 'usage' | 'price' | 'estimate';
   /** The provider's counts as it reported them (tokens), when it did. */
   usage?: Record<string, unknown>;
+}
+
+/** An input image of a job: what the caller named (ids, kept for the record) and the object it resolved to. */
+export interface InputImage {
+  ref: ImageRef;
+  key: string;
+}
+
+export interface JobInputs {
+  images: InputImage[];
+  mask?: InputImage | undefined;
 }
 
 /** A partial image stored while its job ran (`previews`). */
@@ -81,6 +93,8 @@ export interface ImageJob {
   format: OutputFormat | undefined;
   /** Partial images asked for (absent: none). */
   previews?: number | undefined;
+  /** Input images (an edit, or references), resolved to their objects when the job was created. */
+  inputs?: JobInputs | undefined;
   /** The partial images stored so far, in the order they arrived. */
   previewImages?: StoredPreview[] | undefined;
   /** The user's text and the hardened prompt; kept only until the job ends (then in the private S3 record). */

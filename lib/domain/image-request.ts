@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { codePointLength, normalizePrompt, templateOverhead, type HardenOptions } from './prompt-policy.js';
-import { familyOf, parseModelName, pixelSize, sizeProblem, type OutputFormat } from './models.js';
+import { MAX_INPUT_IMAGES, familyOf, imageInputOf, parseModelName, pixelSize, sizeProblem, type OutputFormat } from './models.js';
 
 /**
  * The body of `POST /images`, checked strictly: unknown fields are an error (a typo like `qualty` should not be
@@ -39,6 +39,9 @@ const BodySchema = v.strictObject(
         v.maxValue(MAX_PREVIEWS, 'must be an integer from 0 to 3'),
       ),
     ),
+    // Input images and a mask: checked by hand below, for messages that name the entry at fault.
+    images: v.optional(v.unknown()),
+    mask: v.optional(v.unknown()),
     // Where to POST the finished image resource; the target itself is checked (https, public address) later.
     webhook: v.optional(
       v.pipe(
@@ -60,8 +63,31 @@ export interface ImageRequest {
   format: OutputFormat | undefined;
   /** Partial images to store while it generates (0-3; absent is 0). */
   previews?: number | undefined;
+  /** Input images: the caller's own images (`id`) or uploads (`upload`); an edit, or references. */
+  images?: ImageRef[] | undefined;
+  /** The areas of the first input image to change (where it is transparent). */
+  mask?: ImageRef | undefined;
   webhook?: string | undefined;
 }
+
+/** An input image: one of the caller's own succeeded images, or a file it uploaded (POST /uploads). */
+export type ImageRef = { id: string } | { upload: string };
+
+/** Ids of images and uploads: 22 base64url characters (lib/domain/object-keys.ts). */
+const REF_ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** One `{ "id": ... }` or `{ "upload": ... }`, or undefined. */
+function imageRefOf(value: unknown): ImageRef | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const keys = Object.keys(value);
+  const entry = value as Record<string, unknown>;
+  if (keys.length !== 1) return undefined;
+  if (keys[0] === 'id' && typeof entry['id'] === 'string' && REF_ID.test(entry['id'])) return { id: entry['id'] };
+  if (keys[0] === 'upload' && typeof entry['upload'] === 'string' && REF_ID.test(entry['upload'])) return { upload: entry['upload'] };
+  return undefined;
+}
+
+const REF_SHAPE = 'must be {"id": "<one of your image ids>"} or {"upload": "<an upload id from POST /uploads>"}';
 
 export interface RequestRules {
   defaultModel: string;
@@ -103,6 +129,7 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
     return invalid(field, `"${field}" ${issue.message}.`);
   }
   const { prompt: rawPrompt, model: asked = rules.defaultModel, size, quality, format, previews, webhook } = parsed.output;
+  const { images: rawImages, mask: rawMask } = parsed.output;
 
   // `gpt-image-2` and `openai/gpt-image-2` name one model; the answer uses the spelling the deployment lists.
   const canonical = parseModelName(asked)?.canonical;
@@ -162,6 +189,8 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
       );
     }
   }
+  const input = imageInputProblem(rawImages, rawMask, model);
+  if ('field' in input) return input;
   return {
     ok: true,
     value: {
@@ -171,7 +200,41 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
       quality,
       format,
       ...(previews ? { previews } : {}),
+      ...(input.images ? { images: input.images } : {}),
+      ...(input.mask ? { mask: input.mask } : {}),
       ...(webhook === undefined ? {} : { webhook }),
     },
   };
+}
+
+/** `images` and `mask` checked against their shape and what the model takes; the refs when they are fine. */
+function imageInputProblem(
+  rawImages: unknown,
+  rawMask: unknown,
+  model: string,
+): { ok: false; field: string; message: string } | { images?: ImageRef[]; mask?: ImageRef } {
+  if (rawImages === undefined && rawMask === undefined) return {};
+  const takes = imageInputOf(model);
+  if (rawImages === undefined)
+    return { ok: false, field: 'mask', message: '"mask" needs "images": it marks the areas of the first one to change.' };
+  if (!Array.isArray(rawImages) || rawImages.length === 0 || rawImages.length > MAX_INPUT_IMAGES) {
+    return { ok: false, field: 'images', message: `"images" must be a list of 1 to ${MAX_INPUT_IMAGES} images.` };
+  }
+  const images: ImageRef[] = [];
+  for (const [index, raw] of rawImages.entries()) {
+    const ref = imageRefOf(raw);
+    if (!ref) return { ok: false, field: `images[${index}]`, message: `"images[${index}]" ${REF_SHAPE}.` };
+    images.push(ref);
+  }
+  if (takes.maxImages === 0) {
+    return { ok: false, field: 'images', message: `"images" is not supported by model ${model}: it takes no input image.` };
+  }
+  if (images.length > takes.maxImages) {
+    return { ok: false, field: 'images', message: `"images" must have at most ${takes.maxImages} for model ${model}.` };
+  }
+  if (rawMask === undefined) return { images };
+  const mask = imageRefOf(rawMask);
+  if (!mask) return { ok: false, field: 'mask', message: `"mask" ${REF_SHAPE}.` };
+  if (!takes.mask) return { ok: false, field: 'mask', message: `"mask" is not supported by model ${model}.` };
+  return { images, mask };
 }

@@ -148,6 +148,44 @@ export interface ModelRef {
   canonical: string;
 }
 
+/**
+ * The most input images (references, or the image to edit) a request may carry, whatever the model takes: each is
+ * read into the worker's memory (up to MAX_INPUT_IMAGE_BYTES) and encoded once more for the provider, so 4 keep a
+ * request with the largest output image within the 256 MB worker, and each adds to the estimate before any runs.
+ */
+export const MAX_INPUT_IMAGES = 4;
+
+/** The largest input image (upload or reference) accepted, and a mask's (OpenAI: a PNG under 4 MB). */
+export const MAX_INPUT_IMAGE_BYTES = 8 * 1024 * 1024;
+export const MAX_MASK_BYTES = 4 * 1024 * 1024;
+
+/** Input image pixel bounds: each side at least this and at most INPUT_MAX_SIDE. */
+export const INPUT_MIN_SIDE = 16;
+export const INPUT_MAX_SIDE = 4096;
+
+export interface ImageInputCapabilities {
+  /** How many input images the model takes (0: none), within MAX_INPUT_IMAGES. */
+  maxImages: number;
+  /** Whether it takes a mask (the areas of the first image to edit). */
+  mask: boolean;
+}
+
+/**
+ * What a model takes as image input, from the providers' references (read 2026-11-30): OpenAI's and Azure's GPT
+ * image models edit through `images.edit`, up to 16 images (png, webp or jpg under 50 MB) and a PNG mask with
+ * transparency the size of the first image (the Images API reference in openai 7.57.0); the Gemini 3 image models
+ * take reference images as parts of the request (Gemini image generation guide: up to 14), no mask; on Bedrock only
+ * SD3.5 Large takes an image (its image-to-image mode, one image), no mask; Stable Image Core and Ultra take none.
+ */
+export function imageInputOf(model: string): ImageInputCapabilities {
+  const ref = parseModelName(model);
+  const family = familyOf(model);
+  if (!ref || !family) return { maxImages: 0, mask: false };
+  if (family.family === 'gpt-image') return { maxImages: Math.min(16, MAX_INPUT_IMAGES), mask: true };
+  if (family.family === 'gemini-image') return { maxImages: Math.min(14, MAX_INPUT_IMAGES), mask: false };
+  return { maxImages: ref.id === 'stability.sd3-5-large-v1:0' ? 1 : 0, mask: false };
+}
+
 /** Splits a model name into provider and id; a bare name is OpenAI's. Undefined for an unknown provider. */
 export function parseModelName(name: string): ModelRef | undefined {
   const slash = name.indexOf('/');

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * Object keys. An id is 128 random bits in base64url (22 characters): unguessable, so the public prefix cannot
@@ -31,3 +31,15 @@ export const recordKey = (prefix: string, id: string, at: Date): string => `${pr
 
 /** The permanent URL of a key; each path segment is encoded, the slashes are kept. */
 export const publicUrl = (baseUrl: string, key: string): string => `${baseUrl}/${key.split('/').map(encodeURIComponent).join('/')}`;
+
+/** Where uploads go: a private prefix (never served), expired by the bucket's lifecycle rule. */
+export const UPLOAD_PREFIX = 'uploads/';
+
+/**
+ * An upload's key: under the caller's own folder (a hash of its principal key, so no name appears in it), so a
+ * caller can only ever name its own uploads: the key is built from who is asking, never taken from the request.
+ *
+ * @example uploadKey('api-key:web-app', 'abc') // 'uploads/3f1c.../abc'
+ */
+export const uploadKey = (principalKey: string, id: string): string =>
+  `${UPLOAD_PREFIX}${createHash('sha256').update(`uploads:${principalKey}`).digest('hex').slice(0, 32)}/${id}`;

@@ -44,6 +44,19 @@ export const GPT_IMAGE_RATES = Object.freeze({ imageOutput: 30, imageInput: 8, t
  */
 export const PREVIEW_OUTPUT_TOKENS = 100;
 
+/**
+ * An upper bound on the input tokens of one input image (an edit's image, a reference, a mask), for the estimate
+ * only: the settlement uses the tokens the provider reports. OpenAI publishes no per-image count for gpt-image-2's
+ * image input ($8 per million tokens); 6,000 tokens ($0.048) bounds a large image at high fidelity, which
+ * gpt-image-2 always uses. Gemini 3 counts an image at its default (high) media resolution as 1,120 tokens, billed
+ * as input ($2 per million). Stability prices per image.
+ */
+export const INPUT_IMAGE_MICRO_USD: Readonly<Record<ModelFamily, number>> = Object.freeze({
+  'gpt-image': 6_000 * GPT_IMAGE_RATES.imageInput,
+  'gemini-image': 1_120 * 2,
+  stability: 0,
+});
+
 const previewsMicroUsd = (previews: number): number => Math.max(0, previews) * PREVIEW_OUTPUT_TOKENS * GPT_IMAGE_RATES.imageOutput;
 
 const SQUARE = '1024x1024';
@@ -139,6 +152,7 @@ export const estimateImageCostMicroUsd = (
   size: string,
   providerPrompt = '',
   previews = 0,
+  inputImages = 0,
 ): number => {
   const family = familyOf(model);
   const ref = parseModelName(model);
@@ -147,7 +161,11 @@ export const estimateImageCostMicroUsd = (
   if (family.family === 'gpt-image') image = estimateCostMicroUsd(quality, size) + previewsMicroUsd(Math.min(previews, family.maxPreviews));
   else if (family.family === 'stability') image = BEDROCK_PRICES[ref.id] ?? 0;
   else image = GEMINI_PRICES[ref.id]?.[quality ?? '1K'] ?? max(Object.values(GEMINI_PRICES[ref.id] ?? {}));
-  return image + textTokensUpperBound(providerPrompt) * TEXT_INPUT_MICRO_USD_PER_TOKEN[family.family];
+  return (
+    image +
+    textTokensUpperBound(providerPrompt) * TEXT_INPUT_MICRO_USD_PER_TOKEN[family.family] +
+    inputImages * INPUT_IMAGE_MICRO_USD[family.family]
+  );
 };
 
 /**

@@ -1,9 +1,11 @@
 import { AppError } from '../errors.js';
 import { giveBack, moderate, type AdmissionDeps } from './admission.js';
-import { LEASE_MARGIN_MS, isFinal, type ImageJob } from '../domain/image-job.js';
+import { LEASE_MARGIN_MS, isFinal, type ImageJob, type InputImage, type JobInputs } from '../domain/image-job.js';
+import type { ImageRef } from '../domain/image-request.js';
+import { uploadKey } from '../domain/object-keys.js';
 import { estimateImageCostMicroUsd } from '../domain/pricing.js';
 import { principalKey, type ImageOrder, type JobDispatcher, type QuotaStatus, type Reservation, type WebhookSender } from '../ports.js';
-import { fromJobError, settleExpired, type JobReadDeps } from './job-reads.js';
+import { fromJobError, ownJob, settleExpired, type JobReadDeps } from './job-reads.js';
 
 export interface CreateImageDeps extends JobReadDeps, AdmissionDeps {
   dispatcher: JobDispatcher;
@@ -26,6 +28,7 @@ interface Admitted {
   reservation: Reservation | undefined;
   costMicroUsd: number;
   now: number;
+  inputs: JobInputs | undefined;
 }
 
 export interface CreateImageOutcome {
@@ -72,7 +75,29 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
    * quota admitted (over-quota callers must not spend the organisation's moderation rate limit). A moderation
    * refusal gives the reservation back.
    */
+  /**
+   * The input images as objects: an `id` must be one of the caller's own succeeded images (404 otherwise, exactly as
+   * GET /images/{id} answers), an `upload` names a key under the caller's own uploads folder, which the worker reads
+   * and verifies before the provider sees it.
+   */
+  const resolveInputs = async (input: CreateImageInput): Promise<JobInputs | undefined> => {
+    if (!input.images) return undefined;
+    const resolve = async (ref: ImageRef): Promise<InputImage> => {
+      if ('upload' in ref) return { ref, key: uploadKey(principalKey(input.principal), ref.upload) };
+      const job = await ownJob(deps, input.principal, ref.id);
+      if (job.status !== 'succeeded' || !job.result) {
+        throw new AppError('invalid_request', `Image ${ref.id} has no stored image to use (it is ${job.status}).`, {
+          details: { field: 'images' },
+        });
+      }
+      return { ref, key: job.result.key };
+    };
+    const images = await Promise.all(input.images.map(resolve));
+    return { images, ...(input.mask ? { mask: await resolve(input.mask) } : {}) };
+  };
+
   const admit = async (input: CreateImageInput): Promise<Admitted> => {
+    const inputs = await resolveInputs(input);
     if (input.webhook !== undefined) {
       if (!deps.webhooks) {
         throw new AppError('invalid_request', '"webhook" is not available: this deployment has no webhook secret (WEBHOOK_SECRET).', {
@@ -88,6 +113,7 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
       input.size,
       input.providerPrompt,
       input.previews ?? 0,
+      (inputs?.images.length ?? 0) + (inputs?.mask ? 1 : 0),
     );
     const reservation = deps.quota ? await deps.quota.reserve(input.principal, costMicroUsd, now) : undefined;
     try {
@@ -96,7 +122,7 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
       if (reservation) await giveBack(deps, reservation);
       throw error;
     }
-    return { reservation, costMicroUsd, now };
+    return { reservation, costMicroUsd, now, inputs };
   };
 
   /** Gives back what an admission reserved for work that did not run (a replayed or refused Idempotency-Key). */
@@ -119,7 +145,7 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
 
   const start = async (
     input: CreateImageInput,
-    { reservation, costMicroUsd, now }: Admitted,
+    { reservation, costMicroUsd, now, inputs }: Admitted,
   ): Promise<{ job: ImageJob; quota?: QuotaStatus | undefined; ended?: ImageJob | undefined }> => {
     // Run here (no worker function): the job is written already claimed, so the run neither reads nor claims it.
     const inline = !deps.dispatcher.background;
@@ -135,6 +161,7 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
       quality: input.quality,
       format: input.format,
       ...(input.previews ? { previews: input.previews } : {}),
+      ...(inputs ? { inputs } : {}),
       prompt: input.prompt,
       providerPrompt: input.providerPrompt,
       requestId: input.requestId,

@@ -5,7 +5,8 @@ import type { StoredImageResult, StoredPreview } from '../domain/image-job.js';
 import { imageKey, previewKey, publicUrl, recordKey } from '../domain/object-keys.js';
 import { costFromUsage, microUsdToUsd } from '../domain/pricing.js';
 import { parseModelName } from '../domain/models.js';
-import type { ReservationRef } from '../domain/image-job.js';
+import type { JobInputs, ReservationRef } from '../domain/image-job.js';
+import type { LoadedInputs } from './input-images.js';
 import { generateWithFallback, type CandidateOutcome, type FallbackDeps } from './generate-with-fallback.js';
 import {
   principalKey,
@@ -45,6 +46,10 @@ export interface GenerateAndStoreInput extends ImageOrder {
   providerDeadline: number;
   /** The writes must have finished by then. */
   deadline: number;
+  /** The input images as read and verified (an edit, or references). */
+  inputs?: LoadedInputs | undefined;
+  /** What the caller named as inputs (ids, not bytes), for the record. */
+  inputRefs?: JobInputs | undefined;
   /** The quota reservation this image runs under (a dearer fallback extends it). */
   reservation?: ReservationRef | undefined;
   /** When the job was created (epoch ms): its previews' keys are dated by it. */
@@ -78,6 +83,7 @@ export async function generateAndStore(deps: GenerateAndStoreDeps, input: Genera
       prompt: input.providerPrompt,
       endUserId: endUserId(principalKey(input.principal)),
       ...(wantsPreviews(input) ? { previews: input.previews } : {}),
+      ...(input.inputs ? { images: input.inputs.images, ...(input.inputs.mask ? { mask: input.inputs.mask } : {}) } : {}),
     },
     deadline: input.providerDeadline,
     hooks: withPreviews(deps, input),
@@ -229,6 +235,15 @@ async function verifyAndStore(
     settledCostUsd: microUsdToUsd(settled.costMicroUsd),
     costBasis: settled.basis,
     parameters: { size: input.size, quality: input.quality, format: input.format, previews: input.previews ?? 0 },
+    // Which images went in: their ids, never their bytes.
+    ...(input.inputRefs
+      ? {
+          inputs: {
+            images: input.inputRefs.images.map((image) => image.ref),
+            ...(input.inputRefs.mask ? { mask: input.inputRefs.mask.ref } : {}),
+          },
+        }
+      : {}),
     ...(generated.previews ? { partialImages: generated.previews } : {}),
     prompt: input.prompt,
     providerPrompt: input.providerPrompt,

@@ -95,7 +95,12 @@ export async function generateWithFallback(deps: FallbackDeps, input: FallbackIn
       deps.log.info('model skipped', { model, reason });
     };
     if (!first) {
-      const unfit = unfitFor(model, { previews: input.request.previews, providerPrompt: input.request.prompt });
+      const unfit = unfitFor(model, {
+        previews: input.request.previews,
+        providerPrompt: input.request.prompt,
+        images: input.request.images?.length,
+        mask: input.request.mask !== undefined,
+      });
       if (unfit) {
         skip(unfit);
         continue;
@@ -111,7 +116,15 @@ export async function generateWithFallback(deps: FallbackDeps, input: FallbackIn
       continue;
     }
     if (!first && reservation && deps.quota && deps.estimateCost) {
-      const estimate = deps.estimateCost(model, choice.quality, choice.size, input.request.prompt, input.request.previews ?? 0);
+      const inputImages = (input.request.images?.length ?? 0) + (input.request.mask ? 1 : 0);
+      const estimate = deps.estimateCost(
+        model,
+        choice.quality,
+        choice.size,
+        input.request.prompt,
+        input.request.previews ?? 0,
+        inputImages,
+      );
       const extra = estimate - reservation.costMicroUsd;
       if (extra > 0) {
         if (!(await deps.quota.extend(reservation, extra))) {

@@ -4,6 +4,7 @@ import { generateAndStore, type GenerateAndStoreDeps } from './generate-and-stor
 import { INTERRUPTED, NOT_ADMITTED, isFinal, leaseExpired, previewKeys, toResource, type ImageJob } from '../domain/image-job.js';
 import type { JobStore, QuotaGate, WebhookSender } from '../ports.js';
 import { toJobError } from './job-reads.js';
+import { loadInputs, type LoadedInputs } from './input-images.js';
 
 export interface RunImageJobDeps extends GenerateAndStoreDeps {
   jobs: JobStore;
@@ -93,6 +94,14 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
       await endAs(new AppError('provider_timeout', 'Not enough time left to generate an image.'), false);
       return undefined;
     }
+    // The input images, verified before any provider sees them; a bad one is the caller's, and nothing was spent.
+    let inputs: LoadedInputs | undefined;
+    try {
+      inputs = await loadInputs(deps.store, job.inputs, providerDeadline);
+    } catch (error) {
+      await endAs(error, false);
+      return undefined;
+    }
     const outcome = await generateAndStore(deps, {
       id: job.id,
       requestId: job.requestId,
@@ -104,6 +113,8 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
       quality: job.quality,
       format: job.format,
       previews: job.previews,
+      inputs,
+      inputRefs: job.inputs,
       costMicroUsd: job.reservation?.costMicroUsd ?? job.estimateMicroUsd ?? 0,
       providerDeadline,
       deadline: storeDeadline,

@@ -265,6 +265,7 @@ function toItem(job: ImageJob): Item {
   if (job.reservation) item['reservation'] = S(JSON.stringify(job.reservation));
   if (job.estimateMicroUsd !== undefined) item['estimateMicroUsd'] = N(job.estimateMicroUsd);
   if (job.previews !== undefined) item['previews'] = N(job.previews);
+  if (job.inputs) item['inputs'] = S(JSON.stringify(job.inputs));
   if (job.previewImages?.length) item['previewImages'] = { L: job.previewImages.map((preview) => S(JSON.stringify(preview))) };
   return item;
 }
@@ -298,6 +299,7 @@ function fromItem(item: Item): ImageJob {
     reservation: json(item, 'reservation'),
     estimateMicroUsd: num(item, 'estimateMicroUsd'),
     previews: num(item, 'previews'),
+    inputs: json(item, 'inputs'),
     previewImages: item['previewImages']?.L?.flatMap((entry) => (entry.S === undefined ? [] : [JSON.parse(entry.S) as StoredPreview])),
     createdAt: num(item, 'createdAt') ?? 0,
     startedAt: num(item, 'startedAt'),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { AppError } from '../../errors.js';
+import { AppError, errorName } from '../../errors.js';
 import type { ImageStore, StoredImage } from '../../ports.js';
 
 /** Images are content-addressed by a random id and never change, so browsers and CloudFront may keep them. */
@@ -74,9 +74,19 @@ export class S3ImageStore implements ImageStore {
       const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
         abortSignal: AbortSignal.timeout(Math.max(MIN_WRITE_MS, deadline - this.now())),
       });
-      if (!object.Body || (object.ContentLength ?? 0) > maxBytes) throw new Error(`object of ${object.ContentLength ?? 0} bytes`);
+      if ((object.ContentLength ?? 0) > maxBytes) {
+        await object.Body?.transformToWebStream()
+          .cancel()
+          .catch(() => undefined);
+        throw new AppError('payload_too_large', `The object is larger than ${maxBytes} bytes.`, {
+          details: { bytes: object.ContentLength ?? 0 },
+        });
+      }
+      if (!object.Body) throw new Error('object without a body');
       return Buffer.from(await object.Body.transformToByteArray());
     } catch (error) {
+      if (error instanceof AppError) throw error;
+      if (errorName(error) === 'NoSuchKey') throw new AppError('not_found', 'The object does not exist.', { cause: error });
       throw storageUnavailable(error, key, 'The stored image could not be read back. Retry later.');
     }
   }

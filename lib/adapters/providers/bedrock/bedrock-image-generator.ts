@@ -52,7 +52,7 @@ export class BedrockImageGenerator implements ImageGenerator {
           modelId: parseModelName(request.model)?.id ?? request.model,
           contentType: 'application/json',
           accept: 'application/json',
-          body: JSON.stringify({ prompt: request.prompt, aspect_ratio: request.size, output_format: request.format ?? 'png' }),
+          body: JSON.stringify(bodyOf(request)),
         }),
         { abortSignal: signal },
       );
@@ -63,6 +63,26 @@ export class BedrockImageGenerator implements ImageGenerator {
     return imageOf(body, this.options.maxImageBytes);
   }
 }
+
+/**
+ * Stability's request: text to image with an aspect ratio, or (SD3.5 Large, with an input image) image to image,
+ * which takes the image and how far to move from it (`strength`) instead of a ratio (the output keeps the input's).
+ */
+function bodyOf(request: GenerationRequest): Record<string, unknown> {
+  const output_format = request.format ?? 'png';
+  const image = request.images?.[0];
+  if (!image) return { prompt: request.prompt, aspect_ratio: request.size, output_format };
+  return {
+    prompt: request.prompt,
+    mode: 'image-to-image',
+    image: image.bytes.toString('base64'),
+    strength: IMAGE_TO_IMAGE_STRENGTH,
+    output_format,
+  };
+}
+
+/** How far an image-to-image generation may move from its input (0 keeps it, 1 ignores it): a middle that edits. */
+const IMAGE_TO_IMAGE_STRENGTH = 0.6;
 
 function imageOf(body: Uint8Array, maxImageBytes: number): GeneratedImage {
   let answer: { images?: unknown; finish_reasons?: unknown };

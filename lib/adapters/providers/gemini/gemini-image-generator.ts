@@ -37,6 +37,9 @@ const REFUSED = new Set([
  * caller, and a failure after sending is never repeated on our side (the money rule). Every body is read through
  * a bounded fetch (bounded-fetch.ts).
  */
+/** The Gemini API's bound on a request's inline data (its image understanding guide), less room for the text. */
+const GEMINI_INLINE_LIMIT = 19 * 1024 * 1024;
+
 export class GeminiImageGenerator implements ImageGenerator {
   private readonly now: () => number;
   private client: { key: string; genai: GoogleGenAI } | undefined;
@@ -71,12 +74,30 @@ export class GeminiImageGenerator implements ImageGenerator {
     } catch (error) {
       throw providerFailures.failed({ reason: 'provider key unavailable' }, false, error);
     }
+    // The Gemini API takes at most 20 MB of inline data in one request: refused here, before it is sent.
+    const inline = (request.images ?? []).reduce((sum, image) => sum + Math.ceil(image.bytes.length / 3) * 4, 0);
+    if (inline > GEMINI_INLINE_LIMIT) {
+      throw new AppError('invalid_request', `"images" are too large together for ${request.model}: at most 20 MB once encoded.`, {
+        details: { field: 'images', inlineBytes: inline },
+      });
+    }
     const signal = AbortSignal.timeout(remaining);
     let response: GenerateContentResponse;
     try {
       response = await client.models.generateContent({
         model: parseModelName(request.model)?.id ?? request.model,
-        contents: request.prompt,
+        // Reference images go as inline parts after the text (the Gemini API's image editing shape).
+        contents: request.images?.length
+          ? [
+              {
+                role: 'user',
+                parts: [
+                  { text: request.prompt },
+                  ...request.images.map((image) => ({ inlineData: { mimeType: image.contentType, data: image.bytes.toString('base64') } })),
+                ],
+              },
+            ]
+          : request.prompt,
         config: {
           responseModalities: ['IMAGE'],
           candidateCount: 1,

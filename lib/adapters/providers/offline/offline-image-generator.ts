@@ -36,7 +36,13 @@ export class OfflineImageGenerator implements ImageGenerator {
       await hooks.onPreview?.({ index, bytes: renderPicture(request.prompt, width, height, block) });
     }
     await this.waitUntil(startedAt + this.delayMs, deadline);
-    const png = renderPicture(request.prompt, width, height);
+    // Input images change the picture (deterministically), as an edit would.
+    const seed = request.images?.length
+      ? `${request.prompt}\u0000${createHash('sha256')
+          .update(Buffer.concat(request.images.map((image) => image.bytes)))
+          .digest('hex')}`
+      : request.prompt;
+    const png = renderPicture(seed, width, height);
     // Says what it is: its own name, and the format it was asked for next to the PNG it always renders.
     return {
       bytes: png,

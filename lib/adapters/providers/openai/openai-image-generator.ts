@@ -1,5 +1,13 @@
 import { APIError, type OpenAI } from 'openai';
-import type { ImageGenerateParamsNonStreaming, ImageGenStreamEvent } from 'openai/resources/images';
+import { toFile } from 'openai';
+import type {
+  ImageEditCompletedEvent,
+  ImageEditParamsNonStreaming,
+  ImageEditStreamEvent,
+  ImageGenCompletedEvent,
+  ImageGenerateParamsNonStreaming,
+  ImageGenStreamEvent,
+} from 'openai/resources/images';
 import { Base64Error, decodeBase64Strict } from '../../../domain/base64.js';
 import { MAX_STREAMED_IMAGE_BYTES } from '../../../domain/image-request.js';
 import { AppError, errorName } from '../../../errors.js';
@@ -107,8 +115,11 @@ export class OpenAIImageGenerator implements ImageGenerator {
       [this.options.endUserField ?? 'safety_identifier']: request.endUserId,
     };
     const signal = AbortSignal.timeout(timeoutMs);
-    if (request.previews) return this.streamed(params, request.previews, signal, timeoutMs, onPreview);
-    const response = await this.client.images.generate(params, { signal, timeout: timeoutMs + 1_000 }).asResponse();
+    const options = { signal, timeout: timeoutMs + 1_000 };
+    // Input images: an edit (`images.edit`, which the SDK sends as multipart), the image to edit first.
+    const edit = request.images?.length ? await editParams(params, request) : undefined;
+    if (request.previews) return this.streamed(params, edit, request.previews, signal, timeoutMs, onPreview);
+    const response = await (edit ? this.client.images.edit(edit, options) : this.client.images.generate(params, options)).asResponse();
     // The answer (bounded by the largest image's base64, openai-client.ts) is read once and decoded in place.
     const answer = parseImageAnswer(await readBody(response), this.options.maxImageBytes, { inPlace: true });
     // OpenAI asks for its request id in support requests: it goes to the log with the stored image.
@@ -123,24 +134,28 @@ export class OpenAIImageGenerator implements ImageGenerator {
    */
   private async streamed(
     params: ImageGenerateParamsNonStreaming,
+    edit: ImageEditParamsNonStreaming | undefined,
     previews: number,
     signal: AbortSignal,
     timeoutMs: number,
     onPreview: ((preview: PreviewImage) => Promise<void>) | undefined,
   ): Promise<GeneratedImage> {
-    const { data: stream, response } = await this.client.images
-      .generate({ ...params, stream: true, partial_images: previews }, { signal, timeout: timeoutMs + 1_000 })
-      .withResponse();
-    let final: ImageGenStreamEvent | undefined;
+    const options = { signal, timeout: timeoutMs + 1_000 };
+    const streaming = { stream: true, partial_images: previews } as const;
+    // An edit streams the same events under `image_edit.*` names.
+    const { data: stream, response } = edit
+      ? await this.client.images.edit({ ...edit, ...streaming }, options).withResponse()
+      : await this.client.images.generate({ ...params, ...streaming }, options).withResponse();
+    let final: ImageGenCompletedEvent | ImageEditCompletedEvent | undefined;
     let partials = 0;
     try {
-      for await (const event of stream) {
-        if (event.type === 'image_generation.partial_image') {
+      for await (const event of stream as AsyncIterable<ImageGenStreamEvent | ImageEditStreamEvent>) {
+        if (event.type === 'image_generation.partial_image' || event.type === 'image_edit.partial_image') {
           partials += 1;
           // A partial image that is not valid base64 reaches the hook empty: it fails verification there and is
           // skipped, as any preview that cannot be kept; the final image decides the outcome.
           await onPreview?.({ index: event.partial_image_index, bytes: this.decodeOrEmpty(event.b64_json) });
-        } else if (event.type === 'image_generation.completed') {
+        } else if (event.type === 'image_generation.completed' || event.type === 'image_edit.completed') {
           final = event;
           break;
         }
@@ -151,7 +166,7 @@ export class OpenAIImageGenerator implements ImageGenerator {
       if (error instanceof APIError || error instanceof AppError) throw error;
       throw new ResponseBodyError('the event stream was cut short', { cause: error });
     }
-    if (final?.type !== 'image_generation.completed') {
+    if (final === undefined) {
       // The SDK ends a stream quietly when its signal aborts: that is our deadline, not the provider's doing.
       if (signal.aborted) throw signal.reason;
       throw new ResponseBodyError('the event stream ended without the final image');
@@ -178,6 +193,30 @@ export class OpenAIImageGenerator implements ImageGenerator {
       return Buffer.alloc(0);
     }
   }
+}
+
+/** The edit's parameters: the generation's, with the input images (and mask) as files the SDK sends as multipart. */
+async function editParams(params: ImageGenerateParamsNonStreaming, request: GenerationRequest): Promise<ImageEditParamsNonStreaming> {
+  const extension = (contentType: string): string => (contentType === 'image/jpeg' ? 'jpg' : contentType.replace('image/', ''));
+  const image = await Promise.all(
+    (request.images ?? []).map((input, index) =>
+      toFile(input.bytes, `image-${index}.${extension(input.contentType)}`, { type: input.contentType }),
+    ),
+  );
+  const mask = request.mask ? await toFile(request.mask.bytes, 'mask.png', { type: 'image/png' }) : undefined;
+  const { model, prompt, size, quality, output_format: format, safety_identifier: safety, user } = params;
+  return {
+    image,
+    ...(mask ? { mask } : {}),
+    prompt,
+    n: 1,
+    ...(model ? { model } : {}),
+    ...(size ? { size } : {}),
+    ...(quality ? { quality: quality as ImageEditParamsNonStreaming['quality'] } : {}),
+    ...(format ? { output_format: format } : {}),
+    ...(safety ? { safety_identifier: safety } : {}),
+    ...(user ? { user } : {}),
+  };
 }
 
 /** One streamed image's base64, decoded strictly within the size limit; the provider's bad answer otherwise. */
