@@ -31,6 +31,7 @@ import { makeGetImage } from './use-cases/get-image.js';
 import { makeListImages } from './use-cases/list-images.js';
 import { makeReadImage } from './use-cases/read-image.js';
 import { makeGetUsage } from './use-cases/get-usage.js';
+import { makeCreateUpload } from './use-cases/create-upload.js';
 import { makeRunImageJob } from './use-cases/run-image-job.js';
 import type { GenerateAndStoreDeps } from './use-cases/generate-and-store.js';
 import type {
@@ -38,6 +39,7 @@ import type {
   SettleCost,
   MetricsRecorder,
   CdnInvalidator,
+  UploadSigner,
   IdempotencyGuard,
   ImageGenerator,
   ImageStore,
@@ -69,6 +71,8 @@ export interface Dependencies {
   dispatcher: JobDispatcher | undefined;
   webhooks: WebhookSender | undefined;
   cdn: CdnInvalidator | undefined;
+  /** Signs upload forms (POST /uploads). */
+  uploads: UploadSigner;
   metrics: MetricsRecorder;
   /** Estimated cost of one image in micro-dollars, for quotas and records. */
   estimateCost: EstimateCost;
@@ -96,6 +100,7 @@ export interface DependencyOverrides {
   dispatcher?: JobDispatcher;
   webhooks?: WebhookSender;
   cdn?: CdnInvalidator;
+  uploads?: UploadSigner;
   metrics?: MetricsRecorder;
   now?: () => number;
   newId?: () => string;
@@ -258,6 +263,15 @@ function createTokenVerifier(config: Config, now: () => number, logger: Logger):
   return { verify: async (token) => (await verifier()).verify(token) };
 }
 
+/** The upload signer, loaded by the first POST /uploads only (the presigned-POST module is not on the cold path). */
+function createUploadSigner(s3: S3Client, config: Config): UploadSigner {
+  const signer = lazily(async () => {
+    const { S3UploadSigner } = await import('./adapters/aws/s3-upload-signer.js');
+    return new S3UploadSigner(s3, config.imageBucket);
+  });
+  return { sign: async (upload) => (await signer()).sign(upload) };
+}
+
 function createCdnInvalidator(config: Config): CdnInvalidator | undefined {
   const distributionId = config.cdnDistributionId;
   if (distributionId === undefined) return undefined;
@@ -297,11 +311,13 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const dynamo = state ? (overrides.dynamo ?? createDynamoClient(config)) : undefined;
   const dispatcher = overrides.dispatcher ?? createDispatcher(config);
   const logger = overrides.logger ?? new Logger({ serviceName: 'durable-image-api' });
+  const s3 = overrides.s3 ?? createS3Client(config);
   return {
     config,
     logger,
     generator: overrides.generator ?? createGenerator(config, openai, overrides.providers),
-    store: overrides.store ?? new S3ImageStore(overrides.s3 ?? createS3Client(config), config.imageBucket, now),
+    store: overrides.store ?? new S3ImageStore(s3, config.imageBucket, now),
+    uploads: overrides.uploads ?? createUploadSigner(s3, config),
     quota: state?.quotas && dynamo ? new DynamoDbQuotaGate(dynamo, state) : undefined,
     idempotency:
       state && dynamo
@@ -410,6 +426,7 @@ export function createUseCases(deps: Dependencies) {
       read: makeReadImage({ store: deps.store }),
       usage: makeGetUsage({ quota: deps.quota, now: deps.now }),
     },
+    uploads: { create: makeCreateUpload({ uploads: deps.uploads, newId: deps.newId, now: deps.now }) },
   };
 }
 

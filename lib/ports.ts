@@ -287,6 +287,22 @@ export interface WebhookSender {
   deliver(url: string, event: { id: string; type: string; owner: string; data: object }, deadline: number): Promise<boolean>;
 }
 
+/** A browser-form upload the caller sends straight to the bucket (an S3 presigned POST). */
+export interface SignedUpload {
+  /** Where to POST the form (the bucket's URL). */
+  url: string;
+  /** The form's fields, sent before the file (`key`, `Content-Type`, the policy and its signature). */
+  fields: Record<string, string>;
+}
+
+export interface UploadSigner {
+  /**
+   * Signs a POST of one object at `key`: only that key, only `contentType`, 1 to `maxBytes` bytes, until
+   * `expiresSeconds` from now. Throws AppError `storage_unavailable` when it cannot sign (no credentials).
+   */
+  sign(upload: { key: string; contentType: string; maxBytes: number; expiresSeconds: number }): Promise<SignedUpload>;
+}
+
 export interface CdnInvalidator {
   /** Asks the CDN to forget these object keys; best effort (the caller logs a failure). */
   invalidate(keys: string[]): Promise<void>;

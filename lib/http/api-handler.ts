@@ -51,6 +51,7 @@ const ROUTES = [
   { path: '/app.js', pattern: /^\/app\.js$/, methods: ['GET'] },
   { path: '/app.css', pattern: /^\/app\.css$/, methods: ['GET'] },
   { path: '/usage', pattern: /^\/usage\/?$/, methods: ['GET'] },
+  { path: '/uploads', pattern: /^\/uploads\/?$/, methods: ['POST'] },
   { path: '/v1/images/generations', pattern: /^\/v1\/images\/generations\/?$/, methods: ['POST'] },
   { path: '/v1/models', pattern: /^\/v1\/models\/?$/, methods: ['GET'] },
 ] as const;
@@ -264,6 +265,12 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     );
   };
 
+  /** A signed form for one input image, sent by the caller straight to the bucket. */
+  const postUploads: RouteHandler = async (event, context) => {
+    const ticket = await useCases.uploads.create(principalOf(context), (event as { body?: unknown }).body);
+    return json(201, ticket, { 'cache-control': 'no-store' });
+  };
+
   const listV1Models: RouteHandler = async (event, context) =>
     json(200, openAIModelList(config.imageModels), { 'x-request-id': requestIdFrom(event, context) });
 
@@ -344,6 +351,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       },
       { method: 'GET', path: '/v1/models', handler: route(listV1Models) },
       { method: 'GET', path: '/usage', handler: route(getUsage) },
+      { method: 'POST', path: '/uploads', handler: route(postUploads, ...readBody) },
       { method: 'GET', path: '/images', handler: route(listImages) },
       { method: 'GET', path: '/images/{id}', handler: route(getImage) },
       { method: 'DELETE', path: '/images/{id}', handler: route(deleteImage) },

@@ -1,0 +1,55 @@
+/**
+ * `POST /uploads`: a place for one input image, which the caller then names as `{"upload": "<id>"}` in
+ * `POST /images`. The file goes from the caller straight to the bucket (a signed form POST), under the caller's own
+ * uploads folder; the worker verifies it before any provider sees it, and the bucket expires it after a day.
+ */
+import { AppError } from '../errors.js';
+import { MAX_INPUT_IMAGE_BYTES } from '../domain/models.js';
+import { uploadKey } from '../domain/object-keys.js';
+import { principalKey, type Principal, type SignedUpload, type UploadSigner } from '../ports.js';
+
+/** How long a signed upload may be used: long enough for a slow connection, short enough not to be kept. */
+export const UPLOAD_EXPIRES_SECONDS = 300;
+
+/** What an upload may be: the input formats every provider takes. */
+export const UPLOAD_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
+
+export interface CreateUploadDeps {
+  uploads: UploadSigner;
+  newId: () => string;
+  now: () => number;
+}
+
+export interface UploadTicket extends SignedUpload {
+  id: string;
+  maxBytes: number;
+  expiresAt: string;
+}
+
+export const makeCreateUpload =
+  (deps: CreateUploadDeps) =>
+  async (principal: Principal, body: unknown): Promise<UploadTicket> => {
+    const contentType = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['contentType'] : undefined;
+    const extra = typeof body === 'object' && body !== null ? Object.keys(body).filter((key) => key !== 'contentType') : [];
+    if (extra.length > 0) {
+      throw new AppError('invalid_request', `"${extra[0]?.slice(0, 64)}" is not a known field.`, { details: { field: 'body' } });
+    }
+    if (typeof contentType !== 'string' || !(UPLOAD_CONTENT_TYPES as readonly string[]).includes(contentType)) {
+      throw new AppError('invalid_request', `"contentType" must be one of ${UPLOAD_CONTENT_TYPES.map((type) => `"${type}"`).join(', ')}.`, {
+        details: { field: 'contentType' },
+      });
+    }
+    const id = deps.newId();
+    const signed = await deps.uploads.sign({
+      key: uploadKey(principalKey(principal), id),
+      contentType,
+      maxBytes: MAX_INPUT_IMAGE_BYTES,
+      expiresSeconds: UPLOAD_EXPIRES_SECONDS,
+    });
+    return {
+      id,
+      ...signed,
+      maxBytes: MAX_INPUT_IMAGE_BYTES,
+      expiresAt: new Date(deps.now() + UPLOAD_EXPIRES_SECONDS * 1000).toISOString(),
+    };
+  };
