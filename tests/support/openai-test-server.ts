@@ -36,6 +36,25 @@ export const streamReply = (finalB64: string, partials: string[], options: { gap
   ...options,
 });
 
+/** A form's entries by name (a repeated name as a list): strings, and files as their name, type and bytes. */
+export interface FormFile {
+  name: string;
+  type: string;
+  bytes: Buffer;
+}
+
+async function multipartFields(body: Buffer, contentType: string): Promise<Record<string, unknown>> {
+  const form = await new Response(body, { headers: { 'content-type': contentType } }).formData();
+  const fields: Record<string, unknown> = {};
+  for (const [name, value] of form.entries()) {
+    const entry: string | FormFile =
+      typeof value === 'string' ? value : { name: value.name, type: value.type, bytes: Buffer.from(await value.arrayBuffer()) };
+    const seen = fields[name];
+    fields[name] = seen === undefined ? entry : [...(Array.isArray(seen) ? seen : [seen]), entry];
+  }
+  return fields;
+}
+
 /** The SSE frame of one event, in the shape the SDK's `images.generate({ stream: true })` parses. */
 function sseFrame(event: StreamEvent): string {
   const common = { created_at: 1_764_000_000, size: '1024x1024', quality: 'low', background: 'opaque', output_format: 'png' };
@@ -110,7 +129,7 @@ export type Protocol = 'openai' | 'bedrock' | 'gemini';
 
 const IMAGE_PATHS: Readonly<Record<Protocol, RegExp>> = {
   // OpenAI, and Azure OpenAI's v1 API (<endpoint>/openai/v1), which answers in OpenAI's shapes.
-  openai: /^\/(openai\/)?v1\/images\/generations$/,
+  openai: /^\/(openai\/)?v1\/images\/(generations|edits)$/,
   // Bedrock Runtime InvokeModel (restJson1): the model id is a path segment, ':' percent-encoded.
   bedrock: /^\/model\/[^/]+\/invoke$/,
   // Gemini API generateContent (v1, as @google/genai 3 calls it, or v1beta).
@@ -193,10 +212,16 @@ export class OpenAITestServer {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     let body: Record<string, unknown> = {};
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      body = { unparsable: text.length };
+    const contentType = req.headers['content-type'] ?? '';
+    if (contentType.startsWith('multipart/form-data')) {
+      // An edit (images.edit): the form's fields as strings, its files as { name, type, bytes }.
+      body = await multipartFields(Buffer.concat(chunks), contentType);
+    } else {
+      try {
+        body = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        body = { unparsable: text.length };
+      }
     }
     const call = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
     let reply: Reply;

@@ -1,0 +1,299 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { createDependencies } from '../../lib/composition-root.js';
+import { optionalProviders } from '../../lib/optional-providers.js';
+import { parseConfig } from '../../lib/config.js';
+import { createApiHandler } from '../../lib/http/api-handler.js';
+import { withContract } from '../support/contract.js';
+import { startCapture, type Capture } from '../support/capture-logs.js';
+import { OTHER_API_KEY, TEST_API_KEY, serversEnv } from '../support/env.js';
+import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
+import { maskPng, pngOf } from '../support/fixtures.js';
+import { httpEvent, lambdaContext } from '../support/lambda.js';
+import { OpenAITestServer, errorReply, imageReply, type FormFile } from '../support/openai-test-server.js';
+import { bedrockImage, geminiImage } from '../support/provider-replies.js';
+import { estimatedCost } from '../support/pricing.js';
+import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
+
+/**
+ * Edits and reference images through the real handler: the caller's own images by id, uploads through a signed
+ * form straight to the bucket (s3rver), each verified before a provider sees it, then OpenAI's images.edit
+ * (multipart), Gemini's inline parts and Bedrock's image-to-image, each on its wire protocol.
+ */
+
+const PROMPT = 'make the sky purple';
+const SOURCE = pngOf(64, 64, 'source');
+const EDITED = pngOf(64, 64, 'edited');
+const GEMINI = 'google/gemini-3-pro-image';
+const SD35 = 'bedrock/stability.sd3-5-large-v1:0';
+const CORE = 'bedrock/stability.stable-image-core-v1:1';
+
+let s3: LocalS3;
+let dynamo: LocalDynamo;
+let openai: OpenAITestServer;
+let gemini: OpenAITestServer;
+let bedrock: OpenAITestServer;
+let capture: Capture;
+let table = '';
+let tables = 0;
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
+type Json = Record<string, any>;
+
+beforeAll(async () => {
+  [s3, dynamo, openai, gemini, bedrock] = await Promise.all([
+    startLocalS3(),
+    startLocalDynamo(),
+    OpenAITestServer.start(imageReply(EDITED.toString('base64'))),
+    OpenAITestServer.start(geminiImage(EDITED.toString('base64')), 'gemini'),
+    OpenAITestServer.start(bedrockImage(EDITED.toString('base64')), 'bedrock'),
+  ]);
+  process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
+  capture = startCapture();
+});
+
+afterAll(async () => {
+  capture.stop();
+  await Promise.all([openai.close(), gemini.close(), bedrock.close(), dynamo.stop()]);
+  await s3.stop();
+});
+
+beforeEach(async () => {
+  openai.reset(imageReply(EDITED.toString('base64')));
+  gemini.reset(geminiImage(EDITED.toString('base64')));
+  bedrock.reset(bedrockImage(EDITED.toString('base64')));
+  await s3.clear();
+  tables += 1;
+  table = `edits-${tables}`;
+  await dynamo.createTable(table);
+});
+
+function makeHandler(env: Record<string, string> = {}): Handler {
+  const config = parseConfig(
+    serversEnv(
+      { openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
+      {
+        IMAGE_PROVIDER: 'live',
+        IMAGE_MODELS: `gpt-image-2,${GEMINI},${SD35},${CORE}`,
+        GEMINI_API_KEY: 'gemini-test-key-1414213562',
+        GEMINI_BASE_URL: gemini.origin,
+        BEDROCK_REGION: 'us-west-2',
+        BEDROCK_ENDPOINT: bedrock.origin,
+        ...env,
+      },
+    ),
+  );
+  return withContract(
+    createApiHandler(createDependencies(config, { dynamo: dynamo.client, providers: optionalProviders })) as unknown as Handler,
+  );
+}
+
+const auth = (key = TEST_API_KEY) => ({ authorization: `Bearer ${key}` });
+const post = (path: string, body: object, key = TEST_API_KEY): APIGatewayProxyEventV2 =>
+  httpEvent({ path, body: JSON.stringify(body), headers: auth(key) });
+const json = (response: APIGatewayProxyStructuredResultV2): Json => JSON.parse(response.body ?? '{}') as Json;
+
+async function usage(): Promise<{ images: unknown; spend: unknown }> {
+  const quota = (await dynamo.items(table)).find((item) => String(item['pk']).startsWith('quota#api-key:web-app#'));
+  return { images: quota?.['images'], spend: quota?.['spendMicroUsd'] };
+}
+
+/** POST /uploads, then the form to the bucket as a browser or curl would (multipart/form-data, the file last). */
+async function upload(handler: Handler, bytes: Buffer, contentType = 'image/png'): Promise<{ id: string; status: number; ticket: Json }> {
+  const answer = await handler(post('/uploads', { contentType }), lambdaContext());
+  expect(answer.statusCode).toBe(201);
+  const ticket = json(answer);
+  const form = new FormData();
+  for (const [name, value] of Object.entries(ticket['fields'] as Record<string, string>)) form.append(name, value);
+  form.append('file', new Blob([new Uint8Array(bytes)], { type: contentType }), 'upload');
+  const sent = await fetch(ticket['url'] as string, { method: 'POST', body: form });
+  return { id: ticket['id'] as string, status: sent.status, ticket };
+}
+
+const fileOf = (value: unknown): FormFile => (Array.isArray(value) ? value[0] : value) as FormFile;
+
+describe("edits of the caller's own images", () => {
+  it('edits one of its succeeded images through images.edit, sending exactly the stored bytes', async () => {
+    const handler = makeHandler();
+    const original = json(await handler(post('/images', { prompt: 'a lighthouse' }), lambdaContext()));
+    const stored = (await s3.get(original['key'] as string)).body;
+    // Act
+    const response = await handler(post('/images', { prompt: PROMPT, images: [{ id: original['id'] }] }), lambdaContext());
+    // Assess
+    expect(response.statusCode).toBe(201);
+    const call = openai.calls.at(-1);
+    expect(call?.path).toBe('/v1/images/edits');
+    expect(call?.body).toMatchObject({ model: 'gpt-image-2', n: '1', size: '1024x1024' });
+    expect(String(call?.body['prompt'])).toContain(PROMPT);
+    const sent = fileOf(call?.body['image'] ?? call?.body['image[]']);
+    expect(sent.type).toBe('image/png');
+    expect(sent.bytes.equals(stored)).toBe(true);
+    expect((await s3.get(json(response)['key'] as string)).body.equals(EDITED)).toBe(true);
+    // The record names the input by its id, never its bytes.
+    const records = (await s3.keys()).filter((key) => key.startsWith('records/'));
+    const record = JSON.parse((await s3.get(records.at(-1) as string)).body.toString('utf8'));
+    const edit = [record, JSON.parse((await s3.get(records[0] as string)).body.toString('utf8'))].find((r) => r.inputs);
+    expect(edit.inputs).toEqual({ images: [{ id: original['id'] }] });
+  });
+
+  it("answers another caller's image id with 404, exactly as GET does, before anything is spent", async () => {
+    const handler = makeHandler();
+    const theirs = json(await handler(post('/images', { prompt: 'their lighthouse' }, OTHER_API_KEY), lambdaContext()));
+    const calls = openai.calls.length;
+    const response = await handler(post('/images', { prompt: PROMPT, images: [{ id: theirs['id'] }] }), lambdaContext());
+    const get = await handler(httpEvent({ method: 'GET', path: `/images/${theirs['id'] as string}`, headers: auth() }), lambdaContext());
+    expect(response.statusCode).toBe(404);
+    expect(json(response)['error']['code']).toBe('not_found');
+    expect(json(response)['error']['message']).toBe(json(get)['error']['message']);
+    expect(openai.calls).toHaveLength(calls);
+    expect(await usage()).toEqual({ images: undefined, spend: undefined });
+  });
+
+  it('reserves the input images in the estimate: a possibly billed failure keeps it', async () => {
+    const handler = makeHandler();
+    const original = json(await handler(post('/images', { prompt: 'a lighthouse', quality: 'low' }), lambdaContext()));
+    const before = (await usage()).spend as number;
+    openai.enqueue(errorReply(500, { type: 'server_error' }));
+    const response = await handler(post('/images', { prompt: PROMPT, quality: 'low', images: [{ id: original['id'] }] }), lambdaContext());
+    expect(response.statusCode).toBe(502);
+    // 6,000 image input tokens at $8 per million for the one input image, on top of the image and its text.
+    expect(((await usage()).spend as number) - before).toBe(estimatedCost(PROMPT) + 48_000);
+  });
+});
+
+describe('uploads: a signed form straight to the bucket, verified before any provider sees it', () => {
+  it("answers a form for one key under the caller's own folder, one content type, 1 byte to 8 MiB, 5 minutes", async () => {
+    const handler = makeHandler();
+    const response = await handler(post('/uploads', { contentType: 'image/webp' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    const ticket = json(response);
+    expect(ticket['fields']).toMatchObject({
+      'Content-Type': 'image/webp',
+      key: expect.stringMatching(new RegExp(`^uploads/[0-9a-f]{32}/${ticket['id']}$`)),
+    });
+    const policy = JSON.parse(Buffer.from(ticket['fields']['Policy'] as string, 'base64').toString('utf8'));
+    expect(policy.conditions).toEqual(
+      expect.arrayContaining([
+        ['content-length-range', 1, 8 * 1024 * 1024],
+        ['eq', '$Content-Type', 'image/webp'],
+        { key: ticket['fields']['key'] },
+        { bucket: s3.bucket },
+      ]),
+    );
+    const expiresIn = Date.parse(policy.expiration) - Date.now();
+    expect(expiresIn).toBeGreaterThan(290_000);
+    expect(expiresIn).toBeLessThanOrEqual(300_000);
+    // Another caller's uploads live in another folder.
+    const theirs = json(await handler(post('/uploads', { contentType: 'image/png' }, OTHER_API_KEY), lambdaContext()));
+    expect(String(theirs['fields']['key']).split('/')[1]).not.toBe(String(ticket['fields']['key']).split('/')[1]);
+  });
+
+  it.each([
+    [{}, '"contentType" must be one of "image/png", "image/jpeg", "image/webp".'],
+    [{ contentType: 'image/gif' }, '"contentType" must be one of "image/png", "image/jpeg", "image/webp".'],
+    [{ contentType: 'image/png', bytes: 5 }, '"bytes" is not a known field.'],
+  ])('refuses %j with 400 naming the field', async (body, message) => {
+    const response = await makeHandler()(post('/uploads', body), lambdaContext());
+    expect(response.statusCode).toBe(400);
+    expect(json(response)['error']).toMatchObject({ code: 'invalid_request', message });
+  });
+
+  it('generates from an upload and a mask: images.edit gets the uploaded bytes and the mask', async () => {
+    const handler = makeHandler();
+    const image = await upload(handler, SOURCE);
+    const mask = await upload(handler, maskPng(64, 64));
+    expect([image.status, mask.status]).toEqual([204, 204]);
+    const response = await handler(
+      post('/images', { prompt: PROMPT, images: [{ upload: image.id }], mask: { upload: mask.id } }),
+      lambdaContext(),
+    );
+    expect(response.statusCode).toBe(201);
+    const call = openai.calls.at(-1);
+    expect(fileOf(call?.body['image'] ?? call?.body['image[]']).bytes.equals(SOURCE)).toBe(true);
+    expect(fileOf(call?.body['mask']).bytes.equals(maskPng(64, 64))).toBe(true);
+  });
+
+  it.each<[string, () => Buffer, string]>([
+    ['a truncated PNG', () => SOURCE.subarray(0, SOURCE.length - 30), '"images[0]" is not a complete PNG, JPEG or WebP image.'],
+    ['an image of 8 pixels a side', () => pngOf(8, 8), '"images[0]" must be 16 to 4096 pixels on each side (it is 8x8).'],
+  ])('refuses %s with 400, billing nothing and calling no provider', async (_name, bytes, message) => {
+    const handler = makeHandler();
+    const sent = await upload(handler, bytes());
+    const response = await handler(post('/images', { prompt: PROMPT, images: [{ upload: sent.id }] }), lambdaContext());
+    expect(response.statusCode).toBe(400);
+    expect(json(response)['error']).toMatchObject({ code: 'invalid_request', message });
+    expect(openai.calls).toHaveLength(0);
+    expect(await usage()).toEqual({ images: 0, spend: 0 });
+  });
+
+  it('refuses an upload that was never sent, and a mask without transparency or of another size', async () => {
+    const handler = makeHandler();
+    const image = await upload(handler, SOURCE);
+    const opaque = await upload(handler, pngOf(64, 64, 'opaque'));
+    const small = await upload(handler, maskPng(32, 32));
+    const cases: [object, string][] = [
+      [
+        { images: [{ upload: 'AAAAAAAAAAAAAAAAAAAAAA' }] },
+        '"images[0]" names no upload: it was never completed, or has expired (uploads are kept one day).',
+      ],
+      [{ images: [{ upload: image.id }], mask: { upload: opaque.id } }, '"mask" must be a PNG with transparency (where to edit).'],
+      [{ images: [{ upload: image.id }], mask: { upload: small.id } }, '"mask" must be the size of the first image (64x64; it is 32x32).'],
+    ];
+    for (const [body, message] of cases) {
+      const response = await handler(post('/images', { prompt: PROMPT, ...body }), lambdaContext());
+      expect([response.statusCode, json(response)['error']['message']]).toEqual([400, message]);
+    }
+    expect(openai.calls).toHaveLength(0);
+  });
+});
+
+describe('references on the other providers', () => {
+  it('sends Gemini the images as inline parts after the text', async () => {
+    const handler = makeHandler();
+    const image = await upload(handler, SOURCE);
+    const response = await handler(post('/images', { prompt: PROMPT, model: GEMINI, images: [{ upload: image.id }] }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(gemini.calls).toHaveLength(1);
+    const parts = (gemini.calls[0]?.body ?? {}) as Json;
+    const [text, inline] = parts['contents'][0]['parts'];
+    expect(text['text']).toContain(PROMPT);
+    expect(inline).toEqual({ inlineData: { mimeType: 'image/png', data: SOURCE.toString('base64') } });
+  });
+
+  it("uses SD3.5 Large's image-to-image mode on Bedrock", async () => {
+    const handler = makeHandler();
+    const image = await upload(handler, SOURCE);
+    const response = await handler(post('/images', { prompt: PROMPT, model: SD35, images: [{ upload: image.id }] }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(bedrock.calls[0]?.body).toMatchObject({ mode: 'image-to-image', image: SOURCE.toString('base64'), strength: 0.6 });
+    expect(bedrock.calls[0]?.body).not.toHaveProperty('aspect_ratio');
+  });
+
+  it.each([
+    [
+      { model: CORE, images: [{ upload: 'AAAAAAAAAAAAAAAAAAAAAA' }] },
+      `"images" is not supported by model ${CORE}: it takes no input image.`,
+    ],
+    [
+      { model: SD35, images: [{ upload: 'AAAAAAAAAAAAAAAAAAAAAA' }, { upload: 'BBBBBBBBBBBBBBBBBBBBBB' }] },
+      `"images" must have at most 1 for model ${SD35}.`,
+    ],
+    [
+      { model: GEMINI, images: [{ upload: 'AAAAAAAAAAAAAAAAAAAAAA' }], mask: { upload: 'BBBBBBBBBBBBBBBBBBBBBB' } },
+      `"mask" is not supported by model ${GEMINI}.`,
+    ],
+    [
+      { images: [{ url: 'https://example.com/a.png' }] },
+      '"images[0]" must be {"id": "<one of your image ids>"} or {"upload": "<an upload id from POST /uploads>"}.',
+    ],
+    [{ images: [] }, '"images" must be a list of 1 to 4 images.'],
+    [{ mask: { upload: 'AAAAAAAAAAAAAAAAAAAAAA' } }, '"mask" needs "images": it marks the areas of the first one to change.'],
+  ])('refuses %j with 400 before anything is spent', async (body, message) => {
+    const response = await makeHandler()(post('/images', { prompt: PROMPT, ...body }), lambdaContext());
+    expect(response.statusCode).toBe(400);
+    expect(json(response)['error']['message']).toBe(message);
+    expect([openai.calls.length, gemini.calls.length, bedrock.calls.length]).toEqual([0, 0, 0]);
+  });
+});
