@@ -89,6 +89,7 @@ describe('serverless package (stage prod)', () => {
       'GET /openapi.json',
       'GET /usage',
       'POST /images',
+      'POST /uploads',
     ]);
     const cors = one('AWS::ApiGatewayV2::Api')['Properties']['CorsConfiguration'];
     expect(cors['AllowMethods']).toEqual(expect.arrayContaining(['GET', 'POST', 'DELETE']));
@@ -118,9 +119,18 @@ describe('serverless package (stage prod)', () => {
     }
   });
 
-  it('expires previews after a day, and nothing else: images and records are permanent', () => {
+  it('expires previews and uploads after a day, and nothing else: images and records are permanent', () => {
     expect(resources['ImageBucket']['Properties']['LifecycleConfiguration']).toEqual({
-      Rules: [{ Id: 'ExpirePreviews', Status: 'Enabled', Prefix: 'images/previews/', ExpirationInDays: 1 }],
+      Rules: [
+        { Id: 'ExpirePreviews', Status: 'Enabled', Prefix: 'images/previews/', ExpirationInDays: 1 },
+        { Id: 'ExpireUploads', Status: 'Enabled', Prefix: 'uploads/', ExpirationInDays: 1 },
+      ],
+    });
+  });
+
+  it('takes browser uploads (POST only) from the origins the API allows', () => {
+    expect(resources['ImageBucket']['Properties']['CorsConfiguration']).toEqual({
+      CorsRules: [{ AllowedMethods: ['POST'], AllowedOrigins: ['https://app.example.com'], AllowedHeaders: ['*'], MaxAge: 3600 }],
     });
   });
 
@@ -250,12 +260,17 @@ describe('serverless package (stage prod)', () => {
       'logs:PutLogEvents',
       's3:DeleteObject',
       's3:GetObject',
+      's3:PutObject',
       'ssm:GetParameter',
       'xray:PutTelemetryRecords',
       'xray:PutTraceSegments',
     ]);
     // /v1's b64_json reads back public images only.
     expect(text(withPrefix(apiStatements, 's3:GetObject')[0]?.['Resource'])).not.toContain('records');
+    // POST /uploads signs forms for uploads/ only: what those forms may write is what this role may.
+    const uploadWrites = text(withPrefix(apiStatements, 's3:PutObject')[0]?.['Resource']);
+    expect(uploadWrites).toContain('/uploads/*');
+    expect(uploadWrites).not.toMatch(/images|records/);
     expect(text(withPrefix(apiStatements, 'lambda:')[0]?.['Resource'])).toContain(':function:durable-image-api-prod-runImageJob');
     expect(text(withPrefix(apiStatements, 'dynamodb:Query')[0]?.['Resource'])).toContain('/index/byOwner');
     expect(text(withPrefix(apiStatements, 'cloudfront:')[0]?.['Resource'])).toContain('"Ref":"ImageDistribution"');
@@ -271,6 +286,8 @@ describe('serverless package (stage prod)', () => {
         'logs:PutLogEvents',
         's3:DeleteObject',
         's3:GetObject',
+        // Twice: the images and records it writes, and the uploads it reads.
+        's3:GetObject',
         's3:PutObject',
         'bedrock:InvokeModel',
         'sqs:SendMessage',
@@ -285,6 +302,10 @@ describe('serverless package (stage prod)', () => {
     ]);
     const s3 = withPrefix(workerStatements, 's3:');
     expect(text(s3[0]?.['Resource'])).toMatch(/\/images\/\*.*\/records\/\*/);
+    // Uploads are read (verified as inputs), never written or deleted by the worker.
+    expect(s3.filter((statement) => text(statement['Resource']).includes('/uploads/*')).map((statement) => statement['Action'])).toEqual([
+      ['s3:GetObject'],
+    ]);
     const ssm = text(withPrefix(workerStatements, 'ssm:')[0]?.['Resource']);
     expect(ssm).toContain(':parameter/durable-image-api/prod/openai-api-key');
     expect(ssm).toContain(':parameter/durable-image-api/prod/webhook-secret');
