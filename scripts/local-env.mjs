@@ -200,7 +200,9 @@ export function localEnvironment({ s3Endpoint, dynamoEndpoint, apiKey, credentia
     // s3rver serves objects to anonymous GETs at path-style URLs, standing in for CloudFront.
     PUBLIC_BASE_URL: `${s3Endpoint}/${LOCAL_BUCKET}`,
     IMAGE_PROVIDER: base.IMAGE_PROVIDER ?? (useOpenAI ? 'openai' : 'offline'),
-    API_KEY_HASHES: `local:${createHash('sha256').update(apiKey).digest('hex')}`,
+    // The local key, and any other callers the developer lists (API_KEY_HASHES in .env), to try what one caller
+    // may not do with another's images.
+    API_KEY_HASHES: [`local:${createHash('sha256').update(apiKey).digest('hex')}`, base.API_KEY_HASHES].filter(Boolean).join(','),
     STATE_TABLE: LOCAL_TABLE,
     DYNAMODB_ENDPOINT: dynamoEndpoint,
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,

@@ -2,14 +2,15 @@
 // invoke port check no signature and answer browsers' CORS requests, so a web page the developer visits could
 // otherwise read private records or queue a job on the developer's provider key. Each gate lets through what the
 // deployed service would: requests signed (AWS Signature Version 4) with this run's own secret, and, for S3 only,
-// anonymous GET/HEAD of the public prefix as CloudFront serves it.
+// anonymous GET/HEAD of the public prefix as CloudFront serves it, and browser-form uploads (POST) that carry a
+// policy signed with this run's secret, checked as S3 checks them.
 //
 // Signatures are checked by signing the same request again with the AWS SDK's own signer (@smithy/signature-v4),
 // not by a second implementation of SigV4.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { SignatureV4, getSigningKey } from '@smithy/signature-v4';
 
 /** AWS accepts a signed request up to 15 minutes either side of its clock. */
 const MAX_CLOCK_SKEW_MS = 15 * 60_000;
@@ -133,6 +134,56 @@ async function listen(server, port) {
   return server;
 }
 
+/** The largest form upload the gate reads: the service's uploads (8 MiB) and the form's fields. */
+export const MAX_FORM_UPLOAD_BYTES = 8 * 1024 * 1024 + 64 * 1024;
+
+/**
+ * Whether a browser-form POST (an S3 presigned POST) is one S3 would take: its policy signed with `credentials`
+ * (SigV4: the policy's HMAC with the day's signing key, derived by the AWS SDK's own function), not expired, and
+ * every field and the file within its conditions (exact values, `starts-with`, `content-length-range`), with no
+ * field the policy does not name. s3rver stores any POST without checking; this is what stands for S3 locally.
+ * Returns why not, or undefined when it passes.
+ */
+export async function postPolicyProblem(form, bucket, credentials, now = Date.now()) {
+  const field = (name) => {
+    for (const [key, value] of form.entries()) if (key.toLowerCase() === name.toLowerCase() && typeof value === 'string') return value;
+    return undefined;
+  };
+  const policyText = field('Policy');
+  const credential = /^([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request$/.exec(field('X-Amz-Credential') ?? '');
+  const signature = field('X-Amz-Signature') ?? '';
+  const file = form.get('file');
+  if (!policyText || !credential || field('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256' || typeof file === 'string' || !file) return 'unsigned';
+  const [, accessKeyId, day, region] = credential;
+  if (accessKeyId !== credentials.accessKeyId || !/^[0-9a-f]{64}$/.test(signature)) return 'wrong credentials';
+  const key = await getSigningKey(sha256, credentials, day, region, 's3');
+  const expected = createHmac('sha256', key).update(policyText).digest('hex');
+  if (!timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) return 'bad signature';
+  let policy;
+  try {
+    policy = JSON.parse(Buffer.from(policyText, 'base64').toString('utf8'));
+  } catch {
+    return 'unreadable policy';
+  }
+  if (!(Date.parse(policy.expiration) > now)) return 'expired';
+  const values = { bucket, ...Object.fromEntries([...form.entries()].filter(([, value]) => typeof value === 'string').map(([name, value]) => [name.toLowerCase(), value])) };
+  const named = new Set(['policy', 'x-amz-signature', 'file']);
+  for (const condition of policy.conditions ?? []) {
+    if (Array.isArray(condition) && condition[0] === 'content-length-range') {
+      if (file.size < condition[1] || file.size > condition[2]) return 'size out of range';
+      continue;
+    }
+    const [operator, name, value] = Array.isArray(condition)
+      ? [condition[0], String(condition[1]).replace(/^\$/, '').toLowerCase(), condition[2]]
+      : ['eq', Object.keys(condition)[0].toLowerCase(), Object.values(condition)[0]];
+    named.add(name);
+    const actual = values[name] ?? '';
+    if (operator === 'eq' ? actual !== value : operator === 'starts-with' ? !actual.startsWith(value) : true) return `condition on ${name}`;
+  }
+  const extra = [...form.keys()].map((name) => name.toLowerCase()).find((name) => !named.has(name) && !name.startsWith('x-ignore-'));
+  return extra === undefined ? undefined : `field ${extra} not in the policy`;
+}
+
 /**
  * The S3 gate: signed calls (the service's own) pass to s3rver; an anonymous request may only GET or HEAD an
  * object under the public prefix, with no query string (CloudFront forwards none), or ask a CORS preflight for
@@ -149,6 +200,20 @@ export async function startS3Gate({ port, targetPort, bucket, publicPrefix, cred
           return s3Denied(res);
         }
         return forward(req, res, targetPort);
+      }
+      // A browser-form upload (POST /uploads' signed form) to the bucket itself.
+      if (req.method === 'POST' && /^\/[^/]+\/?$/.test(url.pathname) && url.search === '') {
+        const type = req.headers['content-type'] ?? '';
+        const body = type.startsWith('multipart/form-data') ? await readBody(req, MAX_FORM_UPLOAD_BYTES) : undefined;
+        if (body === undefined) {
+          req.resume();
+          return s3Denied(res);
+        }
+        const form = await new Response(body, { headers: { 'content-type': type } }).formData().catch(() => undefined);
+        if (!form || (await postPolicyProblem(form, bucket, credentials)) !== undefined || url.pathname.replace(/\/$/, '') !== `/${bucket}`) {
+          return s3Denied(res);
+        }
+        return forward(req, res, targetPort, body);
       }
       const anonymous =
         ['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? '') && url.search === '' && isPublicPath(url.pathname, bucket, publicPrefix);

@@ -9,10 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LOCAL_BUCKET, LOCAL_WORKER_FUNCTION } from '../../scripts/local-env.mjs';
 import { startStackProcess } from '../../scripts/stack-process.mjs';
 import { verifyImage } from '../../lib/domain/image-format.js';
+import { pngOf } from '../support/fixtures.js';
 import { checkContract, openApiDocument } from '../support/contract.js';
 import { freePort, isListening, run } from '../support/processes.js';
 
 const API_KEY = 'e2e-local-key-0123456789';
+const OTHER_KEY = 'e2e-other-caller-key-9876543210';
 // The secret the stack's S3, DynamoDB and Lambda ports check signatures against (new on each run by default).
 const LOCAL_SECRET = 'e2e-local-aws-secret';
 
@@ -39,7 +41,8 @@ beforeAll(async () => {
   // path, and prompts are limited to 200 characters (a variable the local run used to ignore).
   stack = await startStackProcess({
     apiKey: API_KEY,
-    env: { OPENAI_API_KEY: '' },
+    // A second caller (API_KEY_HASHES adds to the local key), to try another caller's image.
+    env: { OPENAI_API_KEY: '', API_KEY_HASHES: `other:${createHash('sha256').update(OTHER_KEY).digest('hex')}` },
     dotEnv: `OFFLINE_DELAY_MS=1500\nPROMPT_MAX_CHARS=200\nLOCAL_AWS_SECRET_ACCESS_KEY=${LOCAL_SECRET}\n`,
     whileStarting: (ports: { api: number }) => firstAnswer(ports.api),
   });
@@ -209,6 +212,48 @@ describe('npm start: the local stack over HTTP', () => {
     expect((await checkedFetch(api(`/images/${id}`), { method: 'DELETE', headers: auth })).status).toBe(204);
     for (const preview of previews) expect((await fetch(preview.url)).status).toBe(404);
   }, 30_000);
+
+  it("generates from an upload and from the caller's own image; another caller's image id is 404", async () => {
+    const auth = { authorization: `Bearer ${API_KEY}` };
+    // An upload: the signed form, then the file straight to local S3 (its gate checks the form as S3 would).
+    const ticketAnswer = await checkedFetch(api('/uploads'), {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ contentType: 'image/png' }),
+    });
+    expect(ticketAnswer.status).toBe(201);
+    const ticket = (await ticketAnswer.json()) as { id: string; url: string; fields: Record<string, string> };
+    expect(ticket.url).toBe(`http://127.0.0.1:${stack.ports.s3}/local-images`);
+    const form = new FormData();
+    for (const [name, value] of Object.entries(ticket.fields)) form.append(name, value);
+    const source = pngOf(256, 256, 'uploaded');
+    form.append('file', new Blob([new Uint8Array(source)], { type: 'image/png' }), 'source.png');
+    expect((await fetch(ticket.url, { method: 'POST', body: form })).status).toBe(204);
+    // Uploads are private, as records are.
+    expect((await fetch(`${ticket.url}/${ticket.fields['key']}`)).status).toBe(403);
+    // Act: generate from the upload, then edit that image by its id.
+    const fromUpload = await postImage(JSON.stringify({ prompt: 'the same, at night', images: [{ upload: ticket.id }] }), {
+      prefer: 'wait=20',
+    });
+    expect(fromUpload.status).toBe(201);
+    const first = (await fromUpload.json()) as { id: string; url: string; sha256: string };
+    const fromImage = await postImage(JSON.stringify({ prompt: 'the same, in snow', images: [{ id: first.id }] }), { prefer: 'wait=20' });
+    expect(fromImage.status).toBe(201);
+    const second = (await fromImage.json()) as { url: string; sha256: string };
+    // Assess: both stored and served, and different pictures (the offline generator mixes the input in).
+    for (const image of [first, second]) {
+      const served = Buffer.from(await (await fetch(image.url)).arrayBuffer());
+      expect(createHash('sha256').update(served).digest('hex')).toBe(image.sha256);
+    }
+    expect(second.sha256).not.toBe(first.sha256);
+    const theirs = await checkedFetch(api('/images'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OTHER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'not mine', images: [{ id: first.id }] }),
+    });
+    expect(theirs.status).toBe(404);
+    expect(await theirs.json()).toMatchObject({ error: { code: 'not_found' } });
+  }, 60_000);
 
   it("answers unknown routes and wrong methods with the API's JSON errors, not the framework's", async () => {
     const unknown = await checkedFetch(api('/no-such-route'), { headers: { authorization: `Bearer ${API_KEY}` } });

@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { asyncInvoke, isPublicPath, startPrivateGate, verifySignature } from '../../scripts/local-gate.mjs';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { asyncInvoke, isPublicPath, startPrivateGate, startS3Gate, verifySignature } from '../../scripts/local-gate.mjs';
 
 /** The gates of `npm start` (scripts/local-gate.mjs), against a stand-in for the server behind them. */
 
@@ -184,5 +186,73 @@ describe('the public prefix of local S3', () => {
     ['/local-images/images/%E0%A4%A', false],
   ])('%s is public: %s', (path, expected) => {
     expect(isPublicPath(path, 'local-images', 'images/')).toBe(expected);
+  });
+});
+
+describe('browser-form uploads to local S3 (presigned POST), checked as S3 checks them', () => {
+  /** The S3 gate in front of a stand-in for s3rver, and a form signed by the AWS SDK for `key`. */
+  async function formGate() {
+    const target = await behind(() => ({ status: 204, body: '' }));
+    const server = await startS3Gate({
+      port: 0,
+      targetPort: target.port,
+      bucket: 'local-images',
+      publicPrefix: 'images/',
+      credentials: CREDENTIALS,
+    });
+    closers.push(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const port = (server.address() as AddressInfo).port;
+    const sign = (secretAccessKey = CREDENTIALS.secretAccessKey, expires = 300) =>
+      createPresignedPost(
+        new S3Client({
+          region: 'us-east-1',
+          endpoint: `http://127.0.0.1:${port}`,
+          forcePathStyle: true,
+          credentials: { accessKeyId: 'S3RVER', secretAccessKey },
+        }),
+        {
+          Bucket: 'local-images',
+          Key: 'uploads/abc/upload-1',
+          Conditions: [
+            ['content-length-range', 1, 1024],
+            ['eq', '$Content-Type', 'image/png'],
+          ],
+          Fields: { 'Content-Type': 'image/png' },
+          Expires: expires,
+        },
+      );
+    const send = async (signed: { url: string; fields: Record<string, string> }, change: Record<string, string> = {}, bytes = 100) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries({ ...signed.fields, ...change })) form.append(name, value);
+      form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), 'upload.png');
+      return (await fetch(signed.url, { method: 'POST', body: form })).status;
+    };
+    return { target, sign, send };
+  }
+
+  it("passes a form signed with this run's secret within its policy, and nothing else", async () => {
+    const { target, sign, send } = await formGate();
+    const signed = await sign();
+    // Act and assess: each departure from the policy is refused, and never reaches s3rver.
+    expect(await send(signed, { key: 'uploads/other-caller/upload-1' })).toBe(403);
+    expect(await send(signed, { 'Content-Type': 'text/html' })).toBe(403);
+    expect(await send(signed, {}, 2048)).toBe(403);
+    expect(await send(signed, {}, 0)).toBe(403);
+    expect(await send(signed, { acl: 'public-read' })).toBe(403);
+    expect(await send(await sign('another-secret'))).toBe(403);
+    expect(target.reached).toHaveLength(0);
+    expect(await send(signed)).toBe(204);
+    expect(target.reached).toHaveLength(1);
+  });
+
+  it('refuses a form whose policy has expired', async () => {
+    const { target, sign, send } = await formGate();
+    const signed = await sign(CREDENTIALS.secretAccessKey, 1);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await send(signed)).toBe(403);
+    expect(target.reached).toHaveLength(0);
   });
 });
