@@ -7,7 +7,7 @@
  * The script uses DOM APIs only (createElement, textContent), never HTML strings, so it runs under a strict CSP
  * with Trusted Types required. The key is kept in sessionStorage: gone with the tab.
  */
-import { familyOf } from '../domain/models.js';
+import { familyOf, imageInputOf } from '../domain/models.js';
 
 export interface PageOptions {
   models: readonly string[];
@@ -22,15 +22,24 @@ interface ModelOptions {
   formats: readonly string[];
   /** How many partial images the model can stream (0: the Previews choice is not offered). */
   previews: number;
+  /** How many input images the model takes (0: it cannot edit). */
+  inputImages: number;
 }
 
-/** What the page may offer: each allowed model's sizes, qualities, formats and previews (from the domain's table). */
+/** What the page may offer: each allowed model's sizes, qualities, formats, previews and image input (the domain's table). */
 function modelOptions(models: readonly string[]): Record<string, ModelOptions> {
   const options: Record<string, ModelOptions> = {};
   for (const model of models) {
     const family = familyOf(model);
-    if (family)
-      options[model] = { sizes: family.sizes, qualities: family.qualities, formats: family.formats, previews: family.maxPreviews };
+    if (family) {
+      options[model] = {
+        sizes: family.sizes,
+        qualities: family.qualities,
+        formats: family.formats,
+        previews: family.maxPreviews,
+        inputImages: imageInputOf(model).maxImages,
+      };
+    }
   }
   return options;
 }
@@ -55,6 +64,7 @@ export function pageHtml(options: PageOptions): string {
   <p><label for="key">API key</label>
   <input id="key" name="key" type="password" autocomplete="off" spellcheck="false" required aria-describedby="key-help">
   <small id="key-help">Or a JWT from your identity provider. Kept in this tab only (sessionStorage).</small></p>
+  <p id="editing" hidden><span id="editing-text"></span> <button id="stop-editing" type="button" class="secondary">Stop editing</button></p>
   <p><label for="prompt">Prompt</label>
   <textarea id="prompt" name="prompt" rows="3" required maxlength="4000"></textarea></p>
   <div class="row">
@@ -127,7 +137,18 @@ export const PAGE_SCRIPT = `'use strict';
   var elapsed = document.getElementById('elapsed');
   var usageLine = document.getElementById('usage');
   var resultTitle = document.getElementById('result-title');
+  var editingLine = document.getElementById('editing');
+  var editingText = document.getElementById('editing-text');
   var busy = false;
+  // The image being edited (its id), from a list item's Edit button; the next Generate uses it as its input.
+  var editing = '';
+  function editImage(id) {
+    editing = id;
+    editingText.textContent = id ? 'Editing image ' + id + ': describe the change in the prompt.' : '';
+    editingLine.hidden = !id;
+    if (id) { say('Editing image ' + id + '.'); promptInput.focus(); }
+  }
+  document.getElementById('stop-editing').addEventListener('click', function () { editImage(''); say('Not editing.'); promptInput.focus(); });
   var selects = {
     model: document.getElementById('model'),
     size: document.getElementById('size'),
@@ -247,6 +268,11 @@ export const PAGE_SCRIPT = `'use strict';
     });
     var previews = selects.previews.disabled ? 0 : Number(selects.previews.value) || 0;
     if (previews > 0) body.previews = previews;
+    if (editing) {
+      var chosen = config.models[selects.model.value] || { inputImages: 0 };
+      if (!chosen.inputImages) { showError('The model ' + selects.model.value + ' cannot edit images: choose another, or stop editing.'); return; }
+      body.images = [{ id: editing }];
+    }
     shownPreview = '';
     // Busy, not disabled: a disabled button loses the keyboard focus (it would drop to the top of the page).
     busy = true;
@@ -284,6 +310,7 @@ export const PAGE_SCRIPT = `'use strict';
         }
       }
       if (response.ok && resource && resource.status === 'succeeded') {
+        editImage('');
         show(resource);
         say('Your image is ready.');
         // To the new image, where the user goes next (the status above is announced as well).
@@ -348,7 +375,7 @@ export const PAGE_SCRIPT = `'use strict';
         if (answer.status === 204 || answer.status === 404) {
           // Focus goes to the next image's Delete (or the previous one's, or Refresh), not back to the page top.
           var neighbour = entry.nextElementSibling || entry.previousElementSibling;
-          var next = neighbour && neighbour.querySelector('button');
+          var next = neighbour && neighbour.querySelector('button[aria-label^="Delete image"]');
           entry.remove();
           (next || document.getElementById('refresh')).focus();
           if (image.src === item.url) { result.hidden = true; image.removeAttribute('src'); }
@@ -357,7 +384,17 @@ export const PAGE_SCRIPT = `'use strict';
           showError(describe(answer.status, await readJson(answer), answer));
         }
       });
-      entry.append(label, remove);
+      if (item.status === 'succeeded') {
+        var edit = document.createElement('button');
+        edit.type = 'button';
+        edit.className = 'secondary';
+        edit.textContent = 'Edit';
+        edit.setAttribute('aria-label', 'Edit image ' + item.id);
+        edit.addEventListener('click', function () { editImage(item.id); });
+        entry.append(label, edit, remove);
+      } else {
+        entry.append(label, remove);
+      }
       recent.append(entry);
     });
     if (!page.data || page.data.length === 0) {

@@ -161,6 +161,30 @@ describe('the Generate page', () => {
     await expect(loadedWidth(/^Generated image: a kingfisher/)).resolves.toBe(1024);
   }, 45_000);
 
+  it('edits an image of the list: Edit, a prompt, Generate sends it as the input image', async () => {
+    await page.goto(`http://127.0.0.1:${stack.ports.api}/`);
+    const edit = page.getByRole('button', { name: /^Edit image / }).first();
+    await edit.waitFor();
+    const id = ((await edit.getAttribute('aria-label')) ?? '').replace('Edit image ', '');
+    await edit.click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Editing image ${id}.` })
+      .waitFor();
+    await expect(focused()).resolves.toBe('prompt');
+    await expect(page.locator('#editing').isVisible()).resolves.toBe(true);
+    const sent: string[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/images') sent.push(request.postData() ?? '');
+    });
+    await page.getByLabel('Prompt').fill('the same lighthouse, in snow');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.getByRole('status').filter({ hasText: 'Your image is ready.' }).waitFor({ timeout: 30_000 });
+    expect(JSON.parse(sent[0] ?? '{}')).toMatchObject({ prompt: 'the same lighthouse, in snow', images: [{ id }] });
+    // Done editing: the next Generate is a new image again.
+    await expect(page.locator('#editing').isHidden()).resolves.toBe(true);
+  }, 45_000);
+
   it('deletes an image from the list', async () => {
     const remove = page.getByRole('button', { name: /^Delete image / });
     const before = await remove.count();
