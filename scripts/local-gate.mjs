@@ -166,7 +166,12 @@ export async function postPolicyProblem(form, bucket, credentials, now = Date.no
     return 'unreadable policy';
   }
   if (!(Date.parse(policy.expiration) > now)) return 'expired';
-  const values = { bucket, ...Object.fromEntries([...form.entries()].filter(([, value]) => typeof value === 'string').map(([name, value]) => [name.toLowerCase(), value])) };
+  const values = {
+    bucket,
+    ...Object.fromEntries(
+      [...form.entries()].filter(([, value]) => typeof value === 'string').map(([name, value]) => [name.toLowerCase(), value]),
+    ),
+  };
   const named = new Set(['policy', 'x-amz-signature', 'file']);
   for (const condition of policy.conditions ?? []) {
     if (Array.isArray(condition) && condition[0] === 'content-length-range') {
@@ -210,7 +215,11 @@ export async function startS3Gate({ port, targetPort, bucket, publicPrefix, cred
           return s3Denied(res);
         }
         const form = await new Response(body, { headers: { 'content-type': type } }).formData().catch(() => undefined);
-        if (!form || (await postPolicyProblem(form, bucket, credentials)) !== undefined || url.pathname.replace(/\/$/, '') !== `/${bucket}`) {
+        if (
+          !form ||
+          (await postPolicyProblem(form, bucket, credentials)) !== undefined ||
+          url.pathname.replace(/\/$/, '') !== `/${bucket}`
+        ) {
           return s3Denied(res);
         }
         return forward(req, res, targetPort, body);
