@@ -348,12 +348,17 @@ export const PAGE_SCRIPT = `'use strict';
     usageLine.hidden = false;
   }
 
+  // Each load of the list, or a Delete, supersedes the loads still in flight: a list read before a Delete must not
+  // bring the deleted image back.
+  var listVersion = 0;
   async function loadRecent() {
     if (keyInput.value.trim() === '') return;
+    var version = ++listVersion;
     loadUsage().catch(function () { usageLine.hidden = true; });
     var response = await fetch(API + '/images?limit=12', { headers: headers() });
     if (!response.ok) return;
     var page = await readJson(response);
+    if (version !== listVersion) return;
     recent.replaceChildren();
     (page.data || []).forEach(function (item) {
       var entry = document.createElement('li');
@@ -376,6 +381,7 @@ export const PAGE_SCRIPT = `'use strict';
           // Focus goes to the next image's Delete (or the previous one's, or Refresh), not back to the page top.
           var neighbour = entry.nextElementSibling || entry.previousElementSibling;
           var next = neighbour && neighbour.querySelector('button[aria-label^="Delete image"]');
+          listVersion += 1;
           entry.remove();
           (next || document.getElementById('refresh')).focus();
           if (image.src === item.url) { result.hidden = true; image.removeAttribute('src'); }

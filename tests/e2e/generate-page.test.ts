@@ -186,7 +186,11 @@ describe('the Generate page', () => {
   }, 45_000);
 
   it('deletes an image from the list', async () => {
+    // A fresh page whose list has loaded and settled: a refresh still in flight from the test before would
+    // re-render the list under the click.
+    await page.goto(`http://127.0.0.1:${stack.ports.api}/`, { waitUntil: 'networkidle' });
     const remove = page.getByRole('button', { name: /^Delete image / });
+    await remove.first().waitFor();
     const before = await remove.count();
     expect(before).toBeGreaterThan(0);
     await remove.first().click();
