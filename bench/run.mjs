@@ -17,6 +17,7 @@ import {
   median,
   percentile,
   sha256,
+  sseFrame,
   startStack,
   startStreamingProvider,
   startZeroDelayProvider,
@@ -29,6 +30,29 @@ const record = (name, value, target, unit, betterIsLower = true) => {
   const met = target === null ? null : betterIsLower ? value <= target : value >= target;
   results.push({ name, value: Number(value.toFixed(3)), target, unit, met });
 };
+
+/**
+ * The start of every memory probe (a script run in a fresh process): Linux's RSS figures of the process itself,
+ * in bytes (`VmRSS` now, `VmHWM` its high-water mark).
+ */
+const PROBE_PRELUDE = String.raw`
+      const { readFileSync, writeFileSync } = require('node:fs');
+      const { createServer } = require('node:http');
+      const kb = (field) => Number(new RegExp(field + ':\\s+(\\d+)').exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;`;
+
+/**
+ * Runs a memory probe in three fresh processes (RSS high-water marks depend on when V8 happens to collect, so the
+ * callers take the median) and returns what each printed, checked by `check`.
+ */
+function probeThrice(probe, check) {
+  return [0, 1, 2].map(() => {
+    const child = spawnSync(process.execPath, ['--expose-gc', '-e', PROBE_PRELUDE + probe], { encoding: 'utf8', env: process.env });
+    if (child.status !== 0) throw new Error(child.stderr);
+    const parsed = JSON.parse(child.stdout);
+    check(parsed);
+    return parsed;
+  });
+}
 
 // For the pipeline and memory probes, which call into the code rather than through the handler: one module built
 // with the esbuild settings of serverless.yml (custom.esbuild).
@@ -445,9 +469,6 @@ async function memoryPerRequest() {
     const probe = String.raw`
       process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
       process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-      const { readFileSync, writeFileSync } = require('node:fs');
-      const { createServer } = require('node:http');
-      const kb = (field) => Number(new RegExp(field + ':\\s+(\\d+)').exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
       const { makePipeline } = require(${JSON.stringify(outfile)});
       // The provider's answer is served over loopback HTTP from a buffer loaded before the baseline, so the
       // request's growth is what the OpenAI SDK, undici and our code allocate for it.
@@ -472,13 +493,8 @@ async function memoryPerRequest() {
         server.close();
         process.exit(0);
       });`;
-    // RSS high-water marks depend on when V8 happens to collect: take the median of three fresh processes.
-    const runs = [0, 1, 2].map(() => {
-      const child = spawnSync(process.execPath, ['--expose-gc', '-e', probe], { encoding: 'utf8', env: process.env });
-      if (child.status !== 0) throw new Error(child.stderr);
-      const parsed = JSON.parse(child.stdout);
+    const runs = probeThrice(probe, (parsed) => {
       if (parsed.status !== 201) throw new Error(`memory probe answered ${parsed.status}`);
-      return parsed;
     });
     runs.sort((a, b) => a.peak - a.before - (b.peak - b.before));
     const { before, peak } = runs[1];
@@ -533,7 +549,7 @@ async function previews() {
 
 async function streamingMemory(outfile, imageLabel, png) {
   const partial = makePng(64, 64);
-  const frame = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, created_at: 1, output_format: 'png', ...data })}\n\n`;
+  const frame = sseFrame;
   const sseFile = join(work, 'stream.sse');
   await writeFile(
     sseFile,
@@ -549,9 +565,6 @@ async function streamingMemory(outfile, imageLabel, png) {
   ]) {
     const probe = String.raw`
       process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-      const { readFileSync, writeFileSync } = require('node:fs');
-      const { createServer } = require('node:http');
-      const kb = (field) => Number(new RegExp(field + ':\\s+(\\d+)').exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
       const { makeGeneration } = require(${JSON.stringify(outfile)});
       const answer = readFileSync(${JSON.stringify(previewsAsked > 0 ? sseFile : jsonFile)});
       const server = createServer((req, res) => {
@@ -577,12 +590,8 @@ async function streamingMemory(outfile, imageLabel, png) {
         server.close();
         process.exit(0);
       });`;
-    const runs = [0, 1, 2].map(() => {
-      const child = spawnSync(process.execPath, ['--expose-gc', '-e', probe], { encoding: 'utf8', env: process.env });
-      if (child.status !== 0) throw new Error(child.stderr);
-      const parsed = JSON.parse(child.stdout);
+    const runs = probeThrice(probe, (parsed) => {
       if (parsed.bytes !== png.length) throw new Error(`stream probe decoded ${parsed.bytes} bytes, not ${png.length}`);
-      return parsed;
     });
     const ratios = runs.map(({ before, peak }) => (peak - before) / png.length).sort((a, b) => a - b);
     const coldPeaks = runs.map(({ coldPeak }) => coldPeak).sort((a, b) => a - b);

@@ -50,13 +50,17 @@ export async function startZeroDelayProvider(png) {
   };
 }
 
+/** One server-sent event of OpenAI's streaming Images API (`image_generation.partial_image` / `.completed`). */
+export const sseFrame = (type, data) =>
+  `event: ${type}\ndata: ${JSON.stringify({ type, created_at: 1, output_format: 'png', ...data })}\n\n`;
+
 /**
  * An OpenAI-compatible server that streams every generation (`stream: true`) as the Images API does: one
  * `image_generation.partial_image` event per preview asked, `gapMs` apart, then `image_generation.completed`.
  * `partialsSentAt` holds when (epoch ms) each partial image was written, by image and index.
  */
 export async function startStreamingProvider(png, partialPng, gapMs) {
-  const frame = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, created_at: 1, output_format: 'png', ...data })}\n\n`;
+  const frame = sseFrame;
   const moderationBody = Buffer.from(JSON.stringify({ results: [{ flagged: false, categories: {} }] }));
   const partialsSentAt = [];
   const server = createServer((req, res) => {

@@ -17,6 +17,8 @@ export interface ImageInfo {
   extension: 'png' | 'jpg' | 'webp';
   width: number;
   height: number;
+  /** PNG only, present when it can be transparent (an alpha channel, colour types 4 and 6, or a tRNS chunk). */
+  alpha?: true;
 }
 
 export class ImageVerificationError extends Error {
@@ -78,6 +80,7 @@ function verifyPng(bytes: Buffer): ImageInfo {
   let colourType = 0;
   let sawPalette = false;
   let sawIdat = false;
+  let sawTransparency = false;
   let first = true;
   while (offset < bytes.length) {
     if (offset + 12 > bytes.length) fail('png: truncated chunk header');
@@ -93,6 +96,8 @@ function verifyPng(bytes: Buffer): ImageInfo {
       first = false;
     } else if (type === 'PLTE') {
       sawPalette = true;
+    } else if (type === 'tRNS') {
+      sawTransparency = true;
     } else if (type === 'IDAT') {
       if (colourType === 3 && !sawPalette) fail('png: indexed image without a palette');
       sawIdat = true;
@@ -100,7 +105,8 @@ function verifyPng(bytes: Buffer): ImageInfo {
       if (!sawIdat) fail('png: no image data');
       if (dataEnd + 4 !== bytes.length) fail('png: bytes after IEND');
       checkDimensions(width, height);
-      return { format: 'png', contentType: 'image/png', extension: 'png', width, height };
+      const alpha = colourType === 4 || colourType === 6 || sawTransparency;
+      return { format: 'png', contentType: 'image/png', extension: 'png', width, height, ...(alpha ? { alpha } : {}) };
     }
     offset = dataEnd + 4;
   }

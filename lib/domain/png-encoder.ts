@@ -1,12 +1,13 @@
 import { crc32, deflateSync } from 'node:zlib';
 
 /**
- * A minimal truecolour PNG encoder (8-bit RGB, filter 0). Written here because the offline generator needs only
- * this and every PNG library would add weight to the Lambda bundle; node:zlib does the compression and the CRCs.
+ * A minimal truecolour PNG encoder (8-bit RGB, or RGBA with `channels` 4; filter 0). Written here because the
+ * offline generator needs only this and every PNG library would add weight to the Lambda bundle; node:zlib does
+ * the compression and the CRCs.
  */
-export function encodePng(width: number, height: number, rgb: Uint8Array): Buffer {
-  const stride = width * 3;
-  if (rgb.length !== stride * height) throw new RangeError('rgb length does not match width x height x 3');
+export function encodePng(width: number, height: number, rgb: Uint8Array, channels: 3 | 4 = 3): Buffer {
+  const stride = width * channels;
+  if (rgb.length !== stride * height) throw new RangeError(`pixel length does not match width x height x ${channels}`);
   const raw = Buffer.alloc((stride + 1) * height);
   for (let y = 0; y < height; y += 1) {
     // Each scanline starts with its filter type byte (0 = none).
@@ -15,7 +16,8 @@ export function encodePng(width: number, height: number, rgb: Uint8Array): Buffe
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8); // bit depth 8, colour type RGB, deflate, filter 0, no interlace
+  // Bit depth 8, colour type RGB (2) or RGBA (6), deflate, filter 0, no interlace.
+  header.set([8, channels === 4 ? 6 : 2, 0, 0, 0], 8);
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', header),

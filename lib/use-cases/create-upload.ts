@@ -4,6 +4,7 @@
  * uploads folder; the worker verifies it before any provider sees it, and the bucket expires it after a day.
  */
 import { AppError } from '../errors.js';
+import { safeFieldName } from '../domain/image-request.js';
 import { MAX_INPUT_IMAGE_BYTES } from '../domain/models.js';
 import { uploadKey } from '../domain/object-keys.js';
 import { principalKey, type Principal, type SignedUpload, type UploadSigner } from '../ports.js';
@@ -13,6 +14,9 @@ export const UPLOAD_EXPIRES_SECONDS = 300;
 
 /** What an upload may be: the input formats every provider takes. */
 export const UPLOAD_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
+
+const isUploadType = (value: string): value is (typeof UPLOAD_CONTENT_TYPES)[number] =>
+  (UPLOAD_CONTENT_TYPES as readonly string[]).includes(value);
 
 export interface CreateUploadDeps {
   uploads: UploadSigner;
@@ -29,12 +33,15 @@ export interface UploadTicket extends SignedUpload {
 export const makeCreateUpload =
   (deps: CreateUploadDeps) =>
   async (principal: Principal, body: unknown): Promise<UploadTicket> => {
-    const contentType = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['contentType'] : undefined;
-    const extra = typeof body === 'object' && body !== null ? Object.keys(body).filter((key) => key !== 'contentType') : [];
-    if (extra.length > 0) {
-      throw new AppError('invalid_request', `"${extra[0]?.slice(0, 64)}" is not a known field.`, { details: { field: 'body' } });
+    const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    const unknown = Object.keys(fields).find((key) => key !== 'contentType');
+    if (unknown !== undefined) {
+      // The caller's own text in a message: printable and short (image-request.ts).
+      const field = safeFieldName(unknown);
+      throw new AppError('invalid_request', `"${field}" is not a known field.`, { details: { field } });
     }
-    if (typeof contentType !== 'string' || !(UPLOAD_CONTENT_TYPES as readonly string[]).includes(contentType)) {
+    const contentType = fields['contentType'];
+    if (typeof contentType !== 'string' || !isUploadType(contentType)) {
       throw new AppError('invalid_request', `"contentType" must be one of ${UPLOAD_CONTENT_TYPES.map((type) => `"${type}"`).join(', ')}.`, {
         details: { field: 'contentType' },
       });

@@ -116,9 +116,10 @@ const wantsPreviews = (input: GenerateAndStoreInput): boolean => (input.previews
 
 /** The run's hooks, with `onPreview` storing each partial image when previews were asked for. */
 function withPreviews(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput): GenerationHooks {
-  if (!wantsPreviews(input)) return {};
+  const keep = input.keepPreview;
+  if (!keep || !wantsPreviews(input)) return {};
   const seen = new Set<number>();
-  return { onPreview: (preview) => storePreview(deps, input, preview, seen) };
+  return { onPreview: (preview) => storePreview(deps, input, keep, preview, seen) };
 }
 
 /**
@@ -129,6 +130,7 @@ function withPreviews(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput):
 async function storePreview(
   deps: GenerateAndStoreDeps,
   input: GenerateAndStoreInput,
+  keep: (preview: StoredPreview) => Promise<boolean>,
   preview: PreviewImage,
   seen: Set<number>,
 ): Promise<void> {
@@ -157,7 +159,7 @@ async function storePreview(
       },
       input.deadline,
     );
-    const kept = await (input.keepPreview as (preview: StoredPreview) => Promise<boolean>)({
+    const kept = await keep({
       index,
       key,
       url: publicUrl(deps.publicBaseUrl, key),

@@ -53,9 +53,6 @@ async function load(
   return { bytes, info };
 }
 
-/** Whether a PNG can carry transparency: an alpha channel (colour types 4 and 6) or a tRNS chunk. */
-const hasAlpha = (png: Buffer): boolean => png[25] === 4 || png[25] === 6 || png.includes('tRNS');
-
 export async function loadInputs(store: ImageStore, inputs: JobInputs | undefined, deadline: number): Promise<LoadedInputs | undefined> {
   if (!inputs) return undefined;
   const loaded = await Promise.all(
@@ -65,7 +62,7 @@ export async function loadInputs(store: ImageStore, inputs: JobInputs | undefine
   if (!inputs.mask) return { images };
   const mask = await load(store, inputs.mask, 'mask', MAX_MASK_BYTES, deadline);
   const first = loaded[0]?.info;
-  if (mask.info.format !== 'png' || !hasAlpha(mask.bytes)) throw refused('mask', 'must be a PNG with transparency (where to edit).');
+  if (mask.info.format !== 'png' || !mask.info.alpha) throw refused('mask', 'must be a PNG with transparency (where to edit).');
   if (first && (mask.info.width !== first.width || mask.info.height !== first.height)) {
     throw refused(
       'mask',

@@ -1,19 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { createDependencies } from '../../lib/composition-root.js';
-import { optionalProviders } from '../../lib/optional-providers.js';
-import { parseConfig } from '../../lib/config.js';
-import { createApiHandler } from '../../lib/http/api-handler.js';
-import { withContract } from '../support/contract.js';
-import { startCapture, type Capture } from '../support/capture-logs.js';
-import { OTHER_API_KEY, TEST_API_KEY, serversEnv } from '../support/env.js';
-import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
+import { describe, expect, it } from '@jest/globals';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { OTHER_API_KEY, TEST_API_KEY } from '../support/env.js';
 import { maskPng, pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
-import { OpenAITestServer, errorReply, imageReply, type FormFile } from '../support/openai-test-server.js';
-import { bedrockImage, geminiImage } from '../support/provider-replies.js';
+import { errorReply, type FormFile } from '../support/openai-test-server.js';
 import { estimatedCost } from '../support/pricing.js';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
+import { useProviderStandIns, type Handler } from '../support/provider-stand-ins.js';
 
 /**
  * Edits and reference images through the real handler: the caller's own images by id, uploads through a signed
@@ -28,67 +20,14 @@ const GEMINI = 'google/gemini-3-pro-image';
 const SD35 = 'bedrock/stability.sd3-5-large-v1:0';
 const CORE = 'bedrock/stability.stable-image-core-v1:1';
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-let openai: OpenAITestServer;
-let gemini: OpenAITestServer;
-let bedrock: OpenAITestServer;
-let capture: Capture;
-let table = '';
-let tables = 0;
-
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
 type Json = Record<string, any>;
 
-beforeAll(async () => {
-  [s3, dynamo, openai, gemini, bedrock] = await Promise.all([
-    startLocalS3(),
-    startLocalDynamo(),
-    OpenAITestServer.start(imageReply(EDITED.toString('base64'))),
-    OpenAITestServer.start(geminiImage(EDITED.toString('base64')), 'gemini'),
-    OpenAITestServer.start(bedrockImage(EDITED.toString('base64')), 'bedrock'),
-  ]);
-  process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
-  process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
-  capture = startCapture();
-});
-
-afterAll(async () => {
-  capture.stop();
-  await Promise.all([openai.close(), gemini.close(), bedrock.close(), dynamo.stop()]);
-  await s3.stop();
-});
-
-beforeEach(async () => {
-  openai.reset(imageReply(EDITED.toString('base64')));
-  gemini.reset(geminiImage(EDITED.toString('base64')));
-  bedrock.reset(bedrockImage(EDITED.toString('base64')));
-  await s3.clear();
-  tables += 1;
-  table = `edits-${tables}`;
-  await dynamo.createTable(table);
-});
-
-function makeHandler(env: Record<string, string> = {}): Handler {
-  const config = parseConfig(
-    serversEnv(
-      { openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
-      {
-        IMAGE_PROVIDER: 'live',
-        IMAGE_MODELS: `gpt-image-2,${GEMINI},${SD35},${CORE}`,
-        GEMINI_API_KEY: 'gemini-test-key-1414213562',
-        GEMINI_BASE_URL: gemini.origin,
-        BEDROCK_REGION: 'us-west-2',
-        BEDROCK_ENDPOINT: bedrock.origin,
-        ...env,
-      },
-    ),
-  );
-  return withContract(
-    createApiHandler(createDependencies(config, { dynamo: dynamo.client, providers: optionalProviders })) as unknown as Handler,
-  );
-}
+const stand = useProviderStandIns(EDITED, 'edits');
+const { servers } = stand;
+/** The handler with a model of each kind of image input listed. */
+const makeHandler = (env: Record<string, string> = {}): Handler =>
+  stand.makeHandler({ IMAGE_MODELS: `gpt-image-2,${GEMINI},${SD35},${CORE}`, ...env });
 
 const auth = (key = TEST_API_KEY) => ({ authorization: `Bearer ${key}` });
 const post = (path: string, body: object, key = TEST_API_KEY): APIGatewayProxyEventV2 =>
@@ -96,7 +35,7 @@ const post = (path: string, body: object, key = TEST_API_KEY): APIGatewayProxyEv
 const json = (response: APIGatewayProxyStructuredResultV2): Json => JSON.parse(response.body ?? '{}') as Json;
 
 async function usage(): Promise<{ images: unknown; spend: unknown }> {
-  const quota = (await dynamo.items(table)).find((item) => String(item['pk']).startsWith('quota#api-key:web-app#'));
+  const quota = (await servers.dynamo.items(servers.table)).find((item) => String(item['pk']).startsWith('quota#api-key:web-app#'));
   return { images: quota?.['images'], spend: quota?.['spendMicroUsd'] };
 }
 
@@ -118,36 +57,36 @@ describe("edits of the caller's own images", () => {
   it('edits one of its succeeded images through images.edit, sending exactly the stored bytes', async () => {
     const handler = makeHandler();
     const original = json(await handler(post('/images', { prompt: 'a lighthouse' }), lambdaContext()));
-    const stored = (await s3.get(original['key'] as string)).body;
+    const stored = (await servers.s3.get(original['key'] as string)).body;
     // Act
     const response = await handler(post('/images', { prompt: PROMPT, images: [{ id: original['id'] }] }), lambdaContext());
     // Assess
     expect(response.statusCode).toBe(201);
-    const call = openai.calls.at(-1);
+    const call = servers.openai.calls.at(-1);
     expect(call?.path).toBe('/v1/images/edits');
     expect(call?.body).toMatchObject({ model: 'gpt-image-2', n: '1', size: '1024x1024' });
     expect(String(call?.body['prompt'])).toContain(PROMPT);
     const sent = fileOf(call?.body['image'] ?? call?.body['image[]']);
     expect(sent.type).toBe('image/png');
     expect(sent.bytes.equals(stored)).toBe(true);
-    expect((await s3.get(json(response)['key'] as string)).body.equals(EDITED)).toBe(true);
+    expect((await servers.s3.get(json(response)['key'] as string)).body.equals(EDITED)).toBe(true);
     // The record names the input by its id, never its bytes.
-    const records = (await s3.keys()).filter((key) => key.startsWith('records/'));
-    const record = JSON.parse((await s3.get(records.at(-1) as string)).body.toString('utf8'));
-    const edit = [record, JSON.parse((await s3.get(records[0] as string)).body.toString('utf8'))].find((r) => r.inputs);
+    const records = (await servers.s3.keys()).filter((key) => key.startsWith('records/'));
+    const record = JSON.parse((await servers.s3.get(records.at(-1) as string)).body.toString('utf8'));
+    const edit = [record, JSON.parse((await servers.s3.get(records[0] as string)).body.toString('utf8'))].find((r) => r.inputs);
     expect(edit.inputs).toEqual({ images: [{ id: original['id'] }] });
   });
 
   it("answers another caller's image id with 404, exactly as GET does, before anything is spent", async () => {
     const handler = makeHandler();
     const theirs = json(await handler(post('/images', { prompt: 'their lighthouse' }, OTHER_API_KEY), lambdaContext()));
-    const calls = openai.calls.length;
+    const calls = servers.openai.calls.length;
     const response = await handler(post('/images', { prompt: PROMPT, images: [{ id: theirs['id'] }] }), lambdaContext());
     const get = await handler(httpEvent({ method: 'GET', path: `/images/${theirs['id'] as string}`, headers: auth() }), lambdaContext());
     expect(response.statusCode).toBe(404);
     expect(json(response)['error']['code']).toBe('not_found');
     expect(json(response)['error']['message']).toBe(json(get)['error']['message']);
-    expect(openai.calls).toHaveLength(calls);
+    expect(servers.openai.calls).toHaveLength(calls);
     expect(await usage()).toEqual({ images: undefined, spend: undefined });
   });
 
@@ -155,7 +94,7 @@ describe("edits of the caller's own images", () => {
     const handler = makeHandler();
     const original = json(await handler(post('/images', { prompt: 'a lighthouse', quality: 'low' }), lambdaContext()));
     const before = (await usage()).spend as number;
-    openai.enqueue(errorReply(500, { type: 'server_error' }));
+    servers.openai.enqueue(errorReply(500, { type: 'server_error' }));
     const response = await handler(post('/images', { prompt: PROMPT, quality: 'low', images: [{ id: original['id'] }] }), lambdaContext());
     expect(response.statusCode).toBe(502);
     // 6,000 image input tokens at $8 per million for the one input image, on top of the image and its text.
@@ -179,7 +118,7 @@ describe('uploads: a signed form straight to the bucket, verified before any pro
         ['content-length-range', 1, 8 * 1024 * 1024],
         ['eq', '$Content-Type', 'image/webp'],
         { key: ticket['fields']['key'] },
-        { bucket: s3.bucket },
+        { bucket: servers.s3.bucket },
       ]),
     );
     const expiresIn = Date.parse(policy.expiration) - Date.now();
@@ -194,6 +133,7 @@ describe('uploads: a signed form straight to the bucket, verified before any pro
     [{}, '"contentType" must be one of "image/png", "image/jpeg", "image/webp".'],
     [{ contentType: 'image/gif' }, '"contentType" must be one of "image/png", "image/jpeg", "image/webp".'],
     [{ contentType: 'image/png', bytes: 5 }, '"bytes" is not a known field.'],
+    [{ contentType: 'image/png', 'a\nb': 1 }, '"a?b" is not a known field.'],
   ])('refuses %j with 400 naming the field', async (body, message) => {
     const response = await makeHandler()(post('/uploads', body), lambdaContext());
     expect(response.statusCode).toBe(400);
@@ -210,7 +150,7 @@ describe('uploads: a signed form straight to the bucket, verified before any pro
       lambdaContext(),
     );
     expect(response.statusCode).toBe(201);
-    const call = openai.calls.at(-1);
+    const call = servers.openai.calls.at(-1);
     expect(fileOf(call?.body['image'] ?? call?.body['image[]']).bytes.equals(SOURCE)).toBe(true);
     expect(fileOf(call?.body['mask']).bytes.equals(maskPng(64, 64))).toBe(true);
   });
@@ -224,7 +164,7 @@ describe('uploads: a signed form straight to the bucket, verified before any pro
     const response = await handler(post('/images', { prompt: PROMPT, images: [{ upload: sent.id }] }), lambdaContext());
     expect(response.statusCode).toBe(400);
     expect(json(response)['error']).toMatchObject({ code: 'invalid_request', message });
-    expect(openai.calls).toHaveLength(0);
+    expect(servers.openai.calls).toHaveLength(0);
     expect(await usage()).toEqual({ images: 0, spend: 0 });
   });
 
@@ -245,7 +185,7 @@ describe('uploads: a signed form straight to the bucket, verified before any pro
       const response = await handler(post('/images', { prompt: PROMPT, ...body }), lambdaContext());
       expect([response.statusCode, json(response)['error']['message']]).toEqual([400, message]);
     }
-    expect(openai.calls).toHaveLength(0);
+    expect(servers.openai.calls).toHaveLength(0);
   });
 });
 
@@ -255,8 +195,8 @@ describe('references on the other providers', () => {
     const image = await upload(handler, SOURCE);
     const response = await handler(post('/images', { prompt: PROMPT, model: GEMINI, images: [{ upload: image.id }] }), lambdaContext());
     expect(response.statusCode).toBe(201);
-    expect(gemini.calls).toHaveLength(1);
-    const parts = (gemini.calls[0]?.body ?? {}) as Json;
+    expect(servers.gemini.calls).toHaveLength(1);
+    const parts = (servers.gemini.calls[0]?.body ?? {}) as Json;
     const [text, inline] = parts['contents'][0]['parts'];
     expect(text['text']).toContain(PROMPT);
     expect(inline).toEqual({ inlineData: { mimeType: 'image/png', data: SOURCE.toString('base64') } });
@@ -267,8 +207,8 @@ describe('references on the other providers', () => {
     const image = await upload(handler, SOURCE);
     const response = await handler(post('/images', { prompt: PROMPT, model: SD35, images: [{ upload: image.id }] }), lambdaContext());
     expect(response.statusCode).toBe(201);
-    expect(bedrock.calls[0]?.body).toMatchObject({ mode: 'image-to-image', image: SOURCE.toString('base64'), strength: 0.6 });
-    expect(bedrock.calls[0]?.body).not.toHaveProperty('aspect_ratio');
+    expect(servers.bedrock.calls[0]?.body).toMatchObject({ mode: 'image-to-image', image: SOURCE.toString('base64'), strength: 0.6 });
+    expect(servers.bedrock.calls[0]?.body).not.toHaveProperty('aspect_ratio');
   });
 
   it.each([
@@ -294,6 +234,6 @@ describe('references on the other providers', () => {
     const response = await makeHandler()(post('/images', { prompt: PROMPT, ...body }), lambdaContext());
     expect(response.statusCode).toBe(400);
     expect(json(response)['error']['message']).toBe(message);
-    expect([openai.calls.length, gemini.calls.length, bedrock.calls.length]).toEqual([0, 0, 0]);
+    expect([servers.openai.calls.length, servers.gemini.calls.length, servers.bedrock.calls.length]).toEqual([0, 0, 0]);
   });
 });

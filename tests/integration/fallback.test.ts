@@ -1,21 +1,14 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { createDependencies } from '../../lib/composition-root.js';
-import { optionalProviders } from '../../lib/optional-providers.js';
-import { parseConfig } from '../../lib/config.js';
-import { createApiHandler } from '../../lib/http/api-handler.js';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { usdToMicroUsd } from '../../lib/domain/pricing.js';
-import { withContract } from '../support/contract.js';
-import { startCapture, type Capture } from '../support/capture-logs.js';
-import { TEST_API_KEY, serversEnv } from '../support/env.js';
-import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
+import { TEST_API_KEY } from '../support/env.js';
 import { pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
-import { OpenAITestServer, errorReply, imageReply, type Reply } from '../support/openai-test-server.js';
-import { bedrockError, bedrockImage, geminiError, geminiImage } from '../support/provider-replies.js';
+import { errorReply, imageReply, type Reply } from '../support/openai-test-server.js';
+import { bedrockError, geminiError } from '../support/provider-replies.js';
 import { estimatedCost } from '../support/pricing.js';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 import { closedEndpoint } from '../support/aws-stand-in.js';
+import { useProviderStandIns } from '../support/provider-stand-ins.js';
 
 /**
  * Fallback between providers (MODEL_FALLBACKS): gpt-image-2 -> Gemini -> Bedrock, each stand-in speaking its
@@ -30,77 +23,29 @@ const B64 = PNG.toString('base64');
 const GEMINI = 'google/gemini-3-pro-image';
 const BEDROCK = 'bedrock/stability.stable-image-core-v1:1';
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-let openai: OpenAITestServer;
-let gemini: OpenAITestServer;
-let bedrock: OpenAITestServer;
-let capture: Capture;
-let closedPort = '';
-let table = '';
-let tables = 0;
-
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
 type Json = Record<string, any>;
 
+const stand = useProviderStandIns(PNG, 'fallback');
+const { servers } = stand;
+let closedPort = '';
 beforeAll(async () => {
-  [s3, dynamo, openai, gemini, bedrock] = await Promise.all([
-    startLocalS3(),
-    startLocalDynamo(),
-    OpenAITestServer.start(imageReply(B64)),
-    OpenAITestServer.start(geminiImage(B64), 'gemini'),
-    OpenAITestServer.start(bedrockImage(B64), 'bedrock'),
-  ]);
   closedPort = await closedEndpoint();
-  process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
-  process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
-  capture = startCapture();
 });
 
-afterAll(async () => {
-  capture.stop();
-  await Promise.all([openai.close(), gemini.close(), bedrock.close(), dynamo.stop()]);
-  await s3.stop();
-});
-
-beforeEach(async () => {
-  openai.reset(imageReply(B64));
-  gemini.reset(geminiImage(B64));
-  bedrock.reset(bedrockImage(B64));
-  await s3.clear();
-  tables += 1;
-  table = `fallback-${tables}`;
-  await dynamo.createTable(table);
-});
-
-function makeHandler(env: Record<string, string> = {}): Handler {
-  const config = parseConfig(
-    serversEnv(
-      { openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
-      {
-        IMAGE_PROVIDER: 'live',
-        IMAGE_MODEL: 'gpt-image-2',
-        MODEL_FALLBACKS: JSON.stringify({ 'gpt-image-2': [GEMINI, BEDROCK] }),
-        GEMINI_API_KEY: 'gemini-test-key-2718281828',
-        GEMINI_BASE_URL: gemini.origin,
-        BEDROCK_REGION: 'us-west-2',
-        BEDROCK_ENDPOINT: bedrock.origin,
-        ...env,
-      },
-    ),
+/** The handler with gpt-image-2 -> Gemini -> Bedrock, and `env` on top. */
+const makeHandler = (env: Record<string, string> = {}, overrides: Parameters<typeof stand.makeHandler>[1] = {}) =>
+  stand.makeHandler(
+    { IMAGE_MODEL: 'gpt-image-2', MODEL_FALLBACKS: JSON.stringify({ 'gpt-image-2': [GEMINI, BEDROCK] }), ...env },
+    overrides,
   );
-  return withContract(
-    createApiHandler(createDependencies(config, { dynamo: dynamo.client, providers: optionalProviders })) as unknown as Handler,
-  );
-}
 
 const post = (body: object = {}): APIGatewayProxyEventV2 =>
   httpEvent({ body: JSON.stringify({ prompt: PROMPT, quality: 'low', ...body }), headers: { authorization: `Bearer ${TEST_API_KEY}` } });
 const json = (response: APIGatewayProxyStructuredResultV2): Json => JSON.parse(response.body ?? '{}') as Json;
 
 async function usage(): Promise<{ images: unknown; spend: unknown; reserved: unknown; global: unknown }> {
-  const items = await dynamo.items(table);
+  const items = await servers.dynamo.items(servers.table);
   const quota = items.find((item) => String(item['pk']).startsWith('quota#'));
   const spend = items.find((item) => String(item['pk']).startsWith('spend#global#'));
   return {
@@ -117,7 +62,7 @@ describe('fallback: the next model only after a failure that certainly did not b
     ['answers 429 (rate limited)', errorReply(429, { code: 'rate_limit_exceeded' }, { 'retry-after': '20' })],
     ['refuses the connection', 'refused'],
   ])('makes the image with Gemini when OpenAI %s, and bills exactly that one generation', async (_name, reply) => {
-    if (reply !== 'refused') openai.setFallback(reply);
+    if (reply !== 'refused') servers.openai.setFallback(reply);
     const handler = makeHandler(reply === 'refused' ? { OPENAI_BASE_URL: `${closedPort}/v1` } : {});
     // Act
     const response = await handler(post(), lambdaContext(60_000));
@@ -125,18 +70,20 @@ describe('fallback: the next model only after a failure that certainly did not b
     expect(response.statusCode).toBe(201);
     const image = json(response);
     expect(image).toMatchObject({ status: 'succeeded', model: GEMINI, requestedModel: 'gpt-image-2', costBasis: 'usage' });
-    expect((await s3.get(image['key'] as string)).body.equals(PNG)).toBe(true);
-    expect(openai.calls).toHaveLength(reply === 'refused' ? 0 : 1);
-    expect(gemini.calls).toHaveLength(1);
-    expect(bedrock.calls).toHaveLength(0);
+    expect((await servers.s3.get(image['key'] as string)).body.equals(PNG)).toBe(true);
+    expect(servers.openai.calls).toHaveLength(reply === 'refused' ? 0 : 1);
+    expect(servers.gemini.calls).toHaveLength(1);
+    expect(servers.bedrock.calls).toHaveLength(0);
     // Gemini got the nearest it offers: 1024x1024 low -> aspect 1:1 at its 1K tier.
-    expect(gemini.calls[0]?.body).toMatchObject({ generationConfig: { imageConfig: { aspectRatio: '1:1', imageSize: '1K' } } });
+    expect(servers.gemini.calls[0]?.body).toMatchObject({ generationConfig: { imageConfig: { aspectRatio: '1:1', imageSize: '1K' } } });
     // One generation billed, at Gemini's reported usage; nothing left reserved.
     const settled = usdToMicroUsd(image['costUsd'] as number);
     expect(settled).toBe(12 * 2 + 1120 * 120);
     expect(await usage()).toEqual({ images: 1, spend: settled, reserved: 0, global: settled });
     // The record says which provider answered and why the other did not.
-    const record = JSON.parse((await s3.get((await s3.keys()).find((key) => key.startsWith('records/')) as string)).body.toString('utf8'));
+    const record = JSON.parse(
+      (await servers.s3.get((await servers.s3.keys()).find((key) => key.startsWith('records/')) as string)).body.toString('utf8'),
+    );
     expect(record).toMatchObject({
       model: GEMINI,
       requestedModel: 'gpt-image-2',
@@ -148,93 +95,79 @@ describe('fallback: the next model only after a failure that certainly did not b
   });
 
   it('goes on to Bedrock when Gemini is busy too, with the nearest aspect ratio and format', async () => {
-    openai.setFallback(errorReply(503, { type: 'server_error' }));
-    gemini.setFallback(geminiError(503, 'UNAVAILABLE'));
+    servers.openai.setFallback(errorReply(503, { type: 'server_error' }));
+    servers.gemini.setFallback(geminiError(503, 'UNAVAILABLE'));
     const response = await makeHandler()(post({ size: '1536x1024', format: 'webp' }), lambdaContext(60_000));
     expect(response.statusCode).toBe(201);
     expect(json(response)).toMatchObject({ model: BEDROCK, requestedModel: 'gpt-image-2', costBasis: 'price' });
     // Stability has 3:2 and no webp: the nearest shape, and PNG.
-    expect(bedrock.calls[0]?.body).toMatchObject({ aspect_ratio: '3:2', output_format: 'png' });
+    expect(servers.bedrock.calls[0]?.body).toMatchObject({ aspect_ratio: '3:2', output_format: 'png' });
     expect(await usage()).toEqual({ images: 1, spend: 40_000, reserved: 0, global: 40_000 });
   });
 
   it('answers 503 and bills nothing when every model is busy', async () => {
-    openai.setFallback(errorReply(429, { code: 'rate_limit_exceeded' }));
-    gemini.setFallback(geminiError(429, 'RESOURCE_EXHAUSTED'));
-    bedrock.setFallback(bedrockError(429, 'ThrottlingException'));
+    servers.openai.setFallback(errorReply(429, { code: 'rate_limit_exceeded' }));
+    servers.gemini.setFallback(geminiError(429, 'RESOURCE_EXHAUSTED'));
+    servers.bedrock.setFallback(bedrockError(429, 'ThrottlingException'));
     const response = await makeHandler()(post(), lambdaContext(60_000));
     expect(response.statusCode).toBe(503);
     expect(json(response)['error']['code']).toBe('provider_busy');
-    expect([openai.calls.length, gemini.calls.length, bedrock.calls.length]).toEqual([1, 1, 1]);
-    expect(await s3.keys()).toEqual([]);
+    expect([servers.openai.calls.length, servers.gemini.calls.length, servers.bedrock.calls.length]).toEqual([1, 1, 1]);
+    expect(await servers.s3.keys()).toEqual([]);
     expect(await usage()).toMatchObject({ images: 0, spend: 0, reserved: 0 });
   });
 
   it('never falls back after a refusal: 422, and no other provider is asked', async () => {
-    openai.setFallback(errorReply(400, { code: 'moderation_blocked', message: 'refused' }));
+    servers.openai.setFallback(errorReply(400, { code: 'moderation_blocked', message: 'refused' }));
     const response = await makeHandler()(post(), lambdaContext(60_000));
     expect(response.statusCode).toBe(422);
     expect(json(response)['error']['code']).toBe('content_policy_violation');
-    expect([openai.calls.length, gemini.calls.length, bedrock.calls.length]).toEqual([1, 0, 0]);
+    expect([servers.openai.calls.length, servers.gemini.calls.length, servers.bedrock.calls.length]).toEqual([1, 0, 0]);
   });
 
   it('never falls back after a failure that may have billed: its estimate stays, nothing else is generated', async () => {
-    openai.setFallback(errorReply(500, { type: 'server_error' }));
+    servers.openai.setFallback(errorReply(500, { type: 'server_error' }));
     const response = await makeHandler()(post(), lambdaContext(60_000));
     expect(response.statusCode).toBe(502);
-    expect([openai.calls.length, gemini.calls.length, bedrock.calls.length]).toEqual([1, 0, 0]);
+    expect([servers.openai.calls.length, servers.gemini.calls.length, servers.bedrock.calls.length]).toEqual([1, 0, 0]);
     const cost = estimatedCost(PROMPT);
     expect(await usage()).toEqual({ images: 1, spend: cost, reserved: 0, global: cost });
   });
 
   it("skips a fallback the caller's remaining budget cannot pay for, and takes the next that fits", async () => {
-    openai.setFallback(errorReply(503, { type: 'server_error' }));
+    servers.openai.setFallback(errorReply(503, { type: 'server_error' }));
     // $0.05 a day: the low gpt-image-2 image fits, Gemini Pro ($0.134) does not, Stable Image Core ($0.04) does.
     const response = await makeHandler({ DAILY_SPEND_LIMIT_USD: '0.05' })(post(), lambdaContext(60_000));
     expect(response.statusCode).toBe(201);
     expect(json(response)['model']).toBe(BEDROCK);
-    expect([openai.calls.length, gemini.calls.length, bedrock.calls.length]).toEqual([1, 0, 1]);
+    expect([servers.openai.calls.length, servers.gemini.calls.length, servers.bedrock.calls.length]).toEqual([1, 0, 1]);
     expect(await usage()).toMatchObject({ images: 1, spend: 40_000, reserved: 0 });
   });
 
   it('falls back for previews only to models that stream them', async () => {
-    openai.setFallback(errorReply(503, { type: 'server_error' }));
+    servers.openai.setFallback(errorReply(503, { type: 'server_error' }));
     const response = await makeHandler()(post({ previews: 1 }), lambdaContext(60_000));
     expect(response.statusCode).toBe(503);
-    expect([openai.calls.length, gemini.calls.length, bedrock.calls.length]).toEqual([1, 0, 0]);
+    expect([servers.openai.calls.length, servers.gemini.calls.length, servers.bedrock.calls.length]).toEqual([1, 0, 0]);
   });
 
   it('skips a provider that keeps failing for a cool-down, so it adds no wait, then tries it again', async () => {
-    openai.setFallback(errorReply(503, { type: 'server_error' }));
+    servers.openai.setFallback(errorReply(503, { type: 'server_error' }));
     let clock = Date.now();
-    const config = parseConfig(
-      serversEnv(
-        { openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
-        {
-          IMAGE_PROVIDER: 'live',
-          MODEL_FALLBACKS: JSON.stringify({ 'gpt-image-2': [GEMINI] }),
-          GEMINI_API_KEY: 'gemini-test-key-2718281828',
-          GEMINI_BASE_URL: gemini.origin,
-          PROVIDER_BREAKER_FAILURES: '2',
-          PROVIDER_BREAKER_SECONDS: '60',
-        },
-      ),
-    );
-    const handler = withContract(
-      createApiHandler(
-        createDependencies(config, { dynamo: dynamo.client, providers: optionalProviders, now: () => clock }),
-      ) as unknown as Handler,
+    const handler = makeHandler(
+      { MODEL_FALLBACKS: JSON.stringify({ 'gpt-image-2': [GEMINI] }), PROVIDER_BREAKER_FAILURES: '2', PROVIDER_BREAKER_SECONDS: '60' },
+      { now: () => clock },
     );
     for (let request = 0; request < 4; request += 1) expect((await handler(post(), lambdaContext(60_000))).statusCode).toBe(201);
     // Two failures open the breaker: requests 3 and 4 go straight to Gemini.
-    expect([openai.calls.length, gemini.calls.length]).toEqual([2, 4]);
+    expect([servers.openai.calls.length, servers.gemini.calls.length]).toEqual([2, 4]);
     // After the cool-down OpenAI is tried again (and, answering again, serves the request itself).
     clock += 61_000;
-    openai.setFallback(imageReply(B64));
+    servers.openai.setFallback(imageReply(B64));
     const back = await handler(post(), lambdaContext(60_000));
     expect(json(back)['model']).toBe('gpt-image-2');
     expect(json(back)).not.toHaveProperty('requestedModel');
-    expect([openai.calls.length, gemini.calls.length]).toEqual([3, 4]);
+    expect([servers.openai.calls.length, servers.gemini.calls.length]).toEqual([3, 4]);
   });
 });
 

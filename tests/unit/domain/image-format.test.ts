@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import { ImageVerificationError, verifyImage } from '../../../lib/domain/image-format.js';
-import { fixture, pngOf } from '../../support/fixtures.js';
+import { fixture, maskPng, pngOf } from '../../support/fixtures.js';
 
 const problemOf = (bytes: Buffer): string => {
   try {
@@ -27,6 +27,11 @@ describe('verifyImage', () => {
 
   it('reads the size of a generated PNG', () => {
     expect(verifyImage(pngOf(300, 200))).toMatchObject({ width: 300, height: 200 });
+  });
+
+  it('says whether a PNG can be transparent (an alpha channel), which a mask must be', () => {
+    expect(verifyImage(maskPng(20, 10))).toMatchObject({ width: 20, height: 10, alpha: true });
+    expect(verifyImage(pngOf(20, 10))).not.toHaveProperty('alpha');
   });
 
   it.each(['small.png', 'small.jpg', 'progressive.jpg', 'small.webp', 'small-lossless.webp', 'alpha.webp'])(
