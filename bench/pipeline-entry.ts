@@ -35,6 +35,7 @@ export function makePipeline(providerBody: () => Buffer, openaiBaseUrl?: string)
     putImage: async () => undefined,
     putRecord: async () => undefined,
     read: async () => Buffer.alloc(0),
+    readHead: async () => ({ head: Buffer.alloc(0), size: 0 }),
     delete: async () => undefined,
   };
   const handler = createApiHandler(

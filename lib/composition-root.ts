@@ -418,7 +418,7 @@ export function createUseCases(deps: Dependencies) {
     images: {
       resources,
       dispatcher,
-      create: makeCreateImage({ ...read, ...admission, webhooks: deps.webhooks }),
+      create: makeCreateImage({ ...read, ...admission, store: deps.store, webhooks: deps.webhooks }),
       run: runImageJob,
       get: makeGetImage(read),
       list: makeListImages(read),

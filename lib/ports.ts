@@ -95,6 +95,12 @@ export interface ImageStore {
    * (over `maxBytes`) or `storage_unavailable`.
    */
   read(key: string, maxBytes: number, deadline: number): Promise<Buffer>;
+  /**
+   * Reads the first `headBytes` of an object and its whole size (a ranged read: admission looks at an input image's
+   * header before anything is reserved). Throws AppError `not_found`, `payload_too_large` (over `maxBytes` in all) or
+   * `storage_unavailable`.
+   */
+  readHead(key: string, headBytes: number, maxBytes: number, deadline: number): Promise<{ head: Buffer; size: number }>;
   /** Removes an object (absent is fine). Throws AppError `storage_unavailable`. */
   delete(key: string): Promise<void>;
 }
@@ -127,12 +133,7 @@ export type EstimateCost = (
 ) => number;
 
 /** What a generated image cost, from the provider's reported usage (lib/domain/pricing.ts costFromUsage). */
-export type SettleCost = (
-  model: string,
-  usage: Record<string, unknown> | undefined,
-  estimateMicroUsd: number,
-  previews?: number,
-) => SettledCost;
+export type SettleCost = (model: string, usage: Record<string, unknown> | undefined, estimateMicroUsd: number) => SettledCost;
 
 /** Who is asking, as established by authentication. */
 export interface Principal {
@@ -316,7 +317,9 @@ export type MetricName =
   | 'Failures'
   | 'QuotaRefusals'
   /** A request that went past the model asked for (dimensions: the model asked for, and whether one answered). */
-  | 'Fallbacks';
+  | 'Fallbacks'
+  /** An image settled above its reservation: a price in lib/domain/pricing.ts is out of date (an alarm). */
+  | 'SettledOverReservation';
 
 /**
  * Operational metrics (CloudWatch EMF lines, lib/adapters/aws/powertools-metrics.ts). Dimensions stay low-cardinality (model,

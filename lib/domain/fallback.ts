@@ -3,7 +3,16 @@
  * quality and format map to the nearest a fallback model offers.
  */
 import type { AppError } from '../errors.js';
-import { familyOf, imageInputOf, pixelSize, sizeProblem, type FamilyCapabilities, type OutputFormat } from './models.js';
+import {
+  familyOf,
+  imageInputOf,
+  inputImagesProblem,
+  pixelSize,
+  sizeProblem,
+  type FamilyCapabilities,
+  type InputImageShape,
+  type OutputFormat,
+} from './models.js';
 
 /**
  * Whether a provider's failure certainly did not bill, so another model may be tried: busy (429, 503), or not
@@ -23,14 +32,28 @@ export interface ModelChoice {
 /** Why a fallback model cannot take the request (undefined when it can). */
 export function unfitFor(
   model: string,
-  request: { previews?: number | undefined; providerPrompt: string; images?: number | undefined; mask?: boolean | undefined },
-): 'unknown model' | 'no previews' | 'prompt too long' | 'too many input images' | 'no mask' | undefined {
+  request: {
+    previews?: number | undefined;
+    providerPrompt: string;
+    /** The input images' headers (format, pixels), as the worker verified them. */
+    inputs?: { images: readonly InputImageShape[]; mask?: InputImageShape | undefined } | undefined;
+  },
+):
+  | 'unknown model'
+  | 'no previews'
+  | 'prompt too long'
+  | 'too many input images'
+  | 'no mask'
+  | 'input images outside its limits'
+  | undefined {
   const family = familyOf(model);
   if (!family) return 'unknown model';
   if ((request.previews ?? 0) > family.maxPreviews) return 'no previews';
   const takes = imageInputOf(model);
-  if ((request.images ?? 0) > takes.maxImages) return 'too many input images';
-  if (request.mask && !takes.mask) return 'no mask';
+  const inputs = request.inputs;
+  if ((inputs?.images.length ?? 0) > takes.maxImages) return 'too many input images';
+  if (inputs?.mask && !takes.mask) return 'no mask';
+  if (inputs && inputImagesProblem(model, inputs.images, inputs.mask)) return 'input images outside its limits';
   if (request.providerPrompt.length > family.maxPromptChars) return 'prompt too long';
   return undefined;
 }
@@ -90,5 +113,6 @@ function nearestQuality(
 
 function nearestFormat(format: OutputFormat | undefined, target: FamilyCapabilities): OutputFormat | undefined {
   if (format === undefined || target.formats.includes(format)) return format;
-  return 'png';
+  // A model that takes no format (Gemini) makes what it makes; any other writes PNG.
+  return target.formats.length === 0 ? undefined : 'png';
 }

@@ -167,6 +167,9 @@ function walkJpeg(bytes: Buffer, start: number): { end: number; width: number; h
     if (marker === 0xe2 && length >= 6 && bytes.subarray(offset + 2, offset + 6).equals(MPF_IDENTIFIER)) multiPicture = true;
     if (isStartOfFrame(marker)) {
       if (length < 8) fail('jpeg: short frame header');
+      // One image has one frame (ITU T.81 B.2: hierarchical mode aside, which nothing here makes): a second header
+      // would let a forged size stand before the real one.
+      if (sawFrame) fail('jpeg: a second frame header');
       height = bytes.readUInt16BE(offset + 3);
       width = bytes.readUInt16BE(offset + 5);
       sawFrame = true;
@@ -198,6 +201,8 @@ function verifyWebp(bytes: Buffer): ImageInfo {
   let offset = 12;
   let width = 0;
   let height = 0;
+  let animated = false;
+  let bitstream: { width: number; height: number } | undefined;
   let sawImage = false;
   while (offset < riffEnd) {
     if (offset + 8 > riffEnd) fail('webp: truncated chunk header');
@@ -209,20 +214,15 @@ function verifyWebp(bytes: Buffer): ImageInfo {
     if (type === 'VP8X' && size >= 10) {
       width = 1 + bytes.readUIntLE(data + 4, 3);
       height = 1 + bytes.readUIntLE(data + 7, 3);
+      animated = ((bytes[data] as number) & 0x02) !== 0;
     } else if (type === 'VP8 ' && !sawImage) {
       if (size < 10 || bytes.readUIntBE(data + 3, 3) !== 0x9d012a) fail('webp: bad VP8 frame');
-      if (width === 0) {
-        width = bytes.readUInt16LE(data + 6) & 0x3fff;
-        height = bytes.readUInt16LE(data + 8) & 0x3fff;
-      }
+      bitstream = { width: bytes.readUInt16LE(data + 6) & 0x3fff, height: bytes.readUInt16LE(data + 8) & 0x3fff };
       sawImage = true;
     } else if (type === 'VP8L' && !sawImage) {
       if (size < 5 || bytes[data] !== 0x2f) fail('webp: bad VP8L header');
       const bits = bytes.readUInt32LE(data + 1);
-      if (width === 0) {
-        width = 1 + (bits & 0x3fff);
-        height = 1 + ((bits >>> 14) & 0x3fff);
-      }
+      bitstream = { width: 1 + (bits & 0x3fff), height: 1 + ((bits >>> 14) & 0x3fff) };
       sawImage = true;
     } else if (type === 'ANMF') {
       sawImage = true;
@@ -231,6 +231,14 @@ function verifyWebp(bytes: Buffer): ImageInfo {
   }
   if (offset !== riffEnd && offset !== riffEnd + 1) fail('webp: chunk overruns file');
   if (!sawImage) fail('webp: no image data');
+  if (bitstream) {
+    // A still image's canvas is its bitstream's size (WebP container spec, "Canvas Width/Height ... of the
+    // bitstream"): a VP8X canvas that disagrees would have the size checks judge another image than the one sent.
+    if (width !== 0 && !animated && (width !== bitstream.width || height !== bitstream.height)) {
+      fail(`webp: canvas ${width}x${height} disagrees with its bitstream ${bitstream.width}x${bitstream.height}`);
+    }
+    if (width === 0) ({ width, height } = bitstream);
+  }
   checkDimensions(width, height);
   return { format: 'webp', contentType: 'image/webp', extension: 'webp', width, height };
 }
@@ -243,5 +251,78 @@ export function verifyImage(bytes: Buffer): ImageInfo {
   if (bytes.length >= 8 && bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return verifyPng(bytes);
   if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return verifyJpeg(bytes);
   if (bytes.length >= 12 && bytes.toString('latin1', 0, 4) === 'RIFF') return verifyWebp(bytes);
+  return fail('unknown format (not PNG, JPEG or WebP)');
+}
+
+/** What an image's first bytes say it is; `undefined` from probeImage when they are too few to tell. */
+export interface ImageHeader {
+  format: ImageFormat;
+  width: number;
+  height: number;
+}
+
+/**
+ * The format and pixel size from an image's first bytes only (a ranged read at admission, before anything is
+ * reserved): PNG's IHDR, JPEG's first frame header after any APPn segments, WebP's VP8X canvas or first frame.
+ * Undefined when the header lies beyond `head` (then read the whole file and verifyImage it); throws
+ * {@link ImageVerificationError} for what is no PNG, JPEG or WebP at all. It proves nothing about the rest of the
+ * file: the worker verifies the whole of it before a provider sees it.
+ */
+export function probeImage(head: Buffer): ImageHeader | undefined {
+  if (head.length >= 8 && head.subarray(0, 8).equals(PNG_SIGNATURE)) {
+    if (head.length < 33) return undefined;
+    if (head.toString('latin1', 12, 16) !== 'IHDR') fail('png: first chunk is not IHDR');
+    const { width, height } = checkPngHeader(head, 16);
+    checkDimensions(width, height);
+    return { format: 'png', width, height };
+  }
+  if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) {
+    let offset = 2;
+    while (offset + 4 <= head.length) {
+      if (head[offset] !== 0xff) fail('jpeg: expected a marker');
+      while (head[offset] === 0xff && offset < head.length) offset += 1;
+      const marker = head[offset] as number;
+      offset += 1;
+      if (isStandaloneJpegMarker(marker)) continue;
+      if (marker === 0xd9 || marker === 0xda || marker === 0xd8 || marker === 0x00) fail('jpeg: no frame header');
+      if (offset + 2 > head.length) return undefined;
+      const length = head.readUInt16BE(offset);
+      if (length < 2) fail('jpeg: truncated segment');
+      if (isStartOfFrame(marker)) {
+        if (offset + 7 > head.length) return undefined;
+        const height = head.readUInt16BE(offset + 3);
+        const width = head.readUInt16BE(offset + 5);
+        checkDimensions(width, height);
+        return { format: 'jpeg', width, height };
+      }
+      offset += length;
+    }
+    return undefined;
+  }
+  if (head.length >= 12 && head.toString('latin1', 0, 4) === 'RIFF') {
+    if (head.toString('latin1', 8, 12) !== 'WEBP') fail('webp: bad RIFF header');
+    if (head.length < 30) return undefined;
+    const type = head.toString('latin1', 12, 16);
+    const data = 20;
+    let width = 0;
+    let height = 0;
+    if (type === 'VP8X') {
+      width = 1 + head.readUIntLE(data + 4, 3);
+      height = 1 + head.readUIntLE(data + 7, 3);
+    } else if (type === 'VP8 ') {
+      if (head.readUIntBE(data + 3, 3) !== 0x9d012a) fail('webp: bad VP8 frame');
+      width = head.readUInt16LE(data + 6) & 0x3fff;
+      height = head.readUInt16LE(data + 8) & 0x3fff;
+    } else if (type === 'VP8L') {
+      if (head[data] !== 0x2f) fail('webp: bad VP8L header');
+      const bits = head.readUInt32LE(data + 1);
+      width = 1 + (bits & 0x3fff);
+      height = 1 + ((bits >>> 14) & 0x3fff);
+    } else {
+      fail(`webp: unexpected first chunk ${type.trim()}`);
+    }
+    checkDimensions(width, height);
+    return { format: 'webp', width, height };
+  }
   return fail('unknown format (not PNG, JPEG or WebP)');
 }

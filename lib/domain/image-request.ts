@@ -156,7 +156,9 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
     return invalid('prompt', `"prompt" is too long for model ${model}: at most ${modelMax} UTF-16 code units (an emoji counts 2).`);
   }
 
-  const chosenSize = size ?? family.defaultSize;
+  // An edit of a GPT image model defaults to `auto`, as OpenAI's images.edit does: the output follows the input
+  // (a portrait photo stays a portrait) instead of turning square.
+  const chosenSize = size ?? (rawImages !== undefined && family.sizes.includes('auto') ? 'auto' : family.defaultSize);
   const badSize = sizeProblem(chosenSize, family);
   if (badSize !== undefined) {
     const rule = family.customSizes;
@@ -173,7 +175,9 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
       : invalid('quality', `"quality" must be one of ${list(family.qualities)} for model ${model}.`);
   }
   if (format !== undefined && !family.formats.includes(format)) {
-    return invalid('format', `"format" must be one of ${list(family.formats)} for model ${model}.`);
+    return family.formats.length === 0
+      ? invalid('format', `"format" is not supported by model ${model}: it answers PNG or JPEG as it chooses.`)
+      : invalid('format', `"format" must be one of ${list(family.formats)} for model ${model}.`);
   }
   if (previews !== undefined && previews > family.maxPreviews) {
     return family.maxPreviews === 0

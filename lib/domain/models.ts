@@ -97,30 +97,33 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
     defaultSize: '1:1',
     // Gemini's imageSize: the resolution tier, which is what its price depends on.
     qualities: ['1K', '2K', '4K'],
-    formats: ['png'],
+    // The Gemini API takes no output format (imageConfig has aspectRatio and imageSize only) and answers PNG or
+    // JPEG as the model chooses (image/jpeg from gemini-3.1-flash-image: googleapis/python-genai#2346). A requested
+    // format could not be honoured, so none is accepted; the image is stored as the bytes say.
+    formats: [],
     // The Gemini API takes far more input than this (its limit is in tokens); 32,000 is this service's own bound,
     // the same as OpenAI's, so no prompt is accepted for one provider and refused for another.
     maxPromptChars: 32_000,
     maxPreviews: 0,
     source:
       'Gemini API image generation guide and GenerationConfig.imageConfig reference (aspectRatio, imageSize ' +
-      '1K|2K|4K, images returned as inline PNG data); model list from the Gemini deprecations page, read 2026-11-25',
+      '1K|2K|4K, images returned as inline data with their mimeType); model list from the Gemini deprecations page, read 2026-11-25',
   },
 });
 
 /**
  * A GPT image model deployed on Azure OpenAI: OpenAI's capabilities without webp, which Azure's image generation
- * documentation does not list among its output formats (png, jpeg; read 2026-11-30), and without previews: the
- * material read on 2026-11-30 documents no `partial_images` streaming on Azure's images API, and a preview asked of
- * a deployment that cannot stream would be refused by Azure after admission instead of here.
+ * documentation does not list among its output formats (png, jpeg; read 2026-11-30). Previews stream as on OpenAI:
+ * Azure documents `stream` with `partial_images` 0-3 for GPT image models since 2025-09 (MicrosoftDocs/azure-ai-docs,
+ * "Stream partial images"), with OpenAI's event types, and this service speaks only its v1 API (`/openai/v1`), which
+ * carries every such parameter without an api-version.
  */
 const AZURE_GPT_IMAGE: FamilyCapabilities = Object.freeze({
   ...FAMILIES['gpt-image'],
   formats: ['png', 'jpeg'] as const,
-  maxPreviews: 0,
   source:
-    `${FAMILIES['gpt-image'].source}; on Azure OpenAI without webp and without streamed partial images ` +
-    '(Azure OpenAI image generation how-to, output_format png|jpeg, read 2026-11-30)',
+    `${FAMILIES['gpt-image'].source}; on Azure OpenAI without webp (Azure OpenAI image generation how-to, ` +
+    'output_format png|jpeg, read 2026-11-30; partial_images streaming documented since 2025-09)',
 });
 
 /** Whether an id is one of OpenAI's wired GPT image models (what an Azure deployment may be said to run). */
@@ -168,14 +171,39 @@ export interface ImageInputCapabilities {
   maxImages: number;
   /** Whether it takes a mask (the areas of the first image to edit). */
   mask: boolean;
+  /** Each input image's bounds beyond the service's own (INPUT_MIN_SIDE..INPUT_MAX_SIDE, MAX_INPUT_IMAGE_BYTES). */
+  limits?: InputImageLimits;
 }
+
+export interface InputImageLimits {
+  minSide: number;
+  minPixels: number;
+  maxPixels: number;
+  /** Long edge over short edge, at most. */
+  maxRatio: number;
+  source: string;
+}
+
+/**
+ * SD3.5 Large's image-to-image input (Stability AI's API reference for SD3 image-to-image, which Bedrock follows;
+ * read 2026-12-07): each side at least 64 pixels, 4,096 to 9,437,184 pixels, aspect ratio between 1:2.5 and 2.5:1.
+ * Outside these, Bedrock answers a ValidationException after admission; they are refused before it instead.
+ */
+const SD35_INPUT: InputImageLimits = Object.freeze({
+  minSide: 64,
+  minPixels: 4_096,
+  maxPixels: 9_437_184,
+  maxRatio: 2.5,
+  source: 'Stability AI SD3 image-to-image reference (each side >= 64 px, 4,096-9,437,184 pixels, 1:2.5-2.5:1)',
+});
 
 /**
  * What a model takes as image input, from the providers' references (read 2026-11-30): OpenAI's and Azure's GPT
  * image models edit through `images.edit`, up to 16 images (png, webp or jpg under 50 MB) and a PNG mask with
  * transparency the size of the first image (the Images API reference in openai 7.57.0); the Gemini 3 image models
  * take reference images as parts of the request (Gemini image generation guide: up to 14), no mask; on Bedrock only
- * SD3.5 Large takes an image (its image-to-image mode, one image), no mask; Stable Image Core and Ultra take none.
+ * SD3.5 Large takes an image (its image-to-image mode, one image, SD35_INPUT), no mask; Stable Image Core and Ultra
+ * take none.
  */
 export function imageInputOf(model: string): ImageInputCapabilities {
   const ref = parseModelName(model);
@@ -183,7 +211,66 @@ export function imageInputOf(model: string): ImageInputCapabilities {
   if (!ref || !family) return { maxImages: 0, mask: false };
   if (family.family === 'gpt-image') return { maxImages: Math.min(16, MAX_INPUT_IMAGES), mask: true };
   if (family.family === 'gemini-image') return { maxImages: Math.min(14, MAX_INPUT_IMAGES), mask: false };
-  return { maxImages: ref.id === 'stability.sd3-5-large-v1:0' ? 1 : 0, mask: false };
+  return ref.id === 'stability.sd3-5-large-v1:0' ? { maxImages: 1, mask: false, limits: SD35_INPUT } : { maxImages: 0, mask: false };
+}
+
+/** An input image as its header describes it. */
+export interface InputImageShape {
+  format: 'png' | 'jpeg' | 'webp';
+  width: number;
+  height: number;
+}
+
+/**
+ * Why a model cannot take these input images (the field and a message for a 400), or undefined when it can: the
+ * count, the mask, and each image's pixel bounds. OpenAI edits a masked image only when "the image to edit and
+ * mask [are] of the same format and size" (Images API reference): the mask is a PNG, so the first image must be
+ * one, the mask's size.
+ */
+export function inputImagesProblem(
+  model: string,
+  images: readonly InputImageShape[],
+  mask?: InputImageShape,
+): { field: string; message: string } | undefined {
+  const takes = imageInputOf(model);
+  if (images.length > takes.maxImages) {
+    return takes.maxImages === 0
+      ? { field: 'images', message: `"images" is not supported by model ${model}: it takes no input image.` }
+      : { field: 'images', message: `"images" must have at most ${takes.maxImages} for model ${model}.` };
+  }
+  if (mask && !takes.mask) return { field: 'mask', message: `"mask" is not supported by model ${model}.` };
+  const limits = takes.limits;
+  for (const [index, image] of images.entries()) {
+    if (!limits) break;
+    const { width, height } = image;
+    const pixels = width * height;
+    const ratio = Math.max(width, height) / Math.min(width, height);
+    if (Math.min(width, height) < limits.minSide || pixels < limits.minPixels || pixels > limits.maxPixels || ratio > limits.maxRatio) {
+      return {
+        field: `images[${index}]`,
+        message:
+          `"images[${index}]" is ${width}x${height}; model ${model} takes images with each side at least ${limits.minSide} ` +
+          `pixels, ${limits.minPixels}-${limits.maxPixels} pixels in all and an aspect ratio of at most ${limits.maxRatio}:1.`,
+      };
+    }
+  }
+  const first = images[0];
+  if (mask && first) {
+    if (mask.format !== 'png') return { field: 'mask', message: '"mask" must be a PNG with transparency (where to edit).' };
+    if (first.format !== 'png') {
+      return {
+        field: 'images[0]',
+        message: `"images[0]" must be a PNG when a mask is given: the image to edit and the mask must be of the same format (it is ${first.format}).`,
+      };
+    }
+    if (mask.width !== first.width || mask.height !== first.height) {
+      return {
+        field: 'mask',
+        message: `"mask" must be the size of the first image (${first.width}x${first.height}; it is ${mask.width}x${mask.height}).`,
+      };
+    }
+  }
+  return undefined;
 }
 
 /** Splits a model name into provider and id; a bare name is OpenAI's. Undefined for an unknown provider. */

@@ -4,11 +4,22 @@ import { LEASE_MARGIN_MS, isFinal, type ImageJob, type InputImage, type JobInput
 import type { ImageRef } from '../domain/image-request.js';
 import { uploadKey } from '../domain/object-keys.js';
 import { estimateImageCostMicroUsd } from '../domain/pricing.js';
-import { principalKey, type ImageOrder, type JobDispatcher, type QuotaStatus, type Reservation, type WebhookSender } from '../ports.js';
+import {
+  principalKey,
+  type ImageOrder,
+  type ImageStore,
+  type JobDispatcher,
+  type QuotaStatus,
+  type Reservation,
+  type WebhookSender,
+} from '../ports.js';
 import { fromJobError, ownJob, settleExpired, type JobReadDeps } from './job-reads.js';
+import { inspectInputs } from './input-images.js';
 
 export interface CreateImageDeps extends JobReadDeps, AdmissionDeps {
   dispatcher: JobDispatcher;
+  /** Where input images are, for admission's look at their headers. */
+  store: ImageStore;
   webhooks?: WebhookSender | undefined;
   newId: () => string;
   sleep?: (ms: number) => Promise<void>;
@@ -36,6 +47,31 @@ export interface CreateImageOutcome {
   job: ImageJob;
   quota?: QuotaStatus | undefined;
   replayed: boolean;
+}
+
+/** The fields of an order that say who asks and until when, not what: every other field changes the work. */
+const NOT_THE_WORK: ReadonlySet<string> = new Set<keyof CreateImageInput>([
+  'principal',
+  'requestId',
+  'idempotencyKey',
+  'deadline',
+  'waitUntil',
+  // Derived from `prompt` and the deployment's template.
+  'providerPrompt',
+]);
+
+/**
+ * What an Idempotency-Key is bound to: every field of the order but those of NOT_THE_WORK, by construction (a field
+ * added to the request later is covered without a list to keep), keys sorted so the same work always hashes the
+ * same. The same key with another prompt, size, input image, mask, previews or webhook is 422.
+ */
+export function fingerprintOf(input: CreateImageInput): Record<string, unknown> {
+  const work: Record<string, unknown> = {};
+  for (const name of Object.keys(input).sort()) {
+    const value = input[name as keyof CreateImageInput];
+    if (!NOT_THE_WORK.has(name) && value !== undefined) work[name] = value;
+  }
+  return work;
 }
 
 /**
@@ -98,6 +134,8 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
 
   const admit = async (input: CreateImageInput): Promise<Admitted> => {
     const inputs = await resolveInputs(input);
+    // What the provider would refuse is refused here, before money is reserved or moderation is asked.
+    if (inputs) await inspectInputs(deps.store, inputs, input.model, input.deadline);
     if (input.webhook !== undefined) {
       if (!deps.webhooks) {
         throw new AppError('invalid_request', '"webhook" is not available: this deployment has no webhook secret (WEBHOOK_SECRET).', {
@@ -230,14 +268,7 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
     try {
       claimed = await deps.idempotency.run(
         { principal: principalKey(input.principal), key: input.idempotencyKey },
-        {
-          prompt: input.prompt,
-          model: input.model,
-          size: input.size,
-          quality: input.quality ?? null,
-          format: input.format ?? null,
-          webhook: input.webhook ?? null,
-        },
+        fingerprintOf(input),
         input.deadline,
         async () => {
           workStarted = true;

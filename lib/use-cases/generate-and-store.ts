@@ -88,6 +88,7 @@ export async function generateAndStore(deps: GenerateAndStoreDeps, input: Genera
     deadline: input.providerDeadline,
     hooks: withPreviews(deps, input),
     reservation: input.reservation,
+    ...(input.inputs ? { inputShapes: input.inputs.shapes } : {}),
   });
   const { reservation } = result;
   if (result.tried.length > 1)
@@ -213,7 +214,18 @@ async function verifyAndStore(
 
   const estimatedCostUsd = microUsdToUsd(input.costMicroUsd);
   // Settled to what the provider reported, at published prices; the estimate stands where it reported nothing.
-  const settled = (deps.settleCost ?? costFromUsage)(input.model, generated.usage, input.costMicroUsd, generated.previews ?? 0);
+  const settled = (deps.settleCost ?? costFromUsage)(input.model, generated.usage, input.costMicroUsd);
+  if (settled.costMicroUsd > input.costMicroUsd) {
+    // The reservation is meant to bound the bill (lib/domain/pricing.ts): a settlement above it means a price or a
+    // token formula there is out of date. Settled as reported all the same; an alarm watches the metric.
+    deps.log.warn('settled above the reservation', {
+      imageId: input.id,
+      model: input.model,
+      reservedMicroUsd: input.costMicroUsd,
+      settledMicroUsd: settled.costMicroUsd,
+    });
+    deps.metrics?.record('SettledOverReservation', 1, 'Count');
+  }
   const id = input.id;
   const createdAt = new Date(generatedAt);
   const key = imageKey(deps.imagePrefix, id, createdAt, info.extension);

@@ -7,7 +7,7 @@
 import { AppError } from '../errors.js';
 import { certainlyUnbilled, mapRequest, unfitFor, type ModelChoice } from '../domain/fallback.js';
 import type { ReservationRef } from '../domain/image-job.js';
-import { parseModelName } from '../domain/models.js';
+import { parseModelName, type InputImageShape } from '../domain/models.js';
 import type { ProviderBreaker } from '../domain/provider-breaker.js';
 import type { EstimateCost, GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator, Log, QuotaGate } from '../ports.js';
 
@@ -50,6 +50,8 @@ export interface FallbackInput extends ModelChoice {
   deadline: number;
   hooks: Omit<GenerationHooks, 'beforeBillableRetry'>;
   reservation: ReservationRef | undefined;
+  /** The input images' headers as verified, so a fallback that cannot take them is passed over. */
+  inputShapes?: { images: readonly InputImageShape[]; mask?: InputImageShape | undefined } | undefined;
 }
 
 const providerOf = (model: string): string => parseModelName(model)?.provider ?? 'openai';
@@ -98,8 +100,7 @@ export async function generateWithFallback(deps: FallbackDeps, input: FallbackIn
       const unfit = unfitFor(model, {
         previews: input.request.previews,
         providerPrompt: input.request.prompt,
-        images: input.request.images?.length,
-        mask: input.request.mask !== undefined,
+        inputs: input.inputShapes,
       });
       if (unfit) {
         skip(unfit);

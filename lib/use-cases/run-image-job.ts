@@ -97,7 +97,7 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
     // The input images, verified before any provider sees them; a bad one is the caller's, and nothing was spent.
     let inputs: LoadedInputs | undefined;
     try {
-      inputs = await loadInputs(deps.store, job.inputs, providerDeadline);
+      inputs = await loadInputs(deps.store, job.inputs, providerDeadline, job.model);
     } catch (error) {
       await endAs(error, false);
       return undefined;

@@ -64,7 +64,8 @@ describe("edits of the caller's own images", () => {
     expect(response.statusCode).toBe(201);
     const call = servers.openai.calls.at(-1);
     expect(call?.path).toBe('/v1/images/edits');
-    expect(call?.body).toMatchObject({ model: 'gpt-image-2', n: '1', size: '1024x1024' });
+    // An edit is `auto` size by default, as OpenAI's images.edit is: the output follows the input's shape.
+    expect(call?.body).toMatchObject({ model: 'gpt-image-2', n: '1', size: 'auto' });
     expect(String(call?.body['prompt'])).toContain(PROMPT);
     const sent = fileOf(call?.body['image'] ?? call?.body['image[]']);
     expect(sent.type).toBe('image/png');
@@ -97,8 +98,9 @@ describe("edits of the caller's own images", () => {
     servers.openai.enqueue(errorReply(500, { type: 'server_error' }));
     const response = await handler(post('/images', { prompt: PROMPT, quality: 'low', images: [{ id: original['id'] }] }), lambdaContext());
     expect(response.statusCode).toBe(502);
-    // 6,000 image input tokens at $8 per million for the one input image, on top of the image and its text.
-    expect(((await usage()).spend as number) - before).toBe(estimatedCost(PROMPT) + 48_000);
+    // The input image's 1,536 image tokens ($8/M) and 32 text tokens ($5/M), on top of the image at `auto` size (the
+    // dearest size at low quality) and its text.
+    expect(((await usage()).spend as number) - before).toBe(estimatedCost(PROMPT, 'low', 'auto') + 1_536 * 8 + 32 * 5);
   });
 });
 
@@ -155,17 +157,19 @@ describe('uploads: a signed form straight to the bucket, verified before any pro
     expect(fileOf(call?.body['mask']).bytes.equals(maskPng(64, 64))).toBe(true);
   });
 
-  it.each<[string, () => Buffer, string]>([
-    ['a truncated PNG', () => SOURCE.subarray(0, SOURCE.length - 30), '"images[0]" is not a complete PNG, JPEG or WebP image.'],
-    ['an image of 8 pixels a side', () => pngOf(8, 8), '"images[0]" must be 16 to 4096 pixels on each side (it is 8x8).'],
-  ])('refuses %s with 400, billing nothing and calling no provider', async (_name, bytes, message) => {
+  it.each<[string, () => Buffer, string, unknown]>([
+    // Its header is fine: admission reserves, and the worker, reading the whole file, gives the reservation back.
+    ['a truncated PNG', () => SOURCE.subarray(0, SOURCE.length - 30), '"images[0]" is not a complete PNG, JPEG or WebP image.', 0],
+    // Its header says it: refused at admission, before anything is reserved.
+    ['an image of 8 pixels a side', () => pngOf(8, 8), '"images[0]" must be 16 to 4096 pixels on each side (it is 8x8).', undefined],
+  ])('refuses %s with 400, billing nothing and calling no provider', async (_name, bytes, message, counted) => {
     const handler = makeHandler();
     const sent = await upload(handler, bytes());
     const response = await handler(post('/images', { prompt: PROMPT, images: [{ upload: sent.id }] }), lambdaContext());
     expect(response.statusCode).toBe(400);
     expect(json(response)['error']).toMatchObject({ code: 'invalid_request', message });
     expect(servers.openai.calls).toHaveLength(0);
-    expect(await usage()).toEqual({ images: 0, spend: 0 });
+    expect(await usage()).toEqual({ images: counted, spend: counted });
   });
 
   it('refuses an upload that was never sent, and a mask without transparency or of another size', async () => {
@@ -235,5 +239,34 @@ describe('references on the other providers', () => {
     expect(response.statusCode).toBe(400);
     expect(json(response)['error']['message']).toBe(message);
     expect([servers.openai.calls.length, servers.gemini.calls.length, servers.bedrock.calls.length]).toEqual([0, 0, 0]);
+  });
+});
+
+describe('Idempotency-Key over edits', () => {
+  it('binds the key to every field that changes the work: other images, another mask or previews are 422', async () => {
+    // Prepare: two uploads and one edit under a key.
+    const handler = makeHandler();
+    const first = await upload(handler, SOURCE);
+    const second = await upload(handler, pngOf(64, 64, 'second'));
+    const keyed = (body: object) =>
+      httpEvent({
+        path: '/images',
+        body: JSON.stringify({ prompt: PROMPT, ...body }),
+        headers: { ...auth(), 'idempotency-key': 'edit-1' },
+      });
+    const original = await handler(keyed({ images: [{ upload: first.id }] }), lambdaContext());
+    expect(original.statusCode).toBe(201);
+    // Act
+    const replay = await handler(keyed({ images: [{ upload: first.id }] }), lambdaContext());
+    const otherImages = await handler(keyed({ images: [{ upload: second.id }] }), lambdaContext());
+    const withMask = await handler(keyed({ images: [{ upload: first.id }], mask: { upload: second.id } }), lambdaContext());
+    const withPreviews = await handler(keyed({ images: [{ upload: first.id }], previews: 1 }), lambdaContext());
+    // Assess: the replay names the same image; every other body is refused, and only one edit was ever sent.
+    expect(json(replay)['id']).toBe(json(original)['id']);
+    for (const response of [otherImages, withMask, withPreviews]) {
+      expect(response.statusCode).toBe(422);
+      expect(json(response)['error']['code']).toBe('idempotency_key_reused');
+    }
+    expect(servers.openai.calls.filter((call) => call.path === '/v1/images/edits')).toHaveLength(1);
   });
 });

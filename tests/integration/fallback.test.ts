@@ -5,7 +5,7 @@ import { TEST_API_KEY } from '../support/env.js';
 import { pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { errorReply, imageReply, type Reply } from '../support/openai-test-server.js';
-import { bedrockError, geminiError } from '../support/provider-replies.js';
+import { GEMINI_PRO_SETTLED, bedrockError, geminiError } from '../support/provider-replies.js';
 import { estimatedCost } from '../support/pricing.js';
 import { closedEndpoint } from '../support/aws-stand-in.js';
 import { useProviderStandIns } from '../support/provider-stand-ins.js';
@@ -78,7 +78,7 @@ describe('fallback: the next model only after a failure that certainly did not b
     expect(servers.gemini.calls[0]?.body).toMatchObject({ generationConfig: { imageConfig: { aspectRatio: '1:1', imageSize: '1K' } } });
     // One generation billed, at Gemini's reported usage; nothing left reserved.
     const settled = usdToMicroUsd(image['costUsd'] as number);
-    expect(settled).toBe(12 * 2 + 1120 * 120);
+    expect(settled).toBe(GEMINI_PRO_SETTLED);
     expect(await usage()).toEqual({ images: 1, spend: settled, reserved: 0, global: settled });
     // The record says which provider answered and why the other did not.
     const record = JSON.parse(

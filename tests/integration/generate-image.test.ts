@@ -692,6 +692,7 @@ describe('POST /images: every failure is a JSON error, leaves nothing behind and
         imageWritten = true;
       },
       read: (key, maxBytes, deadline) => real.read(key, maxBytes, deadline),
+      readHead: (key, headBytes, maxBytes, deadline) => real.readHead(key, headBytes, maxBytes, deadline),
       putRecord: async () => {
         throw new AppError('storage_unavailable', 'The image could not be stored. Retry later.');
       },

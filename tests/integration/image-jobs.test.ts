@@ -634,8 +634,36 @@ describe('previews: partial images while it paints', () => {
     expect((await s3.get(keys[1] as string)).body.equals(PREVIEW_B)).toBe(true);
     expect((final['previews'] as Json[])[1]?.['url']).toMatch(new RegExp(`/${keys[1]}$`));
     expect((await s3.get(final['key'] as string)).body.equals(PNG)).toBe(true);
-    // Money: the estimate counted both partial images; the settlement, what was reported plus the two received.
+    // Money: the estimate counted both partial images; the settlement is the completed event's usage alone, which
+    // already carries their 100 output tokens each (no surcharge on top).
     expect(await usage()).toEqual({ images: 1, spend: SETTLED_COST + 2 * PREVIEW_COST });
+  });
+
+  it("streams previews from an Azure OpenAI deployment (v1 API), in Azure's event shape with its filter results", async () => {
+    // Prepare: Azure's events carry content filter results beside OpenAI's fields.
+    const filters = { hate: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } };
+    openai.enqueue(
+      streamReply(PNG_B64, [PREVIEW_A.toString('base64')], {
+        extra: { content_filter_results: filters, prompt_filter_results: [{ prompt_index: 0, content_filter_results: filters }] },
+      }),
+    );
+    const { api, dispatcher } = makeStack({
+      IMAGE_MODELS: 'gpt-image-2,azure/images-prod',
+      AZURE_OPENAI_ENDPOINT: new URL(openai.baseUrl).origin,
+      AZURE_OPENAI_API_KEY: 'azure-test-key',
+      AZURE_OPENAI_DEPLOYMENTS: 'images-prod=gpt-image-2',
+    });
+    // Act
+    const response = await api(post({ ...LOW, model: 'azure/images-prod', previews: 1 }), lambdaContext());
+    const final = body(response)['status'] === 'succeeded' ? body(response) : body(await pollUntilFinal(api, body(response)['id']));
+    await dispatcher.settled();
+    // Assess
+    expect(openai.calls[0]?.path).toBe('/openai/v1/images/generations');
+    expect(openai.calls[0]?.body).toMatchObject({ model: 'images-prod', stream: true, partial_images: 1 });
+    expect(final).toMatchObject({ status: 'succeeded', model: 'azure/images-prod' });
+    expect((final['previews'] as Json[]).map((preview) => preview['index'])).toEqual([0]);
+    expect((await s3.get((await previewKeys())[0] as string)).body.equals(PREVIEW_A)).toBe(true);
+    expect(await usage()).toEqual({ images: 1, spend: SETTLED_COST + PREVIEW_COST });
   });
 
   it('reserves the partial images asked for in the estimate', async () => {

@@ -265,8 +265,11 @@ describe('serverless package (stage prod)', () => {
       'xray:PutTelemetryRecords',
       'xray:PutTraceSegments',
     ]);
-    // /v1's b64_json reads back public images only.
-    expect(text(withPrefix(apiStatements, 's3:GetObject')[0]?.['Resource'])).not.toContain('records');
+    // /v1's b64_json reads back public images, admission the headers of input images: never records.
+    const apiReads = text(withPrefix(apiStatements, 's3:GetObject')[0]?.['Resource']);
+    expect(apiReads).not.toContain('records');
+    expect(apiReads).toContain('/images/*');
+    expect(apiReads).toContain('/uploads/*');
     // POST /uploads signs forms for uploads/ only: what those forms may write is what this role may.
     const uploadWrites = text(withPrefix(apiStatements, 's3:PutObject')[0]?.['Resource']);
     expect(uploadWrites).toContain('/uploads/*');
@@ -336,10 +339,18 @@ describe('serverless package (stage prod)', () => {
     expect(index?.['Projection']['NonKeyAttributes']).not.toEqual(expect.arrayContaining(['providerPrompt']));
   });
 
-  it("alarms on the 5xx rate, provider failures and daily spend into the stage's SNS topic", () => {
+  it("alarms on the 5xx rate, provider failures, daily spend and a settlement over its reservation into the stage's SNS topic", () => {
     expect(one('AWS::SNS::Topic')['Properties']['TopicName']).toBe('durable-image-api-prod-alarms');
     const alarms = ofType('AWS::CloudWatch::Alarm').map((alarm) => alarm['Properties'] as Json);
-    expect(alarms).toHaveLength(3);
+    expect(alarms).toHaveLength(4);
+    // One settlement above its reservation is enough: a price in lib/domain/pricing.ts is out of date.
+    expect(alarms.find((alarm) => alarm['MetricName'] === 'SettledOverReservation')).toMatchObject({
+      Namespace: 'DurableImageApi',
+      Dimensions: [{ Name: 'service', Value: 'durable-image-api' }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
     for (const alarm of alarms) expect(alarm['AlarmActions']).toEqual([{ Ref: 'AlarmTopic' }]);
     const rate = alarms.find((alarm) => text(alarm['Metrics']).includes('"5xx"')) as Json;
     expect(text(rate['Metrics'])).toContain('100 * errors / requests');

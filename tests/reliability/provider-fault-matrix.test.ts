@@ -11,7 +11,15 @@ import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, type Reply } from '../support/openai-test-server.js';
-import { bedrockError, bedrockFiltered, bedrockImage, geminiBlocked, geminiError, geminiImage } from '../support/provider-replies.js';
+import {
+  GEMINI_PRO_SETTLED,
+  bedrockError,
+  bedrockFiltered,
+  bedrockImage,
+  geminiBlocked,
+  geminiError,
+  geminiImage,
+} from '../support/provider-replies.js';
 import { estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 import { verifySigV4 } from '../support/sigv4.js';
@@ -259,8 +267,8 @@ describe('Google Gemini through @google/genai', () => {
   it('generates: generateContent of the model with its key, IMAGE modality and image config, the inline image stored', async () => {
     const response = await makeHandler()(post({ model: GEMINI_MODEL, size: '4:3', quality: '2K' }), lambdaContext(60_000));
     expect(response.statusCode).toBe(201);
-    // Settled from Gemini's usageMetadata: 12 prompt tokens at $2 and 1,120 image tokens at $120 per million.
-    const settled = 12 * 2 + 1_120 * 120;
+    // Settled from Gemini's usageMetadata: prompt at $2, image at $120, text and thinking at $12 per million.
+    const settled = GEMINI_PRO_SETTLED;
     expect(json(response)).toMatchObject({
       model: GEMINI_MODEL,
       contentType: 'image/png',

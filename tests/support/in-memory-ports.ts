@@ -60,6 +60,12 @@ export function inMemoryPorts(
       if (!Buffer.isBuffer(bytes)) throw new AppError('storage_unavailable', 'no such object');
       return bytes;
     },
+    async readHead(key, headBytes) {
+      events.push('readHead');
+      const bytes = objects.get(key);
+      if (!Buffer.isBuffer(bytes)) throw new AppError('not_found', 'no such object');
+      return { head: bytes.subarray(0, headBytes), size: bytes.length };
+    },
     async delete(key) {
       events.push('delete');
       objects.delete(key);

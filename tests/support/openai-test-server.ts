@@ -18,7 +18,7 @@ export type Reply =
    * A streamed image answer (`stream: true`): server-sent events as OpenAI's Images API sends them, `gapMs` apart.
    * `cutAfter`: the connection is reset after that many events (a stream broken midway).
    */
-  | { kind: 'stream'; events: StreamEvent[]; gapMs?: number; cutAfter?: number };
+  | { kind: 'stream'; events: StreamEvent[]; gapMs?: number; cutAfter?: number; extra?: Record<string, unknown> };
 
 /** One event of a streamed image answer. */
 export type StreamEvent =
@@ -26,12 +26,22 @@ export type StreamEvent =
   | { type: 'completed'; b64: string; usage?: unknown }
   | { type: 'error'; code: string; message?: string };
 
-/** A stream of `partials` (base64 each) and then the final image, with the usage OpenAI reports for it. */
-export const streamReply = (finalB64: string, partials: string[], options: { gapMs?: number; cutAfter?: number } = {}): Reply => ({
+/**
+ * A stream of `partials` (base64 each) and then the final image, with the usage OpenAI reports for it: the completed
+ * event's usage counts the partial images' 100 output tokens each (observed: gpt-image-1 1024x1024 low was 272
+ * output tokens unstreamed and 372 streamed with one partial image, maximhq/bifrost#4777). `extra` is merged into
+ * every event (Azure adds its content filter results: `prompt_filter_results`, `content_filter_results`, as the
+ * Azure OpenAI spec's differences from OpenAI's list for image generation answers).
+ */
+export const streamReply = (
+  finalB64: string,
+  partials: string[],
+  options: { gapMs?: number; cutAfter?: number; extra?: Record<string, unknown> } = {},
+): Reply => ({
   kind: 'stream',
   events: [
     ...partials.map((b64, index): StreamEvent => ({ type: 'partial', index, b64 })),
-    { type: 'completed', b64: finalB64, usage: IMAGE_USAGE },
+    { type: 'completed', b64: finalB64, usage: { ...IMAGE_USAGE, output_tokens: IMAGE_USAGE.output_tokens + 100 * partials.length } },
   ],
   ...options,
 });
@@ -56,8 +66,15 @@ async function multipartFields(body: Buffer, contentType: string): Promise<Recor
 }
 
 /** The SSE frame of one event, in the shape the SDK's `images.generate({ stream: true })` parses. */
-function sseFrame(event: StreamEvent): string {
-  const common = { created_at: 1_764_000_000, size: '1024x1024', quality: 'low', background: 'opaque', output_format: 'png' };
+function sseFrame(event: StreamEvent, extra: Record<string, unknown> = {}): string {
+  const common = {
+    ...extra,
+    created_at: 1_764_000_000,
+    size: '1024x1024',
+    quality: 'low',
+    background: 'opaque',
+    output_format: 'png',
+  };
   if (event.type === 'partial') {
     const data = { type: 'image_generation.partial_image', b64_json: event.b64, partial_image_index: event.index, ...common };
     return `event: image_generation.partial_image\ndata: ${JSON.stringify(data)}\n\n`;
@@ -260,7 +277,7 @@ export class OpenAITestServer {
           }
           if (reply.gapMs && count > 0) await new Promise((resolve) => setTimeout(resolve, reply.gapMs));
           if (res.destroyed) return;
-          await new Promise((resolve) => res.write(sseFrame(event), resolve));
+          await new Promise((resolve) => res.write(sseFrame(event, reply.extra), resolve));
           if (event.type === 'partial') this.partialsSentAt.push(Date.now());
         }
         res.end();

@@ -25,15 +25,49 @@ export const bedrockError = (status: number, type: string, message = `${type}: p
   body: { message },
 });
 
-/** A Gemini generateContent answer with one inline PNG part. */
-export const geminiImage = (b64: string, mimeType = 'image/png'): Reply => ({
+/**
+ * A Gemini generateContent answer as a Gemini 3 image model gives it: a thought summary and an interim image marked
+ * `thought: true` (not the answer), then the image as an inline part with its mimeType, and a usage split by
+ * modality with thinking apart (`thoughtsTokenCount`), as @google/genai 3.3's GenerateContentResponseUsageMetadata
+ * types it and the Gemini API's thinking guide shows (https://ai.google.dev/gemini-api/docs/thinking).
+ */
+export const geminiImage = (b64: string, mimeType = 'image/png', thoughtB64 = b64): Reply => ({
   kind: 'json',
   body: {
-    candidates: [{ content: { role: 'model', parts: [{ inlineData: { mimeType, data: b64 } }] }, finishReason: 'STOP', index: 0 }],
-    usageMetadata: { promptTokenCount: 12, candidatesTokenCount: 1120, totalTokenCount: 1132 },
+    candidates: [
+      {
+        content: {
+          role: 'model',
+          parts: [
+            { text: '**Composing the scene**', thought: true },
+            { inlineData: { mimeType: 'image/png', data: thoughtB64 }, thought: true },
+            { inlineData: { mimeType, data: b64 } },
+          ],
+        },
+        finishReason: 'STOP',
+        index: 0,
+      },
+    ],
+    usageMetadata: GEMINI_USAGE,
     modelVersion: 'gemini-3-pro-image',
   },
 });
+
+/** The usage of geminiImage: 12 prompt tokens; 1,180 candidate tokens (1,120 image, 60 text); 150 thinking. */
+export const GEMINI_USAGE = {
+  promptTokenCount: 12,
+  candidatesTokenCount: 1_180,
+  thoughtsTokenCount: 150,
+  totalTokenCount: 1_342,
+  promptTokensDetails: [{ modality: 'TEXT', tokenCount: 12 }],
+  candidatesTokensDetails: [
+    { modality: 'IMAGE', tokenCount: 1_120 },
+    { modality: 'TEXT', tokenCount: 60 },
+  ],
+};
+
+/** What GEMINI_USAGE settles to on gemini-3-pro-image: $2/M in, $120/M image out, $12/M text and thinking out. */
+export const GEMINI_PRO_SETTLED = 12 * 2 + 1_120 * 120 + (60 + 150) * 12;
 
 /** A Gemini answer whose candidate a safety system ended (finishReason), or whose prompt it blocked. */
 export const geminiBlocked = (where: 'prompt' | 'image'): Reply => ({

@@ -91,6 +91,27 @@ export class S3ImageStore implements ImageStore {
     }
   }
 
+  async readHead(key: string, headBytes: number, maxBytes: number, deadline: number): Promise<{ head: Buffer; size: number }> {
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${headBytes - 1}` }), {
+        abortSignal: AbortSignal.timeout(Math.max(MIN_WRITE_MS, deadline - this.now())),
+      });
+      // `Content-Range: bytes 0-65535/1234567` names the whole size; an object smaller than the range comes whole.
+      const total = /\/(\d+)$/.exec(object.ContentRange ?? '')?.[1];
+      const size = total === undefined ? (object.ContentLength ?? 0) : Number(total);
+      if (!object.Body) throw new Error('object without a body');
+      const bytes = Buffer.from(await object.Body.transformToByteArray());
+      if (size > maxBytes) {
+        throw new AppError('payload_too_large', `The object is larger than ${maxBytes} bytes.`, { details: { bytes: size } });
+      }
+      return { head: bytes.subarray(0, headBytes), size };
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      if (errorName(error) === 'NoSuchKey') throw new AppError('not_found', 'The object does not exist.', { cause: error });
+      throw storageUnavailable(error, key, 'The input image could not be read. Retry later.');
+    }
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {

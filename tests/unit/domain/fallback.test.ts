@@ -21,16 +21,16 @@ describe('certainlyUnbilled', () => {
 
 describe('mapRequest: the nearest a fallback model offers', () => {
   it.each([
-    // gpt-image -> Gemini: aspect ratio by shape, resolution tier by the long edge; PNG only.
-    [{ size: '1024x1024', quality: 'low', format: 'webp' }, 'gpt-image-2', GEMINI, { size: '1:1', quality: '1K', format: 'png' }],
+    // gpt-image -> Gemini: aspect ratio by shape, resolution tier by the long edge; no format (Gemini chooses).
+    [{ size: '1024x1024', quality: 'low', format: 'webp' }, 'gpt-image-2', GEMINI, { size: '1:1', quality: '1K', format: undefined }],
     [{ size: '1536x1024', quality: 'high', format: undefined }, 'gpt-image-2', GEMINI, { size: '3:2', quality: '1K', format: undefined }],
-    [{ size: '3840x2160', quality: 'high', format: 'png' }, 'gpt-image-2', GEMINI, { size: '16:9', quality: '4K', format: 'png' }],
-    [{ size: '2048x1024', quality: 'medium', format: 'jpeg' }, 'gpt-image-2', GEMINI, { size: '16:9', quality: '2K', format: 'png' }],
+    [{ size: '3840x2160', quality: 'high', format: 'png' }, 'gpt-image-2', GEMINI, { size: '16:9', quality: '4K', format: undefined }],
+    [{ size: '2048x1024', quality: 'medium', format: 'jpeg' }, 'gpt-image-2', GEMINI, { size: '16:9', quality: '2K', format: undefined }],
     // gpt-image -> Stability: its ratios, no quality, jpeg kept and webp as png.
     [{ size: '1024x1536', quality: 'low', format: 'jpeg' }, 'gpt-image-2', STABILITY, { size: '2:3', quality: undefined, format: 'jpeg' }],
     [{ size: 'auto', quality: 'auto', format: 'webp' }, 'gpt-image-2', STABILITY, { size: '1:1', quality: undefined, format: 'png' }],
     // Gemini -> gpt-image: the listed size nearest in shape, a quality by tier.
-    [{ size: '16:9', quality: '2K', format: 'png' }, GEMINI, 'gpt-image-2', { size: '1536x1024', quality: 'high', format: 'png' }],
+    [{ size: '16:9', quality: '2K', format: undefined }, GEMINI, 'gpt-image-2', { size: '1536x1024', quality: 'high', format: undefined }],
     [
       { size: '9:16', quality: '1K', format: undefined },
       GEMINI,
@@ -52,6 +52,22 @@ describe('mapRequest: the nearest a fallback model offers', () => {
     expect(unfitFor(GEMINI, { previews: 1, providerPrompt: 'x' })).toBe('no previews');
     expect(unfitFor(STABILITY, { providerPrompt: 'x'.repeat(10_001) })).toBe('prompt too long');
     expect(unfitFor('gpt-image-2', { previews: 3, providerPrompt: 'x' })).toBeUndefined();
+  });
+
+  it("passes over a fallback that cannot take the input images as they are (SD3.5's pixel limits, a mask)", () => {
+    const SD35 = 'bedrock/stability.sd3-5-large-v1:0';
+    const png = (width: number, height: number) => ({ format: 'png' as const, width, height });
+    expect(unfitFor(SD35, { providerPrompt: 'x', inputs: { images: [png(1024, 1024)] } })).toBeUndefined();
+    expect(unfitFor(SD35, { providerPrompt: 'x', inputs: { images: [png(4096, 4096)] } })).toBe('input images outside its limits');
+    expect(unfitFor(SD35, { providerPrompt: 'x', inputs: { images: [png(16, 4096)] } })).toBe('input images outside its limits');
+    expect(unfitFor(SD35, { providerPrompt: 'x', inputs: { images: [png(64, 64), png(64, 64)] } })).toBe('too many input images');
+    expect(unfitFor(GEMINI, { providerPrompt: 'x', inputs: { images: [png(64, 64)], mask: png(64, 64) } })).toBe('no mask');
+    expect(
+      unfitFor('azure/images-prod', {
+        providerPrompt: 'x',
+        inputs: { images: [{ format: 'jpeg', width: 64, height: 64 }], mask: png(64, 64) },
+      }),
+    ).toBe('input images outside its limits');
   });
 });
 

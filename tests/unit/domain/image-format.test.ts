@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
-import { ImageVerificationError, verifyImage } from '../../../lib/domain/image-format.js';
+import { ImageVerificationError, probeImage, verifyImage } from '../../../lib/domain/image-format.js';
 import { fixture, maskPng, pngOf } from '../../support/fixtures.js';
 
 const problemOf = (bytes: Buffer): string => {
@@ -166,5 +166,44 @@ describe('verifyImage: what the specifications allow', () => {
     ],
   ])('refuses %s', (_, bytes, problem) => {
     expect(problemOf(bytes())).toMatch(problem);
+  });
+});
+
+describe('probeImage: format and size from the first bytes (admission)', () => {
+  it('reads the same format and size as the full verification, from a header alone', () => {
+    for (const name of ['small.png', 'small.jpg', 'progressive.jpg', 'small.webp', 'small-lossless.webp', 'alpha.webp']) {
+      const bytes = fixture(name);
+      const { format, width, height } = verifyImage(bytes);
+      expect(probeImage(bytes.subarray(0, Math.min(bytes.length, 64 * 1024)))).toEqual({ format, width, height });
+    }
+    expect(probeImage(pngOf(4096, 16).subarray(0, 40))).toEqual({ format: 'png', width: 4096, height: 16 });
+  });
+
+  it('says it cannot tell when the header lies past the bytes it has, and refuses what is no image', () => {
+    const jpeg = fixture('small.jpg');
+    expect(probeImage(jpeg.subarray(0, 4))).toBeUndefined();
+    expect(probeImage(fixture('small.png').subarray(0, 20))).toBeUndefined();
+    expect(() => probeImage(Buffer.from('GIF89a............'))).toThrow(ImageVerificationError);
+    expect(() => probeImage(Buffer.from('<html><body>hi</body></html>'))).toThrow(ImageVerificationError);
+  });
+});
+
+describe('verifyImage: one size per image', () => {
+  it('refuses a JPEG with a second frame header (a forged 60000x60000 before the real one)', () => {
+    // Prepare: a baseline frame header claiming 60000x60000, three components, inserted before the real one.
+    const forged = Buffer.from([0x08, 0xea, 0x60, 0xea, 0x60, 0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01]);
+    const jpeg = afterSoi(fixture('small.jpg'), jpegSegment(0xc0, forged));
+    // Act, Assess
+    expect(() => verifyImage(jpeg)).toThrow(new ImageVerificationError('jpeg: a second frame header'));
+    expect(verifyImage(fixture('small.jpg'))).toMatchObject({ width: 64, height: 48 });
+  });
+
+  it('refuses a still WebP whose VP8X canvas disagrees with its bitstream', () => {
+    const webp = Buffer.from(fixture('alpha.webp'));
+    const { width, height } = verifyImage(webp);
+    // The canvas width (24 bits, minus one) at offset 24 of the VP8X chunk's data.
+    webp.writeUIntLE(width * 4 - 1, 24, 3);
+    expect(() => verifyImage(webp)).toThrow(ImageVerificationError);
+    expect(() => verifyImage(webp)).toThrow(`canvas ${width * 4}x${height} disagrees`);
   });
 });

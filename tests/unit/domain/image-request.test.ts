@@ -98,7 +98,7 @@ describe('validateImageRequest', () => {
     expect(fieldOf({ prompt: 'x'.repeat(9_990) }, long)).toBe('ok');
   });
 
-  it('takes previews 0-3 for OpenAI GPT image models only, and names the model that cannot stream them', () => {
+  it('takes previews 0-3 for GPT image models (OpenAI and Azure) only, and names the model that cannot stream them', () => {
     const value = (body: object) => {
       const result = validateImageRequest({ prompt: 'fox', ...body }, rules);
       return result.ok ? result.value : result;
@@ -109,7 +109,8 @@ describe('validateImageRequest', () => {
     for (const bad of [4, -1, 1.5, '2', null, true]) {
       expect(value({ previews: bad })).toEqual({ ok: false, field: 'previews', message: '"previews" must be an integer from 0 to 3.' });
     }
-    for (const model of ['bedrock/stability.stable-image-core-v1:1', 'google/gemini-3-pro-image', 'azure/images-prod']) {
+    expect(value({ model: 'azure/images-prod', previews: 2 })).toMatchObject({ model: 'azure/images-prod', previews: 2 });
+    for (const model of ['bedrock/stability.stable-image-core-v1:1', 'google/gemini-3-pro-image']) {
       expect(value({ model, previews: 1 })).toEqual({
         ok: false,
         field: 'previews',

@@ -27,6 +27,7 @@ function setUp(options: Parameters<typeof inMemoryPorts>[0] & { dispatcher?: Job
       ports.log,
     );
   const create = makeCreateImage({
+    store: ports.store,
     jobs: ports.jobs,
     log: ports.log,
     now: ports.now,

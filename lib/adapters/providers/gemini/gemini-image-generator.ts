@@ -119,7 +119,11 @@ function imageOf(response: GenerateContentResponse, maxImageBytes: number): Gene
   const candidate = response.candidates?.[0];
   const finish = candidate?.finishReason === undefined ? undefined : String(candidate.finishReason);
   if (finish !== undefined && REFUSED.has(finish)) throw providerFailures.refused({ providerReason: finish }, true);
-  const data = candidate?.content?.parts?.find((part) => typeof part.inlineData?.data === 'string')?.inlineData?.data;
+  // Gemini 3 image models think first and may show interim images marked `thought: true` (the Gemini API's thinking
+  // guide): the answer is the last image part that is not a thought. Its mimeType (PNG or JPEG, as the model
+  // chooses) is not trusted: the stored content type, the key's extension and the check come from the bytes.
+  const data = candidate?.content?.parts?.findLast((part) => part.thought !== true && typeof part.inlineData?.data === 'string')?.inlineData
+    ?.data;
   if (data === undefined) throw providerFailures.badAnswer({ reason: 'no image part', providerReason: finish });
   try {
     return { bytes: decodeBase64Strict(data, maxImageBytes), usage: response.usageMetadata ? { ...response.usageMetadata } : undefined };
