@@ -145,8 +145,17 @@ export const MAX_FORM_UPLOAD_BYTES = 8 * 1024 * 1024 + 64 * 1024;
  * Returns why not, or undefined when it passes.
  */
 export async function postPolicyProblem(form, bucket, credentials, now = Date.now()) {
+  // Read as S3 reads a form: the file is the last field ("The file or text content must be the last field in the
+  // form", S3's POST Object reference), and a field name (matched in any case) is given once. A field after the
+  // file, or a name twice, is refused: s3rver would read them otherwise than this check (it takes the last `key`
+  // before the file, case-sensitively), and the checked values would not be the stored ones.
+  const entries = [...form.entries()];
+  const fileAt = entries.findIndex(([name]) => name === 'file');
+  if (fileAt !== entries.length - 1) return 'the file is not the last field';
+  const names = entries.map(([name]) => name.toLowerCase());
+  if (new Set(names).size !== names.length) return 'a field given twice';
   const field = (name) => {
-    for (const [key, value] of form.entries()) if (key.toLowerCase() === name.toLowerCase() && typeof value === 'string') return value;
+    for (const [key, value] of entries) if (key.toLowerCase() === name.toLowerCase() && typeof value === 'string') return value;
     return undefined;
   };
   const policyText = field('Policy');
@@ -222,7 +231,15 @@ export async function startS3Gate({ port, targetPort, bucket, publicPrefix, cred
         ) {
           return s3Denied(res);
         }
-        return forward(req, res, targetPort, body);
+        // s3rver gets a form built again from the checked entries alone, in their order: what it stores is what
+        // was checked, whatever else the original bytes held.
+        const checked = new FormData();
+        for (const [name, value] of form.entries()) checked.append(name, value);
+        const rebuilt = new Response(checked);
+        const rebuiltBody = Buffer.from(await rebuilt.arrayBuffer());
+        req.headers['content-type'] = rebuilt.headers.get('content-type') ?? type;
+        req.headers['content-length'] = String(rebuiltBody.length);
+        return forward(req, res, targetPort, rebuiltBody);
       }
       const anonymous =
         ['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? '') && url.search === '' && isPublicPath(url.pathname, bucket, publicPrefix);

@@ -248,6 +248,35 @@ describe('browser-form uploads to local S3 (presigned POST), checked as S3 check
     expect(target.reached).toHaveLength(1);
   });
 
+  it('refuses a form smuggling fields past the check: a second key after the file, a name twice in another case', async () => {
+    const { target, sign } = await formGate();
+    const signed = await sign();
+    /** A form of `entries` in this order, the file where `file` is named. */
+    const raw = async (entries: [string, string | 'FILE'][]) => {
+      const form = new FormData();
+      for (const [name, value] of entries) {
+        if (value === 'FILE') form.append(name, new Blob([new Uint8Array(100)], { type: 'image/png' }), 'upload.png');
+        else form.append(name, value);
+      }
+      return (await fetch(signed.url, { method: 'POST', body: form })).status;
+    };
+    const fields = Object.entries(signed.fields) as [string, string][];
+    const withoutContentType = fields.filter(([name]) => name !== 'Content-Type');
+    // Act, Assess: the red team's request (a Content-Type before, another key after the file), and its variants.
+    expect(await raw([...withoutContentType, ['Content-Type', 'text/html'], ['content-type', 'image/png'], ['file', 'FILE']])).toBe(403);
+    expect(await raw([...fields, ['file', 'FILE'], ['key', 'images/2026/12/07/victim.png']])).toBe(403);
+    expect(await raw([...fields, ['KEY', 'uploads/abc/upload-1'], ['file', 'FILE']])).toBe(403);
+    expect(await raw([...fields, ['file', 'FILE'], ['file', 'FILE']])).toBe(403);
+    expect(target.reached).toHaveLength(0);
+    expect(await raw([...fields, ['file', 'FILE']])).toBe(204);
+    expect(target.reached).toHaveLength(1);
+    // What s3rver reads is the form rebuilt from the checked entries: one key, the signed one, then the file.
+    const stored = target.reached[0]?.body ?? '';
+    expect(stored.match(/name="key"/g)).toHaveLength(1);
+    expect(stored).toContain('uploads/abc/upload-1');
+    expect(stored.lastIndexOf('name="file"')).toBeGreaterThan(stored.lastIndexOf('name="key"'));
+  });
+
   it('refuses a form whose policy has expired', async () => {
     const { target, sign, send } = await formGate();
     const signed = await sign(CREDENTIALS.secretAccessKey, 1);
