@@ -1,7 +1,9 @@
 // Shared by `npm start` and `npm run invoke`: the local S3 server and the environment of the `local` stage.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
@@ -83,6 +85,17 @@ export async function onFreePort(command, variable, port, start) {
 }
 
 /**
+ * A directory only this user may enter (mkdtemp makes it 0700), for the Unix sockets the inner servers (s3rver,
+ * dynalite, serverless-offline's two servers) listen on: no TCP port of theirs exists for a web page or another
+ * local user to find; the gates, on the printed ports, are the only way in. In the system's temporary directory,
+ * not the repository, because a socket path may have at most 107 bytes. `remove()` deletes it.
+ */
+export async function privateSocketDirectory() {
+  const path = await mkdtemp(join(tmpdir(), 'durable-image-api-'));
+  return { path, socket: (name) => join(path, `${name}.sock`), remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/**
  * Starts s3rver with the image bucket (objects persist in .local/s3 between runs) behind a gate that makes it
  * behave like the deployed bucket and CloudFront (scripts/local-gate.mjs): calls signed with `credentials` (the
  * service's own) pass; an anonymous request may only GET or HEAD the public prefix (`images/`), as CloudFront
@@ -93,20 +106,29 @@ export async function onFreePort(command, variable, port, start) {
  */
 export async function startLocalS3({ port, directory = `${ROOT}.local/s3`, publicPrefix = 'images/', credentials = FIXED_CREDENTIALS }) {
   await mkdir(directory, { recursive: true });
+  const sockets = await privateSocketDirectory();
+  // s3rver on a Unix socket: only the gate below reaches it.
   const s3rver = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
+    port: sockets.socket('s3'),
     silent: true,
     directory,
     configureBuckets: [{ name: LOCAL_BUCKET, configs: [LOCAL_CORS] }],
   });
-  const inner = await s3rver.run();
-  const gate = await startS3Gate({ port, targetPort: inner.port, bucket: LOCAL_BUCKET, publicPrefix, credentials });
+  let gate;
+  try {
+    await s3rver.run();
+    gate = await startS3Gate({ port, targetPort: sockets.socket('s3'), bucket: LOCAL_BUCKET, publicPrefix, credentials });
+  } catch (error) {
+    await s3rver.close().catch(() => undefined);
+    await sockets.remove();
+    throw error;
+  }
   const server = {
     close: async () => {
       gate.closeAllConnections?.();
       await new Promise((resolve) => gate.close(() => resolve(undefined)));
       await s3rver.close();
+      await sockets.remove();
     },
   };
   return { server, endpoint: `http://127.0.0.1:${gate.address().port}` };
@@ -157,15 +179,18 @@ export const LOCAL_WORKER_FUNCTION = 'durable-image-api-local-runImageJob';
 export async function startLocalDynamo({ port, directory, credentials = FIXED_CREDENTIALS }) {
   if (directory) await mkdir(directory, { recursive: true });
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(directory ? { path: directory } : {}) });
+  // dynalite on a Unix socket: only the gate below reaches it.
+  const sockets = await privateSocketDirectory();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(sockets.socket('dynamodb'), resolve);
   });
   let gate;
   try {
-    gate = await startPrivateGate({ port, targetPort: server.address().port, credentials });
+    gate = await startPrivateGate({ port, targetPort: sockets.socket('dynamodb'), credentials });
   } catch (error) {
     await new Promise((resolve) => server.close(() => resolve()));
+    await sockets.remove();
     throw error;
   }
   const endpoint = `http://127.0.0.1:${gate.address().port}`;
@@ -185,6 +210,7 @@ export async function startLocalDynamo({ port, directory, credentials = FIXED_CR
       gate.closeAllConnections?.();
       await new Promise((resolve) => gate.close(() => resolve()));
       await new Promise((resolve) => server.close(() => resolve()));
+      await sockets.remove();
     },
   };
 }

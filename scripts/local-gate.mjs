@@ -98,14 +98,19 @@ async function readBody(req, limit) {
   return Buffer.concat(chunks);
 }
 
+/**
+ * Where an inner server listens: a Unix socket path (npm start's servers, in a directory only this user may enter,
+ * so nothing but the gates reaches them) or a loopback port (test stand-ins).
+ *
+ * @param {number | string} target
+ */
+export const innerAddress = (target) => (typeof target === 'string' ? { socketPath: target } : { host: '127.0.0.1', port: target });
+
 function forward(req, res, targetPort, body) {
-  const upstream = httpRequest(
-    { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
-    (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    },
-  );
+  const upstream = httpRequest({ ...innerAddress(targetPort), method: req.method, path: req.url, headers: req.headers }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
   upstream.on('error', () => res.destroy());
   if (body === undefined) req.pipe(upstream);
   else upstream.end(body);
@@ -200,8 +205,9 @@ export async function postPolicyProblem(form, bucket, credentials, now = Date.no
 
 /**
  * The S3 gate: signed calls (the service's own) pass to s3rver; an anonymous request may only GET or HEAD an
- * object under the public prefix, with no query string (CloudFront forwards none), or ask a CORS preflight for
- * one. Everything else is 403 AccessDenied with no CORS headers.
+ * object under the public prefix, with no query string (CloudFront forwards none). No CORS preflight is answered:
+ * a GET of an image and the upload form's POST are simple requests, and only the API port answers a web page's
+ * preflight. Everything else is 403 AccessDenied with no CORS headers.
  */
 export async function startS3Gate({ port, targetPort, bucket, publicPrefix, credentials }) {
   const gate = createServer(async (req, res) => {
@@ -241,8 +247,7 @@ export async function startS3Gate({ port, targetPort, bucket, publicPrefix, cred
         req.headers['content-length'] = String(rebuiltBody.length);
         return forward(req, res, targetPort, rebuiltBody);
       }
-      const anonymous =
-        ['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? '') && url.search === '' && isPublicPath(url.pathname, bucket, publicPrefix);
+      const anonymous = ['GET', 'HEAD'].includes(req.method ?? '') && url.search === '' && isPublicPath(url.pathname, bucket, publicPrefix);
       if (!anonymous) {
         req.resume();
         return s3Denied(res);
@@ -260,7 +265,7 @@ export async function startS3Gate({ port, targetPort, bucket, publicPrefix, cred
  * browser (anything with an Origin header, any CORS preflight), and only requests signed with this run's secret.
  * `handle(req, res, body)` serves what passes; by default it forwards to `targetPort`.
  *
- * @param {{ port: number, targetPort: number, credentials: { accessKeyId: string, secretAccessKey: string },
+ * @param {{ port: number, targetPort: number | string, credentials: { accessKeyId: string, secretAccessKey: string },
  *   handle?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: Buffer) => unknown }} options
  */
 export async function startPrivateGate({
@@ -302,7 +307,7 @@ export function asyncInvoke({ targetPort, retryDelaysMs = [60_000, 120_000], log
     new Promise((resolve) => {
       const headers = { ...req.headers, 'x-amz-invocation-type': 'RequestResponse', 'content-length': String(body.length) };
       delete headers.authorization;
-      const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: 'POST', path: req.url, headers }, (answer) => {
+      const upstream = httpRequest({ ...innerAddress(targetPort), method: 'POST', path: req.url, headers }, (answer) => {
         const chunks = [];
         answer.on('data', (chunk) => chunks.push(chunk));
         answer.on('end', () => {

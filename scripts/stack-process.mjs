@@ -88,15 +88,23 @@ async function startOnce(ports, { env = {}, apiKey = 'stack-test-key', readyTime
   await early;
   return {
     ports,
+    /** The start-local process (its children: serverless-offline, in a process group of its own, and the worker). */
+    pid: child.pid,
     apiKey,
     apiUrl: `http://127.0.0.1:${ports.api}/images`,
     s3Endpoint: `http://127.0.0.1:${ports.s3}`,
     readyMs: Date.now() - startedAt,
     output: () => output,
-    /** Ctrl-C, then waits for the process to exit and removes its files (unless `dir` was given). */
+    /**
+     * Ctrl-C (start-local then stops serverless-offline's own process group too), then waits for the process to
+     * exit and removes its files (unless `dir` was given). Bounded: after 20 s the group is killed.
+     */
     async stop() {
       kill('SIGINT');
-      await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+      const exited = new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+      const timer = setTimeout(() => kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
       if (!keepDir) await rm(s3Dir, { recursive: true, force: true });
     },
     kill,

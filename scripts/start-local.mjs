@@ -8,17 +8,17 @@ import {
   DEFAULT_LOCAL_API_KEY,
   LOCAL_WORKER_FUNCTION,
   ROOT,
-  freePort,
   SERVERLESS_BIN,
   ignoredLocally,
   loadDotEnv,
   localEnvironment,
   onFreePort,
+  privateSocketDirectory,
   startLocalDynamo,
   startLocalS3,
 } from './local-env.mjs';
 import { configProblem } from './check-config.mjs';
-import { asyncInvoke, runCredentials, startPrivateGate } from './local-gate.mjs';
+import { asyncInvoke, innerAddress, runCredentials, startPrivateGate } from './local-gate.mjs';
 
 // Whether the shell itself has the key (then a printed curl may use $LOCAL_API_KEY), before .env adds to it.
 const keyInShell = Boolean(process.env.LOCAL_API_KEY);
@@ -75,13 +75,15 @@ const dynamo = await onFreePort('npm start', 'DYNAMODB_PORT', dynamoPort, () =>
   startLocalDynamo({ port: dynamoPort, credentials, directory: stateDir }),
 );
 const env = localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey, credentials });
-// serverless-offline listens on internal ports: its API behind the front door on PORT (see below), its Lambda
-// invoke API behind a gate on LAMBDA_PORT that takes only this run's signed calls and runs Event invocations as
-// Lambda does (local-gate.mjs).
-const offlinePort = await freePort();
-const offlineLambdaPort = await freePort();
-env.PORT = String(offlinePort);
-env.LAMBDA_PORT = String(offlineLambdaPort);
+// serverless-offline listens on Unix sockets in a directory only this user may enter (hapi takes a socket path as
+// its port): its API behind the front door on PORT (see below), its Lambda invoke API behind a gate on LAMBDA_PORT
+// that takes only this run's signed calls and runs Event invocations as Lambda does (local-gate.mjs). No TCP port
+// of theirs exists for a web page or another local user to find.
+const sockets = await privateSocketDirectory();
+const offlinePort = sockets.socket('offline-http');
+const offlineLambdaPort = sockets.socket('offline-lambda');
+env.PORT = offlinePort;
+env.LAMBDA_PORT = offlineLambdaPort;
 const invoker = asyncInvoke({ targetPort: offlineLambdaPort });
 const lambdaGate = await onFreePort('npm start', 'LAMBDA_PORT', lambdaPort, () =>
   startPrivateGate({ port: lambdaPort, targetPort: offlineLambdaPort, credentials, handle: invoker.handle }),
@@ -117,7 +119,7 @@ const frontDoor = createHttpServer((req, res) => {
   const headers = { ...req.headers };
   const hasBody = Number(headers['content-length'] ?? 0) > 0 || headers['transfer-encoding'] !== undefined;
   if (hasBody && headers['content-type'] === undefined) headers['content-type'] = 'application/octet-stream';
-  const forward = httpRequest({ host: '127.0.0.1', port: offlinePort, method: req.method, path: req.url, headers }, (answer) => {
+  const forward = httpRequest({ ...innerAddress(offlinePort), method: req.method, path: req.url, headers }, (answer) => {
     res.writeHead(answer.statusCode ?? 502, answer.headers);
     answer.pipe(res);
   });
@@ -178,7 +180,7 @@ async function stop(code) {
   ]);
   // After serverless-offline: a worker still writing would otherwise meet a closed database.
   await dynamo.close();
-  await rm(stateLock, { force: true });
+  await Promise.all([rm(stateLock, { force: true }), sockets.remove()]);
   clearTimeout(killTimer);
   // Children of serverless-offline (worker runtimes) share its group; make sure none outlives it.
   signalOffline('SIGKILL');
@@ -186,6 +188,14 @@ async function stop(code) {
 }
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
+process.on('SIGHUP', () => void stop(0));
+// `npm start` runs this under npm and a shell; a signal to npm alone (kill -TERM <npm's pid>, a supervisor) does not
+// always reach this process, which would then keep every port and the state lock. When the process that started
+// it is gone (this process is handed to init or a subreaper), it stops as on Ctrl-C.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void stop(0);
+}, 500).unref();
 offline.on('exit', (code) => void stop(code ?? 1));
 
 const readyTimer = setTimeout(() => {
@@ -198,7 +208,7 @@ const readyTimer = setTimeout(() => {
 // shown only if it stops before; after that, no line naming an internal port is passed on.
 let announced = false;
 let held = '';
-const internalAddress = new RegExp(`(127\\.0\\.0\\.1|localhost):(${offlinePort}|${offlineLambdaPort})\\b`);
+const internalAddress = new RegExp(`(127\\.0\\.0\\.1|localhost):${sockets.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
 const relay = (stream, target, { holdUntilReady }) => {
   stream.setEncoding('utf8');
   let partial = '';

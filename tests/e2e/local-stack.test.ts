@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { startStackProcess } from '../../scripts/stack-process.mjs';
 import { verifyImage } from '../../lib/domain/image-format.js';
 import { pngOf } from '../support/fixtures.js';
 import { checkContract, openApiDocument } from '../support/contract.js';
-import { freePort, isListening, run } from '../support/processes.js';
+import { ROOT, freePort, isListening, listeningTcpPorts, processTree, run } from '../support/processes.js';
 
 const API_KEY = 'e2e-local-key-0123456789';
 const OTHER_KEY = 'e2e-other-caller-key-9876543210';
@@ -50,7 +52,9 @@ beforeAll(async () => {
 }, 130_000);
 
 afterAll(async () => {
-  stack.kill('SIGKILL');
+  // Ctrl-C to the stack, which stops serverless-offline's own process group too (a SIGKILL to the stack's group
+  // alone would leave it listening).
+  await stack.stop();
   await rm(s3Dir, { recursive: true, force: true });
 });
 
@@ -332,6 +336,44 @@ describe("npm start: the local S3, DynamoDB and Lambda ports are no door into th
     right.destroy();
   });
 
+  it('listens on no TCP port but its four gates: none answers an unsigned S3, DynamoDB or Lambda call, or a preflight but the API', async () => {
+    // Prepare: every TCP port any process of the stack listens on (s3rver, dynalite and serverless-offline's two
+    // servers are on Unix sockets in a private directory, so only the gates should be found).
+    const ports = await listeningTcpPorts(await processTree(stack.pid as number));
+    expect(ports).toEqual((Object.values(stack.ports) as number[]).sort((a, b) => a - b));
+    for (const port of ports) {
+      const base = `http://127.0.0.1:${port}`;
+      // Act: what a web page or another local user could send, without this run's secret.
+      const list = await fetch(`${base}/${LOCAL_BUCKET}?list-type=2`);
+      const tables = await fetch(`${base}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.ListTables' },
+        body: '{}',
+      });
+      const scan = await fetch(`${base}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.Scan' },
+        body: '{"TableName":"local-state"}',
+      });
+      const invoke = await fetch(`${base}/2015-03-31/functions/${LOCAL_WORKER_FUNCTION}/invocations`, {
+        method: 'POST',
+        headers: { 'x-amz-invocation-type': 'Event' },
+        body: '{"id":"AAAAAAAAAAAAAAAAAAAAAA"}',
+      });
+      const preflight = await fetch(`${base}/images`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://some-page.example', 'access-control-request-method': 'POST' },
+      });
+      // Assess
+      const bodies = await Promise.all([list, tables, scan].map((response) => response.text()));
+      expect(bodies.some((body) => body.includes('ListBucketResult') || body.includes('TableNames') || body.includes('"Items"'))).toBe(
+        false,
+      );
+      for (const response of [list, tables, scan, invoke]) expect(response.status).toBeGreaterThanOrEqual(400);
+      if (port !== stack.ports.api) expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    }
+  });
+
   it("local DynamoDB: no request from a page, no preflight, no call without this run's signature", async () => {
     const dynamo = `http://127.0.0.1:${stack.ports.dynamo}/`;
     const preflight = await fetch(dynamo, {
@@ -547,4 +589,62 @@ describe('npm start: Ctrl-C', () => {
     expect(await isListening(stack.ports.lambda)).toBe(false);
     expect(await isListening(stack.ports.dynamo)).toBe(false);
   }, 30_000);
+});
+
+describe('npm start: a signal to npm itself', () => {
+  it('kill -TERM to the `npm start` process leaves no process of the stack and no lock behind', async () => {
+    // Prepare: `npm start` as a terminal or a supervisor runs it (npm, then a shell, then node), on free ports.
+    const dir = await mkdtemp(join(tmpdir(), 'dia-sigterm-'));
+    const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const npm = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        PORT: String(ports[0]),
+        S3_PORT: String(ports[1]),
+        LAMBDA_PORT: String(ports[2]),
+        DYNAMODB_PORT: String(ports[3]),
+        LOCAL_S3_DIR: join(dir, 's3'),
+        LOCAL_STATE_DIR: join(dir, 'dynamodb'),
+        ENV_FILE: '/dev/null',
+        OPENAI_API_KEY: '',
+      },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    npm.stdout?.on('data', (chunk) => (output += chunk));
+    npm.stderr?.on('data', (chunk) => (output += chunk));
+    try {
+      for (let waited = 0; !output.includes('Ctrl-C stops everything'); waited += 100) {
+        if (waited > 120_000 || npm.exitCode !== null) throw new Error(`npm start did not start:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const tree = await processTree(npm.pid as number);
+      expect(tree.length).toBeGreaterThanOrEqual(4); // npm, sh, start-local, serverless-offline
+      expect(existsSync(join(dir, 'dynamodb', 'npm-start.pid'))).toBe(true);
+      // Act: the signal to npm alone, not to its process group.
+      process.kill(npm.pid as number, 'SIGTERM');
+      // Assess: within 20 s, every process of the stack is gone, every port is free, the lock is removed.
+      const alive = (pid: number): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (let waited = 0; tree.some(alive) && waited < 20_000; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(tree.filter(alive)).toEqual([]);
+      for (const port of ports) expect(await isListening(port)).toBe(false);
+      expect(existsSync(join(dir, 'dynamodb', 'npm-start.pid'))).toBe(false);
+    } finally {
+      try {
+        process.kill(-(npm.pid as number), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
