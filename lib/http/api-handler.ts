@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
-import httpRouterHandler from '@middy/http-router';
+import httpRouterHandler, { type Route } from '@middy/http-router';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -12,6 +12,7 @@ import { rateLimitHeaders } from '../domain/rate-limit.js';
 import { microUsdToUsd } from '../domain/pricing.js';
 import { AppError } from '../errors.js';
 import { lazily } from '../lazy.js';
+import { accessLog } from '../middleware/access-log.js';
 import { authenticate } from '../middleware/authenticate.js';
 import { bodyLimit, requireJsonBody } from '../middleware/body-limit.js';
 import { errorResponse, requestIdFrom, requestIdOf } from '../middleware/error-response.js';
@@ -42,19 +43,23 @@ const V1_END_MARGIN_MS = 2_000;
 const V1_READ_BACK_MS = 3_000;
 export const V1_MAX_B64_IMAGE_BYTES = 4 * 1024 * 1024;
 
-/** The routes, for the router and for `405 Allow` (a path that exists under other methods). */
-const ROUTES = [
-  { path: '/images', pattern: IMAGES_PATH, methods: ['GET', 'POST'] },
-  { path: '/images/{id}', pattern: /^\/images\/[^/]+\/?$/, methods: ['DELETE', 'GET'] },
-  { path: '/openapi.json', pattern: /^\/openapi\.json$/, methods: ['GET'] },
-  { path: '/', pattern: /^\/$/, methods: ['GET'] },
-  { path: '/app.js', pattern: /^\/app\.js$/, methods: ['GET'] },
-  { path: '/app.css', pattern: /^\/app\.css$/, methods: ['GET'] },
-  { path: '/usage', pattern: /^\/usage\/?$/, methods: ['GET'] },
-  { path: '/uploads', pattern: /^\/uploads\/?$/, methods: ['POST'] },
-  { path: '/v1/images/generations', pattern: /^\/v1\/images\/generations\/?$/, methods: ['POST'] },
-  { path: '/v1/models', pattern: /^\/v1\/models\/?$/, methods: ['GET'] },
-] as const;
+/**
+ * Which routes a function serves: `all` (the HTTP API's function, and the local stage's), or `v1` (the function URL
+ * of OpenAI's dialect: a URL with no gateway in front must not open the rest of the API past the gateway's
+ * throttling, access log and CORS).
+ */
+export type Surface = 'all' | 'v1';
+
+/** A route's path as the router writes it (`/images/{id}`), as a pattern that also takes a trailing slash. */
+const patternOf = (path: string): RegExp => {
+  const escaped = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+');
+  return new RegExp(`^${escaped}${path === '/' ? '' : '\\/?'}$`);
+};
+
+/** `405 Allow` for a path that exists under other methods, from the one route table. */
+function allowedMethods(routes: readonly { method: string; path: string }[], path: string): string[] {
+  return [...new Set(routes.filter((route) => patternOf(route.path).test(path)).map((route) => route.method))].sort();
+}
 
 /** The Generate page's paths: their answers get the page's CSP instead of the API's (see pageHeaders below). */
 const PAGE_PATHS = new Set(['/', '/app.js', '/app.css']);
@@ -134,7 +139,7 @@ const noResources = (): AppError =>
  * asking (401) before anything else about the request; for POST then how big (413), is it JSON (415/400), is it
  * valid (400), harden the prompt; only then the use case, the only step that can spend money.
  */
-export function createApiHandler(deps: Dependencies, useCases: UseCases = createUseCases(deps)) {
+export function createApiHandler(deps: Dependencies, useCases: UseCases = createUseCases(deps), surface: Surface = 'all') {
   const { config, logger } = deps;
   const { images } = useCases;
 
@@ -337,8 +342,9 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
   };
   const harden = hardenPromptMiddleware({ ...config.prompt, maxPromptUnits: (model) => familyOf(model)?.maxPromptChars ?? 0 });
 
-  const router = httpRouterHandler({
-    routes: [
+  // The one route table: the router, `405 Allow` and each function's surface come from it.
+  const routes = (
+    [
       {
         method: 'POST',
         path: '/images',
@@ -369,13 +375,17 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
           body: await openApiDocumentText(),
         }),
       },
-    ],
+    ] satisfies Route<Event, Result>[]
+  ).filter((candidate) => surface === 'all' || candidate.path.startsWith('/v1/'));
+
+  const router = httpRouterHandler({
+    routes,
     // The router's own 404 has no code and no Allow: answer with the API's JSON errors instead.
     notFoundResponse: ({ path }: { method: string; path: string }) => {
-      const known = ROUTES.find((candidate) => candidate.pattern.test(path));
-      if (known) {
-        throw new AppError('method_not_allowed', `Allowed methods for this path: ${known.methods.join(', ')}.`, {
-          headers: { Allow: known.methods.join(', ') },
+      const allowed = allowedMethods(routes, path);
+      if (allowed.length > 0) {
+        throw new AppError('method_not_allowed', `Allowed methods for this path: ${allowed.join(', ')}.`, {
+          headers: { Allow: allowed.join(', ') },
         });
       }
       throw new AppError('not_found', 'No such route. The routes are listed at GET /openapi.json.');
@@ -387,6 +397,8 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       // onError handlers run in reverse order: errorResponse builds the error response first, then the security
       // headers are added to it, and only then does the logger drop this request's keys.
       .use(injectLambdaContext(logger, { resetKeys: true }))
+      // The function URL has no gateway and so no access log of its own.
+      .use(surface === 'v1' ? [accessLog({ log: logger })] : [])
       .use(pageHeaders)
       .use(httpSecurityHeaders({ permissionsPolicy: false }))
       .use(errorResponse({ log: logger, metrics: deps.metrics }))

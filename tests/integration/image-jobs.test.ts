@@ -6,6 +6,7 @@ import { Webhook } from 'standardwebhooks';
 import { createDependencies, createUseCases } from '../../lib/composition-root.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
+import { captureOutput } from '../support/capture-logs.js';
 import { withContract } from '../support/contract.js';
 import { createWorkerHandler } from '../../lib/worker/run-image-job-handler.js';
 import type { CdnInvalidator, GeneratedImage, ImageGenerator } from '../../lib/ports.js';
@@ -66,6 +67,8 @@ beforeEach(async () => {
 
 interface Stack {
   api: Handler;
+  /** The `/v1` function URL's handler: OpenAI's dialect only. */
+  v1Api: Handler;
   worker: Handler;
   dispatcher: BackgroundDispatcher;
   invalidated: string[][];
@@ -97,7 +100,15 @@ function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator,
   const useCases = createUseCases(deps);
   const worker = createWorkerHandler(deps, useCases) as unknown as Handler;
   dispatcher.worker = worker as unknown as BackgroundDispatcher['worker'];
-  return { api: withContract(createApiHandler(deps, useCases) as unknown as Handler), worker, dispatcher, invalidated, useCases };
+  return {
+    api: withContract(createApiHandler(deps, useCases) as unknown as Handler),
+    // Not checked against openapi.yaml: that describes the HTTP API, where these paths exist.
+    v1Api: createApiHandler(deps, useCases, 'v1') as unknown as Handler,
+    worker,
+    dispatcher,
+    invalidated,
+    useCases,
+  };
 }
 
 const auth = (key = TEST_API_KEY): Record<string, string> => ({ authorization: `Bearer ${key}` });
@@ -858,6 +869,40 @@ describe("/v1: OpenAI's image API on the same use case", () => {
     expect(sha256(stored.body)).toBe(sha256(PNG));
     expect(sha256(Buffer.from((body(asBytes)['data'] as Json[])[0]?.['b64_json'] as string, 'base64'))).toBe(sha256(PNG));
     expect(openai.calls).toHaveLength(2);
+  });
+
+  it('serves only /v1 through the function URL: POST /images, /usage and the page are 404, /v1 generates', async () => {
+    const { v1Api } = makeStack();
+    const { output, result } = await captureOutput(async () => ({
+      images: await v1Api(post(LOW), lambdaContext()),
+      page: await v1Api(httpEvent({ method: 'GET', path: '/' }), lambdaContext()),
+      usage: await v1Api(get('/usage'), lambdaContext()),
+      uploads: await v1Api(httpEvent({ path: '/uploads', body: '{"contentType":"image/png"}', headers: auth() }), lambdaContext()),
+      models: await v1Api(httpEvent({ method: 'GET', path: '/v1/models', headers: auth() }), lambdaContext()),
+      wrongMethod: await v1Api(httpEvent({ method: 'GET', path: '/v1/images/generations', headers: auth() }), lambdaContext()),
+      generated: await v1Api(v1({ prompt: 'a red fox', quality: 'low' }), lambdaContext()),
+    }));
+    for (const response of [result.images, result.page, result.usage, result.uploads]) expect(response.statusCode).toBe(404);
+    expect(result.wrongMethod.statusCode).toBe(405);
+    expect(header(result.wrongMethod, 'allow')).toBe('POST');
+    expect(result.models.statusCode).toBe(200);
+    expect(result.generated.statusCode).toBe(200);
+    expect(openai.calls.filter((call) => call.path.endsWith('/images/generations'))).toHaveLength(1);
+    // One access-log line per request, as the HTTP API writes for its own (never a header or a body).
+    const lines = output
+      .split('\n')
+      .filter((line) => line.includes('"message":"access"'))
+      .map((line) => JSON.parse(line) as Json);
+    expect(lines.map((line) => [line['routeKey'], line['status']])).toEqual([
+      ['POST /images', 404],
+      ['GET /', 404],
+      ['GET /usage', 404],
+      ['POST /uploads', 404],
+      ['GET /v1/models', 200],
+      ['GET /v1/images/generations', 405],
+      ['POST /v1/images/generations', 200],
+    ]);
+    expect(output).not.toContain(TEST_API_KEY);
   });
 
   it("refuses in OpenAI's shape, naming the parameter, before anything is spent", async () => {

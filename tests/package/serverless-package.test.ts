@@ -219,9 +219,14 @@ describe('serverless package (stage prod)', () => {
     expect(api['CorsConfiguration']['AllowOrigins']).toEqual(['https://app.example.com']);
   });
 
-  it("serves /v1 from a function URL (no 30 s limit) with the API's code, its role and a bounded concurrency", () => {
+  it('serves /v1 from a function URL (no 30 s limit) with its own /v1-only entry, the API role and a bounded concurrency', () => {
     const v1 = fn('OpenaiCompatibleLambdaFunction');
-    expect(v1).toMatchObject({ Handler: api()['Handler'], Role: api()['Role'], Timeout: 300, ReservedConcurrentExecutions: 20 });
+    expect(v1).toMatchObject({
+      Handler: 'functions/openai-compatible/handler.handler',
+      Role: api()['Role'],
+      Timeout: 300,
+      ReservedConcurrentExecutions: 20,
+    });
     expect(v1['Environment']['Variables']).toEqual(api()['Environment']['Variables']);
     // Auth is the API's own (API key or JWT, in code): the URL itself is public, and invokes nothing else.
     expect(one('AWS::Lambda::Url')['Properties']).toEqual({
@@ -425,6 +430,7 @@ describe('serverless package (stage prod)', () => {
     // The API hands every generation to the worker: it ships no Bedrock or Gemini adapter (nor their SDKs).
     ['generateImage', 'functions/generate-image/', 'functions/run-image-job/', false],
     ['runImageJob', 'functions/run-image-job/', 'functions/generate-image/', true],
+    ['openaiCompatible', 'functions/openai-compatible/', 'functions/generate-image/', false],
   ])('ships %s as ES modules with its chunks, at most 3 MB, that load on Node 24', async (name, own, other, generates) => {
     const zip = join(dir, `${name}.zip`);
     expect(statSync(zip).size).toBeLessThanOrEqual(3 * 1024 * 1024);
