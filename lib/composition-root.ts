@@ -426,7 +426,7 @@ export function createUseCases(deps: Dependencies) {
       read: makeReadImage({ store: deps.store }),
       usage: makeGetUsage({ quota: deps.quota, now: deps.now }),
     },
-    uploads: { create: makeCreateUpload({ uploads: deps.uploads, newId: deps.newId, now: deps.now }) },
+    uploads: { create: makeCreateUpload({ uploads: deps.uploads, newId: deps.newId, now: deps.now, quota: deps.quota }) },
   };
 }
 

@@ -112,12 +112,19 @@ export interface QuotaLimits {
   dailySpendMicroUsd: number;
 }
 
+/** Counts of things other than images a caller may do per UTC day (DAILY_UPLOAD_LIMIT, DAILY_INPUT_REFUSAL_LIMIT). */
+export interface ActivityLimits {
+  uploads: number;
+  inputRefusals: number;
+}
+
 export interface StateConfig {
   table: string;
   /** Daily limits and spend caps (QUOTAS, on by default); off keeps the table for resources and idempotency. */
   quotas: boolean;
   endpoint: string | undefined;
   defaultLimits: QuotaLimits;
+  activityLimits: ActivityLimits;
   /**
    * Overrides by principal key (`api-key:<name>`, `jwt:<sub>`), in a Map: a caller's name is data, never a
    * property lookup (`constructor` or `__proto__` must not find Object.prototype's members).
@@ -433,6 +440,7 @@ function parseState(values: Values, provider: ProviderConfig): StateConfig | und
     quotas: values.QUOTAS === 'on',
     endpoint: values.DYNAMODB_ENDPOINT,
     defaultLimits,
+    activityLimits: { uploads: values.DAILY_UPLOAD_LIMIT, inputRefusals: values.DAILY_INPUT_REFUSAL_LIMIT },
     principalLimits,
     globalDailySpendMicroUsd: values.GLOBAL_DAILY_SPEND_LIMIT_USD,
     idempotencyTtlSeconds: values.IDEMPOTENCY_TTL_SECONDS,

@@ -201,6 +201,12 @@ export interface QuotaGate {
   settle(reservation: ReservationRef, deltaMicroUsd: number): Promise<void>;
   /** The principal's day as it stands. Throws AppError `state_unavailable`. */
   usage(principal: Principal, now: number): Promise<QuotaUsage>;
+  /**
+   * Counts one `uploads` (an upload form signed) or `inputRefusals` (an input image refused at admission) for the
+   * principal's UTC day, within its daily limit; throws AppError `quota_exceeded` (429, with Retry-After) and
+   * counts nothing when that limit is reached, or `state_unavailable`.
+   */
+  count(principal: Principal, activity: 'uploads' | 'inputRefusals', now: number): Promise<void>;
 }
 
 export interface ModerationVerdict {

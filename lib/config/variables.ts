@@ -265,6 +265,14 @@ export const VARIABLES = {
   ),
   DAILY_IMAGE_LIMIT: wholeNumber(0, 1_000_000, 'images per caller per UTC day', '50'),
   DAILY_SPEND_LIMIT_USD: usd('estimated spend per caller per UTC day', '5'),
+  DAILY_UPLOAD_LIMIT: wholeNumber(0, 1_000_000, 'upload forms (`POST /uploads`) per caller per UTC day', '100'),
+  DAILY_INPUT_REFUSAL_LIMIT: wholeNumber(
+    0,
+    1_000_000,
+    'input images refused at admission per caller per UTC day (missing, too large, not an image, not what the model ' +
+      'takes); past it, such a request is `429` until the day resets',
+    '20',
+  ),
   PRINCIPAL_LIMITS: text(
     'per-caller overrides, JSON keyed by principal: `{"api-key:web-app": {"dailyImages": 500, "dailySpendUsd": 50}, ' +
       '"jwt:user-42": {"dailyImages": 5}}`; a bare name (`"web-app"`) is an API key\'s',

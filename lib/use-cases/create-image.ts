@@ -132,10 +132,25 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
     return { images, ...(input.mask ? { mask: await resolve(input.mask) } : {}) };
   };
 
+  /**
+   * An input refused at admission counts toward the caller's daily bound on such refusals (each costs a ranged read
+   * of the bucket): past it, the answer is 429 until the day resets instead of the 400.
+   */
+  const refusedInput = async (input: CreateImageInput, error: unknown): Promise<never> => {
+    if (!(error instanceof AppError && error.code === 'invalid_request') || !deps.quota) throw error;
+    try {
+      await deps.quota.count(input.principal, 'inputRefusals', deps.now());
+    } catch (counted) {
+      if (counted instanceof AppError && counted.code === 'quota_exceeded') throw counted;
+      deps.log.warn('could not count a refused input', { errorCode: counted instanceof AppError ? counted.code : 'internal_error' });
+    }
+    throw error;
+  };
+
   const admit = async (input: CreateImageInput): Promise<Admitted> => {
     const inputs = await resolveInputs(input);
     // What the provider would refuse is refused here, before money is reserved or moderation is asked.
-    if (inputs) await inspectInputs(deps.store, inputs, input.model, input.deadline);
+    if (inputs) await inspectInputs(deps.store, inputs, input.model, input.deadline).catch((error: unknown) => refusedInput(input, error));
     if (input.webhook !== undefined) {
       if (!deps.webhooks) {
         throw new AppError('invalid_request', '"webhook" is not available: this deployment has no webhook secret (WEBHOOK_SECRET).', {

@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { safeFieldName } from '../domain/image-request.js';
 import { MAX_INPUT_IMAGE_BYTES } from '../domain/models.js';
 import { uploadKey } from '../domain/object-keys.js';
-import { principalKey, type Principal, type SignedUpload, type UploadSigner } from '../ports.js';
+import { principalKey, type Principal, type QuotaGate, type SignedUpload, type UploadSigner } from '../ports.js';
 
 /** How long a signed upload may be used: long enough for a slow connection, short enough not to be kept. */
 export const UPLOAD_EXPIRES_SECONDS = 300;
@@ -22,6 +22,8 @@ export interface CreateUploadDeps {
   uploads: UploadSigner;
   newId: () => string;
   now: () => number;
+  /** The daily bound on uploads per caller; undefined when quotas are off. */
+  quota?: QuotaGate | undefined;
 }
 
 export interface UploadTicket extends SignedUpload {
@@ -46,6 +48,8 @@ export const makeCreateUpload =
         details: { field: 'contentType' },
       });
     }
+    // Each caller signs at most DAILY_UPLOAD_LIMIT forms a day (429 past it).
+    await deps.quota?.count(principal, 'uploads', deps.now());
     const id = deps.newId();
     const signed = await deps.uploads.sign({
       key: uploadKey(principalKey(principal), id),

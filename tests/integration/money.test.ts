@@ -99,6 +99,25 @@ describe('refused before anything is reserved, as the provider would refuse it',
     expect(await usage()).toEqual({ images: undefined, spend: undefined });
   });
 
+  it('bounds upload forms per caller per day (DAILY_UPLOAD_LIMIT): past it, 429 with Retry-After', async () => {
+    const handler = makeHandler({ DAILY_UPLOAD_LIMIT: '2' });
+    const answers = [];
+    for (let i = 0; i < 3; i += 1) answers.push(await handler(post('/uploads', { contentType: 'image/png' }), lambdaContext()));
+    expect(answers.map((answer) => answer.statusCode)).toEqual([201, 201, 429]);
+    expect(json(answers[2] as APIGatewayProxyStructuredResultV2)['error']).toMatchObject({ code: 'quota_exceeded' });
+    expect(Number(answers[2]?.headers?.['retry-after'] ?? answers[2]?.headers?.['Retry-After'])).toBeGreaterThan(0);
+  });
+
+  it('counts input refusals toward a per-caller bound (DAILY_INPUT_REFUSAL_LIMIT): past it, 429, still nothing reserved', async () => {
+    const handler = makeHandler({ DAILY_INPUT_REFUSAL_LIMIT: '2' });
+    const missing = () => post('/images', { prompt: PROMPT, images: [{ upload: 'AAAAAAAAAAAAAAAAAAAAAA' }] });
+    const statuses = [];
+    for (let i = 0; i < 3; i += 1) statuses.push((await handler(missing(), lambdaContext())).statusCode);
+    expect(statuses).toEqual([400, 400, 429]);
+    expect(providerCalls()).toEqual([0, 0, 0]);
+    expect(await usage()).toEqual({ images: undefined, spend: undefined });
+  });
+
   it('passes over a fallback that cannot take the input (SD3.5 and a 4096x4096 image): busy is 503, nothing billed', async () => {
     // Prepare: gpt-image-2 takes the image; its fallback SD3.5 does not.
     const handler = makeHandler({ MODEL_FALLBACKS: JSON.stringify({ 'gpt-image-2': [SD35] }) });

@@ -77,6 +77,9 @@ export function inMemoryPorts(
       await options.reserve?.();
       return { ...reservationOf(`${principal.kind}:${principal.id}`), costMicroUsd };
     },
+    async count(_principal, activity) {
+      events.push(`count ${activity}`);
+    },
     async release(reservation: ReservationRef) {
       events.push(`release ${reservation.costMicroUsd}`);
     },

@@ -1,7 +1,7 @@
 import { GetItemCommand, UpdateItemCommand, type DynamoDBClient, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { boundedCall, isConditionFailed } from './dynamodb.js';
 import { AppError } from '../../errors.js';
-import type { QuotaLimits } from '../../config.js';
+import type { ActivityLimits, QuotaLimits } from '../../config.js';
 import { microUsdToUsd } from '../../domain/pricing.js';
 import { rateLimitHeaders } from '../../domain/rate-limit.js';
 import type { ReservationRef } from '../../domain/image-job.js';
@@ -12,7 +12,14 @@ export interface DynamoDbQuotaGateOptions {
   defaultLimits: QuotaLimits;
   principalLimits: ReadonlyMap<string, QuotaLimits>;
   globalDailySpendMicroUsd: number;
+  activityLimits: ActivityLimits;
 }
+
+/** What each counted activity is called in a refusal. */
+const ACTIVITY_NAMES: Readonly<Record<keyof ActivityLimits, string>> = {
+  uploads: 'Daily upload limit reached',
+  inputRefusals: 'Too many input images were refused today',
+};
 
 const DAY_MS = 86_400_000;
 
@@ -217,6 +224,35 @@ export class DynamoDbQuotaGate implements QuotaGate {
       resetAt: nextUtcMidnight(now),
       serviceCapReached: count(global.Item, 'spendMicroUsd') >= this.options.globalDailySpendMicroUsd,
     };
+  }
+
+  async count(principal: Principal, activity: keyof ActivityLimits, now: number): Promise<void> {
+    const limit = this.options.activityLimits[activity];
+    const resetAt = nextUtcMidnight(now);
+    const refused = (): AppError =>
+      new AppError('quota_exceeded', `${ACTIVITY_NAMES[activity]} (${limit} a day). It resets at 00:00 UTC.`, {
+        headers: { 'Retry-After': String(Math.max(1, Math.ceil((resetAt - now) / 1000))) },
+        details: { activity },
+      });
+    if (limit < 1) throw refused();
+    try {
+      // On the caller's quota item of the day, beside its images and spend (the same TTL).
+      await this.update({
+        TableName: this.options.table,
+        Key: { pk: { S: `quota#${principalKey(principal)}#${utcDay(now)}` } },
+        UpdateExpression: 'ADD #activity :one SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
+        ConditionExpression: 'attribute_not_exists(#activity) OR #activity < :limit',
+        ExpressionAttributeNames: { '#activity': activity },
+        ExpressionAttributeValues: {
+          ':one': { N: '1' },
+          ':limit': { N: String(limit) },
+          ':expiresAt': { N: String(Math.floor(resetAt / 1000) + 2 * 86_400) },
+        },
+      });
+    } catch (error) {
+      if (isConditionFailed(error)) throw refused();
+      throw unavailable(error);
+    }
   }
 
   async release(reservation: ReservationRef): Promise<void> {
