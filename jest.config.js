@@ -1,6 +1,7 @@
 /** Jest in native ESM mode with SWC: middy and openai are ESM-only, and SWC keeps a run to about a second. */
 export default {
-  testEnvironment: 'node',
+  // Node's environment, printing the service's log lines only for a failed test (LOG_PASSTHROUGH=1: all of them).
+  testEnvironment: '<rootDir>/tests/support/quiet-environment.mjs',
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
     '^.+\\.ts$': [

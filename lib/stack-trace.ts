@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Maps a minified stack trace back to the TypeScript sources, on demand. `--enable-source-maps` parses the whole
  * map at every cold start (its cost is in docs/performance.md) to serve the rare unexpected error;
- * here the map beside the bundle (`<bundle>.cjs.map`, shipped in the zip) is read only when such an error is
- * logged, once per container, with Node's own SourceMap class.
+ * here the map beside each bundle or chunk (`<file>.js.map`, shipped in the zip) is read only when such an error is
+ * logged, once per file and container, with Node's own SourceMap class.
  */
 const maps = new Map<string, SourceMap | null>();
 
@@ -14,7 +15,7 @@ function mapFor(file: string): SourceMap | undefined {
     let map: SourceMap | null = null;
     try {
       const path = `${file}.map`;
-      if (file.endsWith('.cjs') && existsSync(path)) map = new SourceMap(JSON.parse(readFileSync(path, 'utf8')) as never);
+      if (existsSync(path)) map = new SourceMap(JSON.parse(readFileSync(path, 'utf8')) as never);
     } catch {
       map = null;
     }
@@ -23,7 +24,14 @@ function mapFor(file: string): SourceMap | undefined {
   return maps.get(file) ?? undefined;
 }
 
-const FRAME = /\(?(\/[^():]+\.cjs):(\d+):(\d+)\)?$/;
+/**
+ * A frame's bundle position. The functions ship as ES modules, whose frames name a file URL
+ * (`file:///var/task/functions/generate-image/handler.js:1:4242`, chunks likewise); a path (`/var/task/x.cjs:1:9`)
+ * is read too.
+ */
+const FRAME = /\(?((?:file:\/\/)?\/[^():]+\.[cm]?js):(\d+):(\d+)\)?$/;
+
+const pathOf = (location: string): string => (location.startsWith('file://') ? fileURLToPath(location) : location);
 
 /** The same frames with bundle positions replaced by source positions where a map is available. */
 export function mapStackFrames(frames: string[]): string[] {
@@ -31,7 +39,7 @@ export function mapStackFrames(frames: string[]): string[] {
     const match = FRAME.exec(frame);
     if (!match) return frame;
     const [, file, line, column] = match as unknown as [string, string, string, string];
-    const entry = mapFor(file)?.findEntry(Number(line) - 1, Number(column) - 1);
+    const entry = mapFor(pathOf(file))?.findEntry(Number(line) - 1, Number(column) - 1);
     if (!entry || !('originalSource' in entry) || entry.originalSource === undefined) return frame;
     const source = entry.originalSource.replace(/^.*?((?:lib|functions|node_modules)\/)/, '$1');
     const name = 'name' in entry && entry.name ? ` ${entry.name}` : '';

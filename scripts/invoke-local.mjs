@@ -13,7 +13,10 @@ import {
   ignoredLocally,
   loadDotEnv,
   localEnvironment,
+  localS3Directory,
   onFreePort,
+  portFromEnv,
+  runningNpmStart,
   startLocalDynamo,
   startLocalS3,
 } from './local-env.mjs';
@@ -48,9 +51,19 @@ const isFree = (port) =>
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
 
-const s3Port = process.env.S3_PORT ? Number(process.env.S3_PORT) : (await isFree(NPM_START_S3_PORT)) ? NPM_START_S3_PORT : await freePort();
+// A running `npm start` on the same files serves what this run stores: its port is then left to it.
+const s3Directory = localS3Directory();
+const npmStart = await runningNpmStart(s3Directory);
+const npmStartPort = npmStart ? Number(new URL(npmStart.s3Endpoint).port) : undefined;
+const asked = portFromEnv('npm run invoke', 'S3_PORT', undefined);
+const s3Port =
+  asked !== undefined && asked !== npmStartPort
+    ? asked
+    : npmStart === undefined && (await isFree(NPM_START_S3_PORT))
+      ? NPM_START_S3_PORT
+      : await freePort();
 const { server: s3, endpoint } = await onFreePort('npm run invoke', 'S3_PORT', s3Port, () =>
-  startLocalS3({ port: s3Port, credentials, ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}) }),
+  startLocalS3({ port: s3Port, credentials, directory: s3Directory }),
 );
 // In memory: `npm start` may hold .local/dynamodb open.
 const dynamo = await startLocalDynamo({ port: await freePort(), credentials });
@@ -101,10 +114,13 @@ await Promise.all([s3.close(), dynamo.close(), rm(work, { recursive: true, force
 // The URL of a stored image: its S3 server stops with this command, so say where and when it serves.
 const url = /\\"url\\":\\"([^"\\]+)\\"/.exec(output)?.[1];
 if (url) {
+  const served = npmStart ? url.replace(endpoint, npmStart.s3Endpoint) : undefined;
   console.log(
-    s3Port === NPM_START_S3_PORT && !process.env.LOCAL_S3_DIR
-      ? `\nImage URL: ${url}\nIt is served while \`npm start\` runs (same local S3 files in .local/s3, same port ${s3Port}).`
-      : `\nImage URL: ${url}\nIt does not serve now: this run's local S3 server (port ${s3Port}) has stopped. The file is in ${process.env.LOCAL_S3_DIR ?? '.local/s3'}.`,
+    served
+      ? `\nImage URL: ${served}\nServed now by the running \`npm start\` (the same local S3 files, in ${s3Directory}).`
+      : s3Port === NPM_START_S3_PORT && !process.env.LOCAL_S3_DIR
+        ? `\nImage URL: ${url}\nIt is served while \`npm start\` runs (same local S3 files in .local/s3, same port ${s3Port}).`
+        : `\nImage URL: ${url}\nIt does not serve now: this run's local S3 server (port ${s3Port}) has stopped. The file is in ${s3Directory}.`,
   );
 }
 if (envFile) console.log(`Settings from ${envFile} and the environment.`);

@@ -1,7 +1,7 @@
 // Shared by `npm start` and `npm run invoke`: the local S3 server and the environment of the `local` stage.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -57,6 +57,41 @@ export const FIXED_CREDENTIALS = Object.freeze({ accessKeyId: 'S3RVER', secretAc
 // Like the CloudFront response headers policy in serverless.yml: browsers may draw the images into a canvas.
 const LOCAL_CORS = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod>
 <AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+
+/**
+ * The port a variable names (PORT, S3_PORT, ...), or `fallback` when it is unset; anything but a port number stops
+ * the command with one line naming the variable (`S3_PORT=41001x` would otherwise surface as a bad URL elsewhere).
+ */
+export function portFromEnv(command, name, fallback, env = process.env) {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(port >= 1 && port <= 65_535)) {
+    console.error(`${command}: ${name} must be a port number from 1 to 65535, got "${value}"`);
+    process.exit(1);
+  }
+  return port;
+}
+
+/** The local S3 files' directory of this run (LOCAL_S3_DIR, by default .local/s3). */
+export const localS3Directory = (env = process.env) => env.LOCAL_S3_DIR || `${ROOT}.local/s3`;
+
+/**
+ * Where `npm start` says, while it runs, which local S3 endpoint serves the files of `s3Directory`: `npm run invoke`
+ * stores into the same files, and then names the URL `npm start` serves them at.
+ */
+export const npmStartNote = (s3Directory) => `${s3Directory}.npm-start.json`;
+
+/** What npmStartNote says, when the `npm start` that wrote it still runs. */
+export async function runningNpmStart(s3Directory) {
+  try {
+    const note = JSON.parse(await readFile(npmStartNote(s3Directory), 'utf8'));
+    process.kill(note.pid, 0);
+    return note;
+  } catch {
+    return undefined; // none, or its process is gone
+  }
+}
 
 /** A port that was free a moment ago (for tests and parallel runs). */
 export async function freePort() {

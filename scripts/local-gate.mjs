@@ -245,6 +245,7 @@ export async function startS3Gate({ port, targetPort, bucket, publicPrefix, cred
         const rebuiltBody = Buffer.from(await rebuilt.arrayBuffer());
         req.headers['content-type'] = rebuilt.headers.get('content-type') ?? type;
         req.headers['content-length'] = String(rebuiltBody.length);
+        delete req.headers['transfer-encoding'];
         return forward(req, res, targetPort, rebuiltBody);
       }
       const anonymous = ['GET', 'HEAD'].includes(req.method ?? '') && url.search === '' && isPublicPath(url.pathname, bucket, publicPrefix);

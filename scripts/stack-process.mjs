@@ -90,6 +90,8 @@ async function startOnce(ports, { env = {}, apiKey = 'stack-test-key', readyTime
     ports,
     /** The start-local process (its children: serverless-offline, in a process group of its own, and the worker). */
     pid: child.pid,
+    /** Its local S3 files (LOCAL_S3_DIR). */
+    s3Directory: join(s3Dir, 's3'),
     apiKey,
     apiUrl: `http://127.0.0.1:${ports.api}/images`,
     s3Endpoint: `http://127.0.0.1:${ports.s3}`,

@@ -12,7 +12,10 @@ import {
   ignoredLocally,
   loadDotEnv,
   localEnvironment,
+  localS3Directory,
+  npmStartNote,
   onFreePort,
+  portFromEnv,
   privateSocketDirectory,
   startLocalDynamo,
   startLocalS3,
@@ -25,10 +28,10 @@ const keyInShell = Boolean(process.env.LOCAL_API_KEY);
 const envFile = loadDotEnv();
 const ignored = ignoredLocally();
 
-const port = Number(process.env.PORT ?? 3000);
-const s3Port = Number(process.env.S3_PORT ?? 4569);
-const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
-const dynamoPort = Number(process.env.DYNAMODB_PORT ?? 4570);
+const port = portFromEnv('npm start', 'PORT', 3000);
+const s3Port = portFromEnv('npm start', 'S3_PORT', 4569);
+const lambdaPort = portFromEnv('npm start', 'LAMBDA_PORT', 3002);
+const dynamoPort = portFromEnv('npm start', 'DYNAMODB_PORT', 4570);
 const apiKey = process.env.LOCAL_API_KEY || DEFAULT_LOCAL_API_KEY;
 // Jobs, quotas and idempotency records are kept here between runs, as the images are in .local/s3.
 const stateDir = process.env.LOCAL_STATE_DIR || `${ROOT}.local/dynamodb`;
@@ -68,9 +71,12 @@ if (holderAlive) {
 }
 await writeFile(stateLock, String(process.pid));
 
+const s3Directory = localS3Directory();
 const { server: s3, endpoint } = await onFreePort('npm start', 'S3_PORT', s3Port, () =>
-  startLocalS3({ port: s3Port, credentials, ...(process.env.LOCAL_S3_DIR ? { directory: process.env.LOCAL_S3_DIR } : {}) }),
+  startLocalS3({ port: s3Port, credentials, directory: s3Directory }),
 );
+// For `npm run invoke`, which stores into the same files: the endpoint that serves them while this runs.
+await writeFile(npmStartNote(s3Directory), JSON.stringify({ pid: process.pid, s3Endpoint: endpoint }));
 const dynamo = await onFreePort('npm start', 'DYNAMODB_PORT', dynamoPort, () =>
   startLocalDynamo({ port: dynamoPort, credentials, directory: stateDir }),
 );
@@ -180,7 +186,7 @@ async function stop(code) {
   ]);
   // After serverless-offline: a worker still writing would otherwise meet a closed database.
   await dynamo.close();
-  await Promise.all([rm(stateLock, { force: true }), sockets.remove()]);
+  await Promise.all([rm(stateLock, { force: true }), rm(npmStartNote(s3Directory), { force: true }), sockets.remove()]);
   clearTimeout(killTimer);
   // Children of serverless-offline (worker runtimes) share its group; make sure none outlives it.
   signalOffline('SIGKILL');

@@ -255,6 +255,32 @@ export const PAGE_SCRIPT = `'use strict';
 
   async function readJson(response) { try { return await response.json(); } catch (e) { return undefined; } }
 
+  // The first words of each prompt this browser sent, by image id: the list shows them on its cards. The API keeps
+  // a prompt only in the image's private record, never in the list it answers, so the page keeps its own record
+  // (this browser's localStorage, the latest 100 images).
+  var PROMPTS_KEY = 'durable-image-api-prompts';
+  function promptsSeen() {
+    try { return JSON.parse(localStorage.getItem(PROMPTS_KEY) || '{}') || {}; } catch (e) { return {}; }
+  }
+  function rememberPrompt(id, text) {
+    var seen = promptsSeen();
+    seen[id] = text.trim().split(/\\s+/).slice(0, 8).join(' ');
+    var ids = Object.keys(seen);
+    ids.slice(0, Math.max(0, ids.length - 100)).forEach(function (old) { delete seen[old]; });
+    try { localStorage.setItem(PROMPTS_KEY, JSON.stringify(seen)); } catch (e) { /* full or off: cards show no prompt */ }
+  }
+
+  // What the previous key showed is not this key's: on a refused key, the list, the usage and the image go.
+  function forgetShown() {
+    listVersion += 1;
+    recent.replaceChildren();
+    usageLine.hidden = true;
+    usageLine.textContent = '';
+    result.hidden = true;
+    image.removeAttribute('src');
+    shownPreview = '';
+  }
+
   async function generate(event) {
     event.preventDefault();
     showError('');
@@ -295,6 +321,8 @@ export const PAGE_SCRIPT = `'use strict';
         body: JSON.stringify(body)
       });
       var resource = await readJson(response);
+      if (resource && resource.id) rememberPrompt(resource.id, promptInput.value);
+      if (response.status === 401) forgetShown();
       var started = Date.now();
       while (response.status === 202 && Date.now() - started < MAX_POLL_MS) {
         var now = resource.status === 'queued'
@@ -339,6 +367,7 @@ export const PAGE_SCRIPT = `'use strict';
   // The caller's day (GET /usage); hidden where the deployment counts none (404) or it cannot be read.
   async function loadUsage() {
     var response = await fetch(API + '/usage', { headers: headers() });
+    if (response.status === 401) { forgetShown(); return; }
     var usage = response.ok ? await readJson(response) : undefined;
     if (!usage) { usageLine.hidden = true; return; }
     var spent = usage.spendUsd.settled + usage.spendUsd.reserved;
@@ -356,17 +385,33 @@ export const PAGE_SCRIPT = `'use strict';
     var version = ++listVersion;
     loadUsage().catch(function () { usageLine.hidden = true; });
     var response = await fetch(API + '/images?limit=12', { headers: headers() });
+    if (response.status === 401) {
+      if (version === listVersion) forgetShown();
+      showError(MESSAGES.unauthorized);
+      return;
+    }
     if (!response.ok) return;
     var page = await readJson(response);
     if (version !== listVersion) return;
     recent.replaceChildren();
+    var prompts = promptsSeen();
     (page.data || []).forEach(function (item) {
       var entry = document.createElement('li');
+      var words = prompts[item.id];
       if (item.status === 'succeeded') {
         var thumbnail = document.createElement('img');
         thumbnail.src = item.url;
-        thumbnail.alt = 'Image ' + item.id;
+        thumbnail.alt = words ? 'Image: ' + words : 'Image ' + item.id;
         entry.append(thumbnail);
+      } else if (item.status === 'running' || item.status === 'queued') {
+        // A running image shows its latest preview, when it streams some (the list itself carries none).
+        showLatestPreview(entry, item, version, words);
+      }
+      if (words) {
+        var title = document.createElement('p');
+        title.className = 'prompt';
+        title.textContent = words;
+        entry.append(title);
       }
       var label = document.createElement('p');
       label.textContent = item.status + ', ' + new Date(item.createdAt).toLocaleString();
@@ -408,6 +453,16 @@ export const PAGE_SCRIPT = `'use strict';
       empty.textContent = 'No images yet.';
       recent.append(empty);
     }
+  }
+  async function showLatestPreview(entry, item, version, words) {
+    var answer = await fetch(API + '/images/' + encodeURIComponent(item.id), { headers: headers() });
+    var resource = answer.ok ? await readJson(answer) : undefined;
+    var latest = resource && resource.previews && resource.previews[resource.previews.length - 1];
+    if (!latest || version !== listVersion) return;
+    var preview = document.createElement('img');
+    preview.src = latest.url;
+    preview.alt = 'Preview ' + (latest.index + 1) + ' of ' + (words ? 'the image: ' + words : 'image ' + item.id) + ' (still generating)';
+    entry.prepend(preview);
   }
   document.getElementById('refresh').addEventListener('click', loadRecent);
   loadRecent();

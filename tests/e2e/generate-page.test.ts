@@ -150,6 +150,14 @@ describe('the Generate page', () => {
       await expect(loadedWidth(name)).resolves.toBe(1024);
       sources.push((await page.getByRole('img', { name }).getAttribute('src')) ?? '');
       await expect(page.locator('#details').textContent()).resolves.toBe(`This is ${which}, not the final image.`);
+      if (which === 'preview 1 of 2') {
+        // The list meanwhile: the running image's card shows its latest preview and the prompt's first words.
+        await page.getByRole('button', { name: 'Refresh list' }).click();
+        await page
+          .locator('#recent')
+          .getByRole('img', { name: /^Preview [12] of the image: a kingfisher on a branch, oil \(still generating\)$/ })
+          .waitFor({ timeout: 5_000 });
+      }
     }
     // Two stored previews, at their own public URLs under the previews prefix.
     expect(sources).toEqual([
@@ -184,6 +192,27 @@ describe('the Generate page', () => {
     // Done editing: the next Generate is a new image again.
     await expect(page.locator('#editing').isHidden()).resolves.toBe(true);
   }, 45_000);
+
+  it("shows each recent card's prompt, and a wrong key clears what the previous key showed", async () => {
+    // Prepare: the page with the right key, its list loaded (cards of the images made above, with their prompts).
+    await page.goto(`http://127.0.0.1:${stack.ports.api}/`, { waitUntil: 'networkidle' });
+    await page.getByLabel('API key').fill(API_KEY);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByText('a lighthouse on a cliff at dawn,', { exact: false }).first().waitFor();
+    await expect(page.getByRole('img', { name: /^Image: a lighthouse on a cliff/ }).count()).resolves.toBeGreaterThan(0);
+    // Act: another key, refused.
+    await page.getByLabel('API key').fill('someone-elses-wrong-key');
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    // Assess: the alert, and nothing of the previous caller left on screen.
+    await page.getByRole('alert').waitFor({ state: 'visible' });
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('API key');
+    await expect(page.getByRole('button', { name: /^Delete image / }).count()).resolves.toBe(0);
+    await expect(page.getByText('a lighthouse on a cliff at dawn,', { exact: false }).count()).resolves.toBe(0);
+    await expect(page.locator('#usage').isHidden()).resolves.toBe(true);
+    // The right key again, kept for the next page load (the page keeps the key of the tab on change).
+    await page.getByLabel('API key').fill(API_KEY);
+    await page.getByLabel('API key').dispatchEvent('change');
+  });
 
   it('deletes an image from the list', async () => {
     // A fresh page whose list has loaded and settled: a refresh still in flight from the test before would

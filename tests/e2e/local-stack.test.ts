@@ -493,6 +493,25 @@ describe('npm start: local state across restarts', () => {
   }, 150_000);
 });
 
+describe('a bad port', () => {
+  it.each([
+    ['npm start', 'scripts/start-local.mjs'],
+    ['npm run invoke', 'scripts/invoke-local.mjs'],
+  ])(
+    'stops %s with one line naming the variable (S3_PORT=41001x), exit code 1',
+    async (name, script) => {
+      const { code, output } = await run([script], {
+        env: { ...process.env, ENV_FILE: '/dev/null', S3_PORT: '41001x' },
+        timeoutMs: 60_000,
+      });
+      expect(code).toBe(1);
+      expect(output).toContain(`${name}: S3_PORT must be a port number from 1 to 65535, got "41001x"`);
+      expect(output).not.toContain('PUBLIC_BASE_URL');
+    },
+    70_000,
+  );
+});
+
 describe('a bad configuration value', () => {
   it.each([
     ['npm start', 'scripts/start-local.mjs'],
@@ -565,6 +584,29 @@ describe('npm run invoke: serverless invoke local with the sample events', () =>
     }
     expect(image).toMatchObject({ id, status: 'succeeded' });
   }, 30_000);
+
+  it('stores beside a running npm start on its files, and names the URL npm start serves the image at', async () => {
+    // Act: the same local S3 files, and even npm start's own S3 port asked for.
+    const { code, output } = await run(['scripts/invoke-local.mjs', 'events/generate-image.json'], {
+      env: {
+        ...process.env,
+        S3_PORT: String(stack.ports.s3),
+        LOCAL_S3_DIR: stack.s3Directory,
+        ENV_FILE: '/dev/null',
+        LOCAL_API_KEY: API_KEY,
+      },
+      timeoutMs: 120_000,
+    });
+    // Assess: it ran (no "port in use"), and the URL it names serves the image now.
+    expect(code).toBe(0);
+    const url = new RegExp(
+      `Image URL: (http://127\\.0\\.0\\.1:${stack.ports.s3}/local-images/images/\\S+\\.png)\\nServed now by the running`,
+    ).exec(output)?.[1];
+    expect(url).toBeDefined();
+    const image = await fetch(url as string);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/png');
+  }, 130_000);
 
   it('says in one line which port is taken, instead of an EADDRINUSE stack', async () => {
     const { code, output } = await run(['scripts/invoke-local.mjs'], {
