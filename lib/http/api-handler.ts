@@ -19,8 +19,8 @@ import { errorResponse, requestIdFrom, requestIdOf } from '../middleware/error-r
 import { hardenPromptMiddleware } from '../middleware/harden-prompt.js';
 import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/types.js';
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
-import { openAIImageRequestBody } from '../middleware/openai-image-request.js';
-import { openAIImageAnswer, openAIModelList } from './openai-compat.js';
+import { openAIImageRequestBody } from './openai-image-request.js';
+import { openAIErrorDialect, openAIImageAnswer, openAIModelList } from './openai-compat.js';
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type Dependencies, type UseCases } from '../composition-root.js';
 
@@ -401,7 +401,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       .use(surface === 'v1' ? [accessLog({ log: logger })] : [])
       .use(pageHeaders)
       .use(httpSecurityHeaders({ permissionsPolicy: false }))
-      .use(errorResponse({ log: logger, metrics: deps.metrics }))
+      .use(errorResponse({ log: logger, metrics: deps.metrics, dialect: openAIErrorDialect }))
       .use(httpHeaderNormalizer())
       .use({
         before: (request: HttpRequest) => {

@@ -10,6 +10,7 @@ import { AppError, toErrorResponse } from '../errors.js';
 import type { ImageResource } from '../domain/image-job.js';
 import { safeFieldName } from '../domain/image-request.js';
 import { parseModelName } from '../domain/models.js';
+import type { ErrorDialect } from '../middleware/error-response.js';
 
 export type ResponseFormat = 'url' | 'b64_json';
 
@@ -138,6 +139,25 @@ export function openAIErrorResponse(
     body: JSON.stringify(shown),
   };
 }
+
+/**
+ * The error dialect of `/v1` for the shared error middleware: OpenAI's shape, with the request id where OpenAI puts
+ * it (`x-request-id`), for requests under `/v1/`; undefined (the API's own contract) for any other.
+ */
+export const openAIErrorDialect: ErrorDialect = (request, error, requestId) => {
+  if (!request.event.requestContext?.http?.path?.startsWith('/v1/')) return undefined;
+  const openAI = openAIErrorResponse(error, requestId);
+  return {
+    statusCode: openAI.statusCode,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-request-id': requestId,
+      ...openAI.headers,
+    },
+    body: openAI.body,
+  };
+};
 
 /** `POST /v1/images/generations`'s answer for a stored image. `b64` is the stored bytes when asked for. */
 export function openAIImageAnswer(resource: ImageResource, quality: string | undefined, size: string, b64?: string): object {

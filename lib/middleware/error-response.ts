@@ -1,8 +1,15 @@
 import { AppError, isAppError, toErrorResponse } from '../errors.js';
-import { openAIErrorResponse } from '../http/openai-compat.js';
 import { mapStackFrames } from '../stack-trace.js';
 import type { Log, MetricsRecorder } from '../ports.js';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { HttpMiddleware, HttpRequest } from './types.js';
+
+/**
+ * An error answer in another dialect than this API's contract, for the requests a route family answers in its own
+ * (OpenAI's `/v1`); undefined for every other request. Given by the HTTP layer, so that this middleware knows no
+ * route and no dialect.
+ */
+export type ErrorDialect = (request: HttpRequest, error: unknown, requestId: string) => APIGatewayProxyStructuredResultV2 | undefined;
 
 /**
  * Turns any error into the JSON error contract `{ error: { code, message, requestId } }`.
@@ -10,7 +17,11 @@ import type { HttpMiddleware, HttpRequest } from './types.js';
  * Our own instead of @middy/http-error-handler because that one answers with the error's plain-text message and
  * no error code; our contract needs a stable code, the request id and a fixed message for server errors.
  */
-export function errorResponse(options: { log: Log; metrics?: MetricsRecorder | undefined }): HttpMiddleware {
+export function errorResponse(options: {
+  log: Log;
+  metrics?: MetricsRecorder | undefined;
+  dialect?: ErrorDialect | undefined;
+}): HttpMiddleware {
   const errorResponseMiddlewareOnError = (request: HttpRequest): void => {
     const error = fromMiddyError(request.error);
     const requestId = requestIdOf(request);
@@ -20,19 +31,9 @@ export function errorResponse(options: { log: Log; metrics?: MetricsRecorder | u
     if (body.error.code === 'quota_exceeded' || body.error.code === 'spend_cap_reached') {
       options.metrics?.record('QuotaRefusals', 1, 'Count', { errorCode: body.error.code });
     }
-    // `/v1` speaks OpenAI's API: its errors are in OpenAI's shape, with the request id where OpenAI puts it.
-    if (request.event.requestContext?.http?.path?.startsWith('/v1/')) {
-      const openAI = openAIErrorResponse(error, requestId);
-      request.response = {
-        statusCode: openAI.statusCode,
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'cache-control': 'no-store',
-          'x-request-id': requestId,
-          ...openAI.headers,
-        },
-        body: openAI.body,
-      };
+    const spoken = options.dialect?.(request, error, requestId);
+    if (spoken) {
+      request.response = spoken;
       return;
     }
     request.response = {

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import { validateImageRequest, type RequestRules } from '../domain/image-request.js';
-import { OPENAI_PARAM, translateGenerationRequest } from '../http/openai-compat.js';
-import type { HttpMiddleware, HttpRequest } from './types.js';
+import { OPENAI_PARAM, translateGenerationRequest } from './openai-compat.js';
+import type { HttpMiddleware, HttpRequest } from '../middleware/types.js';
 
 /**
  * `POST /v1/images/generations`: OpenAI's body translated to the native one, then checked exactly as `POST /images`
