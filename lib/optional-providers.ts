@@ -1,9 +1,10 @@
 /**
  * The adapters (and SDKs) of the providers only some deployments use, each loaded by the first request for one of
  * its models. Part of the composition root, kept apart from lib/composition-root.ts so that a function which never
- * generates does not ship them: the worker's handler always passes these loaders; the API's handler passes them
- * only when it may generate itself (jobs inline: locally, `invoke local`), as esbuild's `define` tells it
- * (serverless.yml). An `import()` reachable from a bundle's entry puts its target in that bundle's chunks.
+ * generates does not ship them: the worker's handler always passes these loaders; the API's handlers pass them only
+ * when they may generate themselves (jobs inline: the local stage's entry, functions/generate-image/inline-handler.ts,
+ * which serverless.yml's `custom.apiHandler.local` names). An `import()` reachable from a bundle's entry puts its
+ * target in that bundle's chunks.
  */
 export interface OptionalProviderLoaders {
   bedrock: () => Promise<typeof import('./adapters/providers/bedrock/bedrock-image-generator.js')>;

@@ -5,9 +5,9 @@ import { Base64Error, decodeBase64Strict } from '../../../domain/base64.js';
 /**
  * Reading an image answer of the OpenAI images API (`{ data: [{ b64_json, revised_prompt? }], usage? }`) without
  * the copies a plain `response.json()` makes: the body's text, then JSON.parse's copy of a base64 string 1.33x the
- * image, before our decode adds the image itself (5x the image at the peak, measured). Here the body is read
- * once into a buffer of its announced size (http-exchange.ts), the base64 value is decoded straight out of it, and only
- * the rest of the document (without the base64) goes through JSON.parse: about 2.4x at the peak.
+ * image, before our decode adds the image itself (5x the image at the peak, measured). Here the body is read once
+ * into a buffer of its announced size (readBody in openai-client.ts), the base64 value is decoded straight out of
+ * it, and only the rest of the document (without the base64) goes through JSON.parse: about 2.4x at the peak.
  */
 
 export interface ImageAnswer {
