@@ -1,10 +1,14 @@
-import { readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
+import { httpEvent } from '../support/lambda.js';
 import { ROOT, SERVERLESS_BIN, run } from '../support/processes.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped
@@ -491,4 +495,139 @@ describe('deploy workflow', () => {
     expect(text(jobs['deploy-prod']['steps'])).toContain('npx serverless deploy --stage prod');
     expect(jobs['deploy-prod']['environment']).toBe('prod');
   });
+});
+
+/** What a function posted to the Runtime API stand-in: its answers, its errors, an init error. */
+interface Posted {
+  responses: Json[];
+  errors: { type: string | undefined; body: Json }[];
+  initError?: { type: string | undefined; body: Json };
+}
+
+/**
+ * Runs an unpacked zip as Lambda does: the runtime interface client (tests/support/lambda-runtime-client.mjs, which
+ * follows aws-lambda-ric's rules) loads `handler` from the task root, then takes `events` one by one from a stand-in
+ * of the Lambda Runtime API (`/2018-06-01/runtime/invocation/next`, `/response`, `/error`, `/init/error`).
+ */
+async function runUnderRuntimeApi(taskRoot: string, handler: string, events: unknown[], env: Record<string, string>): Promise<Posted> {
+  const posted: Posted = { responses: [], errors: [] };
+  let served = 0;
+  const server = createServer(async (req, res) => {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const url = req.url ?? '';
+    const type = req.headers['lambda-runtime-function-error-type'] as string | undefined;
+    if (req.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') {
+      const event = events[served];
+      if (event === undefined) return void res.writeHead(404).end();
+      served += 1;
+      res
+        .writeHead(200, {
+          'content-type': 'application/json',
+          'lambda-runtime-aws-request-id': `request-${served}`,
+          'lambda-runtime-deadline-ms': String(Date.now() + 30_000),
+          'lambda-runtime-invoked-function-arn': 'arn:aws:lambda:us-east-1:123456789012:function:under-test',
+        })
+        .end(JSON.stringify(event));
+      return;
+    }
+    if (url === '/2018-06-01/runtime/init/error') posted.initError = { type, body: JSON.parse(raw) as Json };
+    else if (url.endsWith('/response')) posted.responses.push(JSON.parse(raw) as Json);
+    else if (url.endsWith('/error')) posted.errors.push({ type, body: JSON.parse(raw) as Json });
+    res.writeHead(202).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await run([`${ROOT}tests/support/lambda-runtime-client.mjs`], {
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        LAMBDA_TASK_ROOT: taskRoot,
+        _HANDLER: handler,
+        AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+        AWS_LAMBDA_FUNCTION_NAME: 'under-test',
+        AWS_REGION: 'us-east-1',
+        ...env,
+      },
+      cwd: taskRoot,
+      timeoutMs: 30_000,
+    });
+  } finally {
+    server.close();
+  }
+  return posted;
+}
+
+describe("the packaged zips under Lambda's runtime contract", () => {
+  const KEY = 'zip-test-key-0123456789';
+  const env = {
+    IMAGE_BUCKET: 'b',
+    PUBLIC_BASE_URL: 'https://cdn.example.test',
+    API_KEY_HASHES: `zip:${createHash('sha256').update(KEY).digest('hex')}`,
+    IMAGE_PROVIDER: 'offline',
+  };
+  /** The zip `serverless package` wrote for a function, unpacked as Lambda unpacks it into its task root. */
+  const unpacked = (name: string): string => {
+    const root = join(dir, `task-root-${name}`);
+    execFileSync('unzip', ['-q', '-o', join(dir, `${name}.zip`), '-d', root]);
+    return root;
+  };
+  const handlerOf = (logicalId: string): string => fn(logicalId)['Handler'] as string;
+
+  it('runs the API zip by its template handler for a buffered API event', async () => {
+    const posted = await runUnderRuntimeApi(
+      unpacked('generateImage'),
+      handlerOf('GenerateImageLambdaFunction'),
+      [httpEvent({ method: 'GET', path: '/openapi.json' }), httpEvent({ method: 'GET', path: '/usage' })],
+      env,
+    );
+    expect(posted.initError).toBeUndefined();
+    expect(posted.errors).toEqual([]);
+    expect(posted.responses.map((response) => response['statusCode'])).toEqual([200, 401]);
+    expect(JSON.parse(posted.responses[0]?.['body'] as string)).toMatchObject({ openapi: expect.stringMatching(/^3\./) });
+  }, 60_000);
+
+  it('runs the /v1 zip: /v1/models answers, and the rest of the API is 404 there', async () => {
+    const auth = { authorization: `Bearer ${KEY}` };
+    const posted = await runUnderRuntimeApi(
+      unpacked('openaiCompatible'),
+      handlerOf('OpenaiCompatibleLambdaFunction'),
+      [
+        httpEvent({ method: 'GET', path: '/v1/models', headers: auth }),
+        httpEvent({ method: 'POST', path: '/images', headers: auth, body: '{"prompt":"a fox"}' }),
+        httpEvent({ method: 'GET', path: '/' }),
+      ],
+      env,
+    );
+    expect(posted.initError).toBeUndefined();
+    expect(posted.responses.map((response) => response['statusCode'])).toEqual([200, 404, 404]);
+    expect(JSON.parse(posted.responses[0]?.['body'] as string)).toMatchObject({ object: 'list' });
+  }, 60_000);
+
+  it('runs the worker zip for worker events', async () => {
+    const posted = await runUnderRuntimeApi(
+      unpacked('runImageJob'),
+      handlerOf('RunImageJobLambdaFunction'),
+      [{ id: 'AAAAAAAAAAAAAAAAAAAAAA' }, { id: '../not-an-id' }],
+      env,
+    );
+    expect(posted.initError).toBeUndefined();
+    // Without a state table there is no job to run: the worker says so, as it does on AWS.
+    expect(posted.responses).toEqual([{ ignored: 'no state table' }, { ignored: 'invalid event' }]);
+  }, 60_000);
+
+  it('fails at init when the handler string is wrong, or a bundled file is broken', async () => {
+    const root = unpacked('generateImage');
+    const handler = handlerOf('GenerateImageLambdaFunction');
+    const event = [httpEvent({ method: 'GET', path: '/openapi.json' })];
+    const wrongExport = await runUnderRuntimeApi(root, handler.replace(/\.handler$/, '.handlr'), event, env);
+    expect(wrongExport.initError?.type).toBe('Runtime.HandlerNotFound');
+    const wrongModule = await runUnderRuntimeApi(root, handler.replace('generate-image', 'generate-images'), event, env);
+    expect(wrongModule.initError?.type).toBe('Runtime.ImportModuleError');
+    // A bundle cut short, as a broken build or copy would leave it.
+    const entry = join(root, `${handler.slice(0, handler.lastIndexOf('.'))}.js`);
+    writeFileSync(entry, readFileSync(entry, 'utf8').slice(0, 2_000));
+    const broken = await runUnderRuntimeApi(root, handler, event, env);
+    expect(broken.initError?.type).toBe('Runtime.ImportModuleError');
+    expect(broken.responses).toEqual([]);
+  }, 60_000);
 });

@@ -23,10 +23,10 @@ export async function isListening(port: number): Promise<boolean> {
 /** Runs a command to completion with a hard time limit; output is collected, never streamed. */
 export async function run(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs: number },
+  options: { env?: NodeJS.ProcessEnv; timeoutMs: number; cwd?: string },
 ): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: options.env ?? process.env,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
