@@ -7,6 +7,8 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import * as v from 'valibot';
 import { boundedCall, isConditionFailed } from './dynamodb.js';
 import { AppError } from '../../errors.js';
 import {
@@ -56,7 +58,7 @@ export class DynamoDbJobStore implements JobStore {
     const { Item } = await this.send((dynamo, options) =>
       dynamo.send(new GetItemCommand({ TableName: this.table, Key: pk(id), ConsistentRead: true }), options),
     );
-    return Item ? fromItem(Item) : undefined;
+    return Item ? fromItem(checked(Item, FULL_ITEM)) : undefined;
   }
 
   async claim(id: string, claim: string, leaseUntil: number, now: number): Promise<boolean> {
@@ -171,7 +173,7 @@ export class DynamoDbJobStore implements JobStore {
         options,
       ),
     );
-    const jobs = (queried.Items ?? []).map(fromItem);
+    const jobs = (queried.Items ?? []).map((item) => fromItem(checked(item, INDEXED_ITEM)));
     const page = jobs.slice(0, limit);
     const last = page[page.length - 1];
     const more = jobs.length > limit;
@@ -267,6 +269,41 @@ function toItem(job: ImageJob): Item {
   if (job.previews !== undefined) item['previews'] = N(job.previews);
   if (job.inputs) item['inputs'] = S(JSON.stringify(job.inputs));
   if (job.previewImages?.length) item['previewImages'] = { L: job.previewImages.map((preview) => S(JSON.stringify(preview))) };
+  return item;
+}
+
+/**
+ * What an item must hold to be read as a job: the owner index's projection (keys, status, model, times), and for a
+ * whole item also who asked and for what. Checked on every read, so a corrupt or foreign item is an error (500,
+ * logged with its id), never a plausible job filled with defaults.
+ */
+const JOB_FIELDS = {
+  pk: v.pipe(v.string(), v.regex(/^image#[A-Za-z0-9_-]{22}$/)),
+  status: v.picklist(['queued', 'running', 'succeeded', 'failed', 'deleted']),
+  model: v.pipe(v.string(), v.minLength(1)),
+  createdAt: v.number(),
+};
+const owner = v.pipe(v.string(), v.minLength(1));
+const INDEXED_ITEM = v.looseObject({ ...JOB_FIELDS, owner });
+const FULL_ITEM = v.looseObject({
+  ...JOB_FIELDS,
+  // A deleted job leaves the owner index: its owner is removed (markDeleted).
+  owner: v.optional(owner),
+  principalId: v.pipe(v.string(), v.minLength(1)),
+  principalKind: v.picklist(['api-key', 'jwt']),
+  size: v.pipe(v.string(), v.minLength(1)),
+  requestId: v.string(),
+});
+
+/** The item, once it holds what `schema` requires (read with util-dynamodb's unmarshall). */
+function checked(item: Item, schema: typeof INDEXED_ITEM | typeof FULL_ITEM): Item {
+  const parsed = v.safeParse(schema, unmarshall(item));
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    throw new AppError('internal_error', 'An image record in the state table is not readable.', {
+      details: { id: item['pk']?.S ?? 'unknown', field: v.getDotPath(issue) ?? 'item', problem: issue.message },
+    });
+  }
   return item;
 }
 
