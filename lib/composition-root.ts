@@ -116,7 +116,7 @@ function s3Credentials(config: Config) {
   return { credentials: async () => ({ accessKeyId, secretAccessKey: await secret() }) };
 }
 
-export function createS3Client(config: Config): S3Client {
+function createS3Client(config: Config): S3Client {
   return new S3Client({
     region: config.awsRegion,
     ...(config.s3Endpoint === undefined ? {} : { endpoint: config.s3Endpoint, forcePathStyle: true }),
@@ -128,7 +128,7 @@ export function createS3Client(config: Config): S3Client {
   });
 }
 
-export function createDynamoClient(config: Config): DynamoDBClient {
+function createDynamoClient(config: Config): DynamoDBClient {
   return new DynamoDBClient({
     region: config.awsRegion,
     ...(config.state?.endpoint === undefined ? {} : { endpoint: config.state.endpoint }),

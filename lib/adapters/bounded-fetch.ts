@@ -66,7 +66,7 @@ export function boundedFetch(options: {
  * gzip), `Content-Length` counts the compressed bytes while the body arrives decoded: the length says nothing
  * about what will be read, and only the decoded bytes are counted against the limit.
  */
-export function announcedLength(response: Response): number {
+function announcedLength(response: Response): number {
   const encoding = response.headers.get('content-encoding')?.trim().toLowerCase();
   if (encoding && encoding !== 'identity') return NaN;
   return Number(response.headers.get('content-length') ?? NaN);

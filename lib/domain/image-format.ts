@@ -29,7 +29,7 @@ export class ImageVerificationError extends Error {
 }
 
 /** Largest side we accept; far above what any supported model produces, it only rejects forged headers. */
-export const MAX_IMAGE_SIDE = 16_384;
+const MAX_IMAGE_SIDE = 16_384;
 
 const fail = (problem: string): never => {
   throw new ImageVerificationError(problem);

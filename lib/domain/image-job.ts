@@ -60,7 +60,7 @@ export interface StoredPreview {
  * How long previews are kept: the bucket's lifecycle rule on the previews prefix (serverless.yml) expires them after
  * one day, and a resource shows them no longer than that.
  */
-export const PREVIEW_RETENTION_MS = 86_400_000;
+const PREVIEW_RETENTION_MS = 86_400_000;
 
 export interface JobError {
   code: ErrorCode;
@@ -153,7 +153,7 @@ export const INTERRUPTED: JobError = {
  * Lambda keeps an asynchronous event for at most 6 hours (the worker's maximumEventAge in serverless.yml), then
  * hands it to the dead-letter queue. A job still queued well after that will never run.
  */
-export const QUEUE_EXPIRY_MS = 6 * 3_600_000 + 15 * 60_000;
+const QUEUE_EXPIRY_MS = 6 * 3_600_000 + 15 * 60_000;
 
 /** A queued job that carries no quota reservation while quotas are on: nothing admitted it, so nothing runs it. */
 export const NOT_ADMITTED: JobError = {

@@ -18,7 +18,7 @@ export const MAX_PREVIEWS = 3;
  * over; a 20 MiB image streamed would not fit (measured: 279 MB). So larger sizes are refused before anything is
  * spent, rather than failing after the provider has billed.
  */
-export const MAX_PREVIEW_PIXELS = 2048 * 1536;
+const MAX_PREVIEW_PIXELS = 2048 * 1536;
 
 /** The largest image accepted from an event stream: an RGBA PNG of MAX_PREVIEW_PIXELS and its framing (12 MiB). */
 export const MAX_STREAMED_IMAGE_BYTES = MAX_PREVIEW_PIXELS * 4 + 64 * 1024;

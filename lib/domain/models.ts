@@ -13,7 +13,7 @@
  */
 
 export type ProviderName = 'openai' | 'azure' | 'bedrock' | 'google';
-export const PROVIDERS: readonly ProviderName[] = ['openai', 'azure', 'bedrock', 'google'];
+const PROVIDERS: readonly ProviderName[] = ['openai', 'azure', 'bedrock', 'google'];
 
 export type ModelFamily = 'gpt-image' | 'stability' | 'gemini-image';
 export type OutputFormat = 'png' | 'jpeg' | 'webp';

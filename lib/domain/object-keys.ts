@@ -33,7 +33,7 @@ export const recordKey = (prefix: string, id: string, at: Date): string => `${pr
 export const publicUrl = (baseUrl: string, key: string): string => `${baseUrl}/${key.split('/').map(encodeURIComponent).join('/')}`;
 
 /** Where uploads go: a private prefix (never served), expired by the bucket's lifecycle rule. */
-export const UPLOAD_PREFIX = 'uploads/';
+const UPLOAD_PREFIX = 'uploads/';
 
 /**
  * An upload's key: under the caller's own folder (a hash of its principal key, so no name appears in it), so a

@@ -58,7 +58,7 @@ export const GPT_IMAGE_LISTED_TOKENS: Table<Table<number>> = Object.freeze({
  *
  * @example gptImageOutputTokens('high', 1024, 1024) // 7024
  */
-export const GPT_IMAGE_QUALITY_FACTORS: Table<number> = Object.freeze({ low: 16, medium: 48, high: 96 });
+const GPT_IMAGE_QUALITY_FACTORS: Table<number> = Object.freeze({ low: 16, medium: 48, high: 96 });
 const TOKEN_AREA_OFFSET = 2_000_000;
 const TOKEN_AREA_SCALE = 4_000_000;
 
@@ -138,7 +138,7 @@ export function estimateCostMicroUsd(quality: string | undefined, size: string):
  * 272 output tokens unstreamed, 372 streamed with one partial, maximhq/bifrost#4777), so the settlement adds
  * nothing for them.
  */
-export const PREVIEW_OUTPUT_TOKENS = 100;
+const PREVIEW_OUTPUT_TOKENS = 100;
 
 /**
  * An input image (an edit's image, a reference, a mask) of gpt-image-2, reserved only: OpenAI publishes no count;
@@ -147,8 +147,8 @@ export const PREVIEW_OUTPUT_TOKENS = 100;
  * 2026-06-12), plus 32 text tokens of overhead per image observed on gpt-image-1 edits
  * (https://community.openai.com/t/vision-pricing-calculator-inaccurate-resizing-rounding-vs-api-costs/1281361).
  */
-export const GPT_IMAGE_INPUT_IMAGE_TOKENS = 1_536;
-export const GPT_IMAGE_INPUT_IMAGE_TEXT_TOKENS = 32;
+const GPT_IMAGE_INPUT_IMAGE_TOKENS = 1_536;
+const GPT_IMAGE_INPUT_IMAGE_TEXT_TOKENS = 32;
 
 /**
  * Stability AI on Amazon Bedrock, per image whatever its size (https://aws.amazon.com/bedrock/pricing/, us-west-2
@@ -190,10 +190,10 @@ export const GEMINI_RATES: Table<GeminiRates> = Object.freeze({
  * 337 thinking tokens; 2,000 bound that with room, and keep the reservation within 1.25x of the per-image price at
  * every tier (1.18x for Pro at 1K, the largest).
  */
-export const GEMINI_TEXT_OUTPUT_ALLOWANCE = 2_000;
+const GEMINI_TEXT_OUTPUT_ALLOWANCE = 2_000;
 
 /** A Gemini 3 input image at its default (high) media resolution: 1,120 tokens (Gemini API media resolution guide). */
-export const GEMINI_INPUT_IMAGE_TOKENS = 1_120;
+const GEMINI_INPUT_IMAGE_TOKENS = 1_120;
 
 /**
  * An upper bound on the text tokens of a prompt: its length in UTF-8 bytes. Byte-level BPE tokenizers (o200k_base,

@@ -11,9 +11,9 @@
  */
 
 /** Placeholder in a template for the user's (normalised) text. */
-export const PROMPT_PLACEHOLDER = '{{prompt}}';
+const PROMPT_PLACEHOLDER = '{{prompt}}';
 /** Placeholder in a template for the hidden constraints. */
-export const CONSTRAINTS_PLACEHOLDER = '{{constraints}}';
+const CONSTRAINTS_PLACEHOLDER = '{{constraints}}';
 
 export const FENCE_OPEN = '<<<USER_DESCRIPTION';
 export const FENCE_CLOSE = 'USER_DESCRIPTION>>>';
@@ -133,7 +133,7 @@ const LOOKALIKES: Readonly<Record<string, string>> = Object.freeze({
  * of each match removed. Repeated until nothing matches, because removing one token can join two halves of
  * another (`<<USER_DESCRIPTION<` minus the word is `<<<`).
  */
-export function stripFences(text: string): string {
+function stripFences(text: string): string {
   let current = text.normalize('NFKC');
   for (let round = 0; round < 10; round += 1) {
     const chars = [...current];

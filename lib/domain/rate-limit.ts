@@ -6,7 +6,7 @@
  *
  * @example rateLimitHeaders(50, 49, 3600)['RateLimit'] // '"daily";r=49;t=3600'
  */
-export const DAILY_POLICY = 'daily';
+const DAILY_POLICY = 'daily';
 const DAY_SECONDS = 86_400;
 
 export function rateLimitHeaders(limit: number, remaining: number, resetSeconds: number): Record<string, string> {

@@ -10,7 +10,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 
-export const MAX_WEBHOOK_URL_LENGTH = 2048;
+const MAX_WEBHOOK_URL_LENGTH = 2048;
 
 export interface WebhookPolicy {
   /**

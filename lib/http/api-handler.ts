@@ -41,7 +41,7 @@ const IMAGES_PATH = /^\/images\/?$/;
  */
 const V1_END_MARGIN_MS = 2_000;
 const V1_READ_BACK_MS = 3_000;
-export const V1_MAX_B64_IMAGE_BYTES = 4 * 1024 * 1024;
+const V1_MAX_B64_IMAGE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Which routes a function serves: `all` (the HTTP API's function, and the local stage's), or `v1` (the function URL

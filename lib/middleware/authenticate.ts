@@ -13,7 +13,7 @@ const unauthorized = (message: string): AppError =>
   });
 
 /** The key from `Authorization: Bearer <key>` or `x-api-key` (headers already lower-cased by the normalizer). */
-export function presentedKey(headers: Record<string, string | undefined>): string | undefined {
+function presentedKey(headers: Record<string, string | undefined>): string | undefined {
   const authorization = headers['authorization'];
   if (authorization !== undefined) {
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
@@ -27,7 +27,7 @@ export function presentedKey(headers: Record<string, string | undefined>): strin
  * Finds the principal whose key hash matches, in constant time: every entry is compared (no early exit) with
  * timingSafeEqual on fixed-length digests, so neither the key nor which entry matched shows in the timing.
  */
-export function matchPrincipal(key: string, entries: readonly ApiKeyEntry[]): string | undefined {
+function matchPrincipal(key: string, entries: readonly ApiKeyEntry[]): string | undefined {
   const digest = createHash('sha256').update(key, 'utf8').digest();
   let principal: string | undefined;
   for (const entry of entries) {

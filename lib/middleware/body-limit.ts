@@ -2,7 +2,7 @@ import { AppError } from '../errors.js';
 import type { HttpMiddleware, HttpRequest } from './types.js';
 
 /** Size of the body as sent, without decoding it (base64 bodies are 4/3 of their bytes). */
-export function bodyBytes(body: string | null | undefined, isBase64Encoded: boolean): number {
+function bodyBytes(body: string | null | undefined, isBase64Encoded: boolean): number {
   // serverless-offline passes an empty body as null.
   if (body === undefined || body === null || body === '') return 0;
   if (typeof body !== 'string') return Buffer.byteLength(JSON.stringify(body) ?? '', 'utf8');

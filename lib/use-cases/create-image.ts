@@ -65,7 +65,7 @@ const NOT_THE_WORK: ReadonlySet<string> = new Set<keyof CreateImageInput>([
  * added to the request later is covered without a list to keep), keys sorted so the same work always hashes the
  * same. The same key with another prompt, size, input image, mask, previews or webhook is 422.
  */
-export function fingerprintOf(input: CreateImageInput): Record<string, unknown> {
+function fingerprintOf(input: CreateImageInput): Record<string, unknown> {
   const work: Record<string, unknown> = {};
   for (const name of Object.keys(input).sort()) {
     const value = input[name as keyof CreateImageInput];

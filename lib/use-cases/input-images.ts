@@ -67,7 +67,7 @@ async function load(
 }
 
 /** Enough for any PNG's IHDR, any WebP's first chunk, and a JPEG's frame header behind its usual EXIF/ICC/XMP. */
-export const INPUT_HEAD_BYTES = 64 * 1024;
+const INPUT_HEAD_BYTES = 64 * 1024;
 
 /** An input image's header by a ranged read; the whole file (within its limit) when the header lies further in. */
 async function inspect(store: ImageStore, input: InputImage, field: string, maxBytes: number, deadline: number): Promise<ImageHeader> {

@@ -3,8 +3,8 @@ import { decodeCursor, encodeCursor, toResource, type ImageResource } from '../d
 import { principalKey, type Principal } from '../ports.js';
 import type { JobReadDeps } from './job-reads.js';
 
-export const DEFAULT_LIST_LIMIT = 20;
-export const MAX_LIST_LIMIT = 100;
+const DEFAULT_LIST_LIMIT = 20;
+const MAX_LIST_LIMIT = 100;
 
 export interface ListImagesInput {
   principal: Principal;

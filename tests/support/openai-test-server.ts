@@ -98,7 +98,7 @@ export interface RecordedCall {
  * What OpenAI reports for a low-quality 1024x1024 gpt-image-2 image (196 output tokens, OpenAI's image guide) with
  * 50 text tokens in: $0.00613 at $5 and $30 per million (SETTLED_COST in tests/support/pricing.ts).
  */
-export const IMAGE_USAGE = Object.freeze({
+const IMAGE_USAGE = Object.freeze({
   input_tokens: 50,
   input_tokens_details: { text_tokens: 50, image_tokens: 0 },
   output_tokens: 196,

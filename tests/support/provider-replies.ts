@@ -54,7 +54,7 @@ export const geminiImage = (b64: string, mimeType = 'image/png', thoughtB64 = b6
 });
 
 /** The usage of geminiImage: 12 prompt tokens; 1,180 candidate tokens (1,120 image, 60 text); 150 thinking. */
-export const GEMINI_USAGE = {
+const GEMINI_USAGE = {
   promptTokenCount: 12,
   candidatesTokenCount: 1_180,
   thoughtsTokenCount: 150,

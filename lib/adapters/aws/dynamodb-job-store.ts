@@ -22,7 +22,7 @@ import {
 import type { JobStore } from '../../ports.js';
 
 /** The owner index of the state table (serverless.yml `StateTable`): owner -> jobs by creation time. */
-export const OWNER_INDEX = 'byOwner';
+const OWNER_INDEX = 'byOwner';
 
 type Item = Record<string, AttributeValue>;
 

@@ -6,7 +6,7 @@ import { errorName } from '../../errors.js';
  * Passed as the send's abort signal, so it covers the whole call, where the request handler's timeouts cover one
  * attempt.
  */
-export const DYNAMODB_CALL_TIMEOUT_MS = 3_000;
+const DYNAMODB_CALL_TIMEOUT_MS = 3_000;
 
 export const boundedCall = (): { abortSignal: AbortSignal } => ({ abortSignal: AbortSignal.timeout(DYNAMODB_CALL_TIMEOUT_MS) });
 

@@ -1,7 +1,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricName, MetricsRecorder } from '../../ports.js';
 
-export const METRICS_NAMESPACE = 'DurableImageApi';
+const METRICS_NAMESPACE = 'DurableImageApi';
 
 /**
  * CloudWatch metrics through Powertools Metrics (Embedded Metric Format on stdout). Each value goes out at once as

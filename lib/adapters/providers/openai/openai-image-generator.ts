@@ -237,7 +237,7 @@ function decodeImage(base64: unknown, maxImageBytes: number): Buffer {
  * free: a 4xx answer (refusal, validation, rate limit), a 503 (overloaded: not taken) or a connection that was
  * never made. A timeout, a reset, another 5xx after sending, or a 200 whose image we refuse are all treated as billed.
  */
-export function attemptMayBeBilled(error: unknown): boolean {
+function attemptMayBeBilled(error: unknown): boolean {
   if (keyUnavailable(error)) return false;
   // 503: the provider says it is overloaded and did not take the request (as a 429): never billed.
   if (error instanceof APIError && error.status !== undefined) return error.status >= 500 && error.status !== 503;
