@@ -2,7 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config, SecretEndpoint } from './config.js';
-import { lazily } from './lazy.js';
+import { lazily, lazyPort } from './lazy.js';
 import { costFromUsage, estimateImageCostMicroUsd } from './domain/pricing.js';
 import { MAX_PREVIEWS, MAX_STREAMED_IMAGE_BYTES } from './domain/image-request.js';
 import { ProviderBreaker } from './domain/provider-breaker.js';
@@ -243,43 +243,36 @@ function createWebhookSender(config: Config, logger: Logger): WebhookSender | un
   const { secret, secretParameter, allowLoopback } = config.webhooks;
   const signingSecret = secret ?? (secretParameter === undefined ? undefined : secretsOf(config)(secretParameter));
   if (signingSecret === undefined) return undefined;
-  const sender = lazily(async () => {
+  return lazyPort<WebhookSender>(async () => {
     const { HttpsWebhookSender } = await import('./adapters/webhooks/https-webhook-sender.js');
     return new HttpsWebhookSender({ secret: signingSecret, allowLoopback, log: logger });
-  });
-  return {
-    check: async (url, deadline) => (await sender()).check(url, deadline),
-    deliver: async (url, event, deadline) => (await sender()).deliver(url, event, deadline),
-  };
+  }, ['check', 'deliver']);
 }
 
 function createTokenVerifier(config: Config, now: () => number, logger: Logger): TokenVerifier | undefined {
   const jwt = config.jwt;
   if (!jwt) return undefined;
-  const verifier = lazily(async () => {
+  return lazyPort<TokenVerifier>(async () => {
     const { JoseTokenVerifier } = await import('./adapters/auth/jose-token-verifier.js');
     return new JoseTokenVerifier(jwt, { now, log: logger });
-  });
-  return { verify: async (token) => (await verifier()).verify(token) };
+  }, ['verify']);
 }
 
 /** The upload signer, loaded by the first POST /uploads only (the presigned-POST module is not on the cold path). */
 function createUploadSigner(s3: S3Client, config: Config): UploadSigner {
-  const signer = lazily(async () => {
+  return lazyPort<UploadSigner>(async () => {
     const { S3UploadSigner } = await import('./adapters/aws/s3-upload-signer.js');
     return new S3UploadSigner(s3, config.imageBucket);
-  });
-  return { sign: async (upload) => (await signer()).sign(upload) };
+  }, ['sign']);
 }
 
 function createCdnInvalidator(config: Config): CdnInvalidator | undefined {
   const distributionId = config.cdnDistributionId;
   if (distributionId === undefined) return undefined;
-  const invalidator = lazily(async () => {
+  return lazyPort<CdnInvalidator>(async () => {
     const { CloudFrontInvalidator } = await import('./adapters/aws/cloudfront-invalidator.js');
     return new CloudFrontInvalidator(distributionId);
-  });
-  return { invalidate: async (keys) => (await invalidator()).invalidate(keys) };
+  }, ['invalidate']);
 }
 
 /** After a failed read, requests stop starting reads of their own for this long (the calls that need the key still read). */
