@@ -209,7 +209,7 @@ export async function postPolicyProblem(form, bucket, credentials, now = Date.no
  * a GET of an image and the upload form's POST are simple requests, and only the API port answers a web page's
  * preflight. Everything else is 403 AccessDenied with no CORS headers.
  */
-export async function startS3Gate({ port, targetPort, bucket, publicPrefix, credentials }) {
+export async function startS3Gate({ port, targetPort, bucket, publicPrefix, credentials, now = Date.now }) {
   const gate = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://local');
@@ -232,7 +232,7 @@ export async function startS3Gate({ port, targetPort, bucket, publicPrefix, cred
         const form = await new Response(body, { headers: { 'content-type': type } }).formData().catch(() => undefined);
         if (
           !form ||
-          (await postPolicyProblem(form, bucket, credentials)) !== undefined ||
+          (await postPolicyProblem(form, bucket, credentials, now())) !== undefined ||
           url.pathname.replace(/\/$/, '') !== `/${bucket}`
         ) {
           return s3Denied(res);
