@@ -237,42 +237,29 @@ function parseModels(values: Values): { imageModel: string; imageModels: string[
   return { imageModel: listedDefault, imageModels };
 }
 
-/** The most fallbacks a model may have: each is one more provider call's wait before the caller hears. */
-const MAX_FALLBACKS = 3;
-
 /**
- * MODEL_FALLBACKS: `{"gpt-image-2": ["google/gemini-3.1-flash-image", ...]}`. Each key is a model of IMAGE_MODELS,
- * each fallback a wired model (whose provider must then be configured) other than the key, named once.
+ * MODEL_FALLBACKS, of the shape its schema checked (lib/config/variables.ts): each key must be a model of
+ * IMAGE_MODELS, each fallback a wired model (whose provider must then be configured) other than the key, named once.
  */
-function parseFallbacks(raw: string | undefined, models: readonly string[]): ReadonlyMap<string, readonly string[]> {
+function parseFallbacks(
+  parsed: Readonly<Record<string, readonly string[]>> | undefined,
+  models: readonly string[],
+): ReadonlyMap<string, readonly string[]> {
   const fallbacks = new Map<string, readonly string[]>();
-  if (raw === undefined || raw.trim() === '') return fallbacks;
-  const shape = 'must be a JSON object like {"gpt-image-2": ["google/gemini-3.1-flash-image"]}';
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ConfigError('MODEL_FALLBACKS', shape);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('MODEL_FALLBACKS', shape);
-  for (const [model, list] of Object.entries(parsed)) {
+  for (const [model, list] of Object.entries(parsed ?? {})) {
     const canonical = parseModelName(model)?.canonical;
     if (!models.some((listed) => parseModelName(listed)?.canonical === canonical) || canonical === undefined) {
       throw new ConfigError('MODEL_FALLBACKS', `has "${model}", which is not in IMAGE_MODELS`);
     }
-    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_FALLBACKS || !list.every((item) => typeof item === 'string')) {
-      throw new ConfigError('MODEL_FALLBACKS', `"${model}" must list 1 to ${MAX_FALLBACKS} model names`);
-    }
     const seen = new Set([canonical]);
-    for (const fallback of list as string[]) {
-      if (!/^[A-Za-z0-9._:/-]{1,100}$/.test(fallback) || !familyOf(fallback)) {
+    for (const fallback of list) {
+      if (!familyOf(fallback))
         throw new ConfigError('MODEL_FALLBACKS', `has "${fallback}", which is not a wired model (docs/providers.md)`);
-      }
       const name = parseModelName(fallback)?.canonical ?? fallback;
       if (seen.has(name)) throw new ConfigError('MODEL_FALLBACKS', `"${model}" names "${fallback}" twice, or as its own fallback`);
       seen.add(name);
     }
-    fallbacks.set(canonical, list as string[]);
+    fallbacks.set(canonical, list);
   }
   return fallbacks;
 }
@@ -387,28 +374,11 @@ function parseJwt(values: Values): JwtConfig | undefined {
   };
 }
 
-/** One PRINCIPAL_LIMITS entry; a field it leaves out takes the default. */
-function parseLimits(name: VariableName, raw: unknown, defaults: QuotaLimits): QuotaLimits {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ConfigError(name, 'entries must be objects like {"dailyImages": 100, "dailySpendUsd": 10}');
-  }
-  const entry = raw as Record<string, unknown>;
-  const images = entry['dailyImages'];
-  const spend = entry['dailySpendUsd'];
-  for (const key of Object.keys(entry)) {
-    if (key !== 'dailyImages' && key !== 'dailySpendUsd') throw new ConfigError(name, `has an unknown field "${key}"`);
-  }
-  if (images !== undefined && (!Number.isInteger(images) || (images as number) < 0)) {
-    throw new ConfigError(name, 'dailyImages must be a whole number >= 0');
-  }
-  if (spend !== undefined && (typeof spend !== 'number' || spend < 0)) {
-    throw new ConfigError(name, 'dailySpendUsd must be a number >= 0');
-  }
-  return {
-    dailyImages: (images as number | undefined) ?? defaults.dailyImages,
-    dailySpendMicroUsd: spend === undefined ? defaults.dailySpendMicroUsd : usdToMicroUsd(spend as number),
-  };
-}
+/** One PRINCIPAL_LIMITS entry (its shape checked by its schema); a field it leaves out takes the default. */
+const limitsOf = (entry: { dailyImages?: number | undefined; dailySpendUsd?: number | undefined }, defaults: QuotaLimits): QuotaLimits => ({
+  dailyImages: entry.dailyImages ?? defaults.dailyImages,
+  dailySpendMicroUsd: entry.dailySpendUsd === undefined ? defaults.dailySpendMicroUsd : usdToMicroUsd(entry.dailySpendUsd),
+});
 
 function parseState(values: Values, provider: ProviderConfig): StateConfig | undefined {
   const table = values.STATE_TABLE;
@@ -417,23 +387,12 @@ function parseState(values: Values, provider: ProviderConfig): StateConfig | und
     if (provider.kind === 'offline' || values.QUOTAS === 'off') return undefined;
     throw new ConfigError('STATE_TABLE', 'is required with real providers (quotas and spend caps); QUOTAS=off disables them');
   }
-  let overrides: unknown = {};
-  if (values.PRINCIPAL_LIMITS !== undefined) {
-    try {
-      overrides = JSON.parse(values.PRINCIPAL_LIMITS);
-    } catch {
-      throw new ConfigError('PRINCIPAL_LIMITS', 'must be a JSON object like {"web-app": {"dailyImages": 500}}');
-    }
-    if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
-      throw new ConfigError('PRINCIPAL_LIMITS', 'must be a JSON object like {"web-app": {"dailyImages": 500}}');
-    }
-  }
   const defaultLimits: QuotaLimits = { dailyImages: values.DAILY_IMAGE_LIMIT, dailySpendMicroUsd: values.DAILY_SPEND_LIMIT_USD };
   const principalLimits = new Map<string, QuotaLimits>();
-  for (const [name, limits] of Object.entries(overrides as Record<string, unknown>)) {
+  for (const [name, limits] of Object.entries(values.PRINCIPAL_LIMITS ?? {})) {
     // "jwt:<sub>" or "api-key:<name>"; a bare name is an API key's, as the keys are the ones operators name.
     const key = /^(api-key|jwt):./.test(name) ? name : `api-key:${name}`;
-    principalLimits.set(key, parseLimits('PRINCIPAL_LIMITS', limits, defaultLimits));
+    principalLimits.set(key, limitsOf(limits, defaultLimits));
   }
   return {
     table,

@@ -76,6 +76,77 @@ const httpUrl = <F extends Fallback = undefined>(doc: string, fallback?: F, show
     shown,
   );
 
+/**
+ * A JSON value of a fixed shape (`shape`, a valibot schema of the parsed value). Text that is not JSON, or JSON of
+ * another shape, is refused with the path of the first problem, e.g. `at "web-app.dailyImages": must be a whole
+ * number >= 0`.
+ */
+const json = <T, F extends Fallback = undefined>(
+  shape: v.GenericSchema<unknown, T>,
+  example: string,
+  doc: string,
+  fallback?: F,
+  shown?: string,
+) =>
+  variable(
+    v.pipe(
+      v.string(),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        try {
+          return JSON.parse(dataset.value) as unknown;
+        } catch {
+          addIssue({ message: `must be a JSON object like ${example}` });
+          return NEVER;
+        }
+      }),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return;
+        const checked = v.safeParse(shape, dataset.value);
+        if (checked.success) return;
+        const issue = checked.issues[0];
+        const path = v.getDotPath(issue);
+        addIssue({ message: `${path ? `at "${path}": ` : ''}${issue.message} (like ${example})` });
+      }),
+      v.transform((value) => v.parse(shape, value)),
+    ),
+    doc,
+    fallback as F,
+    shown,
+  );
+
+/** The most fallbacks a model may have: each is one more provider call's wait before the caller hears. */
+const MAX_FALLBACKS = 3;
+
+/** MODEL_FALLBACKS' shape: model -> 1 to 3 model names. Which names are wired and listed is checked in lib/config.ts. */
+const FALLBACKS_SHAPE = v.record(
+  v.string(),
+  v.pipe(
+    v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._:/-]{1,100}$/, 'must be a model name')), 'must be a list of model names'),
+    v.minLength(1, `must list 1 to ${MAX_FALLBACKS} model names`),
+    v.maxLength(MAX_FALLBACKS, `must list 1 to ${MAX_FALLBACKS} model names`),
+  ),
+  'must be a JSON object',
+);
+
+/** PRINCIPAL_LIMITS' shape: principal -> its daily limits, each optional (a field left out takes the default). */
+const LIMITS_SHAPE = v.record(
+  v.string(),
+  v.strictObject(
+    {
+      dailyImages: v.optional(
+        v.pipe(
+          v.number('must be a whole number >= 0'),
+          v.integer('must be a whole number >= 0'),
+          v.minValue(0, 'must be a whole number >= 0'),
+        ),
+      ),
+      dailySpendUsd: v.optional(v.pipe(v.number('must be a number >= 0'), v.minValue(0, 'must be a number >= 0'))),
+    },
+    'entries must be objects of dailyImages and dailySpendUsd only',
+  ),
+  'must be a JSON object',
+);
+
 /** One of a few words. */
 function oneOf<const W extends readonly [string, ...string[]], F extends Fallback = undefined>(
   words: W,
@@ -208,7 +279,9 @@ export const VARIABLES = {
     '2000',
   ),
   PROVIDER_MAX_RETRIES: wholeNumber(0, 5, 'retries of 408/409/429/5xx/connection failures, each only if it still fits the deadline', '2'),
-  MODEL_FALLBACKS: text(
+  MODEL_FALLBACKS: json(
+    FALLBACKS_SHAPE,
+    '{"gpt-image-2": ["google/gemini-3.1-flash-image"]}',
     'per-model fallbacks, JSON: `{"gpt-image-2": ["google/gemini-3.1-flash-image", "bedrock/stability.stable-image-core-v1:1"]}`; ' +
       'tried in order only after a failure that certainly did not bill (429, 503, a refused connection); at most 3 per model ' +
       '([providers.md](providers.md#fallback))',
@@ -273,7 +346,9 @@ export const VARIABLES = {
       'takes); past it, such a request is `429` until the day resets',
     '20',
   ),
-  PRINCIPAL_LIMITS: text(
+  PRINCIPAL_LIMITS: json(
+    LIMITS_SHAPE,
+    '{"web-app": {"dailyImages": 500, "dailySpendUsd": 50}}',
     'per-caller overrides, JSON keyed by principal: `{"api-key:web-app": {"dailyImages": 500, "dailySpendUsd": 50}, ' +
       '"jwt:user-42": {"dailyImages": 5}}`; a bare name (`"web-app"`) is an API key\'s',
     undefined,
