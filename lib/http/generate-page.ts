@@ -367,7 +367,8 @@ export const PAGE_SCRIPT = `'use strict';
   // The caller's day (GET /usage); hidden where the deployment counts none (404) or it cannot be read.
   async function loadUsage() {
     var response = await fetch(API + '/usage', { headers: headers() });
-    if (response.status === 401) { forgetShown(); return; }
+    // A refused key: the list's own load (loadRecent) clears the rest and says so.
+    if (response.status === 401) { usageLine.hidden = true; return; }
     var usage = response.ok ? await readJson(response) : undefined;
     if (!usage) { usageLine.hidden = true; return; }
     var spent = usage.spendUsd.settled + usage.spendUsd.reserved;
@@ -384,9 +385,12 @@ export const PAGE_SCRIPT = `'use strict';
     if (keyInput.value.trim() === '') return;
     var version = ++listVersion;
     loadUsage().catch(function () { usageLine.hidden = true; });
+    var key = keyInput.value.trim();
     var response = await fetch(API + '/images?limit=12', { headers: headers() });
     if (response.status === 401) {
-      if (version === listVersion) forgetShown();
+      // Only for the key still in the field, and the latest load: a late answer for an earlier key changes nothing.
+      if (version !== listVersion || key !== keyInput.value.trim()) return;
+      forgetShown();
       showError(MESSAGES.unauthorized);
       return;
     }
