@@ -7,7 +7,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as v from 'valibot';
 import { boundedCall, isConditionFailed } from './dynamodb.js';
 import { AppError } from '../../errors.js';
@@ -238,38 +238,42 @@ export class DynamoDbJobStore implements JobStore {
   }
 }
 
+/**
+ * A job as its item, through util-dynamodb's marshall: scalars as themselves, the nested values (reservation,
+ * inputs, each preview) as JSON strings, the layout every reader and conditional update here expects. Undefined
+ * fields are left out.
+ */
 function toItem(job: ImageJob): Item {
-  const item: Item = {
-    ...pk(job.id),
-    owner: S(job.owner),
-    listKey: S(listKey(job.createdAt, job.id)),
-    principalId: S(job.principalId),
-    principalKind: S(job.principalKind),
-    status: S(job.status),
-    model: S(job.model),
-    size: S(job.size),
-    requestId: S(job.requestId),
-    createdAt: N(job.createdAt),
-  };
-  const optionalStrings = {
-    quality: job.quality,
-    format: job.format,
-    prompt: job.prompt,
-    providerPrompt: job.providerPrompt,
-    webhook: job.webhook,
-    webhookState: job.webhookState,
-  };
-  for (const [name, value] of Object.entries(optionalStrings)) if (value !== undefined) item[name] = S(value);
-  // A job created already running (an inline run) carries its claim and lease from the start.
-  if (job.claim !== undefined) item['claim'] = S(job.claim);
-  if (job.leaseUntil !== undefined) item['leaseUntil'] = N(job.leaseUntil);
-  if (job.startedAt !== undefined) item['startedAt'] = N(job.startedAt);
-  if (job.reservation) item['reservation'] = S(JSON.stringify(job.reservation));
-  if (job.estimateMicroUsd !== undefined) item['estimateMicroUsd'] = N(job.estimateMicroUsd);
-  if (job.previews !== undefined) item['previews'] = N(job.previews);
-  if (job.inputs) item['inputs'] = S(JSON.stringify(job.inputs));
-  if (job.previewImages?.length) item['previewImages'] = { L: job.previewImages.map((preview) => S(JSON.stringify(preview))) };
-  return item;
+  return marshall(
+    {
+      pk: `image#${job.id}`,
+      owner: job.owner,
+      listKey: listKey(job.createdAt, job.id),
+      principalId: job.principalId,
+      principalKind: job.principalKind,
+      status: job.status,
+      model: job.model,
+      size: job.size,
+      requestId: job.requestId,
+      createdAt: job.createdAt,
+      quality: job.quality,
+      format: job.format,
+      prompt: job.prompt,
+      providerPrompt: job.providerPrompt,
+      webhook: job.webhook,
+      webhookState: job.webhookState,
+      // A job created already running (an inline run) carries its claim and lease from the start.
+      claim: job.claim,
+      leaseUntil: job.leaseUntil,
+      startedAt: job.startedAt,
+      reservation: job.reservation && JSON.stringify(job.reservation),
+      estimateMicroUsd: job.estimateMicroUsd,
+      previews: job.previews,
+      inputs: job.inputs && JSON.stringify(job.inputs),
+      previewImages: job.previewImages?.length ? job.previewImages.map((preview) => JSON.stringify(preview)) : undefined,
+    },
+    { removeUndefinedValues: true },
+  );
 }
 
 /**
