@@ -5,7 +5,7 @@
 import type { AppError } from '../errors.js';
 import {
   familyOf,
-  imageInputOf,
+  inputCountProblem,
   inputImagesProblem,
   pixelSize,
   sizeProblem,
@@ -49,11 +49,12 @@ export function unfitFor(
   const family = familyOf(model);
   if (!family) return 'unknown model';
   if ((request.previews ?? 0) > family.maxPreviews) return 'no previews';
-  const takes = imageInputOf(model);
   const inputs = request.inputs;
-  if ((inputs?.images.length ?? 0) > takes.maxImages) return 'too many input images';
-  if (inputs?.mask && !takes.mask) return 'no mask';
-  if (inputs && inputImagesProblem(model, inputs.images, inputs.mask)) return 'input images outside its limits';
+  if (inputs) {
+    const counted = inputCountProblem(model, inputs.images.length, inputs.mask !== undefined);
+    if (counted) return counted.field === 'mask' ? 'no mask' : 'too many input images';
+    if (inputImagesProblem(model, inputs.images, inputs.mask)) return 'input images outside its limits';
+  }
   if (request.providerPrompt.length > family.maxPromptChars) return 'prompt too long';
   return undefined;
 }

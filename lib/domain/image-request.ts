@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { codePointLength, normalizePrompt, templateOverhead, type HardenOptions } from './prompt-policy.js';
-import { MAX_INPUT_IMAGES, familyOf, imageInputOf, parseModelName, pixelSize, sizeProblem, type OutputFormat } from './models.js';
+import { MAX_INPUT_IMAGES, familyOf, inputCountProblem, parseModelName, pixelSize, sizeProblem, type OutputFormat } from './models.js';
 
 /**
  * The body of `POST /images`, checked strictly: unknown fields are an error (a typo like `qualty` should not be
@@ -218,7 +218,6 @@ function imageInputProblem(
   model: string,
 ): { ok: false; field: string; message: string } | { images?: ImageRef[]; mask?: ImageRef } {
   if (rawImages === undefined && rawMask === undefined) return {};
-  const takes = imageInputOf(model);
   if (rawImages === undefined)
     return { ok: false, field: 'mask', message: '"mask" needs "images": it marks the areas of the first one to change.' };
   if (!Array.isArray(rawImages) || rawImages.length === 0 || rawImages.length > MAX_INPUT_IMAGES) {
@@ -230,15 +229,12 @@ function imageInputProblem(
     if (!ref) return { ok: false, field: `images[${index}]`, message: `"images[${index}]" ${REF_SHAPE}.` };
     images.push(ref);
   }
-  if (takes.maxImages === 0) {
-    return { ok: false, field: 'images', message: `"images" is not supported by model ${model}: it takes no input image.` };
-  }
-  if (images.length > takes.maxImages) {
-    return { ok: false, field: 'images', message: `"images" must have at most ${takes.maxImages} for model ${model}.` };
-  }
+  const tooMany = inputCountProblem(model, images.length, false);
+  if (tooMany) return { ok: false, ...tooMany };
   if (rawMask === undefined) return { images };
   const mask = imageRefOf(rawMask);
   if (!mask) return { ok: false, field: 'mask', message: `"mask" ${REF_SHAPE}.` };
-  if (!takes.mask) return { ok: false, field: 'mask', message: `"mask" is not supported by model ${model}.` };
+  const noMask = inputCountProblem(model, images.length, true);
+  if (noMask) return { ok: false, ...noMask };
   return { images, mask };
 }

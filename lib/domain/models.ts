@@ -214,6 +214,21 @@ export function imageInputOf(model: string): ImageInputCapabilities {
   return ref.id === 'stability.sd3-5-large-v1:0' ? { maxImages: 1, mask: false, limits: SD35_INPUT } : { maxImages: 0, mask: false };
 }
 
+/**
+ * Why a model cannot take this many input images, or a mask (the field and a message for a 400); undefined when it
+ * can. Request validation asks it of the refs, admission and the fallbacks of the images' headers.
+ */
+export function inputCountProblem(model: string, images: number, mask: boolean): { field: string; message: string } | undefined {
+  const takes = imageInputOf(model);
+  if (images > takes.maxImages) {
+    return takes.maxImages === 0
+      ? { field: 'images', message: `"images" is not supported by model ${model}: it takes no input image.` }
+      : { field: 'images', message: `"images" must have at most ${takes.maxImages} for model ${model}.` };
+  }
+  if (mask && !takes.mask) return { field: 'mask', message: `"mask" is not supported by model ${model}.` };
+  return undefined;
+}
+
 /** An input image as its header describes it. */
 export interface InputImageShape {
   format: 'png' | 'jpeg' | 'webp';
@@ -232,14 +247,9 @@ export function inputImagesProblem(
   images: readonly InputImageShape[],
   mask?: InputImageShape,
 ): { field: string; message: string } | undefined {
-  const takes = imageInputOf(model);
-  if (images.length > takes.maxImages) {
-    return takes.maxImages === 0
-      ? { field: 'images', message: `"images" is not supported by model ${model}: it takes no input image.` }
-      : { field: 'images', message: `"images" must have at most ${takes.maxImages} for model ${model}.` };
-  }
-  if (mask && !takes.mask) return { field: 'mask', message: `"mask" is not supported by model ${model}.` };
-  const limits = takes.limits;
+  const counted = inputCountProblem(model, images.length, mask !== undefined);
+  if (counted) return counted;
+  const limits = imageInputOf(model).limits;
   for (const [index, image] of images.entries()) {
     if (!limits) break;
     const { width, height } = image;

@@ -4,6 +4,7 @@ import { DynamoDbJobStore } from '../../lib/adapters/aws/dynamodb-job-store.js';
 import { MemoryJobStore } from '../../lib/adapters/in-process/memory-job-store.js';
 import { listKey, type ImageJob, type StoredImageResult } from '../../lib/domain/image-job.js';
 import type { JobStore } from '../../lib/ports.js';
+import { imageJob } from '../support/builders.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 
 /**
@@ -36,23 +37,8 @@ const stores: [string, () => Promise<JobStore>][] = [
 ];
 
 const T0 = Date.UTC(2026, 11, 7, 12, 0, 0);
-const jobOf = (id: string, overrides: Partial<ImageJob> = {}): ImageJob => ({
-  id,
-  owner: 'api-key:web-app',
-  principalId: 'web-app',
-  principalKind: 'api-key',
-  status: 'queued',
-  model: 'gpt-image-2',
-  size: '1024x1024',
-  quality: 'low',
-  format: undefined,
-  prompt: 'a fox',
-  providerPrompt: 'Draw: a fox',
-  requestId: 'req-1',
-  createdAt: T0,
-  estimateMicroUsd: 6_000,
-  ...overrides,
-});
+const jobOf = (id: string, overrides: Partial<ImageJob> = {}): ImageJob =>
+  imageJob({ id, prompt: 'a fox', providerPrompt: 'Draw: a fox', createdAt: T0, estimateMicroUsd: 6_000, ...overrides });
 const RESULT: StoredImageResult = {
   id: 'AAAAAAAAAAAAAAAAAAAAAA',
   url: 'https://cdn.example.test/images/x.png',

@@ -1,22 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
+import { imageJob } from '../../support/builders.js';
 import { decodeCursor, encodeCursor, listKey, parsePrefer, toResource, waitPlan, type ImageJob } from '../../../lib/domain/image-job.js';
 
-const job = (overrides: Partial<ImageJob> = {}): ImageJob => ({
-  id: 'AAAAAAAAAAAAAAAAAAAAAA',
-  owner: 'api-key:web-app',
-  principalId: 'web-app',
-  principalKind: 'api-key',
-  status: 'queued',
-  model: 'gpt-image-2',
-  size: '1024x1024',
-  quality: 'low',
-  format: undefined,
-  prompt: 'a secret prompt',
-  providerPrompt: 'hardened secret prompt',
-  requestId: 'req-1',
-  createdAt: Date.parse('2026-11-25T10:00:00Z'),
-  ...overrides,
-});
+const job = (overrides: Partial<ImageJob> = {}): ImageJob =>
+  imageJob({ prompt: 'a secret prompt', providerPrompt: 'hardened secret prompt', ...overrides });
 
 describe('parsePrefer (RFC 7240)', () => {
   it.each([

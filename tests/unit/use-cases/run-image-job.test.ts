@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { INTERRUPTED, NOT_ADMITTED, type ImageJob } from '../../../lib/domain/image-job.js';
 import { JobBusyError } from '../../../lib/use-cases/run-image-job.js';
+import { imageJob } from '../../support/builders.js';
 import { inMemoryPorts, providerFailure } from '../../support/in-memory-ports.js';
 
 /**
@@ -15,23 +16,8 @@ function setUp(options: Parameters<typeof inMemoryPorts>[0] = {}) {
   const ports = inMemoryPorts(options);
   const run = ports.runner(() => 'claim-of-this-run');
   const budget = () => ({ deadline: ports.now() + 6 * MINUTE, leaseUntil: ports.now() + 7 * MINUTE, webhookReserveMs: 0 });
-  const job = (fields: Partial<ImageJob>): ImageJob => ({
-    id: 'AAAAAAAAAAAAAAAAAAAAAA',
-    owner: 'api-key:web',
-    principalId: 'web',
-    principalKind: 'api-key',
-    status: 'queued',
-    model: 'gpt-image-2',
-    size: '1024x1024',
-    quality: 'low',
-    format: undefined,
-    prompt: 'a red fox',
-    providerPrompt: 'Draw: "a red fox"',
-    requestId: 'req-1',
-    reservation: RESERVATION,
-    createdAt: ports.now() - MINUTE,
-    ...fields,
-  });
+  const job = (fields: Partial<ImageJob>): ImageJob =>
+    imageJob({ owner: 'api-key:web', principalId: 'web', reservation: RESERVATION, createdAt: ports.now() - MINUTE, ...fields });
   return { ...ports, run, budget, job };
 }
 
