@@ -97,18 +97,12 @@ export function gptImageLegalSizes(): readonly { width: number; height: number }
 /**
  * `size: "auto"` lets the model choose ("depends on the generated image", OpenAI's Images API reference; Azure's
  * docs add that it may not even follow the custom-size rules), so it is reserved as the dearest size it can take:
- * the most output tokens over every legal size, 2880x2880 (23,718 tokens at high, $0.7115). Settlement then bills
- * what was made.
+ * 2880x2880, the most output tokens of every legal size at each quality (23,718 at high, $0.7115). A constant, not a
+ * walk over the 16,000-odd sizes on a request's path (24 ms); tests/unit/domain/pricing.test.ts walks them to keep
+ * it true. Settlement then bills what was made.
  */
-const dearestAuto = new Map<string, number>();
-export function gptImageAutoTokens(quality: string): number {
-  const known = dearestAuto.get(quality);
-  if (known !== undefined) return known;
-  let most = 0;
-  for (const { width, height } of gptImageLegalSizes()) most = Math.max(most, gptImageOutputTokens(quality, width, height));
-  dearestAuto.set(quality, most);
-  return most;
-}
+const DEAREST_SIZE = { width: 2880, height: 2880 };
+export const gptImageAutoTokens = (quality: string): number => gptImageOutputTokens(quality, DEAREST_SIZE.width, DEAREST_SIZE.height);
 
 /** The gpt-image-2 qualities a request's `quality` may turn into: `auto` (or none) is any of them. */
 const gptQualities = (quality: string | undefined): string[] =>

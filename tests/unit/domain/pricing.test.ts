@@ -73,8 +73,11 @@ describe('gpt-image-2 output tokens', () => {
     expect(estimateCostMicroUsd('auto', '1024x1024')).toBe(211_000);
     expect(estimateCostMicroUsd(undefined, '1024x1024')).toBe(211_000);
     expect(gptImageAutoTokens('high')).toBe(gptImageOutputTokens('high', 2880, 2880));
-    for (const { width, height } of gptImageLegalSizes()) {
-      if (gptImageOutputTokens('medium', width, height) > gptImageAutoTokens('medium')) throw new Error(`${width}x${height}`);
+    // No legal size costs more than auto's reservation, at any quality (the walk the code does not do per request).
+    for (const quality of ['low', 'medium', 'high']) {
+      for (const { width, height } of gptImageLegalSizes()) {
+        if (gptImageOutputTokens(quality, width, height) > gptImageAutoTokens(quality)) throw new Error(`${quality} ${width}x${height}`);
+      }
     }
     expect(estimateCostMicroUsd('medium', 'auto')).toBe(gptImageAutoTokens('medium') * 30);
     expect(estimateCostMicroUsd('auto', 'auto')).toBe(gptImageAutoTokens('high') * 30);
