@@ -2,8 +2,11 @@
 export default {
   // Node's environment, printing the service's log lines only for a failed test (LOG_PASSTHROUGH=1: all of them).
   testEnvironment: '<rootDir>/tests/support/quiet-environment.mjs',
-  extensionsToTreatAsEsm: ['.ts'],
+  extensionsToTreatAsEsm: ['.ts', '.css'],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json', 'css'],
   transform: {
+    // The Generate page's script and style, imported as text (esbuild's text loader in the bundle).
+    '/lib/http/page/app\\.(js|css)$': '<rootDir>/tests/support/text-transform.cjs',
     '^.+\\.ts$': [
       '@swc/jest',
       {

@@ -390,9 +390,12 @@ async function firstRequestWith(hosting, caller = 'api-key') {
       process.exit(0);
     });`;
   // Asynchronous: the local servers live in this process and must keep answering while the probe runs.
-  const timed = (script) =>
+  // BENCH_CPU_PROFILE=dir writes each handler probe's V8 profile there (node --cpu-prof), to see where it goes.
+  const profile = process.env.BENCH_CPU_PROFILE;
+  const timed = (script, profiled = false) =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env });
+      const flags = profiled && profile ? ['--cpu-prof', '--cpu-prof-dir', join(profile, caller), '--cpu-prof-interval', '100'] : [];
+      const child = spawn(process.execPath, [...flags, '--input-type=module', '-e', script], { env });
       let out = '';
       let err = '';
       child.stdout.on('data', (chunk) => (out += chunk));
@@ -403,7 +406,7 @@ async function firstRequestWith(hosting, caller = 'api-key') {
   const baselineMs = [];
   try {
     for (let round = 0; round < 15; round += 1) {
-      handlerMs.push(await timed(handlerProbe(round)));
+      handlerMs.push(await timed(handlerProbe(round), true));
       baselineMs.push(await timed(baselineProbe(round)));
     }
   } finally {

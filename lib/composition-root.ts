@@ -142,3 +142,14 @@ export function createDependencies(config: Config, overrides: DependencyOverride
 }
 
 export { createUseCases, type UseCases } from './composition/use-cases.js';
+
+/**
+ * Starts, during a cold start's init, the reads the first request would otherwise wait for: the issuer's key set
+ * (a JWT caller's first request) and the provider key kept in SSM. Not awaited: init ends as before, and the first
+ * request shares whichever read is still in flight. On Lambda, init runs before the first event is delivered (and
+ * with proactive initialization, well before it), so these round trips leave the first request's path.
+ */
+export function warmUp(deps: Pick<Dependencies, 'tokens' | 'prefetchSecrets'>): void {
+  void deps.tokens?.warm();
+  deps.prefetchSecrets?.();
+}

@@ -236,6 +236,8 @@ export interface IdempotencyGuard {
 export interface TokenVerifier {
   /** Verifies a bearer JWT and returns its subject; throws AppError `unauthorized` or `auth_unavailable`. */
   verify(token: string): Promise<{ subject: string }>;
+  /** Fetches what verification needs (the issuer's key set) ahead of the first token; never throws. */
+  warm(): Promise<void>;
 }
 
 /** The state of image resources (DynamoDB). Every method throws AppError `state_unavailable` when it cannot answer. */

@@ -1,4 +1,4 @@
-import { createDependencies } from '../../lib/composition-root.js';
+import { createDependencies, warmUp } from '../../lib/composition-root.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { apiOrMisconfigured } from '../../lib/http/misconfigured.js';
@@ -7,4 +7,8 @@ import { apiOrMisconfigured } from '../../lib/http/misconfigured.js';
 // variable in the log: lib/http/misconfigured.ts) and SDK clients are created here, then reused by every request
 // this container serves. Serves every route of the API. On AWS the worker generates every image, so this function
 // ships no Bedrock or Gemini adapter (inline-handler.ts is the local stage's, which runs jobs inline too).
-export const handler = apiOrMisconfigured(() => createApiHandler(createDependencies(parseConfig(process.env))));
+export const handler = apiOrMisconfigured(() => {
+  const deps = createDependencies(parseConfig(process.env));
+  warmUp(deps);
+  return createApiHandler(deps);
+});

@@ -1,8 +1,12 @@
-import { createDependencies } from '../../lib/composition-root.js';
+import { createDependencies, warmUp } from '../../lib/composition-root.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { apiOrMisconfigured } from '../../lib/http/misconfigured.js';
 
 // The `/v1` function URL's entry (OpenAI's dialect only): its own router serves `/v1/*` and answers 404 for
 // every other path, so a URL with no gateway in front opens none of the rest of the API. Built once per container.
-export const handler = apiOrMisconfigured(() => createApiHandler(createDependencies(parseConfig(process.env)), undefined, 'v1'));
+export const handler = apiOrMisconfigured(() => {
+  const deps = createDependencies(parseConfig(process.env));
+  warmUp(deps);
+  return createApiHandler(deps, undefined, 'v1');
+});

@@ -33,7 +33,7 @@ export function createTokenVerifier(config: Config, now: () => number, logger: L
   return lazyPort<TokenVerifier>(async () => {
     const { JoseTokenVerifier } = await import('../adapters/auth/jose-token-verifier.js');
     return new JoseTokenVerifier(jwt, { now, log: logger });
-  }, ['verify']);
+  }, ['verify', 'warm']);
 }
 
 /** The upload signer, loaded by the first POST /uploads only (the presigned-POST module is not on the cold path). */

@@ -21,6 +21,7 @@ import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
 import { openAIImageRequestBody } from './openai-image-request.js';
 import { openAIErrorDialect, openAIImageAnswer, openAIModelList } from './openai-compat.js';
+import { pageSurface } from './page/routes.js';
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type Dependencies, type UseCases } from '../composition-root.js';
 
@@ -60,45 +61,6 @@ const patternOf = (path: string): RegExp => {
 function allowedMethods(routes: readonly { method: string; path: string }[], path: string): string[] {
   return [...new Set(routes.filter((route) => patternOf(route.path).test(path)).map((route) => route.method))].sort();
 }
-
-/** The Generate page's paths: their answers get the page's CSP instead of the API's (see pageHeaders below). */
-const PAGE_PATHS = new Set(['/', '/app.js', '/app.css']);
-
-/**
- * The page's Permissions-Policy: every powerful feature off, naming only features browsers recognise. middy's
- * default list also names retired and proposed ones (battery, document-domain, web-share, ...), which Chromium
- * reports as 15 console errors on every load; its options merge into that list and cannot remove from it. JSON
- * answers are no documents and need none.
- */
-const PAGE_PERMISSIONS_POLICY = [
-  'accelerometer',
-  'autoplay',
-  'camera',
-  'clipboard-read',
-  'clipboard-write',
-  'display-capture',
-  'encrypted-media',
-  'fullscreen',
-  'gamepad',
-  'geolocation',
-  'gyroscope',
-  'hid',
-  'idle-detection',
-  'keyboard-map',
-  'magnetometer',
-  'microphone',
-  'midi',
-  'payment',
-  'picture-in-picture',
-  'publickey-credentials-get',
-  'screen-wake-lock',
-  'serial',
-  'sync-xhr',
-  'usb',
-  'xr-spatial-tracking',
-]
-  .map((feature) => `${feature}=()`)
-  .join(', ');
 
 /**
  * The contract (openapi.yaml, bundled as JSON), loaded and serialised on its first request: as a lazily loaded
@@ -296,38 +258,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
   };
 
-  // The Generate page's module is loaded by its first request only: API cold starts do not compile it.
-  const pageParts = lazily(() =>
-    import('./generate-page.js').then((page) => ({
-      html: page.pageHtml({
-        models: config.imageModels,
-        defaultModel: config.imageModel,
-        imageOrigin: new URL(config.publicBaseUrl).origin,
-      }),
-      script: page.PAGE_SCRIPT,
-      style: page.PAGE_STYLE,
-      csp: page.pageCsp(new URL(config.publicBaseUrl).origin),
-    })),
-  );
-  const staticAnswer = (contentType: string, part: 'html' | 'script' | 'style') => async (): Promise<Result> => ({
-    statusCode: 200,
-    headers: { 'content-type': contentType, 'cache-control': 'no-cache' },
-    body: (await pageParts())[part],
-  });
-  // Runs after the security headers (middy runs `after` in reverse order of `use`): the page needs to run its own
-  // script and show images from the image origin, which the API's CSP (sandbox, nothing allowed) forbids.
-  const pageHeaders: HttpMiddleware = {
-    after: async (request: HttpRequest) => {
-      const headers = request.response?.headers;
-      if (headers && PAGE_PATHS.has(request.event.requestContext?.http?.path ?? '') && request.response?.statusCode === 200) {
-        headers['Content-Security-Policy'] = (await pageParts()).csp;
-        // Images come from the image origin as plain <img> loads (no CORS needed, whatever origins CloudFront
-        // allows); require-corp would block them, and the page needs no cross-origin isolation.
-        headers['Cross-Origin-Embedder-Policy'] = 'unsafe-none';
-        headers['Permissions-Policy'] = PAGE_PERMISSIONS_POLICY;
-      }
-    },
-  };
+  const page = pageSurface(config);
 
   const route = (handler: RouteHandler, ...middlewares: HttpMiddleware[]) =>
     middy<Event, Result, Error, RequestContext>().use(auth).use(middlewares).handler(handler);
@@ -362,9 +293,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       { method: 'GET', path: '/images/{id}', handler: route(getImage) },
       { method: 'DELETE', path: '/images/{id}', handler: route(deleteImage) },
       // The Generate page (no credentials: the page asks for them).
-      { method: 'GET', path: '/', handler: staticAnswer('text/html; charset=utf-8', 'html') },
-      { method: 'GET', path: '/app.js', handler: staticAnswer('text/javascript; charset=utf-8', 'script') },
-      { method: 'GET', path: '/app.css', handler: staticAnswer('text/css; charset=utf-8', 'style') },
+      ...page.routes,
       // Public, like any API description: no credentials needed to read the contract.
       {
         method: 'GET',
@@ -399,7 +328,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       .use(injectLambdaContext(logger, { resetKeys: true }))
       // The function URL has no gateway and so no access log of its own.
       .use(surface === 'v1' ? [accessLog({ log: logger })] : [])
-      .use(pageHeaders)
+      .use(page.headers)
       .use(httpSecurityHeaders({ permissionsPolicy: false }))
       .use(errorResponse({ log: logger, metrics: deps.metrics, dialect: openAIErrorDialect }))
       .use(httpHeaderNormalizer())

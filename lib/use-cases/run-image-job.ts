@@ -127,10 +127,13 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
       await endAs(outcome.error, outcome.billed, outcome.reservation);
       return undefined;
     }
-    // Generated and stored: its spend is settled to what the provider reported, whatever happens to the job now.
-    if (outcome.reservation) await settle(deps, outcome.reservation, outcome.settledCostMicroUsd);
+    // Generated and stored: its spend is settled to what the provider reported, whatever happens to the job now,
+    // so the settlement (which never throws) and the job's success are written together: one round trip, not two.
     const completedAt = deps.now();
-    const won = await deps.jobs.succeed(job.id, claim, outcome.image, completedAt);
+    const [, won] = await Promise.all([
+      outcome.reservation ? settle(deps, outcome.reservation, outcome.settledCostMicroUsd) : undefined,
+      deps.jobs.succeed(job.id, claim, outcome.image, completedAt),
+    ]);
     if (!won) {
       const current = await deps.jobs.get(job.id);
       await cleanUpDeleted(current ?? job, [outcome.image.key, outcome.image.recordKey]);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { createDependencies } from '../../lib/composition-root.js';
+import { createDependencies, warmUp } from '../../lib/composition-root.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { withContract } from '../support/contract.js';
@@ -613,6 +613,35 @@ describe('JWT auth', () => {
       expect(response.statusCode).toBe(201);
       expect(ssmReadsWhenKeysArrived).toBe(1);
       expect(ssm.received).toHaveLength(1); // read once, shared by moderation and the generation
+      expect(openai.calls[0]?.headers['authorization']).toBe('Bearer sk-from-parameter-store');
+    } finally {
+      await ssm.close();
+    }
+  });
+
+  it('warms up at init: the key set and the SSM key are read before the first request, which waits for neither', async () => {
+    const ssm = await AwsStandIn.start({ status: 200, body: JSON.stringify({ Parameter: { Value: 'sk-from-parameter-store' } }) });
+    try {
+      let jwksAnswers = 0;
+      onJwksAnswer = () => (jwksAnswers += 1);
+      const env = { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_JWKS_URL: jwksUrl, OPENAI_API_KEY: '' };
+      const config = parseConfig(
+        serversEnv(
+          { openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
+          { ...env, OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key', AWS_ENDPOINT_URL_SSM: ssm.endpoint },
+        ),
+      );
+      const deps = createDependencies(config, { dynamo: dynamo.client });
+      // Act: what the function's entry does at init, before any event.
+      warmUp(deps);
+      for (let waited = 0; (jwksAnswers < 1 || ssm.received.length < 1) && waited < 5_000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect([jwksAnswers, ssm.received.length]).toEqual([1, 1]);
+      const response = await withContract(createApiHandler(deps) as unknown as Handler)(withToken(await token()), lambdaContext());
+      // Assess: answered with what init fetched, and neither was read again.
+      expect(response.statusCode).toBe(201);
+      expect([jwksAnswers, ssm.received.length]).toEqual([1, 1]);
       expect(openai.calls[0]?.headers['authorization']).toBe('Bearer sk-from-parameter-store');
     } finally {
       await ssm.close();

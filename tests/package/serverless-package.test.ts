@@ -577,13 +577,22 @@ describe("the packaged zips under Lambda's runtime contract", () => {
     const posted = await runUnderRuntimeApi(
       unpacked('generateImage'),
       handlerOf('GenerateImageLambdaFunction'),
-      [httpEvent({ method: 'GET', path: '/openapi.json' }), httpEvent({ method: 'GET', path: '/usage' })],
+      [
+        httpEvent({ method: 'GET', path: '/openapi.json' }),
+        httpEvent({ method: 'GET', path: '/usage' }),
+        httpEvent({ method: 'GET', path: '/app.js' }),
+        httpEvent({ method: 'GET', path: '/app.css' }),
+      ],
       env,
     );
     expect(posted.initError).toBeUndefined();
     expect(posted.errors).toEqual([]);
-    expect(posted.responses.map((response) => response['statusCode'])).toEqual([200, 401]);
+    expect(posted.responses.map((response) => response['statusCode'])).toEqual([200, 401, 200, 200]);
     expect(JSON.parse(posted.responses[0]?.['body'] as string)).toMatchObject({ openapi: expect.stringMatching(/^3\./) });
+    // The page's script and style, as the files under the lint and the type check, byte for byte (esbuild's text
+    // loader inlined them in the bundle).
+    expect(posted.responses[2]?.['body']).toBe(readFileSync(join(ROOT, 'lib/http/page/app.js'), 'utf8'));
+    expect(posted.responses[3]?.['body']).toBe(readFileSync(join(ROOT, 'lib/http/page/app.css'), 'utf8'));
   }, 60_000);
 
   it('runs the /v1 zip: /v1/models answers, and the rest of the API is 404 there', async () => {

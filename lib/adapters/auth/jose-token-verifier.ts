@@ -76,6 +76,11 @@ class StaleTolerantJwks {
     }
   };
 
+  /** The key set, fetched if none is held yet (a fetch in flight is shared). */
+  ready(): Promise<void> {
+    return this.keys ? Promise.resolve() : this.refresh();
+  }
+
   private refresh(): Promise<void> {
     this.refreshing ??= this.fetchKeys().finally(() => {
       this.refreshing = undefined;
@@ -131,6 +136,11 @@ export class JoseTokenVerifier implements TokenVerifier {
       ...options.policy,
     };
     this.jwks = new StaleTolerantJwks(config.jwksUrl, policy, options.now ?? Date.now, options.log);
+  }
+
+  /** Fetches the key set now (a cold start's init, before the first token); a failure is left to `verify`. */
+  async warm(): Promise<void> {
+    await this.jwks.ready().catch(() => undefined);
   }
 
   async verify(token: string): Promise<{ subject: string }> {

@@ -15,7 +15,7 @@ const INVOKE_TIMEOUT_MS = 5_000;
  */
 export class LambdaJobDispatcher implements JobDispatcher {
   readonly background = true;
-  private readonly client: () => Promise<{ client: LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }>;
+  private readonly client: () => Promise<{ client: LambdaClient; InvokeCommand: typeof import('./lambda-sdk.js').InvokeCommand }>;
 
   constructor(
     private readonly functionName: string,
@@ -24,7 +24,7 @@ export class LambdaJobDispatcher implements JobDispatcher {
     endpoint?: string,
   ) {
     this.client = lazily(async () => {
-      const { LambdaClient: Client, InvokeCommand } = await import('@aws-sdk/client-lambda');
+      const { LambdaClient: Client, InvokeCommand } = await import('./lambda-sdk.js');
       const client = new Client({
         region,
         ...(endpoint === undefined ? {} : { endpoint }),

@@ -36,10 +36,7 @@ export interface SsmSecretsOptions {
  */
 export function ssmSecrets(options: SsmSecretsOptions): (parameterName: string) => () => Promise<string> {
   const provider = lazily(async (): Promise<SSMProvider> => {
-    const [{ SSMClient }, { SSMProvider: Provider }] = await Promise.all([
-      import('@aws-sdk/client-ssm'),
-      import('@aws-lambda-powertools/parameters/ssm'),
-    ]);
+    const { SSMClient, SSMProvider: Provider } = await import('./ssm-sdk.js');
     const client = new SSMClient({
       region: options.region,
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),

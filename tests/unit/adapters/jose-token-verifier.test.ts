@@ -118,6 +118,27 @@ const codeOf = (promise: Promise<unknown>): Promise<string> =>
   );
 
 describe('JoseTokenVerifier key set cache', () => {
+  it('warm() fetches the key set before the first token, which then verifies without a fetch of its own', async () => {
+    const jwt = verifier();
+    await jwt.warm();
+    expect(fetches).toBe(1);
+    expect(await codeOf(jwt.verify(await token()))).toBe('ok');
+    expect(fetches).toBe(1);
+    // Warm again with a set held: nothing is fetched.
+    await jwt.warm();
+    expect(fetches).toBe(1);
+  });
+
+  it('warm() with the issuer down neither throws nor keeps the failure: the first token fetches again', async () => {
+    const jwt = verifier();
+    up = false;
+    await expect(jwt.warm()).resolves.toBeUndefined();
+    expect(fetches).toBe(1);
+    up = true;
+    expect(await codeOf(jwt.verify(await token()))).toBe('ok');
+    expect(fetches).toBe(2);
+  });
+
   it('keeps verifying with the last good key set while the JWKS is down, within the stale bound', async () => {
     const jwt = verifier(3_600_000);
     expect(await codeOf(jwt.verify(await token()))).toBe('ok');
