@@ -3,7 +3,7 @@
  * and its tests see only these interfaces, so a new provider (Azure OpenAI, Bedrock) or store is a new adapter.
  */
 import type { ImageJob, JobError, ReservationRef, StoredImageResult, StoredPreview } from './domain/image-job.js';
-import type { ImageRequest } from './domain/image-request.js';
+import type { ImageRequest, ProviderOptions } from './domain/image-request.js';
 import type { OutputFormat } from './domain/models.js';
 import type { SettledCost } from './domain/pricing.js';
 
@@ -23,6 +23,8 @@ export interface GenerationRequest {
   images?: InputImageBytes[] | undefined;
   /** A PNG with transparency the size of the first image: where to edit it. */
   mask?: InputImageBytes | undefined;
+  /** OpenAI's background, output compression and moderation level; a provider that takes none ignores them. */
+  options?: ProviderOptions | undefined;
 }
 
 export interface InputImageBytes {
@@ -44,6 +46,8 @@ export interface GeneratedImage {
   providerRequestId?: string | undefined;
   /** How many partial images the provider streamed (each billed on top of the image). */
   previews?: number | undefined;
+  /** The quality and background the provider reports it used (what `auto` became), when it reports them. */
+  settings?: { quality?: string; background?: string } | undefined;
 }
 
 /** One partial image as the provider streamed it: decoded, not yet verified. */

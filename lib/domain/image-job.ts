@@ -4,7 +4,7 @@
  * states, the view a caller sees, RFC 7240 `Prefer`, and list cursors.
  */
 import type { ErrorCode } from '../errors.js';
-import type { ImageRef } from './image-request.js';
+import type { ImageRef, ProviderOptions } from './image-request.js';
 import type { OutputFormat } from './models.js';
 
 /** What a caller sees. `queued` and `running` are not final; `succeeded` and `failed` are. */
@@ -36,6 +36,9 @@ export interface StoredImageResult {
   costBasis?: 'usage' | 'price' | 'estimate';
   /** The provider's counts as it reported them (tokens), when it did. */
   usage?: Record<string, unknown>;
+  /** The quality and background the provider reports it used (`auto` resolved), when it reports them. */
+  quality?: string;
+  background?: string;
 }
 
 /** An input image of a job: what the caller named (ids, kept for the record) and the object it resolved to. */
@@ -93,6 +96,8 @@ export interface ImageJob {
   format: OutputFormat | undefined;
   /** Partial images asked for (absent: none). */
   previews?: number | undefined;
+  /** Background, compression and moderation level asked of the provider (absent: its defaults). */
+  options?: ProviderOptions | undefined;
   /** Input images (an edit, or references), resolved to their objects when the job was created. */
   inputs?: JobInputs | undefined;
   /** The partial images stored so far, in the order they arrived. */
@@ -136,6 +141,9 @@ export interface ImageResource {
   costUsd?: number;
   costBasis?: 'usage' | 'price' | 'estimate';
   usage?: Record<string, unknown>;
+  /** As the provider reports it used them (`auto` resolved). */
+  quality?: string;
+  background?: string;
   error?: { code: ErrorCode; message: string };
   /** Partial images stored while it ran, in order; shown until they expire (PREVIEW_RETENTION_MS). */
   previews?: { index: number; url: string }[];

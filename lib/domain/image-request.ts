@@ -1,6 +1,16 @@
 import * as v from 'valibot';
 import { codePointLength, normalizePrompt, templateOverhead, type HardenOptions } from './prompt-policy.js';
-import { MAX_INPUT_IMAGES, familyOf, inputCountProblem, parseModelName, pixelSize, sizeProblem, type OutputFormat } from './models.js';
+import {
+  MAX_INPUT_IMAGES,
+  familyOf,
+  inputCountProblem,
+  parseModelName,
+  pixelSize,
+  sizeProblem,
+  type Background,
+  type OutputFormat,
+  type ProviderModeration,
+} from './models.js';
 
 /**
  * The body of `POST /images`, checked strictly: unknown fields are an error (a typo like `qualty` should not be
@@ -39,6 +49,17 @@ const BodySchema = v.strictObject(
         v.maxValue(MAX_PREVIEWS, 'must be an integer from 0 to 3'),
       ),
     ),
+    // Passed to the provider where the model takes them (checked below against the model's capabilities).
+    background: v.optional(v.picklist(['auto', 'opaque', 'transparent'], 'must be one of "auto", "opaque", "transparent"')),
+    compression: v.optional(
+      v.pipe(
+        v.number('must be an integer from 0 to 100'),
+        v.integer('must be an integer from 0 to 100'),
+        v.minValue(0, 'must be an integer from 0 to 100'),
+        v.maxValue(100, 'must be an integer from 0 to 100'),
+      ),
+    ),
+    moderation: v.optional(v.picklist(['auto', 'low'], 'must be "auto" or "low"')),
     // Input images and a mask: checked by hand below, for messages that name the entry at fault.
     images: v.optional(v.unknown()),
     mask: v.optional(v.unknown()),
@@ -68,6 +89,18 @@ export interface ImageRequest {
   /** The areas of the first input image to change (where it is transparent). */
   mask?: ImageRef | undefined;
   webhook?: string | undefined;
+  /** Settings passed to the provider as they are (only those asked for, and only where the model takes them). */
+  options?: ProviderOptions | undefined;
+}
+
+/**
+ * What the provider is asked to do beyond the size, quality and format: OpenAI's `background`, `output_compression`
+ * and `moderation` (the strictness of its own content filter; this service's moderation runs either way).
+ */
+export interface ProviderOptions {
+  background?: Background;
+  compression?: number;
+  moderation?: ProviderModeration;
 }
 
 /** An input image: one of the caller's own succeeded images, or a file it uploaded (POST /uploads). */
@@ -129,6 +162,7 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
     return invalid(field, `"${field}" ${issue.message}.`);
   }
   const { prompt: rawPrompt, model: asked = rules.defaultModel, size, quality, format, previews, webhook } = parsed.output;
+  const { background, compression, moderation } = parsed.output;
   const { images: rawImages, mask: rawMask } = parsed.output;
 
   // `gpt-image-2` and `openai/gpt-image-2` name one model; the answer uses the spelling the deployment lists.
@@ -193,8 +227,28 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
       );
     }
   }
+  if (background !== undefined && !family.backgrounds.includes(background)) {
+    // OpenAI's own refusal of a transparent gpt-image-2 image, word for word.
+    if (background === 'transparent' && family.backgrounds.length > 0)
+      return invalid('background', 'Transparent background is not supported for this model.');
+    return family.backgrounds.length === 0
+      ? invalid('background', `"background" is not supported by model ${model}.`)
+      : invalid('background', `"background" must be one of ${list(family.backgrounds)} for model ${model}.`);
+  }
+  if (compression !== undefined) {
+    if (!family.compression) return invalid('compression', `"compression" is not supported by model ${model}.`);
+    if (format !== 'jpeg' && format !== 'webp') return invalid('compression', '"compression" applies to "format" "jpeg" or "webp" only.');
+  }
+  if (moderation !== undefined && !family.moderationLevels.includes(moderation)) {
+    return invalid('moderation', `"moderation" is not supported by model ${model}: it has no content filter level to set.`);
+  }
   const input = imageInputProblem(rawImages, rawMask, model);
   if ('field' in input) return input;
+  const options: ProviderOptions = {
+    ...(background === undefined || background === 'auto' ? {} : { background }),
+    ...(compression === undefined ? {} : { compression }),
+    ...(moderation === undefined || moderation === 'auto' ? {} : { moderation }),
+  };
   return {
     ok: true,
     value: {
@@ -207,6 +261,7 @@ export function validateImageRequest(body: unknown, rules: RequestRules): Valida
       ...(input.images ? { images: input.images } : {}),
       ...(input.mask ? { mask: input.mask } : {}),
       ...(webhook === undefined ? {} : { webhook }),
+      ...(Object.keys(options).length > 0 ? { options } : {}),
     },
   };
 }

@@ -17,6 +17,8 @@ const PROVIDERS: readonly ProviderName[] = ['openai', 'azure', 'bedrock', 'googl
 
 export type ModelFamily = 'gpt-image' | 'stability' | 'gemini-image';
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
+export type Background = 'auto' | 'opaque' | 'transparent';
+export type ProviderModeration = 'auto' | 'low';
 
 export interface FamilyCapabilities {
   family: ModelFamily;
@@ -31,6 +33,12 @@ export interface FamilyCapabilities {
   maxPromptChars: number;
   /** Partial images the provider can stream while it generates (`previews`); 0 when it streams none. */
   maxPreviews: number;
+  /** The `background` values the provider takes (`auto` is its default); empty when it takes none. */
+  backgrounds: readonly Background[];
+  /** Whether it takes an output compression (0-100) for jpeg and webp. */
+  compression: boolean;
+  /** The levels of its own content filter a request may ask for (`moderation`); empty when it has none to set. */
+  moderationLevels: readonly ProviderModeration[];
   /** Where these values came from, and when. */
   source: string;
 }
@@ -74,6 +82,12 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
     formats: ['png', 'jpeg', 'webp'],
     maxPromptChars: 32_000,
     maxPreviews: 3,
+    // `transparent` is refused by OpenAI for gpt-image-2 (400 "Transparent background is not supported for this
+    // model.", before anything is generated): a preview from 2026-08-21 ended 2026-09-30 (docs.apiyi.com, "OpenAI
+    // shut down transparent backgrounds for gpt-image-2", 2026-10-15; observed also in dev.to/owen_fox, 2026-08-24).
+    backgrounds: ['auto', 'opaque'],
+    compression: true,
+    moderationLevels: ['auto', 'low'],
     source:
       'OpenAI image generation guide for gpt-image-2 (custom sizes: both sides multiples of 16, long edge at most ' +
       '3840, aspect ratio at most 3:1, 655,360 to 8,294,400 pixels) and the Images API reference in the openai ' +
@@ -87,6 +101,9 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
     formats: ['png', 'jpeg'],
     maxPromptChars: 10_000,
     maxPreviews: 0,
+    backgrounds: [],
+    compression: false,
+    moderationLevels: [],
     source:
       'Amazon Bedrock user guide, Stability AI models (Stable Image Core/Ultra, SD3.5 Large request and response: ' +
       'aspect_ratio, output_format png|jpeg, prompt at most 10,000 characters), read 2026-11-25',
@@ -105,6 +122,9 @@ const FAMILIES: Readonly<Record<ModelFamily, FamilyCapabilities>> = Object.freez
     // the same as OpenAI's, so no prompt is accepted for one provider and refused for another.
     maxPromptChars: 32_000,
     maxPreviews: 0,
+    backgrounds: [],
+    compression: false,
+    moderationLevels: [],
     source:
       'Gemini API image generation guide and GenerationConfig.imageConfig reference (aspectRatio, imageSize ' +
       '1K|2K|4K, images returned as inline data with their mimeType); model list from the Gemini deprecations page, read 2026-11-25',

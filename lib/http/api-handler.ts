@@ -202,11 +202,31 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
         { mayBeBilled: true },
       );
     }
-    const b64 =
-      responseFormat === 'b64_json' ? (await images.read(resource, V1_MAX_B64_IMAGE_BYTES, deadline)).toString('base64') : undefined;
-    return json(200, openAIImageAnswer(resource, job.quality, job.size, b64), {
+    // The image is generated, paid for and stored: from here on the answer is a 200 with what is stored. Its bytes
+    // travel as b64_json when they fit a Lambda answer (6 MB, base64 is 4/3 of the bytes) and can be read back;
+    // otherwise the answer has the URL alone and says why (x-b64-json-omitted): an error now would make the SDK
+    // retry, and its retry is a new, billed generation.
+    let b64: string | undefined;
+    let omitted: string | undefined;
+    if (responseFormat === 'both') {
+      if ((resource.bytes ?? 0) > V1_MAX_B64_IMAGE_BYTES) omitted = 'too-large';
+      else {
+        try {
+          b64 = (await images.read(resource, V1_MAX_B64_IMAGE_BYTES, deadline)).toString('base64');
+        } catch (error) {
+          omitted = 'unreadable';
+          deps.logger.warn('stored image not read back for b64_json: answered with its URL', {
+            imageId: resource.id,
+            errorCode: error instanceof AppError ? error.code : 'internal_error',
+          });
+        }
+      }
+    }
+    const asked = { quality: job.quality, background: job.options?.background };
+    return json(200, openAIImageAnswer(resource, asked, b64), {
       'x-request-id': requestId,
       ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+      ...(omitted ? { 'x-b64-json-omitted': omitted } : {}),
     });
   };
 

@@ -12,29 +12,36 @@ import { safeFieldName } from '../domain/image-request.js';
 import { parseModelName } from '../domain/models.js';
 import type { ErrorDialect } from '../middleware/error-response.js';
 
-export type ResponseFormat = 'url' | 'b64_json';
+/**
+ * How the answer carries the image: `both` (OpenAI's default for GPT image models is `b64_json`; this service adds
+ * the permanent `url`, which is its point: both are fields of OpenAI's image object, and an SDK reads either), or
+ * `url` alone when `response_format: "url"` asks for it. `response_format: "b64_json"` answers both as well: the
+ * bytes the caller asked for, and the URL it would otherwise have to build.
+ */
+export type ResponseFormat = 'url' | 'both';
 
 /** The native body (`POST /images`) and how the answer is wanted. */
 export interface TranslatedRequest {
-  body: { prompt: unknown; model?: unknown; size?: unknown; quality?: unknown; format?: unknown };
+  body: {
+    prompt: unknown;
+    model?: unknown;
+    size?: unknown;
+    quality?: unknown;
+    format?: unknown;
+    background?: unknown;
+    compression?: unknown;
+    moderation?: unknown;
+  };
   responseFormat: ResponseFormat;
 }
 
 /** OpenAI's parameter name for a native field, so that a refusal names what the caller sent. */
-export const OPENAI_PARAM: Readonly<Record<string, string>> = { format: 'output_format' };
+export const OPENAI_PARAM: Readonly<Record<string, string>> = { format: 'output_format', compression: 'output_compression' };
 
 const refuse = (param: string, message: string): AppError => new AppError('invalid_request', message, { details: { field: param } });
 
-/**
- * Values this service accepts only at OpenAI's default, because it does not pass them on (yet): asking for another
- * is refused rather than silently ignored and billed.
- */
-const DEFAULT_ONLY: Readonly<Record<string, unknown>> = { background: 'auto', moderation: 'auto', output_compression: 100 };
-
 /** Fields of OpenAI's API this endpoint does not serve, with why. */
 const NOT_SERVED: Readonly<Record<string, string>> = {
-  stream: 'Streaming is not supported by this endpoint; leave "stream" out.',
-  partial_images: 'Partial images are not supported by this endpoint; leave "partial_images" out.',
   style: '"style" is a dall-e-3 parameter; the models of this service do not take it.',
 };
 
@@ -48,6 +55,8 @@ const KNOWN = new Set([
   'background',
   'moderation',
   'n',
+  'stream',
+  'partial_images',
   'response_format',
   'user',
   'safety_identifier',
@@ -69,15 +78,20 @@ export function translateGenerationRequest(raw: unknown): TranslatedRequest {
       throw refuse(name, `Unrecognized request argument supplied: ${name}`);
     }
   }
-  for (const [field, allowed] of Object.entries(DEFAULT_ONLY)) {
-    if (body[field] !== undefined && body[field] !== null && body[field] !== allowed) {
-      throw refuse(field, `Invalid value for '${field}': this service supports only ${JSON.stringify(allowed)}.`);
-    }
+  const given = (field: string): boolean => body[field] !== undefined && body[field] !== null;
+  if (given('stream') && body['stream'] !== false) {
+    throw refuse('stream', "Invalid value for 'stream': streaming is not served by this endpoint yet; leave it out or send false.");
+  }
+  if (given('partial_images') && body['partial_images'] !== 0) {
+    throw refuse(
+      'partial_images',
+      "Invalid value for 'partial_images': partial images need 'stream', which this endpoint does not serve yet.",
+    );
   }
   if (body['n'] !== undefined && body['n'] !== null && body['n'] !== 1) {
     throw refuse('n', "Invalid value for 'n': this service generates one image per request (n=1); send one request per image.");
   }
-  const format = body['response_format'] ?? 'url';
+  const format = body['response_format'] ?? 'b64_json';
   if (format !== 'url' && format !== 'b64_json') {
     throw refuse('response_format', "Invalid value for 'response_format': must be 'url' or 'b64_json'.");
   }
@@ -93,7 +107,12 @@ export function translateGenerationRequest(raw: unknown): TranslatedRequest {
   // OpenAI's `auto` quality is this service's default (left out), as in OpenAI's own API.
   if (body['quality'] !== undefined && body['quality'] !== null && body['quality'] !== 'auto') native.quality = body['quality'];
   if (body['output_format'] !== undefined && body['output_format'] !== null) native.format = body['output_format'];
-  return { body: native, responseFormat: format };
+  // OpenAI's defaults (`auto`; a compression of 100) are left out, as the native API leaves them: a model that takes
+  // no such setting is then not refused for the SDK's spelling of "the default".
+  if (given('background') && body['background'] !== 'auto') native.background = body['background'];
+  if (given('moderation') && body['moderation'] !== 'auto') native.moderation = body['moderation'];
+  if (given('output_compression') && body['output_compression'] !== 100) native.compression = body['output_compression'];
+  return { body: native, responseFormat: format === 'url' ? 'url' : 'both' };
 }
 
 /** The OpenAI `type` of an error, by status, as OpenAI's API answers them. */
@@ -159,21 +178,35 @@ export const openAIErrorDialect: ErrorDialect = (request, error, requestId) => {
   };
 };
 
-/** `POST /v1/images/generations`'s answer for a stored image. `b64` is the stored bytes when asked for. */
-export function openAIImageAnswer(resource: ImageResource, quality: string | undefined, size: string, b64?: string): object {
+/** What the request asked for, where the image itself does not say it (the provider reports no quality). */
+export interface AskedSettings {
+  quality: string | undefined;
+  background: string | undefined;
+}
+
+/**
+ * `POST /v1/images/generations`'s answer for a stored image: `b64` is the stored, verified bytes (base64) unless
+ * the caller asked for the URL only or they cannot travel in this answer. It reports the image made: `size` as its
+ * real width x height (a fallback's, when one answered), the quality and background the provider reports it used
+ * (what `auto` became), else the ones asked, `output_format` from the stored bytes, and `usage` as reported.
+ */
+export function openAIImageAnswer(resource: ImageResource, asked: AskedSettings, b64: string | undefined): object {
   const usage = resource.usage;
   const reportsTokens = usage !== undefined && typeof usage['input_tokens'] === 'number' && typeof usage['output_tokens'] === 'number';
+  const background = resource.background ?? asked.background;
   return {
     created: Math.floor(Date.parse(resource.createdAt) / 1000),
     data: [
       {
-        ...(b64 === undefined ? { url: resource.url } : { b64_json: b64 }),
+        ...(b64 === undefined ? {} : { b64_json: b64 }),
+        url: resource.url,
         ...(resource.revisedPrompt === undefined ? {} : { revised_prompt: resource.revisedPrompt }),
       },
     ],
+    ...(background === undefined ? {} : { background }),
     ...(resource.contentType ? { output_format: resource.contentType.replace('image/', '') } : {}),
-    quality: quality ?? 'auto',
-    size,
+    quality: resource.quality ?? asked.quality ?? 'auto',
+    ...(resource.width && resource.height ? { size: `${resource.width}x${resource.height}` } : {}),
     ...(reportsTokens ? { usage } : {}),
   };
 }

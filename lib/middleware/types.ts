@@ -12,7 +12,7 @@ export type RequestState = {
   imageRequest?: ImageRequest;
   providerPrompt?: string;
   /** `/v1` only: whether the answer carries the image's URL or its bytes. */
-  responseFormat?: 'url' | 'b64_json';
+  responseFormat?: 'url' | 'both';
 };
 
 export type RequestContext = Context & RequestState;

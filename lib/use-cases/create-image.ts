@@ -214,6 +214,7 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
       quality: input.quality,
       format: input.format,
       ...(input.previews ? { previews: input.previews } : {}),
+      ...(input.options ? { options: input.options } : {}),
       ...(inputs ? { inputs } : {}),
       prompt: input.prompt,
       providerPrompt: input.providerPrompt,

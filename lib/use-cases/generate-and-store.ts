@@ -83,6 +83,7 @@ export async function generateAndStore(deps: GenerateAndStoreDeps, input: Genera
       prompt: input.providerPrompt,
       endUserId: endUserId(principalKey(input.principal)),
       ...(wantsPreviews(input) ? { previews: input.previews } : {}),
+      ...(input.options ? { options: input.options } : {}),
       ...(input.inputs ? { images: input.inputs.images, ...(input.inputs.mask ? { mask: input.inputs.mask } : {}) } : {}),
     },
     deadline: input.providerDeadline,
@@ -248,7 +249,7 @@ async function verifyAndStore(
     estimatedCostUsd,
     settledCostUsd: microUsdToUsd(settled.costMicroUsd),
     costBasis: settled.basis,
-    parameters: { size: input.size, quality: input.quality, format: input.format, previews: input.previews ?? 0 },
+    parameters: { size: input.size, quality: input.quality, format: input.format, previews: input.previews ?? 0, ...input.options },
     // Which images went in: their ids, never their bytes.
     ...(input.inputRefs
       ? {
@@ -334,6 +335,7 @@ async function verifyAndStore(
       costUsd: microUsdToUsd(settled.costMicroUsd),
       costBasis: settled.basis,
       ...(generated.usage === undefined ? {} : { usage: generated.usage }),
+      ...generated.settings,
     },
     settledCostMicroUsd: settled.costMicroUsd,
     createdAt,

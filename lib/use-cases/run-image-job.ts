@@ -113,6 +113,7 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
       quality: job.quality,
       format: job.format,
       previews: job.previews,
+      options: job.options,
       inputs,
       inputRefs: job.inputs,
       costMicroUsd: job.reservation?.costMicroUsd ?? job.estimateMicroUsd ?? 0,

@@ -97,6 +97,9 @@ describe('POST /images: success', () => {
       contentType: 'image/png',
       bytes: PNG.length,
       sha256: sha256(PNG),
+      // What the provider says it made: the default `auto` quality resolved, and its background.
+      quality: 'medium',
+      background: 'opaque',
       width: 64,
       height: 48,
       model: 'gpt-image-2',

@@ -13,6 +13,7 @@ import type { CdnInvalidator, GeneratedImage, ImageGenerator } from '../../lib/p
 import { OTHER_API_KEY, TEST_API_KEY, serversEnv } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
+import { S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, errorReply, imageReply, streamReply } from '../support/openai-test-server.js';
@@ -852,23 +853,60 @@ describe("/v1: OpenAI's image API on the same use case", () => {
     httpEvent({ path: '/v1/images/generations', body: JSON.stringify(body), headers: { ...auth(), ...headers } });
   const openAIError = (response: APIGatewayProxyStructuredResultV2) => body(response)['error'] as Json;
 
-  it("answers OpenAI's shape with the permanent URL, or the stored bytes as b64_json", async () => {
+  it("answers as OpenAI's image guide reads it: b64_json by default, the permanent URL beside it, the image made", async () => {
     const { api } = makeStack();
-    // Act
-    const asUrl = await api(v1({ model: 'gpt-image-2', prompt: 'a red fox', quality: 'low', size: '1024x1024' }), lambdaContext());
-    const asBytes = await api(v1({ prompt: 'a red fox', response_format: 'b64_json' }), lambdaContext());
+    // Act: the guide's call (no response_format), the URL alone, and b64_json asked for by name.
+    const byDefault = await api(v1({ model: 'gpt-image-2', prompt: 'a red fox', quality: 'low', size: '1024x1024' }), lambdaContext());
+    const asUrl = await api(v1({ prompt: 'a red fox', response_format: 'url' }), lambdaContext());
+    const asBytes = await api(v1({ prompt: 'a red fox', response_format: 'b64_json', background: 'opaque' }), lambdaContext());
     // Assess
-    expect(asUrl.statusCode).toBe(200);
-    expect(body(asUrl)).toMatchObject({
-      data: [{ url: expect.stringMatching(/^https:\/\/cdn\.example\.test\/images\//) }],
-      quality: 'low',
-      size: '1024x1024',
-    });
-    expect(header(asUrl, 'x-request-id')).toBeTruthy();
-    const stored = await s3.get(new URL((body(asUrl)['data'] as Json[])[0]?.['url'] as string).pathname.slice(1));
+    expect([byDefault.statusCode, asUrl.statusCode, asBytes.statusCode]).toEqual([200, 200, 200]);
+    const first = (body(byDefault)['data'] as Json[])[0] as Json;
+    expect(first['url']).toMatch(/^https:\/\/cdn\.example\.test\/images\//);
+    const stored = await s3.get(new URL(first['url'] as string).pathname.slice(1));
+    expect(sha256(Buffer.from(first['b64_json'] as string, 'base64'))).toBe(sha256(stored.body));
     expect(sha256(stored.body)).toBe(sha256(PNG));
-    expect(sha256(Buffer.from((body(asBytes)['data'] as Json[])[0]?.['b64_json'] as string, 'base64'))).toBe(sha256(PNG));
-    expect(openai.calls).toHaveLength(2);
+    // The image made, not the request echoed: its real size, the quality and background the provider reported.
+    expect(body(byDefault)).toMatchObject({ quality: 'low', size: '48x32', background: 'opaque', output_format: 'png' });
+    expect(body(asUrl)['quality']).toBe('medium'); // `auto`, as the provider says it resolved it
+    expect((body(asUrl)['data'] as Json[])[0]).not.toHaveProperty('b64_json');
+    expect((body(asBytes)['data'] as Json[])[0]).toMatchObject({ b64_json: expect.any(String), url: expect.any(String) });
+    expect(header(byDefault, 'x-request-id')).toBeTruthy();
+    // The provider was asked for the background by name, and for nothing it was not asked.
+    expect(openai.calls.map((call) => call.body['background'])).toEqual([undefined, undefined, 'opaque']);
+    expect(openai.calls).toHaveLength(3);
+  });
+
+  it("passes background, compression and moderation level to OpenAI through the job (the worker's run reads them back)", async () => {
+    const { api } = makeStack();
+    const extra = { background: 'opaque', format: 'webp', compression: 40, moderation: 'low' };
+    const response = await api(post({ ...LOW, ...extra }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(openai.calls).toHaveLength(1);
+    expect(openai.calls[0]?.body).toMatchObject({ background: 'opaque', output_format: 'webp', output_compression: 40, moderation: 'low' });
+    // The resource reports what the provider says it made.
+    expect(body(response)).toMatchObject({ quality: 'low', background: 'opaque' });
+  });
+
+  it('answers 200 with the URL alone, not an error the SDK would retry (and pay again), when the bytes cannot be read back', async () => {
+    const proxy = await S3FaultProxy.start(s3.endpoint);
+    try {
+      // Every read of the stored image fails (S3 answers 503); its writes go through.
+      proxy.fault = { kind: 'error', status: 503, code: 'SlowDown' };
+      proxy.matches = (method, path) => method === 'GET' && path.includes('/images/');
+      const { api } = makeStack({ S3_ENDPOINT: proxy.endpoint });
+      const response = await api(v1({ prompt: 'a red fox', quality: 'low' }), lambdaContext());
+      expect(response.statusCode).toBe(200);
+      expect(header(response, 'x-b64-json-omitted')).toBe('unreadable');
+      const first = (body(response)['data'] as Json[])[0] as Json;
+      expect(first).not.toHaveProperty('b64_json');
+      const stored = await s3.get(new URL(first['url'] as string).pathname.slice(1));
+      expect(sha256(stored.body)).toBe(sha256(PNG));
+      expect(proxy.faultsInjected).toBeGreaterThan(0);
+      expect(openai.calls).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('serves only /v1 through the function URL: POST /images, /usage and the page are 404, /v1 generates', async () => {

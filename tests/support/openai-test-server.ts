@@ -114,6 +114,36 @@ export const imageReply = (b64: string, extra: Record<string, unknown> = {}): Re
   },
 });
 
+/**
+ * OpenAI's images answer also says what it made: `background`, `output_format`, `quality` and `size` beside `data`
+ * and `usage` (ImagesResponse in openai 7.57.0, node_modules/openai/resources/images.d.ts; the Images API
+ * reference, https://platform.openai.com/docs/api-reference/images/object). The stand-in echoes the request, with
+ * `auto` as it might resolve (the model chooses: `medium`, an opaque background, the square size), unless the
+ * reply already says.
+ */
+function withSettings(reply: Reply, request: Record<string, unknown>): Reply {
+  if (
+    reply.kind !== 'json' ||
+    typeof reply.body !== 'object' ||
+    reply.body === null ||
+    !('data' in reply.body) ||
+    'quality' in reply.body
+  ) {
+    return reply;
+  }
+  const asked = (name: string, auto: string): string => {
+    const value = request[name];
+    return typeof value === 'string' && value !== 'auto' ? value : auto;
+  };
+  const settings = {
+    background: asked('background', 'opaque'),
+    output_format: asked('output_format', 'png'),
+    quality: asked('quality', 'medium'),
+    size: asked('size', '1024x1024'),
+  };
+  return { ...reply, body: { ...reply.body, ...settings } };
+}
+
 export const errorReply = (
   status: number,
   error: { code?: string | null; message?: string; type?: string },
@@ -248,6 +278,7 @@ export class OpenAITestServer {
     } else if (req.method === 'POST' && IMAGE_PATHS[this.protocol].test(req.url ?? '')) {
       this.calls.push(call);
       reply = this.queue.shift() ?? this.fallback;
+      if (this.protocol === 'openai') reply = withSettings(reply, body);
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
       return;

@@ -19,15 +19,30 @@ describe('OpenAI request -> native request', () => {
         output_compression: 100,
         user: 'user-42',
       }),
-    ).toEqual({ body: { model: 'gpt-image-2', prompt: 'a fox', size: '1024x1024', format: 'webp' }, responseFormat: 'url' });
-    expect(translateGenerationRequest({ prompt: 'a fox', response_format: 'b64_json' }).responseFormat).toBe('b64_json');
+    ).toEqual({ body: { model: 'gpt-image-2', prompt: 'a fox', size: '1024x1024', format: 'webp' }, responseFormat: 'both' });
+    // b64_json is OpenAI's default for GPT image models: the bytes and the URL both, unless the URL alone is asked.
+    expect(translateGenerationRequest({ prompt: 'a fox' }).responseFormat).toBe('both');
+    expect(translateGenerationRequest({ prompt: 'a fox', response_format: 'b64_json' }).responseFormat).toBe('both');
+    expect(translateGenerationRequest({ prompt: 'a fox', response_format: 'url' }).responseFormat).toBe('url');
+    // stream: false and partial_images: 0 are OpenAI's defaults, sent as such by some callers.
+    expect(translateGenerationRequest({ prompt: 'a fox', stream: false, partial_images: 0 }).body).toEqual({ prompt: 'a fox' });
+  });
+
+  it('passes background, moderation and output_compression on under their native names', () => {
+    expect(
+      translateGenerationRequest({
+        prompt: 'a fox',
+        background: 'opaque',
+        moderation: 'low',
+        output_format: 'jpeg',
+        output_compression: 50,
+      }).body,
+    ).toEqual({ prompt: 'a fox', background: 'opaque', moderation: 'low', format: 'jpeg', compression: 50 });
   });
 
   it.each([
     [{ prompt: 'a fox', n: 2 }, 'n'],
-    [{ prompt: 'a fox', background: 'transparent' }, 'background'],
-    [{ prompt: 'a fox', moderation: 'low' }, 'moderation'],
-    [{ prompt: 'a fox', output_compression: 50 }, 'output_compression'],
+    [{ prompt: 'a fox', stream: true }, 'stream'],
     [{ prompt: 'a fox', response_format: 'png' }, 'response_format'],
     [{ prompt: 'a fox', user: 'x'.repeat(257) }, 'user'],
     [{ prompt: 'a fox', partial_images: 2 }, 'partial_images'],

@@ -27,6 +27,41 @@ describe('validateImageRequest', () => {
     expect(result.ok).toBe(true);
   });
 
+  it("passes OpenAI's background, compression and moderation level on, leaving their defaults out", () => {
+    const ask = (extra: object) => validateImageRequest({ prompt: 'fox', ...extra }, rules);
+    expect(ask({ background: 'opaque', format: 'webp', compression: 40, moderation: 'low' })).toMatchObject({
+      ok: true,
+      value: { options: { background: 'opaque', compression: 40, moderation: 'low' } },
+    });
+    const defaults = ask({ background: 'auto', moderation: 'auto' });
+    expect(defaults.ok && defaults.value.options).toBeUndefined();
+    // Azure's GPT image deployments take them as OpenAI's do.
+    expect(ask({ model: 'azure/images-prod', background: 'opaque', format: 'jpeg', compression: 0 }).ok).toBe(true);
+  });
+
+  it("refuses a transparent gpt-image-2 image in OpenAI's words, before anything is spent", () => {
+    expect(validateImageRequest({ prompt: 'fox', background: 'transparent' }, rules)).toEqual({
+      ok: false,
+      field: 'background',
+      message: 'Transparent background is not supported for this model.',
+    });
+  });
+
+  it.each([
+    [{ background: 'none' }, 'background'],
+    [{ model: 'bedrock/stability.stable-image-core-v1:1', background: 'opaque' }, 'background'],
+    [{ model: 'google/gemini-3-pro-image', background: 'opaque' }, 'background'],
+    [{ compression: 50 }, 'compression'],
+    [{ format: 'png', compression: 50 }, 'compression'],
+    [{ format: 'jpeg', compression: 101 }, 'compression'],
+    [{ format: 'jpeg', compression: 1.5 }, 'compression'],
+    [{ model: 'bedrock/stability.stable-image-core-v1:1', format: 'jpeg', compression: 50 }, 'compression'],
+    [{ moderation: 'off' }, 'moderation'],
+    [{ model: 'google/gemini-3-pro-image', moderation: 'low' }, 'moderation'],
+  ])('refuses the provider option %j naming %s', (extra, field) => {
+    expect(fieldOf({ prompt: 'fox', ...extra })).toBe(field);
+  });
+
   it.each([
     [null, 'body'],
     [[], 'body'],

@@ -14,6 +14,22 @@ export interface ImageAnswer {
   bytes: Buffer;
   revisedPrompt: string | undefined;
   usage: Record<string, unknown> | undefined;
+  /** The quality and background the provider says it used (`auto` resolved), when it says. */
+  settings: ImageSettings | undefined;
+}
+
+export interface ImageSettings {
+  quality?: string;
+  background?: string;
+}
+
+/** The `quality` and `background` of an images answer or a completed event (OpenAI reports what `auto` became). */
+export function settingsOf(document: Record<string, unknown>): ImageSettings | undefined {
+  const word = (value: unknown): string | undefined => (typeof value === 'string' && /^[a-z]{1,16}$/.test(value) ? value : undefined);
+  const quality = word(document['quality']);
+  const background = word(document['background']);
+  if (quality === undefined && background === undefined) return undefined;
+  return { ...(quality ? { quality } : {}), ...(background ? { background } : {}) };
 }
 
 const QUOTE = 0x22;
@@ -101,5 +117,6 @@ export function parseImageAnswer(body: Buffer, maxImageBytes: number, options: {
     bytes,
     revisedPrompt: typeof revised === 'string' && revised !== '' ? revised : undefined,
     usage: isRecord(usage) ? usage : undefined,
+    settings: settingsOf(record),
   };
 }

@@ -12,7 +12,7 @@ import { Base64Error, decodeBase64Strict } from '../../../domain/base64.js';
 import { MAX_STREAMED_IMAGE_BYTES } from '../../../domain/image-request.js';
 import { AppError, errorName } from '../../../errors.js';
 import { parseModelName } from '../../../domain/models.js';
-import { parseImageAnswer } from './openai-image-answer.js';
+import { parseImageAnswer, settingsOf } from './openai-image-answer.js';
 import { isRetryable, keyUnavailable, readBody, ResponseBodyError, retryAfterMs, retryWaitMs } from './openai-client.js';
 import { causeCode, isAbort, neverSent, providerFailures } from '../provider-failures.js';
 import type { GeneratedImage, GenerationHooks, GenerationRequest, ImageGenerator, PreviewImage } from '../../../ports.js';
@@ -112,6 +112,9 @@ export class OpenAIImageGenerator implements ImageGenerator {
       ...(request.quality === undefined ? {} : { quality: request.quality as ImageGenerateParamsNonStreaming['quality'] }),
       // GPT image models always answer in base64 and reject response_format.
       ...(request.format === undefined ? {} : { output_format: request.format }),
+      ...(request.options?.background === undefined ? {} : { background: request.options.background }),
+      ...(request.options?.compression === undefined ? {} : { output_compression: request.options.compression }),
+      ...(request.options?.moderation === undefined ? {} : { moderation: request.options.moderation }),
       [this.options.endUserField ?? 'safety_identifier']: request.endUserId,
     };
     const signal = AbortSignal.timeout(timeoutMs);
@@ -177,6 +180,7 @@ export class OpenAIImageGenerator implements ImageGenerator {
       bytes,
       usage: typeof usage === 'object' && usage !== null ? usage : undefined,
       previews: partials,
+      settings: settingsOf(final as unknown as Record<string, unknown>),
       providerRequestId: response.headers.get('x-request-id') ?? undefined,
     };
   }
@@ -204,7 +208,7 @@ async function editParams(params: ImageGenerateParamsNonStreaming, request: Gene
     ),
   );
   const mask = request.mask ? await toFile(request.mask.bytes, 'mask.png', { type: 'image/png' }) : undefined;
-  const { model, prompt, size, quality, output_format: format, safety_identifier: safety, user } = params;
+  const { model, prompt, size, quality, output_format: format, safety_identifier: safety, user, background, output_compression } = params;
   return {
     image,
     ...(mask ? { mask } : {}),
@@ -214,6 +218,9 @@ async function editParams(params: ImageGenerateParamsNonStreaming, request: Gene
     ...(size ? { size } : {}),
     ...(quality ? { quality: quality as ImageEditParamsNonStreaming['quality'] } : {}),
     ...(format ? { output_format: format } : {}),
+    ...(background ? { background } : {}),
+    ...(output_compression === undefined || output_compression === null ? {} : { output_compression }),
+    // images.edit takes no `moderation` (openai 7.57.0's ImageEditParams): OpenAI applies its default there.
     ...(safety ? { safety_identifier: safety } : {}),
     ...(user ? { user } : {}),
   };
