@@ -69,27 +69,30 @@ afterAll(async () => {
 }, 60_000);
 
 describe('the official openai JS SDK against /v1', () => {
-  it('generates an image and answers with its permanent URL, which serves the stored bytes', async () => {
-    // Act
+  it("runs the image guide's sample: data[0].b64_json is the image, and data[0].url serves the same bytes", async () => {
+    // Act: https://platform.openai.com/docs/guides/image-generation (result.data[0].b64_json, written to a file).
     const answer = await client.images.generate({ model: 'gpt-image-2', prompt: 'a red fox in the snow', size: '1024x1024' });
     // Assess
+    const written = Buffer.from(answer.data?.[0]?.b64_json ?? '', 'base64');
+    expect(sha256(written)).toBe(sha256(PNG));
     const url = answer.data?.[0]?.url ?? '';
     expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${stack.ports.s3}/local-images/images/`));
     const served = Buffer.from(await (await fetch(url)).arrayBuffer());
     expect(sha256(served)).toBe(sha256(PNG));
     expect(answer.created).toBeGreaterThan(1_700_000_000);
     expect(answer.usage).toMatchObject({ input_tokens: 50, output_tokens: 196 });
-    expect(answer).toMatchObject({ output_format: 'png', size: '1024x1024' });
+    // The image made: its real size (the stand-in's PNG), not the size asked.
+    expect(answer).toMatchObject({ output_format: 'png', size: '64x48' });
     expect(provider.calls).toHaveLength(1);
     // The provider is asked as the native API asks it: base64, no response_format.
     expect(provider.calls[0]?.body).not.toHaveProperty('response_format');
   });
 
-  it('answers b64_json with the stored bytes when asked', async () => {
-    const answer = await client.images.generate({ prompt: 'a heron', response_format: 'b64_json' });
-    const bytes = Buffer.from(answer.data?.[0]?.b64_json ?? '', 'base64');
-    expect(sha256(bytes)).toBe(sha256(PNG));
-    expect(answer.data?.[0]?.url).toBeUndefined();
+  it('answers the URL alone when response_format is url', async () => {
+    const answer = await client.images.generate({ prompt: 'a heron', response_format: 'url' });
+    expect(answer.data?.[0]?.b64_json).toBeUndefined();
+    const served = Buffer.from(await (await fetch(answer.data?.[0]?.url ?? '')).arrayBuffer());
+    expect(sha256(served)).toBe(sha256(PNG));
   });
 
   it('lists the models this deployment allows', async () => {
