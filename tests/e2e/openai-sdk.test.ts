@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -143,7 +143,7 @@ describe('the official openai JS SDK against /v1', () => {
     expect(provider.calls).toHaveLength(3);
   });
 
-  it('works the same from the official Python SDK: only base_url changed, a URL that serves the image', async () => {
+  it("runs the image guide's Python sample with only base_url changed: the b64_json written out is the image the URL serves", async () => {
     if (!python) {
       console.warn('No wheel of the openai Python SDK in /opt/pypi/files: the Python SDK check is skipped.');
       return;
@@ -152,14 +152,22 @@ describe('the official openai JS SDK against /v1', () => {
     await writeFile(
       script,
       [
-        'import sys',
+        // OpenAI's image generation guide, Python (https://platform.openai.com/docs/guides/image-generation),
+        // with the client's base_url and key from the command line.
+        'import base64, sys',
         'from openai import OpenAI',
         'client = OpenAI(base_url=sys.argv[1], api_key=sys.argv[2])',
-        'image = client.images.generate(model="gpt-image-2", prompt="a lighthouse, watercolour")',
-        'print(image.data[0].url)',
+        'result = client.images.generate(model="gpt-image-2", prompt="a lighthouse, watercolour")',
+        'image_base64 = result.data[0].b64_json',
+        'image_bytes = base64.b64decode(image_base64)',
+        'with open(sys.argv[3], "wb") as f:',
+        '    f.write(image_bytes)',
+        'print(result.data[0].url)',
       ].join('\n'),
     );
-    const { stdout } = await run(python, [script, `http://127.0.0.1:${stack.ports.api}/v1`, API_KEY], { timeout: 60_000 });
+    const written = join(pythonDir ?? tmpdir(), 'lighthouse.png');
+    const { stdout } = await run(python, [script, `http://127.0.0.1:${stack.ports.api}/v1`, API_KEY, written], { timeout: 60_000 });
+    expect(sha256(await readFile(written))).toBe(sha256(PNG));
     const url = stdout.trim();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/local-images\/images\/.*\.png$/);
     const served = Buffer.from(await (await fetch(url)).arrayBuffer());
