@@ -194,6 +194,21 @@ function walkJpeg(bytes: Buffer, start: number): { end: number; width: number; h
   return fail('jpeg: no EOI marker (truncated)');
 }
 
+/**
+ * The size a WebP chunk states, checking the bitstream's signature: VP8X's canvas, a VP8 key frame's or a VP8L
+ * image's size. The caller has made sure the chunk holds the bytes read (10 for VP8X and VP8, 5 for VP8L).
+ */
+function webpChunkSize(type: 'VP8X' | 'VP8 ' | 'VP8L', bytes: Buffer, data: number): { width: number; height: number } {
+  if (type === 'VP8X') return { width: 1 + bytes.readUIntLE(data + 4, 3), height: 1 + bytes.readUIntLE(data + 7, 3) };
+  if (type === 'VP8 ') {
+    if (bytes.readUIntBE(data + 3, 3) !== 0x9d012a) fail('webp: bad VP8 frame');
+    return { width: bytes.readUInt16LE(data + 6) & 0x3fff, height: bytes.readUInt16LE(data + 8) & 0x3fff };
+  }
+  if (bytes[data] !== 0x2f) fail('webp: bad VP8L header');
+  const bits = bytes.readUInt32LE(data + 1);
+  return { width: 1 + (bits & 0x3fff), height: 1 + ((bits >>> 14) & 0x3fff) };
+}
+
 function verifyWebp(bytes: Buffer): ImageInfo {
   if (bytes.length < 20 || bytes.toString('latin1', 8, 12) !== 'WEBP') fail('webp: bad RIFF header');
   const riffEnd = 8 + bytes.readUInt32LE(4);
@@ -212,17 +227,15 @@ function verifyWebp(bytes: Buffer): ImageInfo {
     const padded = size + (size % 2);
     if (data + size > riffEnd) fail(`webp: truncated ${type.trim()} chunk`);
     if (type === 'VP8X' && size >= 10) {
-      width = 1 + bytes.readUIntLE(data + 4, 3);
-      height = 1 + bytes.readUIntLE(data + 7, 3);
+      ({ width, height } = webpChunkSize(type, bytes, data));
       animated = ((bytes[data] as number) & 0x02) !== 0;
     } else if (type === 'VP8 ' && !sawImage) {
-      if (size < 10 || bytes.readUIntBE(data + 3, 3) !== 0x9d012a) fail('webp: bad VP8 frame');
-      bitstream = { width: bytes.readUInt16LE(data + 6) & 0x3fff, height: bytes.readUInt16LE(data + 8) & 0x3fff };
+      if (size < 10) fail('webp: bad VP8 frame');
+      bitstream = webpChunkSize(type, bytes, data);
       sawImage = true;
     } else if (type === 'VP8L' && !sawImage) {
-      if (size < 5 || bytes[data] !== 0x2f) fail('webp: bad VP8L header');
-      const bits = bytes.readUInt32LE(data + 1);
-      bitstream = { width: 1 + (bits & 0x3fff), height: 1 + ((bits >>> 14) & 0x3fff) };
+      if (size < 5) fail('webp: bad VP8L header');
+      bitstream = webpChunkSize(type, bytes, data);
       sawImage = true;
     } else if (type === 'ANMF') {
       sawImage = true;
@@ -303,24 +316,9 @@ export function probeImage(head: Buffer): ImageHeader | undefined {
     if (head.toString('latin1', 8, 12) !== 'WEBP') fail('webp: bad RIFF header');
     if (head.length < 30) return undefined;
     const type = head.toString('latin1', 12, 16);
-    const data = 20;
-    let width = 0;
-    let height = 0;
-    if (type === 'VP8X') {
-      width = 1 + head.readUIntLE(data + 4, 3);
-      height = 1 + head.readUIntLE(data + 7, 3);
-    } else if (type === 'VP8 ') {
-      if (head.readUIntBE(data + 3, 3) !== 0x9d012a) fail('webp: bad VP8 frame');
-      width = head.readUInt16LE(data + 6) & 0x3fff;
-      height = head.readUInt16LE(data + 8) & 0x3fff;
-    } else if (type === 'VP8L') {
-      if (head[data] !== 0x2f) fail('webp: bad VP8L header');
-      const bits = head.readUInt32LE(data + 1);
-      width = 1 + (bits & 0x3fff);
-      height = 1 + ((bits >>> 14) & 0x3fff);
-    } else {
-      fail(`webp: unexpected first chunk ${type.trim()}`);
-    }
+    if (type !== 'VP8X' && type !== 'VP8 ' && type !== 'VP8L') return fail(`webp: unexpected first chunk ${type.trim()}`);
+    // 30 bytes hold the chunk header and the 10 bytes any of the three is read for.
+    const { width, height } = webpChunkSize(type, head, 20);
     checkDimensions(width, height);
     return { format: 'webp', width, height };
   }

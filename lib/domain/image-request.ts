@@ -33,6 +33,12 @@ const MAX_PREVIEW_PIXELS = 2048 * 1536;
 /** The largest image accepted from an event stream: an RGBA PNG of MAX_PREVIEW_PIXELS and its framing (12 MiB). */
 export const MAX_STREAMED_IMAGE_BYTES = MAX_PREVIEW_PIXELS * 4 + 64 * 1024;
 
+/** An integer within [min, max], refused with one message whichever bound it misses. */
+const integerFrom = (min: number, max: number) => {
+  const message = `must be an integer from ${min} to ${max}`;
+  return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
+};
+
 const BodySchema = v.strictObject(
   {
     prompt: v.pipe(v.string('must be a string'), v.nonEmpty('must not be empty')),
@@ -41,24 +47,10 @@ const BodySchema = v.strictObject(
     quality: v.optional(v.string('must be a string')),
     format: v.optional(v.picklist(['png', 'jpeg', 'webp'], 'must be one of "png", "jpeg", "webp"')),
     // Partial images streamed while the model paints (OpenAI's `partial_images`); which models can is checked below.
-    previews: v.optional(
-      v.pipe(
-        v.number('must be an integer from 0 to 3'),
-        v.integer('must be an integer from 0 to 3'),
-        v.minValue(0, 'must be an integer from 0 to 3'),
-        v.maxValue(MAX_PREVIEWS, 'must be an integer from 0 to 3'),
-      ),
-    ),
+    previews: v.optional(integerFrom(0, MAX_PREVIEWS)),
     // Passed to the provider where the model takes them (checked below against the model's capabilities).
     background: v.optional(v.picklist(['auto', 'opaque', 'transparent'], 'must be one of "auto", "opaque", "transparent"')),
-    compression: v.optional(
-      v.pipe(
-        v.number('must be an integer from 0 to 100'),
-        v.integer('must be an integer from 0 to 100'),
-        v.minValue(0, 'must be an integer from 0 to 100'),
-        v.maxValue(100, 'must be an integer from 0 to 100'),
-      ),
-    ),
+    compression: v.optional(integerFrom(0, 100)),
     moderation: v.optional(v.picklist(['auto', 'low'], 'must be "auto" or "low"')),
     // Input images and a mask: checked by hand below, for messages that name the entry at fault.
     images: v.optional(v.unknown()),

@@ -270,18 +270,18 @@ export function inputImagesProblem(
   const counted = inputCountProblem(model, images.length, mask !== undefined);
   if (counted) return counted;
   const limits = imageInputOf(model).limits;
-  for (const [index, image] of images.entries()) {
-    if (!limits) break;
-    const { width, height } = image;
-    const pixels = width * height;
-    const ratio = Math.max(width, height) / Math.min(width, height);
-    if (Math.min(width, height) < limits.minSide || pixels < limits.minPixels || pixels > limits.maxPixels || ratio > limits.maxRatio) {
-      return {
-        field: `images[${index}]`,
-        message:
-          `"images[${index}]" is ${width}x${height}; model ${model} takes images with each side at least ${limits.minSide} ` +
-          `pixels, ${limits.minPixels}-${limits.maxPixels} pixels in all and an aspect ratio of at most ${limits.maxRatio}:1.`,
-      };
+  if (limits) {
+    for (const [index, { width, height }] of images.entries()) {
+      const pixels = width * height;
+      const ratio = Math.max(width, height) / Math.min(width, height);
+      if (Math.min(width, height) < limits.minSide || pixels < limits.minPixels || pixels > limits.maxPixels || ratio > limits.maxRatio) {
+        return {
+          field: `images[${index}]`,
+          message:
+            `"images[${index}]" is ${width}x${height}; model ${model} takes images with each side at least ${limits.minSide} ` +
+            `pixels, ${limits.minPixels}-${limits.maxPixels} pixels in all and an aspect ratio of at most ${limits.maxRatio}:1.`,
+        };
+      }
     }
   }
   const first = images[0];

@@ -6,7 +6,7 @@ import httpSecurityHeaders from '@middy/http-security-headers';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { requestDeadline } from '../domain/deadline.js';
-import { parsePrefer, toResource, waitPlan } from '../domain/image-job.js';
+import { parsePrefer, toResource, waitPlan, type ImageResource } from '../domain/image-job.js';
 import { familyOf } from '../domain/models.js';
 import { rateLimitHeaders } from '../domain/rate-limit.js';
 import { microUsdToUsd } from '../domain/pricing.js';
@@ -57,9 +57,10 @@ const patternOf = (path: string): RegExp => {
   return new RegExp(`^${escaped}${path === '/' ? '' : '\\/?'}$`);
 };
 
-/** `405 Allow` for a path that exists under other methods, from the one route table. */
-function allowedMethods(routes: readonly { method: string; path: string }[], path: string): string[] {
-  return [...new Set(routes.filter((route) => patternOf(route.path).test(path)).map((route) => route.method))].sort();
+/** `405 Allow` for a path that exists under other methods, from the one route table (its patterns built once). */
+function allowedMethodsOf(routes: readonly { method: string; path: string }[]): (path: string) => string[] {
+  const patterns = routes.map((route) => ({ method: route.method, pattern: patternOf(route.path) }));
+  return (path) => [...new Set(patterns.filter(({ pattern }) => pattern.test(path)).map(({ method }) => method))].sort();
 }
 
 /**
@@ -202,32 +203,35 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
         { mayBeBilled: true },
       );
     }
-    // The image is generated, paid for and stored: from here on the answer is a 200 with what is stored. Its bytes
-    // travel as b64_json when they fit a Lambda answer (6 MB, base64 is 4/3 of the bytes) and can be read back;
-    // otherwise the answer has the URL alone and says why (x-b64-json-omitted): an error now would make the SDK
-    // retry, and its retry is a new, billed generation.
-    let b64: string | undefined;
-    let omitted: string | undefined;
-    if (responseFormat === 'both') {
-      if ((resource.bytes ?? 0) > V1_MAX_B64_IMAGE_BYTES) omitted = 'too-large';
-      else {
-        try {
-          b64 = (await images.read(resource, V1_MAX_B64_IMAGE_BYTES, deadline)).toString('base64');
-        } catch (error) {
-          omitted = 'unreadable';
-          deps.logger.warn('stored image not read back for b64_json: answered with its URL', {
-            imageId: resource.id,
-            errorCode: error instanceof AppError ? error.code : 'internal_error',
-          });
-        }
-      }
-    }
+    const { b64, omitted } = responseFormat === 'both' ? await storedBase64(resource, deadline) : {};
     const asked = { quality: job.quality, background: job.options?.background };
     return json(200, openAIImageAnswer(resource, asked, b64), {
       'x-request-id': requestId,
       ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
       ...(omitted ? { 'x-b64-json-omitted': omitted } : {}),
     });
+  };
+
+  /**
+   * The stored image's bytes for `b64_json`. The image is generated, paid for and stored, so the answer is a 200
+   * whatever happens here: the bytes travel when they fit a Lambda answer (6 MB, base64 is 4/3 of the bytes) and can
+   * be read back; otherwise the answer has the URL alone and says why (x-b64-json-omitted). An error now would make
+   * the SDK retry, and its retry is a new, billed generation.
+   */
+  const storedBase64 = async (
+    resource: ImageResource,
+    deadline: number,
+  ): Promise<{ b64?: string; omitted?: 'too-large' | 'unreadable' }> => {
+    if ((resource.bytes ?? 0) > V1_MAX_B64_IMAGE_BYTES) return { omitted: 'too-large' };
+    try {
+      return { b64: (await images.read(resource, V1_MAX_B64_IMAGE_BYTES, deadline)).toString('base64') };
+    } catch (error) {
+      logger.warn('stored image not read back for b64_json: answered with its URL', {
+        imageId: resource.id,
+        errorCode: error instanceof AppError ? error.code : 'internal_error',
+      });
+      return { omitted: 'unreadable' };
+    }
   };
 
   const getUsage: RouteHandler = async (_event, context) => {
@@ -327,11 +331,12 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     ] satisfies Route<Event, Result>[]
   ).filter((candidate) => surface === 'all' || candidate.path.startsWith('/v1/'));
 
+  const allowedMethods = allowedMethodsOf(routes);
   const router = httpRouterHandler({
     routes,
     // The router's own 404 has no code and no Allow: answer with the API's JSON errors instead.
     notFoundResponse: ({ path }: { method: string; path: string }) => {
-      const allowed = allowedMethods(routes, path);
+      const allowed = allowedMethods(path);
       if (allowed.length > 0) {
         throw new AppError('method_not_allowed', `Allowed methods for this path: ${allowed.join(', ')}.`, {
           headers: { Allow: allowed.join(', ') },

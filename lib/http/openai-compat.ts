@@ -35,8 +35,26 @@ export interface TranslatedRequest {
   responseFormat: ResponseFormat;
 }
 
+/**
+ * OpenAI's fields passed on, each under its native name (`POST /images`'s), and OpenAI's default for it where the
+ * native API has one. A value at that default is left out, as the native API leaves it: a model that takes no such
+ * setting is then not refused for the SDK's spelling of "the default".
+ */
+const PASSED_ON: readonly (readonly [openAI: string, native: Exclude<keyof TranslatedRequest['body'], 'prompt'>, byDefault?: unknown])[] = [
+  ['model', 'model'],
+  ['size', 'size'],
+  // OpenAI's `auto` quality is this service's default (left out), as in OpenAI's own API.
+  ['quality', 'quality', 'auto'],
+  ['output_format', 'format'],
+  ['background', 'background', 'auto'],
+  ['moderation', 'moderation', 'auto'],
+  ['output_compression', 'compression', 100],
+];
+
 /** OpenAI's parameter name for a native field, so that a refusal names what the caller sent. */
-export const OPENAI_PARAM: Readonly<Record<string, string>> = { format: 'output_format', compression: 'output_compression' };
+export const OPENAI_PARAM: Readonly<Record<string, string>> = Object.fromEntries(
+  PASSED_ON.filter(([openAI, native]) => openAI !== native).map(([openAI, native]) => [native, openAI]),
+);
 
 const refuse = (param: string, message: string): AppError => new AppError('invalid_request', message, { details: { field: param } });
 
@@ -88,7 +106,7 @@ export function translateGenerationRequest(raw: unknown): TranslatedRequest {
       "Invalid value for 'partial_images': partial images need 'stream', which this endpoint does not serve yet.",
     );
   }
-  if (body['n'] !== undefined && body['n'] !== null && body['n'] !== 1) {
+  if (given('n') && body['n'] !== 1) {
     throw refuse('n', "Invalid value for 'n': this service generates one image per request (n=1); send one request per image.");
   }
   const format = body['response_format'] ?? 'b64_json';
@@ -97,21 +115,12 @@ export function translateGenerationRequest(raw: unknown): TranslatedRequest {
   }
   for (const field of ['user', 'safety_identifier']) {
     const value = body[field];
-    if (value !== undefined && value !== null && (typeof value !== 'string' || value.length > 256)) {
+    if (given(field) && (typeof value !== 'string' || value.length > 256)) {
       throw refuse(field, `Invalid value for '${field}': must be a string of at most 256 characters.`);
     }
   }
   const native: TranslatedRequest['body'] = { prompt: body['prompt'] };
-  if (body['model'] !== undefined && body['model'] !== null) native.model = body['model'];
-  if (body['size'] !== undefined && body['size'] !== null) native.size = body['size'];
-  // OpenAI's `auto` quality is this service's default (left out), as in OpenAI's own API.
-  if (body['quality'] !== undefined && body['quality'] !== null && body['quality'] !== 'auto') native.quality = body['quality'];
-  if (body['output_format'] !== undefined && body['output_format'] !== null) native.format = body['output_format'];
-  // OpenAI's defaults (`auto`; a compression of 100) are left out, as the native API leaves them: a model that takes
-  // no such setting is then not refused for the SDK's spelling of "the default".
-  if (given('background') && body['background'] !== 'auto') native.background = body['background'];
-  if (given('moderation') && body['moderation'] !== 'auto') native.moderation = body['moderation'];
-  if (given('output_compression') && body['output_compression'] !== 100) native.compression = body['output_compression'];
+  for (const [openAI, name, byDefault] of PASSED_ON) if (given(openAI) && body[openAI] !== byDefault) native[name] = body[openAI];
   return { body: native, responseFormat: format === 'url' ? 'url' : 'both' };
 }
 

@@ -41,6 +41,12 @@ function readFailure(error: unknown, input: InputImage, field: string, maxBytes:
   return error;
 }
 
+/** What the model cannot take (inputImagesProblem) as the caller's 400, naming the entry at fault. */
+function refuseUnfit(model: string, images: readonly InputImageShape[], mask: InputImageShape | undefined): void {
+  const problem = inputImagesProblem(model, images, mask);
+  if (problem) throw new AppError('invalid_request', problem.message, { details: { field: problem.field } });
+}
+
 function checkSides(field: string, { width, height }: { width: number; height: number }): void {
   if ([width, height].some((side) => side < INPUT_MIN_SIDE || side > INPUT_MAX_SIDE)) {
     throw refused(field, `must be ${INPUT_MIN_SIDE} to ${INPUT_MAX_SIDE} pixels on each side (it is ${width}x${height}).`);
@@ -95,8 +101,7 @@ export async function inspectInputs(store: ImageStore, inputs: JobInputs, model:
     Promise.all(inputs.images.map((input, index) => inspect(store, input, `images[${index}]`, MAX_INPUT_IMAGE_BYTES, deadline))),
     inputs.mask ? inspect(store, inputs.mask, 'mask', MAX_MASK_BYTES, deadline) : undefined,
   ]);
-  const problem = inputImagesProblem(model, images, mask);
-  if (problem) throw new AppError('invalid_request', problem.message, { details: { field: problem.field } });
+  refuseUnfit(model, images, mask);
 }
 
 const shapeOf = (info: ImageInfo): InputImageShape => ({ format: info.format, width: info.width, height: info.height });
@@ -119,8 +124,7 @@ export async function loadInputs(
   const images = loaded.map(({ bytes, info }) => ({ bytes, contentType: info.contentType }));
   const mask = inputs.mask ? await load(store, inputs.mask, 'mask', MAX_MASK_BYTES, deadline) : undefined;
   const shapes = { images: loaded.map(({ info }) => shapeOf(info)), ...(mask ? { mask: shapeOf(mask.info) } : {}) };
-  const problem = inputImagesProblem(model, shapes.images, shapes.mask);
-  if (problem) throw new AppError('invalid_request', problem.message, { details: { field: problem.field } });
+  refuseUnfit(model, shapes.images, shapes.mask);
   if (!mask) return { images, shapes };
   if (!mask.info.alpha) throw refused('mask', 'must be a PNG with transparency (where to edit).');
   return { images, mask: { bytes: mask.bytes, contentType: mask.info.contentType }, shapes };

@@ -55,12 +55,17 @@ beforeEach(async () => {
  * The handler on the test servers. `client`: the shared DynamoDB client (default), another one, or 'own' to have
  * the composition root build it from DYNAMODB_ENDPOINT.
  */
-function makeHandler(env: Record<string, string | undefined> = {}, client: DynamoDBClient | 'own' = dynamo.client): Handler {
+function makeDependencies(env: Record<string, string | undefined> = {}, client: DynamoDBClient | 'own' = dynamo.client) {
   const config = parseConfig(
     serversEnv({ openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table }, env),
   );
-  const overrides = client === 'own' ? {} : { dynamo: client };
-  return withContract(createApiHandler(createDependencies(config, overrides)) as unknown as Handler);
+  return createDependencies(config, client === 'own' ? {} : { dynamo: client });
+}
+
+const handlerOf = (deps: ReturnType<typeof createDependencies>): Handler => withContract(createApiHandler(deps) as unknown as Handler);
+
+function makeHandler(env: Record<string, string | undefined> = {}, client: DynamoDBClient | 'own' = dynamo.client): Handler {
+  return handlerOf(makeDependencies(env, client));
 }
 
 const post = (body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 =>
@@ -624,21 +629,21 @@ describe('JWT auth', () => {
     try {
       let jwksAnswers = 0;
       onJwksAnswer = () => (jwksAnswers += 1);
-      const env = { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_JWKS_URL: jwksUrl, OPENAI_API_KEY: '' };
-      const config = parseConfig(
-        serversEnv(
-          { openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
-          { ...env, OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key', AWS_ENDPOINT_URL_SSM: ssm.endpoint },
-        ),
-      );
-      const deps = createDependencies(config, { dynamo: dynamo.client });
+      const deps = makeDependencies({
+        JWT_ISSUER: ISSUER,
+        JWT_AUDIENCE: AUDIENCE,
+        JWT_JWKS_URL: jwksUrl,
+        OPENAI_API_KEY: '',
+        OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key',
+        AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+      });
       // Act: what the function's entry does at init, before any event.
       warmUp(deps);
       for (let waited = 0; (jwksAnswers < 1 || ssm.received.length < 1) && waited < 5_000; waited += 10) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       expect([jwksAnswers, ssm.received.length]).toEqual([1, 1]);
-      const response = await withContract(createApiHandler(deps) as unknown as Handler)(withToken(await token()), lambdaContext());
+      const response = await handlerOf(deps)(withToken(await token()), lambdaContext());
       // Assess: answered with what init fetched, and neither was read again.
       expect(response.statusCode).toBe(201);
       expect([jwksAnswers, ssm.received.length]).toEqual([1, 1]);

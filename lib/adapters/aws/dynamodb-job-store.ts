@@ -300,8 +300,8 @@ const FULL_ITEM = v.looseObject({
   requestId: v.string(),
 });
 
-/** The item, once it holds what `schema` requires (read with util-dynamodb's unmarshall). */
-function checked(item: Item, schema: typeof INDEXED_ITEM | typeof FULL_ITEM): Item {
+/** A job item read with util-dynamodb's unmarshall, once it holds what `schema` requires. */
+function checked(item: Item, schema: typeof INDEXED_ITEM | typeof FULL_ITEM): JobRecord {
   const parsed = v.safeParse(schema, unmarshall(item));
   if (!parsed.success) {
     const issue = parsed.issues[0];
@@ -309,47 +309,59 @@ function checked(item: Item, schema: typeof INDEXED_ITEM | typeof FULL_ITEM): It
       details: { id: item['pk']?.S ?? 'unknown', field: v.getDotPath(issue) ?? 'item', problem: issue.message },
     });
   }
-  return item;
+  return parsed.output;
 }
 
-const str = (item: Item, name: string): string | undefined => item[name]?.S;
-const num = (item: Item, name: string): number | undefined => {
-  const raw = item[name]?.N;
-  return raw === undefined ? undefined : Number(raw);
+type JobRecord = v.InferOutput<typeof INDEXED_ITEM> | v.InferOutput<typeof FULL_ITEM>;
+
+const str = (record: JobRecord, name: string): string | undefined => {
+  const value = record[name];
+  return typeof value === 'string' ? value : undefined;
 };
-const json = <T>(item: Item, name: string): T | undefined => {
-  const raw = str(item, name);
+const num = (record: JobRecord, name: string): number | undefined => {
+  const value = record[name];
+  return typeof value === 'number' ? value : undefined;
+};
+const json = <T>(record: JobRecord, name: string): T | undefined => {
+  const raw = str(record, name);
   return raw === undefined ? undefined : (JSON.parse(raw) as T);
 };
 
-function fromItem(item: Item): ImageJob {
+/**
+ * The job a checked record holds. Its keys, status, model and creation time are there (checked); the owner index
+ * projects no principal, size or request id, so a listed job has them empty.
+ */
+function fromItem(record: JobRecord): ImageJob {
+  const previewImages = record['previewImages'];
   return {
-    id: (str(item, 'pk') ?? '').replace(/^image#/, ''),
-    owner: str(item, 'owner') ?? '',
-    principalId: str(item, 'principalId') ?? '',
-    principalKind: str(item, 'principalKind') === 'jwt' ? 'jwt' : 'api-key',
-    status: (str(item, 'status') ?? 'failed') as JobStatus,
-    model: str(item, 'model') ?? '',
-    size: str(item, 'size') ?? '',
-    quality: str(item, 'quality'),
-    format: str(item, 'format') as ImageJob['format'],
-    prompt: str(item, 'prompt'),
-    providerPrompt: str(item, 'providerPrompt'),
-    requestId: str(item, 'requestId') ?? '',
-    webhook: str(item, 'webhook'),
-    webhookState: str(item, 'webhookState') as ImageJob['webhookState'],
-    reservation: json(item, 'reservation'),
-    estimateMicroUsd: num(item, 'estimateMicroUsd'),
-    previews: num(item, 'previews'),
-    options: json(item, 'options'),
-    inputs: json(item, 'inputs'),
-    previewImages: item['previewImages']?.L?.flatMap((entry) => (entry.S === undefined ? [] : [JSON.parse(entry.S) as StoredPreview])),
-    createdAt: num(item, 'createdAt') ?? 0,
-    startedAt: num(item, 'startedAt'),
-    completedAt: num(item, 'completedAt'),
-    claim: str(item, 'claim'),
-    leaseUntil: num(item, 'leaseUntil'),
-    result: json(item, 'result'),
-    error: json(item, 'error'),
+    id: record.pk.replace(/^image#/, ''),
+    owner: record.owner ?? '',
+    principalId: str(record, 'principalId') ?? '',
+    principalKind: str(record, 'principalKind') === 'jwt' ? 'jwt' : 'api-key',
+    status: record.status,
+    model: record.model,
+    size: str(record, 'size') ?? '',
+    quality: str(record, 'quality'),
+    format: str(record, 'format') as ImageJob['format'],
+    prompt: str(record, 'prompt'),
+    providerPrompt: str(record, 'providerPrompt'),
+    requestId: str(record, 'requestId') ?? '',
+    webhook: str(record, 'webhook'),
+    webhookState: str(record, 'webhookState') as ImageJob['webhookState'],
+    reservation: json(record, 'reservation'),
+    estimateMicroUsd: num(record, 'estimateMicroUsd'),
+    previews: num(record, 'previews'),
+    options: json(record, 'options'),
+    inputs: json(record, 'inputs'),
+    previewImages: Array.isArray(previewImages)
+      ? previewImages.flatMap((entry: unknown) => (typeof entry === 'string' ? [JSON.parse(entry) as StoredPreview] : []))
+      : undefined,
+    createdAt: record.createdAt,
+    startedAt: num(record, 'startedAt'),
+    completedAt: num(record, 'completedAt'),
+    claim: str(record, 'claim'),
+    leaseUntil: num(record, 'leaseUntil'),
+    result: json(record, 'result'),
+    error: json(record, 'error'),
   };
 }
