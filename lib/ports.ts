@@ -180,11 +180,12 @@ export interface QuotaUsage {
 
 export interface QuotaGate {
   /**
-   * Atomically reserves one image and its estimated cost for the principal and against the global cap, or throws
-   * AppError `quota_exceeded` / `spend_cap_reached` (429) / `state_unavailable` (503). Nothing is reserved then.
+   * Atomically reserves `images` images (one by default) at `costMicroUsd` each for the principal and against the
+   * global cap, all or none, or throws AppError `quota_exceeded` / `spend_cap_reached` (429) / `state_unavailable`
+   * (503). Nothing is reserved then. The reservation holds them all (`images`, `costMicroUsd` their sum).
    */
-  reserve(principal: Principal, costMicroUsd: number, now: number): Promise<Reservation>;
-  /** Gives a reservation back: only when the provider certainly did not generate (the money rule). */
+  reserve(principal: Principal, costMicroUsd: number, now: number, images?: number): Promise<Reservation>;
+  /** Gives a reservation (all of its images) back: only when the provider certainly did not generate (the money rule). */
   release(reservation: ReservationRef): Promise<void>;
   /**
    * Counts the cost of one more provider attempt against the same day's spend limits (not the image count);

@@ -81,6 +81,22 @@ export interface ReservationRef {
   costMicroUsd: number;
   /** The caller's daily spend limit when it was reserved, for counting retried attempts against it. */
   spendLimitMicroUsd: number;
+  /**
+   * How many images it holds, `costMicroUsd` being their sum: more than one only between admitting an order of
+   * several images and splitting it into one reservation per image (`perImage`). Absent: one.
+   */
+  images?: number | undefined;
+}
+
+/**
+ * An order's reservation of `count` images as one reservation per image (each the order's cost divided evenly), so
+ * that each image is settled or given back on its own, as if it had been reserved alone.
+ */
+export function perImage<R extends ReservationRef>(reservation: R, count: number): R[] {
+  const { images: _all, ...one } = reservation;
+  const each = reservation.costMicroUsd / count;
+  if (!Number.isSafeInteger(each)) throw new Error('an order reservation is not an even sum of its images');
+  return Array.from({ length: count }, () => ({ ...one, costMicroUsd: each }) as R);
 }
 
 export interface ImageJob {

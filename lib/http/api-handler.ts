@@ -20,7 +20,7 @@ import { hardenPromptMiddleware } from '../middleware/harden-prompt.js';
 import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/types.js';
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
 import { openAIImageRequestBody } from './openai-image-request.js';
-import { openAIErrorDialect, openAIImageAnswer, openAIModelList } from './openai-compat.js';
+import { openAIErrorDialect, openAIImageAnswer, openAIModelList, type AnsweredImage } from './openai-compat.js';
 import { pageSurface } from './page/routes.js';
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type Dependencies, type UseCases } from '../composition-root.js';
@@ -173,18 +173,33 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
   };
 
   /**
-   * OpenAI's `images.generate`: the same use case as `POST /images`, waiting for the image as long as the function
+   * OpenAI's `images.generate`: the same use case as `POST /images`, waiting for the images as long as the function
    * lives (a function URL has no 30 s limit), answered in OpenAI's shape. A replay of an Idempotency-Key whose image
    * is still being made is 409, which the SDKs retry until it is done.
+   *
+   * With `n` > 1 some images may fail where others succeed: the answer is a 200 with the images made (each failed
+   * one given back to the quota unless the provider may have billed it), `x-images-missing` counting the others and
+   * `missing` saying why; when none was made, the first image's error. An error for images already paid for would
+   * make the SDK retry, and pay for them again.
    */
   const postV1Generations: RouteHandler = async (event, context) => {
-    const { imageRequest, providerPrompt, responseFormat } = context;
+    const { imageRequest, providerPrompt, openAI } = context;
     const principal = principalOf(context);
-    if (imageRequest === undefined || providerPrompt === undefined) throw new Error('middleware chain is incomplete');
+    if (imageRequest === undefined || providerPrompt === undefined || openAI === undefined)
+      throw new Error('middleware chain is incomplete');
+    if (openAI.stream) {
+      throw new AppError(
+        'invalid_request',
+        "Invalid value for 'stream': streaming is not served by this endpoint yet; leave it out or send false.",
+        {
+          details: { field: 'stream' },
+        },
+      );
+    }
     const now = deps.now();
     const deadline = now + (context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs) - V1_END_MARGIN_MS;
     const requestId = requestIdFrom(event, context);
-    const { job, replayed } = await images.create({
+    const { jobs, failures, replayed } = await images.create({
       requestId,
       principal,
       idempotencyKey: idempotencyKeyOf(event.headers ?? {}),
@@ -192,46 +207,85 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
       providerPrompt,
       deadline,
       waitUntil: deadline - V1_READ_BACK_MS,
+      ...(openAI.count > 1 ? { count: openAI.count } : {}),
     });
-    const resource = toResource(job, deps.now());
-    if (resource?.status !== 'succeeded') {
+    const answeredAt = deps.now();
+    const made: ImageResource[] = [];
+    const missing: { id?: string; status: string; code: string; message: string }[] = failures.map((failure) => {
+      const error = failure instanceof AppError ? failure : undefined;
+      return { status: 'failed', code: error?.code ?? 'internal_error', message: error?.message ?? 'The image failed.' };
+    });
+    for (const job of jobs) {
+      const resource = toResource(job, answeredAt);
+      if (resource?.status === 'succeeded') made.push(resource);
+      else
+        missing.push({ id: job.id, status: job.status, code: 'still_generating', message: `Still being generated as /images/${job.id}.` });
+    }
+    if (made.length === 0) {
       if (replayed)
         throw new AppError('request_in_progress', 'The image for this Idempotency-Key is still being generated. Retry shortly.');
+      const [first] = jobs;
       throw new AppError(
         'provider_timeout',
-        `The image was not finished within this request's time; it is still being generated as /images/${job.id} (GET it later).`,
+        `The image was not finished within this request's time; it is still being generated as /images/${first?.id ?? ''} (GET it later).`,
         { mayBeBilled: true },
       );
     }
-    const { b64, omitted } = responseFormat === 'both' ? await storedBase64(resource, deadline) : {};
-    const asked = { quality: job.quality, background: job.options?.background };
-    return json(200, openAIImageAnswer(resource, asked, b64), {
-      'x-request-id': requestId,
-      ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
-      ...(omitted ? { 'x-b64-json-omitted': omitted } : {}),
-    });
+    const { answered, omitted } =
+      openAI.responseFormat === 'both'
+        ? await storedBase64(made, deadline)
+        : { answered: made.map((resource) => ({ resource })), omitted: [] };
+    const [job] = jobs;
+    const asked = { quality: job?.quality, background: job?.options?.background };
+    return json(
+      200,
+      { ...openAIImageAnswer(answered, asked), ...(missing.length > 0 ? { missing } : {}) },
+      {
+        'x-request-id': requestId,
+        ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+        ...(omitted.length > 0 ? { 'x-b64-json-omitted': [...new Set(omitted)].join(', ') } : {}),
+        ...(missing.length > 0 ? { 'x-images-missing': String(missing.length) } : {}),
+      },
+    );
   };
 
   /**
-   * The stored image's bytes for `b64_json`. The image is generated, paid for and stored, so the answer is a 200
-   * whatever happens here: the bytes travel when they fit a Lambda answer (6 MB, base64 is 4/3 of the bytes) and can
-   * be read back; otherwise the answer has the URL alone and says why (x-b64-json-omitted). An error now would make
-   * the SDK retry, and its retry is a new, billed generation.
+   * The stored images' bytes for `b64_json`. The images are generated, paid for and stored, so the answer is a 200
+   * whatever happens here: the bytes travel while they fit one Lambda answer (6 MB; base64 is 4/3 of the bytes, so
+   * 4 MiB of images in all, in order) and can be read back; otherwise an image has its URL alone and
+   * x-b64-json-omitted says why. An error now would make the SDK retry, and its retry is a new, billed generation.
    */
   const storedBase64 = async (
-    resource: ImageResource,
+    resources: readonly ImageResource[],
     deadline: number,
-  ): Promise<{ b64?: string; omitted?: 'too-large' | 'unreadable' }> => {
-    if ((resource.bytes ?? 0) > V1_MAX_B64_IMAGE_BYTES) return { omitted: 'too-large' };
-    try {
-      return { b64: (await images.read(resource, V1_MAX_B64_IMAGE_BYTES, deadline)).toString('base64') };
-    } catch (error) {
-      logger.warn('stored image not read back for b64_json: answered with its URL', {
-        imageId: resource.id,
-        errorCode: error instanceof AppError ? error.code : 'internal_error',
-      });
-      return { omitted: 'unreadable' };
-    }
+  ): Promise<{ answered: AnsweredImage[]; omitted: ('too-large' | 'unreadable')[] }> => {
+    const omitted: ('too-large' | 'unreadable')[] = [];
+    let budget = V1_MAX_B64_IMAGE_BYTES;
+    const fits = resources.map((resource) => {
+      const bytes = resource.bytes ?? V1_MAX_B64_IMAGE_BYTES + 1;
+      if (bytes > budget) return false;
+      budget -= bytes;
+      return true;
+    });
+    const answered = await Promise.all(
+      resources.map(async (resource, index): Promise<AnsweredImage> => {
+        if (!fits[index]) {
+          omitted.push('too-large');
+          return { resource };
+        }
+        try {
+          return { resource, b64: (await images.read(resource, V1_MAX_B64_IMAGE_BYTES, deadline)).toString('base64') };
+        } catch (error) {
+          logger.warn('stored image not read back for b64_json: answered with its URL', {
+            imageId: resource.id,
+            errorCode: error instanceof AppError ? error.code : 'internal_error',
+          });
+          omitted.push('unreadable');
+          return { resource };
+        }
+      }),
+    );
+    return { answered, omitted };
   };
 
   const getUsage: RouteHandler = async (_event, context) => {

@@ -16,7 +16,8 @@ export function openAIImageRequestBody(rules: RequestRules): HttpMiddleware {
       throw new AppError('invalid_request', result.message.replace(`"${result.field}"`, `"${param}"`), { details: { field: param } });
     }
     request.context.imageRequest = result.value;
-    request.context.responseFormat = translated.responseFormat;
+    const { responseFormat, count, stream } = translated;
+    request.context.openAI = { responseFormat, count, stream };
   };
   return { before: openAIImageRequestMiddlewareBefore };
 }

@@ -11,9 +11,16 @@ export type RequestState = {
   principal?: Principal;
   imageRequest?: ImageRequest;
   providerPrompt?: string;
-  /** `/v1` only: whether the answer carries the image's URL or its bytes. */
-  responseFormat?: 'url' | 'both';
+  /** `/v1` only: how the answer is wanted. */
+  openAI?: OpenAIAnswerShape;
 };
+
+/** `/v1`'s answer as asked: the URL alone or the bytes too, how many images, and whether as an event stream. */
+export interface OpenAIAnswerShape {
+  responseFormat: 'url' | 'both';
+  count: number;
+  stream: boolean;
+}
 
 export type RequestContext = Context & RequestState;
 

@@ -52,7 +52,7 @@ beforeAll(async () => {
         OPENAI_BASE_URL: provider.baseUrl,
         // One provider call per SDK call: what the stand-in counts is what a retry would have cost.
         PROVIDER_MAX_RETRIES: '0',
-        DAILY_IMAGE_LIMIT: '5',
+        DAILY_IMAGE_LIMIT: '12',
       },
     }),
     startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '60000' } }),
@@ -62,6 +62,13 @@ beforeAll(async () => {
   slow = sdk(slowStack.ports.api).images.generate({ model: 'gpt-image-2', prompt: 'a slow sunrise', quality: 'high' });
   slow.catch(() => undefined);
 }, 240_000);
+
+/** The caller's images used today, from GET /usage. */
+async function usageOf(): Promise<{ used: number }> {
+  const response = await fetch(`http://127.0.0.1:${stack.ports.api}/usage`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  const usage = (await response.json()) as { images: { used: number } };
+  return { used: usage.images.used };
+}
 
 afterAll(async () => {
   await Promise.all([stack?.stop(), slowStack?.stop(), provider?.close()]);
@@ -113,7 +120,7 @@ describe('the official openai JS SDK against /v1', () => {
     const cases = [
       [{ prompt: 'a fox', size: '512x512' }, 'size'],
       [{ prompt: 'a fox', output_format: 'gif' as 'png' }, 'output_format'],
-      [{ prompt: 'a fox', n: 2 }, 'n'],
+      [{ prompt: 'a fox', n: 11 }, 'n'],
       [{ prompt: 'a fox', model: 'dall-e-3' }, 'model'],
       [{ prompt: 'a fox', background: 'transparent' as const }, 'background'],
     ] as const;
@@ -174,15 +181,67 @@ describe('the official openai JS SDK against /v1', () => {
     expect(sha256(served)).toBe(sha256(PNG));
   }, 90_000);
 
-  it('raises RateLimitError at the daily limit, and the SDK does not retry it', async () => {
-    // Four images counted so far (three generated, one failed after the provider may have billed); the limit is 5.
-    await client.images.generate({ prompt: 'the fifth' });
+  it('makes n=3 images: three permanent URLs serving the bytes of three b64_json, the quota down by three', async () => {
+    const before = await usageOf();
     const callsBefore = provider.calls.length;
-    const error = await client.images.generate({ prompt: 'one too many' }).catch((caught: unknown) => caught);
+    const answer = await client.images.generate({ model: 'gpt-image-2', prompt: 'three paper boats', n: 3 });
+    const data = answer.data ?? [];
+    expect(data).toHaveLength(3);
+    expect(new Set(data.map((image) => image.url)).size).toBe(3);
+    for (const image of data) {
+      expect(sha256(Buffer.from(image.b64_json ?? '', 'base64'))).toBe(sha256(PNG));
+      expect(sha256(Buffer.from(await (await fetch(image.url ?? '')).arrayBuffer()))).toBe(sha256(PNG));
+    }
+    expect(provider.calls.length - callsBefore).toBe(3);
+    expect((await usageOf()).used - before.used).toBe(3);
+  });
+
+  it('makes n=3 images from Python: three files written from b64_json, three URLs', async () => {
+    if (!python) {
+      console.warn('No wheel of the openai Python SDK in /opt/pypi/files: the Python SDK check is skipped.');
+      return;
+    }
+    const script = join(pythonDir ?? tmpdir(), 'generate_n.py');
+    await writeFile(
+      script,
+      [
+        'import base64, sys',
+        'from openai import OpenAI',
+        'client = OpenAI(base_url=sys.argv[1], api_key=sys.argv[2])',
+        'result = client.images.generate(model="gpt-image-2", prompt="three kites", n=3)',
+        'for i, image in enumerate(result.data):',
+        '    with open(f"{sys.argv[3]}-{i}.png", "wb") as f:',
+        '        f.write(base64.b64decode(image.b64_json))',
+        '    print(image.url)',
+      ].join('\n'),
+    );
+    const prefix = join(pythonDir ?? tmpdir(), 'kite');
+    const { stdout } = await run(python, [script, `http://127.0.0.1:${stack.ports.api}/v1`, API_KEY, prefix], { timeout: 60_000 });
+    const urls = stdout.trim().split('\n');
+    expect(new Set(urls).size).toBe(3);
+    for (const [index, url] of urls.entries()) {
+      expect(sha256(await readFile(`${prefix}-${index}.png`))).toBe(sha256(PNG));
+      expect(sha256(Buffer.from(await (await fetch(url)).arrayBuffer()))).toBe(sha256(PNG));
+    }
+  }, 90_000);
+
+  it('raises RateLimitError at the daily limit before anything is sent (n=3 with 2 left), and the SDK does not retry it', async () => {
+    // Counted so far: the guide's image, the URL-only one, the failure the provider may have billed, the n=3 and, with
+    // Python, its guide sample and its n=3: ten of twelve (six without Python, topped up to ten here).
+    const { used } = await usageOf();
+    expect(used).toBe(python ? 10 : 6);
+    if (used < 10) await client.images.generate({ prompt: 'filling up', n: 10 - used });
+    const callsBefore = provider.calls.length;
+    const error = await client.images.generate({ prompt: 'three too many', n: 3 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect(error).toMatchObject({ status: 429, code: 'quota_exceeded', type: 'insufficient_quota' });
     expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')).toMatch(/^\d+$/);
     expect(provider.calls.length).toBe(callsBefore);
+    // The two left are there, and then none.
+    expect((await client.images.generate({ prompt: 'the last two', n: 2 })).data).toHaveLength(2);
+    const over = await client.images.generate({ prompt: 'one too many' }).catch((caught: unknown) => caught);
+    expect(over).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(provider.calls.length).toBe(callsBefore + 2);
   });
 
   it('waits out a 60 s generation with its defaults, past the 30 s a gateway allows', async () => {

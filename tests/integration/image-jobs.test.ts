@@ -948,7 +948,10 @@ describe("/v1: OpenAI's image API on the same use case", () => {
     const cases: [unknown, string][] = [
       [{ prompt: 'a fox', size: '100x100' }, 'size'],
       [{ prompt: 'a fox', output_format: 'gif' }, 'output_format'],
-      [{ prompt: 'a fox', n: 3 }, 'n'],
+      [{ prompt: 'a fox', n: 11 }, 'n'],
+      [{ prompt: 'a fox', n: 0 }, 'n'],
+      [{ prompt: 'a fox', n: 1.5 }, 'n'],
+      [{ prompt: 'a fox', partial_images: 2 }, 'partial_images'],
       [{ prompt: 'a fox', style: 'vivid' }, 'style'],
       [{ prompt: 'a fox', stream: true }, 'stream'],
       [{ prompt: 'a fox', response_format: 'jpeg' }, 'response_format'],
@@ -997,6 +1000,68 @@ describe("/v1: OpenAI's image API on the same use case", () => {
     expect(body(again)['data']).toEqual(body(first)['data']);
     expect(header(again, 'idempotent-replayed')).toBe('true');
     expect(openai.calls).toHaveLength(1);
+  });
+
+  it('makes n images as n resources, each with its own permanent URL and bytes, reserved and settled one by one', async () => {
+    const { api } = makeStack();
+    const response = await api(v1({ prompt: 'three foxes', quality: 'low', n: 3 }), lambdaContext());
+    expect(response.statusCode).toBe(200);
+    const data = body(response)['data'] as Json[];
+    expect(data).toHaveLength(3);
+    expect(new Set(data.map((item) => item['url'])).size).toBe(3);
+    for (const item of data) {
+      const stored = await s3.get(new URL(item['url'] as string).pathname.slice(1));
+      expect(sha256(Buffer.from(item['b64_json'] as string, 'base64'))).toBe(sha256(stored.body));
+    }
+    // One provider call per image, and each image is a resource of its own in the caller's list.
+    expect(openai.calls.filter((call) => call.path.endsWith('/images/generations'))).toHaveLength(3);
+    expect(openai.calls.map((call) => call.body['n'] ?? 1)).toEqual([1, 1, 1]);
+    expect((body(await api(get('/images'), lambdaContext()))['data'] as Json[]).map((item) => item['url']).sort()).toEqual(
+      data.map((item) => item['url']).sort(),
+    );
+    expect(await usage()).toEqual({ images: 3, spend: 3 * SETTLED_COST });
+    expect(header(response, 'x-images-missing')).toBeUndefined();
+  });
+
+  it('reserves all n images before anything is sent: with fewer left today, a 429 and no provider call', async () => {
+    const { api } = makeStack({ DAILY_IMAGE_LIMIT: '3' });
+    expect((await api(v1({ prompt: 'one fox', quality: 'low' }), lambdaContext())).statusCode).toBe(200);
+    const tooMany = await api(v1({ prompt: 'three foxes', quality: 'low', n: 3 }), lambdaContext());
+    expect(tooMany.statusCode).toBe(429);
+    expect(openAIError(tooMany)).toMatchObject({ type: 'insufficient_quota', code: 'quota_exceeded' });
+    expect(openAIError(tooMany)['message']).toContain('3 images asked for, 2 left today');
+    expect(header(tooMany, 'x-should-retry')).toBe('false');
+    expect(openai.calls).toHaveLength(1);
+    expect((await usage()).images).toBe(1);
+    // The two left are still there to use, together.
+    expect((await api(v1({ prompt: 'two foxes', quality: 'low', n: 2 }), lambdaContext())).statusCode).toBe(200);
+    expect((await usage()).images).toBe(3);
+  });
+
+  it('answers the images made when some of n fail: the rest named in `missing`, an unbilled failure given back', async () => {
+    // The second call is refused by the provider (a 400 bills nothing): its image is given back to the quota.
+    openai.enqueue(imageReply(PNG_B64), errorReply(400, { message: 'no', type: 'invalid_request_error', code: 'invalid_value' }));
+    const { api } = makeStack({ PROVIDER_MAX_RETRIES: '0' });
+    const response = await api(v1({ prompt: 'two owls', quality: 'low', n: 2 }), lambdaContext());
+    expect(response.statusCode).toBe(200);
+    expect(body(response)['data']).toHaveLength(1);
+    expect(header(response, 'x-images-missing')).toBe('1');
+    expect(body(response)['missing']).toEqual([{ status: 'failed', code: expect.any(String), message: expect.any(String) }]);
+    expect(openai.calls).toHaveLength(2);
+    expect(await usage()).toEqual({ images: 1, spend: SETTLED_COST });
+  });
+
+  it('replays n images under one Idempotency-Key: the same images, generated once', async () => {
+    const { api } = makeStack();
+    const ask = () => v1({ prompt: 'two kites', quality: 'low', n: 2 }, { 'idempotency-key': 'sdk-n' });
+    const first = await api(ask(), lambdaContext());
+    const again = await api(ask(), lambdaContext());
+    expect([first.statusCode, again.statusCode]).toEqual([200, 200]);
+    expect(body(again)['data']).toEqual(body(first)['data']);
+    expect(openai.calls).toHaveLength(2);
+    // The same key with another n is other work.
+    const other = await api(v1({ prompt: 'two kites', quality: 'low', n: 3 }, { 'idempotency-key': 'sdk-n' }), lambdaContext());
+    expect(other.statusCode).toBe(422);
   });
 
   it("lists the allowed models, and answers unknown /v1 routes in OpenAI's shape", async () => {

@@ -72,10 +72,14 @@ export function inMemoryPorts(
     },
   };
   const quota: QuotaGate = {
-    async reserve(principal, costMicroUsd) {
-      events.push('reserve');
+    async reserve(principal, costMicroUsd, _now, count = 1) {
+      events.push(count === 1 ? 'reserve' : `reserve ${count}`);
       await options.reserve?.();
-      return { ...reservationOf(`${principal.kind}:${principal.id}`), costMicroUsd };
+      return {
+        ...reservationOf(`${principal.kind}:${principal.id}`),
+        costMicroUsd: costMicroUsd * count,
+        ...(count > 1 ? { images: count } : {}),
+      };
     },
     async count(_principal, activity) {
       events.push(`count ${activity}`);

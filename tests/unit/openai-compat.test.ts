@@ -19,7 +19,17 @@ describe('OpenAI request -> native request', () => {
         output_compression: 100,
         user: 'user-42',
       }),
-    ).toEqual({ body: { model: 'gpt-image-2', prompt: 'a fox', size: '1024x1024', format: 'webp' }, responseFormat: 'both' });
+    ).toEqual({
+      body: { model: 'gpt-image-2', prompt: 'a fox', size: '1024x1024', format: 'webp' },
+      responseFormat: 'both',
+      count: 1,
+      stream: false,
+    });
+    expect(translateGenerationRequest({ prompt: 'a fox', n: 10 }).count).toBe(10);
+    expect(translateGenerationRequest({ prompt: 'a fox', stream: true, partial_images: 2 })).toMatchObject({
+      body: { prompt: 'a fox', previews: 2 },
+      stream: true,
+    });
     // b64_json is OpenAI's default for GPT image models: the bytes and the URL both, unless the URL alone is asked.
     expect(translateGenerationRequest({ prompt: 'a fox' }).responseFormat).toBe('both');
     expect(translateGenerationRequest({ prompt: 'a fox', response_format: 'b64_json' }).responseFormat).toBe('both');
@@ -41,8 +51,11 @@ describe('OpenAI request -> native request', () => {
   });
 
   it.each([
-    [{ prompt: 'a fox', n: 2 }, 'n'],
-    [{ prompt: 'a fox', stream: true }, 'stream'],
+    [{ prompt: 'a fox', n: 11 }, 'n'],
+    [{ prompt: 'a fox', n: '2' }, 'n'],
+    [{ prompt: 'a fox', stream: true, n: 2 }, 'n'],
+    [{ prompt: 'a fox', stream: 'yes' }, 'stream'],
+    [{ prompt: 'a fox', stream: true, partial_images: 4 }, 'partial_images'],
     [{ prompt: 'a fox', response_format: 'png' }, 'response_format'],
     [{ prompt: 'a fox', user: 'x'.repeat(257) }, 'user'],
     [{ prompt: 'a fox', partial_images: 2 }, 'partial_images'],

@@ -42,8 +42,9 @@ export class DynamoDbQuotaGate implements QuotaGate {
     private readonly options: DynamoDbQuotaGateOptions,
   ) {}
 
-  async reserve(principal: Principal, costMicroUsd: number, now: number): Promise<Reservation> {
+  async reserve(principal: Principal, costEachMicroUsd: number, now: number, count = 1): Promise<Reservation> {
     const key = principalKey(principal);
+    const costMicroUsd = costEachMicroUsd * count;
     const limits = this.options.principalLimits.get(key) ?? this.options.defaultLimits;
     const day = utcDay(now);
     const resetAt = nextUtcMidnight(now);
@@ -61,6 +62,9 @@ export class DynamoDbQuotaGate implements QuotaGate {
         0,
       );
     if (limits.dailyImages < 1) throw refuse('quota_exceeded', 'This caller may not generate images.', 0);
+    if (count > limits.dailyImages) {
+      throw refuse('quota_exceeded', `${count} images asked for at once; this caller's daily limit is ${limits.dailyImages}.`, 0);
+    }
     if (costMicroUsd > limits.dailySpendMicroUsd) throw overSpend();
 
     const expiresAt = Math.floor(resetAt / 1000) + 2 * 86_400;
@@ -72,13 +76,13 @@ export class DynamoDbQuotaGate implements QuotaGate {
         UpdateExpression:
           'ADD images :one, spendMicroUsd :cost, reservedMicroUsd :cost SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
         ConditionExpression:
-          '(attribute_not_exists(images) OR images < :maxImages) AND ' +
+          '(attribute_not_exists(images) OR images <= :maxImagesBefore) AND ' +
           '(attribute_not_exists(spendMicroUsd) OR spendMicroUsd <= :maxSpendBefore)',
         ExpressionAttributeValues: {
-          ':one': { N: '1' },
+          ':one': { N: String(count) },
           ':cost': { N: String(costMicroUsd) },
           ':expiresAt': { N: String(expiresAt) },
-          ':maxImages': { N: String(limits.dailyImages) },
+          ':maxImagesBefore': { N: String(limits.dailyImages - count) },
           ':maxSpendBefore': { N: String(limits.dailySpendMicroUsd - costMicroUsd) },
         },
         ReturnValues: 'UPDATED_NEW',
@@ -108,18 +112,24 @@ export class DynamoDbQuotaGate implements QuotaGate {
         )
         .catch(() => undefined);
       const used = Number(current?.Item?.['images']?.N ?? limits.dailyImages);
-      if (used >= limits.dailyImages) {
-        throw refuse('quota_exceeded', `Daily image limit reached (${limits.dailyImages} a day). It resets at 00:00 UTC.`, 0);
+      if (used + count > limits.dailyImages) {
+        const left = Math.max(0, limits.dailyImages - used);
+        const message =
+          count > 1 && left > 0
+            ? `Daily image limit: ${count} images asked for, ${left} left today (${limits.dailyImages} a day). Nothing was reserved; it resets at 00:00 UTC.`
+            : `Daily image limit reached (${limits.dailyImages} a day). It resets at 00:00 UTC.`;
+        throw refuse('quota_exceeded', message, left);
       }
       throw overSpend();
     }
 
-    const images = Number(principalUpdate.value.Attributes?.['images']?.N ?? '1');
+    const images = Number(principalUpdate.value.Attributes?.['images']?.N ?? String(count));
     const reservation: Reservation = {
       principalKey: key,
       day,
       costMicroUsd,
       spendLimitMicroUsd: limits.dailySpendMicroUsd,
+      ...(count > 1 ? { images: count } : {}),
       status: { limit: limits.dailyImages, remaining: Math.max(0, limits.dailyImages - images), resetAt },
     };
     if (globalUpdate.status === 'rejected') {
@@ -272,8 +282,11 @@ export class DynamoDbQuotaGate implements QuotaGate {
     await this.update({
       TableName: this.options.table,
       Key: { pk: { S: `quota#${reservation.principalKey}#${reservation.day}` } },
-      UpdateExpression: 'ADD images :minusOne, spendMicroUsd :refund, reservedMicroUsd :refund',
-      ExpressionAttributeValues: { ':minusOne': { N: '-1' }, ':refund': { N: String(-reservation.costMicroUsd) } },
+      UpdateExpression: 'ADD images :minusImages, spendMicroUsd :refund, reservedMicroUsd :refund',
+      ExpressionAttributeValues: {
+        ':minusImages': { N: String(-(reservation.images ?? 1)) },
+        ':refund': { N: String(-reservation.costMicroUsd) },
+      },
     });
   }
 
