@@ -5,8 +5,14 @@ import { apiOrMisconfigured } from '../../lib/http/misconfigured.js';
 
 // The `/v1` function URL's entry (OpenAI's dialect only): its own router serves `/v1/*` and answers 404 for
 // every other path, so a URL with no gateway in front opens none of the rest of the API. Built once per container.
-export const handler = apiOrMisconfigured(() => {
-  const deps = createDependencies(parseConfig(process.env));
-  warmUp(deps);
-  return createApiHandler(deps, undefined, 'v1');
-});
+// The URL's InvokeMode is RESPONSE_STREAM (serverless.yml): the handler follows Lambda's response-streaming contract
+// (`awslambda.streamifyResponse`, the answer's status and headers through `awslambda.HttpResponseStream.from`, then
+// its body), through middy's streamify execution mode, so `stream: true` sends each event as the image is made.
+export const handler = apiOrMisconfigured(
+  () => {
+    const deps = createDependencies(parseConfig(process.env));
+    warmUp(deps);
+    return createApiHandler(deps, undefined, 'v1', { streamResponses: true });
+  },
+  { streamResponses: true },
+);

@@ -7,6 +7,7 @@ import { ProviderBreaker } from '../domain/provider-breaker.js';
 import { makeCreateImage } from '../use-cases/create-image.js';
 import { makeCreateUpload } from '../use-cases/create-upload.js';
 import { makeDeleteImage } from '../use-cases/delete-image.js';
+import { makeFollowImage } from '../use-cases/follow-image.js';
 import type { GenerateAndStoreDeps } from '../use-cases/generate-and-store.js';
 import { makeGetImage } from '../use-cases/get-image.js';
 import { makeGetUsage } from '../use-cases/get-usage.js';
@@ -89,6 +90,7 @@ export function createUseCases(deps: Dependencies) {
       list: makeListImages(read),
       delete: makeDeleteImage({ ...read, store: deps.store, cdn: deps.cdn }),
       read: makeReadImage({ store: deps.store }),
+      follow: makeFollowImage({ ...read, store: deps.store }),
       usage: makeGetUsage({ quota: deps.quota, now: deps.now }),
     },
     uploads: { create: makeCreateUpload({ uploads: deps.uploads, newId: deps.newId, now: deps.now, quota: deps.quota }) },

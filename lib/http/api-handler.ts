@@ -1,4 +1,6 @@
+import { Readable } from 'node:stream';
 import middy from '@middy/core';
+import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler, { type Route } from '@middy/http-router';
@@ -6,7 +8,7 @@ import httpSecurityHeaders from '@middy/http-security-headers';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { requestDeadline } from '../domain/deadline.js';
-import { parsePrefer, toResource, waitPlan, type ImageResource } from '../domain/image-job.js';
+import { parsePrefer, toResource, waitPlan, type ImageJob, type ImageResource } from '../domain/image-job.js';
 import { familyOf } from '../domain/models.js';
 import { rateLimitHeaders } from '../domain/rate-limit.js';
 import { microUsdToUsd } from '../domain/pricing.js';
@@ -20,7 +22,15 @@ import { hardenPromptMiddleware } from '../middleware/harden-prompt.js';
 import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/types.js';
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
 import { openAIImageRequestBody } from './openai-image-request.js';
-import { openAIErrorDialect, openAIImageAnswer, openAIModelList, type AnsweredImage } from './openai-compat.js';
+import {
+  openAIErrorDialect,
+  openAIImageAnswer,
+  openAIModelList,
+  openAIStreamError,
+  openAIStreamEvent,
+  type AnsweredImage,
+  type StreamKind,
+} from './openai-compat.js';
 import { pageSurface } from './page/routes.js';
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type Dependencies, type UseCases } from '../composition-root.js';
@@ -43,6 +53,11 @@ const IMAGES_PATH = /^\/images\/?$/;
 const V1_END_MARGIN_MS = 2_000;
 const V1_READ_BACK_MS = 3_000;
 const V1_MAX_B64_IMAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * The image bytes one streamed answer carries, partial images and the image together: a streamed Lambda answer
+ * carries at most 20 MB, and base64 plus the events' JSON is a little over 4/3 of the bytes.
+ */
+const V1_MAX_STREAMED_IMAGE_BYTES = 14 * 1024 * 1024;
 
 /**
  * Which routes a function serves: `all` (the HTTP API's function, and the local stage's), or `v1` (the function URL
@@ -102,7 +117,12 @@ const noResources = (): AppError =>
  * asking (401) before anything else about the request; for POST then how big (413), is it JSON (415/400), is it
  * valid (400), harden the prompt; only then the use case, the only step that can spend money.
  */
-export function createApiHandler(deps: Dependencies, useCases: UseCases = createUseCases(deps), surface: Surface = 'all') {
+export function createApiHandler(
+  deps: Dependencies,
+  useCases: UseCases = createUseCases(deps),
+  surface: Surface = 'all',
+  { streamResponses = false }: { streamResponses?: boolean } = {},
+) {
   const { config, logger } = deps;
   const { images } = useCases;
 
@@ -187,15 +207,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
     const principal = principalOf(context);
     if (imageRequest === undefined || providerPrompt === undefined || openAI === undefined)
       throw new Error('middleware chain is incomplete');
-    if (openAI.stream) {
-      throw new AppError(
-        'invalid_request',
-        "Invalid value for 'stream': streaming is not served by this endpoint yet; leave it out or send false.",
-        {
-          details: { field: 'stream' },
-        },
-      );
-    }
+    if (openAI.stream) return streamV1Image(event, context, 'image_generation');
     const now = deps.now();
     const deadline = now + (context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs) - V1_END_MARGIN_MS;
     const requestId = requestIdFrom(event, context);
@@ -247,6 +259,67 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
         ...(missing.length > 0 ? { 'x-images-missing': String(missing.length) } : {}),
       },
     );
+  };
+
+  /**
+   * `stream: true`: the image as OpenAI's event stream, its partial images and then the image, each with its stored
+   * URL. What is refused before anything is spent (validation, quota, moderation) is answered as the usual error,
+   * with its status; once the job is written the answer is a 200 stream, and a failure after that is OpenAI's
+   * `error` event (never retried by the SDKs: the provider may have billed).
+   *
+   * Where the function streams (the `/v1` function URL, `InvokeMode: RESPONSE_STREAM`) each event is sent as the
+   * image is made; where an answer is buffered (API Gateway, `invoke local`) the same events arrive at the end.
+   */
+  const streamV1Image = async (event: Event, context: RequestContext, kind: StreamKind): Promise<Result> => {
+    const { imageRequest, providerPrompt } = context;
+    const principal = principalOf(context);
+    if (imageRequest === undefined || providerPrompt === undefined) throw new Error('middleware chain is incomplete');
+    const now = deps.now();
+    const deadline = now + (context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs) - V1_END_MARGIN_MS;
+    const requestId = requestIdFrom(event, context);
+    let onStarted: (job: ImageJob) => void = () => undefined;
+    const started = new Promise<ImageJob>((resolve) => {
+      onStarted = resolve;
+    });
+    const creating = images.create({
+      requestId,
+      principal,
+      idempotencyKey: idempotencyKeyOf(event.headers ?? {}),
+      ...imageRequest,
+      providerPrompt,
+      deadline,
+      // Not waited for here: the stream follows the job instead.
+      waitUntil: now,
+      onStarted,
+    });
+    // The stream reports how the job ends; an inline run's own outcome says the same and is awaited at the end.
+    creating.catch(() => undefined);
+    const job = await Promise.race([started, creating.then((outcome) => outcome.job)]);
+    const asked = { quality: job.quality, background: job.options?.background, size: job.size, format: job.format };
+    const budget = streamResponses ? V1_MAX_STREAMED_IMAGE_BYTES : V1_MAX_B64_IMAGE_BYTES;
+    async function* events(): AsyncGenerator<string> {
+      try {
+        for await (const progress of images.follow(principal, job.id, { deadline, budgetBytes: budget })) {
+          yield openAIStreamEvent(kind, progress, asked, job.createdAt);
+        }
+      } catch (error) {
+        logger.warn('image stream ended with an error event', {
+          imageId: job.id,
+          errorCode: error instanceof AppError ? error.code : 'internal_error',
+        });
+        yield openAIStreamError(error, requestId);
+      }
+      await creating.catch(() => undefined);
+    }
+    const headers = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-request-id': requestId };
+    if (!streamResponses) {
+      let text = '';
+      for await (const chunk of events()) text += chunk;
+      return { statusCode: 200, headers, body: text };
+    }
+    // middy's streaming mode pipes a Readable body into Lambda's response stream (the type says string: it is the
+    // buffered answer's).
+    return { statusCode: 200, headers, body: Readable.from(events()) as unknown as string };
   };
 
   /**
@@ -401,7 +474,7 @@ export function createApiHandler(deps: Dependencies, useCases: UseCases = create
   });
 
   return (
-    middy<Event, Result, Error, RequestContext>()
+    middy<Event, Result, Error, RequestContext>(streamResponses ? { executionMode: executionModeStreamifyResponse } : {})
       // onError handlers run in reverse order: errorResponse builds the error response first, then the security
       // headers are added to it, and only then does the logger drop this request's keys.
       .use(injectLambdaContext(logger, { resetKeys: true }))

@@ -1,4 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import middy from '@middy/core';
+import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
 import { ConfigError } from '../config.js';
 import { toErrorResponse, AppError } from '../errors.js';
 import { requestIdFrom } from '../middleware/error-response.js';
@@ -11,7 +13,7 @@ type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<A
  * and a stack trace, which API Gateway turns into a bare 500 or passes on); the operator reads the variable's name
  * in the function's log instead, once per cold start.
  */
-export function apiOrMisconfigured(build: () => unknown): ApiHandler {
+export function apiOrMisconfigured(build: () => unknown, { streamResponses = false }: { streamResponses?: boolean } = {}): ApiHandler {
   try {
     return build() as ApiHandler;
   } catch (error) {
@@ -27,7 +29,7 @@ export function apiOrMisconfigured(build: () => unknown): ApiHandler {
       })}\n`,
     );
     const failure = new AppError('internal_error', 'The service is misconfigured.');
-    return async (event, context) => {
+    const misconfigured: ApiHandler = async (event, context) => {
       const { statusCode, headers, body } = toErrorResponse(failure, requestIdFrom(event, context));
       return {
         statusCode,
@@ -35,5 +37,10 @@ export function apiOrMisconfigured(build: () => unknown): ApiHandler {
         body: JSON.stringify(body),
       };
     };
+    // A function whose URL streams answers under the streaming contract whatever it answers.
+    if (!streamResponses) return misconfigured;
+    return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>({ executionMode: executionModeStreamifyResponse }).handler(
+      misconfigured,
+    ) as unknown as ApiHandler;
   }
 }

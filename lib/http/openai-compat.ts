@@ -11,6 +11,7 @@ import type { ImageResource } from '../domain/image-job.js';
 import { safeFieldName } from '../domain/image-request.js';
 import { parseModelName } from '../domain/models.js';
 import type { ErrorDialect } from '../middleware/error-response.js';
+import type { ImageProgress } from '../use-cases/follow-image.js';
 
 /**
  * How the answer carries the image: `both` (OpenAI's default for GPT image models is `b64_json`; this service adds
@@ -268,6 +269,66 @@ export function openAIImageAnswer(images: readonly AnsweredImage[], asked: Asked
     ...(resource.width && resource.height ? { size: `${resource.width}x${resource.height}` } : {}),
     ...(usages.every(reportsTokens) ? { usage: summedUsage(usages) } : {}),
   };
+}
+
+/** Which of OpenAI's streams: `images.generate`'s or `images.edit`'s (their events differ only in name). */
+export type StreamKind = 'image_generation' | 'image_edit';
+
+/** What the request asked, for the events sent before the image says what it is. */
+export interface AskedStreamSettings extends AskedSettings {
+  size: string | undefined;
+  format: string | undefined;
+}
+
+/**
+ * One server-sent event as OpenAI sends them: `event: <type>` and the JSON (with the same `type`) on one `data:`
+ * line. https://platform.openai.com/docs/api-reference/images-streaming (read 2026-12-07).
+ */
+const sse = (type: string, data: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+
+/**
+ * OpenAI's stream events for an image being made: `<kind>.partial_image` for each partial image, then
+ * `<kind>.completed`, each with `b64_json` (the stored bytes) and, beyond OpenAI's fields, the `url` that serves
+ * them (a partial image's for a day, the image's for good). A completed image too large to travel has its URL
+ * alone and `b64_json_omitted` says why.
+ */
+export function openAIStreamEvent(kind: StreamKind, progress: ImageProgress, asked: AskedStreamSettings, createdAt: number): string {
+  const created_at = Math.floor(createdAt / 1000);
+  if (progress.kind === 'partial') {
+    return sse(`${kind}.partial_image`, {
+      b64_json: progress.bytes.toString('base64'),
+      partial_image_index: progress.index,
+      url: progress.url,
+      created_at,
+      size: asked.size ?? 'auto',
+      quality: asked.quality ?? 'auto',
+      background: asked.background ?? 'auto',
+      output_format: asked.format ?? 'png',
+    });
+  }
+  const { resource } = progress;
+  const answer = openAIImageAnswer([{ resource, b64: progress.bytes?.toString('base64') }], asked) as Record<string, unknown>;
+  const [image] = answer['data'] as Record<string, unknown>[];
+  return sse(`${kind}.completed`, {
+    ...image,
+    ...(progress.omitted ? { b64_json_omitted: progress.omitted } : {}),
+    created_at,
+    size: answer['size'] ?? asked.size ?? 'auto',
+    quality: answer['quality'],
+    background: answer['background'] ?? 'auto',
+    output_format: answer['output_format'] ?? asked.format ?? 'png',
+    ...(answer['usage'] ? { usage: answer['usage'] } : {}),
+  });
+}
+
+/**
+ * A failure after the stream began (its 200 is sent): OpenAI's `error` event, which the SDKs raise as an APIError
+ * and do not retry (a retry is theirs to decide only before an answer began), so a possibly billed failure is never
+ * paid for twice.
+ */
+export function openAIStreamError(error: unknown, requestId: string): string {
+  const { body } = openAIErrorResponse(error, requestId);
+  return sse('error', JSON.parse(body) as object);
 }
 
 /** `GET /v1/models`: the models this deployment allows, as the SDKs list them. */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import OpenAI from 'openai';
 import { startStackProcess } from '../../scripts/stack-process.mjs';
 import { pngOf } from '../support/fixtures.js';
-import { OpenAITestServer, errorReply, imageReply, moderationReply } from '../support/openai-test-server.js';
+import { OpenAITestServer, errorReply, imageReply, moderationReply, streamReply } from '../support/openai-test-server.js';
 
 /**
  * `/v1` through the official `openai` JS SDK (and the Python one, from the machine's wheel), against `npm start`
@@ -18,6 +18,8 @@ import { OpenAITestServer, errorReply, imageReply, moderationReply } from '../su
 
 const API_KEY = 'sdk-test-key-0123456789';
 const PNG = pngOf(64, 48, 'sdk image');
+const PARTIAL_A = pngOf(64, 48, 'partial a');
+const PARTIAL_B = pngOf(64, 48, 'partial b');
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 const run = promisify(execFile);
 
@@ -52,7 +54,7 @@ beforeAll(async () => {
         OPENAI_BASE_URL: provider.baseUrl,
         // One provider call per SDK call: what the stand-in counts is what a retry would have cost.
         PROVIDER_MAX_RETRIES: '0',
-        DAILY_IMAGE_LIMIT: '12',
+        DAILY_IMAGE_LIMIT: '16',
       },
     }),
     startStackProcess({ apiKey: API_KEY, env: { OPENAI_API_KEY: '', OFFLINE_DELAY_MS: '60000' } }),
@@ -225,12 +227,100 @@ describe('the official openai JS SDK against /v1', () => {
     }
   }, 90_000);
 
+  it("runs the image guide's streaming sample: two partial images and the image, in order, each decodable, served at its URL", async () => {
+    provider.enqueue(streamReply(PNG.toString('base64'), [PARTIAL_A.toString('base64'), PARTIAL_B.toString('base64')], { gapMs: 300 }));
+    // Act: https://platform.openai.com/docs/guides/image-generation#streaming (the loop, with the events kept).
+    const stream = await client.images.generate({
+      prompt: 'Draw a gorgeous image of a river made of white owl feathers, snaking its way through a serene winter landscape',
+      model: 'gpt-image-2',
+      stream: true,
+      partial_images: 2,
+    });
+    const seen: { type: string; index?: number; bytes: Buffer; url: string }[] = [];
+    for await (const event of stream) {
+      const url = (event as unknown as { url: string }).url;
+      if (event.type === 'image_generation.partial_image') {
+        seen.push({ type: event.type, index: event.partial_image_index, bytes: Buffer.from(event.b64_json, 'base64'), url });
+      } else seen.push({ type: event.type, bytes: Buffer.from(event.b64_json, 'base64'), url });
+    }
+    // Assess
+    expect(seen.map(({ type, index }) => [type, index])).toEqual([
+      ['image_generation.partial_image', 0],
+      ['image_generation.partial_image', 1],
+      ['image_generation.completed', undefined],
+    ]);
+    const expected = [PARTIAL_A, PARTIAL_B, PNG];
+    for (const [index, event] of seen.entries()) {
+      expect(sha256(event.bytes)).toBe(sha256(expected[index] as Buffer));
+      expect(sha256(Buffer.from(await (await fetch(event.url)).arrayBuffer()))).toBe(sha256(event.bytes));
+    }
+  });
+
+  it('ends a stream whose image failed after it began with an error the SDK raises, and does not retry it (one call)', async () => {
+    provider.enqueue(streamReply(PNG.toString('base64'), [PARTIAL_A.toString('base64'), PARTIAL_B.toString('base64')], { cutAfter: 1 }));
+    const callsBefore = provider.calls.length;
+    const stream = await client.images.generate({ prompt: 'a river, cut short', stream: true, partial_images: 2 });
+    const types: string[] = [];
+    const error = await (async () => {
+      for await (const event of stream) types.push(event.type);
+    })().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(types).not.toContain('image_generation.completed');
+    expect(provider.calls.length - callsBefore).toBe(1);
+  });
+
+  it("runs the image guide's Python streaming sample: the partial images written to files, then the image", async () => {
+    if (!python) {
+      console.warn('No wheel of the openai Python SDK in /opt/pypi/files: the Python SDK check is skipped.');
+      return;
+    }
+    provider.enqueue(streamReply(PNG.toString('base64'), [PARTIAL_A.toString('base64'), PARTIAL_B.toString('base64')]));
+    const script = join(pythonDir ?? tmpdir(), 'stream.py');
+    await writeFile(
+      script,
+      [
+        // https://platform.openai.com/docs/guides/image-generation#streaming (Python), with base_url and key from the
+        // command line, and the completed image written too.
+        'import base64, sys',
+        'from openai import OpenAI',
+        'client = OpenAI(base_url=sys.argv[1], api_key=sys.argv[2])',
+        'stream = client.images.generate(',
+        '    prompt="Draw a gorgeous image of a river made of white owl feathers",',
+        '    model="gpt-image-2",',
+        '    stream=True,',
+        '    partial_images=2,',
+        ')',
+        'for event in stream:',
+        '    if event.type == "image_generation.partial_image":',
+        '        idx = event.partial_image_index',
+        '        image_bytes = base64.b64decode(event.b64_json)',
+        '        with open(f"{sys.argv[3]}{idx}.png", "wb") as f:',
+        '            f.write(image_bytes)',
+        '    elif event.type == "image_generation.completed":',
+        '        with open(f"{sys.argv[3]}-final.png", "wb") as f:',
+        '            f.write(base64.b64decode(event.b64_json))',
+        '    print(event.type)',
+      ].join('\n'),
+    );
+    const prefix = join(pythonDir ?? tmpdir(), 'river');
+    const { stdout } = await run(python, [script, `http://127.0.0.1:${stack.ports.api}/v1`, API_KEY, prefix], { timeout: 60_000 });
+    expect(stdout.trim().split('\n')).toEqual([
+      'image_generation.partial_image',
+      'image_generation.partial_image',
+      'image_generation.completed',
+    ]);
+    expect(sha256(await readFile(`${prefix}0.png`))).toBe(sha256(PARTIAL_A));
+    expect(sha256(await readFile(`${prefix}1.png`))).toBe(sha256(PARTIAL_B));
+    expect(sha256(await readFile(`${prefix}-final.png`))).toBe(sha256(PNG));
+  }, 90_000);
+
   it('raises RateLimitError at the daily limit before anything is sent (n=3 with 2 left), and the SDK does not retry it', async () => {
-    // Counted so far: the guide's image, the URL-only one, the failure the provider may have billed, the n=3 and, with
-    // Python, its guide sample and its n=3: ten of twelve (six without Python, topped up to ten here).
+    // Counted so far: the guide's image, the URL-only one, the failure the provider may have billed, the n=3, the
+    // streamed one and the stream cut short (it may have billed) and, with Python, its guide sample, its n=3 and its
+    // stream: thirteen of sixteen (eight without Python), topped up to fourteen here.
     const { used } = await usageOf();
-    expect(used).toBe(python ? 10 : 6);
-    if (used < 10) await client.images.generate({ prompt: 'filling up', n: 10 - used });
+    expect(used).toBe(python ? 13 : 8);
+    if (used < 14) await client.images.generate({ prompt: 'filling up', n: 14 - used });
     const callsBefore = provider.calls.length;
     const error = await client.images.generate({ prompt: 'three too many', n: 3 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);

@@ -16,6 +16,7 @@ import { pngOf } from '../support/fixtures.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
+import { installAwsLambda, invokeStreamed } from '../support/lambda-streaming.mjs';
 import { OpenAITestServer, errorReply, imageReply, streamReply } from '../support/openai-test-server.js';
 import { PREVIEW_COST, SETTLED_COST, estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
@@ -34,6 +35,11 @@ const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
 type Json = Record<string, any>;
+/** A handler under Lambda's streaming contract: (event, responseStream, context). */
+type StreamingHandler = (event: APIGatewayProxyEventV2, stream: unknown, context: Context) => Promise<void>;
+
+// What Lambda's runtime defines before it loads a handler (the streamed /v1 function needs it).
+installAwsLambda();
 
 let s3: LocalS3;
 let dynamo: LocalDynamo;
@@ -70,6 +76,7 @@ interface Stack {
   api: Handler;
   /** The `/v1` function URL's handler: OpenAI's dialect only. */
   v1Api: Handler;
+  v1Streamed: StreamingHandler;
   worker: Handler;
   dispatcher: BackgroundDispatcher;
   invalidated: string[][];
@@ -105,6 +112,8 @@ function makeStack(env: Record<string, string> = {}, generator?: ImageGenerator,
     api: withContract(createApiHandler(deps, useCases) as unknown as Handler),
     // Not checked against openapi.yaml: that describes the HTTP API, where these paths exist.
     v1Api: createApiHandler(deps, useCases, 'v1') as unknown as Handler,
+    // The /v1 function as deployed: its URL streams, and the handler follows Lambda's streaming contract.
+    v1Streamed: createApiHandler(deps, useCases, 'v1', { streamResponses: true }) as unknown as StreamingHandler,
     worker,
     dispatcher,
     invalidated,
@@ -953,7 +962,7 @@ describe("/v1: OpenAI's image API on the same use case", () => {
       [{ prompt: 'a fox', n: 1.5 }, 'n'],
       [{ prompt: 'a fox', partial_images: 2 }, 'partial_images'],
       [{ prompt: 'a fox', style: 'vivid' }, 'style'],
-      [{ prompt: 'a fox', stream: true }, 'stream'],
+      [{ prompt: 'a fox', stream: 'yes' }, 'stream'],
       [{ prompt: 'a fox', response_format: 'jpeg' }, 'response_format'],
       [{ prompt: 'a fox', colour: 'red' }, 'colour'],
       [{ model: 'gpt-image-2' }, 'prompt'],
@@ -1062,6 +1071,90 @@ describe("/v1: OpenAI's image API on the same use case", () => {
     // The same key with another n is other work.
     const other = await api(v1({ prompt: 'two kites', quality: 'low', n: 3 }, { 'idempotency-key': 'sdk-n' }), lambdaContext());
     expect(other.statusCode).toBe(422);
+  });
+
+  describe('stream: true', () => {
+    const PARTIAL_A = pngOf(48, 32, 'partial a');
+    const PARTIAL_B = pngOf(48, 32, 'partial b');
+    const STREAMED = { prompt: 'a lighthouse at dawn', quality: 'low', stream: true, partial_images: 2 };
+    /** The server-sent events of a body: each `event:` name and its `data:` JSON. */
+    const eventsOf = (text: string): { event: string; data: Json }[] =>
+      text
+        .split('\n\n')
+        .filter((frame) => frame.trim() !== '')
+        .map((frame) => {
+          const lines = frame.split('\n');
+          const event = lines.find((line) => line.startsWith('event: '))?.slice(7) ?? '';
+          const data = lines.find((line) => line.startsWith('data: '))?.slice(6) ?? '{}';
+          return { event, data: JSON.parse(data) as Json };
+        });
+
+    it("streams each partial image and then the image as OpenAI's events, as they are made, each with its stored URL", async () => {
+      openai.enqueue(streamReply(PNG_B64, [PARTIAL_A.toString('base64'), PARTIAL_B.toString('base64')], { gapMs: 400 }));
+      const { v1Streamed } = makeStack();
+      const answer = await invokeStreamed(v1Streamed, v1(STREAMED), lambdaContext(60_000));
+      expect([answer.statusCode, answer.statusCode === 200 ? '' : answer.body]).toEqual([200, '']);
+      expect(answer.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+      const events = eventsOf(answer.body);
+      expect(events.map(({ event, data }) => [event, data['type'], data['partial_image_index']])).toEqual([
+        ['image_generation.partial_image', 'image_generation.partial_image', 0],
+        ['image_generation.partial_image', 'image_generation.partial_image', 1],
+        ['image_generation.completed', 'image_generation.completed', undefined],
+      ]);
+      // Each event's bytes are what its URL serves: the partial images and the image, as stored.
+      const expected = [PARTIAL_A, PARTIAL_B, PNG];
+      for (const [index, { data }] of events.entries()) {
+        const stored = await s3.get(new URL(data['url'] as string).pathname.slice(1));
+        expect(sha256(Buffer.from(data['b64_json'] as string, 'base64'))).toBe(sha256(expected[index] as Buffer));
+        expect(sha256(stored.body)).toBe(sha256(expected[index] as Buffer));
+      }
+      expect(events[2]?.data).toMatchObject({ size: '48x32', quality: 'low', output_format: 'png', usage: { input_tokens: 50 } });
+      // Streamed, not buffered: the first partial image was written well before the image (the provider sent them
+      // 800 ms apart).
+      const [first] = answer.chunks;
+      const last = answer.chunks.at(-1);
+      expect(answer.chunks.length).toBeGreaterThanOrEqual(3);
+      expect((last?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThan(300);
+      expect(openai.calls).toHaveLength(1);
+      expect(openai.calls[0]?.body).toMatchObject({ stream: true, partial_images: 2 });
+      expect(await usage()).toEqual({ images: 1, spend: SETTLED_COST + 2 * PREVIEW_COST });
+    });
+
+    it('answers the same events in one body where the answer is buffered (API Gateway, invoke local)', async () => {
+      openai.enqueue(streamReply(PNG_B64, [PARTIAL_A.toString('base64')]));
+      const { api } = makeStack();
+      const answer = await api(v1({ ...STREAMED, partial_images: 1 }), lambdaContext());
+      expect(answer.statusCode).toBe(200);
+      expect(header(answer, 'content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(eventsOf(answer.body ?? '').map(({ event }) => event)).toEqual([
+        'image_generation.partial_image',
+        'image_generation.completed',
+      ]);
+    });
+
+    it("ends the stream with OpenAI's error event when the image fails after it began, and bills it once", async () => {
+      // The provider's stream breaks after its first partial image: it may have billed.
+      openai.enqueue(streamReply(PNG_B64, [PARTIAL_A.toString('base64'), PARTIAL_B.toString('base64')], { cutAfter: 1 }));
+      const { v1Streamed } = makeStack();
+      const answer = await invokeStreamed(v1Streamed, v1(STREAMED), lambdaContext(60_000));
+      expect(answer.statusCode).toBe(200);
+      const events = eventsOf(answer.body);
+      expect(events.at(-1)).toMatchObject({ event: 'error', data: { type: 'error', error: { type: 'server_error' } } });
+      expect(events.filter(({ event }) => event === 'image_generation.completed')).toEqual([]);
+      expect(openai.calls).toHaveLength(1);
+      // Kept at its estimate: the provider may have billed.
+      expect((await usage()).images).toBe(1);
+    });
+
+    it('refuses before the stream begins, with the usual status, when nothing may be spent', async () => {
+      const { v1Streamed } = makeStack({ DAILY_IMAGE_LIMIT: '0' });
+      const answer = await invokeStreamed(v1Streamed, v1(STREAMED), lambdaContext(60_000));
+      expect(answer.statusCode).toBe(429);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: { type: 'insufficient_quota' } });
+      const refused = await invokeStreamed(v1Streamed, v1({ ...STREAMED, n: 2 }), lambdaContext(60_000));
+      expect([refused.statusCode, JSON.parse(refused.body).error.param]).toEqual([400, 'n']);
+      expect(openai.calls).toHaveLength(0);
+    });
   });
 
   it("lists the allowed models, and answers unknown /v1 routes in OpenAI's shape", async () => {

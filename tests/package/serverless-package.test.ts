@@ -9,6 +9,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { httpEvent } from '../support/lambda.js';
+import { splitPrelude } from '../support/lambda-streaming.mjs';
+import { startLocalS3 } from '../support/s3-server.js';
 import { ROOT, SERVERLESS_BIN, run } from '../support/processes.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped
@@ -235,6 +237,8 @@ describe('serverless package (stage prod)', () => {
     // Auth is the API's own (API key or JWT, in code): the URL itself is public, and invokes nothing else.
     expect(one('AWS::Lambda::Url')['Properties']).toEqual({
       AuthType: 'NONE',
+      // OpenAI's `stream: true` is sent as it is made.
+      InvokeMode: 'RESPONSE_STREAM',
       TargetFunctionArn: { 'Fn::GetAtt': ['OpenaiCompatibleLambdaFunction', 'Arn'] },
     });
     expect(template['Outputs']).toHaveProperty('OpenaiCompatibleLambdaFunctionUrl');
@@ -459,7 +463,9 @@ describe('serverless package (stage prod)', () => {
     execFileSync('unzip', ['-q', '-o', zip, '-d', join(dir, `unzipped-${name}`)]);
     // The handler loads, and so does every chunk it may load on first use.
     const root = join(dir, `unzipped-${name}`);
+    // With `awslambda` defined first, as Lambda's runtime does (the /v1 handler is streamified at load).
     const probe =
+      `(await import(${JSON.stringify(join(ROOT, 'tests/support/lambda-streaming.mjs'))})).installAwsLambda(); ` +
       `const m = await import(${JSON.stringify(join(root, entry))}); ` +
       `for (const chunk of ${JSON.stringify(chunks.map((file) => join(root, file)))}) await import(chunk); ` +
       `console.log(typeof m.handler)`;
@@ -497,9 +503,13 @@ describe('deploy workflow', () => {
   });
 });
 
-/** What a function posted to the Runtime API stand-in: its answers, its errors, an init error. */
+/**
+ * What a function posted to the Runtime API stand-in: its answers (a streamed one as the function URL reads it: the
+ * prelude's status and headers, the body, and when each of its chunks arrived), its errors, an init error.
+ */
 interface Posted {
   responses: Json[];
+  streamed: { statusCode: number; headers: Record<string, string>; body: string; chunkTimes: number[] }[];
   errors: { type: string | undefined; body: Json }[];
   initError?: { type: string | undefined; body: Json };
 }
@@ -510,12 +520,22 @@ interface Posted {
  * of the Lambda Runtime API (`/2018-06-01/runtime/invocation/next`, `/response`, `/error`, `/init/error`).
  */
 async function runUnderRuntimeApi(taskRoot: string, handler: string, events: unknown[], env: Record<string, string>): Promise<Posted> {
-  const posted: Posted = { responses: [], errors: [] };
+  const posted: Posted = { responses: [], streamed: [], errors: [] };
   let served = 0;
   const server = createServer(async (req, res) => {
-    let raw = '';
-    for await (const chunk of req) raw += chunk;
+    const chunks: Buffer[] = [];
+    const chunkTimes: number[] = [];
+    for await (const chunk of req) {
+      chunks.push(chunk as Buffer);
+      chunkTimes.push(Date.now());
+    }
+    const raw = Buffer.concat(chunks).toString('utf8');
     const url = req.url ?? '';
+    if (url.endsWith('/response') && req.headers['lambda-runtime-function-response-mode'] === 'streaming') {
+      const { prelude, body } = splitPrelude(req.headers['content-type'], Buffer.concat(chunks));
+      posted.streamed.push({ ...(prelude ?? { statusCode: 200, headers: {} }), body: body.toString('utf8'), chunkTimes });
+      return void res.writeHead(202).end();
+    }
     const type = req.headers['lambda-runtime-function-error-type'] as string | undefined;
     if (req.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') {
       const event = events[served];
@@ -608,8 +628,63 @@ describe("the packaged zips under Lambda's runtime contract", () => {
       env,
     );
     expect(posted.initError).toBeUndefined();
-    expect(posted.responses.map((response) => response['statusCode'])).toEqual([200, 404, 404]);
-    expect(JSON.parse(posted.responses[0]?.['body'] as string)).toMatchObject({ object: 'list' });
+    // Its URL streams (InvokeMode RESPONSE_STREAM): a JSON answer goes through the stream too.
+    expect(posted.streamed.map((response) => response.statusCode)).toEqual([200, 404, 404]);
+    expect(JSON.parse(posted.streamed[0]?.body ?? '')).toMatchObject({ object: 'list' });
+  }, 60_000);
+
+  it("streams a /v1 generation from the zip under Lambda's response-streaming contract: partial images, then the image", async () => {
+    const s3 = await startLocalS3('zip-images');
+    try {
+      const posted = await runUnderRuntimeApi(
+        unpacked('openaiCompatible'),
+        handlerOf('OpenaiCompatibleLambdaFunction'),
+        [
+          httpEvent({
+            method: 'POST',
+            path: '/v1/images/generations',
+            headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ prompt: 'a red fox', stream: true, partial_images: 2 }),
+          }),
+          httpEvent({ method: 'GET', path: '/v1/models', headers: { authorization: `Bearer ${KEY}` } }),
+        ],
+        {
+          ...env,
+          IMAGE_BUCKET: s3.bucket,
+          S3_ENDPOINT: s3.endpoint,
+          AWS_ACCESS_KEY_ID: 'S3RVER',
+          AWS_SECRET_ACCESS_KEY: 'S3RVER',
+          // Partial images at 0.6 s and 1.2 s, the image at 1.8 s.
+          OFFLINE_DELAY_MS: '1800',
+        },
+      );
+      expect(posted.initError).toBeUndefined();
+      expect(posted.errors).toEqual([]);
+      // The function URL streams: every answer goes through the stream, a JSON one too.
+      expect(posted.responses).toEqual([]);
+      const [stream, models] = posted.streamed;
+      expect(stream).toMatchObject({ statusCode: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' } });
+      const events = (stream?.body ?? '')
+        .split('\n\n')
+        .filter((frame) => frame !== '')
+        .map((frame) => JSON.parse(frame.split('\n')[1]?.slice('data: '.length) ?? '{}') as Json);
+      expect(events.map((event) => [event['type'], event['partial_image_index']])).toEqual([
+        ['image_generation.partial_image', 0],
+        ['image_generation.partial_image', 1],
+        ['image_generation.completed', undefined],
+      ]);
+      for (const event of events) {
+        const stored = await s3.get(new URL(event['url'] as string).pathname.slice(1));
+        expect(stored.body.equals(Buffer.from(event['b64_json'] as string, 'base64'))).toBe(true);
+      }
+      // Sent as it was made: the partial images' bytes reached the Runtime API well before the image's.
+      const times = stream?.chunkTimes ?? [];
+      expect((times.at(-1) ?? 0) - (times[0] ?? 0)).toBeGreaterThan(500);
+      expect(models).toMatchObject({ statusCode: 200 });
+      expect(JSON.parse(models?.body ?? '{}')).toMatchObject({ object: 'list' });
+    } finally {
+      await s3.stop();
+    }
   }, 60_000);
 
   it('runs the worker zip for worker events', async () => {

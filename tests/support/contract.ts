@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import addFormats from 'ajv-formats';
-import { OpenAPIBackend, SetMatchType, type Document } from 'openapi-backend';
+import { OpenAPIBackend, SetMatchType, ValidationContext, type Document, type Operation } from 'openapi-backend';
 import { parse } from 'yaml';
 
 /**
@@ -41,6 +41,33 @@ const headerObject = (headers: CheckedResponse['headers']): Record<string, strin
   return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key.toLowerCase(), String(value)]));
 };
 
+type EventCheck = ((data: unknown) => boolean) & { errors?: unknown };
+const eventChecks = new Map<object, EventCheck>();
+
+/**
+ * An event stream (`text/event-stream`) checked event by event: the operation declares the media type, and each
+ * event's `data:` matches its `x-event-schema` (OpenAPI 3.1 has no item schema for a stream; 3.2's `itemSchema` is
+ * this) and names the same `type` as its `event:` line.
+ */
+function checkEventStream(where: string, operation: Operation, statusCode: number, body: string): void {
+  const declared = (operation.responses?.[String(statusCode)] as { content?: Record<string, Record<string, unknown>> } | undefined)
+    ?.content?.['text/event-stream'];
+  const schema = declared?.['x-event-schema'] as object | undefined;
+  if (!schema) throw new Error(`${where}: text/event-stream not declared in openapi.yaml`);
+  let check = eventChecks.get(schema);
+  if (!check) {
+    check = api.validator.getAjv(ValidationContext.Response).compile(schema) as EventCheck;
+    eventChecks.set(schema, check);
+  }
+  for (const frame of body.split('\n\n').filter((text) => text.trim() !== '')) {
+    const lines = frame.split('\n');
+    const event = lines.find((line) => line.startsWith('event: '))?.slice('event: '.length);
+    const data = JSON.parse(lines.find((line) => line.startsWith('data: '))?.slice('data: '.length) ?? 'null') as { type?: unknown };
+    if (!check(data)) throw new Error(`${where}: event ${event} does not match openapi.yaml: ${JSON.stringify(check.errors)}`);
+    if (data.type !== event) throw new Error(`${where}: event ${event} carries type ${String(data.type)}`);
+  }
+}
+
 /** Checks one response of `method path` against the contract; throws with the reasons when it does not hold. */
 export function checkContract(method: string, path: string, response: CheckedResponse): void {
   const contentType = headerObject(response.headers)['content-type'] ?? '';
@@ -61,7 +88,8 @@ export function checkContract(method: string, path: string, response: CheckedRes
   if (!declared.includes(String(response.statusCode))) {
     throw new Error(`${where}: status not declared for ${operation.operationId} in openapi.yaml (declared: ${declared.join(', ')})`);
   }
-  if (response.statusCode !== 204) {
+  if (contentType.startsWith('text/event-stream')) checkEventStream(where, operation, response.statusCode, response.body ?? '');
+  else if (response.statusCode !== 204) {
     const result = api.validateResponse(body, operation, response.statusCode);
     if (result.errors?.length) throw new Error(`${where}: body does not match openapi.yaml: ${JSON.stringify(result.errors)}`);
   }

@@ -9,10 +9,15 @@
 // - a module that cannot be loaded is `Runtime.ImportModuleError`, a missing export `Runtime.HandlerNotFound`, both
 //   posted to `/runtime/init/error` before any invocation, and the process exits;
 // - each invocation is `GET /runtime/invocation/next` (the event, with its request id, deadline and ARN in headers),
-//   then `POST /runtime/invocation/<id>/response` with the handler's result, or `/error` with the error.
+//   then `POST /runtime/invocation/<id>/response` with the handler's result, or `/error` with the error;
+// - a handler marked by `awslambda.streamifyResponse` (lambda-streaming.mjs) is called with a response stream whose
+//   bytes go to `/response` as they are written (`Lambda-Runtime-Function-Response-Mode: streaming`, chunked), an
+//   error after the first byte as the trailers `Lambda-Runtime-Function-Error-Type` and `-Error-Body`.
 import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { installAwsLambda, isStreaming, responseStream } from './lambda-streaming.mjs';
 
 const api = `http://${process.env.AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime`;
 const taskRoot = process.env.LAMBDA_TASK_ROOT;
@@ -58,8 +63,48 @@ async function loadHandler() {
   return handler;
 }
 
+/** Runs a streaming handler: its stream's bytes are the `/response` request's body, sent as they come. */
+async function invokeStreaming(requestId, event, context) {
+  let post;
+  const posted = new Promise((resolve, reject) => {
+    post = { resolve, reject };
+  });
+  let outgoing;
+  const stream = responseStream({
+    begin(contentType) {
+      outgoing = request(`${api}/invocation/${requestId}/response`, {
+        method: 'POST',
+        headers: {
+          'Lambda-Runtime-Function-Response-Mode': 'streaming',
+          'Transfer-Encoding': 'chunked',
+          'Content-Type': contentType,
+          Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+        },
+      });
+      outgoing.on('response', (res) => res.resume().on('end', post.resolve));
+      outgoing.on('error', post.reject);
+    },
+    write: (chunk) => outgoing.write(chunk),
+    end: () => outgoing.end(),
+  });
+  try {
+    await handler(event, stream, context);
+  } catch (error) {
+    const type = error instanceof Error ? error.name : 'Error';
+    if (!outgoing) throw error;
+    outgoing.addTrailers({
+      'Lambda-Runtime-Function-Error-Type': type,
+      'Lambda-Runtime-Function-Error-Body': Buffer.from(errorBody(type, error)).toString('base64'),
+    });
+    outgoing.end();
+  }
+  if (!outgoing) stream.end();
+  await posted;
+}
+
 let handler;
 try {
+  installAwsLambda();
   handler = await loadHandler();
 } catch (error) {
   await fetch(`${api}/init/error`, {
@@ -88,6 +133,10 @@ for (;;) {
     getRemainingTimeInMillis: () => deadline - Date.now(),
   };
   try {
+    if (isStreaming(handler)) {
+      await invokeStreaming(requestId, event, context);
+      continue;
+    }
     const result = await handler(event, context);
     await fetch(`${api}/invocation/${requestId}/response`, { method: 'POST', body: JSON.stringify(result ?? null) });
   } catch (error) {
