@@ -87,6 +87,11 @@ const env = localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endp
 // of theirs exists for a web page or another local user to find.
 const sockets = await privateSocketDirectory();
 const offlinePort = sockets.socket('offline-http');
+// The /v1 function URL (streamed, as on AWS): scripts/function-url.mjs on its own socket, behind the same front door.
+const functionUrlSocket = sockets.socket('v1-function-url');
+const V1_FUNCTION = `${ROOT}.esbuild/local/.build/functions/openai-compatible/local-handler.js`;
+/** serverless.yml's `openaiCompatible` timeout. */
+const V1_TIMEOUT_S = 300;
 const offlineLambdaPort = sockets.socket('offline-lambda');
 env.PORT = offlinePort;
 env.LAMBDA_PORT = offlineLambdaPort;
@@ -125,7 +130,9 @@ const frontDoor = createHttpServer((req, res) => {
   const headers = { ...req.headers };
   const hasBody = Number(headers['content-length'] ?? 0) > 0 || headers['transfer-encoding'] !== undefined;
   if (hasBody && headers['content-type'] === undefined) headers['content-type'] = 'application/octet-stream';
-  const forward = httpRequest({ ...innerAddress(offlinePort), method: req.method, path: req.url, headers }, (answer) => {
+  // /v1 is its own function on AWS (a function URL that streams); everything else is the HTTP API's.
+  const target = req.url?.startsWith('/v1/') ? functionUrlSocket : offlinePort;
+  const forward = httpRequest({ ...innerAddress(target), method: req.method, path: req.url, headers }, (answer) => {
     res.writeHead(answer.statusCode ?? 502, answer.headers);
     answer.pipe(res);
   });
@@ -157,6 +164,33 @@ const offline = spawn(process.execPath, [SERVERLESS_BIN, 'offline', 'start', '--
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 
+/** The /v1 function URL's process, started once serverless-offline has built the functions. */
+let functionUrl;
+function startFunctionUrl() {
+  functionUrl = spawn(process.execPath, [`${ROOT}scripts/function-url.mjs`, V1_FUNCTION, functionUrlSocket, String(V1_TIMEOUT_S)], {
+    cwd: ROOT,
+    env: { ...env, POWERTOOLS_SERVICE_NAME: 'durable-image-api', AWS_LAMBDA_FUNCTION_NAME: 'openaiCompatible' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  functionUrl.on('exit', (code) => {
+    if (!stopping) {
+      console.error(`npm start: the /v1 function URL stopped (exit ${code}); stopping`);
+      void stop(1);
+    }
+  });
+  functionUrl.stderr.pipe(process.stderr);
+  return new Promise((resolve) => {
+    functionUrl.stdout.setEncoding('utf8');
+    let started = false;
+    functionUrl.stdout.on('data', (text) => {
+      if (!started && text.includes('function URL ready')) {
+        started = true;
+        resolve();
+      } else process.stdout.write(text);
+    });
+  });
+}
+
 let stopping = false;
 async function stop(code) {
   if (stopping) return;
@@ -174,12 +208,18 @@ async function stop(code) {
   const offlineGone =
     offline.exitCode !== null || offline.signalCode !== null ? Promise.resolve() : new Promise((resolve) => offline.once('exit', resolve));
   signalOffline('SIGTERM');
+  functionUrl?.kill('SIGTERM');
+  const functionUrlGone =
+    !functionUrl || functionUrl.exitCode !== null || functionUrl.signalCode !== null
+      ? Promise.resolve()
+      : new Promise((resolve) => functionUrl.once('exit', resolve));
   const killTimer = setTimeout(() => signalOffline('SIGKILL'), OFFLINE_STOP_TIMEOUT_MS);
   frontDoor.closeAllConnections();
   invoker.stop();
   lambdaGate.closeAllConnections();
   await Promise.all([
     offlineGone,
+    functionUrlGone,
     s3.close().catch(() => undefined),
     new Promise((resolve) => frontDoor.close(resolve)),
     new Promise((resolve) => lambdaGate.close(resolve)),
@@ -224,10 +264,13 @@ const relay = (stream, target, { holdUntilReady }) => {
     for (const line of lines) {
       if (!announced && /Server ready:/.test(line)) {
         announced = true;
-        ready = true;
         held = '';
-        clearTimeout(readyTimer);
-        announce();
+        // The functions are built now: the /v1 function URL can load its own.
+        void startFunctionUrl().then(() => {
+          ready = true;
+          clearTimeout(readyTimer);
+          announce();
+        });
       } else if (!announced && holdUntilReady) {
         held += `${line}\n`;
       } else if (!internalAddress.test(line)) {
@@ -261,7 +304,7 @@ function announce() {
 durable-image-api is running locally (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
   page         http://127.0.0.1:${port}/  (the Generate page)
   API          http://127.0.0.1:${port}/images  (POST, GET; GET/DELETE /images/<id>; contract at /openapi.json)
-  OpenAI SDKs  base URL http://127.0.0.1:${port}/v1  (images.generate, models.list; the same key)
+  OpenAI SDKs  base URL http://127.0.0.1:${port}/v1  (images.generate, stream too; models.list; the same key)
   quotas       ${env.DAILY_IMAGE_LIMIT || 50} images/day per caller (local DynamoDB; jobs and quotas kept in ${process.env.LOCAL_STATE_DIR || '.local/dynamodb'})
   image store  ${endpoint}/${env.IMAGE_BUCKET}/images/...  (local S3, files in ${process.env.LOCAL_S3_DIR ?? '.local/s3'})
   provider     ${provider}${env.OFFLINE_DELAY_MS ? ` (takes ${env.OFFLINE_DELAY_MS} ms per image)` : ''}

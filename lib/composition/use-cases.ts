@@ -5,7 +5,7 @@ import { MemoryJobStore } from '../adapters/in-process/memory-job-store.js';
 import { LEASE_MARGIN_MS } from '../domain/image-job.js';
 import { ProviderBreaker } from '../domain/provider-breaker.js';
 import { makeCreateImage } from '../use-cases/create-image.js';
-import { makeCreateUpload } from '../use-cases/create-upload.js';
+import { makeCreateUpload, makeStoreUploads } from '../use-cases/create-upload.js';
 import { makeDeleteImage } from '../use-cases/delete-image.js';
 import { makeFollowImage } from '../use-cases/follow-image.js';
 import type { GenerateAndStoreDeps } from '../use-cases/generate-and-store.js';
@@ -93,7 +93,10 @@ export function createUseCases(deps: Dependencies) {
       follow: makeFollowImage({ ...read, store: deps.store }),
       usage: makeGetUsage({ quota: deps.quota, now: deps.now }),
     },
-    uploads: { create: makeCreateUpload({ uploads: deps.uploads, newId: deps.newId, now: deps.now, quota: deps.quota }) },
+    uploads: {
+      create: makeCreateUpload({ uploads: deps.uploads, newId: deps.newId, now: deps.now, quota: deps.quota }),
+      store: makeStoreUploads({ store: deps.store, now: deps.now, quota: deps.quota }),
+    },
   };
 }
 

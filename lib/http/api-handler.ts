@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
+import httpMultipartBodyParser from '@middy/http-multipart-body-parser';
 import httpRouterHandler, { type Route } from '@middy/http-router';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -21,7 +22,7 @@ import { errorResponse, requestIdFrom, requestIdOf } from '../middleware/error-r
 import { hardenPromptMiddleware } from '../middleware/harden-prompt.js';
 import type { HttpMiddleware, HttpRequest, RequestContext } from '../middleware/types.js';
 import { validateImageRequestBody } from '../middleware/validate-image-request.js';
-import { openAIImageRequestBody } from './openai-image-request.js';
+import { openAIEditRequestBody, openAIImageRequestBody } from './openai-image-request.js';
 import {
   openAIErrorDialect,
   openAIImageAnswer,
@@ -58,6 +59,18 @@ const V1_MAX_B64_IMAGE_BYTES = 4 * 1024 * 1024;
  * carries at most 20 MB, and base64 plus the events' JSON is a little over 4/3 of the bytes.
  */
 const V1_MAX_STREAMED_IMAGE_BYTES = 14 * 1024 * 1024;
+/**
+ * `/v1/images/edits`' form: a synchronous Lambda request carries at most 6 MB, and a function URL passes a form
+ * base64-encoded (4/3 of its bytes), so about 4.4 MB of form reach the function; 4 MiB is refused in OpenAI's shape
+ * past it (a larger one is refused by Lambda itself, 413). Larger input images go through `POST /uploads`.
+ */
+const V1_MAX_EDIT_BODY_BYTES = 4 * 1024 * 1024;
+/**
+ * The form parser's bounds. busboy drops what passes `files` or `fields` without an error, so they are set above what
+ * is refused later by name (OpenAI's 16 images and a mask; the request's own fields), the body's size being the
+ * bound that holds memory; a field is cut at `fieldSize`, above the longest prompt any model takes.
+ */
+const EDIT_FORM_LIMITS = { files: 17, fields: 100, fieldSize: 256 * 1024, fileSize: V1_MAX_EDIT_BODY_BYTES };
 
 /**
  * Which routes a function serves: `all` (the HTTP API's function, and the local stage's), or `v1` (the function URL
@@ -202,12 +215,27 @@ export function createApiHandler(
    * `missing` saying why; when none was made, the first image's error. An error for images already paid for would
    * make the SDK retry, and pay for them again.
    */
-  const postV1Generations: RouteHandler = async (event, context) => {
+  const postV1Generations: RouteHandler = (event, context) => answerV1(event, context, 'image_generation');
+
+  /**
+   * OpenAI's `images.edit`: the files sent with the request are stored as the caller's uploads (checked, and only
+   * once the request is found valid), then the edit runs as `POST /images` runs one that names uploads, and is
+   * answered as `images.generate` is (streamed too, as `image_edit.*` events).
+   */
+  const postV1Edits: RouteHandler = async (event, context) => {
+    const { inputFiles } = context;
+    if (inputFiles === undefined) throw new Error('middleware chain is incomplete');
+    const deadline = deps.now() + (context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs) - V1_END_MARGIN_MS;
+    await useCases.uploads.store(principalOf(context), inputFiles, deadline);
+    return answerV1(event, context, 'image_edit');
+  };
+
+  const answerV1 = async (event: Event, context: RequestContext, kind: StreamKind): Promise<Result> => {
     const { imageRequest, providerPrompt, openAI } = context;
     const principal = principalOf(context);
     if (imageRequest === undefined || providerPrompt === undefined || openAI === undefined)
       throw new Error('middleware chain is incomplete');
-    if (openAI.stream) return streamV1Image(event, context, 'image_generation');
+    if (openAI.stream) return streamV1Image(event, context, kind);
     const now = deps.now();
     const deadline = now + (context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs) - V1_END_MARGIN_MS;
     const requestId = requestIdFrom(event, context);
@@ -436,6 +464,17 @@ export function createApiHandler(
         method: 'POST',
         path: '/v1/images/generations',
         handler: route(postV1Generations, ...readBody, openAIImageRequestBody(requestRules), harden),
+      },
+      {
+        method: 'POST',
+        path: '/v1/images/edits',
+        handler: route(
+          postV1Edits,
+          bodyLimit({ maxBytes: V1_MAX_EDIT_BODY_BYTES }),
+          httpMultipartBodyParser({ busboy: { limits: EDIT_FORM_LIMITS } }) as HttpMiddleware,
+          openAIEditRequestBody(requestRules, deps.newId),
+          harden,
+        ),
       },
       { method: 'GET', path: '/v1/models', handler: route(listV1Models) },
       { method: 'GET', path: '/usage', handler: route(getUsage) },

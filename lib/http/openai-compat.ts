@@ -33,6 +33,9 @@ export interface TranslatedRequest {
     compression?: unknown;
     moderation?: unknown;
     previews?: unknown;
+    /** An edit's files, as the caller's uploads. */
+    images?: unknown;
+    mask?: unknown;
   };
   responseFormat: ResponseFormat;
   /** `n`: how many images (1-10), each its own resource and URL. */
@@ -145,6 +148,59 @@ export function translateGenerationRequest(raw: unknown): TranslatedRequest {
   const native: TranslatedRequest['body'] = { prompt: body['prompt'] };
   for (const [openAI, name, byDefault] of PASSED_ON) if (given(openAI) && body[openAI] !== byDefault) native[name] = body[openAI];
   return { body: native, responseFormat: format === 'url' ? 'url' : 'both', count, stream };
+}
+
+/** A file of a multipart request, as @middy/http-multipart-body-parser gives it. */
+export interface FormFile {
+  filename?: string;
+  mimetype?: string;
+  content: Buffer;
+}
+
+/** The files of `images.edit`: its `image` (one, or several as `image[]`) and `mask`, in the order sent. */
+export interface EditFiles {
+  images: { field: string; file: FormFile }[];
+  mask?: FormFile | undefined;
+}
+
+const isFile = (value: unknown): value is FormFile =>
+  typeof value === 'object' && value !== null && Buffer.isBuffer((value as { content?: unknown }).content);
+
+/** A form's fields are text: the numbers and booleans of OpenAI's parameters, as the SDKs write them. */
+const FORM_NUMBERS = new Set(['n', 'partial_images', 'output_compression']);
+function fromFormText(name: string, value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  if (FORM_NUMBERS.has(name) && /^-?\d+$/.test(value)) return Number(value);
+  if (name === 'stream' && (value === 'true' || value === 'false')) return value === 'true';
+  return value;
+}
+
+/**
+ * `POST /v1/images/edits` as the SDKs send it (multipart/form-data): `image` (a file, or `image[]` files), `mask`
+ * (a file), and the fields of `images.generate` as text. The files come out apart, to be stored as the caller's
+ * uploads; the rest is translated as a generation is.
+ */
+export function translateEditRequest(raw: unknown): { translated: TranslatedRequest; files: EditFiles } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw refuse('body', 'The request body must be multipart/form-data.');
+  const form = raw as Record<string, unknown>;
+  const sent = [form['image'], form['image[]']].flatMap((value) => (value === undefined ? [] : Array.isArray(value) ? value : [value]));
+  if (sent.length === 0) throw refuse('image', "Missing required parameter: 'image'.");
+  const files = sent.filter(isFile);
+  if (files.length !== sent.length) throw refuse('image', "Invalid value for 'image': each image must be a file.");
+  // The parser puts a repeated file field newest first; the order sent is the order that counts (the mask goes
+  // with the first image).
+  const name = form['image[]'] !== undefined ? 'image[]' : 'image';
+  const images = (Array.isArray(form[name]) ? [...files].reverse() : files).map((file, index) => ({ field: `image[${index}]`, file }));
+  const mask = form['mask'];
+  if (mask !== undefined && !isFile(mask)) throw refuse('mask', "Invalid value for 'mask': must be a file.");
+  const fields: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(form)) {
+    if (field === 'image' || field === 'image[]' || field === 'mask') continue;
+    if (isFile(value))
+      throw refuse(safeFieldName(field), `Invalid value for '${safeFieldName(field)}': a file was sent where text is expected.`);
+    fields[field] = fromFormText(field, value);
+  }
+  return { translated: translateGenerationRequest(fields), files: { images, ...(mask ? { mask } : {}) } };
 }
 
 /** The OpenAI `type` of an error, by status, as OpenAI's API answers them. */

@@ -63,7 +63,7 @@ export const requestIdFrom = (
 
 export const requestIdOf = (request: HttpRequest): string => requestIdFrom(request.event, request.context);
 
-/** The official body parser throws middy HTTP errors; give them our codes (its messages are fine to show). */
+/** The official body parsers throw middy HTTP errors; give them our codes (their messages are fine to show). */
 function fromMiddyError(error: unknown): unknown {
   if (isAppError(error) || !(error instanceof Error)) return error;
   const { statusCode, cause } = error as Error & { statusCode?: number; cause?: { package?: string } };
@@ -72,6 +72,13 @@ function fromMiddyError(error: unknown): unknown {
       return new AppError('unsupported_media_type', 'The body must be JSON, sent with Content-Type: application/json.');
     }
     return new AppError('invalid_json', 'The body is not valid JSON.');
+  }
+  if (cause?.package === '@middy/http-multipart-body-parser') {
+    if (statusCode === 415) {
+      return new AppError('unsupported_media_type', 'The body must be multipart/form-data (with its boundary), as the SDKs send files.');
+    }
+    if (statusCode === 413) return new AppError('payload_too_large', 'A file of the form is larger than a request may carry.');
+    return new AppError('invalid_request', 'The body is not valid multipart/form-data.', { details: { field: 'body' } });
   }
   return error;
 }

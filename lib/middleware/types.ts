@@ -13,7 +13,16 @@ export type RequestState = {
   providerPrompt?: string;
   /** `/v1` only: how the answer is wanted. */
   openAI?: OpenAIAnswerShape;
+  /** `/v1/images/edits` only: the files sent, to be stored as the caller's uploads under these ids. */
+  inputFiles?: InputFile[];
 };
+
+/** A file sent with a request, to be stored as one of the caller's uploads (`field` names it in a refusal). */
+export interface InputFile {
+  id: string;
+  field: string;
+  bytes: Buffer;
+}
 
 /** `/v1`'s answer as asked: the URL alone or the bytes too, how many images, and whether as an event stream. */
 export interface OpenAIAnswerShape {

@@ -12,11 +12,11 @@ import { createWorkerHandler } from '../../lib/worker/run-image-job-handler.js';
 import type { CdnInvalidator, GeneratedImage, ImageGenerator } from '../../lib/ports.js';
 import { OTHER_API_KEY, TEST_API_KEY, serversEnv } from '../support/env.js';
 import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
-import { pngOf } from '../support/fixtures.js';
+import { maskPng, noisePng, pngOf } from '../support/fixtures.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
-import { installAwsLambda, invokeStreamed } from '../support/lambda-streaming.mjs';
+import { installAwsLambda, invokeStreamed } from '../../scripts/lambda-streaming.mjs';
 import { OpenAITestServer, errorReply, imageReply, streamReply } from '../support/openai-test-server.js';
 import { PREVIEW_COST, SETTLED_COST, estimatedCost } from '../support/pricing.js';
 import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
@@ -1157,13 +1157,125 @@ describe("/v1: OpenAI's image API on the same use case", () => {
     });
   });
 
+  describe('POST /v1/images/edits (multipart, as the SDKs send it)', () => {
+    const SOURCE_A = pngOf(64, 64, 'edit source a');
+    const SOURCE_B = pngOf(64, 64, 'edit source b');
+    const MASK = maskPng(64, 64);
+    const file = (bytes: Buffer, name: string): File => new File([new Uint8Array(bytes)], name, { type: 'image/png' });
+    /** The form as a function URL passes it: base64, with its boundary in Content-Type. */
+    const edit = async (fields: Record<string, string>, files: [string, File][], key = TEST_API_KEY): Promise<APIGatewayProxyEventV2> => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      for (const [name, value] of files) form.append(name, value);
+      const request = new Request('http://localhost/', { method: 'POST', body: form });
+      const bytes = Buffer.from(await request.arrayBuffer());
+      return {
+        ...httpEvent({
+          path: '/v1/images/edits',
+          headers: { ...auth(key), 'content-type': request.headers.get('content-type') ?? '' },
+          body: bytes.toString('base64'),
+        }),
+        isBase64Encoded: true,
+      };
+    };
+    const uploadKeys = async (): Promise<string[]> => (await s3.keys()).filter((key) => key.startsWith('uploads/'));
+    const sentFiles = (value: unknown): { bytes: Buffer }[] => (Array.isArray(value) ? value : [value]) as { bytes: Buffer }[];
+
+    it("edits two images with a mask: the files stored as the caller's uploads, sent to images.edit in order, the image stored", async () => {
+      const { api } = makeStack();
+      const response = await api(
+        await edit({ prompt: 'add a red kite', model: 'gpt-image-2', quality: 'low' }, [
+          ['image[]', file(SOURCE_A, 'a.png')],
+          ['image[]', file(SOURCE_B, 'b.png')],
+          ['mask', file(MASK, 'mask.png')],
+        ]),
+        lambdaContext(),
+      );
+      expect(response.statusCode).toBe(200);
+      const first = (body(response)['data'] as Json[])[0] as Json;
+      const stored = await s3.get(new URL(first['url'] as string).pathname.slice(1));
+      expect(sha256(Buffer.from(first['b64_json'] as string, 'base64'))).toBe(sha256(stored.body));
+      // The provider got the files as sent, in order, and the mask.
+      const call = openai.calls.find((each) => each.path.endsWith('/images/edits'));
+      expect(sentFiles(call?.body['image[]'] ?? call?.body['image']).map((each) => sha256(each.bytes))).toEqual([
+        sha256(SOURCE_A),
+        sha256(SOURCE_B),
+      ]);
+      expect(sentFiles(call?.body['mask'])[0]?.bytes.equals(MASK)).toBe(true);
+      // Kept as the caller's uploads (expired by the bucket after a day), and priced with its inputs.
+      expect(await uploadKeys()).toHaveLength(3);
+      expect((await usage()).images).toBe(1);
+    });
+
+    it('streams an edit as image_edit.* events', async () => {
+      openai.enqueue(streamReply(PNG_B64, [pngOf(48, 32, 'edit partial').toString('base64')]));
+      const { api } = makeStack();
+      const response = await api(
+        await edit({ prompt: 'add a red kite', stream: 'true', partial_images: '1' }, [['image', file(SOURCE_A, 'a.png')]]),
+        lambdaContext(),
+      );
+      expect(response.statusCode).toBe(200);
+      const events = (response.body ?? '')
+        .split('\n\n')
+        .filter((frame) => frame !== '')
+        .map((frame) => frame.split('\n')[0]);
+      expect(events).toEqual(['event: image_edit.partial_image', 'event: image_edit.completed']);
+    });
+
+    it("refuses what the provider would refuse, in OpenAI's shape, before anything is spent", async () => {
+      const { api: refusing } = makeStack();
+      const cases: [Record<string, string>, [string, File][], number, string | null][] = [
+        [{ prompt: 'no image' }, [], 400, 'image'],
+        [
+          { prompt: 'not an image' },
+          [
+            ['image[]', file(SOURCE_A, 'a.png')],
+            ['image[]', new File(['plain text'], 'b.txt')],
+          ],
+          400,
+          'image[1]',
+        ],
+        [{ prompt: 'text where a file goes', image: 'a.png' }, [], 400, 'image'],
+        [
+          { prompt: 'a mask of another size' },
+          [
+            ['image', file(SOURCE_A, 'a.png')],
+            ['mask', file(maskPng(32, 32), 'm.png')],
+          ],
+          400,
+          'mask',
+        ],
+        [
+          { prompt: 'five images' },
+          Array.from({ length: 5 }, (_, index): [string, File] => ['image[]', file(SOURCE_A, `${index}.png`)]),
+          400,
+          'images',
+        ],
+        [{ prompt: 'n as a word', n: 'two' }, [['image', file(SOURCE_A, 'a.png')]], 400, 'n'],
+      ];
+      for (const [fields, files, status, param] of cases) {
+        const response = await refusing(await edit(fields, files), lambdaContext());
+        expect([fields['prompt'], response.statusCode, openAIError(response)['param']]).toEqual([fields['prompt'], status, param]);
+      }
+      // Past what a request may carry: 413 in OpenAI's shape, before the form is read.
+      const big = await edit({ prompt: 'too big' }, [['image', file(noisePng(1200, 1200), 'big.png')]]);
+      const tooBig = await refusing(big, lambdaContext());
+      expect([tooBig.statusCode, openAIError(tooBig)['code']]).toEqual([413, 'payload_too_large']);
+      // JSON is not how the SDKs send an edit.
+      const json = await refusing(httpEvent({ path: '/v1/images/edits', headers: auth(), body: '{"prompt":"x"}' }), lambdaContext());
+      expect(json.statusCode).toBe(415);
+      expect(openai.calls).toHaveLength(0);
+      expect(await usage()).toEqual({ images: undefined, spend: undefined });
+    });
+  });
+
   it("lists the allowed models, and answers unknown /v1 routes in OpenAI's shape", async () => {
     const { api } = makeStack();
     const models = await api(get('/v1/models'), lambdaContext());
     expect(body(models)).toEqual({ object: 'list', data: [{ id: 'gpt-image-2', object: 'model', created: 0, owned_by: 'openai' }] });
-    const edits = await api(httpEvent({ path: '/v1/images/edits', body: '{}', headers: auth() }), lambdaContext());
-    expect(edits.statusCode).toBe(404);
-    expect(openAIError(edits)).toMatchObject({ type: 'invalid_request_error', code: 'not_found' });
+    const speech = await api(httpEvent({ path: '/v1/audio/speech', body: '{}', headers: auth() }), lambdaContext());
+    expect(speech.statusCode).toBe(404);
+    expect(openAIError(speech)).toMatchObject({ type: 'invalid_request_error', code: 'not_found' });
     const wrongMethod = await api(get('/v1/images/generations'), lambdaContext());
     expect(wrongMethod.statusCode).toBe(405);
   });

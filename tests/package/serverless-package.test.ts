@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { httpEvent } from '../support/lambda.js';
-import { splitPrelude } from '../support/lambda-streaming.mjs';
+import { splitPrelude } from '../../scripts/lambda-streaming.mjs';
 import { startLocalS3 } from '../support/s3-server.js';
 import { ROOT, SERVERLESS_BIN, run } from '../support/processes.js';
 
@@ -465,7 +465,7 @@ describe('serverless package (stage prod)', () => {
     const root = join(dir, `unzipped-${name}`);
     // With `awslambda` defined first, as Lambda's runtime does (the /v1 handler is streamified at load).
     const probe =
-      `(await import(${JSON.stringify(join(ROOT, 'tests/support/lambda-streaming.mjs'))})).installAwsLambda(); ` +
+      `(await import(${JSON.stringify(join(ROOT, 'scripts/lambda-streaming.mjs'))})).installAwsLambda(); ` +
       `const m = await import(${JSON.stringify(join(root, entry))}); ` +
       `for (const chunk of ${JSON.stringify(chunks.map((file) => join(root, file)))}) await import(chunk); ` +
       `console.log(typeof m.handler)`;

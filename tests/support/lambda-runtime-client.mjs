@@ -17,7 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { installAwsLambda, isStreaming, responseStream } from './lambda-streaming.mjs';
+import { installAwsLambda, isStreaming, responseStream } from '../../scripts/lambda-streaming.mjs';
 
 const api = `http://${process.env.AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime`;
 const taskRoot = process.env.LAMBDA_TASK_ROOT;

@@ -65,8 +65,11 @@ async function multipartFields(body: Buffer, contentType: string): Promise<Recor
   return fields;
 }
 
-/** The SSE frame of one event, in the shape the SDK's `images.generate({ stream: true })` parses. */
-function sseFrame(event: StreamEvent, extra: Record<string, unknown> = {}): string {
+/**
+ * The SSE frame of one event, in the shape the SDK's `images.generate({ stream: true })` parses; an edit's events
+ * are named `image_edit.*` (https://platform.openai.com/docs/api-reference/images-streaming).
+ */
+function sseFrame(event: StreamEvent, extra: Record<string, unknown> = {}, kind = 'image_generation'): string {
   const common = {
     ...extra,
     created_at: 1_764_000_000,
@@ -76,12 +79,12 @@ function sseFrame(event: StreamEvent, extra: Record<string, unknown> = {}): stri
     output_format: 'png',
   };
   if (event.type === 'partial') {
-    const data = { type: 'image_generation.partial_image', b64_json: event.b64, partial_image_index: event.index, ...common };
-    return `event: image_generation.partial_image\ndata: ${JSON.stringify(data)}\n\n`;
+    const data = { type: `${kind}.partial_image`, b64_json: event.b64, partial_image_index: event.index, ...common };
+    return `event: ${kind}.partial_image\ndata: ${JSON.stringify(data)}\n\n`;
   }
   if (event.type === 'completed') {
-    const data = { type: 'image_generation.completed', b64_json: event.b64, usage: event.usage, ...common };
-    return `event: image_generation.completed\ndata: ${JSON.stringify(data)}\n\n`;
+    const data = { type: `${kind}.completed`, b64_json: event.b64, usage: event.usage, ...common };
+    return `event: ${kind}.completed\ndata: ${JSON.stringify(data)}\n\n`;
   }
   const data = { type: 'error', error: { type: 'invalid_request_error', code: event.code, message: event.message ?? 'no', param: null } };
   return `event: error\ndata: ${JSON.stringify(data)}\n\n`;
@@ -308,7 +311,8 @@ export class OpenAITestServer {
           }
           if (reply.gapMs && count > 0) await new Promise((resolve) => setTimeout(resolve, reply.gapMs));
           if (res.destroyed) return;
-          await new Promise((resolve) => res.write(sseFrame(event, reply.extra), resolve));
+          const kind = req.url?.includes('/images/edits') ? 'image_edit' : 'image_generation';
+          await new Promise((resolve) => res.write(sseFrame(event, reply.extra, kind), resolve));
           if (event.type === 'partial') this.partialsSentAt.push(Date.now());
         }
         res.end();
