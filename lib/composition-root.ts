@@ -10,6 +10,7 @@ import { DynamoDbIdempotencyGuard } from './adapters/aws/dynamodb-idempotency-gu
 import { OpenAIPromptModerator } from './adapters/providers/openai/openai-prompt-moderator.js';
 import type { OptionalProviderLoaders } from './optional-providers.js';
 import { DynamoDbJobStore } from './adapters/aws/dynamodb-job-store.js';
+import { DynamoDbKeyStore } from './adapters/aws/dynamodb-key-store.js';
 import { PowertoolsMetrics } from './adapters/aws/powertools-metrics.js';
 import { apiKeyOf, createDynamoClient, createOpenAI, createS3Client, prefetcher } from './composition/clients.js';
 import {
@@ -21,6 +22,7 @@ import {
 } from './composition/lazy-adapters.js';
 import { createGenerator } from './composition/providers.js';
 import type {
+  ApiKeyStore,
   EstimateCost,
   SettleCost,
   MetricsRecorder,
@@ -53,6 +55,8 @@ export interface Dependencies {
   idempotency: IdempotencyGuard | undefined;
   moderator: PromptModerator | undefined;
   tokens: TokenVerifier | undefined;
+  /** The keys the operator issued (`npm run keys`); undefined without a state table. */
+  keyStore: ApiKeyStore | undefined;
   /** Image resources; undefined without a state table (POST /images is then synchronous only). */
   jobs: JobStore | undefined;
   /** The worker function; undefined = jobs run inline (createUseCases builds the inline dispatcher). */
@@ -123,6 +127,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
       overrides.moderator ??
       (config.moderation.mode !== 'off' && openai ? new OpenAIPromptModerator(openai, config.moderation.model) : undefined),
     tokens: createTokenVerifier(config, now, logger),
+    keyStore: state && dynamo ? new DynamoDbKeyStore(dynamo, state.table) : undefined,
     jobs: config.jobs && dynamo && state ? new DynamoDbJobStore(dynamo, state.table) : undefined,
     dispatcher,
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),

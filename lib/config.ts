@@ -31,6 +31,8 @@ export interface Config {
   /** The circuit breaker of providers that have a fallback: skipped after `failures` unbilled failures in a row. */
   breaker: { failures: number; cooldownMs: number };
   apiKeys: readonly ApiKeyEntry[];
+  /** How long an issued key's record is trusted per function instance (API_KEY_CACHE_SECONDS). */
+  apiKeyCacheMs: number;
   jwt: JwtConfig | undefined;
   limits: Limits;
   /**
@@ -507,6 +509,7 @@ export function parseConfig(env: Env): Config {
     fallbacks,
     breaker: { failures: values.PROVIDER_BREAKER_FAILURES, cooldownMs: values.PROVIDER_BREAKER_SECONDS * 1000 },
     apiKeys: parseApiKeys(values.API_KEY_HASHES, jwt !== undefined),
+    apiKeyCacheMs: values.API_KEY_CACHE_SECONDS * 1000,
     jwt,
     limits,
     state,

@@ -2,6 +2,7 @@
  * Ports: what the use case needs from the outside world. Adapters in lib/adapters implement them; the use case
  * and its tests see only these interfaces, so a new provider (Azure OpenAI, Bedrock) or store is a new adapter.
  */
+import type { ApiKeyRecord } from './domain/api-keys.js';
 import type { ImageJob, JobError, ReservationRef, StoredImageResult, StoredPreview } from './domain/image-job.js';
 import type { ImageRequest, ProviderOptions } from './domain/image-request.js';
 import type { OutputFormat } from './domain/models.js';
@@ -141,10 +142,30 @@ export type SettleCost = (model: string, usage: Record<string, unknown> | undefi
 
 /** Who is asking, as established by authentication. */
 export interface Principal {
-  /** The key's name or the token's `sub`; shown in logs and records. */
+  /** The key's name (an issued key's prefix, `dia_...`) or the token's `sub`; shown in logs and records. */
   id: string;
   kind: 'api-key' | 'jwt';
+  /** An issued key's own daily limits (each left out takes the deployment's), from its record. */
+  limits?: { dailyImages?: number | undefined; dailySpendMicroUsd?: number | undefined } | undefined;
+  /** An issued key's models (absent: every model the deployment allows). */
+  allowedModels?: readonly string[] | undefined;
 }
+
+/** The API keys the operator issued (`npm run keys`), kept by hash. */
+export interface ApiKeyStore {
+  /** The key with this hash, or undefined. Throws AppError `state_unavailable`. */
+  get(hash: string): Promise<ApiKeyRecord | undefined>;
+  /** Adds a key; never replaces one. */
+  create(record: ApiKeyRecord): Promise<void>;
+  /** Every key, newest first (an operator's listing: it reads the whole table). */
+  list(): Promise<ApiKeyRecord[]>;
+  /** Changes a key's state, expiry or limits (a field set to null is removed). */
+  update(hash: string, change: ApiKeyChange): Promise<void>;
+}
+
+export type ApiKeyChange = {
+  [field in 'state' | 'revokedAt' | 'expiresAt' | 'allowedModels' | 'dailyImages' | 'dailySpendMicroUsd']?: ApiKeyRecord[field] | null;
+};
 
 /** The key counters and idempotency records are scoped by: `api-key:web-app` and `jwt:web-app` never collide. */
 export const principalKey = (principal: Principal): string => `${principal.kind}:${principal.id}`;

@@ -13,6 +13,11 @@ export async function importTs(path) {
     platform: 'node',
     target: 'node24',
     logLevel: 'error',
+    // Bundled CommonJS dependencies (the AWS SDK's) call require() for Node's built-ins; a data: URL has no path of
+    // its own to make one from, so it resolves from the repository, as the functions' banner does from theirs.
+    banner: {
+      js: `import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(${JSON.stringify(`${ROOT}package.json`)});`,
+    },
   });
   return import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`);
 }

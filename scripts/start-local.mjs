@@ -76,11 +76,18 @@ const { server: s3, endpoint } = await onFreePort('npm start', 'S3_PORT', s3Port
   startLocalS3({ port: s3Port, credentials, directory: s3Directory }),
 );
 // For `npm run invoke`, which stores into the same files: the endpoint that serves them while this runs.
-await writeFile(npmStartNote(s3Directory), JSON.stringify({ pid: process.pid, s3Endpoint: endpoint }));
+await writeFile(npmStartNote(s3Directory), JSON.stringify({ pid: process.pid, s3Endpoint: endpoint }), { mode: 0o600 });
 const dynamo = await onFreePort('npm start', 'DYNAMODB_PORT', dynamoPort, () =>
   startLocalDynamo({ port: dynamoPort, credentials, directory: stateDir }),
 );
 const env = localEnvironment({ s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, apiKey, credentials });
+// For `npm run keys` / `npm run usage` too: this run's local table and the credentials its gate takes (the file is
+// this user's only, and the secret dies with the run).
+await writeFile(
+  npmStartNote(s3Directory),
+  JSON.stringify({ pid: process.pid, s3Endpoint: endpoint, dynamoEndpoint: dynamo.endpoint, table: env.STATE_TABLE, credentials }),
+  { mode: 0o600 },
+);
 // serverless-offline listens on Unix sockets in a directory only this user may enter (hapi takes a socket path as
 // its port): its API behind the front door on PORT (see below), its Lambda invoke API behind a gate on LAMBDA_PORT
 // that takes only this run's signed calls and runs Event invocations as Lambda does (local-gate.mjs). No TCP port

@@ -8,6 +8,7 @@ import { makeCreateImage } from '../use-cases/create-image.js';
 import { makeCreateUpload, makeStoreUploads } from '../use-cases/create-upload.js';
 import { makeDeleteImage } from '../use-cases/delete-image.js';
 import { makeFollowImage } from '../use-cases/follow-image.js';
+import { makeIssuedKeyLookup } from '../use-cases/issued-keys.js';
 import type { GenerateAndStoreDeps } from '../use-cases/generate-and-store.js';
 import { makeGetImage } from '../use-cases/get-image.js';
 import { makeGetUsage } from '../use-cases/get-usage.js';
@@ -92,6 +93,10 @@ export function createUseCases(deps: Dependencies) {
       read: makeReadImage({ store: deps.store }),
       follow: makeFollowImage({ ...read, store: deps.store }),
       usage: makeGetUsage({ quota: deps.quota, now: deps.now }),
+    },
+    keys: {
+      /** Authenticates a key issued into the state table; undefined without one. */
+      authenticate: deps.keyStore ? makeIssuedKeyLookup({ keys: deps.keyStore, now: deps.now, cacheMs: config.apiKeyCacheMs }) : undefined,
     },
     uploads: {
       create: makeCreateUpload({ uploads: deps.uploads, newId: deps.newId, now: deps.now, quota: deps.quota }),

@@ -267,6 +267,13 @@ export const VARIABLES = {
     '`IMAGE_MODEL`',
   ),
   API_KEY_HASHES: text('comma-separated `principal:sha256hex` entries', undefined, 'required (unless `JWT_ISSUER`)'),
+  API_KEY_CACHE_SECONDS: wholeNumber(
+    1,
+    300,
+    'how long a function instance trusts what it read about an issued key (`npm run keys`): the bound on how late a ' +
+      'revocation or a change of limits takes effect, and on how often one unknown key is looked up',
+    '60',
+  ),
   MAX_BODY_BYTES: wholeNumber(256, 1024 * 1024, 'largest request body', '16384'),
   PROMPT_MAX_CHARS: wholeNumber(1, 32_000, 'longest prompt, in code points after normalisation', '4000'),
   MAX_IMAGE_BYTES: wholeNumber(1024, 50 * 1024 * 1024, 'largest image accepted from the provider (20 MiB)', '20971520'),

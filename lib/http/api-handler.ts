@@ -142,6 +142,7 @@ export function createApiHandler(
   const auth = authenticate({
     apiKeys: config.apiKeys,
     tokens: deps.tokens,
+    issuedKeys: useCases.keys.authenticate,
     onAuthenticated: (principal) => logger.appendKeys({ principal: principal.id, principalKind: principal.kind }),
   });
 

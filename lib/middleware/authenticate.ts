@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { ApiKeyEntry } from '../config.js';
 import type { Principal, TokenVerifier } from '../ports.js';
+import type { KeyVerdict } from '../use-cases/issued-keys.js';
 import type { HttpMiddleware, HttpRequest } from './types.js';
 
 /** Longer keys are refused before hashing; real keys are 32-64 characters. */
@@ -36,6 +37,16 @@ function matchPrincipal(key: string, entries: readonly ApiKeyEntry[]): string | 
   return principal;
 }
 
+/** Why an API key is refused: a revoked or expired key says so (its holder needs a new one, not a retry). */
+function refusalOf(verdict: KeyVerdict | undefined): string {
+  if (verdict !== undefined && 'refused' in verdict) {
+    const when = verdict.at === undefined ? '' : ` on ${new Date(verdict.at).toISOString()}`;
+    if (verdict.refused === 'revoked') return `This API key was revoked${when}. Ask the operator for a new one.`;
+    if (verdict.refused === 'expired') return `This API key expired${when}. Ask the operator for a new one.`;
+  }
+  return 'The API key is not valid.';
+}
+
 // Three base64url segments: a compact JWS. API keys never contain dots.
 const LOOKS_LIKE_JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_TOKEN_LENGTH = 8_192;
@@ -48,6 +59,8 @@ const MAX_TOKEN_LENGTH = 8_192;
 export function authenticate(options: {
   apiKeys: readonly ApiKeyEntry[];
   tokens?: TokenVerifier | undefined;
+  /** Keys the operator issued into the state table (`npm run keys`); undefined without a state table. */
+  issuedKeys?: ((key: string) => Promise<KeyVerdict | undefined>) | undefined;
   onAuthenticated?: (principal: Principal) => void;
 }): HttpMiddleware {
   const authenticateMiddlewareBefore = async (request: HttpRequest): Promise<void> => {
@@ -66,8 +79,12 @@ export function authenticate(options: {
       principal = { id: subject, kind: 'jwt' };
     } else {
       const name = credential.length <= MAX_KEY_LENGTH ? matchPrincipal(credential, options.apiKeys) : undefined;
-      if (name === undefined) throw unauthorized('The API key is not valid.');
-      principal = { id: name, kind: 'api-key' };
+      if (name !== undefined) principal = { id: name, kind: 'api-key' };
+      else {
+        const verdict = credential.length <= MAX_KEY_LENGTH ? await options.issuedKeys?.(credential) : undefined;
+        if (verdict === undefined || 'refused' in verdict) throw unauthorized(refusalOf(verdict));
+        principal = verdict.principal;
+      }
     }
     request.context.principal = principal;
     options.onAuthenticated?.(principal);

@@ -2,6 +2,7 @@ import { AppError } from '../errors.js';
 import { giveBack, moderate, type AdmissionDeps } from './admission.js';
 import { LEASE_MARGIN_MS, isFinal, perImage, type ImageJob, type InputImage, type JobInputs } from '../domain/image-job.js';
 import type { ImageRef } from '../domain/image-request.js';
+import { parseModelName } from '../domain/models.js';
 import { uploadKey } from '../domain/object-keys.js';
 import { estimateImageCostMicroUsd } from '../domain/pricing.js';
 import {
@@ -79,6 +80,17 @@ function outcomeOf(results: PromiseSettledResult<ImageJob>[], replayed: boolean,
   const [job] = jobs;
   if (job === undefined) throw failures[0];
   return { job, jobs, failures, quota, replayed };
+}
+
+/** An issued key limited to some models (`npm run keys -- create --models ...`) may ask for those only. */
+function refuseModelNotAllowed({ principal, model }: CreateImageInput): void {
+  const allowed = principal.allowedModels;
+  if (allowed === undefined) return;
+  const canonical = parseModelName(model)?.canonical;
+  if (allowed.some((name) => parseModelName(name)?.canonical === canonical)) return;
+  throw new AppError('invalid_request', `"model" ${model} is not allowed for this API key; it may use ${allowed.join(', ')}.`, {
+    details: { field: 'model' },
+  });
 }
 
 /** A job as the caller's answer has it: a failed image is its error, a deleted one is gone. */
@@ -188,6 +200,7 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
   };
 
   const admit = async (input: CreateImageInput): Promise<Admitted> => {
+    refuseModelNotAllowed(input);
     const inputs = await resolveInputs(input);
     // What the provider would refuse is refused here, before money is reserved or moderation is asked.
     if (inputs) await inspectInputs(deps.store, inputs, input.model, input.deadline).catch((error: unknown) => refusedInput(input, error));

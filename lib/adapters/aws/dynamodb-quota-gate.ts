@@ -45,7 +45,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
   async reserve(principal: Principal, costEachMicroUsd: number, now: number, count = 1): Promise<Reservation> {
     const key = principalKey(principal);
     const costMicroUsd = costEachMicroUsd * count;
-    const limits = this.options.principalLimits.get(key) ?? this.options.defaultLimits;
+    const limits = this.limitsOf(principal, key);
     const day = utcDay(now);
     const resetAt = nextUtcMidnight(now);
     const refuse = (code: 'quota_exceeded' | 'spend_cap_reached', message: string, remaining: number): AppError => {
@@ -214,7 +214,7 @@ export class DynamoDbQuotaGate implements QuotaGate {
 
   async usage(principal: Principal, now: number): Promise<QuotaUsage> {
     const key = principalKey(principal);
-    const limits = this.options.principalLimits.get(key) ?? this.options.defaultLimits;
+    const limits = this.limitsOf(principal, key);
     const day = utcDay(now);
     const read = (pk: string) =>
       this.dynamo.send(new GetItemCommand({ TableName: this.options.table, Key: { pk: { S: pk } }, ConsistentRead: true }), boundedCall());
@@ -288,6 +288,16 @@ export class DynamoDbQuotaGate implements QuotaGate {
         ':refund': { N: String(-reservation.costMicroUsd) },
       },
     });
+  }
+
+  /** An issued key's own limits over PRINCIPAL_LIMITS' entry for it over the defaults, field by field. */
+  private limitsOf(principal: Principal, key: string): QuotaLimits {
+    const base = this.options.principalLimits.get(key) ?? this.options.defaultLimits;
+    const own = principal.limits;
+    return {
+      dailyImages: own?.dailyImages ?? base.dailyImages,
+      dailySpendMicroUsd: own?.dailySpendMicroUsd ?? base.dailySpendMicroUsd,
+    };
   }
 
   private update(input: UpdateItemCommandInput) {
