@@ -149,18 +149,20 @@ export interface Principal {
   limits?: { dailyImages?: number | undefined; dailySpendMicroUsd?: number | undefined } | undefined;
   /** An issued key's models (absent: every model the deployment allows). */
   allowedModels?: readonly string[] | undefined;
+  /** An issued key's own webhook signing secret: its events are signed with it, not the deployment's. */
+  webhookSecret?: string | undefined;
 }
 
 /** The API keys the operator issued (`npm run keys`), kept by hash. */
 export interface ApiKeyStore {
-  /** The key with this hash, or undefined. Throws AppError `state_unavailable`. */
-  get(hash: string): Promise<ApiKeyRecord | undefined>;
-  /** Adds a key; never replaces one. */
+  /** The key with this prefix (`dia_...`), or undefined. Throws AppError `state_unavailable`. */
+  get(prefix: string): Promise<ApiKeyRecord | undefined>;
+  /** Adds a key; never replaces one (AppError `not_found` when its prefix is taken). */
   create(record: ApiKeyRecord): Promise<void>;
   /** Every key, newest first (an operator's listing: it reads the whole table). */
   list(): Promise<ApiKeyRecord[]>;
   /** Changes a key's state, expiry or limits (a field set to null is removed). */
-  update(hash: string, change: ApiKeyChange): Promise<void>;
+  update(prefix: string, change: ApiKeyChange): Promise<void>;
 }
 
 export type ApiKeyChange = {
@@ -319,7 +321,13 @@ export interface WebhookSender {
    * signed body: one secret signs every caller's events, so a receiver tells its own from events another caller
    * pointed at it.
    */
-  deliver(url: string, event: { id: string; type: string; owner: string; data: object }, deadline: number): Promise<boolean>;
+  deliver(
+    url: string,
+    event: { id: string; type: string; owner: string; data: object },
+    deadline: number,
+    /** The owner's own secret (an issued key's); the deployment's (WEBHOOK_SECRET) otherwise. */
+    secret?: string,
+  ): Promise<boolean>;
 }
 
 /** A browser-form upload the caller sends straight to the bucket (an S3 presigned POST). */

@@ -73,12 +73,14 @@ try {
     if (!values.name || !/^[\w .@-]{1,64}$/.test(values.name)) fail(COMMAND, '--name is required: 1-64 letters, digits, spaces, . @ _ -');
     const limits = Object.fromEntries(Object.entries(limitsFrom()).filter(([, value]) => value !== null));
     const { key, prefix: newPrefix, hash } = operator.newApiKey();
-    const record = { hash, prefix: newPrefix, name: values.name, state: 'active', createdAt: Date.now(), ...limits };
+    const webhookSecret = operator.newWebhookSecret();
+    const record = { hash, prefix: newPrefix, name: values.name, state: 'active', createdAt: Date.now(), webhookSecret, ...limits };
     await operator.keys.create(record);
-    if (values.json) console.log(JSON.stringify({ key, ...shown(record, operator) }));
+    if (values.json) console.log(JSON.stringify({ key, webhookSecret, ...shown(record, operator) }));
     else {
       console.log(`Created key ${newPrefix} ("${values.name}") in ${where}. The key, shown this once:\n\n  ${key}\n`);
-      console.log('Keep it like a password: only its SHA-256 is stored. Revoke it with npm run keys -- revoke ' + newPrefix);
+      console.log(`Its webhook signing secret (its images' events are signed with it; give it to its receiver):\n\n  ${webhookSecret}\n`);
+      console.log(`Keep both like passwords: only the key's SHA-256 is stored. Revoke it with npm run keys -- revoke ${newPrefix}`);
     }
   } else if (verb === 'list') {
     const rows = (await operator.keys.list()).map((record) => shown(record, operator));
@@ -102,7 +104,7 @@ try {
     const change = verb === 'revoke' ? { state: 'revoked', revokedAt: Date.now() } : limitsFrom();
     if (Object.keys(change).length === 0)
       fail(COMMAND, 'limits needs at least one of --daily-images, --daily-spend-usd, --models, --expires');
-    await operator.keys.update(record.hash, change);
+    await operator.keys.update(record.prefix, change);
     const after = { ...record, ...Object.fromEntries(Object.entries(change).map(([field, value]) => [field, value ?? undefined])) };
     if (values.json) console.log(JSON.stringify(shown(after, operator)));
     else {

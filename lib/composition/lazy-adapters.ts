@@ -20,7 +20,8 @@ export function createDispatcher(config: Config): JobDispatcher | undefined {
 export function createWebhookSender(config: Config, logger: Logger): WebhookSender | undefined {
   const { secret, secretParameter, allowLoopback } = config.webhooks;
   const signingSecret = secret ?? (secretParameter === undefined ? undefined : secretsOf(config)(secretParameter));
-  if (signingSecret === undefined) return undefined;
+  // Without a deployment secret, the keys issued into the state table still sign with their own.
+  if (signingSecret === undefined && !config.state) return undefined;
   return lazyPort<WebhookSender>(async () => {
     const { HttpsWebhookSender } = await import('../adapters/webhooks/https-webhook-sender.js');
     return new HttpsWebhookSender({ secret: signingSecret, allowLoopback, log: logger });

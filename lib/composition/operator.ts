@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbKeyStore } from '../adapters/aws/dynamodb-key-store.js';
 import { readUsageDay } from '../adapters/aws/dynamodb-usage-report.js';
-import { keyStanding, newApiKey, type ApiKeyRecord } from '../domain/api-keys.js';
+import { keyStanding, newApiKey, newWebhookSecret, type ApiKeyRecord } from '../domain/api-keys.js';
 
 export interface OperatorTarget {
   table: string;
@@ -24,7 +24,7 @@ export function openOperator(target: OperatorTarget) {
   const keys = new DynamoDbKeyStore(dynamo, target.table);
   /** The key with this prefix (`dia_...`), or a clear error: prefixes are what lists and logs show. */
   const byPrefix = async (prefix: string): Promise<ApiKeyRecord> => {
-    const found = (await keys.list()).find((record) => record.prefix === prefix);
+    const found = await keys.get(prefix);
     if (!found) throw new Error(`no key with prefix ${prefix} in table ${target.table} (npm run keys -- list shows them)`);
     return found;
   };
@@ -32,6 +32,7 @@ export function openOperator(target: OperatorTarget) {
     keys,
     byPrefix,
     newApiKey,
+    newWebhookSecret,
     keyStanding,
     usage: (day: string) => readUsageDay(dynamo, target.table, day),
     close: () => dynamo.destroy(),

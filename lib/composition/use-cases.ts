@@ -1,5 +1,7 @@
 /** The use cases of the composition root (one per verb), wired to its ports. */
 import type { Dependencies } from '../composition-root.js';
+import { issuedPrefixOf } from '../domain/api-keys.js';
+import type { ApiKeyStore } from '../ports.js';
 import { InlineJobDispatcher } from '../adapters/in-process/inline-job-dispatcher.js';
 import { MemoryJobStore } from '../adapters/in-process/memory-job-store.js';
 import { LEASE_MARGIN_MS } from '../domain/image-job.js';
@@ -30,6 +32,14 @@ const STATELESS_JOBS_HELD = 16;
  * within the request; `resources` is then false, and the routes that read resources later answer that they are
  * not kept.
  */
+/** The owner's own webhook secret when it is an issued key that has one. */
+const webhookSecretOf =
+  (keys: ApiKeyStore) =>
+  async (owner: string): Promise<string | undefined> => {
+    const prefix = issuedPrefixOf(owner);
+    return prefix === undefined ? undefined : (await keys.get(prefix))?.webhookSecret;
+  };
+
 export function createUseCases(deps: Dependencies) {
   const { config, logger } = deps;
   const pipeline: GenerateAndStoreDeps = {
@@ -67,6 +77,7 @@ export function createUseCases(deps: Dependencies) {
     jobs,
     quota: deps.quota,
     webhooks: deps.webhooks,
+    webhookSecretOf: deps.keyStore ? webhookSecretOf(deps.keyStore) : undefined,
     uploadReserveMs: config.limits.uploadReserveMs,
     minProviderTimeMs: config.limits.minProviderTimeMs,
     webhookMaxDeliveryMs: config.webhooks.maxDeliveryMs,
@@ -85,7 +96,13 @@ export function createUseCases(deps: Dependencies) {
     images: {
       resources,
       dispatcher,
-      create: makeCreateImage({ ...read, ...admission, store: deps.store, webhooks: deps.webhooks }),
+      create: makeCreateImage({
+        ...read,
+        ...admission,
+        store: deps.store,
+        webhooks: deps.webhooks,
+        deploymentSignsWebhooks: config.webhooks.secret !== undefined || config.webhooks.secretParameter !== undefined,
+      }),
       run: runImageJob,
       get: makeGetImage(read),
       list: makeListImages(read),

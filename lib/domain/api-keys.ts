@@ -8,7 +8,7 @@
  * behind-githubs-new-authentication-token-formats/) lets a mistyped or invented key be refused without a read of
  * the table: a flood of random keys costs nothing but the check.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -69,7 +69,24 @@ export interface ApiKeyRecord {
   allowedModels?: string[] | undefined;
   dailyImages?: number | undefined;
   dailySpendMicroUsd?: number | undefined;
+  /**
+   * The key's own Standard Webhooks secret (`whsec_` + base64 of 32 bytes), shown once with the key: its images'
+   * events are signed with it, so one caller's receiver cannot be sent events signed for another.
+   */
+  webhookSecret?: string | undefined;
 }
+
+export const newWebhookSecret = (random: (size: number) => Buffer = randomBytes): string => `whsec_${random(32).toString('base64')}`;
+
+/** Whether `key` is the one whose SHA-256 is `hash`, compared in constant time. */
+export function keyMatches(key: string, hash: string): boolean {
+  const expected = Buffer.from(hash, 'hex');
+  const actual = createHash('sha256').update(key, 'utf8').digest();
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+/** The issued key's prefix an owner (`api-key:dia_...`) names, or undefined for any other caller. */
+export const issuedPrefixOf = (owner: string): string | undefined => /^api-key:(dia_[0-9A-Za-z]{8})$/.exec(owner)?.[1];
 
 /** Where a key stands now: usable, or why not. */
 export function keyStanding(record: ApiKeyRecord, now: number): 'active' | 'revoked' | 'expired' {

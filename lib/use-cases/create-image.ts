@@ -22,6 +22,8 @@ export interface CreateImageDeps extends JobReadDeps, AdmissionDeps {
   /** Where input images are, for admission's look at their headers. */
   store: ImageStore;
   webhooks?: WebhookSender | undefined;
+  /** Whether the deployment signs webhooks (WEBHOOK_SECRET); otherwise only issued keys with their own secret may. */
+  deploymentSignsWebhooks?: boolean | undefined;
   newId: () => string;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -205,7 +207,7 @@ export const makeCreateImage = (deps: CreateImageDeps) => {
     // What the provider would refuse is refused here, before money is reserved or moderation is asked.
     if (inputs) await inspectInputs(deps.store, inputs, input.model, input.deadline).catch((error: unknown) => refusedInput(input, error));
     if (input.webhook !== undefined) {
-      if (!deps.webhooks) {
+      if (!deps.webhooks || !(deps.deploymentSignsWebhooks || input.principal.webhookSecret)) {
         throw new AppError('invalid_request', '"webhook" is not available: this deployment has no webhook secret (WEBHOOK_SECRET).', {
           details: { field: 'webhook' },
         });

@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import { apiKeyHash, issuedKeyPrefix, keyStanding, type ApiKeyRecord } from '../domain/api-keys.js';
+import { issuedKeyPrefix, keyMatches, keyStanding, type ApiKeyRecord } from '../domain/api-keys.js';
 import type { ApiKeyStore, Principal } from '../ports.js';
 
 export interface IssuedKeysDeps {
@@ -23,8 +23,9 @@ const DEFAULT_MAX_ENTRIES = 10_000;
 
 /**
  * Authenticates a key the operator issued (`npm run keys`): a key whose format or checksum does not hold is refused
- * with no read at all; any other is looked up by its hash, and what the lookup found (a record, or nothing) is kept
- * for `cacheMs` in this function instance, concurrent requests sharing one read. So a revoked key stops working
+ * with no read at all; any other is looked up by its prefix (what the lookup found, a record or nothing, is kept for
+ * `cacheMs` in this function instance, concurrent requests sharing one read) and its SHA-256 compared with the
+ * record's in constant time. So a revoked key stops working
  * within `cacheMs` on every warm instance, and a flood of well-formed unknown keys costs at most one read per key
  * per `cacheMs` (and a bounded map). Undefined: not an issued key's format (the caller's other checks decide).
  */
@@ -32,15 +33,15 @@ export const makeIssuedKeyLookup = (deps: IssuedKeysDeps) => {
   const cache = new Map<string, Cached>();
   const maxEntries = deps.maxEntries ?? DEFAULT_MAX_ENTRIES;
 
-  const recordOf = (hash: string): Promise<ApiKeyRecord | undefined> => {
+  const recordOf = (prefix: string): Promise<ApiKeyRecord | undefined> => {
     const now = deps.now();
-    const held = cache.get(hash);
+    const held = cache.get(prefix);
     if (held && held.until > now) return held.read;
-    cache.delete(hash);
-    const read = deps.keys.get(hash);
-    cache.set(hash, { read, until: now + deps.cacheMs });
+    cache.delete(prefix);
+    const read = deps.keys.get(prefix);
+    cache.set(prefix, { read, until: now + deps.cacheMs });
     // A failed read is not remembered: the next request tries again.
-    read.catch(() => cache.delete(hash));
+    read.catch(() => cache.delete(prefix));
     if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
     return read;
   };
@@ -50,11 +51,11 @@ export const makeIssuedKeyLookup = (deps: IssuedKeysDeps) => {
     if (prefix === undefined) return undefined;
     let record: ApiKeyRecord | undefined;
     try {
-      record = await recordOf(apiKeyHash(key));
+      record = await recordOf(prefix);
     } catch (error) {
       throw new AppError('auth_unavailable', 'API keys cannot be checked right now. Retry shortly.', { cause: error });
     }
-    if (!record) return { refused: 'unknown' };
+    if (!record || !keyMatches(key, record.hash)) return { refused: 'unknown' };
     const standing = keyStanding(record, deps.now());
     if (standing === 'revoked') return { refused: 'revoked', ...(record.revokedAt === undefined ? {} : { at: record.revokedAt }) };
     if (standing === 'expired') return { refused: 'expired', ...(record.expiresAt === undefined ? {} : { at: record.expiresAt }) };
@@ -64,6 +65,7 @@ export const makeIssuedKeyLookup = (deps: IssuedKeysDeps) => {
         kind: 'api-key',
         limits: { dailyImages: record.dailyImages, dailySpendMicroUsd: record.dailySpendMicroUsd },
         ...(record.allowedModels ? { allowedModels: record.allowedModels } : {}),
+        ...(record.webhookSecret ? { webhookSecret: record.webhookSecret } : {}),
       },
     };
   };

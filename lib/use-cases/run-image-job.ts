@@ -10,6 +10,8 @@ export interface RunImageJobDeps extends GenerateAndStoreDeps {
   jobs: JobStore;
   quota?: QuotaGate | undefined;
   webhooks?: WebhookSender | undefined;
+  /** An owner's own webhook signing secret (an issued key's), when it has one. */
+  webhookSecretOf?: ((owner: string) => Promise<string | undefined>) | undefined;
   /** Time kept back from the provider for decoding, verifying and storing. */
   uploadReserveMs: number;
   /** The provider is not called with less time than this. */
@@ -54,12 +56,22 @@ export const makeRunImageJob = (deps: RunImageJobDeps) => {
     if (!job?.webhook || job.webhookState !== 'pending' || !isFinal(job.status) || !deps.webhooks) return;
     const resource = toResource(job, deps.now());
     if (!resource) return;
+    let secret: string | undefined;
+    try {
+      secret = await deps.webhookSecretOf?.(job.owner);
+    } catch {
+      // Never signed with another secret than the owner's: a receiver could not verify it (or could, for another).
+      await deps.jobs.setWebhookState(job.id, 'failed');
+      deps.log.warn("webhook not sent: its owner's signing secret could not be read", { imageId: job.id });
+      return;
+    }
     const delivered = await deps.webhooks.deliver(
       job.webhook,
       { id: `${job.id}.${resource.status}`, type: `image.${resource.status}`, owner: job.owner, data: resource },
       // A receiver that keeps failing or never answers must not hold the worker (and the generations queued behind
       // it) for the rest of its budget.
       Math.min(budget.deadline, deps.now() + deps.webhookMaxDeliveryMs),
+      secret,
     );
     await deps.jobs.setWebhookState(job.id, delivered ? 'delivered' : 'failed');
     deps.log.info('webhook', { imageId: job.id, delivered });

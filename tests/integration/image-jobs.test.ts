@@ -4,6 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { createDependencies, createUseCases } from '../../lib/composition-root.js';
+import { DynamoDbKeyStore } from '../../lib/adapters/aws/dynamodb-key-store.js';
+import { newApiKey, newWebhookSecret } from '../../lib/domain/api-keys.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { captureOutput } from '../support/capture-logs.js';
@@ -537,6 +539,31 @@ describe('QUOTAS=off with a state table', () => {
 });
 
 describe('webhooks', () => {
+  it("signs an issued key's events with that key's own secret, never the deployment's: no other caller can sign one", async () => {
+    const { api, dispatcher } = makeStack();
+    const { key, prefix, hash } = newApiKey();
+    const own = newWebhookSecret();
+    await new DynamoDbKeyStore(dynamo.client, table).create({
+      hash,
+      prefix,
+      name: 'partner',
+      state: 'active',
+      createdAt: Date.now(),
+      webhookSecret: own,
+    });
+    await api(post({ ...LOW, webhook: receiver.url }, { prefer: 'respond-async', authorization: `Bearer ${key}` }), lambdaContext());
+    await dispatcher.settled();
+    const [delivery] = await receiver.waitFor(1);
+    const headers = delivery?.headers ?? {};
+    const signed = {
+      'webhook-id': String(headers['webhook-id']),
+      'webhook-timestamp': String(headers['webhook-timestamp']),
+      'webhook-signature': String(headers['webhook-signature']),
+    };
+    expect(new Webhook(own).verify(delivery?.body ?? '', signed)).toMatchObject({ owner: `api-key:${prefix}`, type: 'image.succeeded' });
+    expect(() => new Webhook(WEBHOOK_SECRET).verify(delivery?.body ?? '', signed)).toThrow();
+  });
+
   it('POSTs the finished resource, signed the Standard Webhooks way (verified by the standardwebhooks library)', async () => {
     const { api, dispatcher } = makeStack();
     const created = body(await api(post({ ...LOW, webhook: receiver.url }, { prefer: 'respond-async' }), lambdaContext()));

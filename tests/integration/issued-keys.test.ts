@@ -121,7 +121,7 @@ describe('keys issued into the state table', () => {
     const { api, store, clock } = makeStack();
     const { key, record } = await issue(store);
     expect((await api(usage(key), lambdaContext())).statusCode).toBe(200);
-    await store.update(record.hash, { state: 'revoked', revokedAt: clock.now });
+    await store.update(record.prefix, { state: 'revoked', revokedAt: clock.now });
     // Within the bound this instance still trusts what it read; past it, the key is refused.
     clock.now += 59_000;
     expect((await api(usage(key), lambdaContext())).statusCode).toBe(200);

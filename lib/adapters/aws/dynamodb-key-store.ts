@@ -14,6 +14,7 @@ const KEY_ITEM = v.object({
   hash: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
   prefix: v.string(),
   name: v.string(),
+  webhookSecret: v.optional(v.pipe(v.string(), v.startsWith('whsec_'))),
   state: v.picklist(['active', 'revoked']),
   createdAt: v.number(),
   expiresAt: v.optional(v.number()),
@@ -32,9 +33,10 @@ function recordOf(item: Record<string, unknown>): ApiKeyRecord {
 }
 
 /**
- * Issued API keys in the state table, one item per key (`apikey#<sha256 of the key>`), so that authentication is one
- * strongly consistent GetItem by the hash of what was presented. Listing is a Scan of the table filtered to keys:
- * an operator's command, never on a request's path.
+ * Issued API keys in the state table, one item per key under its prefix (`apikey#dia_...`, part of the key itself),
+ * so that authentication is one strongly consistent GetItem by the prefix of what was presented (its hash then
+ * compared), and the worker finds a key's webhook secret by the owner its images carry. Listing is a Scan of the
+ * table filtered to keys: an operator's command, never on a request's path.
  */
 export class DynamoDbKeyStore implements ApiKeyStore {
   constructor(
@@ -57,7 +59,7 @@ export class DynamoDbKeyStore implements ApiKeyStore {
       this.dynamo.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: marshall({ pk: `${KEY_PK}${record.hash}`, ...record }, { removeUndefinedValues: true }),
+          Item: marshall({ pk: `${KEY_PK}${record.prefix}`, ...record }, { removeUndefinedValues: true }),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
         boundedCall(),
@@ -86,7 +88,7 @@ export class DynamoDbKeyStore implements ApiKeyStore {
     return records.sort((a, b) => b.createdAt - a.createdAt);
   }
 
-  async update(hash: string, change: ApiKeyChange): Promise<void> {
+  async update(prefix: string, change: ApiKeyChange): Promise<void> {
     const set = Object.entries(change).filter(([, value]) => value !== undefined && value !== null);
     const remove = Object.entries(change).filter(([, value]) => value === null);
     if (set.length === 0 && remove.length === 0) return;
@@ -100,7 +102,7 @@ export class DynamoDbKeyStore implements ApiKeyStore {
       this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.table,
-          Key: { pk: { S: `${KEY_PK}${hash}` } },
+          Key: { pk: { S: `${KEY_PK}${prefix}` } },
           UpdateExpression: expression.trim(),
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeNames: names,
@@ -116,7 +118,7 @@ export class DynamoDbKeyStore implements ApiKeyStore {
     try {
       return await send();
     } catch (error) {
-      if (isConditionFailed(error)) throw new AppError('not_found', 'No such API key (or one with this hash exists already).');
+      if (isConditionFailed(error)) throw new AppError('not_found', 'No such API key (or one with this prefix exists already).');
       throw new AppError('state_unavailable', 'The key store is unavailable. Retry later.', {
         cause: error,
         details: { dynamoError: error instanceof Error ? error.name : 'unknown' },

@@ -9,7 +9,8 @@ import type { Log, WebhookSender } from '../../ports.js';
 
 export interface HttpsWebhookSenderOptions extends WebhookPolicy {
   /** `whsec_` + base64, or a function reading it (SSM) on first use. */
-  secret: string | (() => Promise<string>);
+  /** The deployment's secret (WEBHOOK_SECRET or its SSM parameter); absent when only issued keys' own secrets sign. */
+  secret?: string | (() => Promise<string>) | undefined;
   log: Log;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -35,6 +36,9 @@ const refused = (problem: string): AppError => new AppError('invalid_request', `
  * socket's own `lookup`, so the connection goes to an address that passed the check (no DNS rebinding between
  * check and connect). Redirects are not followed.
  */
+/** A Standard Webhooks secret's key: the base64 after `whsec_`. */
+const keyOf = (secret: string): Buffer => Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+
 export class HttpsWebhookSender implements WebhookSender {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -63,8 +67,17 @@ export class HttpsWebhookSender implements WebhookSender {
     }
   }
 
-  async deliver(url: string, event: { id: string; type: string; owner: string; data: object }, deadline: number): Promise<boolean> {
-    const key = await this.signingKey();
+  async deliver(
+    url: string,
+    event: { id: string; type: string; owner: string; data: object },
+    deadline: number,
+    secret?: string,
+  ): Promise<boolean> {
+    const key = secret === undefined ? await this.signingKey() : keyOf(secret);
+    if (key === undefined) {
+      this.options.log.warn('webhook not sent: no signing secret for its owner', { webhookId: event.id });
+      return false;
+    }
     const body = JSON.stringify({ type: event.type, timestamp: new Date(this.now()).toISOString(), owner: event.owner, data: event.data });
     for (let attempt = 0; ; attempt += 1) {
       const remaining = deadline - this.now();
@@ -93,10 +106,11 @@ export class HttpsWebhookSender implements WebhookSender {
     }
   }
 
-  private async signingKey(): Promise<Buffer> {
+  private async signingKey(): Promise<Buffer | undefined> {
     if (this.key) return this.key;
-    const secret = typeof this.options.secret === 'string' ? this.options.secret : await this.options.secret();
-    this.key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+    const configured = this.options.secret;
+    if (configured === undefined) return undefined;
+    this.key = keyOf(typeof configured === 'string' ? configured : await configured());
     return this.key;
   }
 

@@ -36,6 +36,7 @@ function setUp(options: Parameters<typeof inMemoryPorts>[0] & { dispatcher?: Job
     moderator: ports.moderator,
     moderationFailOpen: options.moderationFailOpen ?? false,
     webhooks: ports.webhooks,
+    deploymentSignsWebhooks: true,
     estimateCost: () => 40_000,
     newId,
     sleep: async (ms) => ports.advance(ms),
