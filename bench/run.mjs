@@ -150,7 +150,7 @@ const the3MbPng = makePng(1536, 1024, 0.63);
 const providerBody = JSON.stringify({ created: 1, data: [{ b64_json: the3MbPng.toString('base64') }] });
 console.log(`test image: 1536x1024 PNG, ${the3MbPng.length} bytes; provider answer ${providerBody.length} bytes`);
 
-// BENCH_ONLY=pipeline,cold,providers,first,memory,e2e,jobs,previews runs a subset.
+// BENCH_ONLY=pipeline,cold,providers,first,memory,e2e,jobs,previews,keys runs a subset.
 const only = process.env.BENCH_ONLY?.split(',');
 const wanted = (name) => !only || only.includes(name);
 try {
@@ -162,6 +162,7 @@ try {
   if (wanted('e2e')) await endToEnd();
   if (wanted('jobs')) await jobs();
   if (wanted('previews')) await previews();
+  if (wanted('keys')) await issuedKeyLookup();
 } finally {
   await rm(work, { recursive: true, force: true });
 }
@@ -183,6 +184,46 @@ function timedImport(file, env, preload) {
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { env, encoding: 'utf8', cwd: ROOT });
   if (run.status !== 0) throw new Error(run.stderr);
   return Number(run.stdout);
+}
+
+/**
+ * An issued key's authentication (npm run keys): its first lookup on an instance (one GetItem on the local table),
+ * a cached one (every later request within API_KEY_CACHE_SECONDS), and the refusal of a key whose checksum does not
+ * hold (no read at all).
+ */
+async function issuedKeyLookup() {
+  const outfile = join(work, 'keys.cjs');
+  await bundle([join(ROOT, 'bench/keys-entry.ts')], outfile);
+  const { startLocalDynamo, freePort, FIXED_CREDENTIALS, LOCAL_TABLE } = await import('../scripts/local-env.mjs');
+  const dynamo = await startLocalDynamo({ port: await freePort() });
+  try {
+    const { makeKeyProbe } = (await import(outfile)).default;
+    const probe = await makeKeyProbe(dynamo.endpoint, LOCAL_TABLE, { ...FIXED_CREDENTIALS });
+    const forged = `${probe.key.slice(0, -1)}${probe.key.endsWith('A') ? 'B' : 'A'}`;
+    const first = [];
+    const cached = [];
+    const refused = [];
+    for (let round = 0; round < 30; round += 1) {
+      const lookup = probe.fresh();
+      let t = performance.now();
+      if (!('principal' in (await lookup(probe.key)))) throw new Error('issued key refused');
+      first.push(performance.now() - t);
+      t = performance.now();
+      await lookup(probe.key);
+      cached.push(performance.now() - t);
+      t = performance.now();
+      if ((await lookup(forged)) !== undefined) throw new Error('forged key not refused on sight');
+      refused.push(performance.now() - t);
+    }
+    console.log(
+      `issued key: first lookup ${median(first).toFixed(2)} ms (one GetItem, local table), cached ${median(cached).toFixed(3)} ms, bad checksum ${median(refused).toFixed(3)} ms`,
+    );
+    record('issued key: first lookup on an instance (one GetItem on the local table)', median(first), null, 'ms');
+    record('issued key: a cached lookup (within API_KEY_CACHE_SECONDS)', median(cached), null, 'ms');
+    record('issued key: a key whose checksum does not hold, refused without a read', median(refused), null, 'ms');
+  } finally {
+    await dynamo.close();
+  }
 }
 
 /** 1. The handler's own work on a ~3 MB answer, against just parsing, decoding and hashing it. */

@@ -80,6 +80,25 @@ describe('npm run keys and npm run usage on npm start', () => {
     expect(table).toMatch(new RegExp(`api-key:${created.prefix}\\s+partner\\s+2\\s`));
   }, 90_000);
 
+  it("passes the deploy workflow's smoke check against npm start, spending nothing, and revokes its key", async () => {
+    const before = JSON.parse(await npmRun('usage', '--json')) as { callers: { images: number }[] };
+    const output = await npmRun('smoke', '--api', `http://127.0.0.1:${stack.ports.api}`);
+    expect(output).toContain('smoke check passed');
+    expect(output).toMatch(/ok {4}POST \/images refused by validation/);
+    const keys = JSON.parse(await npmRun('keys', 'list', '--json')) as { name: string; state: string }[];
+    expect(keys.filter((key) => key.name === 'deploy-smoke-check').map((key) => key.state)).toEqual(['revoked']);
+    const after = JSON.parse(await npmRun('usage', '--json')) as { callers: { images: number }[] };
+    const images = (day: { callers: { images: number }[] }) => day.callers.reduce((sum, caller) => sum + caller.images, 0);
+    expect(images(after)).toBe(images(before));
+  }, 60_000);
+
+  it('fails the smoke check, naming the step, when the stage does not answer', async () => {
+    const failure = await npmRun('smoke', '--api', 'http://127.0.0.1:9', '--timeout', '2000').catch(
+      (error: { stderr: string; stdout: string; code: number }) => error,
+    );
+    expect(failure).toMatchObject({ code: 1, stderr: expect.stringContaining('the deployed stage failed: GET / (the Generate page)') });
+  }, 60_000);
+
   it('refuses bad input with one line and no stack trace', async () => {
     const failure = await npmRun('keys', 'revoke', 'dia_00000000').catch((error: { stderr: string; code: number }) => error);
     expect(failure).toMatchObject({ code: 1, stderr: expect.stringContaining('no key with prefix dia_00000000') });

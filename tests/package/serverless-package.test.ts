@@ -374,6 +374,27 @@ describe('serverless package (stage prod)', () => {
     expect(spend['Threshold']).toBeLessThan(200); // below the prod global spend cap
   });
 
+  it("has a dashboard of the stage beside its alarms, linked from the stack's outputs", () => {
+    const dashboard = one('AWS::CloudWatch::Dashboard')['Properties'];
+    expect(dashboard['DashboardName']).toBe('durable-image-api-prod');
+    const [body, values] = dashboard['DashboardBody']['Fn::Sub'] as [string, Json];
+    // What CloudFormation substitutes: the stack's own names and the stage's cap and alarm.
+    const substituted = body
+      .replace(/\$\{AWS::Region\}/g, 'us-east-1')
+      .replace(/\$\{RunImageJobLambdaFunction\}/g, 'worker-fn')
+      .replace(/\$\{WorkerDeadLetterQueue\.QueueName\}/g, 'dlq')
+      .replace(/\$\{(\w+)\}/g, (_, name: string) => String(values[name]));
+    const widgets = (JSON.parse(substituted) as { widgets: Json[] }).widgets;
+    const metrics = text(widgets.map((widget) => widget['properties']['metrics']));
+    for (const metric of ['ImagesStored', 'Failures', 'ProviderLatency', 'EstimatedCostUsd']) expect(metrics).toContain(metric);
+    expect(metrics).toContain('"AWS/Lambda","Errors","FunctionName","worker-fn"');
+    expect(metrics).toContain('"AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","dlq"');
+    const spend = widgets.find((widget) => text(widget).includes('EstimatedCostUsd')) as Json;
+    expect(spend['properties']['annotations']['horizontal'].map((line: Json) => line['value'])).toEqual([200, 160]);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub placeholder, not JavaScript's.
+    expect(text(template['Outputs']['DashboardUrl'])).toContain('#dashboards:name=${OperationsDashboard}');
+  });
+
   it('keeps one flood from exhausting the account: stage throttling and reserved concurrency for both functions', () => {
     expect(resources['HttpApiStage']['Properties']['DefaultRouteSettings']).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     expect(api()['ReservedConcurrentExecutions']).toBe(50);
@@ -500,6 +521,22 @@ describe('deploy workflow', () => {
     expect(text(jobs['deploy-dev']['steps'])).toContain('npx serverless deploy --stage dev');
     expect(text(jobs['deploy-prod']['steps'])).toContain('npx serverless deploy --stage prod');
     expect(jobs['deploy-prod']['environment']).toBe('prod');
+  });
+
+  it('proves each deployed stage with the smoke check, from the stack it just deployed, after the deploy step', () => {
+    const jobs = workflow['jobs'] as Json;
+    for (const stage of ['dev', 'prod']) {
+      const steps = (jobs[`deploy-${stage}`]['steps'] as Json[]).map((step) => String(step['run'] ?? ''));
+      const deploy = steps.findIndex((run) => run.includes(`serverless deploy --stage ${stage}`));
+      const smoke = steps.findIndex((run) => run.includes('npm run smoke'));
+      expect(smoke).toBeGreaterThan(deploy);
+      expect(deploy).toBeGreaterThanOrEqual(0);
+      expect(steps[smoke]).toContain(`--stack-name durable-image-api-${stage}`);
+      for (const output of ['HttpApiUrl', 'OpenaiCompatibleLambdaFunctionUrl', 'StateTableName']) expect(steps[smoke]).toContain(output);
+    }
+    // The outputs it reads are the template's.
+    expect(template['Outputs']).toHaveProperty('StateTableName');
+    expect(template['Outputs']).toHaveProperty('HttpApiUrl');
   });
 });
 
