@@ -266,7 +266,11 @@ export const VARIABLES = {
     undefined,
     '`IMAGE_MODEL`',
   ),
-  API_KEY_HASHES: text('comma-separated `principal:sha256hex` entries', undefined, 'required (unless `JWT_ISSUER`)'),
+  API_KEY_HASHES: text(
+    'comma-separated `principal:sha256hex` entries; keys issued with `npm run keys` live in the state table instead, beside these ([deploy.md](deploy.md))',
+    undefined,
+    'required (unless `JWT_ISSUER`)',
+  ),
   API_KEY_CACHE_SECONDS: wholeNumber(
     1,
     300,
