@@ -55,8 +55,9 @@ const V1_END_MARGIN_MS = 2_000;
 const V1_READ_BACK_MS = 3_000;
 const V1_MAX_B64_IMAGE_BYTES = 4 * 1024 * 1024;
 /**
- * The image bytes one streamed answer carries, partial images and the image together: a streamed Lambda answer
- * carries at most 20 MB, and base64 plus the events' JSON is a little over 4/3 of the bytes.
+ * The image bytes one streamed answer carries, partial images and the image together. Lambda streams up to 200 MB;
+ * the bound is the function's 256 MB: each event holds an image's bytes and their base64 (4/3) at once, one event
+ * at a time.
  */
 const V1_MAX_STREAMED_IMAGE_BYTES = 14 * 1024 * 1024;
 /**
