@@ -32,6 +32,7 @@ import {
   type AnsweredImage,
   type StreamKind,
 } from './openai-compat.js';
+import { withHeartbeat } from './heartbeat.js';
 import { pageSurface } from './page/routes.js';
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type Dependencies, type UseCases } from '../composition-root.js';
@@ -60,6 +61,8 @@ const V1_MAX_B64_IMAGE_BYTES = 4 * 1024 * 1024;
  * at a time.
  */
 const V1_MAX_STREAMED_IMAGE_BYTES = 14 * 1024 * 1024;
+/** A streamed answer's keep-alive comment while nothing else is sent (heartbeat.ts): under a proxy's 30 s idle limit. */
+const V1_STREAM_HEARTBEAT_MS = 15_000;
 /**
  * `/v1/images/edits`' form: a synchronous Lambda request carries at most 6 MB, and a function URL passes a form
  * base64-encoded (4/3 of its bytes), so about 4.4 MB of form reach the function; 4 MiB is refused in OpenAI's shape
@@ -349,7 +352,7 @@ export function createApiHandler(
     }
     // middy's streaming mode pipes a Readable body into Lambda's response stream (the type says string: it is the
     // buffered answer's).
-    return { statusCode: 200, headers, body: Readable.from(events()) as unknown as string };
+    return { statusCode: 200, headers, body: Readable.from(withHeartbeat(events(), V1_STREAM_HEARTBEAT_MS)) as unknown as string };
   };
 
   /**

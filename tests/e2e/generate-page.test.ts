@@ -1,8 +1,13 @@
+import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startStackProcess } from '../../scripts/stack-process.mjs';
 import { CHROMIUM_ARGS, chromiumPath } from '../support/browser.js';
+import { ROOT } from '../support/processes.js';
+
+const run = promisify(execFile);
 
 /**
  * The Generate page in a real browser (Debian's Chromium through playwright-core) against `npm start`: what a
@@ -230,4 +235,26 @@ describe('the Generate page', () => {
     // The focus goes to the next image's Delete button, not back to the top of the page.
     await expect(focused()).resolves.toMatch(/^Delete image /);
   });
+
+  it('works with a key the operator issued (npm run keys), which sees only its own images', async () => {
+    const { stdout } = await run(process.execPath, [`${ROOT}scripts/keys.mjs`, 'create', '--name', 'page-partner', '--json'], {
+      cwd: ROOT,
+      env: { ...process.env, LOCAL_S3_DIR: stack.s3Directory, STATE_TABLE: '' },
+    });
+    const issued = (JSON.parse(stdout) as { key: string }).key;
+    await page.goto(`http://127.0.0.1:${stack.ports.api}/`, { waitUntil: 'networkidle' });
+    await page.getByLabel('API key').fill(issued);
+    await page.getByLabel('API key').dispatchEvent('change');
+    await page.getByLabel('Prompt').fill('a kite over the dunes');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.getByRole('status').filter({ hasText: 'Your image is ready.' }).waitFor({ timeout: 30_000 });
+    await page.getByRole('img', { name: /^Generated image: a kite over the dunes/ }).waitFor();
+    // Its list holds its own image only, none of the other key's.
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page
+      .getByRole('button', { name: /^Delete image / })
+      .first()
+      .waitFor();
+    await expect(page.getByRole('button', { name: /^Delete image / }).count()).resolves.toBe(1);
+  }, 45_000);
 });

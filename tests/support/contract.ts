@@ -59,7 +59,8 @@ function checkEventStream(where: string, operation: Operation, statusCode: numbe
     check = api.validator.getAjv(ValidationContext.Response).compile(schema) as EventCheck;
     eventChecks.set(schema, check);
   }
-  for (const frame of body.split('\n\n').filter((text) => text.trim() !== '')) {
+  // A frame of comment lines only (`: keep-alive`) carries no event.
+  for (const frame of body.split('\n\n').filter((text) => text.trim() !== '' && !text.startsWith(':'))) {
     const lines = frame.split('\n');
     const event = lines.find((line) => line.startsWith('event: '))?.slice('event: '.length);
     const data = JSON.parse(lines.find((line) => line.startsWith('data: '))?.slice('data: '.length) ?? 'null') as { type?: unknown };
