@@ -15,7 +15,11 @@ export default {
       },
     ],
   },
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    // C2PA's WebAssembly module as bytes, as esbuild's binary loader gives it to the bundle.
+    '^@contentauth/c2pa-wasm/c2pa\\.wasm$': '<rootDir>/tests/support/c2pa-wasm-bytes.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   testMatch: ['<rootDir>/tests/**/*.test.ts'],
   testTimeout: 30_000,
 };

@@ -2,7 +2,7 @@
 // written to bench/results.json as [{ name, value, target, unit, met }]. Ratios, not absolute times, so that the
 // targets mean the same thing on a fast laptop and a small CI box.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -150,7 +150,7 @@ const the3MbPng = makePng(1536, 1024, 0.63);
 const providerBody = JSON.stringify({ created: 1, data: [{ b64_json: the3MbPng.toString('base64') }] });
 console.log(`test image: 1536x1024 PNG, ${the3MbPng.length} bytes; provider answer ${providerBody.length} bytes`);
 
-// BENCH_ONLY=pipeline,cold,providers,first,memory,e2e,jobs,previews,keys runs a subset.
+// BENCH_ONLY=pipeline,cold,providers,first,memory,e2e,jobs,previews,keys,c2pa runs a subset.
 const only = process.env.BENCH_ONLY?.split(',');
 const wanted = (name) => !only || only.includes(name);
 try {
@@ -163,6 +163,7 @@ try {
   if (wanted('jobs')) await jobs();
   if (wanted('previews')) await previews();
   if (wanted('keys')) await issuedKeyLookup();
+  if (wanted('c2pa')) await contentCredentials();
 } finally {
   await rm(work, { recursive: true, force: true });
 }
@@ -184,6 +185,49 @@ function timedImport(file, env, preload) {
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { env, encoding: 'utf8', cwd: ROOT });
   if (run.status !== 0) throw new Error(run.stderr);
   return Number(run.stdout);
+}
+
+/**
+ * The Content Credentials reader as the worker ships it: its chunk (c2pa-rs in WebAssembly, inlined) loaded by a fresh
+ * process, the first read (compiling the module) and a warm one of a C2PA-signed JPEG, the memory it adds, and what
+ * it adds to the worker's zip.
+ */
+async function contentCredentials() {
+  const { worker } = await shippedHandler();
+  const chunksDir = join(worker.root, 'functions/run-image-job/chunks');
+  const chunk = (await readdir(chunksDir)).find((file) => /^c2pa-provenance-reader-.*\.js$/.test(file));
+  if (!chunk) throw new Error('no Content Credentials chunk in the worker zip');
+  const probe = `
+    const { readFileSync } = await import('node:fs');
+    const signed = readFileSync(${JSON.stringify(join(ROOT, 'tests/fixtures/c2pa-signed.jpg'))});
+    const rss = process.memoryUsage().rss;
+    const t0 = performance.now();
+    const module = await import(${JSON.stringify(join(chunksDir, chunk))});
+    const reader = new (Object.values(module).find((value) => typeof value === 'function'))();
+    const first = await reader.read(signed, 'image/jpeg');
+    const t1 = performance.now();
+    await reader.read(signed, 'image/jpeg');
+    const t2 = performance.now();
+    if (first.valid !== true) { process.stderr.write(JSON.stringify(first)); process.exit(1); }
+    process.stdout.write(JSON.stringify({ firstMs: t1 - t0, warmMs: t2 - t1, rssMb: (process.memoryUsage().rss - rss) / 1048576 }));`;
+  const runs = [0, 1, 2].map(() => {
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', env: process.env });
+    if (child.status !== 0) throw new Error(child.stderr);
+    return JSON.parse(child.stdout);
+  });
+  const chunkBytes = (await stat(join(chunksDir, chunk))).size;
+  console.log(
+    `content credentials: first use ${median(runs.map((r) => r.firstMs)).toFixed(0)} ms (load + compile + read), warm read ${median(runs.map((r) => r.warmMs)).toFixed(1)} ms, +${median(runs.map((r) => r.rssMb)).toFixed(0)} MB RSS; chunk ${(chunkBytes / 1048576).toFixed(1)} MB, worker zip ${(worker.zipBytes / 1048576).toFixed(2)} MB`,
+  );
+  record(
+    'content credentials: first use in a fresh worker (chunk load, WebAssembly compile, first read)',
+    median(runs.map((r) => r.firstMs)),
+    null,
+    'ms',
+  );
+  record('content credentials: a warm read of a signed JPEG', median(runs.map((r) => r.warmMs)), null, 'ms');
+  record('content credentials: memory added by the reader (RSS)', median(runs.map((r) => r.rssMb)), null, 'MB');
+  record('worker zip with the reader (the 3 MB budget is for the rest)', worker.zipBytes / 1048576, null, 'MB');
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   createDispatcher,
   createTokenVerifier,
   createUploadSigner,
+  createProvenanceReader,
   createWebhookSender,
 } from './composition/lazy-adapters.js';
 import { createGenerator } from './composition/providers.js';
@@ -34,6 +35,7 @@ import type {
   JobDispatcher,
   JobStore,
   PromptModerator,
+  ProvenanceReader,
   QuotaGate,
   TokenVerifier,
   WebhookSender,
@@ -57,6 +59,8 @@ export interface Dependencies {
   tokens: TokenVerifier | undefined;
   /** The keys the operator issued (`npm run keys`); undefined without a state table. */
   keyStore: ApiKeyStore | undefined;
+  /** Reads stored images' Content Credentials; undefined where images are not stored, or CONTENT_CREDENTIALS=off. */
+  provenance?: ProvenanceReader | undefined;
   /** Image resources; undefined without a state table (POST /images is then synchronous only). */
   jobs: JobStore | undefined;
   /** The worker function; undefined = jobs run inline (createUseCases builds the inline dispatcher). */
@@ -86,6 +90,7 @@ export interface DependencyOverrides {
   logger?: Logger;
   generator?: ImageGenerator;
   store?: ImageStore;
+  provenance?: ProvenanceReader;
   moderator?: PromptModerator;
   s3?: S3Client;
   dynamo?: DynamoDBClient;
@@ -128,6 +133,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
       (config.moderation.mode !== 'off' && openai ? new OpenAIPromptModerator(openai, config.moderation.model) : undefined),
     tokens: createTokenVerifier(config, now, logger),
     keyStore: state && dynamo ? new DynamoDbKeyStore(dynamo, state.table) : undefined,
+    provenance: overrides.provenance ?? createProvenanceReader(config, overrides.providers),
     jobs: config.jobs && dynamo && state ? new DynamoDbJobStore(dynamo, state.table) : undefined,
     dispatcher,
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),

@@ -49,6 +49,8 @@ export interface Config {
   cdnDistributionId: string | undefined;
   /** CloudWatch metrics (EMF lines); POWERTOOLS_METRICS_DISABLED=true turns them off. */
   metricsEnabled: boolean;
+  /** CONTENT_CREDENTIALS: whether stored images' C2PA manifests are read and reported. */
+  contentCredentials: 'off' | 'verify';
 }
 
 export interface JobsConfig {
@@ -520,6 +522,7 @@ export function parseConfig(env: Env): Config {
     cdnDistributionId: values.CLOUDFRONT_DISTRIBUTION_ID,
     // Powertools Metrics' own switch.
     metricsEnabled: !values.POWERTOOLS_METRICS_DISABLED,
+    contentCredentials: values.CONTENT_CREDENTIALS,
   });
 }
 

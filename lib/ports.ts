@@ -3,7 +3,7 @@
  * and its tests see only these interfaces, so a new provider (Azure OpenAI, Bedrock) or store is a new adapter.
  */
 import type { ApiKeyRecord } from './domain/api-keys.js';
-import type { ImageJob, JobError, ReservationRef, StoredImageResult, StoredPreview } from './domain/image-job.js';
+import type { ImageJob, JobError, Provenance, ReservationRef, StoredImageResult, StoredPreview } from './domain/image-job.js';
 import type { ImageRequest, ProviderOptions } from './domain/image-request.js';
 import type { OutputFormat } from './domain/models.js';
 import type { SettledCost } from './domain/pricing.js';
@@ -151,6 +151,12 @@ export interface Principal {
   allowedModels?: readonly string[] | undefined;
   /** An issued key's own webhook signing secret: its events are signed with it, not the deployment's. */
   webhookSecret?: string | undefined;
+}
+
+/** Reads an image's Content Credentials (C2PA manifest) and validates them against its bytes. */
+export interface ProvenanceReader {
+  /** What the file's manifest says (`manifest: 'none'` without one). Throws when the file cannot be read at all. */
+  read(bytes: Buffer, contentType: string): Promise<Provenance>;
 }
 
 /** The API keys the operator issued (`npm run keys`), kept by hash. */
@@ -361,7 +367,9 @@ export type MetricName =
   /** A request that went past the model asked for (dimensions: the model asked for, and whether one answered). */
   | 'Fallbacks'
   /** An image settled above its reservation: a price in lib/domain/pricing.ts is out of date (an alarm). */
-  | 'SettledOverReservation';
+  | 'SettledOverReservation'
+  /** An image stored without its Content Credentials read (the reader failed; the image is kept). */
+  | 'ProvenanceUnread';
 
 /**
  * Operational metrics (CloudWatch EMF lines, lib/adapters/aws/powertools-metrics.ts). Dimensions stay low-cardinality (model,

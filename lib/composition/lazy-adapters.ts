@@ -7,7 +7,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from '../config.js';
 import { lazyPort } from '../lazy.js';
-import type { CdnInvalidator, JobDispatcher, TokenVerifier, UploadSigner, WebhookSender } from '../ports.js';
+import type { OptionalProviderLoaders } from '../optional-providers.js';
+import type { CdnInvalidator, JobDispatcher, ProvenanceReader, TokenVerifier, UploadSigner, WebhookSender } from '../ports.js';
 import { LambdaJobDispatcher } from '../adapters/aws/lambda-job-dispatcher.js';
 import { secretsOf } from './clients.js';
 
@@ -52,4 +53,16 @@ export function createCdnInvalidator(config: Config): CdnInvalidator | undefined
     const { CloudFrontInvalidator } = await import('../adapters/aws/cloudfront-invalidator.js');
     return new CloudFrontInvalidator(distributionId);
   }, ['invalidate']);
+}
+
+/**
+ * The Content Credentials reader, loaded (and its WebAssembly compiled) by the first image stored: only where the
+ * function's entry carries it (optional-providers.ts) and CONTENT_CREDENTIALS is not `off`.
+ */
+export function createProvenanceReader(config: Config, loaders: OptionalProviderLoaders | undefined): ProvenanceReader | undefined {
+  if (config.contentCredentials === 'off' || !loaders) return undefined;
+  return lazyPort<ProvenanceReader>(async () => {
+    const { C2paProvenanceReader } = await loaders.contentCredentials();
+    return new C2paProvenanceReader();
+  }, ['read']);
 }

@@ -379,6 +379,13 @@ export const VARIABLES = {
     "`fail-closed` with real providers and an OpenAI key, `off` otherwise (offline, or no OpenAI key: the providers' own filters decide)",
   ),
   MODERATION_MODEL: text('moderation model', 'omni-moderation-latest'),
+  CONTENT_CREDENTIALS: oneOf(
+    ['off', 'verify'],
+    "`verify` reads each stored image's C2PA Content Credentials (the provider's manifest: present, valid for these " +
+      'bytes, signer, digital source type) and reports them as `provenance`; `off` reads none. Signing images that ' +
+      "carry none with the deployment's own manifest (`sign`) is not built yet",
+    'verify',
+  ),
   WORKER_FUNCTION_NAME: shaped(
     /^[A-Za-z0-9:_.-]{1,170}$/,
     'must be a Lambda function name or ARN',

@@ -39,6 +39,22 @@ export interface StoredImageResult {
   /** The quality and background the provider reports it used (`auto` resolved), when it reports them. */
   quality?: string;
   background?: string;
+  /** The Content Credentials (C2PA) the stored file carries, as read when it was stored (CONTENT_CREDENTIALS). */
+  provenance?: Provenance;
+}
+
+/**
+ * What an image's Content Credentials say (C2PA, read by the CAI's c2pa-rs): whose manifest the stored file carries
+ * (`provider`: it came with the provider's answer; `none`), whether it validates against these exact bytes (null
+ * when there is none or it could not be read), who signed it, the claim generator, and the IPTC digital source type
+ * its actions state (`.../trainedAlgorithmicMedia` for a generated image).
+ */
+export interface Provenance {
+  manifest: 'provider' | 'service' | 'none';
+  valid: boolean | null;
+  signer?: string;
+  claimGenerator?: string;
+  digitalSourceType?: string;
 }
 
 /** An input image of a job: what the caller named (ids, kept for the record) and the object it resolved to. */
@@ -160,6 +176,7 @@ export interface ImageResource {
   /** As the provider reports it used them (`auto` resolved). */
   quality?: string;
   background?: string;
+  provenance?: Provenance;
   error?: { code: ErrorCode; message: string };
   /** Partial images stored while it ran, in order; shown until they expire (PREVIEW_RETENTION_MS). */
   previews?: { index: number; url: string }[];

@@ -318,6 +318,8 @@ export function openAIImageAnswer(images: readonly AnsweredImage[], asked: Asked
       ...(b64 === undefined ? {} : { b64_json: b64 }),
       url: each.url,
       ...(each.revisedPrompt === undefined ? {} : { revised_prompt: each.revisedPrompt }),
+      // Beyond OpenAI's fields: the stored file's Content Credentials, as GET /images/{id} reports them.
+      ...(each.provenance === undefined ? {} : { provenance: each.provenance }),
     })),
     ...(background === undefined ? {} : { background }),
     ...(resource.contentType ? { output_format: resource.contentType.replace('image/', '') } : {}),

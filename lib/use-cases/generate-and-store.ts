@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
 import { ImageVerificationError, verifyImage, type ImageInfo } from '../domain/image-format.js';
-import type { StoredImageResult, StoredPreview } from '../domain/image-job.js';
+import type { Provenance, StoredImageResult, StoredPreview } from '../domain/image-job.js';
 import { imageKey, previewKey, publicUrl, recordKey } from '../domain/object-keys.js';
 import { costFromUsage, microUsdToUsd } from '../domain/pricing.js';
 import { parseModelName } from '../domain/models.js';
@@ -18,6 +18,7 @@ import {
   type Log,
   type MetricsRecorder,
   type PreviewImage,
+  type ProvenanceReader,
   type SettleCost,
 } from '../ports.js';
 
@@ -37,6 +38,8 @@ export interface GenerateAndStoreDeps extends FallbackDeps {
   providerName?: string;
   /** The image's cost from what the provider reported (the pricing table's costFromUsage by default). */
   settleCost?: SettleCost | undefined;
+  /** Reads the Content Credentials of each image before it is stored (CONTENT_CREDENTIALS=verify). */
+  provenance?: ProvenanceReader | undefined;
 }
 
 export interface GenerateAndStoreInput extends ImageOrder {
@@ -193,6 +196,27 @@ function recordProvider(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput
   if (billed && input.costMicroUsd > 0) deps.metrics.record('EstimatedCostUsd', microUsdToUsd(input.costMicroUsd), 'None');
 }
 
+/**
+ * The Content Credentials of the bytes about to be stored (CONTENT_CREDENTIALS=verify), or undefined when they are
+ * not read. A failure to read them never loses a paid image: it is stored, reported as carrying none that could be
+ * read (`valid: null`), logged, and counted (ProvenanceUnread).
+ */
+async function provenanceOf(
+  deps: GenerateAndStoreDeps,
+  bytes: Buffer,
+  contentType: string,
+  imageId: string,
+): Promise<Provenance | undefined> {
+  if (!deps.provenance) return undefined;
+  try {
+    return await deps.provenance.read(bytes, contentType);
+  } catch (error) {
+    deps.log.warn('content credentials not read', { imageId, errorName: error instanceof Error ? error.name : 'unknown' });
+    deps.metrics?.record('ProvenanceUnread', 1, 'Count');
+    return { manifest: 'none', valid: null };
+  }
+}
+
 async function verifyAndStore(
   deps: GenerateAndStoreDeps,
   input: GenerateAndStoreInput,
@@ -212,6 +236,7 @@ async function verifyAndStore(
   const info = verify(bytes);
   const digest = createHash('sha256').update(bytes).digest();
   const sha256 = digest.toString('hex');
+  const provenance = await provenanceOf(deps, bytes, info.contentType, input.id);
 
   const estimatedCostUsd = microUsdToUsd(input.costMicroUsd);
   // Settled to what the provider reported, at published prices; the estimate stands where it reported nothing.
@@ -269,6 +294,7 @@ async function verifyAndStore(
     sha256,
     width: info.width,
     height: info.height,
+    ...(provenance ? { provenance } : {}),
     createdAt: createdAt.toISOString(),
   };
 
@@ -336,6 +362,7 @@ async function verifyAndStore(
       costBasis: settled.basis,
       ...(generated.usage === undefined ? {} : { usage: generated.usage }),
       ...generated.settings,
+      ...(provenance ? { provenance } : {}),
     },
     settledCostMicroUsd: settled.costMicroUsd,
     createdAt,

@@ -8,6 +8,7 @@ import { createApiHandler } from '../../lib/http/api-handler.js';
 import { withContract } from '../support/contract.js';
 import { S3ImageStore } from '../../lib/adapters/aws/s3-image-store.js';
 import { AppError } from '../../lib/errors.js';
+import { optionalProviders } from '../../lib/optional-providers.js';
 import type { ImageStore } from '../../lib/ports.js';
 import { captureOutput } from '../support/capture-logs.js';
 import { OTHER_API_KEY, TEST_API_KEY, baseEnv } from '../support/env.js';
@@ -604,6 +605,65 @@ const failures: FailureCase[] = [
     fallback: { kind: 'hang' },
   },
 ];
+
+describe('Content Credentials (C2PA) of the stored image', () => {
+  const SIGNED = fixture('c2pa-signed.jpg');
+  const withReader = (env: Record<string, string> = {}) => makeHandler(env, { providers: optionalProviders });
+
+  it("keeps the provider's manifest byte for byte and reports it as valid, with its signer and claim generator", async () => {
+    openai.reset(imageReply(SIGNED.toString('base64'), { output_format: 'jpeg' }));
+    const response = await withReader()(post({ prompt: 'a signed picture', format: 'jpeg' }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    const body = json(response);
+    expect(body['provenance']).toEqual({
+      manifest: 'provider',
+      valid: true,
+      signer: 'C2PA Test Signing Cert',
+      claimGenerator: 'make_test_images/0.33.1 c2pa-rs/0.33.1',
+      // What the fixture's own actions state (IPTC's term for it).
+      digitalSourceType: 'http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia',
+    });
+    // The stored file is the provider's, manifest included: its SHA-256 is the fixture's.
+    const stored = await s3.get(body['key'] as string);
+    expect(sha256(stored.body)).toBe(sha256(SIGNED));
+    expect(body['sha256']).toBe(sha256(SIGNED));
+  });
+
+  it('reports a manifest that does not bind to the bytes as not valid, and an image without one as none', async () => {
+    // One bit of the picture changed, inside its entropy-coded data (no marker made or broken): still a complete
+    // JPEG, no longer the bytes the manifest's hash binds.
+    const tampered = Buffer.from(SIGNED);
+    let at = Math.floor(tampered.length * 0.8);
+    while ((tampered[at] ?? 0xff) >= 0xfe || tampered[at - 1] === 0xff) at += 1;
+    tampered[at] = (tampered[at] ?? 0) ^ 0x01;
+    openai.reset(imageReply(tampered.toString('base64'), { output_format: 'jpeg' }));
+    const brokenResponse = await withReader()(post({ prompt: 'a changed picture', format: 'jpeg' }), lambdaContext());
+    expect([brokenResponse.statusCode, brokenResponse.statusCode === 201 ? '' : brokenResponse.body]).toEqual([201, '']);
+    const broken = json(brokenResponse);
+    expect(broken['provenance']).toMatchObject({ manifest: 'provider', valid: false });
+    openai.reset(imageReply(PNG_B64));
+    const plain = json(await withReader()(post({ prompt: 'a plain picture' }), lambdaContext()));
+    expect(plain['provenance']).toEqual({ manifest: 'none', valid: null });
+  });
+
+  it('reads nothing with CONTENT_CREDENTIALS=off, and stores the image when the reader fails (counted, never lost)', async () => {
+    openai.reset(imageReply(SIGNED.toString('base64'), { output_format: 'jpeg' }));
+    const off = json(await withReader({ CONTENT_CREDENTIALS: 'off' })(post({ prompt: 'a picture', format: 'jpeg' }), lambdaContext()));
+    expect(off).not.toHaveProperty('provenance');
+    const metrics: string[] = [];
+    const failing = makeHandler(
+      {},
+      {
+        provenance: { read: async () => Promise.reject(new Error('wasm trapped')) },
+        metrics: { record: (name: string) => void metrics.push(name) },
+      },
+    );
+    const stored = await failing(post({ prompt: 'a picture', format: 'jpeg' }), lambdaContext());
+    expect(stored.statusCode).toBe(201);
+    expect(json(stored)['provenance']).toEqual({ manifest: 'none', valid: null });
+    expect(metrics).toContain('ProvenanceUnread');
+  });
+});
 
 describe('POST /images: every failure is a JSON error, leaves nothing behind and costs only what it must', () => {
   it.each(failures)('$name -> $status $code', async (testCase) => {

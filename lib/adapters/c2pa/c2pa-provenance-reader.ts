@@ -1,0 +1,62 @@
+import wasmBytes from '@contentauth/c2pa-wasm/c2pa.wasm';
+import { WasmReader, initSync } from '@contentauth/c2pa-wasm';
+import type { Provenance } from '../../domain/image-job.js';
+import type { ProvenanceReader } from '../../ports.js';
+
+/** The manifest store as c2pa-rs reports it (the fields read here). */
+interface ManifestStore {
+  validation_state?: string;
+}
+
+interface Manifest {
+  claim_generator?: string;
+  claim_generator_info?: { name?: string; version?: string }[];
+  signature_info?: { issuer?: string; common_name?: string };
+  assertions?: { label?: string; data?: { actions?: { action?: string; digitalSourceType?: string }[] } }[];
+}
+
+let initialised = false;
+
+/**
+ * Content Credentials read with the Content Authenticity Initiative's own implementation, c2pa-rs compiled to
+ * WebAssembly (`@contentauth/c2pa-wasm`): the manifest store of the file, validated against these exact bytes
+ * (`validation_state` Valid or Trusted; Invalid when a signature or a hard binding fails). No C2PA parsing of our
+ * own. The 8.7 MB module is bundled into this adapter's chunk (esbuild's binary loader) and compiled on its first use
+ * (about 100 ms), in the function that stores images only.
+ */
+export class C2paProvenanceReader implements ProvenanceReader {
+  async read(bytes: Buffer, contentType: string): Promise<Provenance> {
+    if (!initialised) {
+      initSync({ module: wasmBytes });
+      initialised = true;
+    }
+    let reader: WasmReader;
+    try {
+      reader = await WasmReader.fromBytes(contentType, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+    } catch (error) {
+      // c2pa-rs answers "no manifest" with an error of its own: the file simply carries none.
+      if (/ManifestNotFound|JumbfNotFound|no JUMBF|not found/i.test(String(error))) return { manifest: 'none', valid: null };
+      throw error;
+    }
+    try {
+      const store = reader.manifestStore() as ManifestStore;
+      const active = reader.activeManifest() as Manifest | undefined;
+      if (!active) return { manifest: 'none', valid: null };
+      const generator =
+        active.claim_generator ?? active.claim_generator_info?.map((info) => [info.name, info.version].filter(Boolean).join('/')).join(' ');
+      const created = active.assertions
+        ?.filter((assertion) => assertion.label?.startsWith('c2pa.actions'))
+        .flatMap((assertion) => assertion.data?.actions ?? [])
+        .find((action) => action.digitalSourceType !== undefined);
+      return {
+        manifest: 'provider',
+        valid: store.validation_state === 'Valid' || store.validation_state === 'Trusted',
+        ...(active.signature_info?.issuer ? { signer: active.signature_info.issuer } : {}),
+        ...(generator ? { claimGenerator: generator } : {}),
+        ...(created?.digitalSourceType ? { digitalSourceType: created.digitalSourceType } : {}),
+      };
+    } finally {
+      reader.free();
+    }
+  }
+}
