@@ -96,6 +96,8 @@ describe('the Generate page', () => {
     });
     await expect(loaded).resolves.toBe(1024);
     await expect(image.getAttribute('src')).resolves.toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${stack.ports.s3}/local-images/images/`));
+    // The offline generator adds no Content Credentials: the page says the image carries none.
+    await expect(page.locator('#credentials').textContent()).resolves.toBe(' Content Credentials: none.');
     // No error on screen (its text, when there is one, is what the failure shows).
     const alert = page.getByRole('alert');
     await expect((await alert.isHidden()) ? '' : await alert.textContent()).toBe('');

@@ -174,7 +174,8 @@ let shownPreview = '';
  * An image resource as the API answers it (GET /images/{id}, POST /images).
  * @typedef {{ id: string, status: string, url: string, width: number, height: number, contentType: string,
  *   bytes: number, model: string, createdAt: string, error?: ApiError,
- *   previews?: { index: number, url: string }[] }} Resource
+ *   previews?: { index: number, url: string }[], provenance?: Provenance }} Resource
+ * @typedef {{ manifest: 'provider' | 'service' | 'none', valid: boolean | null, signer?: string }} Provenance
  * @param {Resource} resource
  * @param {number} asked
  */
@@ -210,7 +211,24 @@ function show(resource) {
   link.href = resource.url;
   link.textContent = 'permanent URL';
   details.append(link);
+  if (resource.provenance) {
+    const credentials = document.createElement('span');
+    credentials.id = 'credentials';
+    credentials.textContent = ` Content Credentials: ${credentialsText(resource.provenance)}.`;
+    details.append(credentials);
+  }
   result.hidden = false;
+}
+
+/**
+ * What the image's C2PA manifest says, in words (the API's `provenance`).
+ * @param {Provenance} provenance
+ */
+function credentialsText(provenance) {
+  if (provenance.manifest === 'none') return provenance.valid === null ? 'none' : 'none readable';
+  const whose = provenance.manifest === 'provider' ? "the provider's" : "this service's";
+  const state = provenance.valid === true ? 'valid' : provenance.valid === false ? 'NOT valid for this file' : 'not checked';
+  return `${whose}, ${state}${provenance.signer ? `, signed by ${provenance.signer}` : ''}`;
 }
 
 /**
