@@ -5,7 +5,7 @@
 //   limits <prefix> [--daily-images N|default] [--daily-spend-usd X|default] [--models a,b|all] [--expires ...|never]
 // A new key is printed once; only its SHA-256 is kept. A revoked key is refused within API_KEY_CACHE_SECONDS (60 s
 // by default) on every warm function instance. Add --json for machine-readable output; --table to name a stage's.
-import { fail, openTarget, parse, printTable } from './operator.mjs';
+import { fail, parse, printTable, withTarget } from './operator.mjs';
 
 const COMMAND = 'keys';
 const { values, positionals } = parse(COMMAND, {
@@ -67,8 +67,7 @@ const shown = (record, operator) => ({
 });
 
 if (!['create', 'list', 'revoke', 'limits'].includes(verb ?? '')) fail(COMMAND, USAGE);
-const { operator, where } = await openTarget(COMMAND, values);
-try {
+await withTarget(COMMAND, values, async (operator, where) => {
   if (verb === 'create') {
     if (!values.name || !/^[\w .@-]{1,64}$/.test(values.name)) fail(COMMAND, '--name is required: 1-64 letters, digits, spaces, . @ _ -');
     const limits = Object.fromEntries(Object.entries(limitsFrom()).filter(([, value]) => value !== null));
@@ -115,8 +114,4 @@ try {
       );
     }
   }
-} catch (error) {
-  fail(COMMAND, error instanceof Error ? error.message : String(error));
-} finally {
-  operator.close();
-}
+});

@@ -47,6 +47,21 @@ export async function openTarget(command, values) {
   };
 }
 
+/**
+ * Runs a command's `work(operator, where)` on its table: a failure is one line (no stack trace) and exit code 1, and
+ * the client is closed either way.
+ */
+export async function withTarget(command, values, work) {
+  const { operator, where } = await openTarget(command, values);
+  try {
+    await work(operator, where);
+  } catch (error) {
+    fail(command, error instanceof Error ? error.message : String(error));
+  } finally {
+    operator.close();
+  }
+}
+
 /** Rows as a table a person reads: columns padded to their widest cell. */
 export function printTable(rows, columns) {
   const widths = columns.map(([title, get]) => Math.max(title.length, ...rows.map((row) => String(get(row)).length)));

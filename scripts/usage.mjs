@@ -3,7 +3,7 @@
 // for images being made), per caller and model the images made, the service-wide spend against its cap
 // (GLOBAL_DAILY_SPEND_LIMIT_USD from --cap-usd or the environment), and the top callers. Issued keys are shown by
 // name beside their prefix.
-import { fail, openTarget, parse, printTable } from './operator.mjs';
+import { fail, parse, printTable, withTarget } from './operator.mjs';
 
 const COMMAND = 'usage';
 const { values } = parse(COMMAND, { date: { type: 'string' }, caller: { type: 'string' }, 'cap-usd': { type: 'string' } });
@@ -15,8 +15,7 @@ const cap = capText === undefined || capText === '' ? undefined : Number(capText
 if (cap !== undefined && !(cap >= 0)) fail(COMMAND, `--cap-usd must be dollars, got "${capText}"`);
 
 const usd = (micro) => (micro / 1_000_000).toFixed(4);
-const { operator, where } = await openTarget(COMMAND, values);
-try {
+await withTarget(COMMAND, values, async (operator, where) => {
   const [report, keys] = await Promise.all([operator.usage(day), operator.keys.list()]);
   const names = new Map(keys.map((record) => [`api-key:${record.prefix}`, record.name]));
   const wanted = (caller) =>
@@ -50,8 +49,4 @@ try {
     const top = callers.slice(0, 5).map((row) => `${row.name || row.caller} $${usd(row.spendMicroUsd)}`);
     console.log(`Top callers by spend: ${top.length > 0 ? top.join(', ') : 'none'}`);
   }
-} catch (error) {
-  fail(COMMAND, error instanceof Error ? error.message : String(error));
-} finally {
-  operator.close();
-}
+});

@@ -108,7 +108,7 @@ export function createUseCases(deps: Dependencies) {
       get: makeGetImage(read),
       list: makeListImages(read),
       delete: makeDeleteImage({ ...read, store: deps.store, cdn: deps.cdn }),
-      read: makeReadImage({ store: deps.store }),
+      read: makeReadImage({ store: deps.store, log: logger }),
       follow: makeFollowImage({ ...read, store: deps.store }),
       usage: makeGetUsage({ quota: deps.quota, now: deps.now }),
     },

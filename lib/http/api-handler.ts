@@ -36,10 +36,14 @@ import { withHeartbeat } from './heartbeat.js';
 import { pageSurface } from './page/routes.js';
 import type { QuotaStatus } from '../ports.js';
 import { createUseCases, type Dependencies, type UseCases } from '../composition-root.js';
+import { notFinishedInTime } from '../use-cases/job-reads.js';
+import type { CreateImageInput } from '../use-cases/create-image.js';
 
 type Event = APIGatewayProxyEventV2;
 type Result = APIGatewayProxyStructuredResultV2;
 type RouteHandler = (event: Event, context: RequestContext) => Promise<Result>;
+/** A `/v1` request as the create use case takes it, before how long to wait for it is chosen. */
+type V1Order = Omit<CreateImageInput, 'waitUntil'>;
 
 /** Time kept back from the wait to build and send the answer before the gateway's limit. */
 const ANSWER_MARGIN_MS = 500;
@@ -230,27 +234,32 @@ export function createApiHandler(
   const postV1Edits: RouteHandler = async (event, context) => {
     const { inputFiles } = context;
     if (inputFiles === undefined) throw new Error('middleware chain is incomplete');
-    const deadline = deps.now() + (context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs) - V1_END_MARGIN_MS;
-    await useCases.uploads.store(principalOf(context), inputFiles, deadline);
+    await useCases.uploads.store(principalOf(context), inputFiles, v1Deadline(context));
     return answerV1(event, context, 'image_edit');
   };
+
+  /** When a `/v1` answer is due: the function's own end (a function URL has no gateway limit), less a margin. */
+  const v1Deadline = (context: RequestContext): number =>
+    deps.now() + (context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs) - V1_END_MARGIN_MS;
 
   const answerV1 = async (event: Event, context: RequestContext, kind: StreamKind): Promise<Result> => {
     const { imageRequest, providerPrompt, openAI } = context;
     const principal = principalOf(context);
     if (imageRequest === undefined || providerPrompt === undefined || openAI === undefined)
       throw new Error('middleware chain is incomplete');
-    if (openAI.stream) return streamV1Image(event, context, kind);
-    const now = deps.now();
-    const deadline = now + (context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs) - V1_END_MARGIN_MS;
+    const deadline = v1Deadline(context);
     const requestId = requestIdFrom(event, context);
-    const { jobs, failures, replayed } = await images.create({
+    const order: V1Order = {
       requestId,
       principal,
       idempotencyKey: idempotencyKeyOf(event.headers ?? {}),
       ...imageRequest,
       providerPrompt,
       deadline,
+    };
+    if (openAI.stream) return streamV1Image(order, kind);
+    const { jobs, failures, replayed } = await images.create({
+      ...order,
       waitUntil: deadline - V1_READ_BACK_MS,
       ...(openAI.count > 1 ? { count: openAI.count } : {}),
     });
@@ -269,12 +278,7 @@ export function createApiHandler(
     if (made.length === 0) {
       if (replayed)
         throw new AppError('request_in_progress', 'The image for this Idempotency-Key is still being generated. Retry shortly.');
-      const [first] = jobs;
-      throw new AppError(
-        'provider_timeout',
-        `The image was not finished within this request's time; it is still being generated as /images/${first?.id ?? ''} (GET it later).`,
-        { mayBeBilled: true },
-      );
+      throw notFinishedInTime(jobs[0]?.id ?? '');
     }
     const { answered, omitted } =
       openAI.responseFormat === 'both'
@@ -303,28 +307,14 @@ export function createApiHandler(
    * Where the function streams (the `/v1` function URL, `InvokeMode: RESPONSE_STREAM`) each event is sent as the
    * image is made; where an answer is buffered (API Gateway, `invoke local`) the same events arrive at the end.
    */
-  const streamV1Image = async (event: Event, context: RequestContext, kind: StreamKind): Promise<Result> => {
-    const { imageRequest, providerPrompt } = context;
-    const principal = principalOf(context);
-    if (imageRequest === undefined || providerPrompt === undefined) throw new Error('middleware chain is incomplete');
-    const now = deps.now();
-    const deadline = now + (context.getRemainingTimeInMillis?.() ?? config.limits.gatewayTimeoutMs) - V1_END_MARGIN_MS;
-    const requestId = requestIdFrom(event, context);
+  const streamV1Image = async (order: V1Order, kind: StreamKind): Promise<Result> => {
+    const { requestId, principal, deadline } = order;
     let onStarted: (job: ImageJob) => void = () => undefined;
     const started = new Promise<ImageJob>((resolve) => {
       onStarted = resolve;
     });
-    const creating = images.create({
-      requestId,
-      principal,
-      idempotencyKey: idempotencyKeyOf(event.headers ?? {}),
-      ...imageRequest,
-      providerPrompt,
-      deadline,
-      // Not waited for here: the stream follows the job instead.
-      waitUntil: now,
-      onStarted,
-    });
+    // Not waited for here: the stream follows the job instead.
+    const creating = images.create({ ...order, waitUntil: deps.now(), onStarted });
     // The stream reports how the job ends; an inline run's own outcome says the same and is awaited at the end.
     creating.catch(() => undefined);
     const job = await Promise.race([started, creating.then((outcome) => outcome.job)]);
@@ -365,32 +355,19 @@ export function createApiHandler(
     resources: readonly ImageResource[],
     deadline: number,
   ): Promise<{ answered: AnsweredImage[]; omitted: ('too-large' | 'unreadable')[] }> => {
-    const omitted: ('too-large' | 'unreadable')[] = [];
+    // In order, each image may take what the ones before it left of the answer's budget.
     let budget = V1_MAX_B64_IMAGE_BYTES;
-    const fits = resources.map((resource) => {
-      const bytes = resource.bytes ?? V1_MAX_B64_IMAGE_BYTES + 1;
-      if (bytes > budget) return false;
-      budget -= bytes;
-      return true;
+    const allowances = resources.map((resource) => {
+      const allowance = budget;
+      if ((resource.bytes ?? allowance + 1) <= allowance) budget -= resource.bytes ?? 0;
+      return allowance;
     });
-    const answered = await Promise.all(
-      resources.map(async (resource, index): Promise<AnsweredImage> => {
-        if (!fits[index]) {
-          omitted.push('too-large');
-          return { resource };
-        }
-        try {
-          return { resource, b64: (await images.read(resource, V1_MAX_B64_IMAGE_BYTES, deadline)).toString('base64') };
-        } catch (error) {
-          logger.warn('stored image not read back for b64_json: answered with its URL', {
-            imageId: resource.id,
-            errorCode: error instanceof AppError ? error.code : 'internal_error',
-          });
-          omitted.push('unreadable');
-          return { resource };
-        }
-      }),
-    );
+    const read = await Promise.all(resources.map((resource, index) => images.read(resource, allowances[index] ?? 0, deadline)));
+    const answered = read.map((bytes, index): AnsweredImage => {
+      const resource = resources[index] as ImageResource;
+      return 'bytes' in bytes ? { resource, b64: bytes.bytes.toString('base64') } : { resource };
+    });
+    const omitted = read.flatMap((bytes) => ('omitted' in bytes ? [bytes.omitted] : []));
     return { answered, omitted };
   };
 

@@ -1,7 +1,8 @@
 import { AppError } from '../errors.js';
 import { toResource, type ImageResource, type StoredPreview } from '../domain/image-job.js';
 import type { ImageStore, Principal } from '../ports.js';
-import { fromJobError, notFound, ownJob, type JobReadDeps } from './job-reads.js';
+import { fromJobError, notFinishedInTime, notFound, ownJob, type JobReadDeps } from './job-reads.js';
+import { makeReadImage } from './read-image.js';
 
 /** What a caller following an image sees: each partial image once it is stored, then the image itself. */
 export type ImageProgress =
@@ -10,7 +11,7 @@ export type ImageProgress =
    * Without `bytes` (`omitted` says why: larger than the answer may carry, or not read back) only its URL travels:
    * the image is made, paid for and stored, and an error now would only make the caller pay for another.
    */
-  | { kind: 'completed'; resource: ImageResource; bytes?: Buffer; omitted?: 'too-large' | 'unreadable' };
+  | ({ kind: 'completed'; resource: ImageResource } & Partial<{ bytes: Buffer; omitted: 'too-large' | 'unreadable' }>);
 
 export interface FollowImageDeps extends JobReadDeps {
   store: ImageStore;
@@ -42,6 +43,7 @@ const POLL_MAX_MS = 500;
  */
 export const makeFollowImage = (deps: FollowImageDeps) => {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const readImage = makeReadImage(deps);
 
   return async function* followImage(principal: Principal, id: string, options: FollowOptions): AsyncGenerator<ImageProgress> {
     let lastIndex = -1;
@@ -64,11 +66,7 @@ export const makeFollowImage = (deps: FollowImageDeps) => {
       if (resource.status === 'failed') throw fromJobError(job.error);
       const left = options.deadline - deps.now();
       if (left <= 0) {
-        throw new AppError(
-          'provider_timeout',
-          `The image was not finished within this request's time; it is still being generated as /images/${id} (GET it later).`,
-          { mayBeBilled: true },
-        );
+        throw notFinishedInTime(id);
       }
       await sleep(Math.min(pause, left));
     }
@@ -83,24 +81,6 @@ export const makeFollowImage = (deps: FollowImageDeps) => {
         errorCode: error instanceof AppError ? error.code : 'internal_error',
       });
       return undefined;
-    }
-  }
-
-  async function readImage(
-    resource: ImageResource,
-    maxBytes: number,
-    deadline: number,
-  ): Promise<{ bytes: Buffer } | { omitted: 'too-large' | 'unreadable' }> {
-    if (resource.key === undefined || resource.bytes === undefined) return { omitted: 'unreadable' };
-    if (resource.bytes > maxBytes) return { omitted: 'too-large' };
-    try {
-      return { bytes: await deps.store.read(resource.key, resource.bytes, deadline) };
-    } catch (error) {
-      deps.log.warn('stored image not read back for the stream: sent with its URL', {
-        imageId: resource.id,
-        errorCode: error instanceof AppError ? error.code : 'internal_error',
-      });
-      return { omitted: 'unreadable' };
     }
   }
 };

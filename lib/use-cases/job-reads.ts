@@ -22,6 +22,14 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 export const notFound = (): AppError => new AppError('not_found', 'No image with this id exists for this caller.');
 
+/** An image still being made when its request's time ran out: it goes on, and may be billed (never retried). */
+export const notFinishedInTime = (id: string): AppError =>
+  new AppError(
+    'provider_timeout',
+    `The image was not finished within this request's time; it is still being generated as /images/${id} (GET it later).`,
+    { mayBeBilled: true },
+  );
+
 /**
  * The caller's own job, or 404 `not_found`: for an unknown id, another caller's image (ids are never confirmed
  * to strangers) and a deleted one alike.

@@ -68,6 +68,33 @@ beforeAll(async () => {
   slow.catch(() => undefined);
 }, 240_000);
 
+/** Whether the machine has no wheel of the Python SDK (the Python checks are then skipped, with a note). */
+function withoutPython(): boolean {
+  if (python && pythonDir) return false;
+  console.warn('No wheel of the openai Python SDK in /opt/pypi/files: the Python SDK check is skipped.');
+  return true;
+}
+
+/** The Python samples' working directory (the throw-away venv's). */
+function pythonWork(): string {
+  if (!pythonDir) throw new Error('no Python SDK (check withoutPython() first)');
+  return pythonDir;
+}
+
+/**
+ * Runs a Python SDK sample, its lines as written, with the stack's `/v1` base URL, the key and `output` (a file or a
+ * prefix in the working directory) as sys.argv[1..3]: what it printed, and where `output` is.
+ */
+async function runPython(name: string, lines: string[], output: string): Promise<{ stdout: string; output: string }> {
+  const script = join(pythonWork(), `${name}.py`);
+  await writeFile(script, lines.join('\n'));
+  const target = join(pythonWork(), output);
+  const { stdout } = await run(python ?? 'python3', [script, `http://127.0.0.1:${stack.ports.api}/v1`, API_KEY, target], {
+    timeout: 60_000,
+  });
+  return { stdout, output: target };
+}
+
 /** The caller's images used today, from GET /usage. */
 async function usageOf(): Promise<{ used: number }> {
   const response = await fetch(`http://127.0.0.1:${stack.ports.api}/usage`, { headers: { authorization: `Bearer ${API_KEY}` } });
@@ -156,13 +183,9 @@ describe('the official openai JS SDK against /v1', () => {
   });
 
   it("runs the image guide's Python sample with only base_url changed: the b64_json written out is the image the URL serves", async () => {
-    if (!python) {
-      console.warn('No wheel of the openai Python SDK in /opt/pypi/files: the Python SDK check is skipped.');
-      return;
-    }
-    const script = join(pythonDir ?? tmpdir(), 'generate.py');
-    await writeFile(
-      script,
+    if (withoutPython()) return;
+    const { stdout, output: written } = await runPython(
+      'generate',
       [
         // OpenAI's image generation guide, Python (https://platform.openai.com/docs/guides/image-generation),
         // with the client's base_url and key from the command line.
@@ -175,10 +198,9 @@ describe('the official openai JS SDK against /v1', () => {
         'with open(sys.argv[3], "wb") as f:',
         '    f.write(image_bytes)',
         'print(result.data[0].url)',
-      ].join('\n'),
+      ],
+      'lighthouse.png',
     );
-    const written = join(pythonDir ?? tmpdir(), 'lighthouse.png');
-    const { stdout } = await run(python, [script, `http://127.0.0.1:${stack.ports.api}/v1`, API_KEY, written], { timeout: 60_000 });
     expect(sha256(await readFile(written))).toBe(sha256(PNG));
     const url = stdout.trim();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/local-images\/images\/.*\.png$/);
@@ -202,13 +224,9 @@ describe('the official openai JS SDK against /v1', () => {
   });
 
   it('makes n=3 images from Python: three files written from b64_json, three URLs', async () => {
-    if (!python) {
-      console.warn('No wheel of the openai Python SDK in /opt/pypi/files: the Python SDK check is skipped.');
-      return;
-    }
-    const script = join(pythonDir ?? tmpdir(), 'generate_n.py');
-    await writeFile(
-      script,
+    if (withoutPython()) return;
+    const { stdout, output: prefix } = await runPython(
+      'generate_n',
       [
         'import base64, sys',
         'from openai import OpenAI',
@@ -218,10 +236,9 @@ describe('the official openai JS SDK against /v1', () => {
         '    with open(f"{sys.argv[3]}-{i}.png", "wb") as f:',
         '        f.write(base64.b64decode(image.b64_json))',
         '    print(image.url)',
-      ].join('\n'),
+      ],
+      'kite',
     );
-    const prefix = join(pythonDir ?? tmpdir(), 'kite');
-    const { stdout } = await run(python, [script, `http://127.0.0.1:${stack.ports.api}/v1`, API_KEY, prefix], { timeout: 60_000 });
     const urls = stdout.trim().split('\n');
     expect(new Set(urls).size).toBe(3);
     for (const [index, url] of urls.entries()) {
@@ -273,14 +290,10 @@ describe('the official openai JS SDK against /v1', () => {
   });
 
   it("runs the image guide's Python streaming sample: the partial images written to files, then the image", async () => {
-    if (!python) {
-      console.warn('No wheel of the openai Python SDK in /opt/pypi/files: the Python SDK check is skipped.');
-      return;
-    }
+    if (withoutPython()) return;
     provider.enqueue(streamReply(PNG.toString('base64'), [PARTIAL_A.toString('base64'), PARTIAL_B.toString('base64')]));
-    const script = join(pythonDir ?? tmpdir(), 'stream.py');
-    await writeFile(
-      script,
+    const { stdout, output: prefix } = await runPython(
+      'stream',
       [
         // https://platform.openai.com/docs/guides/image-generation#streaming (Python), with base_url and key from the
         // command line, and the completed image written too.
@@ -303,10 +316,9 @@ describe('the official openai JS SDK against /v1', () => {
         '        with open(f"{sys.argv[3]}-final.png", "wb") as f:',
         '            f.write(base64.b64decode(event.b64_json))',
         '    print(event.type)',
-      ].join('\n'),
+      ],
+      'river',
     );
-    const prefix = join(pythonDir ?? tmpdir(), 'river');
-    const { stdout } = await run(python, [script, `http://127.0.0.1:${stack.ports.api}/v1`, API_KEY, prefix], { timeout: 60_000 });
     expect(stdout.trim().split('\n')).toEqual([
       'image_generation.partial_image',
       'image_generation.partial_image',
@@ -350,20 +362,16 @@ describe('the official openai JS SDK against /v1', () => {
   });
 
   it('streams an edit from Python: two files and a mask, image_edit partial images then the image', async () => {
-    if (!python) {
-      console.warn('No wheel of the openai Python SDK in /opt/pypi/files: the Python SDK check is skipped.');
-      return;
-    }
+    if (withoutPython()) return;
     provider.enqueue(streamReply(PNG.toString('base64'), [PARTIAL_A.toString('base64'), PARTIAL_B.toString('base64')]));
-    const work = pythonDir ?? tmpdir();
+    const work = pythonWork();
     await Promise.all([
       writeFile(join(work, 'lounge.png'), SOURCE_A),
       writeFile(join(work, 'lamp.png'), SOURCE_B),
       writeFile(join(work, 'mask.png'), MASK),
     ]);
-    const script = join(work, 'edit.py');
-    await writeFile(
-      script,
+    const { stdout, output: prefix } = await runPython(
+      'edit',
       [
         // The image guide's edit (image=[open(...), open(...)], mask=open(...)), streamed as its streaming sample is.
         'import base64, sys',
@@ -385,10 +393,9 @@ describe('the official openai JS SDK against /v1', () => {
         '        with open(f"{sys.argv[3]}-final.png", "wb") as f:',
         '            f.write(base64.b64decode(event.b64_json))',
         '    print(event.type)',
-      ].join('\n'),
+      ],
+      'flamingo',
     );
-    const prefix = join(work, 'flamingo');
-    const { stdout } = await run(python, [script, `http://127.0.0.1:${stack.ports.api}/v1`, API_KEY, prefix], { timeout: 60_000 });
     expect(stdout.trim().split('\n')).toEqual(['image_edit.partial_image', 'image_edit.partial_image', 'image_edit.completed']);
     expect(sha256(await readFile(`${prefix}0.png`))).toBe(sha256(PARTIAL_A));
     expect(sha256(await readFile(`${prefix}-final.png`))).toBe(sha256(PNG));

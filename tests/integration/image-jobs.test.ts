@@ -18,6 +18,7 @@ import { maskPng, noisePng, pngOf } from '../support/fixtures.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { BackgroundDispatcher, WebhookReceiver } from '../support/jobs.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
+import { sseEvents } from '../support/sse.js';
 import { installAwsLambda, invokeStreamed } from '../../scripts/lambda-streaming.mjs';
 import { OpenAITestServer, errorReply, imageReply, streamReply } from '../support/openai-test-server.js';
 import { PREVIEW_COST, SETTLED_COST, estimatedCost } from '../support/pricing.js';
@@ -1105,16 +1106,8 @@ describe("/v1: OpenAI's image API on the same use case", () => {
     const PARTIAL_B = pngOf(48, 32, 'partial b');
     const STREAMED = { prompt: 'a lighthouse at dawn', quality: 'low', stream: true, partial_images: 2 };
     /** The server-sent events of a body: each `event:` name and its `data:` JSON. */
-    const eventsOf = (text: string): { event: string; data: Json }[] =>
-      text
-        .split('\n\n')
-        .filter((frame) => frame.trim() !== '')
-        .map((frame) => {
-          const lines = frame.split('\n');
-          const event = lines.find((line) => line.startsWith('event: '))?.slice(7) ?? '';
-          const data = lines.find((line) => line.startsWith('data: '))?.slice(6) ?? '{}';
-          return { event, data: JSON.parse(data) as Json };
-        });
+    const eventsOf = (text: string): { event: string | undefined; data: Json }[] =>
+      sseEvents(text).map(({ event, data }) => ({ event, data: data ?? {} }));
 
     it("streams each partial image and then the image as OpenAI's events, as they are made, each with its stored URL", async () => {
       openai.enqueue(streamReply(PNG_B64, [PARTIAL_A.toString('base64'), PARTIAL_B.toString('base64')], { gapMs: 400 }));
@@ -1242,11 +1235,7 @@ describe("/v1: OpenAI's image API on the same use case", () => {
         lambdaContext(),
       );
       expect(response.statusCode).toBe(200);
-      const events = (response.body ?? '')
-        .split('\n\n')
-        .filter((frame) => frame !== '')
-        .map((frame) => frame.split('\n')[0]);
-      expect(events).toEqual(['event: image_edit.partial_image', 'event: image_edit.completed']);
+      expect(sseEvents(response.body ?? '').map(({ event }) => event)).toEqual(['image_edit.partial_image', 'image_edit.completed']);
     });
 
     it("refuses what the provider would refuse, in OpenAI's shape, before anything is spent", async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { httpEvent } from '../support/lambda.js';
 import { splitPrelude } from '../../scripts/lambda-streaming.mjs';
+import { sseEvents } from '../support/sse.js';
 import { startLocalS3 } from '../support/s3-server.js';
 import { ROOT, SERVERLESS_BIN, run } from '../support/processes.js';
 
@@ -717,10 +718,7 @@ describe("the packaged zips under Lambda's runtime contract", () => {
       expect(posted.responses).toEqual([]);
       const [stream, models] = posted.streamed;
       expect(stream).toMatchObject({ statusCode: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' } });
-      const events = (stream?.body ?? '')
-        .split('\n\n')
-        .filter((frame) => frame !== '')
-        .map((frame) => JSON.parse(frame.split('\n')[1]?.slice('data: '.length) ?? '{}') as Json);
+      const events = sseEvents(stream?.body ?? '').map(({ data }) => data ?? {});
       expect(events.map((event) => [event['type'], event['partial_image_index']])).toEqual([
         ['image_generation.partial_image', 0],
         ['image_generation.partial_image', 1],

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import addFormats from 'ajv-formats';
 import { OpenAPIBackend, SetMatchType, ValidationContext, type Document, type Operation } from 'openapi-backend';
 import { parse } from 'yaml';
+import { sseEvents } from './sse.js';
 
 /**
  * The API contract (openapi.yaml) as a response checker, on openapi-backend (Ajv underneath). Every response a
@@ -59,13 +60,9 @@ function checkEventStream(where: string, operation: Operation, statusCode: numbe
     check = api.validator.getAjv(ValidationContext.Response).compile(schema) as EventCheck;
     eventChecks.set(schema, check);
   }
-  // A frame of comment lines only (`: keep-alive`) carries no event.
-  for (const frame of body.split('\n\n').filter((text) => text.trim() !== '' && !text.startsWith(':'))) {
-    const lines = frame.split('\n');
-    const event = lines.find((line) => line.startsWith('event: '))?.slice('event: '.length);
-    const data = JSON.parse(lines.find((line) => line.startsWith('data: '))?.slice('data: '.length) ?? 'null') as { type?: unknown };
+  for (const { event, data } of sseEvents(body)) {
     if (!check(data)) throw new Error(`${where}: event ${event} does not match openapi.yaml: ${JSON.stringify(check.errors)}`);
-    if (data.type !== event) throw new Error(`${where}: event ${event} carries type ${String(data.type)}`);
+    if (data?.['type'] !== event) throw new Error(`${where}: event ${event} carries type ${String(data?.['type'])}`);
   }
 }
 
