@@ -19,6 +19,7 @@ import {
   createTokenVerifier,
   createUploadSigner,
   createProvenanceReader,
+  createProvenanceSigner,
   createWebhookSender,
 } from './composition/lazy-adapters.js';
 import { createGenerator } from './composition/providers.js';
@@ -36,6 +37,7 @@ import type {
   JobStore,
   PromptModerator,
   ProvenanceReader,
+  ProvenanceSigner,
   QuotaGate,
   TokenVerifier,
   WebhookSender,
@@ -61,6 +63,8 @@ export interface Dependencies {
   keyStore: ApiKeyStore | undefined;
   /** Reads stored images' Content Credentials; undefined where images are not stored, or CONTENT_CREDENTIALS=off. */
   provenance?: ProvenanceReader | undefined;
+  /** Signs images that came without Content Credentials; undefined unless CONTENT_CREDENTIALS=sign where images are stored. */
+  provenanceSigner?: ProvenanceSigner | undefined;
   /** Image resources; undefined without a state table (POST /images is then synchronous only). */
   jobs: JobStore | undefined;
   /** The worker function; undefined = jobs run inline (createUseCases builds the inline dispatcher). */
@@ -91,6 +95,7 @@ export interface DependencyOverrides {
   generator?: ImageGenerator;
   store?: ImageStore;
   provenance?: ProvenanceReader;
+  provenanceSigner?: ProvenanceSigner;
   moderator?: PromptModerator;
   s3?: S3Client;
   dynamo?: DynamoDBClient;
@@ -134,6 +139,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     tokens: createTokenVerifier(config, now, logger),
     keyStore: state && dynamo ? new DynamoDbKeyStore(dynamo, state.table) : undefined,
     provenance: overrides.provenance ?? createProvenanceReader(config, overrides.providers),
+    provenanceSigner: overrides.provenanceSigner ?? createProvenanceSigner(config, overrides.providers),
     jobs: config.jobs && dynamo && state ? new DynamoDbJobStore(dynamo, state.table) : undefined,
     dispatcher,
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),

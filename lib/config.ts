@@ -49,8 +49,14 @@ export interface Config {
   cdnDistributionId: string | undefined;
   /** CloudWatch metrics (EMF lines); POWERTOOLS_METRICS_DISABLED=true turns them off. */
   metricsEnabled: boolean;
-  /** CONTENT_CREDENTIALS: whether stored images' C2PA manifests are read and reported. */
-  contentCredentials: 'off' | 'verify';
+  contentCredentials: ContentCredentialsConfig;
+}
+
+/** CONTENT_CREDENTIALS: whether stored images' C2PA manifests are read, and signed by this service where they have none. */
+export interface ContentCredentialsConfig {
+  mode: 'off' | 'verify' | 'sign';
+  /** With `sign`: the PEM text of the key and chain, or the SSM SecureString holding it. */
+  signer: { pem: string; parameter?: undefined } | { pem?: undefined; parameter: string } | undefined;
 }
 
 export interface JobsConfig {
@@ -455,6 +461,25 @@ function parseWebhooks(values: Values): WebhookConfig {
   };
 }
 
+function parseContentCredentials(values: Values): ContentCredentialsConfig {
+  const mode = values.CONTENT_CREDENTIALS;
+  const pem = values.C2PA_SIGNER;
+  const parameter = values.C2PA_SIGNER_PARAMETER;
+  if (mode !== 'sign') return { mode, signer: undefined };
+  if (pem !== undefined) {
+    // Checked for its shape here, read as a key when the first image is signed; the value is never echoed.
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem) || !pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ConfigError('C2PA_SIGNER', 'must be PEM text: a private key, then its certificate (and any intermediates)');
+    }
+    return { mode, signer: { pem } };
+  }
+  if (parameter !== undefined) return { mode, signer: { parameter } };
+  throw new ConfigError(
+    'CONTENT_CREDENTIALS',
+    'is sign (the default), which needs C2PA_SIGNER or C2PA_SIGNER_PARAMETER (docs/deploy.md); set CONTENT_CREDENTIALS=verify to store images without this service’s manifest',
+  );
+}
+
 function parseS3Credentials(values: Values): Config['s3Credentials'] {
   const accessKeyId = values.S3_ACCESS_KEY_ID;
   const secretAccessKey = values.S3_SECRET_ACCESS_KEY;
@@ -522,7 +547,7 @@ export function parseConfig(env: Env): Config {
     cdnDistributionId: values.CLOUDFRONT_DISTRIBUTION_ID,
     // Powertools Metrics' own switch.
     metricsEnabled: !values.POWERTOOLS_METRICS_DISABLED,
-    contentCredentials: values.CONTENT_CREDENTIALS,
+    contentCredentials: parseContentCredentials(values),
   });
 }
 

@@ -159,6 +159,20 @@ export interface ProvenanceReader {
   read(bytes: Buffer, contentType: string): Promise<Provenance>;
 }
 
+/** What this service states about an image it signs: the model that made it, when, and the images it was made from. */
+export interface ServiceClaim {
+  model: string;
+  generatedAt: Date;
+  /** An edit's input images (its ingredients), in the order the caller gave them. */
+  inputs: InputImageBytes[];
+}
+
+/** Adds this service's Content Credentials (a C2PA manifest signed with the deployment's key) to an image. */
+export interface ProvenanceSigner {
+  /** The same image with the manifest embedded, its pixels untouched. Throws when it cannot sign (key, certificate). */
+  sign(bytes: Buffer, contentType: string, claim: ServiceClaim): Promise<Buffer>;
+}
+
 /** The API keys the operator issued (`npm run keys`), kept by hash. */
 export interface ApiKeyStore {
   /** The key with this prefix (`dia_...`), or undefined. Throws AppError `state_unavailable`. */
@@ -369,7 +383,9 @@ export type MetricName =
   /** An image settled above its reservation: a price in lib/domain/pricing.ts is out of date (an alarm). */
   | 'SettledOverReservation'
   /** An image stored without its Content Credentials read (the reader failed; the image is kept). */
-  | 'ProvenanceUnread';
+  | 'ProvenanceUnread'
+  /** An image that came without Content Credentials stored without this service's (signing failed; the image is kept). */
+  | 'ProvenanceUnsigned';
 
 /**
  * Operational metrics (CloudWatch EMF lines, lib/adapters/aws/powertools-metrics.ts). Dimensions stay low-cardinality (model,

@@ -1,6 +1,6 @@
 // Shared by `npm start` and `npm run invoke`: the local S3 server and the environment of the `local` stage.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,6 +250,12 @@ export async function startLocalDynamo({ port, directory, credentials = FIXED_CR
   };
 }
 
+/**
+ * The C2PA test signing key and certificate chain (FOR TESTING ONLY: the C2PA test CA's, from the CAI's c2pa-js;
+ * tests/fixtures/README.md), on one line with \n for its line breaks, as the local stage's environment carries it.
+ */
+export const TEST_C2PA_SIGNER = () => readFileSync(`${ROOT}tests/fixtures/c2pa-test-signer.pem`, 'utf8').trim().replaceAll('\n', '\\n');
+
 /** Environment of the `local` stage (serverless.yml `custom.runtimeEnvironment.local` reads these). */
 export function localEnvironment({ s3Endpoint, dynamoEndpoint, apiKey, credentials = FIXED_CREDENTIALS, base = process.env }) {
   const useOpenAI = Boolean(base.OPENAI_API_KEY);
@@ -268,5 +274,7 @@ export function localEnvironment({ s3Endpoint, dynamoEndpoint, apiKey, credentia
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_REGION: base.AWS_REGION ?? 'us-east-1',
+    // Images are signed locally as deployed (CONTENT_CREDENTIALS=sign), with the test certificate unless one is given.
+    ...(base.C2PA_SIGNER || base.C2PA_SIGNER_PARAMETER ? {} : { C2PA_SIGNER: TEST_C2PA_SIGNER() }),
   };
 }

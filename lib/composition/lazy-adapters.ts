@@ -6,9 +6,18 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from '../config.js';
+import { CLAIM_GENERATOR } from '../domain/image-job.js';
 import { lazyPort } from '../lazy.js';
 import type { OptionalProviderLoaders } from '../optional-providers.js';
-import type { CdnInvalidator, JobDispatcher, ProvenanceReader, TokenVerifier, UploadSigner, WebhookSender } from '../ports.js';
+import type {
+  CdnInvalidator,
+  JobDispatcher,
+  ProvenanceReader,
+  ProvenanceSigner,
+  TokenVerifier,
+  UploadSigner,
+  WebhookSender,
+} from '../ports.js';
 import { LambdaJobDispatcher } from '../adapters/aws/lambda-job-dispatcher.js';
 import { secretsOf } from './clients.js';
 
@@ -60,9 +69,23 @@ export function createCdnInvalidator(config: Config): CdnInvalidator | undefined
  * function's entry carries it (optional-providers.ts) and CONTENT_CREDENTIALS is not `off`.
  */
 export function createProvenanceReader(config: Config, loaders: OptionalProviderLoaders | undefined): ProvenanceReader | undefined {
-  if (config.contentCredentials === 'off' || !loaders) return undefined;
+  if (config.contentCredentials.mode === 'off' || !loaders) return undefined;
   return lazyPort<ProvenanceReader>(async () => {
     const { C2paProvenanceReader } = await loaders.contentCredentials();
     return new C2paProvenanceReader();
   }, ['read']);
+}
+
+/**
+ * This service's Content Credentials signer (CONTENT_CREDENTIALS=sign), from the same chunk as the reader: the key
+ * and chain from C2PA_SIGNER, or from the SSM SecureString C2PA_SIGNER_PARAMETER read by the first image signed.
+ */
+export function createProvenanceSigner(config: Config, loaders: OptionalProviderLoaders | undefined): ProvenanceSigner | undefined {
+  const { mode, signer } = config.contentCredentials;
+  if (mode !== 'sign' || !signer || !loaders) return undefined;
+  const credentials = signer.pem !== undefined ? async () => signer.pem : secretsOf(config)(signer.parameter);
+  return lazyPort<ProvenanceSigner>(async () => {
+    const { C2paSigner } = await loaders.contentCredentials();
+    return new C2paSigner({ credentials, generator: CLAIM_GENERATOR });
+  }, ['sign']);
 }

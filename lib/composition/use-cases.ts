@@ -55,6 +55,7 @@ export function createUseCases(deps: Dependencies) {
     providerName: config.provider.kind,
     settleCost: deps.settleCost,
     provenance: deps.provenance,
+    provenanceSigner: deps.provenanceSigner,
     // Fallbacks and their circuit breaker: one breaker per function instance (this composition runs once in it).
     fallbacks: config.fallbacks,
     breaker: config.fallbacks.size > 0 ? new ProviderBreaker(config.breaker, deps.now) : undefined,

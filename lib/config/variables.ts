@@ -380,11 +380,20 @@ export const VARIABLES = {
   ),
   MODERATION_MODEL: text('moderation model', 'omni-moderation-latest'),
   CONTENT_CREDENTIALS: oneOf(
-    ['off', 'verify'],
-    "`verify` reads each stored image's C2PA Content Credentials (the provider's manifest: present, valid for these " +
-      'bytes, signer, digital source type) and reports them as `provenance`; `off` reads none. Signing images that ' +
-      "carry none with the deployment's own manifest (`sign`) is not built yet",
-    'verify',
+    ['off', 'verify', 'sign'],
+    "`sign` reads each stored image's C2PA Content Credentials and, where the image came with none, embeds this " +
+      "service's manifest (`trainedAlgorithmicMedia`, the model, the time, an edit's inputs) signed with the " +
+      "deployment's key (`C2PA_SIGNER`); `verify` only reads and reports them as `provenance`; `off` does neither",
+    'sign',
+  ),
+  C2PA_SIGNER: text(
+    'the signing key and certificate chain as PEM text: a private key (EC P-256/384/521, Ed25519 or RSA), then its ' +
+      'certificate, then any intermediates (`\\n` may stand for line breaks); `npm start` uses the C2PA test ' +
+      'certificate (tests/fixtures/c2pa-test-signer.pem) unless one is set',
+  ),
+  C2PA_SIGNER_PARAMETER: text(
+    'or the name of an SSM SecureString holding that PEM text (deployed use; read by the first image signed, cached ' +
+      '15 min; unreadable -> the image is stored unsigned and counted)',
   ),
   WORKER_FUNCTION_NAME: shaped(
     /^[A-Za-z0-9:_.-]{1,170}$/,

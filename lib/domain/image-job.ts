@@ -50,12 +50,19 @@ export interface StoredImageResult {
  * its actions state (`.../trainedAlgorithmicMedia` for a generated image).
  */
 export interface Provenance {
+  /** `service`: this service signed it, the image having come without one (CONTENT_CREDENTIALS=sign). */
   manifest: 'provider' | 'service' | 'none';
   valid: boolean | null;
   signer?: string;
   claimGenerator?: string;
   digitalSourceType?: string;
 }
+
+/** IPTC's digital source type of media a trained model generated (what the EU AI Act's Art. 50(2) marking states). */
+export const TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
+
+/** This service as the claim generator of the manifests it signs (its version is package.json's, checked by a test). */
+export const CLAIM_GENERATOR = Object.freeze({ name: 'durable-image-api', version: '0.1.0' });
 
 /** An input image of a job: what the caller named (ids, kept for the record) and the object it resolved to. */
 export interface InputImage {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError } from '../errors.js';
+import { AppError, errorName } from '../errors.js';
 import { ImageVerificationError, verifyImage, type ImageInfo } from '../domain/image-format.js';
 import type { Provenance, StoredImageResult, StoredPreview } from '../domain/image-job.js';
 import { imageKey, previewKey, publicUrl, recordKey } from '../domain/object-keys.js';
@@ -19,6 +19,8 @@ import {
   type MetricsRecorder,
   type PreviewImage,
   type ProvenanceReader,
+  type ProvenanceSigner,
+  type ServiceClaim,
   type SettleCost,
 } from '../ports.js';
 
@@ -38,8 +40,10 @@ export interface GenerateAndStoreDeps extends FallbackDeps {
   providerName?: string;
   /** The image's cost from what the provider reported (the pricing table's costFromUsage by default). */
   settleCost?: SettleCost | undefined;
-  /** Reads the Content Credentials of each image before it is stored (CONTENT_CREDENTIALS=verify). */
+  /** Reads the Content Credentials of each image before it is stored (CONTENT_CREDENTIALS=verify or sign). */
   provenance?: ProvenanceReader | undefined;
+  /** Signs the images that came without any (CONTENT_CREDENTIALS=sign). */
+  provenanceSigner?: ProvenanceSigner | undefined;
 }
 
 export interface GenerateAndStoreInput extends ImageOrder {
@@ -196,24 +200,50 @@ function recordProvider(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput
   if (billed && input.costMicroUsd > 0) deps.metrics.record('EstimatedCostUsd', microUsdToUsd(input.costMicroUsd), 'None');
 }
 
+/** A failure's own words, bounded: what a signer or reader says names a step (key, certificate, validation), no data. */
+const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error)).slice(0, 200);
+
+const NO_CREDENTIALS: Provenance = { manifest: 'none', valid: null };
+
 /**
- * The Content Credentials of the bytes about to be stored (CONTENT_CREDENTIALS=verify), or undefined when they are
- * not read. A failure to read them never loses a paid image: it is stored, reported as carrying none that could be
- * read (`valid: null`), logged, and counted (ProvenanceUnread).
+ * The file to store and what its Content Credentials say. An image that came with a manifest is kept byte for byte
+ * (the provider's manifest, valid or not, is reported as it is). One that came with none gets this service's
+ * (CONTENT_CREDENTIALS=sign): signed, read back and checked as a whole image again before it replaces the original.
+ * Neither reading nor signing ever loses a paid image: on a failure the provider's bytes are stored, reported as
+ * carrying no manifest (`valid: null` when it could not even be read), logged and counted (ProvenanceUnread,
+ * ProvenanceUnsigned).
  */
-async function provenanceOf(
+async function withContentCredentials(
   deps: GenerateAndStoreDeps,
-  bytes: Buffer,
-  contentType: string,
+  image: { bytes: Buffer; info: ImageInfo },
+  claim: ServiceClaim,
   imageId: string,
-): Promise<Provenance | undefined> {
-  if (!deps.provenance) return undefined;
+): Promise<{ bytes: Buffer; info: ImageInfo; provenance: Provenance | undefined }> {
+  const { bytes, info } = image;
+  if (!deps.provenance) return { bytes, info, provenance: undefined };
+  let found: Provenance;
   try {
-    return await deps.provenance.read(bytes, contentType);
+    found = await deps.provenance.read(bytes, info.contentType);
   } catch (error) {
-    deps.log.warn('content credentials not read', { imageId, errorName: error instanceof Error ? error.name : 'unknown' });
+    deps.log.warn('content credentials not read', { imageId, errorName: errorName(error) });
     deps.metrics?.record('ProvenanceUnread', 1, 'Count');
-    return { manifest: 'none', valid: null };
+    return { bytes, info, provenance: NO_CREDENTIALS };
+  }
+  if (found.manifest !== 'none' || !deps.provenanceSigner) return { bytes, info, provenance: found };
+  const signingStarted = deps.now();
+  try {
+    const signed = await deps.provenanceSigner.sign(bytes, info.contentType, claim);
+    const signedInfo = verify(signed);
+    if (signedInfo.width !== info.width || signedInfo.height !== info.height) throw new Error('the signed file has other pixels');
+    const check = await deps.provenance.read(signed, info.contentType);
+    if (check.valid !== true) throw new Error('the signed manifest does not validate');
+    deps.log.info('content credentials signed', { imageId, bytesAdded: signed.length - bytes.length, signMs: deps.now() - signingStarted });
+    return { bytes: signed, info: signedInfo, provenance: { ...check, manifest: 'service' } };
+  } catch (error) {
+    // The reason names the failure (a key, a certificate, a validation); never the key or the image.
+    deps.log.warn('content credentials not signed', { imageId, errorName: errorName(error), reason: reasonOf(error) });
+    deps.metrics?.record('ProvenanceUnsigned', 1, 'Count');
+    return { bytes, info, provenance: found };
   }
 }
 
@@ -227,16 +257,19 @@ async function verifyAndStore(
   const fellBack = fallback.requestedModel !== input.model;
   const generatedAt = deps.now();
 
-  const bytes = generated.bytes;
-  if (bytes.length > deps.maxImageBytes) {
+  if (generated.bytes.length > deps.maxImageBytes) {
     throw new AppError('bad_provider_response', `The image provider returned an image larger than ${deps.maxImageBytes} bytes.`, {
-      details: { reason: 'image too large', bytes: bytes.length },
+      details: { reason: 'image too large', bytes: generated.bytes.length },
     });
   }
-  const info = verify(bytes);
+  const { bytes, info, provenance } = await withContentCredentials(
+    deps,
+    { bytes: generated.bytes, info: verify(generated.bytes) },
+    { model: generated.generatedBy ?? input.model, generatedAt: new Date(generatedAt), inputs: input.inputs?.images ?? [] },
+    input.id,
+  );
   const digest = createHash('sha256').update(bytes).digest();
   const sha256 = digest.toString('hex');
-  const provenance = await provenanceOf(deps, bytes, info.contentType, input.id);
 
   const estimatedCostUsd = microUsdToUsd(input.costMicroUsd);
   // Settled to what the provider reported, at published prices; the estimate stands where it reported nothing.

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { TRAINED_ALGORITHMIC_MEDIA } from '../../lib/domain/image-job.js';
+import { readC2pa } from '../support/c2pa-reader.js';
 import { OTHER_API_KEY, TEST_API_KEY } from '../support/env.js';
 import { maskPng, pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
@@ -76,6 +78,29 @@ describe("edits of the caller's own images", () => {
     const record = JSON.parse((await servers.s3.get(records.at(-1) as string)).body.toString('utf8'));
     const edit = [record, JSON.parse((await servers.s3.get(records[0] as string)).body.toString('utf8'))].find((r) => r.inputs);
     expect(edit.inputs).toEqual({ images: [{ id: original['id'] }] });
+  });
+
+  it("signs an edit's result with its input image as an ingredient (CONTENT_CREDENTIALS=sign), read by the CAI's reader", async () => {
+    const handler = makeHandler({ CONTENT_CREDENTIALS: 'sign' });
+    const original = json(await handler(post('/images', { prompt: 'a lighthouse' }), lambdaContext()));
+    expect(original['provenance']).toMatchObject({ manifest: 'service', valid: true });
+    const response = await handler(post('/images', { prompt: PROMPT, images: [{ id: original['id'] }] }), lambdaContext());
+    expect(response.statusCode).toBe(201);
+    expect(json(response)['provenance']).toMatchObject({ manifest: 'service', valid: true, digitalSourceType: TRAINED_ALGORITHMIC_MEDIA });
+    const stored = (await servers.s3.get(json(response)['key'] as string)).body;
+    const report = await readC2pa(stored, 'image/png');
+    expect(report.validationState).toBe('Valid');
+    // The input, as the provider got it (the stored first image, with its own manifest), an input to the model.
+    expect(report.active['ingredients']).toEqual([
+      expect.objectContaining({ title: 'input-1', format: 'image/png', relationship: 'inputTo', active_manifest: expect.any(String) }),
+    ]);
+    const created = report.active['assertions'].find((a: { label: string }) => a.label === 'c2pa.actions.v2').data.actions[0];
+    expect(created).toMatchObject({
+      action: 'c2pa.created',
+      digitalSourceType: TRAINED_ALGORITHMIC_MEDIA,
+      softwareAgent: { name: 'gpt-image-2' },
+    });
+    expect(created.parameters.ingredients).toHaveLength(1);
   });
 
   it("answers another caller's image id with 404, exactly as GET does, before anything is spent", async () => {

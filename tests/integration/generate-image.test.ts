@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createDependencies, type DependencyOverrides } from '../../lib/composition-root.js';
@@ -11,7 +11,9 @@ import { AppError } from '../../lib/errors.js';
 import { optionalProviders } from '../../lib/optional-providers.js';
 import type { ImageStore } from '../../lib/ports.js';
 import { captureOutput } from '../support/capture-logs.js';
-import { OTHER_API_KEY, TEST_API_KEY, baseEnv } from '../support/env.js';
+import { OTHER_API_KEY, TEST_API_KEY, TEST_C2PA_SIGNER, baseEnv } from '../support/env.js';
+import { readC2pa } from '../support/c2pa-reader.js';
+import { TRAINED_ALGORITHMIC_MEDIA } from '../../lib/domain/image-job.js';
 import { fixture, pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { OpenAITestServer, errorReply, imageReply, type Reply } from '../support/openai-test-server.js';
@@ -20,6 +22,8 @@ import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 const PROVIDER_KEY = 'sk-test-provider-secret-0000';
 const PNG = pngOf(64, 48, 'provider image');
 const PNG_B64 = PNG.toString('base64');
+/** The C2PA test certificate chain (without its key). */
+const TEST_CHAIN = TEST_C2PA_SIGNER.slice(TEST_C2PA_SIGNER.indexOf('-----BEGIN CERTIFICATE-----'));
 
 let s3: LocalS3;
 let openai: OpenAITestServer;
@@ -608,7 +612,15 @@ const failures: FailureCase[] = [
 
 describe('Content Credentials (C2PA) of the stored image', () => {
   const SIGNED = fixture('c2pa-signed.jpg');
-  const withReader = (env: Record<string, string> = {}) => makeHandler(env, { providers: optionalProviders });
+  const withReader = (env: Record<string, string> = {}, overrides: DependencyOverrides = {}) =>
+    makeHandler(env, { providers: optionalProviders, ...overrides });
+  const SERVICE_MANIFEST = {
+    manifest: 'service',
+    valid: true,
+    signer: 'C2PA Test Signing Cert',
+    claimGenerator: 'durable-image-api/0.1.0',
+    digitalSourceType: TRAINED_ALGORITHMIC_MEDIA,
+  };
 
   it("keeps the provider's manifest byte for byte and reports it as valid, with its signer and claim generator", async () => {
     openai.reset(imageReply(SIGNED.toString('base64'), { output_format: 'jpeg' }));
@@ -623,13 +635,54 @@ describe('Content Credentials (C2PA) of the stored image', () => {
       // What the fixture's own actions state (IPTC's term for it).
       digitalSourceType: 'http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia',
     });
-    // The stored file is the provider's, manifest included: its SHA-256 is the fixture's.
+    // The stored file is the provider's, manifest included (no second manifest of ours): its SHA-256 is the fixture's.
     const stored = await s3.get(body['key'] as string);
     expect(sha256(stored.body)).toBe(sha256(SIGNED));
     expect(body['sha256']).toBe(sha256(SIGNED));
   });
 
-  it('reports a manifest that does not bind to the bytes as not valid, and an image without one as none', async () => {
+  it.each([
+    ['png', 'image/png', PNG],
+    ['jpeg', 'image/jpeg', fixture('small.jpg')],
+    ['webp', 'image/webp', fixture('small.webp')],
+  ])(
+    'signs a %s that came without Content Credentials with this service’s manifest, which the CAI’s reader validates',
+    async (format, contentType, original) => {
+      openai.reset(imageReply(original.toString('base64'), { output_format: format }));
+      const before = Date.now();
+      const response = await withReader()(post({ prompt: 'an unsigned picture', format }), lambdaContext());
+      const after = Date.now();
+      expect(response.statusCode).toBe(201);
+      const body = json(response);
+      expect(body['provenance']).toEqual(SERVICE_MANIFEST);
+      // What is served is the signed file: the answer's digest and size are its own.
+      const stored = (await s3.get(body['key'] as string)).body;
+      expect(body['sha256']).toBe(sha256(stored));
+      expect(body['bytes']).toBe(stored.length);
+      expect(stored.equals(original)).toBe(false);
+      // The manifest is embedded beside the image data, which is not re-encoded: the original's second half is there as it was.
+      expect(stored.includes(original.subarray(Math.floor(original.length / 2)))).toBe(true);
+      // Read by the CAI's own reader, outside the service's code: valid (the C2PA test CA is on no trust list, which is
+      // all it has to say), created by a trained model, the model as the software agent, at the image's time.
+      const report = await readC2pa(stored, contentType);
+      expect(report.validationState).toBe('Valid');
+      expect(report.failures).toEqual(['signingCredential.untrusted']);
+      const actions = report.active['assertions'].find((a: { label: string }) => a.label === 'c2pa.actions.v2').data.actions;
+      expect(actions).toEqual([
+        {
+          action: 'c2pa.created',
+          digitalSourceType: TRAINED_ALGORITHMIC_MEDIA,
+          softwareAgent: { name: 'gpt-image-2' },
+          when: expect.any(String),
+        },
+      ]);
+      expect(Date.parse(actions[0].when)).toBeGreaterThanOrEqual(before);
+      expect(Date.parse(actions[0].when)).toBeLessThanOrEqual(after);
+      expect(report.active['signature_info']).toMatchObject({ alg: 'Es256', issuer: 'C2PA Test Signing Cert' });
+    },
+  );
+
+  it('reports a manifest that does not bind to the bytes as not valid (and adds none), and an unsigned image as none with verify', async () => {
     // One bit of the picture changed, inside its entropy-coded data (no marker made or broken): still a complete
     // JPEG, no longer the bytes the manifest's hash binds.
     const tampered = Buffer.from(SIGNED);
@@ -641,9 +694,31 @@ describe('Content Credentials (C2PA) of the stored image', () => {
     expect([brokenResponse.statusCode, brokenResponse.statusCode === 201 ? '' : brokenResponse.body]).toEqual([201, '']);
     const broken = json(brokenResponse);
     expect(broken['provenance']).toMatchObject({ manifest: 'provider', valid: false });
+    expect(broken['sha256']).toBe(sha256(tampered));
     openai.reset(imageReply(PNG_B64));
-    const plain = json(await withReader()(post({ prompt: 'a plain picture' }), lambdaContext()));
+    const plain = json(await withReader({ CONTENT_CREDENTIALS: 'verify' })(post({ prompt: 'a plain picture' }), lambdaContext()));
     expect(plain['provenance']).toEqual({ manifest: 'none', valid: null });
+    expect(plain['sha256']).toBe(sha256(PNG));
+  });
+
+  it.each([
+    [
+      'a key that is not the certificate’s',
+      () => `${generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' })}${TEST_CHAIN}`,
+    ],
+    ['a key that does not parse', () => `-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n${TEST_CHAIN}`],
+  ])('stores and answers the image unsigned with %s: manifest none, counted, the key never logged', async (_name, signer) => {
+    const metrics: string[] = [];
+    const pem = signer();
+    const handler = withReader({ C2PA_SIGNER: pem }, { metrics: { record: (name: string) => void metrics.push(name) } });
+    const { result: response, output } = await captureOutput(() => handler(post({ prompt: 'a picture' }), lambdaContext()));
+    expect(response.statusCode).toBe(201);
+    const body = json(response);
+    expect(body['provenance']).toEqual({ manifest: 'none', valid: null });
+    expect((await s3.get(body['key'] as string)).body.equals(PNG)).toBe(true);
+    expect(metrics).toContain('ProvenanceUnsigned');
+    expect(output).toContain('content credentials not signed');
+    expect(output).not.toContain(pem.split('\n')[1] as string);
   });
 
   it('reads nothing with CONTENT_CREDENTIALS=off, and stores the image when the reader fails (counted, never lost)', async () => {

@@ -94,6 +94,8 @@ function makeHandler(
         BEDROCK_ENDPOINT: bedrock.origin,
         GEMINI_API_KEY: GEMINI_KEY,
         GEMINI_BASE_URL: gemini.origin,
+        // The stored file is held to the provider's answer byte for byte (signing has its own suite).
+        CONTENT_CREDENTIALS: 'verify',
         // A short request budget, so that hangs end in seconds rather than in 29.
         GATEWAY_TIMEOUT_MS: '6000',
         UPLOAD_RESERVE_MS: '2500',

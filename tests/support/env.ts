@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 export const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export const TEST_API_KEY = 'test-key-0123456789abcdef0123456789abcdef';
 export const OTHER_API_KEY = 'other-key-fedcba9876543210fedcba98765432';
+
+/**
+ * The C2PA test signing key and certificate chain (FOR TESTING ONLY, from the CAI's c2pa-js; tests/fixtures/README.md):
+ * what `npm start` signs with too.
+ */
+export const TEST_C2PA_SIGNER = readFileSync(new URL('../fixtures/c2pa-test-signer.pem', import.meta.url), 'utf8');
 
 /** A complete, valid environment; tests override what they exercise. */
 export const baseEnv = (overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> => ({
@@ -13,6 +20,7 @@ export const baseEnv = (overrides: Record<string, string | undefined> = {}): Rec
   IMAGE_MODEL: 'gpt-image-2',
   API_KEY_HASHES: `web-app:${sha256Hex(TEST_API_KEY)},mobile:${sha256Hex(OTHER_API_KEY)}`,
   AWS_REGION: 'us-east-1',
+  C2PA_SIGNER: TEST_C2PA_SIGNER,
   ...overrides,
 });
 

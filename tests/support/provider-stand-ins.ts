@@ -77,6 +77,9 @@ export function useProviderStandIns(image: Buffer, tablePrefix: string) {
           GEMINI_BASE_URL: gemini.origin,
           BEDROCK_REGION: 'us-west-2',
           BEDROCK_ENDPOINT: bedrock.origin,
+          // These suites hold the stored file to the provider's answer byte for byte; this service's own manifest
+          // (CONTENT_CREDENTIALS=sign) has its suite in generate-image.test.ts and edits.test.ts.
+          CONTENT_CREDENTIALS: 'verify',
           ...env,
         },
       ),

@@ -1,7 +1,7 @@
-import wasmBytes from '@contentauth/c2pa-wasm/c2pa.wasm';
-import { WasmReader, initSync } from '@contentauth/c2pa-wasm';
+import { WasmReader } from '@contentauth/c2pa-wasm';
 import type { Provenance } from '../../domain/image-job.js';
 import type { ProvenanceReader } from '../../ports.js';
+import { initC2pa } from './c2pa-wasm.js';
 
 /** The manifest store as c2pa-rs reports it (the fields read here). */
 interface ManifestStore {
@@ -15,21 +15,15 @@ interface Manifest {
   assertions?: { label?: string; data?: { actions?: { action?: string; digitalSourceType?: string }[] } }[];
 }
 
-let initialised = false;
-
 /**
  * Content Credentials read with the Content Authenticity Initiative's own implementation, c2pa-rs compiled to
  * WebAssembly (`@contentauth/c2pa-wasm`): the manifest store of the file, validated against these exact bytes
  * (`validation_state` Valid or Trusted; Invalid when a signature or a hard binding fails). No C2PA parsing of our
- * own. The 8.7 MB module is bundled into this adapter's chunk (esbuild's binary loader) and compiled on its first use
- * (about 100 ms), in the function that stores images only.
+ * own. Whose manifest it is (the provider's, or this service's) is the caller's to say: it knows whether it signed.
  */
 export class C2paProvenanceReader implements ProvenanceReader {
   async read(bytes: Buffer, contentType: string): Promise<Provenance> {
-    if (!initialised) {
-      initSync({ module: wasmBytes });
-      initialised = true;
-    }
+    initC2pa();
     let reader: WasmReader;
     try {
       reader = await WasmReader.fromBytes(contentType, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
