@@ -10,11 +10,11 @@ export interface OptionalProviderLoaders {
   bedrock: () => Promise<typeof import('./adapters/providers/bedrock/bedrock-image-generator.js')>;
   google: () => Promise<typeof import('./adapters/providers/gemini/gemini-image-generator.js')>;
   /** The Content Credentials reader and signer (c2pa-rs in WebAssembly, 8.7 MB): only a function that stores images carries it. */
-  contentCredentials: () => Promise<typeof import('./adapters/c2pa/index.js')>;
+  contentCredentials: () => Promise<typeof import('./adapters/c2pa/content-credentials.js')>;
 }
 
 export const optionalProviders: OptionalProviderLoaders = {
   bedrock: () => import('./adapters/providers/bedrock/bedrock-image-generator.js'),
   google: () => import('./adapters/providers/gemini/gemini-image-generator.js'),
-  contentCredentials: () => import('./adapters/c2pa/index.js'),
+  contentCredentials: () => import('./adapters/c2pa/content-credentials.js'),
 };

@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LOCAL_BUCKET, LOCAL_WORKER_FUNCTION } from '../../scripts/local-env.mjs';
 import { startStackProcess } from '../../scripts/stack-process.mjs';
 import { verifyImage } from '../../lib/domain/image-format.js';
+import { TRAINED_ALGORITHMIC_MEDIA } from '../../lib/domain/image-job.js';
+import { readC2pa } from '../support/c2pa-reader.js';
 import { pngOf } from '../support/fixtures.js';
 import { checkContract, openApiDocument } from '../support/contract.js';
 import { ROOT, freePort, isListening, listeningTcpPorts, processTree, run } from '../support/processes.js';
@@ -115,6 +117,23 @@ describe('npm start: the local stack over HTTP', () => {
     expect(bytes.length).toBe(body['bytes']);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(body['sha256']);
     expect(body).toMatchObject({ width: 1536, height: 1024 });
+    // The offline image carries this service's Content Credentials (the C2PA test certificate's locally), and the
+    // CAI's reader, run here outside the service, validates the served file and reads what it states.
+    expect(body['provenance']).toEqual({
+      manifest: 'service',
+      valid: true,
+      signer: 'C2PA Test Signing Cert',
+      claimGenerator: 'durable-image-api/0.1.0',
+      digitalSourceType: TRAINED_ALGORITHMIC_MEDIA,
+    });
+    const report = await readC2pa(bytes, 'image/png');
+    expect(report.validationState).toBe('Valid');
+    const actions = report.active['assertions'].find((a: { label: string }) => a.label === 'c2pa.actions.v2').data.actions;
+    expect(actions[0]).toMatchObject({
+      action: 'c2pa.created',
+      digitalSourceType: TRAINED_ALGORITHMIC_MEDIA,
+      softwareAgent: { name: 'offline/placeholder' },
+    });
     // Like CloudFront: the public prefix serves, the private record (with the prompt) does not.
     const recordUrl = (body['url'] as string).replace('/images/', '/records/').replace(/\.png$/, '.json');
     const record = await fetch(recordUrl);
