@@ -96,8 +96,10 @@ describe('the Generate page', () => {
     });
     await expect(loaded).resolves.toBe(1024);
     await expect(image.getAttribute('src')).resolves.toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${stack.ports.s3}/local-images/images/`));
-    // The offline generator adds no Content Credentials: the page says the image carries none.
-    await expect(page.locator('#credentials').textContent()).resolves.toBe(' Content Credentials: none.');
+    // The offline generator adds no Content Credentials; the service signed its own (the test certificate locally).
+    await expect(page.locator('#credentials').textContent()).resolves.toBe(
+      " Content Credentials: this service's, valid, signed by C2PA Test Signing Cert.",
+    );
     // No error on screen (its text, when there is one, is what the failure shows).
     const alert = page.getByRole('alert');
     await expect((await alert.isHidden()) ? '' : await alert.textContent()).toBe('');

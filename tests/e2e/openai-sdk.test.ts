@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import OpenAI, { toFile } from 'openai';
 import { startStackProcess } from '../../scripts/stack-process.mjs';
+import { C2paSigner } from '../../lib/adapters/c2pa/c2pa-signer.js';
+import { TEST_C2PA_SIGNER } from '../support/env.js';
 import { maskPng, pngOf } from '../support/fixtures.js';
 import { OpenAITestServer, errorReply, imageReply, moderationReply, streamReply } from '../support/openai-test-server.js';
 
@@ -17,7 +19,12 @@ import { OpenAITestServer, errorReply, imageReply, moderationReply, streamReply 
  */
 
 const API_KEY = 'sdk-test-key-0123456789';
-const PNG = pngOf(64, 48, 'sdk image');
+/**
+ * The stand-in's image. OpenAI's images carry C2PA Content Credentials (https://help.openai.com/en/articles/8912793-c2pa-in-chatgpt-images),
+ * so the stand-in's do too (signed once with the C2PA test certificate, before the suite), and the service keeps them
+ * byte for byte: what the SDK writes out is the provider's file.
+ */
+let PNG: Buffer;
 const PARTIAL_A = pngOf(64, 48, 'partial a');
 const PARTIAL_B = pngOf(64, 48, 'partial b');
 const SOURCE_A = pngOf(64, 64, 'edit source a');
@@ -46,6 +53,11 @@ async function pythonSdk(): Promise<string | undefined> {
 }
 
 beforeAll(async () => {
+  PNG = await new C2paSigner({ credentials: async () => TEST_C2PA_SIGNER, generator: { name: 'OpenAI stand-in', version: '1' } }).sign(
+    pngOf(64, 48, 'sdk image'),
+    'image/png',
+    { model: 'gpt-image-2', generatedAt: new Date(), inputs: [] },
+  );
   provider = await OpenAITestServer.start(imageReply(PNG.toString('base64')));
   const sdk = (port: number) => new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: API_KEY });
   [stack, slowStack, python] = await Promise.all([
@@ -114,6 +126,8 @@ describe('the official openai JS SDK against /v1', () => {
     // Assess
     const written = Buffer.from(answer.data?.[0]?.b64_json ?? '', 'base64');
     expect(sha256(written)).toBe(sha256(PNG));
+    // An extra field of this service's: the provider's manifest, kept and valid.
+    expect((answer.data?.[0] as { provenance?: unknown } | undefined)?.provenance).toMatchObject({ manifest: 'provider', valid: true });
     const url = answer.data?.[0]?.url ?? '';
     expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${stack.ports.s3}/local-images/images/`));
     const served = Buffer.from(await (await fetch(url)).arrayBuffer());

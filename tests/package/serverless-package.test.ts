@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
+import { TRAINED_ALGORITHMIC_MEDIA } from '../../lib/domain/image-job.js';
+import { readC2pa } from '../support/c2pa-reader.js';
+import { TEST_C2PA_SIGNER } from '../support/env.js';
 import { httpEvent } from '../support/lambda.js';
 import { splitPrelude } from '../../scripts/lambda-streaming.mjs';
 import { sseEvents } from '../support/sse.js';
@@ -115,6 +118,7 @@ describe('serverless package (stage prod)', () => {
       expect(env['GEMINI_API_KEY_PARAMETER']).toBe('/durable-image-api/prod/gemini-api-key');
       expect(env['BEDROCK_REGION']).toBe('us-west-2');
       expect(env['WEBHOOK_SECRET_PARAMETER']).toBe('/durable-image-api/prod/webhook-secret');
+      expect(env['C2PA_SIGNER_PARAMETER']).toBe('/durable-image-api/prod/c2pa-signer');
       expect(env['API_KEY_HASHES']).toBe('{{resolve:ssm:/durable-image-api/prod/api-key-hashes}}');
       expect(env['STATE_TABLE']).toEqual({ Ref: 'StateTable' });
       expect(env['MODERATION']).toBe('fail-closed');
@@ -292,6 +296,8 @@ describe('serverless package (stage prod)', () => {
     expect(text(withPrefix(apiStatements, 'dynamodb:Query')[0]?.['Resource'])).toContain('/index/byOwner');
     expect(text(withPrefix(apiStatements, 'cloudfront:')[0]?.['Resource'])).toContain('"Ref":"ImageDistribution"');
     expect(text(withPrefix(apiStatements, 'ssm:'))).not.toContain('webhook-secret');
+    // The API stores no image, so it never signs one: the signing key is the worker's alone.
+    expect(text(withPrefix(apiStatements, 'ssm:'))).not.toContain('c2pa-signer');
 
     const workerStatements = statementsOf('WorkerFunctionRole');
     expect(actionsOf(workerStatements)).toEqual(
@@ -326,6 +332,7 @@ describe('serverless package (stage prod)', () => {
     const ssm = text(withPrefix(workerStatements, 'ssm:')[0]?.['Resource']);
     expect(ssm).toContain(':parameter/durable-image-api/prod/openai-api-key');
     expect(ssm).toContain(':parameter/durable-image-api/prod/webhook-secret');
+    expect(ssm).toContain(':parameter/durable-image-api/prod/c2pa-signer');
     expect(ssm).toContain(':parameter/durable-image-api/prod/gemini-api-key');
     expect(ssm).toContain(':parameter/durable-image-api/prod/azure-openai-api-key');
     expect(text(withPrefix(workerStatements, 'sqs:')[0]?.['Resource'])).toContain('WorkerDeadLetterQueue');
@@ -356,7 +363,9 @@ describe('serverless package (stage prod)', () => {
   it("alarms on the 5xx rate, provider failures, daily spend and a settlement over its reservation into the stage's SNS topic", () => {
     expect(one('AWS::SNS::Topic')['Properties']['TopicName']).toBe('durable-image-api-prod-alarms');
     const alarms = ofType('AWS::CloudWatch::Alarm').map((alarm) => alarm['Properties'] as Json);
-    expect(alarms).toHaveLength(4);
+    expect(alarms).toHaveLength(5);
+    // One image stored without Content Credentials is enough: the signing key is missing or broken.
+    expect(alarms.find((alarm) => alarm['MetricName'] === 'ProvenanceUnsigned')).toMatchObject({ Threshold: 0, Period: 3600 });
     // One settlement above its reservation is enough: a price in lib/domain/pricing.ts is out of date.
     expect(alarms.find((alarm) => alarm['MetricName'] === 'SettledOverReservation')).toMatchObject({
       Namespace: 'DurableImageApi',
@@ -466,9 +475,9 @@ describe('serverless package (stage prod)', () => {
     const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' })
       .split('\n')
       .filter((file) => file !== '');
-    // The Content Credentials reader (c2pa-rs in WebAssembly, inlined in its chunk) only where images are stored:
+    // The Content Credentials reader and signer (c2pa-rs in WebAssembly, inlined in their chunk) only where images are stored:
     // the budget is 3 MB besides that chunk, which is loaded by the first image only (docs/performance.md).
-    const c2pa = listing.filter((file) => /chunks\/c2pa-provenance-reader-[^/]+\.js$/.test(file));
+    const c2pa = listing.filter((file) => /chunks\/content-credentials-[^/]+\.js$/.test(file));
     expect(c2pa.length).toBe(generates ? 1 : 0);
     const c2paCompressed = c2pa.length
       ? Number(
@@ -638,6 +647,7 @@ describe("the packaged zips under Lambda's runtime contract", () => {
     PUBLIC_BASE_URL: 'https://cdn.example.test',
     API_KEY_HASHES: `zip:${createHash('sha256').update(KEY).digest('hex')}`,
     IMAGE_PROVIDER: 'offline',
+    C2PA_SIGNER: TEST_C2PA_SIGNER,
   };
   /** The zip `serverless package` wrote for a function, unpacked as Lambda unpacks it into its task root. */
   const unpacked = (name: string): string => {
@@ -748,6 +758,30 @@ describe("the packaged zips under Lambda's runtime contract", () => {
     expect(posted.initError).toBeUndefined();
     // Without a state table there is no job to run: the worker says so, as it does on AWS.
     expect(posted.responses).toEqual([{ ignored: 'no state table' }, { ignored: 'invalid event' }]);
+  }, 60_000);
+
+  it("signs and reads Content Credentials with the worker zip's own chunk (c2pa-rs inlined), checked by the CAI's reader", async () => {
+    const root = unpacked('runImageJob');
+    const chunks = join(root, 'functions/run-image-job/chunks');
+    const chunk = readdirSync(chunks).find((file) => /^content-credentials-.*\.js$/.test(file));
+    expect(chunk).toBeDefined();
+    const out = join(dir, 'zip-signed.png');
+    const probe = `
+      import { readFileSync, writeFileSync } from 'node:fs';
+      const { C2paProvenanceReader, C2paSigner } = await import(${JSON.stringify(join(chunks, chunk as string))});
+      const signer = new C2paSigner({ credentials: async () => process.env.C2PA_SIGNER, generator: { name: 'zip', version: '1' } });
+      const signed = await signer.sign(readFileSync(${JSON.stringify(join(ROOT, 'tests/fixtures/small.png'))}), 'image/png',
+        { model: 'gpt-image-2', generatedAt: new Date(), inputs: [] });
+      writeFileSync(${JSON.stringify(out)}, signed);
+      process.stdout.write(JSON.stringify(await new C2paProvenanceReader().read(signed, 'image/png')));`;
+    const read = execFileSync(process.execPath, ['--input-type=module', '-e', probe], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'], C2PA_SIGNER: TEST_C2PA_SIGNER },
+    });
+    expect(JSON.parse(read)).toMatchObject({ valid: true, signer: 'C2PA Test Signing Cert', digitalSourceType: TRAINED_ALGORITHMIC_MEDIA });
+    const report = await readC2pa(readFileSync(out), 'image/png');
+    expect(report.validationState).toBe('Valid');
   }, 60_000);
 
   it('fails at init when the handler string is wrong, or a bundled file is broken', async () => {
