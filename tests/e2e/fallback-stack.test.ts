@@ -63,7 +63,10 @@ describe('npm start with a fallback model', () => {
     expect(status).toBe(201);
     expect(json).toMatchObject({ status: 'succeeded', model: 'google/gemini-3.1-flash-image', requestedModel: 'gpt-image-2' });
     const served = Buffer.from(await (await fetch(json['url'] as string)).arrayBuffer());
-    expect(sha256(served)).toBe(sha256(GEMINI_PNG));
+    // Gemini's image, as it answered it, with this service's Content Credentials added (the stand-in's carries none).
+    expect(sha256(served)).toBe(json['sha256']);
+    expect(served.includes(GEMINI_PNG.subarray(GEMINI_PNG.length >> 1))).toBe(true);
+    expect(json['provenance']).toMatchObject({ manifest: 'service', valid: true });
     expect([openai.calls.length, gemini.calls.length]).toEqual([1, 1]);
   }, 30_000);
 
