@@ -520,6 +520,7 @@ describe('serverless package (stage prod)', () => {
       PUBLIC_BASE_URL: 'https://cdn.example.test',
       API_KEY_HASHES: `p:${'0'.repeat(64)}`,
       IMAGE_PROVIDER: 'offline',
+      C2PA_SIGNER_PARAMETER: '/durable-image-api/prod/c2pa-signer',
     };
     expect(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { env, encoding: 'utf8', cwd: dir }).trim()).toBe(
       'function',
