@@ -56,6 +56,8 @@ export interface PreviewImage {
   /** 0-based, in the order the provider sent them. */
   index: number;
   bytes: Buffer;
+  /** What made it, when that is not the model asked for (the offline generator), as GeneratedImage says. */
+  generatedBy?: string | undefined;
 }
 
 export interface GenerationHooks {

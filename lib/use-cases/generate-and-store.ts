@@ -133,7 +133,7 @@ function withPreviews(deps: GenerateAndStoreDeps, input: GenerateAndStoreInput):
 
 /**
  * Stores one partial image, verified like the final one (a complete PNG/JPEG/WebP within the size limit, its
- * checksum on the PUT), then records it on the job. A preview is never the image: one that fails any of this is
+ * checksum on the PUT) and with the same Content Credentials, then records it on the job. A preview is never the image: one that fails any of this is
  * logged and skipped, and the generation goes on to its final image, which is checked on its own.
  */
 async function storePreview(
@@ -155,13 +155,19 @@ async function storePreview(
     if (bytes.length > deps.maxImageBytes) {
       throw new AppError('bad_provider_response', 'The partial image is too large.', { details: { reason: 'image too large' } });
     }
-    const info = verify(bytes);
-    const digest = createHash('sha256').update(bytes).digest();
+    // Marked like the image (EU AI Act Art. 50(2)): a preview is public at its URL for a day.
+    const { bytes: stored, info } = await withContentCredentials(
+      deps,
+      { bytes, info: verify(bytes) },
+      { model: preview.generatedBy ?? input.model, generatedAt: new Date(startedAt), inputs: input.inputs?.images ?? [] },
+      input.id,
+    );
+    const digest = createHash('sha256').update(stored).digest();
     const key = previewKey(deps.imagePrefix, input.id, new Date(input.createdAt ?? startedAt), index, info.extension);
     await deps.store.putImage(
       {
         key,
-        bytes,
+        bytes: stored,
         contentType: info.contentType,
         sha256: digest,
         metadata: { 'image-id': input.id, 'preview-index': String(index), sha256: digest.toString('hex'), model: input.model },
@@ -174,7 +180,7 @@ async function storePreview(
       url: publicUrl(deps.publicBaseUrl, key),
     });
     if (!kept) await deps.store.delete(key);
-    deps.log.info('preview stored', { imageId: input.id, index, key, bytes: bytes.length, kept, storeMs: deps.now() - startedAt });
+    deps.log.info('preview stored', { imageId: input.id, index, key, bytes: stored.length, kept, storeMs: deps.now() - startedAt });
   } catch (error) {
     deps.log.warn('preview not kept', {
       imageId: input.id,

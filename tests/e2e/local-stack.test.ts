@@ -199,7 +199,7 @@ describe('npm start: the local stack over HTTP', () => {
     expect(await gone.json()).toMatchObject({ error: { code: 'not_found' } });
   }, 30_000);
 
-  it('shows two preview URLs, each a valid image, before the image succeeds, and /usage moves by exactly one image', async () => {
+  it('shows two preview URLs, each a valid image with Content Credentials, before the image succeeds, and /usage moves by exactly one image', async () => {
     const auth = { authorization: `Bearer ${API_KEY}` };
     const usage = async (): Promise<{ images: { used: number }; spendUsd: { settled: number; reserved: number } }> =>
       (await (await checkedFetch(api('/usage'), { headers: auth })).json()) as never;
@@ -224,7 +224,12 @@ describe('npm start: the local stack over HTTP', () => {
       const served = await fetch(preview.url);
       expect(served.status).toBe(200);
       expect(served.headers.get('content-type')).toBe('image/png');
-      expect(verifyImage(Buffer.from(await served.arrayBuffer()))).toMatchObject({ width: 1024, height: 1024 });
+      const bytes = Buffer.from(await served.arrayBuffer());
+      expect(verifyImage(bytes)).toMatchObject({ width: 1024, height: 1024 });
+      // Marked like the image: this service's Content Credentials, valid for the preview's own bytes.
+      const report = await readC2pa(bytes, 'image/png');
+      expect(report.validationState).toBe('Valid');
+      expect(report.active['assertions'][0].data.actions[0]).toMatchObject({ digitalSourceType: TRAINED_ALGORITHMIC_MEDIA });
     }
     expect(image['previews']).toEqual(previews);
     const after = await usage();

@@ -25,8 +25,9 @@ const API_KEY = 'sdk-test-key-0123456789';
  * byte for byte: what the SDK writes out is the provider's file.
  */
 let PNG: Buffer;
-const PARTIAL_A = pngOf(64, 48, 'partial a');
-const PARTIAL_B = pngOf(64, 48, 'partial b');
+/** Partial images, signed as the image is (the service keeps a provider's manifest on a preview too). */
+let PARTIAL_A: Buffer;
+let PARTIAL_B: Buffer;
 const SOURCE_A = pngOf(64, 64, 'edit source a');
 const SOURCE_B = pngOf(64, 64, 'edit source b');
 const MASK = maskPng(64, 64);
@@ -53,11 +54,10 @@ async function pythonSdk(): Promise<string | undefined> {
 }
 
 beforeAll(async () => {
-  PNG = await new C2paSigner({ credentials: async () => TEST_C2PA_SIGNER, generator: { name: 'OpenAI stand-in', version: '1' } }).sign(
-    pngOf(64, 48, 'sdk image'),
-    'image/png',
-    { model: 'gpt-image-2', generatedAt: new Date(), inputs: [] },
-  );
+  const standIn = new C2paSigner({ credentials: async () => TEST_C2PA_SIGNER, generator: { name: 'OpenAI stand-in', version: '1' } });
+  const signed = (seed: string) =>
+    standIn.sign(pngOf(64, 48, seed), 'image/png', { model: 'gpt-image-2', generatedAt: new Date(), inputs: [] });
+  [PNG, PARTIAL_A, PARTIAL_B] = await Promise.all([signed('sdk image'), signed('partial a'), signed('partial b')]);
   provider = await OpenAITestServer.start(imageReply(PNG.toString('base64')));
   const sdk = (port: number) => new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: API_KEY });
   [stack, slowStack, python] = await Promise.all([

@@ -33,7 +33,7 @@ export class OfflineImageGenerator implements ImageGenerator {
       await this.waitUntil(startedAt + (this.delayMs * (index + 1)) / (previews + 1), deadline);
       // Blocks of 32, 16, 8 pixels: each preview sharper than the one before.
       const block = 2 ** (3 + previews - 1 - index);
-      await hooks.onPreview?.({ index, bytes: renderPicture(request.prompt, width, height, block) });
+      await hooks.onPreview?.({ index, bytes: renderPicture(request.prompt, width, height, block), generatedBy: OFFLINE_MODEL });
     }
     await this.waitUntil(startedAt + this.delayMs, deadline);
     // Input images change the picture (deterministically), as an edit would.
