@@ -1,7 +1,6 @@
 import { WasmBuilder } from '@contentauth/c2pa-wasm';
 import { TRAINED_ALGORITHMIC_MEDIA } from '../../domain/image-job.js';
 import type { ProvenanceSigner, ServiceClaim } from '../../ports.js';
-import { lazily } from '../../lazy.js';
 import { BytesBlob, initC2pa, provideFileReaderSync } from './c2pa-wasm.js';
 import { parseSigningCredentials, reserveSizeFor, signCose, type CoseCredentials } from './cose-sign1.js';
 
@@ -20,11 +19,15 @@ export interface C2paSignerOptions {
  * signature is then valid while the certificate is (docs/deploy.md).
  */
 export class C2paSigner implements ProvenanceSigner {
-  private readonly credentials: () => Promise<CoseCredentials>;
+  /** The last PEM text read and its parsed key and chain: a rotated parameter (read anew after 15 min) is parsed once. */
+  private parsed: { pem: string; credentials: CoseCredentials } | undefined;
 
-  constructor(private readonly options: C2paSignerOptions) {
-    // Parsed once per container (and again after a failure, e.g. a rotated parameter read anew).
-    this.credentials = lazily(async () => parseSigningCredentials(await options.credentials()));
+  constructor(private readonly options: C2paSignerOptions) {}
+
+  private async credentials(): Promise<CoseCredentials> {
+    const pem = await this.options.credentials();
+    if (this.parsed?.pem !== pem) this.parsed = { pem, credentials: parseSigningCredentials(pem) };
+    return this.parsed.credentials;
   }
 
   async sign(bytes: Buffer, contentType: string, claim: ServiceClaim): Promise<Buffer> {
