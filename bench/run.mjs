@@ -10,7 +10,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
-import { ROOT } from '../scripts/local-env.mjs';
+import { ROOT, TEST_C2PA_SIGNER_FILE } from '../scripts/local-env.mjs';
 import {
   STACK_CREDENTIALS,
   makePng,
@@ -203,7 +203,7 @@ async function contentCredentials() {
     const { readFileSync } = await import('node:fs');
     const signed = readFileSync(${JSON.stringify(join(ROOT, 'tests/fixtures/c2pa-signed.jpg'))});
     const png = readFileSync(${JSON.stringify(large)});
-    const pem = readFileSync(${JSON.stringify(join(ROOT, 'tests/fixtures/c2pa-test-signer.pem'))}, 'utf8');
+    const pem = readFileSync(${JSON.stringify(TEST_C2PA_SIGNER_FILE)}, 'utf8');
     const rss = process.memoryUsage().rss;
     const t0 = performance.now();
     const { C2paProvenanceReader, C2paSigner } = await import(${JSON.stringify(join(chunksDir, chunk))});

@@ -254,7 +254,8 @@ export async function startLocalDynamo({ port, directory, credentials = FIXED_CR
  * The C2PA test signing key and certificate chain (FOR TESTING ONLY: the C2PA test CA's, from the CAI's c2pa-js;
  * tests/fixtures/README.md), on one line with \n for its line breaks, as the local stage's environment carries it.
  */
-export const TEST_C2PA_SIGNER = () => readFileSync(`${ROOT}tests/fixtures/c2pa-test-signer.pem`, 'utf8').trim().replaceAll('\n', '\\n');
+export const TEST_C2PA_SIGNER_FILE = `${ROOT}tests/fixtures/c2pa-test-signer.pem`;
+export const TEST_C2PA_SIGNER = () => readFileSync(TEST_C2PA_SIGNER_FILE, 'utf8').trim().replaceAll('\n', '\\n');
 
 /** Environment of the `local` stage (serverless.yml `custom.runtimeEnvironment.local` reads these). */
 export function localEnvironment({ s3Endpoint, dynamoEndpoint, apiKey, credentials = FIXED_CREDENTIALS, base = process.env }) {

@@ -156,13 +156,16 @@ async function storePreview(
       throw new AppError('bad_provider_response', 'The partial image is too large.', { details: { reason: 'image too large' } });
     }
     // Marked like the image (EU AI Act Art. 50(2)): a preview is public at its URL for a day.
-    const { bytes: stored, info } = await withContentCredentials(
+    const {
+      bytes: stored,
+      info,
+      digest,
+    } = await readyToStore(
       deps,
-      { bytes, info: verify(bytes) },
+      bytes,
       { model: preview.generatedBy ?? input.model, generatedAt: new Date(startedAt), inputs: input.inputs?.images ?? [] },
       input.id,
     );
-    const digest = createHash('sha256').update(stored).digest();
     const key = previewKey(deps.imagePrefix, input.id, new Date(input.createdAt ?? startedAt), index, info.extension);
     await deps.store.putImage(
       {
@@ -212,20 +215,33 @@ const reasonOf = (error: unknown): string => (error instanceof Error ? error.mes
 const NO_CREDENTIALS: Provenance = { manifest: 'none', valid: null };
 
 /**
- * The file to store and what its Content Credentials say. An image that came with a manifest is kept byte for byte
- * (the provider's manifest, valid or not, is reported as it is). One that came with none gets this service's
- * (CONTENT_CREDENTIALS=sign): signed, read back and checked as a whole image again before it replaces the original.
- * Neither reading nor signing ever loses a paid image: on a failure the provider's bytes are stored, reported as
- * carrying no manifest (`valid: null` when it could not even be read), logged and counted (ProvenanceUnread,
- * ProvenanceUnsigned).
+ * The file to store, verified (a complete image within its bounds; a verification failure is the provider's), its
+ * SHA-256, and what its Content Credentials say: the one preparation of an image and a preview alike.
  */
-async function withContentCredentials(
+async function readyToStore(
   deps: GenerateAndStoreDeps,
-  image: { bytes: Buffer; info: ImageInfo },
+  bytes: Buffer,
+  claim: ServiceClaim,
+  imageId: string,
+): Promise<{ bytes: Buffer; info: ImageInfo; digest: Buffer; provenance: Provenance | undefined }> {
+  const stored = await credentialsOf(deps, bytes, verify(bytes), claim, imageId);
+  return { ...stored, digest: createHash('sha256').update(stored.bytes).digest() };
+}
+
+/**
+ * An image that came with a manifest is kept byte for byte (the provider's manifest, valid or not, is reported as it
+ * is). One that came with none gets this service's (CONTENT_CREDENTIALS=sign): signed, read back and checked as a
+ * whole image again before it replaces the original. Neither reading nor signing ever loses a paid image: on a
+ * failure the provider's bytes are stored, reported as carrying no manifest (`valid: null` when it could not even be
+ * read), logged and counted (ProvenanceUnread, ProvenanceUnsigned).
+ */
+async function credentialsOf(
+  deps: GenerateAndStoreDeps,
+  bytes: Buffer,
+  info: ImageInfo,
   claim: ServiceClaim,
   imageId: string,
 ): Promise<{ bytes: Buffer; info: ImageInfo; provenance: Provenance | undefined }> {
-  const { bytes, info } = image;
   if (!deps.provenance) return { bytes, info, provenance: undefined };
   let found: Provenance;
   try {
@@ -240,7 +256,7 @@ async function withContentCredentials(
   try {
     const signed = await deps.provenanceSigner.sign(bytes, info.contentType, claim);
     const signedInfo = verify(signed);
-    if (signedInfo.width !== info.width || signedInfo.height !== info.height) throw new Error('the signed file has other pixels');
+    if (signedInfo.width !== info.width || signedInfo.height !== info.height) throw new Error('the signed file has other dimensions');
     const check = await deps.provenance.read(signed, info.contentType);
     if (check.valid !== true) throw new Error('the signed manifest does not validate');
     deps.log.info('content credentials signed', { imageId, bytesAdded: signed.length - bytes.length, signMs: deps.now() - signingStarted });
@@ -268,13 +284,12 @@ async function verifyAndStore(
       details: { reason: 'image too large', bytes: generated.bytes.length },
     });
   }
-  const { bytes, info, provenance } = await withContentCredentials(
+  const { bytes, info, digest, provenance } = await readyToStore(
     deps,
-    { bytes: generated.bytes, info: verify(generated.bytes) },
+    generated.bytes,
     { model: generated.generatedBy ?? input.model, generatedAt: new Date(generatedAt), inputs: input.inputs?.images ?? [] },
     input.id,
   );
-  const digest = createHash('sha256').update(bytes).digest();
   const sha256 = digest.toString('hex');
 
   const estimatedCostUsd = microUsdToUsd(input.costMicroUsd);

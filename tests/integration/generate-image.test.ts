@@ -11,7 +11,7 @@ import { AppError } from '../../lib/errors.js';
 import { optionalProviders } from '../../lib/optional-providers.js';
 import type { ImageStore } from '../../lib/ports.js';
 import { captureOutput } from '../support/capture-logs.js';
-import { OTHER_API_KEY, TEST_API_KEY, TEST_C2PA_SIGNER, baseEnv } from '../support/env.js';
+import { OTHER_API_KEY, TEST_API_KEY, TEST_C2PA_CHAIN, baseEnv } from '../support/env.js';
 import { readC2pa } from '../support/c2pa-reader.js';
 import { TRAINED_ALGORITHMIC_MEDIA } from '../../lib/domain/image-job.js';
 import { fixture, pngOf } from '../support/fixtures.js';
@@ -22,8 +22,6 @@ import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
 const PROVIDER_KEY = 'sk-test-provider-secret-0000';
 const PNG = pngOf(64, 48, 'provider image');
 const PNG_B64 = PNG.toString('base64');
-/** The C2PA test certificate chain (without its key). */
-const TEST_CHAIN = TEST_C2PA_SIGNER.slice(TEST_C2PA_SIGNER.indexOf('-----BEGIN CERTIFICATE-----'));
 
 let s3: LocalS3;
 let openai: OpenAITestServer;
@@ -704,9 +702,9 @@ describe('Content Credentials (C2PA) of the stored image', () => {
   it.each([
     [
       'a key that is not the certificate’s',
-      () => `${generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' })}${TEST_CHAIN}`,
+      () => `${generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' })}${TEST_C2PA_CHAIN}`,
     ],
-    ['a key that does not parse', () => `-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n${TEST_CHAIN}`],
+    ['a key that does not parse', () => `-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n${TEST_C2PA_CHAIN}`],
   ])('stores and answers the image unsigned with %s: manifest none, counted, the key never logged', async (_name, signer) => {
     const metrics: string[] = [];
     const pem = signer();

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
@@ -9,47 +9,24 @@ import { DynamoDbKeyStore } from '../../lib/adapters/aws/dynamodb-key-store.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { withContract } from '../support/contract.js';
 import { serversEnv } from '../support/env.js';
-import { startLocalDynamo, type LocalDynamo } from '../support/dynamo.js';
 import { pngOf } from '../support/fixtures.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
-import { OpenAITestServer, imageReply } from '../support/openai-test-server.js';
-import { startLocalS3, type LocalS3 } from '../support/s3-server.js';
+import { useProviderStandIns } from '../support/provider-stand-ins.js';
 
 /** Keys the operator issues into the state table (`npm run keys`), on dynalite: who they let in, and what it costs. */
 
-const PNG_B64 = pngOf(32, 32, 'issued').toString('base64');
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
 type Json = Record<string, any>;
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-let openai: OpenAITestServer;
-let table: string;
-let tables = 0;
-
-beforeAll(async () => {
-  [s3, dynamo, openai] = await Promise.all([startLocalS3(), startLocalDynamo(), OpenAITestServer.start(imageReply(PNG_B64))]);
-  process.env['AWS_ACCESS_KEY_ID'] = 'S3RVER';
-  process.env['AWS_SECRET_ACCESS_KEY'] = 'S3RVER';
-});
-
-afterAll(async () => {
-  await Promise.all([openai.close(), s3.stop(), dynamo.stop()]);
-});
-
-beforeEach(async () => {
-  openai.reset(imageReply(PNG_B64));
-  tables += 1;
-  table = `keys-${tables}`;
-  await dynamo.createTable(table);
-});
+// s3rver, dynalite and the OpenAI stand-in, with a new state table per test (the suites' shared lifecycle).
+const { servers } = useProviderStandIns(pngOf(32, 32, 'issued'), 'keys');
 
 /** A DynamoDB client that counts the key lookups it sends (GetItem on `apikey#...`) and every quota write. */
 function countingClient(): { client: DynamoDBClient; keyReads: () => number; otherCalls: () => number } {
   const client = new DynamoDBClient({
     region: 'us-east-1',
-    endpoint: dynamo.endpoint,
+    endpoint: servers.dynamo.endpoint,
     credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
   });
   let keyReads = 0;
@@ -76,14 +53,20 @@ function makeStack(env: Record<string, string> = {}): Stack {
   const clock = { now: Date.now() };
   const config = parseConfig(
     serversEnv(
-      { openaiBaseUrl: openai.baseUrl, s3Endpoint: s3.endpoint, bucket: s3.bucket, dynamoEndpoint: dynamo.endpoint, table },
+      {
+        openaiBaseUrl: servers.openai.baseUrl,
+        s3Endpoint: servers.s3.endpoint,
+        bucket: servers.s3.bucket,
+        dynamoEndpoint: servers.dynamo.endpoint,
+        table: servers.table,
+      },
       { API_KEY_CACHE_SECONDS: '60', ...env },
     ),
   );
   const deps = createDependencies(config, { dynamo: counts.client, now: () => clock.now });
   return {
     api: withContract(createApiHandler(deps) as unknown as Handler),
-    store: new DynamoDbKeyStore(dynamo.client, table),
+    store: new DynamoDbKeyStore(servers.dynamo.client, servers.table),
     clock,
     counts,
   };
@@ -111,10 +94,10 @@ describe('keys issued into the state table', () => {
     expect(statuses).toEqual([201, 201, 429]);
     const day = json(await api(usage(key), lambdaContext()));
     expect(day['images']).toMatchObject({ used: 2, limit: 2, remaining: 0 });
-    expect((await dynamo.items(table)).map((item) => String(item['pk']))).toContain(
+    expect((await servers.dynamo.items(servers.table)).map((item) => String(item['pk']))).toContain(
       `quota#api-key:${record.prefix}#${new Date().toISOString().slice(0, 10)}`,
     );
-    expect(openai.calls.filter((call) => call.path.endsWith('/images/generations'))).toHaveLength(2);
+    expect(servers.openai.calls.filter((call) => call.path.endsWith('/images/generations'))).toHaveLength(2);
   });
 
   it('refuses a revoked key within the cache bound on a warm instance, and says it was revoked', async () => {
@@ -144,7 +127,7 @@ describe('keys issued into the state table', () => {
     const expired = await api(usage(key), lambdaContext());
     expect(expired.statusCode).toBe(401);
     expect(json(expired)['error']['message']).toMatch(/^This API key expired on/);
-    expect(openai.calls).toHaveLength(0);
+    expect(servers.openai.calls).toHaveLength(0);
   });
 
   it('costs no read for 1,000 random wrong keys, and one read per distinct well-formed key per bound; none reaches quota or a provider', async () => {
@@ -166,7 +149,7 @@ describe('keys issued into the state table', () => {
     expect(counts.keyReads()).toBe(2);
     // Nothing past authentication ran: no quota write, no moderation, no provider call.
     expect(counts.otherCalls()).toBe(before);
-    expect(openai.calls).toHaveLength(0);
-    expect(openai.moderationCalls).toHaveLength(0);
+    expect(servers.openai.calls).toHaveLength(0);
+    expect(servers.openai.moderationCalls).toHaveLength(0);
   });
 });

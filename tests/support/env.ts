@@ -10,7 +10,10 @@ export const OTHER_API_KEY = 'other-key-fedcba9876543210fedcba98765432';
  * The C2PA test signing key and certificate chain (FOR TESTING ONLY, from the CAI's c2pa-js; tests/fixtures/README.md):
  * what `npm start` signs with too.
  */
+// Read here rather than through scripts/local-env.mjs (TEST_C2PA_SIGNER_FILE): that module loads s3rver and dynalite.
 export const TEST_C2PA_SIGNER = readFileSync(new URL('../fixtures/c2pa-test-signer.pem', import.meta.url), 'utf8');
+/** Its certificate chain alone (no key). */
+export const TEST_C2PA_CHAIN = TEST_C2PA_SIGNER.slice(TEST_C2PA_SIGNER.indexOf('-----BEGIN CERTIFICATE-----'));
 
 /** A complete, valid environment; tests override what they exercise. */
 export const baseEnv = (overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> => ({

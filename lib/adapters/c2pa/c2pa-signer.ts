@@ -65,8 +65,7 @@ export class C2paSigner implements ProvenanceSigner {
     );
     try {
       for (const [index, input] of claim.inputs.entries()) {
-        const ingredient = ingredients[index];
-        await builder.addIngredientFromBlob(JSON.stringify(ingredient), input.contentType, new BytesBlob(input.bytes).asBlob());
+        await builder.addIngredientFromBlob(JSON.stringify(ingredients[index]), input.contentType, new BytesBlob(input.bytes).asBlob());
       }
       const size = reserveSizeFor(credentials);
       const signed = await builder.sign(

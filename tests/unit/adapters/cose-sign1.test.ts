@@ -11,7 +11,7 @@ import {
   type SigningAlg,
 } from '../../../lib/adapters/c2pa/cose-sign1.js';
 import { CLAIM_GENERATOR } from '../../../lib/domain/image-job.js';
-import { TEST_C2PA_SIGNER } from '../../support/env.js';
+import { TEST_C2PA_CHAIN, TEST_C2PA_SIGNER } from '../../support/env.js';
 
 /**
  * The COSE_Sign1 handed to c2pa-rs (RFC 9052), decoded with cborg's decoder and its signature checked with Node's
@@ -90,11 +90,11 @@ describe('the signing credentials (one PEM text: the key, then the chain)', () =
   });
 
   it.each([
-    ['no key', TEST_C2PA_SIGNER.slice(TEST_C2PA_SIGNER.indexOf('-----BEGIN CERTIFICATE-----')), /no private key/],
+    ['no key', TEST_C2PA_CHAIN, /no private key/],
     ['no certificate', TEST_C2PA_SIGNER.slice(0, TEST_C2PA_SIGNER.indexOf('-----BEGIN CERTIFICATE-----')), /no certificate/],
     [
       'a key that is not the certificate’s',
-      `${generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' })}${TEST_C2PA_SIGNER.slice(TEST_C2PA_SIGNER.indexOf('-----BEGIN CERTIFICATE-----'))}`,
+      `${generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' })}${TEST_C2PA_CHAIN}`,
       /not the first certificate/,
     ],
   ])('refuses %s', (_name, text, message) => {
