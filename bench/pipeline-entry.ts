@@ -26,6 +26,8 @@ export function makePipeline(providerBody: () => Buffer, openaiBaseUrl?: string)
     OPENAI_BASE_URL: openaiBaseUrl,
     QUOTAS: 'off',
     MODERATION: 'off',
+    // As the template sets it (serverless.yml); the API function stores no image, so it never reads it.
+    C2PA_SIGNER_PARAMETER: '/bench/c2pa-signer',
     API_KEY_HASHES: `bench:${createHash('sha256').update(API_KEY).digest('hex')}`,
     MAX_IMAGE_BYTES: String(20 * 1024 * 1024),
     // The probes silence metrics (EMF lines on stdout) as they silence logs.

@@ -159,7 +159,10 @@ try {
   if (wanted('providers')) await providerSdks();
   if (wanted('first')) await importAndFirstRequest();
   if (wanted('memory')) await memoryPerRequest();
-  if (wanted('e2e')) await endToEnd();
+  if (wanted('e2e')) {
+    const unsigned = await endToEnd('off');
+    await endToEnd('sign', unsigned);
+  }
   if (wanted('jobs')) await jobs();
   if (wanted('previews')) await previews();
   if (wanted('keys')) await issuedKeyLookup();
@@ -340,6 +343,8 @@ async function coldStart() {
     OPENAI_API_KEY: 'x',
     STATE_TABLE: 'state',
     AWS_REGION: 'us-east-1',
+    // As the template sets it for every function (serverless.yml); only the worker reads it, on its first signature.
+    C2PA_SIGNER_PARAMETER: '/bench/c2pa-signer',
   };
   const importMs = (file) => timedImport(file, env);
   const handlerMs = [];
@@ -379,6 +384,8 @@ async function providerSdks() {
     API_KEY_HASHES: `p:${'0'.repeat(64)}`,
     IMAGE_PROVIDER: 'offline',
     AWS_REGION: 'us-east-1',
+    // As the template sets it for every function (serverless.yml); only the worker reads it, on its first signature.
+    C2PA_SIGNER_PARAMETER: '/bench/c2pa-signer',
   };
   const { handler: handlerFile, root } = (await shippedHandler()).worker;
   const chunks = execFileSync('ls', [join(root, 'functions/run-image-job/chunks')], { encoding: 'utf8' }).split('\n');
@@ -468,14 +475,16 @@ async function firstRequestWith(hosting, caller = 'api-key') {
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_REGION: 'us-east-1',
+    // As the template sets it for every function (serverless.yml); only the worker reads it, on its first signature.
+    C2PA_SIGNER_PARAMETER: '/bench/c2pa-signer',
     POWERTOOLS_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
     ...(jwt?.env ?? {}),
   };
   const authorization = jwt ? `Bearer ${jwt.token}` : 'Bearer bench-first-request-key';
-  const handlerProbe = (round) => `
+  const handlerProbe = (round, file = handlerFile) => `
     const t = performance.now();
-    const { handler } = await import(${JSON.stringify(handlerFile)});
+    const { handler } = await import(${JSON.stringify(file)});
     const now = Date.now();
     const event = { version: '2.0', routeKey: 'POST /images', rawPath: '/images', rawQueryString: '',
       headers: { authorization: '${authorization}', 'content-type': 'application/json', 'idempotency-key': 'first-${round}' },
@@ -508,11 +517,16 @@ async function firstRequestWith(hosting, caller = 'api-key') {
       child.stderr.on('data', (chunk) => (err += chunk));
       child.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(err + out.slice(0, 3000)))));
     });
+  // BENCH_ALT=<another build's handler.js> probes that build too, in each round between the two, and prints the paired
+  // difference: how a change is judged, the ratio moving by about 5% from run to run. BENCH_ROUNDS: 15 by default.
+  const alternative = process.env.BENCH_ALT;
   const handlerMs = [];
+  const alternativeMs = [];
   const baselineMs = [];
   try {
-    for (let round = 0; round < 15; round += 1) {
+    for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 15); round += 1) {
       handlerMs.push(await timed(handlerProbe(round), true));
+      if (alternative) alternativeMs.push(await timed(handlerProbe(round + 1000, alternative)));
       baselineMs.push(await timed(baselineProbe(round)));
     }
   } finally {
@@ -522,6 +536,13 @@ async function firstRequestWith(hosting, caller = 'api-key') {
     `import + first request (${caller}, stand-ins in ${hosting}): handler ${median(handlerMs).toFixed(1)} ms, openai+client-s3 import + generation + PutObject ${median(baselineMs).toFixed(1)} ms`,
   );
   const ratio = median(handlerMs) / median(baselineMs);
+  if (alternative) {
+    const differences = handlerMs.map((ms, round) => ms - alternativeMs[round]);
+    console.log(
+      `BENCH_ALT (${caller}, ${hosting}): ${(median(alternativeMs) / median(baselineMs)).toFixed(3)}x against this build's ${ratio.toFixed(3)}x; ` +
+        `paired (this build - BENCH_ALT) median ${median(differences).toFixed(1)} ms, BENCH_ALT faster in ${differences.filter((ms) => ms > 0).length} of ${differences.length} rounds`,
+    );
+  }
   if (caller === 'jwt-ssm') record('the same with a JWT caller and the provider key read from SSM', ratio, 1.5, 'x');
   else if (separate)
     record("fresh process: import plus first request vs the bare handler's import plus one generation and one PutObject", ratio, 1.5, 'x');
@@ -758,11 +779,17 @@ async function previewLatency() {
 /**
  * 2. End to end on the local stack with a zero-delay provider, against a bare PutObject of the same bytes. Jobs run
  * inline (LOCAL_WORKER=off): this is the request's own work; the worker's hand-off is measured by jobs().
+ * `contentCredentials`: `off` for the target row (the request's own work, comparable with the figures from before
+ * images were signed); `sign` (the default) for what signing adds to it, given the `off` run's p50.
  */
-async function endToEnd() {
+async function endToEnd(contentCredentials, unsignedP50) {
   const provider = await startZeroDelayProvider(the3MbPng);
-  const stack = await startStack({ providerBaseUrl: provider.baseUrl, env: { LOCAL_WORKER: 'off' } });
-  record('npm start: ready (local stack up and serving)', stack.readyMs / 1000, 15, 's');
+  const stack = await startStack({
+    providerBaseUrl: provider.baseUrl,
+    env: { LOCAL_WORKER: 'off', CONTENT_CREDENTIALS: contentCredentials },
+  });
+  const signed = contentCredentials === 'sign';
+  if (!signed) record('npm start: ready (local stack up and serving)', stack.readyMs / 1000, 15, 's');
   try {
     const client = new S3Client({
       region: 'us-east-1',
@@ -833,17 +860,32 @@ async function endToEnd() {
         signal: AbortSignal.timeout(30_000),
       });
       const body = await response.json();
-      if (response.status !== 201 || body.sha256 !== digest) throw new Error(`e2e answered ${response.status}`);
+      // Signed, the stored file is the provider's with this service's manifest added (its own sha256).
+      const stored = signed ? body.provenance?.manifest === 'service' && body.provenance.valid === true : body.sha256 === digest;
+      if (response.status !== 201 || !stored) throw new Error(`e2e answered ${response.status}: ${JSON.stringify(body.provenance)}`);
       if (round >= 5) e2eMs.push(performance.now() - t);
     }
     dynamo.destroy();
+    if (signed) {
+      console.log(
+        `end to end, images signed (the default): p50 ${median(e2eMs).toFixed(1)} ms, ${(median(e2eMs) - unsignedP50).toFixed(1)} ms more than unsigned`,
+      );
+      record(
+        'the same with Content Credentials signed (CONTENT_CREDENTIALS=sign, the default): p50 added',
+        median(e2eMs) - unsignedP50,
+        null,
+        'ms',
+      );
+      client.destroy();
+      return median(e2eMs);
+    }
     const sortedE2e = [...e2eMs].sort((a, b) => a - b);
     console.log(
       `end to end p50 ${median(e2eMs).toFixed(1)} ms (p95 ${percentile(sortedE2e, 95).toFixed(1)}), ` +
         `same writes done directly p50 ${median(floorMs).toFixed(1)} ms, bare PutObject p50 ${median(putMs).toFixed(1)} ms`,
     );
     record(
-      'end-to-end p50 (local stack, jobs inline, zero-delay provider) vs one generation and the same writes done directly',
+      'end-to-end p50 (local stack, jobs inline, zero-delay provider, Content Credentials off) vs one generation and the same writes done directly',
       median(e2eMs) / median(floorMs),
       1.3,
       'x',
@@ -852,6 +894,7 @@ async function endToEnd() {
     // provider, the quota and the job, which a request cannot).
     console.log(`end to end vs one bare PutObject: ${(median(e2eMs) / median(putMs)).toFixed(2)}x`);
     client.destroy();
+    return median(e2eMs);
   } finally {
     await stack.stop();
     await provider.close();

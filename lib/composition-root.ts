@@ -7,12 +7,12 @@ import { newImageId } from './domain/object-keys.js';
 import { S3ImageStore } from './adapters/aws/s3-image-store.js';
 import { DynamoDbQuotaGate } from './adapters/aws/dynamodb-quota-gate.js';
 import { DynamoDbIdempotencyGuard } from './adapters/aws/dynamodb-idempotency-guard.js';
-import { OpenAIPromptModerator } from './adapters/providers/openai/openai-prompt-moderator.js';
 import type { OptionalProviderLoaders } from './optional-providers.js';
 import { DynamoDbJobStore } from './adapters/aws/dynamodb-job-store.js';
 import { DynamoDbKeyStore } from './adapters/aws/dynamodb-key-store.js';
 import { PowertoolsMetrics } from './adapters/aws/powertools-metrics.js';
-import { apiKeyOf, createDynamoClient, createOpenAI, createS3Client, prefetcher } from './composition/clients.js';
+import { apiKeyOf, createDynamoClient, createOpenAI, createS3Client, openaiAdapters, prefetcher } from './composition/clients.js';
+import { lazyPort } from './lazy.js';
 import {
   createCdnInvalidator,
   createDispatcher,
@@ -80,6 +80,12 @@ export interface Dependencies {
   settleCost: SettleCost;
   /** Starts reading the provider keys kept in SSM, when they are not cached (fire and forget). */
   prefetchSecrets?: (() => void) | undefined;
+  /**
+   * Starts loading the openai SDK's chunk where this function calls OpenAI (fire and forget): a request that creates
+   * images calls it at its first line, so the chunk compiles while the request waits on authentication and its
+   * first round trips, and a cold start for any other route never loads it.
+   */
+  loadOpenAI?: (() => void) | undefined;
   now: () => number;
   newId: () => string;
 }
@@ -118,6 +124,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const dispatcher = overrides.dispatcher ?? createDispatcher(config);
   const logger = overrides.logger ?? new Logger({ serviceName: 'durable-image-api' });
   const s3 = overrides.s3 ?? createS3Client(config);
+  const callsOpenAI = openai !== undefined && (config.moderation.mode !== 'off' || dispatcher === undefined);
   return {
     config,
     logger,
@@ -135,7 +142,12 @@ export function createDependencies(config: Config, overrides: DependencyOverride
         : undefined,
     moderator:
       overrides.moderator ??
-      (config.moderation.mode !== 'off' && openai ? new OpenAIPromptModerator(openai, config.moderation.model) : undefined),
+      (config.moderation.mode !== 'off' && openai
+        ? lazyPort<PromptModerator>(
+            async () => new (await openaiAdapters()).OpenAIPromptModerator(await openai(), config.moderation.model),
+            ['check'],
+          )
+        : undefined),
     tokens: createTokenVerifier(config, now, logger),
     keyStore: state && dynamo ? new DynamoDbKeyStore(dynamo, state.table) : undefined,
     provenance: overrides.provenance ?? createProvenanceReader(config, overrides.providers),
@@ -145,11 +157,9 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),
     metrics: overrides.metrics ?? new PowertoolsMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
     cdn: overrides.cdn ?? createCdnInvalidator(config),
-    // Only where this function uses the key: moderation, or generation when jobs run inline.
-    prefetchSecrets:
-      typeof openaiKey === 'function' && (config.moderation.mode !== 'off' || dispatcher === undefined)
-        ? prefetcher(openaiKey, now)
-        : undefined,
+    // Only where this function calls OpenAI: moderation, or generation when jobs run inline.
+    prefetchSecrets: callsOpenAI && typeof openaiKey === 'function' ? prefetcher(openaiKey, now) : undefined,
+    loadOpenAI: callsOpenAI && openai ? () => void openai().catch(() => undefined) : undefined,
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.
     estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
     settleCost: config.provider.kind === 'offline' ? () => ({ costMicroUsd: 0, basis: 'price' }) : costFromUsage,

@@ -1,7 +1,7 @@
 /**
  * The SDK clients and secrets of the composition root: S3 and DynamoDB clients, the SSM secret reader, the openai
- * SDK's client (OpenAI and Azure), and the prefetch of a key kept in SSM. Built once per container; nothing here
- * touches the network until used.
+ * SDK's client (OpenAI and Azure, loaded by its first use), and the prefetch of a key kept in SSM. Built once per
+ * container; nothing here touches the network until used.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -10,7 +10,7 @@ import type { Config, SecretEndpoint } from '../config.js';
 import { maxBase64Length } from '../domain/base64.js';
 import { MAX_PREVIEWS, MAX_STREAMED_IMAGE_BYTES } from '../domain/image-request.js';
 import { ssmSecrets } from '../adapters/aws/ssm-secret.js';
-import { createOpenAIClient } from '../adapters/providers/openai/openai-client.js';
+import { lazily } from '../lazy.js';
 
 /** The image store's own credentials (R2), or nothing: the default chain (the function's role on AWS). */
 function s3Credentials(config: Config) {
@@ -64,27 +64,40 @@ export const apiKeyOf = (config: Config, endpoint: SecretEndpoint): string | (()
   return async () => (await secret()).trim();
 };
 
-/** The openai SDK's client for OpenAI itself or for Azure OpenAI's v1 API (the same shapes, another base URL and key). */
+/**
+ * The openai SDK and its adapters, a chunk of their own (about 400 KB): the routes that neither moderate nor generate
+ * (reads, uploads, the page, the contract) never load it. A request that creates images starts loading it at its
+ * first line (`loadOpenAI` in the composition root). Measured (`npm run bench`, paired runs): the same first request
+ * with an API key, 25-33 ms sooner with a JWT caller, whose key set and SSM reads leave time for the compile.
+ */
+export const openaiAdapters = lazily(() => import('../adapters/providers/openai/openai-adapters.js'));
+
+/**
+ * The openai SDK's client for OpenAI itself or for Azure OpenAI's v1 API (the same shapes, another base URL and key),
+ * created by its first use.
+ */
 export function createOpenAI(
   config: Config,
   endpoint: SecretEndpoint,
   baseURL: string | undefined,
   apiKey: string | (() => Promise<string>) = apiKeyOf(config, endpoint),
-): OpenAI {
-  return createOpenAIClient({
-    apiKey,
-    baseURL,
-    // Every body read from the provider is bounded: an image answer by the largest image's base64 plus its JSON,
-    // a moderation answer by 256 KiB, an error body by 64 KiB.
-    maxOkBytes: (path, contentType) => {
-      if (path.endsWith('/moderations')) return 256 * 1024;
-      if (!contentType.startsWith('text/event-stream')) return maxBase64Length(config.limits.maxImageBytes) + 64 * 1024;
-      // A stream of previews: each partial image and then the final one, every one within the streamed image limit.
-      const streamed = Math.min(config.limits.maxImageBytes, MAX_STREAMED_IMAGE_BYTES);
-      return (maxBase64Length(streamed) + 64 * 1024) * (MAX_PREVIEWS + 1);
-    },
-    maxErrorBytes: 64 * 1024,
-  });
+): () => Promise<OpenAI> {
+  return lazily(async () =>
+    (await openaiAdapters()).createOpenAIClient({
+      apiKey,
+      baseURL,
+      // Every body read from the provider is bounded: an image answer by the largest image's base64 plus its JSON,
+      // a moderation answer by 256 KiB, an error body by 64 KiB.
+      maxOkBytes: (path, contentType) => {
+        if (path.endsWith('/moderations')) return 256 * 1024;
+        if (!contentType.startsWith('text/event-stream')) return maxBase64Length(config.limits.maxImageBytes) + 64 * 1024;
+        // A stream of previews: each partial image and then the final one, every one within the streamed image limit.
+        const streamed = Math.min(config.limits.maxImageBytes, MAX_STREAMED_IMAGE_BYTES);
+        return (maxBase64Length(streamed) + 64 * 1024) * (MAX_PREVIEWS + 1);
+      },
+      maxErrorBytes: 64 * 1024,
+    }),
+  );
 }
 
 /** After a failed read, requests stop starting reads of their own for this long (the calls that need the key still read). */

@@ -5,9 +5,8 @@ import { lazily } from '../lazy.js';
 import type { OptionalProviderLoaders } from '../optional-providers.js';
 import type { ImageGenerator } from '../ports.js';
 import { OfflineImageGenerator } from '../adapters/providers/offline/offline-image-generator.js';
-import { OpenAIImageGenerator } from '../adapters/providers/openai/openai-image-generator.js';
 import { RoutedImageGenerator } from '../adapters/providers/routed-image-generator.js';
-import { apiKeyOf, createOpenAI } from './clients.js';
+import { apiKeyOf, createOpenAI, openaiAdapters } from './clients.js';
 
 /**
  * The generator for the configured providers: each model goes to its provider's adapter. The Bedrock and Gemini
@@ -16,7 +15,7 @@ import { apiKeyOf, createOpenAI } from './clients.js';
  */
 export function createGenerator(
   config: Config,
-  openai: OpenAI | undefined,
+  openai: (() => Promise<OpenAI>) | undefined,
   providers: OptionalProviderLoaders | undefined,
 ): ImageGenerator {
   const provider = config.provider;
@@ -28,12 +27,13 @@ export function createGenerator(
   };
   const { azure, bedrock, google } = provider;
   return new RoutedImageGenerator({
-    ...(openai ? { openai: async () => new OpenAIImageGenerator(openai, limits) } : {}),
+    ...(openai ? { openai: lazily(async () => new (await openaiAdapters()).OpenAIImageGenerator(await openai(), limits)) } : {}),
     ...(azure
       ? {
           azure: lazily(async () => {
             const base = (azure.baseUrl ?? '').replace(/\/+$/, '');
-            return new OpenAIImageGenerator(createOpenAI(config, azure, `${base}/openai/v1`), { ...limits, endUserField: 'user' });
+            const { OpenAIImageGenerator } = await openaiAdapters();
+            return new OpenAIImageGenerator(await createOpenAI(config, azure, `${base}/openai/v1`)(), { ...limits, endUserField: 'user' });
           }),
         }
       : {}),

@@ -3,7 +3,6 @@ import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
-import httpMultipartBodyParser from '@middy/http-multipart-body-parser';
 import httpRouterHandler, { type Route } from '@middy/http-router';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -50,8 +49,6 @@ const ANSWER_MARGIN_MS = 500;
 /** Suggested polling interval after a 202. */
 const RETRY_AFTER_SECONDS = 5;
 
-const IMAGES_PATH = /^\/images\/?$/;
-
 /**
  * `/v1`: time kept back from the function's own end (not the gateway's: served by a function URL, it has none), and
  * the largest image an answer carries as `b64_json` (Lambda answers at most 6 MB; base64 is 4/3 of the bytes).
@@ -79,6 +76,17 @@ const V1_MAX_EDIT_BODY_BYTES = 4 * 1024 * 1024;
  * bound that holds memory; a field is cut at `fieldSize`, above the longest prompt any model takes.
  */
 const EDIT_FORM_LIMITS = { files: 17, fields: 100, fieldSize: 256 * 1024, fileSize: V1_MAX_EDIT_BODY_BYTES };
+
+/**
+ * The edit form's parser (middy's, with busboy: 28 KB), loaded by the first `/v1/images/edits` instead of at every
+ * cold start: no other route reads a form. It has a `before` step only.
+ */
+function editFormParser(): HttpMiddleware {
+  const parser = lazily(
+    async () => (await import('@middy/http-multipart-body-parser')).default({ busboy: { limits: EDIT_FORM_LIMITS } }) as HttpMiddleware,
+  );
+  return { before: async (request) => (await parser()).before?.(request) };
+}
 
 /**
  * Which routes a function serves: `all` (the HTTP API's function, and the local stage's), or `v1` (the function URL
@@ -434,30 +442,37 @@ export function createApiHandler(
   };
   const harden = hardenPromptMiddleware({ ...config.prompt, maxPromptUnits: (model) => familyOf(model)?.maxPromptChars ?? 0 });
 
+  // The routes that create images: a request to one starts, at its first line, the reads and loads it will need.
+  const creating = new Set<string>();
+  const creates = <R extends { path: string }>(candidate: R): R => {
+    creating.add(candidate.path);
+    return candidate;
+  };
+
   // The one route table: the router, `405 Allow` and each function's surface come from it.
   const routes = (
     [
-      {
+      creates({
         method: 'POST',
         path: '/images',
         handler: route(postImages, ...readBody, validateImageRequestBody(requestRules), harden),
-      },
-      {
+      }),
+      creates({
         method: 'POST',
         path: '/v1/images/generations',
         handler: route(postV1Generations, ...readBody, openAIImageRequestBody(requestRules), harden),
-      },
-      {
+      }),
+      creates({
         method: 'POST',
         path: '/v1/images/edits',
         handler: route(
           postV1Edits,
           bodyLimit({ maxBytes: V1_MAX_EDIT_BODY_BYTES }),
-          httpMultipartBodyParser({ busboy: { limits: EDIT_FORM_LIMITS } }) as HttpMiddleware,
+          editFormParser(),
           openAIEditRequestBody(requestRules, deps.newId),
           harden,
         ),
-      },
+      }),
       { method: 'GET', path: '/v1/models', handler: route(listV1Models) },
       { method: 'GET', path: '/usage', handler: route(getUsage) },
       { method: 'POST', path: '/uploads', handler: route(postUploads, ...readBody) },
@@ -510,9 +525,14 @@ export function createApiHandler(
           deps.metrics.coldStart?.(request.context.functionName);
           logger.appendKeys({ requestId: requestIdOf(request) });
           // A key kept in SSM is read beside authentication rather than after it (one round trip less when the
-          // cache is cold). Cached and shared, so unauthenticated requests cannot multiply the reads.
+          // cache is cold). Cached and shared, so unauthenticated requests cannot multiply the reads. The openai
+          // SDK's chunk starts loading too: it compiles while the request waits on authentication and its first
+          // round trips.
           const http = request.event.requestContext?.http;
-          if (http?.method === 'POST' && IMAGES_PATH.test(http.path)) deps.prefetchSecrets?.();
+          if (http?.method === 'POST' && creating.has(http.path.replace(/(?<=.)\/+$/, ''))) {
+            deps.prefetchSecrets?.();
+            deps.loadOpenAI?.();
+          }
         },
       })
       .handler(router as unknown as RouteHandler)

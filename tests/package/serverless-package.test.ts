@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
@@ -506,8 +506,16 @@ describe('serverless package (stage prod)', () => {
     expect(bundled.includes('@google/genai') || bundled.includes('generativelanguage.googleapis.com')).toBe(generates);
     expect(bundled.includes('AmazonBedrockFrontendService')).toBe(generates);
     execFileSync('unzip', ['-q', '-o', zip, '-d', join(dir, `unzipped-${name}`)]);
-    // The handler loads, and so does every chunk it may load on first use.
     const root = join(dir, `unzipped-${name}`);
+    // A cold start reads the entry and what it imports statically, not what only some requests use: the openai SDK
+    // (a chunk loaded by the first request that creates images) and the edit form's parser (the first edit).
+    const coldStart = staticImportsOf(root, entry);
+    for (const chunk of ['openai-adapters-', ...(generates ? [] : ['http-multipart-body-parser-'])]) {
+      expect(chunks.some((file) => file.includes(`/chunks/${chunk}`))).toBe(true);
+      expect([...coldStart].filter((file) => file.includes(`/chunks/${chunk}`))).toEqual([]);
+    }
+    expect([...coldStart].some((file) => readFileSync(join(root, file), 'utf8').includes('https://api.openai.com/v1'))).toBe(false);
+    // The handler loads, and so does every chunk it may load on first use.
     // With `awslambda` defined first, as Lambda's runtime does (the /v1 handler is streamified at load).
     const probe =
       `(await import(${JSON.stringify(join(ROOT, 'scripts/lambda-streaming.mjs'))})).installAwsLambda(); ` +
@@ -583,6 +591,23 @@ interface Posted {
  * follows aws-lambda-ric's rules) loads `handler` from the task root, then takes `events` one by one from a stand-in
  * of the Lambda Runtime API (`/2018-06-01/runtime/invocation/next`, `/response`, `/error`, `/init/error`).
  */
+/**
+ * The files an ES module bundle reads when `entry` is imported: the entry and, transitively, what each file imports
+ * statically (esbuild writes `from"./chunks/x.js"` and `import"./x.js"`; an `import("...")` is left for first use).
+ */
+function staticImportsOf(root: string, entry: string): Set<string> {
+  const files = new Set<string>();
+  const pending = [entry];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (files.has(file)) continue;
+    files.add(file);
+    for (const [, target] of readFileSync(join(root, file), 'utf8').matchAll(/(?:from|import)\s*"(\.{1,2}\/[^"]+\.js)"/g)) {
+      pending.push(join(dirname(file), target as string));
+    }
+  }
+  return files;
+}
+
 async function runUnderRuntimeApi(taskRoot: string, handler: string, events: unknown[], env: Record<string, string>): Promise<Posted> {
   const posted: Posted = { responses: [], streamed: [], errors: [] };
   let served = 0;
