@@ -367,7 +367,15 @@ async function coldStart() {
   );
   record('bytes loaded at import (handler + its static chunks) vs the bare handler', handlerBytes / baselineBytes, 1.25, 'x');
   record('API function zip', (await shippedHandler()).zipBytes / 1024 / 1024, 3, 'MB');
-  record('worker function zip', (await shippedHandler()).worker.zipBytes / 1024 / 1024, 3, 'MB');
+  // The worker's budget is for everything but the Content Credentials chunk (c2pa-rs in WebAssembly, 4.7 MB
+  // compressed, loaded by its first image), as the package test holds it; the whole zip is the c2pa section's row.
+  const worker = (await shippedHandler()).worker;
+  const c2paCompressed = execFileSync('unzip', ['-v', join(work, 'package', 'runImageJob.zip')], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => /chunks\/content-credentials-[^/]+\.js$/.test(line))
+    .reduce((sum, line) => sum + Number(line.trim().split(/\s+/)[2]), 0);
+  if (c2paCompressed === 0) throw new Error('no Content Credentials chunk in the worker zip');
+  record('worker function zip, less the Content Credentials chunk', (worker.zipBytes - c2paCompressed) / 1024 / 1024, 3, 'MB');
 }
 
 /**

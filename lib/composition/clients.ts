@@ -67,8 +67,8 @@ export const apiKeyOf = (config: Config, endpoint: SecretEndpoint): string | (()
 /**
  * The openai SDK and its adapters, a chunk of their own (about 400 KB): the routes that neither moderate nor generate
  * (reads, uploads, the page, the contract) never load it. A request that creates images starts loading it at its
- * first line (`loadOpenAI` in the composition root). Measured (`npm run bench`, paired runs): the same first request
- * with an API key, 25-33 ms sooner with a JWT caller, whose key set and SSM reads leave time for the compile.
+ * first line (`loadOpenAI` in the composition root). Measured (`npm run bench` with BENCH_ALT, three paired runs):
+ * the first request 0-12 ms sooner with an API key, 0-33 ms with a JWT caller (docs/performance.md).
  */
 export const openaiAdapters = lazily(() => import('../adapters/providers/openai/openai-adapters.js'));
 
