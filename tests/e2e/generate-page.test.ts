@@ -28,6 +28,21 @@ const focused = (): Promise<unknown> =>
     "document.activeElement && (document.activeElement.id || document.activeElement.getAttribute('aria-label') || document.activeElement.tagName)",
   );
 
+/**
+ * The width of the named image as the browser decoded it: polled while its source loads until it is the offline
+ * generator's 1024 (bounded, 5 s), 0 if it never loaded. No DOM types in this project: the element is read
+ * structurally.
+ */
+async function loadedWidth(name: RegExp): Promise<number> {
+  const width = () =>
+    page.getByRole('img', { name }).evaluate((element) => {
+      const img = element as unknown as { complete: boolean; naturalWidth: number };
+      return img.complete ? img.naturalWidth : 0;
+    });
+  for (let tries = 0; tries < 50 && (await width()) !== 1024; tries += 1) await page.waitForTimeout(100);
+  return width();
+}
+
 beforeAll(async () => {
   // Both are started at once; whichever fails, what did start is kept so that afterAll stops it (a stack left
   // running would keep rebuilding .esbuild from the sources it watches).
@@ -89,12 +104,7 @@ describe('the Generate page', () => {
     await expect(focused()).resolves.toBe('result-title');
     const image = page.getByRole('img', { name: /^Generated image: a lighthouse/ });
     await image.waitFor();
-    // Loaded and decoded by the browser (no DOM types in this project: the element is read structurally).
-    const loaded = image.evaluate((element) => {
-      const img = element as unknown as { complete: boolean; naturalWidth: number };
-      return img.complete ? img.naturalWidth : 0;
-    });
-    await expect(loaded).resolves.toBe(1024);
+    await expect(loadedWidth(/^Generated image: a lighthouse/)).resolves.toBe(1024);
     await expect(image.getAttribute('src')).resolves.toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${stack.ports.s3}/local-images/images/`));
     // The offline generator adds no Content Credentials; the service signed its own (the test certificate locally).
     await expect(page.locator('#credentials').textContent()).resolves.toBe(
@@ -143,11 +153,6 @@ describe('the Generate page', () => {
     await page.getByLabel('Prompt').fill('a kingfisher on a branch, oil');
     await page.getByLabel('Previews').selectOption('2');
     await page.getByRole('button', { name: 'Generate' }).click();
-    const loadedWidth = (name: RegExp) =>
-      page.getByRole('img', { name }).evaluate((element) => {
-        const img = element as unknown as { complete: boolean; naturalWidth: number };
-        return img.complete ? img.naturalWidth : 0;
-      });
     const sources: string[] = [];
     for (const which of ['preview 1 of 2', 'preview 2 of 2']) {
       await page
@@ -156,8 +161,6 @@ describe('the Generate page', () => {
         .waitFor({ timeout: 15_000 });
       const name = new RegExp(`^Preview of the image being generated \\(${which}\\): a kingfisher`);
       await page.getByRole('img', { name }).waitFor();
-      // Decoded by the browser (src set, then loaded): polled, bounded.
-      for (let tries = 0; tries < 50 && (await loadedWidth(name)) !== 1024; tries += 1) await page.waitForTimeout(100);
       await expect(loadedWidth(name)).resolves.toBe(1024);
       sources.push((await page.getByRole('img', { name }).getAttribute('src')) ?? '');
       await expect(page.locator('#details').textContent()).resolves.toBe(`This is ${which}, not the final image.`);
