@@ -24,6 +24,8 @@ import {
 } from './support.mjs';
 
 const work = await mkdtemp(join(tmpdir(), 'dia-bench-'));
+/** What the template sets for every function (serverless.yml) and a probe's configuration needs: only the worker reads it, on its first signature. */
+const AS_DEPLOYED = { C2PA_SIGNER_PARAMETER: '/bench/c2pa-signer' };
 const results = [];
 const record = (name, value, target, unit, betterIsLower = true) => {
   // A target of null: a number to show (where cost goes), not a claim.
@@ -343,8 +345,7 @@ async function coldStart() {
     OPENAI_API_KEY: 'x',
     STATE_TABLE: 'state',
     AWS_REGION: 'us-east-1',
-    // As the template sets it for every function (serverless.yml); only the worker reads it, on its first signature.
-    C2PA_SIGNER_PARAMETER: '/bench/c2pa-signer',
+    ...AS_DEPLOYED,
   };
   const importMs = (file) => timedImport(file, env);
   const handlerMs = [];
@@ -392,8 +393,7 @@ async function providerSdks() {
     API_KEY_HASHES: `p:${'0'.repeat(64)}`,
     IMAGE_PROVIDER: 'offline',
     AWS_REGION: 'us-east-1',
-    // As the template sets it for every function (serverless.yml); only the worker reads it, on its first signature.
-    C2PA_SIGNER_PARAMETER: '/bench/c2pa-signer',
+    ...AS_DEPLOYED,
   };
   const { handler: handlerFile, root } = (await shippedHandler()).worker;
   const chunks = execFileSync('ls', [join(root, 'functions/run-image-job/chunks')], { encoding: 'utf8' }).split('\n');
@@ -483,8 +483,7 @@ async function firstRequestWith(hosting, caller = 'api-key') {
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_REGION: 'us-east-1',
-    // As the template sets it for every function (serverless.yml); only the worker reads it, on its first signature.
-    C2PA_SIGNER_PARAMETER: '/bench/c2pa-signer',
+    ...AS_DEPLOYED,
     POWERTOOLS_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
     ...(jwt?.env ?? {}),

@@ -124,7 +124,8 @@ export function createDependencies(config: Config, overrides: DependencyOverride
   const dispatcher = overrides.dispatcher ?? createDispatcher(config);
   const logger = overrides.logger ?? new Logger({ serviceName: 'durable-image-api' });
   const s3 = overrides.s3 ?? createS3Client(config);
-  const callsOpenAI = openai !== undefined && (config.moderation.mode !== 'off' || dispatcher === undefined);
+  // Where this function calls OpenAI: moderation, or generation when jobs run inline.
+  const callsOpenAI = config.moderation.mode !== 'off' || dispatcher === undefined;
   return {
     config,
     logger,
@@ -157,7 +158,6 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     webhooks: overrides.webhooks ?? createWebhookSender(config, logger),
     metrics: overrides.metrics ?? new PowertoolsMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
     cdn: overrides.cdn ?? createCdnInvalidator(config),
-    // Only where this function calls OpenAI: moderation, or generation when jobs run inline.
     prefetchSecrets: callsOpenAI && typeof openaiKey === 'function' ? prefetcher(openaiKey, now) : undefined,
     loadOpenAI: callsOpenAI && openai ? () => void openai().catch(() => undefined) : undefined,
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.

@@ -13,7 +13,7 @@ import { familyOf } from '../domain/models.js';
 import { rateLimitHeaders } from '../domain/rate-limit.js';
 import { microUsdToUsd } from '../domain/pricing.js';
 import { AppError } from '../errors.js';
-import { lazily } from '../lazy.js';
+import { lazily, lazyPort } from '../lazy.js';
 import { accessLog } from '../middleware/access-log.js';
 import { authenticate } from '../middleware/authenticate.js';
 import { bodyLimit, requireJsonBody } from '../middleware/body-limit.js';
@@ -81,12 +81,11 @@ const EDIT_FORM_LIMITS = { files: 17, fields: 100, fieldSize: 256 * 1024, fileSi
  * The edit form's parser (middy's, with busboy: 28 KB), loaded by the first `/v1/images/edits` instead of at every
  * cold start: no other route reads a form. It has a `before` step only.
  */
-function editFormParser(): HttpMiddleware {
-  const parser = lazily(
+const editFormParser = (): HttpMiddleware =>
+  lazyPort<HttpMiddleware>(
     async () => (await import('@middy/http-multipart-body-parser')).default({ busboy: { limits: EDIT_FORM_LIMITS } }) as HttpMiddleware,
+    ['before'],
   );
-  return { before: async (request) => (await parser()).before?.(request) };
-}
 
 /**
  * Which routes a function serves: `all` (the HTTP API's function, and the local stage's), or `v1` (the function URL

@@ -587,11 +587,6 @@ interface Posted {
 }
 
 /**
- * Runs an unpacked zip as Lambda does: the runtime interface client (tests/support/lambda-runtime-client.mjs, which
- * follows aws-lambda-ric's rules) loads `handler` from the task root, then takes `events` one by one from a stand-in
- * of the Lambda Runtime API (`/2018-06-01/runtime/invocation/next`, `/response`, `/error`, `/init/error`).
- */
-/**
  * The files an ES module bundle reads when `entry` is imported: the entry and, transitively, what each file imports
  * statically (esbuild writes `from"./chunks/x.js"` and `import"./x.js"`; an `import("...")` is left for first use).
  */
@@ -608,6 +603,11 @@ function staticImportsOf(root: string, entry: string): Set<string> {
   return files;
 }
 
+/**
+ * Runs an unpacked zip as Lambda does: the runtime interface client (tests/support/lambda-runtime-client.mjs, which
+ * follows aws-lambda-ric's rules) loads `handler` from the task root, then takes `events` one by one from a stand-in
+ * of the Lambda Runtime API (`/2018-06-01/runtime/invocation/next`, `/response`, `/error`, `/init/error`).
+ */
 async function runUnderRuntimeApi(taskRoot: string, handler: string, events: unknown[], env: Record<string, string>): Promise<Posted> {
   const posted: Posted = { responses: [], streamed: [], errors: [] };
   let served = 0;
