@@ -525,8 +525,7 @@ export function createApiHandler(
           logger.appendKeys({ requestId: requestIdOf(request) });
           // A key kept in SSM is read beside authentication rather than after it (one round trip less when the
           // cache is cold). Cached and shared, so unauthenticated requests cannot multiply the reads. The openai
-          // SDK's chunk starts loading too: it compiles while the request waits on authentication and its first
-          // round trips.
+          // SDK's chunk is loaded here too, once the route is known to need it (loadOpenAI says what that costs).
           const http = request.event.requestContext?.http;
           if (http?.method === 'POST' && creating.has(http.path.replace(/(?<=.)\/+$/, ''))) {
             deps.prefetchSecrets?.();
