@@ -2,15 +2,16 @@
 // written to bench/results.json as [{ name, value, target, unit, met }]. Ratios, not absolute times, so that the
 // targets mean the same thing on a fast laptop and a small CI box.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { parse as parseYaml } from 'yaml';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ROOT, TEST_C2PA_SIGNER_FILE } from '../scripts/local-env.mjs';
+import { staticImportsOf } from '../scripts/static-imports.mjs';
 import {
   STACK_CREDENTIALS,
   makePng,
@@ -130,21 +131,9 @@ async function bareHandler(name, body) {
 }
 
 /** The bytes a cold start reads: the handler and the chunks it imports statically (not those behind import()). */
-async function bytesLoadedAtImport(file) {
-  const seen = new Set();
+function bytesLoadedAtImport(file) {
   let total = 0;
-  const visit = async (path) => {
-    if (seen.has(path)) return;
-    seen.add(path);
-    const text = await readFile(path, 'utf8');
-    total += Buffer.byteLength(text);
-    // Static imports of a minified ES module: `import{a as b}from"./chunks/x.js"` or `import"./chunks/x.js"`;
-    // an import("...") call is not followed.
-    for (const match of text.matchAll(/(?:\bfrom|\bimport)\s*"(\.{1,2}\/[^"]+)"/g)) {
-      await visit(join(path, '..', match[1]));
-    }
-  };
-  await visit(file);
+  for (const read of staticImportsOf(dirname(file), basename(file))) total += statSync(join(dirname(file), read)).size;
   return total;
 }
 
@@ -354,7 +343,7 @@ async function coldStart() {
     handlerMs.push(importMs(handlerFile));
     baselineMs.push(importMs(baselineFile));
   }
-  const handlerBytes = await bytesLoadedAtImport(handlerFile);
+  const handlerBytes = bytesLoadedAtImport(handlerFile);
   const baselineBytes = (await stat(baselineFile)).size;
   console.log(
     `cold import: handler ${median(handlerMs).toFixed(1)} ms (${handlerBytes} bytes loaded at import), ` +
@@ -406,7 +395,7 @@ async function providerSdks() {
     const file = join(root, 'functions/run-image-job/chunks', chunk);
     const loads = [];
     for (let round = 0; round < 15; round += 1) loads.push(timedImport(file, env, handlerFile));
-    const own = await bytesLoadedAtImport(file);
+    const own = bytesLoadedAtImport(file);
     console.log(`${label}: first use loads its chunks (${(own / 1024).toFixed(0)} KB) in ${median(loads).toFixed(1)} ms`);
     record(`${label}: load of its chunks on first use (fresh worker process, handler already in)`, median(loads), null, 'ms');
   }

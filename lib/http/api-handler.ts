@@ -494,6 +494,8 @@ export function createApiHandler(
   ).filter((candidate) => surface === 'all' || candidate.path.startsWith('/v1/'));
 
   const allowedMethods = allowedMethodsOf(routes);
+  // Matched as the router matches (one trailing slash), and only where this surface serves the route.
+  const creatingPatterns = routes.filter((candidate) => creating.has(candidate.path)).map((candidate) => patternOf(candidate.path));
   const router = httpRouterHandler({
     routes,
     // The router's own 404 has no code and no Allow: answer with the API's JSON errors instead.
@@ -527,7 +529,7 @@ export function createApiHandler(
           // cache is cold). Cached and shared, so unauthenticated requests cannot multiply the reads. The openai
           // SDK's chunk is loaded here too, once the route is known to need it (loadOpenAI says what that costs).
           const http = request.event.requestContext?.http;
-          if (http?.method === 'POST' && creating.has(http.path.replace(/(?<=.)\/+$/, ''))) {
+          if (http?.method === 'POST' && creatingPatterns.some((pattern) => pattern.test(http.path))) {
             deps.prefetchSecrets?.();
             deps.loadOpenAI?.();
           }

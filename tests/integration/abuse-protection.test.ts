@@ -299,6 +299,32 @@ describe('provider key from SSM', () => {
     expect(openai.calls).toHaveLength(0);
   });
 
+  it.each([
+    ['POST', '/images', 'all', 1],
+    ['POST', '/images/', 'all', 1],
+    ['POST', '/v1/images/edits', 'all', 1],
+    ['POST', '/v1/images/generations', 'v1', 1],
+    ['GET', '/images', 'all', 0],
+    ['POST', '/uploads', 'all', 0],
+    ['POST', '/images//', 'all', 0],
+    // The /v1 function URL does not serve it: a 404 starts nothing.
+    ['POST', '/images', 'v1', 0],
+  ] as const)('%s %s (%s routes) starts %d read(s) of the key before authentication', async (method, path, surface, reads) => {
+    ssm.fallback = { status: 200, body: JSON.stringify({ Parameter: { Value: 'sk-from-parameter-store' } }) };
+    ssm.reset();
+    const deps = makeDependencies({
+      OPENAI_API_KEY: undefined,
+      OPENAI_API_KEY_PARAMETER: '/durable-image-api/test/openai-api-key',
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+    });
+    const handler = createApiHandler(deps, undefined, surface) as unknown as Handler;
+    const event = httpEvent({ method, path, body: '{}', headers: { authorization: 'Bearer not-a-key' } });
+    expect((await handler(event, lambdaContext())).statusCode).toBeGreaterThanOrEqual(400);
+    // Let a read started by this request arrive.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(ssm.received).toHaveLength(reads);
+  });
+
   it('answers 502 provider_error without calling the provider, and gives the reservation back, when the key cannot be read', async () => {
     ssm.fallback = { status: 400, body: JSON.stringify({ __type: 'AccessDeniedException' }) };
     const response = await ssmHandler()(post(LOW), lambdaContext());

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
@@ -13,6 +13,7 @@ import { readC2pa } from '../support/c2pa-reader.js';
 import { TEST_C2PA_SIGNER } from '../support/env.js';
 import { httpEvent } from '../support/lambda.js';
 import { splitPrelude } from '../../scripts/lambda-streaming.mjs';
+import { staticImportsOf } from '../../scripts/static-imports.mjs';
 import { sseEvents } from '../support/sse.js';
 import { startLocalS3 } from '../support/s3-server.js';
 import { ROOT, SERVERLESS_BIN, run } from '../support/processes.js';
@@ -584,23 +585,6 @@ interface Posted {
   streamed: { statusCode: number; headers: Record<string, string>; body: string; chunkTimes: number[] }[];
   errors: { type: string | undefined; body: Json }[];
   initError?: { type: string | undefined; body: Json };
-}
-
-/**
- * The files an ES module bundle reads when `entry` is imported: the entry and, transitively, what each file imports
- * statically (esbuild writes `from"./chunks/x.js"` and `import"./x.js"`; an `import("...")` is left for first use).
- */
-function staticImportsOf(root: string, entry: string): Set<string> {
-  const files = new Set<string>();
-  const pending = [entry];
-  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
-    if (files.has(file)) continue;
-    files.add(file);
-    for (const [, target] of readFileSync(join(root, file), 'utf8').matchAll(/(?:from|import)\s*"(\.{1,2}\/[^"]+\.js)"/g)) {
-      pending.push(join(dirname(file), target as string));
-    }
-  }
-  return files;
 }
 
 /**
