@@ -12,7 +12,7 @@ import { DynamoDbJobStore } from './adapters/aws/dynamodb-job-store.js';
 import { DynamoDbKeyStore } from './adapters/aws/dynamodb-key-store.js';
 import { PowertoolsMetrics } from './adapters/aws/powertools-metrics.js';
 import { apiKeyOf, createDynamoClient, createOpenAI, createS3Client, openaiAdapters, prefetcher } from './composition/clients.js';
-import { lazyPort } from './lazy.js';
+import { lazyPort, whileTheNextCallIsOut } from './lazy.js';
 import {
   createCdnInvalidator,
   createDispatcher,
@@ -83,9 +83,9 @@ export interface Dependencies {
   /**
    * Loads the openai SDK's chunk where this function calls OpenAI, not awaited: a request that creates images calls it
    * at its first line, and a cold start for any other route never loads it. Node reads and compiles a module reached
-   * by `import()` within the call (about 25 ms for this chunk on the benchmark's machine), so this moves that cost to
-   * the request's start rather than hiding it. Kept for Lambda, where init ends before the first event arrives: the
-   * key set a JWT caller needs (`warmUp`) is by then in flight, and the chunk compiles during that round trip.
+   * by `import()` within the call (about 25 ms for this chunk on the benchmark's machine), so the load waits until
+   * the request's first call is on the wire (`whileTheNextCallIsOut`): the compile then fills the first round trip
+   * to DynamoDB instead of holding that call back (docs/performance.md).
    */
   loadOpenAI?: (() => void) | undefined;
   now: () => number;
@@ -161,7 +161,7 @@ export function createDependencies(config: Config, overrides: DependencyOverride
     metrics: overrides.metrics ?? new PowertoolsMetrics({ serviceName: 'durable-image-api', enabled: config.metricsEnabled }),
     cdn: overrides.cdn ?? createCdnInvalidator(config),
     prefetchSecrets: callsOpenAI && typeof openaiKey === 'function' ? prefetcher(openaiKey, now) : undefined,
-    loadOpenAI: callsOpenAI && openai ? () => void openai().catch(() => undefined) : undefined,
+    loadOpenAI: callsOpenAI && openai ? whileTheNextCallIsOut(() => void openai().catch(() => undefined)) : undefined,
     // The offline generator costs nothing: its images count against the daily image limit, not against spend.
     estimateCost: config.provider.kind === 'offline' ? () => 0 : estimateImageCostMicroUsd,
     settleCost: config.provider.kind === 'offline' ? () => ({ costMicroUsd: 0, basis: 'price' }) : costFromUsage,

@@ -1,3 +1,5 @@
+import diagnostics from 'node:diagnostics_channel';
+
 /**
  * A value loaded on first use and kept: for modules only some deployments or some requests need (jose for JWTs,
  * webhooks, CDN invalidation, the Generate page, the OpenAPI document). Loaded with `import()`, the bundler keeps
@@ -31,4 +33,33 @@ export function lazyPort<P extends object>(load: () => Promise<P>, methods: read
   }
   // The methods listed are the port's (checked by `keyof P`); a port with others would be caught by its callers' types.
   return port as P;
+}
+
+/** Published by Node's HTTP client when a request is created: the AWS SDK's calls all go through it. */
+const REQUEST_START = 'http.client.request.start';
+
+/**
+ * Returns a trigger that runs `work` once, while the first HTTP request made after the trigger waits
+ * for its answer: for CPU the request needs later but not now, such as compiling a chunk reached by `import()`,
+ * which Node does inside the call and which otherwise holds the request back until it is done. A request that
+ * creates images pulls its trigger at its first line; `work` then runs while the quota's and the idempotency
+ * record's round trips to DynamoDB are out.
+ *
+ * Two turns of the event loop after the request is created: in the first, a new connection is still being opened
+ * (it completes in the next poll phase, which writes the request); in the second, the bytes are on the wire. Node
+ * reports the request through `diagnostics_channel`, so no client needs to know about this. If no request follows
+ * the trigger, `work` waits; whoever needs what it prepares loads it anyway.
+ */
+export function whileTheNextCallIsOut(work: () => void): () => void {
+  let state: 'idle' | 'armed' | 'done' = 'idle';
+  const onRequest = (): void => {
+    diagnostics.unsubscribe(REQUEST_START, onRequest);
+    setImmediate(() => setImmediate(work));
+    state = 'done';
+  };
+  return () => {
+    if (state !== 'idle') return;
+    state = 'armed';
+    diagnostics.subscribe(REQUEST_START, onRequest);
+  };
 }

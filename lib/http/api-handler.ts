@@ -527,7 +527,7 @@ export function createApiHandler(
           logger.appendKeys({ requestId: requestIdOf(request) });
           // A key kept in SSM is read beside authentication rather than after it (one round trip less when the
           // cache is cold). Cached and shared, so unauthenticated requests cannot multiply the reads. The openai
-          // SDK's chunk is loaded here too, once the route is known to need it (loadOpenAI says what that costs).
+          // SDK's chunk is asked for here too, once the route is known to need it (loadOpenAI says when it loads).
           const http = request.event.requestContext?.http;
           if (http?.method === 'POST' && creatingPatterns.some((pattern) => pattern.test(http.path))) {
             deps.prefetchSecrets?.();
