@@ -51,15 +51,14 @@ const REQUEST_START = 'http.client.request.start';
  * the trigger, `work` waits; whoever needs what it prepares loads it anyway.
  */
 export function whileTheNextCallIsOut(work: () => void): () => void {
-  let state: 'idle' | 'armed' | 'done' = 'idle';
+  let armed = false;
   const onRequest = (): void => {
     diagnostics.unsubscribe(REQUEST_START, onRequest);
     setImmediate(() => setImmediate(work));
-    state = 'done';
   };
   return () => {
-    if (state !== 'idle') return;
-    state = 'armed';
+    if (armed) return;
+    armed = true;
     diagnostics.subscribe(REQUEST_START, onRequest);
   };
 }

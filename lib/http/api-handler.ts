@@ -441,7 +441,8 @@ export function createApiHandler(
   };
   const harden = hardenPromptMiddleware({ ...config.prompt, maxPromptUnits: (model) => familyOf(model)?.maxPromptChars ?? 0 });
 
-  // The routes that create images: a request to one starts, at its first line, the reads and loads it will need.
+  // The routes that create images: a request to one starts, at its first line, the reads it will need and asks for
+  // the chunks it will load.
   const creating = new Set<string>();
   const creates = <R extends { path: string }>(candidate: R): R => {
     creating.add(candidate.path);

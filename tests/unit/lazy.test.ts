@@ -49,9 +49,9 @@ describe('whileTheNextCallIsOut', () => {
     const send = (): { outgoing: ClientRequest; answered: Promise<void> } => {
       const outgoing = request({ host: '127.0.0.1', port, method: 'POST', agent: false });
       outgoing.end(Buffer.alloc(256 * 1024));
-      const answered = once(outgoing, 'response').then(async ([response]: IncomingMessage[]) => {
-        response?.resume();
-        if (response) await once(response, 'end');
+      const answered = once(outgoing, 'response').then(async ([response]) => {
+        (response as IncomingMessage).resume();
+        await once(response as IncomingMessage, 'end');
       });
       return { outgoing, answered };
     };
