@@ -42,8 +42,8 @@ const REQUEST_START = 'http.client.request.start';
  * Returns a trigger that runs `work` once, while the first HTTP request made after the trigger waits
  * for its answer: for CPU the request needs later but not now, such as compiling a chunk reached by `import()`,
  * which Node does inside the call and which otherwise holds the request back until it is done. A request that
- * creates images pulls its trigger at its first line; `work` then runs while the quota's and the idempotency
- * record's round trips to DynamoDB are out.
+ * creates images pulls its trigger once it is authenticated and its body valid; `work` then runs while the quota's
+ * and the idempotency record's round trips to DynamoDB are out.
  *
  * Two turns of the event loop after the request is created: in the first, a new connection is still being opened
  * (it completes in the next poll phase, which writes the request); in the second, the bytes are on the wire. Node

@@ -67,7 +67,7 @@ export const apiKeyOf = (config: Config, endpoint: SecretEndpoint): string | (()
 /**
  * The openai SDK and its adapters, a chunk of their own (about 400 KB): the routes that neither moderate nor generate
  * (reads, uploads, the page, the contract) never load it, and a cold start reads 0.76-0.79x the bare handler's bytes
- * instead of 1.28x. A request that creates images loads it while its first call is out (`loadOpenAI` in the
+ * instead of 1.28x. A request that creates images loads it while the use case's first call is out (`loadOpenAI` in the
  * composition root).
  */
 export const openaiAdapters = lazily(() => import('../adapters/providers/openai/openai-adapters.js'));

@@ -440,9 +440,14 @@ export function createApiHandler(
     prompt: config.prompt,
   };
   const harden = hardenPromptMiddleware({ ...config.prompt, maxPromptUnits: (model) => familyOf(model)?.maxPromptChars ?? 0 });
+  // Last before the route's handler: only a request from a known caller, with a valid body, asks for the openai SDK's
+  // chunk, and its next call is then the use case's first (the quota's and the idempotency record's round trip,
+  // which the chunk's compile fills: loadOpenAI). Asked for at the first line, a JWT caller's request saw the read
+  // of the key from SSM go out first, and the compile then held back the calls to DynamoDB instead.
+  const loadOpenAI: HttpMiddleware = { before: () => deps.loadOpenAI?.() };
 
-  // The routes that create images: a request to one starts, at its first line, the reads it will need and asks for
-  // the chunks it will load.
+  // The routes that create images: a request to one starts, at its first line, the read of the provider key it will
+  // need.
   const creating = new Set<string>();
   const creates = <R extends { path: string }>(candidate: R): R => {
     creating.add(candidate.path);
@@ -455,12 +460,12 @@ export function createApiHandler(
       creates({
         method: 'POST',
         path: '/images',
-        handler: route(postImages, ...readBody, validateImageRequestBody(requestRules), harden),
+        handler: route(postImages, ...readBody, validateImageRequestBody(requestRules), harden, loadOpenAI),
       }),
       creates({
         method: 'POST',
         path: '/v1/images/generations',
-        handler: route(postV1Generations, ...readBody, openAIImageRequestBody(requestRules), harden),
+        handler: route(postV1Generations, ...readBody, openAIImageRequestBody(requestRules), harden, loadOpenAI),
       }),
       creates({
         method: 'POST',
@@ -471,6 +476,7 @@ export function createApiHandler(
           editFormParser(),
           openAIEditRequestBody(requestRules, deps.newId),
           harden,
+          loadOpenAI,
         ),
       }),
       { method: 'GET', path: '/v1/models', handler: route(listV1Models) },
@@ -527,13 +533,9 @@ export function createApiHandler(
           deps.metrics.coldStart?.(request.context.functionName);
           logger.appendKeys({ requestId: requestIdOf(request) });
           // A key kept in SSM is read beside authentication rather than after it (one round trip less when the
-          // cache is cold). Cached and shared, so unauthenticated requests cannot multiply the reads. The openai
-          // SDK's chunk is asked for here too, once the route is known to need it (loadOpenAI says when it loads).
+          // cache is cold). Cached and shared, so unauthenticated requests cannot multiply the reads.
           const http = request.event.requestContext?.http;
-          if (http?.method === 'POST' && creatingPatterns.some((pattern) => pattern.test(http.path))) {
-            deps.prefetchSecrets?.();
-            deps.loadOpenAI?.();
-          }
+          if (http?.method === 'POST' && creatingPatterns.some((pattern) => pattern.test(http.path))) deps.prefetchSecrets?.();
         },
       })
       .handler(router as unknown as RouteHandler)

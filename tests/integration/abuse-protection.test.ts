@@ -335,6 +335,24 @@ describe('provider key from SSM', () => {
   });
 });
 
+describe("the openai SDK's chunk", () => {
+  // Compiling it costs a cold container about 25 ms of CPU: asked for only by a request the use case will run.
+  it.each([
+    ['an unknown key', 401, 0, httpEvent({ body: JSON.stringify(LOW), headers: { authorization: 'Bearer not-a-key' } })],
+    ['an invalid body', 400, 0, post({ prompt: '' })],
+    ['a read', 200, 0, httpEvent({ method: 'GET', path: '/images', headers: { authorization: `Bearer ${TEST_API_KEY}` } })],
+    ['an admissible request', 201, 1, post(LOW)],
+  ] as const)('is asked for by %s (answered %d) %d time(s)', async (_, status, times, event) => {
+    const deps = makeDependencies();
+    let asked = 0;
+    deps.loadOpenAI = () => {
+      asked += 1;
+    };
+    expect((await handlerOf(deps)(event, lambdaContext())).statusCode).toBe(status);
+    expect(asked).toBe(times);
+  });
+});
+
 describe('state store failures', () => {
   it('refuses with 503 state_unavailable, before the provider, when DynamoDB cannot be reached', async () => {
     // Prepare: a port nothing listens on.
