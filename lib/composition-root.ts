@@ -83,10 +83,10 @@ export interface Dependencies {
   /**
    * Loads the openai SDK's chunk where this function calls OpenAI, not awaited: a request that creates images calls it
    * once it is authenticated and its body valid, and a cold start for any other route (or for a request refused before
-   * its handler) never loads it. Node reads and compiles a module reached by `import()` within the call (about 25 ms for this chunk on the
-   * benchmark's machine), so the load waits until the request's next call is on the wire (`whileTheNextCallIsOut`):
-   * the compile then fills the round trip to DynamoDB of the quota and the idempotency record instead of holding
-   * those calls back (docs/performance.md).
+   * its handler) never loads it. Node reads and compiles a module reached by `import()` within the call (about 25 ms
+   * for this chunk on the benchmark's machine), so the load waits until the request's next call is on the wire
+   * (`whileTheNextCallIsOut`): the compile then fills the round trip to DynamoDB of the quota and the idempotency
+   * record instead of holding those calls back (docs/performance.md).
    */
   loadOpenAI?: (() => void) | undefined;
   now: () => number;

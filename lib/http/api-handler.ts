@@ -440,11 +440,14 @@ export function createApiHandler(
     prompt: config.prompt,
   };
   const harden = hardenPromptMiddleware({ ...config.prompt, maxPromptUnits: (model) => familyOf(model)?.maxPromptChars ?? 0 });
-  // Last before the route's handler: only a request from a known caller, with a valid body, asks for the openai SDK's
-  // chunk, and its next call is then the use case's first (the quota's and the idempotency record's round trip,
-  // which the chunk's compile fills: loadOpenAI). Asked for at the first line, a JWT caller's request saw the read
-  // of the key from SSM go out first, and the compile then held back the calls to DynamoDB instead.
+
+  // A route that creates images asks for the openai SDK's chunk last before its handler: only a request from a known
+  // caller, with a valid body, asks for it, and its next call is then the use case's first (the quota's and the
+  // idempotency record's round trip, which the chunk's compile fills: loadOpenAI). Asked for at the first line, a JWT
+  // caller's request saw the read of the key from SSM go out first, and the compile then held back the calls to
+  // DynamoDB instead.
   const loadOpenAI: HttpMiddleware = { before: () => deps.loadOpenAI?.() };
+  const creatingRoute = (handler: RouteHandler, ...middlewares: HttpMiddleware[]) => route(handler, ...middlewares, loadOpenAI);
 
   // The routes that create images: a request to one starts, at its first line, the read of the provider key it will
   // need.
@@ -460,23 +463,22 @@ export function createApiHandler(
       creates({
         method: 'POST',
         path: '/images',
-        handler: route(postImages, ...readBody, validateImageRequestBody(requestRules), harden, loadOpenAI),
+        handler: creatingRoute(postImages, ...readBody, validateImageRequestBody(requestRules), harden),
       }),
       creates({
         method: 'POST',
         path: '/v1/images/generations',
-        handler: route(postV1Generations, ...readBody, openAIImageRequestBody(requestRules), harden, loadOpenAI),
+        handler: creatingRoute(postV1Generations, ...readBody, openAIImageRequestBody(requestRules), harden),
       }),
       creates({
         method: 'POST',
         path: '/v1/images/edits',
-        handler: route(
+        handler: creatingRoute(
           postV1Edits,
           bodyLimit({ maxBytes: V1_MAX_EDIT_BODY_BYTES }),
           editFormParser(),
           openAIEditRequestBody(requestRules, deps.newId),
           harden,
-          loadOpenAI,
         ),
       }),
       { method: 'GET', path: '/v1/models', handler: route(listV1Models) },
