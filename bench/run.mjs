@@ -513,16 +513,20 @@ async function firstRequestWith(hosting, caller = 'api-key') {
       child.stderr.on('data', (chunk) => (err += chunk));
       child.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(err + out.slice(0, 3000)))));
     });
-  // BENCH_ALT=<another build's handler.js> probes that build too, in each round between the two, and prints the paired
-  // difference: how a change is judged, the ratio moving by about 5% from run to run. BENCH_ROUNDS: 15 by default.
+  // BENCH_ALT=<another build's handler.js> probes that build too, in each round beside this one, and prints the paired
+  // difference: how a change is judged, the ratio moving by about 5% from run to run. The two take turns going first:
+  // with BENCH_ALT always second, swapping the two builds moved their paired difference by up to 35 ms (docs/performance.md).
+  // BENCH_ROUNDS: 15 by default.
   const alternative = process.env.BENCH_ALT;
   const handlerMs = [];
   const alternativeMs = [];
   const baselineMs = [];
+  const probeAlternative = async (round) => alternativeMs.push(await timed(handlerProbe(round + 1000, alternative)));
   try {
     for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 15); round += 1) {
+      if (alternative && round % 2 === 1) await probeAlternative(round);
       handlerMs.push(await timed(handlerProbe(round), true));
-      if (alternative) alternativeMs.push(await timed(handlerProbe(round + 1000, alternative)));
+      if (alternative && round % 2 === 0) await probeAlternative(round);
       baselineMs.push(await timed(baselineProbe(round)));
     }
   } finally {

@@ -2,6 +2,11 @@ import { createDependencies, warmUp } from '../../lib/composition-root.js';
 import { parseConfig } from '../../lib/config.js';
 import { createApiHandler } from '../../lib/http/api-handler.js';
 import { apiOrMisconfigured } from '../../lib/http/misconfigured.js';
+import { deferWasmTierUp } from '../../lib/wasm-tiering.js';
+
+// Set before the first fetch (the key set's, at init), or fetch's parser is recompiled during a cold start's first
+// request (lib/wasm-tiering.ts).
+deferWasmTierUp();
 
 // The `/v1` function URL's entry (OpenAI's dialect only): its own router serves `/v1/*` and answers 404 for
 // every other path, so a URL with no gateway in front opens none of the rest of the API. Built once per container.
