@@ -630,12 +630,10 @@ async function memoryPerRequest() {
       if (parsed.status !== 201) throw new Error(`memory probe answered ${parsed.status}`);
     });
     runs.sort((a, b) => a.peak - a.before - (b.peak - b.before));
-    const middle = runs[Math.floor(runs.length / 2)];
-    const { before, peak } = middle;
+    const { before, peak, coldBefore, coldPeak } = runs[Math.floor(runs.length / 2)];
     const growth = peak - before;
     const ratio = growth / png.length;
     growths.push({ size: png.length, growth });
-    const { coldBefore, coldPeak } = middle;
     // The probe process also holds the test server's copy of the answer (loaded before the baseline); a Lambda
     // does not, so it is taken out of the absolute peak.
     const answerBytes = (await stat(bodyFile)).size;
