@@ -405,7 +405,8 @@ async function providerSdks() {
  * 3b. A fresh process's import plus its first request, against a bundle of openai + @aws-sdk/client-s3 importing
  * and doing one generation and one PutObject: the first request pays the SDKs' first use (middleware, endpoint
  * resolution), quota and job writes, moderation and the two PUTs. Local servers: s3rver, dynalite, a zero-delay
- * provider; jobs inline (no worker), an API key, an Idempotency-Key.
+ * provider; jobs inline (no worker), an API key, an Idempotency-Key. Beside them, the floor of that request: the same
+ * calls made directly (`directCalls`), to show how much of the ratio the calls themselves take.
  */
 async function importAndFirstRequest() {
   // The stand-ins each in a process of their own, as DynamoDB, S3 and the provider are separate services (the
@@ -446,6 +447,7 @@ async function firstRequestWith(hosting, caller = 'api-key') {
   );
   const { startLocalS3, startLocalDynamo, freePort } = await import('../scripts/local-env.mjs');
   const separate = hosting === 'own-processes';
+  const floorFile = separate ? await bareHandler(`first-floor-${caller}`, directCalls(caller === 'jwt-ssm')) : undefined;
   const provider = separate
     ? await standIn('provider').then((p) => ({ baseUrl: p.endpoint, close: p.close }))
     : await startZeroDelayProvider(png);
@@ -500,6 +502,18 @@ async function firstRequestWith(hosting, caller = 'api-key') {
       process.stdout.write(String(performance.now() - t));
       process.exit(0);
     });`;
+  const floorProbe = (round) => `
+    const t = performance.now();
+    const { run } = await import(${JSON.stringify(floorFile)});
+    const body = JSON.stringify({ baseURL: ${JSON.stringify(provider.baseUrl)}, endpoint: ${JSON.stringify(s3.endpoint)},
+      dynamoEndpoint: ${JSON.stringify(dynamo.endpoint)}, token: ${JSON.stringify(jwt?.token ?? '')}, key: 'floor-${round}' });
+    run({ headers: { 'content-type': 'application/json' }, body }, {}).then(() => {
+      process.stdout.write(String(performance.now() - t));
+      process.exit(0);
+    }, (error) => {
+      process.stderr.write(String(error?.stack ?? error));
+      process.exit(1);
+    });`;
   // Asynchronous: the local servers live in this process and must keep answering while the probe runs.
   // BENCH_CPU_PROFILE=dir writes each handler probe's V8 profile there (node --cpu-prof), to see where it goes.
   const profile = process.env.BENCH_CPU_PROFILE;
@@ -521,12 +535,18 @@ async function firstRequestWith(hosting, caller = 'api-key') {
   const handlerMs = [];
   const alternativeMs = [];
   const baselineMs = [];
+  const floorMs = [];
   const probeAlternative = async (round) => alternativeMs.push(await timed(handlerProbe(round + 1000, alternative)));
+  // The floor takes turns with the handler too (after it in even rounds, before it in odd ones); the bare handler,
+  // which every ratio is taken against, is probed last, as before.
+  const probeFloor = async (round) => floorFile && floorMs.push(await timed(floorProbe(round)));
   try {
     for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 15); round += 1) {
+      if (round % 2 === 1) await probeFloor(round);
       if (alternative && round % 2 === 1) await probeAlternative(round);
       handlerMs.push(await timed(handlerProbe(round), true));
       if (alternative && round % 2 === 0) await probeAlternative(round);
+      if (round % 2 === 0) await probeFloor(round);
       baselineMs.push(await timed(baselineProbe(round)));
     }
   } finally {
@@ -547,6 +567,80 @@ async function firstRequestWith(hosting, caller = 'api-key') {
   else if (separate)
     record("fresh process: import plus first request vs the bare handler's import plus one generation and one PutObject", ratio, 1.5, 'x');
   else record("the same, with every stand-in in the benchmark's own process (calls at once queue on one thread)", ratio, null, 'x');
+  if (!floorFile) return;
+  const who = caller === 'jwt-ssm' ? 'a JWT caller and SSM' : 'an API key';
+  console.log(
+    `the same calls made directly (${caller}): ${median(floorMs).toFixed(1)} ms, ${(median(floorMs) / median(baselineMs)).toFixed(3)}x the bare handler; ` +
+      `the handler ${(median(handlerMs) / median(floorMs)).toFixed(3)}x that floor`,
+  );
+  record(
+    `the floor with ${who}: the first request's calls made directly, nothing around them, vs the bare handler`,
+    median(floorMs) / median(baselineMs),
+    null,
+    'x',
+  );
+  record(
+    `the handler vs that floor (${who}): what authentication, validation, Powertools and the record add`,
+    median(handlerMs) / median(floorMs),
+    null,
+    'x',
+  );
+}
+
+/**
+ * The floor of the first request: the bare handler's SDKs plus the DynamoDB client making the calls the handler makes,
+ * in its order, directly: the idempotency claim with the caller's and the global quota counters, moderation, the
+ * job, the generation, the image and record PUTs, the settlement with the job's success, the idempotency record.
+ * For a JWT caller, jose's remote key set and the SSM read are started at init, as the handler's warmUp does, and the
+ * token verified before the first call. Each call keeps a promise (docs/performance.md); what the floor leaves out is
+ * everything around them: the API key's check, validation, prompt hardening, Powertools, logging, the image's
+ * verification and its record's content.
+ */
+function directCalls(jwt) {
+  const init = jwt
+    ? `import { createRemoteJWKSet, jwtVerify } from 'jose';
+       import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+       const keySet = createRemoteJWKSet(new URL(process.env.JWT_JWKS_URL));
+       const keysRead = keySet.reload();
+       const secret = new SSMClient({ region: process.env.AWS_REGION })
+         .send(new GetParameterCommand({ Name: process.env.OPENAI_API_KEY_PARAMETER, WithDecryption: true }));`
+    : '';
+  const authenticate = jwt
+    ? `await keysRead;
+       await jwtVerify(token, keySet, { issuer: process.env.JWT_ISSUER, audience: process.env.JWT_AUDIENCE, algorithms: ['ES256'] });
+       const apiKey = (await secret).Parameter.Value;`
+    : `const apiKey = 'x';`;
+  return `import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+    ${init}
+    export const run = middy().use(jsonBodyParser()).handler(async ({ body: { baseURL, endpoint, dynamoEndpoint, token, key } }) => {
+      ${authenticate}
+      const TableName = 'local-state';
+      const dynamo = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamoEndpoint });
+      const openai = new OpenAI({ apiKey, baseURL });
+      const s3 = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true });
+      const add = (pk, micros) => dynamo.send(new UpdateItemCommand({ TableName, Key: { pk: { S: pk } },
+        UpdateExpression: 'ADD spend :m', ExpressionAttributeValues: { ':m': { N: String(micros) } } }));
+      const set = (pk, status) => dynamo.send(new UpdateItemCommand({ TableName, Key: { pk: { S: pk } },
+        UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': { S: status } } }));
+      await Promise.all([
+        dynamo.send(new PutItemCommand({ TableName, Item: { pk: { S: 'idempotency#' + key }, status: { S: 'INPROGRESS' } },
+          ConditionExpression: 'attribute_not_exists(pk)' })),
+        add('quota#' + key, 5000),
+        add('quota#global', 5000),
+      ]);
+      await openai.moderations.create({ model: 'omni-moderation-latest', input: 'a lighthouse' });
+      await dynamo.send(new PutItemCommand({ TableName, Item: { pk: { S: 'job#' + key }, status: { S: 'running' }, prompt: { S: 'a lighthouse' } },
+        ConditionExpression: 'attribute_not_exists(pk)' }));
+      const answer = await openai.images.generate({ model: 'gpt-image-2', prompt: 'a lighthouse' });
+      const bytes = Buffer.from(answer.data[0].b64_json, 'base64');
+      await Promise.all([
+        s3.send(new PutObjectCommand({ Bucket: 'local-images', Key: 'images/floor/' + key + '.png', Body: bytes, ContentType: 'image/png' })),
+        s3.send(new PutObjectCommand({ Bucket: 'local-images', Key: 'records/floor/' + key + '.json', Body: JSON.stringify({ key }),
+          ContentType: 'application/json' })),
+      ]);
+      await Promise.all([add('quota#' + key, -1000), set('job#' + key, 'succeeded')]);
+      await set('idempotency#' + key, 'COMPLETED');
+    });`;
 }
 
 /**
