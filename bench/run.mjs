@@ -494,19 +494,11 @@ async function firstRequestWith(hosting, caller = 'api-key') {
       process.stdout.write(String(performance.now() - t));
       process.exit(0);
     });`;
-  const baselineProbe = (round) => `
+  // The bare handler's probe and the floor's: import the bundle, call its handler with these fields as the JSON body.
+  const bareProbe = (file, fields) => `
     const t = performance.now();
-    const { run } = await import(${JSON.stringify(baselineFile)});
-    const body = JSON.stringify({ baseURL: ${JSON.stringify(provider.baseUrl)}, endpoint: ${JSON.stringify(s3.endpoint)}, key: 'images/baseline/${round}.png' });
-    run({ headers: { 'content-type': 'application/json' }, body }, {}).then(() => {
-      process.stdout.write(String(performance.now() - t));
-      process.exit(0);
-    });`;
-  const floorProbe = (round) => `
-    const t = performance.now();
-    const { run } = await import(${JSON.stringify(floorFile)});
-    const body = JSON.stringify({ baseURL: ${JSON.stringify(provider.baseUrl)}, endpoint: ${JSON.stringify(s3.endpoint)},
-      dynamoEndpoint: ${JSON.stringify(dynamo.endpoint)}, token: ${JSON.stringify(jwt?.token ?? '')}, key: 'floor-${round}' });
+    const { run } = await import(${JSON.stringify(file)});
+    const body = JSON.stringify(${JSON.stringify(fields)});
     run({ headers: { 'content-type': 'application/json' }, body }, {}).then(() => {
       process.stdout.write(String(performance.now() - t));
       process.exit(0);
@@ -514,6 +506,16 @@ async function firstRequestWith(hosting, caller = 'api-key') {
       process.stderr.write(String(error?.stack ?? error));
       process.exit(1);
     });`;
+  const baselineProbe = (round) =>
+    bareProbe(baselineFile, { baseURL: provider.baseUrl, endpoint: s3.endpoint, key: `images/baseline/${round}.png` });
+  const floorProbe = (round) =>
+    bareProbe(floorFile, {
+      baseURL: provider.baseUrl,
+      endpoint: s3.endpoint,
+      dynamoEndpoint: dynamo.endpoint,
+      token: jwt?.token ?? '',
+      key: `floor-${round}`,
+    });
   // Asynchronous: the local servers live in this process and must keep answering while the probe runs.
   // BENCH_CPU_PROFILE=dir writes each handler probe's V8 profile there (node --cpu-prof), to see where it goes.
   const profile = process.env.BENCH_CPU_PROFILE;

@@ -9,8 +9,8 @@ import { setFlagsFromString } from 'node:v8';
  * answer a process reads. That recompile takes 90-135 ms of CPU on a V8 worker thread and 23 MB of compiler memory
  * (40 MB in all), in the middle of a cold container's first request: a JWT caller's key set, then the moderation
  * call; or moderation, then the generation. A Lambda function of 256 MB has a fraction of a vCPU, shared by that
- * thread and the request. With this budget the recompile comes on a warm container, during about the 30th small
- * answer (moderation's) or the 17th image answer of 1.4 MB, and the parser runs at Liftoff's speed until then.
+ * thread and the request. With this budget the recompile comes on a warm container, after 20-30 small answers
+ * (moderation's) or about 17 image answers of 1.4 MB, and the parser runs at Liftoff's speed until then.
  * Measured with `node --trace-wasm-compilation-times` and per-thread CPU from /proc: docs/performance.md and
  * tests/unit/wasm-tiering.test.ts (which fails once a Node release no longer does this, so the line can go).
  *
@@ -21,7 +21,7 @@ import { setFlagsFromString } from 'node:v8';
  * generation's), a second (a webhook's, the next job's) only after, and c2pa-rs's WebAssembly (Content Credentials)
  * is compute that should tier up as V8 decides.
  */
-export const WASM_TIERING_BUDGET = 200_000_000;
+const WASM_TIERING_BUDGET = 200_000_000;
 
 export function deferWasmTierUp(): void {
   setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);

@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { WASM_TIERING_BUDGET } from '../../lib/wasm-tiering.js';
 
 const MODULE = fileURLToPath(new URL('../../lib/wasm-tiering.ts', import.meta.url));
 
@@ -46,8 +45,9 @@ describe('deferWasmTierUp', () => {
     expect(compiledWith(1, false)).not.toMatch(TURBOFAN);
     expect(compiledWith(2, false)).toMatch(TURBOFAN);
     // With the budget raised, five answers (a JWT caller's key set, moderation, the generation, with room to spare)
-    // are parsed by the baseline code, and the recompile still comes on a warm container.
+    // are parsed by the baseline code, and the recompile still comes on a warm container (after 20-25 of these
+    // answers on Node 24.21): the budget defers it, it does not switch it off.
     expect(compiledWith(5, true)).not.toMatch(TURBOFAN);
-    expect(WASM_TIERING_BUDGET).toBeGreaterThan(13_000_000);
+    expect(compiledWith(60, true)).toMatch(TURBOFAN);
   });
 });
